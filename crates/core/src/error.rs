@@ -30,6 +30,9 @@ pub enum LifecycleError {
     /// The action is allowed in this stage, but a rule of the lifecycle stops it now.
     #[error("{0}")]
     Precondition(String),
+    /// The actor may not do this to this ticket (another station's ticket, a centre action).
+    #[error("{0}")]
+    Forbidden(String),
     #[error(transparent)]
     Invalid(#[from] InvalidInput),
 }

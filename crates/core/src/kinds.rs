@@ -169,7 +169,10 @@ mod tests {
     #[test]
     fn vocabularies_parse_codes_and_chinese_names() {
         assert_eq!(Nature::parse("nature", "投诉").unwrap(), Nature::Complaint);
-        assert_eq!(Nature::parse("nature", "complaint").unwrap(), Nature::Complaint);
+        assert_eq!(
+            Nature::parse("nature", "complaint").unwrap(),
+            Nature::Complaint
+        );
         assert_eq!(Urgency::parse("u", "特急").unwrap(), Urgency::Critical);
         let err = Channel::parse("channel", "fax").unwrap_err();
         assert_eq!(err.field, "channel");

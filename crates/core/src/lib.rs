@@ -3,11 +3,21 @@
 //! # Layout
 //! - [`ids`]: newtypes for ticket, station, division, staff, request, category and kiosk ids.
 //! - [`kinds`]: closed vocabularies (channel, nature, urgency, stage, flags, reasons).
+//! - [`ticket`]: the ticket, the request it starts from, and input limits.
+//! - [`lifecycle`]: the pure state machine: actions, actors, events, [`lifecycle::apply`].
+//! - [`clock`]: injected time.
 //! - [`error`]: the crate's errors.
 
+pub mod clock;
 pub mod error;
 pub mod ids;
 pub mod kinds;
+pub mod lifecycle;
+pub mod ticket;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use lifecycle::{apply, open, replay, Action, Actor, Event, Role};
+pub use ticket::{Caller, Deadlines, GeoPoint, NewTicket, Outcome, Ticket};
 
 pub use error::{InvalidInput, LifecycleError};
 pub use ids::{CategoryCode, DivisionCode, KioskId, RequestId, StaffId, StationId, TicketId};

@@ -1,0 +1,688 @@
+//! The 12345 ticket lifecycle as a pure state machine.
+//!
+//! [`apply`] takes a ticket, who acts, what they ask and when, and returns the next ticket and the
+//! [`Event`] to append to the log, or a [`LifecycleError`]. It does no I/O and reads no clock:
+//! deadlines are computed by the caller (from the SLA policy) and carried in the action, so the
+//! event log records the exact deadline that was set, and replaying the log rebuilds the ticket.
+//!
+//! ```text
+//! Accepted ──answer_directly / hand_off / not_accept / link_duplicate──▶ Closed
+//!    │ send_to_triage                 ▲ arbitrate_return(accept)
+//!    ▼                                │
+//! PendingDispatch ──dispatch──▶ AwaitingSignFor ──sign_for──▶ InProgress ──reply──▶ PendingReview
+//!        ▲                          │  ▲    ▲                    │   │ ▲                │ review
+//!        └──── ReturnRequested ◀────┘  │    └── sub_dispatch ────┘   │ └─ review(reject)┘ (approve)
+//!                     ▲   request_return └─ redo (dissatisfied,      │                   ▼
+//!                     └──────────────────── reasonable callback) ◀── AwaitingCallback ──close──▶ Closed
+//! ```
+//! Supervision flags, co-handlers and extension requests change no stage.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{InvalidInput, LifecycleError};
+use crate::ids::{CategoryCode, DivisionCode, StaffId, StationId, TicketId};
+use crate::kinds::{EmergencyService, Flag, Nature, ReturnReason, Satisfaction, Stage, Urgency};
+use crate::ticket::{
+    required_text, Callback, CoHandler, ExtensionRequest, NewTicket, Outcome, Reply, ReturnRequest,
+    Ticket, NOTE_MAX_CHARS,
+};
+
+/// The part someone plays when they act on a ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// 话务员 at the centre.
+    Operator,
+    /// Staff of a receiving station (acts only for their own station).
+    Station,
+    /// 督办/supervisor at the centre or a command centre.
+    Supervisor,
+    /// Another platform submitting through the API.
+    Integrator,
+    /// The engine itself (timers, escalation).
+    System,
+}
+
+impl Role {
+    pub fn code(self) -> &'static str {
+        match self {
+            Role::Operator => "operator",
+            Role::Station => "station",
+            Role::Supervisor => "supervisor",
+            Role::Integrator => "integrator",
+            Role::System => "system",
+        }
+    }
+    fn is_centre(self) -> bool {
+        matches!(self, Role::Operator | Role::Supervisor | Role::System)
+    }
+}
+
+/// Who acts. Station staff carry their station; the lifecycle checks it against the ticket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub role: Role,
+    pub staff: Option<StaffId>,
+    pub station: Option<StationId>,
+}
+
+impl Actor {
+    pub fn system() -> Self {
+        Self {
+            role: Role::System,
+            staff: None,
+            station: None,
+        }
+    }
+}
+
+/// Everything that can happen to a ticket. Serialized (tagged by `kind`) into the event log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Action {
+    /// 登记: the request is recorded. Only the first event of a ticket.
+    Submit { ticket: Box<NewTicket> },
+    /// 直办: answered directly by the operator.
+    AnswerDirectly { answer: String },
+    /// 转110/119/120/122: emergency hand-off, recorded and closed here.
+    HandOff {
+        service: EmergencyService,
+        note: String,
+    },
+    /// 不予受理: out of scope.
+    NotAccept { advice: String },
+    /// 重复: link to a live ticket. The caller checks that `of` exists and is live.
+    LinkDuplicate { of: TicketId },
+    /// Put the ticket in centre triage (no confident route).
+    SendToTriage { reason: String },
+    /// 派单: to a lead station.
+    Dispatch {
+        station: StationId,
+        sign_for_due: Option<DateTime<Utc>>,
+        note: String,
+    },
+    /// Station staff took the ticket off the queue (a lease, not a stage change).
+    Claim,
+    /// 签收.
+    SignFor {
+        resolution_due: Option<DateTime<Utc>>,
+    },
+    /// 退单申请, with a reason code and the basis for it.
+    RequestReturn { reason: ReturnReason, basis: String },
+    /// The centre's decision on a return request.
+    ArbitrateReturn { accept: bool, note: String },
+    /// 延期申请.
+    RequestExtension { working_days: u32, reason: String },
+    /// The centre's decision on an extension. An approval carries the new resolution deadline.
+    DecideExtension {
+        approve: bool,
+        new_resolution_due: Option<DateTime<Utc>>,
+        note: String,
+    },
+    /// 下派: the holder passes the ticket down (street -> community) and stays the lead.
+    SubDispatch {
+        station: StationId,
+        sign_for_due: Option<DateTime<Utc>>,
+        note: String,
+    },
+    /// 加派/协办: add a co-handling station with its own deadline.
+    AddCoHandler {
+        station: StationId,
+        due: Option<DateTime<Utc>>,
+    },
+    /// A co-handler reports back to the lead.
+    CoHandlerReport { report: String },
+    /// 办结并答复.
+    Reply {
+        internal_record: String,
+        public_reply: String,
+    },
+    /// The centre reviews the reply. An approval carries the callback deadline.
+    Review {
+        approve: bool,
+        callback_due: Option<DateTime<Utc>>,
+        note: String,
+    },
+    /// 回访: the citizen's satisfaction. Dissatisfied and judged reasonable means 重办 (redo).
+    RecordCallback {
+        satisfaction: Satisfaction,
+        reasonable: bool,
+        note: String,
+        /// On redo: the new sign-for deadline at the same station.
+        redo_sign_for_due: Option<DateTime<Utc>>,
+    },
+    /// 结案.
+    Close,
+    /// Raise a supervision flag (黄灯, 红灯, 催办, 督办, 通报).
+    Flag { flag: Flag, note: String },
+    /// Change what the ticket is about or where (re-categorise). Routing re-decides the station.
+    Reclassify {
+        category: Option<CategoryCode>,
+        nature: Nature,
+        urgency: Urgency,
+        division: Option<DivisionCode>,
+    },
+}
+
+impl Action {
+    /// The action's name as used in errors, logs and the event log.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Submit { .. } => "submit",
+            Action::AnswerDirectly { .. } => "answer_directly",
+            Action::HandOff { .. } => "hand_off",
+            Action::NotAccept { .. } => "not_accept",
+            Action::LinkDuplicate { .. } => "link_duplicate",
+            Action::SendToTriage { .. } => "send_to_triage",
+            Action::Dispatch { .. } => "dispatch",
+            Action::Claim => "claim",
+            Action::SignFor { .. } => "sign_for",
+            Action::RequestReturn { .. } => "request_return",
+            Action::ArbitrateReturn { .. } => "arbitrate_return",
+            Action::RequestExtension { .. } => "request_extension",
+            Action::DecideExtension { .. } => "decide_extension",
+            Action::SubDispatch { .. } => "sub_dispatch",
+            Action::AddCoHandler { .. } => "add_co_handler",
+            Action::CoHandlerReport { .. } => "co_handler_report",
+            Action::Reply { .. } => "reply",
+            Action::Review { .. } => "review",
+            Action::RecordCallback { .. } => "record_callback",
+            Action::Close => "close",
+            Action::Flag { .. } => "flag",
+            Action::Reclassify { .. } => "reclassify",
+        }
+    }
+}
+
+/// One entry of a ticket's append-only history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub ticket_id: TicketId,
+    /// 1 for the submit, then +1 per change; equals the ticket's version after the change.
+    pub seq: u64,
+    pub at: DateTime<Utc>,
+    pub actor: Actor,
+    pub action: Action,
+    /// The stage after the change, so the log reads without replaying.
+    pub stage: Stage,
+}
+
+/// Creates a ticket from a validated request: the ticket at version 1 and its `submit` event.
+pub fn open(id: TicketId, new: NewTicket, actor: Actor, at: DateTime<Utc>) -> (Ticket, Event) {
+    let mut ticket = Ticket::accepted(id, new.clone(), at);
+    ticket.version = 1;
+    let event = Event {
+        ticket_id: id,
+        seq: 1,
+        at,
+        actor,
+        action: Action::Submit {
+            ticket: Box::new(new),
+        },
+        stage: ticket.stage,
+    };
+    (ticket, event)
+}
+
+/// Rebuilds a ticket from its full event log (the first event must be the submit).
+pub fn replay(events: &[Event]) -> Result<Ticket, LifecycleError> {
+    let (first, rest) = events
+        .split_first()
+        .ok_or_else(|| LifecycleError::Precondition("an event log starts with a submit".into()))?;
+    let Action::Submit { ticket: new } = &first.action else {
+        return Err(LifecycleError::Precondition(
+            "an event log starts with a submit".into(),
+        ));
+    };
+    let (mut ticket, _) = open(
+        first.ticket_id,
+        (**new).clone(),
+        first.actor.clone(),
+        first.at,
+    );
+    for event in rest {
+        let (next, _) = apply(&ticket, &event.actor, event.action.clone(), event.at)?;
+        ticket = next;
+    }
+    Ok(ticket)
+}
+
+/// Applies `action` by `actor` at `at`. On success returns the next ticket (version + 1) and the
+/// event that records the change; on failure the ticket is untouched.
+pub fn apply(
+    ticket: &Ticket,
+    actor: &Actor,
+    action: Action,
+    at: DateTime<Utc>,
+) -> Result<(Ticket, Event), LifecycleError> {
+    let mut next = ticket.clone();
+    transition(&mut next, actor, &action)?;
+    next.version = ticket.version + 1;
+    next.updated_at = at;
+    let event = Event {
+        ticket_id: ticket.id,
+        seq: next.version,
+        at,
+        actor: actor.clone(),
+        action,
+        stage: next.stage,
+    };
+    Ok((next, event))
+}
+
+fn illegal(ticket: &Ticket, action: &Action) -> LifecycleError {
+    LifecycleError::IllegalTransition {
+        stage: ticket.stage,
+        action: action.name(),
+    }
+}
+
+fn precondition(message: impl Into<String>) -> LifecycleError {
+    LifecycleError::Precondition(message.into())
+}
+
+fn note(field: &'static str, raw: &str) -> Result<String, LifecycleError> {
+    Ok(required_text(field, raw, NOTE_MAX_CHARS)?)
+}
+
+fn optional_note(field: &'static str, raw: &str) -> Result<String, LifecycleError> {
+    Ok(crate::ticket::optional_text(field, raw, NOTE_MAX_CHARS)?)
+}
+
+/// Centre roles (operator, supervisor, the engine) decide dispatch, arbitration and review.
+fn require_centre(actor: &Actor, action: &Action) -> Result<(), LifecycleError> {
+    if actor.role.is_centre() {
+        return Ok(());
+    }
+    Err(LifecycleError::Forbidden(format!(
+        "{} is a centre action; a {} may not do it",
+        action.name(),
+        actor.role.code()
+    )))
+}
+
+/// Station actions must come from staff of the station that holds the ticket.
+fn require_holder(ticket: &Ticket, actor: &Actor, action: &Action) -> Result<(), LifecycleError> {
+    if actor.role != Role::Station {
+        return Err(LifecycleError::Forbidden(format!(
+            "{} is done by the station holding the ticket, not by a {}",
+            action.name(),
+            actor.role.code()
+        )));
+    }
+    match (&actor.station, &ticket.station) {
+        (Some(mine), Some(holder)) if mine == holder => Ok(()),
+        (Some(mine), Some(holder)) => Err(LifecycleError::Forbidden(format!(
+            "ticket {} is held by station {holder}, not by {mine}",
+            ticket.id
+        ))),
+        (None, _) => Err(LifecycleError::Invalid(InvalidInput::new(
+            "actor.station_id",
+            "station staff must say which station they act for",
+        ))),
+        (Some(_), None) => Err(precondition(format!(
+            "ticket {} is not held by any station",
+            ticket.id
+        ))),
+    }
+}
+
+fn transition(t: &mut Ticket, actor: &Actor, action: &Action) -> Result<(), LifecycleError> {
+    use Stage::*;
+    match (t.stage, action) {
+        (_, Action::Submit { .. }) => Err(illegal(t, action)),
+
+        // -- intake decisions, before or instead of dispatch --
+        (Accepted | PendingDispatch, Action::AnswerDirectly { answer }) => {
+            require_centre(actor, action)?;
+            let answer = note("answer", answer)?;
+            close_with(t, Outcome::AnsweredDirectly { answer });
+            Ok(())
+        }
+        (
+            Accepted | PendingDispatch,
+            Action::HandOff {
+                service,
+                note: text,
+            },
+        ) => {
+            require_centre(actor, action)?;
+            let text = optional_note("note", text)?;
+            close_with(
+                t,
+                Outcome::HandedOff {
+                    service: *service,
+                    note: text,
+                },
+            );
+            Ok(())
+        }
+        (Accepted | PendingDispatch, Action::NotAccept { advice }) => {
+            require_centre(actor, action)?;
+            let advice = note("advice", advice)?;
+            close_with(t, Outcome::NotAccepted { advice });
+            Ok(())
+        }
+        (Accepted | PendingDispatch, Action::LinkDuplicate { of }) => {
+            require_centre(actor, action)?;
+            if *of == t.id {
+                return Err(
+                    InvalidInput::new("duplicate_of", "a ticket cannot duplicate itself").into(),
+                );
+            }
+            close_with(t, Outcome::Duplicate { of: *of });
+            Ok(())
+        }
+        (Accepted, Action::SendToTriage { reason }) => {
+            optional_note("reason", reason)?;
+            t.stage = PendingDispatch;
+            Ok(())
+        }
+        (
+            Accepted | PendingDispatch,
+            Action::Dispatch {
+                station,
+                sign_for_due,
+                note: text,
+            },
+        ) => {
+            require_centre(actor, action)?;
+            optional_note("note", text)?;
+            t.station = Some(station.clone());
+            t.lead_station = None;
+            t.deadlines.sign_for = *sign_for_due;
+            t.stage = AwaitingSignFor;
+            Ok(())
+        }
+
+        // -- the station's work --
+        (AwaitingSignFor, Action::Claim) => require_holder(t, actor, action),
+        (AwaitingSignFor, Action::SignFor { resolution_due }) => {
+            require_holder(t, actor, action)?;
+            t.signed_by = actor.staff.clone();
+            t.deadlines.resolution = *resolution_due;
+            t.stage = InProgress;
+            Ok(())
+        }
+        (AwaitingSignFor | InProgress, Action::RequestReturn { reason, basis }) => {
+            require_holder(t, actor, action)?;
+            let basis = note("basis", basis)?;
+            t.return_request = Some(ReturnRequest {
+                reason: *reason,
+                basis,
+                from_stage: t.stage,
+            });
+            t.stage = ReturnRequested;
+            Ok(())
+        }
+        (ReturnRequested, Action::ArbitrateReturn { accept, note: text }) => {
+            require_centre(actor, action)?;
+            optional_note("note", text)?;
+            let request = t
+                .return_request
+                .take()
+                .ok_or_else(|| precondition("no return request is pending"))?;
+            if *accept {
+                // Back to triage for a new dispatch; the clocks restart there.
+                t.return_count += 1;
+                t.station = None;
+                t.lead_station = None;
+                t.signed_by = None;
+                t.co_handlers.clear();
+                t.extension_request = None;
+                t.deadlines = Default::default();
+                t.stage = PendingDispatch;
+            } else {
+                t.stage = request.from_stage;
+            }
+            Ok(())
+        }
+        (
+            InProgress,
+            Action::RequestExtension {
+                working_days,
+                reason,
+            },
+        ) => {
+            require_holder(t, actor, action)?;
+            let reason = note("reason", reason)?;
+            if *working_days == 0 {
+                return Err(InvalidInput::new("working_days", "must be at least 1").into());
+            }
+            if t.extension_request.is_some() {
+                return Err(precondition("an extension request is already pending"));
+            }
+            t.extension_request = Some(ExtensionRequest {
+                working_days: *working_days,
+                reason,
+            });
+            Ok(())
+        }
+        (
+            InProgress | ReturnRequested | PendingReview,
+            Action::DecideExtension {
+                approve,
+                new_resolution_due,
+                note: text,
+            },
+        ) => {
+            require_centre(actor, action)?;
+            optional_note("note", text)?;
+            if t.extension_request.is_none() {
+                return Err(precondition("no extension request is pending"));
+            }
+            if *approve {
+                let due = new_resolution_due
+                    .ok_or_else(|| precondition("an approved extension needs the new deadline"))?;
+                t.deadlines.resolution = Some(due);
+                t.extension_count += 1;
+                // The old deadline's warning and breach no longer hold.
+                t.flags.remove(&Flag::Warning);
+                t.flags.remove(&Flag::Overdue);
+            }
+            t.extension_request = None;
+            Ok(())
+        }
+        (
+            InProgress,
+            Action::SubDispatch {
+                station,
+                sign_for_due,
+                note: text,
+            },
+        ) => {
+            require_holder(t, actor, action)?;
+            optional_note("note", text)?;
+            if t.station.as_ref() == Some(station) {
+                return Err(InvalidInput::new(
+                    "station_id",
+                    "the ticket is already at that station",
+                )
+                .into());
+            }
+            // 首接负责: the first receiver stays the lead when it passes the work down.
+            if t.lead_station.is_none() {
+                t.lead_station = t.station.clone();
+            }
+            t.station = Some(station.clone());
+            t.signed_by = None;
+            t.deadlines.sign_for = *sign_for_due;
+            t.stage = AwaitingSignFor;
+            Ok(())
+        }
+        (AwaitingSignFor | InProgress, Action::AddCoHandler { station, due }) => {
+            require_centre(actor, action)?;
+            if t.station.as_ref() == Some(station) || t.lead_station.as_ref() == Some(station) {
+                return Err(InvalidInput::new(
+                    "station_id",
+                    "the lead station cannot also co-handle",
+                )
+                .into());
+            }
+            if t.co_handlers.iter().any(|c| &c.station == station) {
+                return Err(precondition(format!(
+                    "{station} already co-handles this ticket"
+                )));
+            }
+            t.co_handlers.push(CoHandler {
+                station: station.clone(),
+                due: *due,
+                report: None,
+            });
+            Ok(())
+        }
+        (AwaitingSignFor | InProgress | ReturnRequested, Action::CoHandlerReport { report }) => {
+            let report = note("report", report)?;
+            if actor.role != Role::Station {
+                return Err(LifecycleError::Forbidden(
+                    "only a co-handling station reports back".into(),
+                ));
+            }
+            let mine = actor.station.as_ref().ok_or_else(|| {
+                LifecycleError::Invalid(InvalidInput::new(
+                    "actor.station_id",
+                    "station staff must say which station they act for",
+                ))
+            })?;
+            let co = t
+                .co_handlers
+                .iter_mut()
+                .find(|c| &c.station == mine)
+                .ok_or_else(|| {
+                    LifecycleError::Forbidden(format!("{mine} is not a co-handler of this ticket"))
+                })?;
+            if co.report.is_some() {
+                return Err(precondition(format!("{mine} has already reported")));
+            }
+            co.report = Some(report);
+            Ok(())
+        }
+        (
+            InProgress,
+            Action::Reply {
+                internal_record,
+                public_reply,
+            },
+        ) => {
+            require_holder(t, actor, action)?;
+            let internal_record = note("internal_record", internal_record)?;
+            let public_reply = note("public_reply", public_reply)?;
+            if let Some(waiting) = t.co_handlers.iter().find(|c| c.report.is_none()) {
+                return Err(precondition(format!(
+                    "co-handler {} has not reported back yet",
+                    waiting.station
+                )));
+            }
+            t.reply = Some(Reply {
+                internal_record,
+                public_reply,
+            });
+            t.extension_request = None;
+            t.stage = PendingReview;
+            Ok(())
+        }
+
+        // -- the centre closes the loop --
+        (
+            PendingReview,
+            Action::Review {
+                approve,
+                callback_due,
+                note: text,
+            },
+        ) => {
+            require_centre(actor, action)?;
+            if *approve {
+                optional_note("note", text)?;
+                t.deadlines.callback = *callback_due;
+                t.stage = AwaitingCallback;
+            } else {
+                // A rejected reply must say what is wrong with it.
+                note("note", text)?;
+                t.reply = None;
+                t.stage = InProgress;
+            }
+            Ok(())
+        }
+        (
+            AwaitingCallback,
+            Action::RecordCallback {
+                satisfaction,
+                reasonable,
+                note: text,
+                redo_sign_for_due,
+            },
+        ) => {
+            require_centre(actor, action)?;
+            let text = optional_note("note", text)?;
+            if *satisfaction == Satisfaction::Dissatisfied && *reasonable {
+                // 重办: back to the same station to sign for again, under supervision.
+                t.redo_count += 1;
+                t.reply = None;
+                t.callback = None;
+                t.signed_by = None;
+                t.deadlines.sign_for = *redo_sign_for_due;
+                t.deadlines.resolution = None;
+                t.deadlines.callback = None;
+                t.flags.insert(Flag::Supervised);
+                t.stage = AwaitingSignFor;
+            } else {
+                t.callback = Some(Callback {
+                    satisfaction: *satisfaction,
+                    reasonable: *reasonable,
+                    note: text,
+                });
+            }
+            Ok(())
+        }
+        (AwaitingCallback, Action::Close) => {
+            require_centre(actor, action)?;
+            if t.callback.is_none() {
+                return Err(precondition("record the callback before closing"));
+            }
+            close_with(t, Outcome::Resolved);
+            Ok(())
+        }
+
+        // -- orthogonal to the stage --
+        (stage, Action::Flag { flag, note: text }) if stage.is_live() => {
+            require_centre(actor, action)?;
+            optional_note("note", text)?;
+            if *flag == Flag::Urged {
+                t.urge_count += 1;
+            } else if t.flags.contains(flag) {
+                return Err(precondition(format!(
+                    "the ticket is already flagged {}",
+                    flag.name_zh()
+                )));
+            }
+            t.flags.insert(*flag);
+            Ok(())
+        }
+        (
+            Accepted | PendingDispatch | AwaitingSignFor | InProgress,
+            Action::Reclassify {
+                category,
+                nature,
+                urgency,
+                division,
+            },
+        ) => {
+            require_centre(actor, action)?;
+            t.category = category.clone();
+            t.nature = *nature;
+            t.urgency = *urgency;
+            t.division = division.clone();
+            Ok(())
+        }
+
+        _ => Err(illegal(t, action)),
+    }
+}
+
+fn close_with(t: &mut Ticket, outcome: Outcome) {
+    t.outcome = Some(outcome);
+    t.stage = Stage::Closed;
+    t.flags.remove(&Flag::Warning);
+}

@@ -1,0 +1,79 @@
+//! How tickets and events become rows, shared by both backends so they cannot drift apart.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use hotline_core::{Event, Ticket};
+
+use crate::StoreError;
+
+pub(crate) fn encode_ticket(ticket: &Ticket) -> Result<String, StoreError> {
+    serde_json::to_string(ticket).map_err(|e| StoreError::Corrupt(format!("ticket encode: {e}")))
+}
+
+pub(crate) fn decode_ticket(body: &str) -> Result<Ticket, StoreError> {
+    serde_json::from_str(body).map_err(|e| StoreError::Corrupt(format!("ticket body: {e}")))
+}
+
+pub(crate) struct EventRow {
+    pub kind: &'static str,
+    pub stage: &'static str,
+    pub actor: String,
+    pub action: String,
+}
+
+pub(crate) fn encode_event(event: &Event) -> Result<EventRow, StoreError> {
+    let corrupt = |e: serde_json::Error| StoreError::Corrupt(format!("event encode: {e}"));
+    Ok(EventRow {
+        kind: event.action.name(),
+        stage: event.stage.code(),
+        actor: serde_json::to_string(&event.actor).map_err(corrupt)?,
+        action: serde_json::to_string(&event.action).map_err(corrupt)?,
+    })
+}
+
+pub(crate) fn decode_event(
+    ticket_id: hotline_core::TicketId,
+    seq: i64,
+    at: DateTime<Utc>,
+    stage: &str,
+    actor: &str,
+    action: &str,
+) -> Result<Event, StoreError> {
+    let corrupt =
+        |what: &str, e: String| StoreError::Corrupt(format!("event {ticket_id}#{seq} {what}: {e}"));
+    Ok(Event {
+        ticket_id,
+        seq: u64::try_from(seq).map_err(|e| corrupt("seq", e.to_string()))?,
+        at,
+        stage: hotline_core::Stage::parse("stage", stage)
+            .map_err(|e| corrupt("stage", e.to_string()))?,
+        actor: serde_json::from_str(actor).map_err(|e| corrupt("actor", e.to_string()))?,
+        action: serde_json::from_str(action).map_err(|e| corrupt("action", e.to_string()))?,
+    })
+}
+
+/// Text timestamps for SQLite: fixed width, so they sort as text.
+pub(crate) fn ts(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+pub(crate) fn parse_ts(raw: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(raw)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt(format!("timestamp {raw:?}: {e}")))
+}
+
+pub(crate) fn version_i64(version: u64) -> i64 {
+    i64::try_from(version).unwrap_or(i64::MAX)
+}
+
+/// Escapes `%`, `_` and `\` for a LIKE pattern (with `ESCAPE '\'`).
+pub(crate) fn like_escape(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len() + 2);
+    for c in raw.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}

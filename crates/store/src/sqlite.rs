@@ -1,0 +1,266 @@
+//! The embedded default: one SQLite file under the data directory, WAL journal, full sync.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use hotline_core::{Event, Stage, Ticket, TicketId};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+
+use crate::row::{
+    decode_event, decode_ticket, encode_event, encode_ticket, like_escape, parse_ts, ts,
+    version_i64,
+};
+use crate::{Created, SearchQuery, StoreError, TicketStore};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
+
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) `hotline.sqlite` in `dir` and runs the migrations.
+    pub async fn open_dir(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            StoreError::Database(sqlx::Error::Configuration(
+                format!("cannot create data directory {}: {e}", dir.display()).into(),
+            ))
+        })?;
+        let options = SqliteConnectOptions::new().filename(dir.join("hotline.sqlite"));
+        Self::open(options).await
+    }
+
+    /// Opens a `sqlite:` URL (e.g. `sqlite:///var/lib/hotline/hotline.sqlite`).
+    pub async fn open_url(url: &str) -> Result<Self, StoreError> {
+        Self::open(SqliteConnectOptions::from_str(url)?).await
+    }
+
+    async fn open(options: SqliteConnectOptions) -> Result<Self, StoreError> {
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: a committed ticket survives a power cut, not just a process crash.
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    async fn current_version(&self, id: TicketId) -> Result<Option<u64>, StoreError> {
+        let row = sqlx::query("SELECT version FROM tickets WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.get::<i64, _>(0) as u64))
+    }
+}
+
+fn ticket_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Ticket, StoreError> {
+    decode_ticket(row.try_get::<&str, _>("body")?)
+}
+
+#[async_trait]
+impl TicketStore for SqliteStore {
+    async fn create(
+        &self,
+        ticket: &Ticket,
+        event: &Event,
+        fingerprint: &str,
+    ) -> Result<Created, StoreError> {
+        let body = encode_ticket(ticket)?;
+        let ev = encode_event(event)?;
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO tickets (id, version, request_id, fingerprint, stage, station_id, \
+             division_code, channel, urgency, category, text, created_at, updated_at, body) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING",
+        )
+        .bind(ticket.id.to_string())
+        .bind(version_i64(ticket.version))
+        .bind(ticket.request_id.as_ref().map(|r| r.as_str()))
+        .bind(fingerprint)
+        .bind(ticket.stage.code())
+        .bind(ticket.station.as_ref().map(|s| s.as_str()))
+        .bind(ticket.division.as_ref().map(|d| d.as_str()))
+        .bind(ticket.channel.code())
+        .bind(ticket.urgency.code())
+        .bind(ticket.category.as_ref().map(|c| c.as_str()))
+        .bind(&ticket.text)
+        .bind(ts(ticket.created_at))
+        .bind(ts(ticket.updated_at))
+        .bind(&body)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            tx.rollback().await?;
+            let request_id = ticket
+                .request_id
+                .clone()
+                .ok_or_else(|| StoreError::Corrupt("insert ignored without a request id".into()))?;
+            let row = sqlx::query("SELECT fingerprint, body FROM tickets WHERE request_id = ?")
+                .bind(request_id.as_str())
+                .fetch_one(&self.pool)
+                .await?;
+            if row.try_get::<Option<&str>, _>("fingerprint")? != Some(fingerprint) {
+                return Err(StoreError::RequestIdReused(request_id));
+            }
+            return Ok(Created::Existing(ticket_from_row(&row)?));
+        }
+        insert_event(&mut tx, event, &ev).await?;
+        tx.commit().await?;
+        Ok(Created::New(ticket.clone()))
+    }
+
+    async fn commit(&self, ticket: &Ticket, event: &Event) -> Result<(), StoreError> {
+        let body = encode_ticket(ticket)?;
+        let ev = encode_event(event)?;
+        let expected = ticket.version.saturating_sub(1);
+        let mut tx = self.pool.begin().await?;
+        let updated = sqlx::query(
+            "UPDATE tickets SET version = ?, stage = ?, station_id = ?, division_code = ?, \
+             urgency = ?, category = ?, updated_at = ?, body = ? WHERE id = ? AND version = ?",
+        )
+        .bind(version_i64(ticket.version))
+        .bind(ticket.stage.code())
+        .bind(ticket.station.as_ref().map(|s| s.as_str()))
+        .bind(ticket.division.as_ref().map(|d| d.as_str()))
+        .bind(ticket.urgency.code())
+        .bind(ticket.category.as_ref().map(|c| c.as_str()))
+        .bind(ts(ticket.updated_at))
+        .bind(&body)
+        .bind(ticket.id.to_string())
+        .bind(version_i64(expected))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            tx.rollback().await?;
+            return Err(match self.current_version(ticket.id).await? {
+                None => StoreError::NotFound(ticket.id),
+                Some(actual) => StoreError::Conflict {
+                    ticket: ticket.id,
+                    expected,
+                    actual,
+                },
+            });
+        }
+        insert_event(&mut tx, event, &ev).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get(&self, id: TicketId) -> Result<Option<Ticket>, StoreError> {
+        let row = sqlx::query("SELECT body FROM tickets WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(ticket_from_row).transpose()
+    }
+
+    async fn events(&self, id: TicketId) -> Result<Vec<Event>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, at, stage, actor, action FROM ticket_events WHERE ticket_id = ? ORDER BY seq",
+        )
+        .bind(id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                decode_event(
+                    id,
+                    r.try_get("seq")?,
+                    parse_ts(r.try_get("at")?)?,
+                    r.try_get("stage")?,
+                    r.try_get("actor")?,
+                    r.try_get("action")?,
+                )
+            })
+            .collect()
+    }
+
+    async fn search(&self, query: &SearchQuery) -> Result<Vec<Ticket>, StoreError> {
+        let mut sql: QueryBuilder<Sqlite> =
+            QueryBuilder::new("SELECT body FROM tickets WHERE 1 = 1");
+        if let Some(stage) = query.stage {
+            sql.push(" AND stage = ").push_bind(stage.code());
+        }
+        if let Some(station) = &query.station {
+            sql.push(" AND station_id = ")
+                .push_bind(station.as_str().to_owned());
+        }
+        if let Some(division) = &query.division {
+            sql.push(" AND division_code LIKE ")
+                .push_bind(format!("{}%", like_escape(division.as_str())))
+                .push(" ESCAPE '\\'");
+        }
+        if let Some(text) = &query.text_contains {
+            sql.push(" AND text LIKE ")
+                .push_bind(format!("%{}%", like_escape(text)))
+                .push(" ESCAPE '\\'");
+        }
+        if let Some(after) = query.created_after {
+            sql.push(" AND created_at >= ").push_bind(ts(after));
+        }
+        if let Some(before) = query.created_before {
+            sql.push(" AND created_at < ").push_bind(ts(before));
+        }
+        if let Some(id) = query.before_id {
+            sql.push(" AND id < ").push_bind(id.to_string());
+        }
+        sql.push(" ORDER BY id DESC LIMIT ")
+            .push_bind(i64::from(query.limit.max(1)));
+        let rows = sql.build().fetch_all(&self.pool).await?;
+        rows.iter().map(ticket_from_row).collect()
+    }
+
+    async fn in_stages(&self, stages: &[Stage]) -> Result<Vec<Ticket>, StoreError> {
+        if stages.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sql: QueryBuilder<Sqlite> =
+            QueryBuilder::new("SELECT body FROM tickets WHERE stage IN (");
+        let mut list = sql.separated(", ");
+        for stage in stages {
+            list.push_bind(stage.code());
+        }
+        sql.push(") ORDER BY id");
+        let rows = sql.build().fetch_all(&self.pool).await?;
+        rows.iter().map(ticket_from_row).collect()
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+async fn insert_event(
+    tx: &mut sqlx::Transaction<'_, Sqlite>,
+    event: &Event,
+    ev: &crate::row::EventRow,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO ticket_events (ticket_id, seq, at, kind, stage, actor, action) \
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(event.ticket_id.to_string())
+    .bind(version_i64(event.seq))
+    .bind(ts(event.at))
+    .bind(ev.kind)
+    .bind(ev.stage)
+    .bind(&ev.actor)
+    .bind(&ev.action)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,288 @@
+//! One behaviour suite, run against every backend: SQLite (the embedded default) and PostgreSQL.
+
+use chrono::{TimeZone, Utc};
+use hotline_core::lifecycle::{apply, open, Action, Actor, Role};
+use hotline_core::{
+    Caller, Channel, DivisionCode, Nature, NewTicket, RequestId, Stage, StationId, Ticket,
+    TicketId, Urgency,
+};
+use hotline_store::{SearchQuery, StoreError, TicketStore};
+
+fn new_ticket(text: &str, request_id: Option<&str>) -> NewTicket {
+    NewTicket {
+        request_id: request_id.map(|r| RequestId::parse("request_id", r).unwrap()),
+        channel: Channel::Kiosk,
+        caller: Caller {
+            name: "张三".into(),
+            phone: "13800000000".into(),
+        },
+        text: text.into(),
+        address: "姑苏区双塔街道金麟社区".into(),
+        location: None,
+        kiosk: None,
+        category: None,
+        nature: Nature::Help,
+        urgency: Urgency::Normal,
+        division: Some(DivisionCode::parse("d", "320508014003").unwrap()),
+    }
+    .validate()
+    .unwrap()
+}
+
+fn operator() -> Actor {
+    Actor {
+        role: Role::Operator,
+        staff: None,
+        station: None,
+    }
+}
+
+fn station() -> StationId {
+    StationId::parse("s", "320508014003-css").unwrap()
+}
+
+async fn submit<S: TicketStore>(store: &S, text: &str, request_id: Option<&str>) -> Ticket {
+    let at = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+    let new = new_ticket(text, request_id);
+    let fingerprint = new.fingerprint();
+    let (ticket, event) = open(TicketId::new(), new, operator(), at);
+    store
+        .create(&ticket, &event, &fingerprint)
+        .await
+        .unwrap()
+        .into_ticket()
+}
+
+fn dispatch(ticket: &Ticket) -> (Ticket, hotline_core::Event) {
+    let at = ticket.updated_at + chrono::Duration::minutes(1);
+    apply(
+        ticket,
+        &operator(),
+        Action::Dispatch {
+            station: station(),
+            sign_for_due: None,
+            note: String::new(),
+        },
+        at,
+    )
+    .unwrap()
+}
+
+pub async fn a_created_ticket_reads_back_with_its_submit_event<S: TicketStore>(store: S) {
+    let ticket = submit(&store, "路灯不亮", None).await;
+    assert_eq!(store.get(ticket.id).await.unwrap().unwrap(), ticket);
+    let events = store.events(ticket.id).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].seq, 1);
+    assert_eq!(events[0].action.name(), "submit");
+}
+
+pub async fn a_retried_submit_with_the_same_request_id_returns_the_first_ticket<S: TicketStore>(
+    store: S,
+) {
+    let first = submit(&store, "路灯不亮", Some("kiosk-7:req-1")).await;
+    let new = new_ticket("路灯不亮", Some("kiosk-7:req-1"));
+    let fingerprint = new.fingerprint();
+    let (second, event) = open(TicketId::new(), new, operator(), Utc::now());
+    let created = store.create(&second, &event, &fingerprint).await.unwrap();
+    assert!(!created.is_new());
+    assert_eq!(created.ticket().id, first.id);
+    assert_eq!(store.events(first.id).await.unwrap().len(), 1);
+    assert!(store.get(second.id).await.unwrap().is_none());
+}
+
+pub async fn a_request_id_reused_for_different_text_is_refused<S: TicketStore>(store: S) {
+    submit(&store, "路灯不亮", Some("web-1")).await;
+    let new = new_ticket("噪音扰民", Some("web-1"));
+    let fingerprint = new.fingerprint();
+    let (other, event) = open(TicketId::new(), new, operator(), Utc::now());
+    let err = store
+        .create(&other, &event, &fingerprint)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::RequestIdReused(_)), "{err:?}");
+    assert!(store.get(other.id).await.unwrap().is_none());
+}
+
+pub async fn a_change_writes_the_ticket_and_one_event<S: TicketStore>(store: S) {
+    let ticket = submit(&store, "路灯不亮", None).await;
+    let (next, event) = dispatch(&ticket);
+    store.commit(&next, &event).await.unwrap();
+    let stored = store.get(ticket.id).await.unwrap().unwrap();
+    assert_eq!(stored.stage, Stage::AwaitingSignFor);
+    assert_eq!(stored.version, 2);
+    let events = store.events(ticket.id).await.unwrap();
+    assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 2]);
+    assert_eq!(events[1], event);
+}
+
+pub async fn two_changes_from_the_same_version_cannot_both_win<S: TicketStore>(store: S) {
+    let ticket = submit(&store, "路灯不亮", None).await;
+    let (first, first_event) = dispatch(&ticket);
+    let (second, second_event) = apply(
+        &ticket,
+        &operator(),
+        Action::NotAccept {
+            advice: "请咨询物业".into(),
+        },
+        ticket.updated_at,
+    )
+    .unwrap();
+    store.commit(&first, &first_event).await.unwrap();
+    let err = store.commit(&second, &second_event).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Conflict {
+                expected: 1,
+                actual: 2,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let stored = store.get(ticket.id).await.unwrap().unwrap();
+    assert_eq!(stored.stage, Stage::AwaitingSignFor);
+    assert_eq!(store.events(ticket.id).await.unwrap().len(), 2);
+}
+
+pub async fn a_change_to_an_unknown_ticket_is_not_found<S: TicketStore>(store: S) {
+    let ticket = submit(&store, "路灯不亮", None).await;
+    let (mut next, mut event) = dispatch(&ticket);
+    next.id = TicketId::new();
+    event.ticket_id = next.id;
+    let err = store.commit(&next, &event).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+}
+
+pub async fn the_event_log_replays_to_the_stored_ticket<S: TicketStore>(store: S) {
+    let ticket = submit(&store, "路灯不亮", None).await;
+    let (next, event) = dispatch(&ticket);
+    store.commit(&next, &event).await.unwrap();
+    let events = store.events(ticket.id).await.unwrap();
+    let replayed = hotline_core::replay(&events).unwrap();
+    assert_eq!(replayed, store.get(ticket.id).await.unwrap().unwrap());
+}
+
+pub async fn search_filters_by_stage_station_division_and_text_newest_first<S: TicketStore>(
+    store: S,
+) {
+    let a = submit(&store, "路灯不亮", None).await;
+    let b = submit(&store, "噪音扰民 100%", None).await;
+    let c = submit(&store, "窨井盖缺失", None).await;
+    let (next, event) = dispatch(&c);
+    store.commit(&next, &event).await.unwrap();
+
+    let all = store
+        .search(&SearchQuery {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        all.iter().map(|t| t.id).collect::<Vec<_>>(),
+        vec![c.id, b.id, a.id]
+    );
+
+    let waiting = SearchQuery {
+        stage: Some(Stage::AwaitingSignFor),
+        station: Some(station()),
+        limit: 10,
+        ..Default::default()
+    };
+    assert_eq!(store.search(&waiting).await.unwrap().len(), 1);
+
+    let in_district = SearchQuery {
+        division: Some(DivisionCode::parse("d", "320508").unwrap()),
+        limit: 10,
+        ..Default::default()
+    };
+    assert_eq!(store.search(&in_district).await.unwrap().len(), 3);
+    let elsewhere = SearchQuery {
+        division: Some(DivisionCode::parse("d", "320505").unwrap()),
+        limit: 10,
+        ..Default::default()
+    };
+    assert!(store.search(&elsewhere).await.unwrap().is_empty());
+
+    // `%` in the search text is a literal, not a wildcard.
+    let percent = SearchQuery {
+        text_contains: Some("100%".into()),
+        limit: 10,
+        ..Default::default()
+    };
+    assert_eq!(store.search(&percent).await.unwrap()[0].id, b.id);
+    let wildcard = SearchQuery {
+        text_contains: Some("%".into()),
+        limit: 10,
+        ..Default::default()
+    };
+    assert_eq!(store.search(&wildcard).await.unwrap().len(), 1);
+
+    let page = SearchQuery {
+        before_id: Some(b.id),
+        limit: 10,
+        ..Default::default()
+    };
+    assert_eq!(
+        store
+            .search(&page)
+            .await
+            .unwrap()
+            .iter()
+            .map(|t| t.id)
+            .collect::<Vec<_>>(),
+        vec![a.id]
+    );
+}
+
+pub async fn tickets_by_stage_lists_what_belongs_on_queues<S: TicketStore>(store: S) {
+    let a = submit(&store, "路灯不亮", None).await;
+    submit(&store, "噪音扰民", None).await;
+    let (next, event) = dispatch(&a);
+    store.commit(&next, &event).await.unwrap();
+    let queued = store
+        .in_stages(&[Stage::AwaitingSignFor, Stage::PendingDispatch])
+        .await
+        .unwrap();
+    assert_eq!(queued.iter().map(|t| t.id).collect::<Vec<_>>(), vec![a.id]);
+    assert!(store.in_stages(&[]).await.unwrap().is_empty());
+}
+
+macro_rules! behaviour_suite {
+    ($backend:ident, $make:expr) => {
+        mod $backend {
+            behaviour_suite!(@tests $make;
+                a_created_ticket_reads_back_with_its_submit_event,
+                a_retried_submit_with_the_same_request_id_returns_the_first_ticket,
+                a_request_id_reused_for_different_text_is_refused,
+                a_change_writes_the_ticket_and_one_event,
+                two_changes_from_the_same_version_cannot_both_win,
+                a_change_to_an_unknown_ticket_is_not_found,
+                the_event_log_replays_to_the_stored_ticket,
+                search_filters_by_stage_station_division_and_text_newest_first,
+                tickets_by_stage_lists_what_belongs_on_queues,
+            );
+        }
+    };
+    (@tests $make:expr; $($name:ident),+ $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                #[allow(unused_variables)]
+                let (store, guard) = $make;
+                super::$name(store).await;
+            }
+        )+
+    };
+}
+
+behaviour_suite!(
+    sqlite,
+    hotline_store::testing::fresh_sqlite().await.unwrap()
+);
+behaviour_suite!(
+    postgres,
+    (hotline_store::testing::fresh_postgres().await.unwrap(), ())
+);
