@@ -1,0 +1,110 @@
+//! Station queues (the working set): which tickets wait for which station, in what order, and
+//! who has claimed them.
+//!
+//! # Layout
+//! - [`Queue`]: the trait; the in-process and Redis backends pass one behaviour suite.
+//! - [`memory`]: the in-process queue of the embedded default.
+//! - [`error`]: [`QueueError`].
+//!
+//! The queue is *derived* state: the store is the truth, and [`Queue::rebuild`] recreates the
+//! queue from it after a restart or a lost Redis. Order within a station: higher urgency first,
+//! then the earlier sign-for deadline, then first come.
+
+pub mod error;
+pub mod memory;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use hotline_core::{StaffId, StationId, Ticket, TicketId, Urgency};
+use tokio::sync::broadcast;
+
+pub use error::QueueError;
+pub use memory::MemoryQueue;
+
+/// A ticket waiting on a station's queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueEntry {
+    pub ticket: TicketId,
+    pub station: StationId,
+    pub urgency: Urgency,
+    pub due: Option<DateTime<Utc>>,
+    pub enqueued_at: DateTime<Utc>,
+}
+
+impl QueueEntry {
+    /// The entry for a ticket that belongs on a queue (awaiting sign-for), else `None`.
+    pub fn for_ticket(ticket: &Ticket) -> Option<Self> {
+        let station = ticket.queued_station()?.clone();
+        Some(Self {
+            ticket: ticket.id,
+            station,
+            urgency: ticket.urgency,
+            due: ticket.deadlines.sign_for,
+            enqueued_at: ticket.updated_at,
+        })
+    }
+}
+
+/// A claim on a queued ticket: the holder should sign for it before `until`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub ticket: TicketId,
+    pub station: StationId,
+    pub holder: StaffId,
+    pub until: DateTime<Utc>,
+}
+
+/// An entry as a station sees it, with its lease if claimed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedItem {
+    pub entry: QueueEntry,
+    pub lease: Option<Lease>,
+}
+
+/// Station queues. All operations are atomic per ticket.
+#[async_trait]
+pub trait Queue: Send + Sync + 'static {
+    /// Puts the ticket on `entry.station`'s queue. A ticket is on at most one queue: if it is on
+    /// another (or the same) one, it is moved (its lease dropped). Idempotent.
+    async fn enqueue(&self, entry: QueueEntry) -> Result<(), QueueError>;
+
+    /// Takes the ticket off whatever queue it is on (signed for, returned, closed).
+    /// Returns whether it was queued.
+    async fn remove(&self, ticket: TicketId) -> Result<bool, QueueError>;
+
+    /// Claims `ticket` (or, if `None`, the first unleased ticket in queue order) on `station` for
+    /// `holder` until `until`. A holder re-claiming their own ticket renews the lease. Returns
+    /// `None` when nothing is available.
+    async fn claim(
+        &self,
+        station: &StationId,
+        holder: &StaffId,
+        ticket: Option<TicketId>,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Lease>, QueueError>;
+
+    /// The live lease on a ticket, if any (expired leases count as none).
+    async fn lease(
+        &self,
+        ticket: TicketId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Lease>, QueueError>;
+
+    /// Drops every lease that ran out by `now`, putting those tickets back in line (and
+    /// notifying watchers). Returns the tickets released.
+    async fn release_expired(&self, now: DateTime<Utc>) -> Result<Vec<TicketId>, QueueError>;
+
+    /// The station's queue in order.
+    async fn list(
+        &self,
+        station: &StationId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<QueuedItem>, QueueError>;
+
+    /// Replaces the whole working set with `entries` (from the store), dropping leases.
+    async fn rebuild(&self, entries: Vec<QueueEntry>) -> Result<(), QueueError>;
+
+    /// Entries as they become available to claim (new, moved, or released from a lease).
+    fn subscribe(&self) -> broadcast::Receiver<QueueEntry>;
+}

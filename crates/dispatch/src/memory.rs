@@ -1,0 +1,224 @@
+//! The in-process queue: a `BTreeSet` per station ordered by (urgency desc, due, arrival).
+//! Lost on restart by design: the router rebuilds it from the store at start-up.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use hotline_core::{StaffId, StationId, TicketId, Urgency};
+use tokio::sync::broadcast;
+
+use crate::{Lease, Queue, QueueEntry, QueueError, QueuedItem};
+
+/// Sort key: most urgent first, then earliest deadline (none last), then arrival order.
+type Key = (Reverse<Urgency>, bool, Option<DateTime<Utc>>, u64, TicketId);
+
+#[derive(Debug, Default)]
+struct State {
+    seq: u64,
+    /// ticket -> (entry, its key)
+    entries: HashMap<TicketId, (QueueEntry, Key)>,
+    order: HashMap<StationId, BTreeSet<Key>>,
+    leases: HashMap<TicketId, Lease>,
+}
+
+impl State {
+    fn insert(&mut self, entry: QueueEntry) {
+        self.take(entry.ticket);
+        self.seq += 1;
+        let key = (
+            Reverse(entry.urgency),
+            entry.due.is_none(),
+            entry.due,
+            self.seq,
+            entry.ticket,
+        );
+        self.order
+            .entry(entry.station.clone())
+            .or_default()
+            .insert(key);
+        self.entries.insert(entry.ticket, (entry, key));
+    }
+
+    fn take(&mut self, ticket: TicketId) -> bool {
+        self.leases.remove(&ticket);
+        let Some((entry, key)) = self.entries.remove(&ticket) else {
+            return false;
+        };
+        if let Some(set) = self.order.get_mut(&entry.station) {
+            set.remove(&key);
+            if set.is_empty() {
+                self.order.remove(&entry.station);
+            }
+        }
+        true
+    }
+
+    fn live_lease(&self, ticket: TicketId, now: DateTime<Utc>) -> Option<&Lease> {
+        self.leases.get(&ticket).filter(|l| l.until > now)
+    }
+}
+
+/// See the module docs.
+#[derive(Debug)]
+pub struct MemoryQueue {
+    state: Mutex<State>,
+    arrivals: broadcast::Sender<QueueEntry>,
+}
+
+impl Default for MemoryQueue {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryQueue {
+    pub fn new() -> Self {
+        let (arrivals, _) = broadcast::channel(1024);
+        Self {
+            state: Mutex::new(State::default()),
+            arrivals,
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave `State` half-updated in a way later calls
+        // would trip over (each method restores its invariants before returning), so recover.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn notify(&self, entry: QueueEntry) {
+        // No watcher is fine: watchers read the queue when they connect.
+        let _ = self.arrivals.send(entry);
+    }
+}
+
+#[async_trait]
+impl Queue for MemoryQueue {
+    async fn enqueue(&self, entry: QueueEntry) -> Result<(), QueueError> {
+        self.state().insert(entry.clone());
+        self.notify(entry);
+        Ok(())
+    }
+
+    async fn remove(&self, ticket: TicketId) -> Result<bool, QueueError> {
+        Ok(self.state().take(ticket))
+    }
+
+    async fn claim(
+        &self,
+        station: &StationId,
+        holder: &StaffId,
+        ticket: Option<TicketId>,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Lease>, QueueError> {
+        let mut state = self.state();
+        let target = match ticket {
+            Some(id) => {
+                let on_station = state
+                    .entries
+                    .get(&id)
+                    .is_some_and(|(entry, _)| &entry.station == station);
+                if !on_station {
+                    return Err(QueueError::NotQueued(id));
+                }
+                if let Some(lease) = state.live_lease(id, now) {
+                    if &lease.holder != holder {
+                        return Err(QueueError::Leased {
+                            ticket: id,
+                            holder: lease.holder.clone(),
+                            until: lease.until,
+                        });
+                    }
+                }
+                id
+            }
+            None => {
+                let next = state.order.get(station).and_then(|set| {
+                    set.iter()
+                        .map(|key| key.4)
+                        .find(|id| state.live_lease(*id, now).is_none())
+                });
+                match next {
+                    Some(id) => id,
+                    None => return Ok(None),
+                }
+            }
+        };
+        let lease = Lease {
+            ticket: target,
+            station: station.clone(),
+            holder: holder.clone(),
+            until,
+        };
+        state.leases.insert(target, lease.clone());
+        Ok(Some(lease))
+    }
+
+    async fn lease(
+        &self,
+        ticket: TicketId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Lease>, QueueError> {
+        Ok(self.state().live_lease(ticket, now).cloned())
+    }
+
+    async fn release_expired(&self, now: DateTime<Utc>) -> Result<Vec<TicketId>, QueueError> {
+        let released: Vec<QueueEntry> = {
+            let mut state = self.state();
+            let expired: Vec<TicketId> = state
+                .leases
+                .values()
+                .filter(|l| l.until <= now)
+                .map(|l| l.ticket)
+                .collect();
+            expired
+                .into_iter()
+                .filter_map(|id| {
+                    state.leases.remove(&id);
+                    state.entries.get(&id).map(|(entry, _)| entry.clone())
+                })
+                .collect()
+        };
+        let ids = released.iter().map(|e| e.ticket).collect();
+        for entry in released {
+            self.notify(entry);
+        }
+        Ok(ids)
+    }
+
+    async fn list(
+        &self,
+        station: &StationId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<QueuedItem>, QueueError> {
+        let state = self.state();
+        let Some(set) = state.order.get(station) else {
+            return Ok(Vec::new());
+        };
+        Ok(set
+            .iter()
+            .filter_map(|key| state.entries.get(&key.4))
+            .map(|(entry, _)| QueuedItem {
+                entry: entry.clone(),
+                lease: state.live_lease(entry.ticket, now).cloned(),
+            })
+            .collect())
+    }
+
+    async fn rebuild(&self, entries: Vec<QueueEntry>) -> Result<(), QueueError> {
+        let mut state = self.state();
+        *state = State::default();
+        for entry in entries {
+            state.insert(entry);
+        }
+        Ok(())
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<QueueEntry> {
+        self.arrivals.subscribe()
+    }
+}
