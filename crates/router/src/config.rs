@@ -1,0 +1,142 @@
+//! Configuration: command-line flags, each with an environment variable, parsed by clap.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "hotline", version, about = "12345 hotline routing engine")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the gRPC API (intake, station work, supervision, directory, health, reflection).
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address the gRPC server listens on.
+    #[arg(long, env = "HOTLINE_LISTEN", default_value = "127.0.0.1:50051")]
+    pub listen: SocketAddr,
+
+    /// Where the embedded default keeps its SQLite database (used when no database URL is set).
+    #[arg(long, env = "HOTLINE_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// `postgres://...` for PostgreSQL, or `sqlite://...`; empty for SQLite under --data-dir.
+    #[arg(long, env = "HOTLINE_DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// Database connection pool size (PostgreSQL).
+    #[arg(long, env = "HOTLINE_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    pub db_max_connections: u32,
+
+    /// Serve Prometheus metrics on this address (e.g. 127.0.0.1:9090); off when unset.
+    #[arg(long, env = "HOTLINE_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
+    /// SLA policy file (TOML); the built-in policy when unset.
+    #[arg(long, env = "HOTLINE_SLA_POLICY")]
+    pub sla_policy: Option<PathBuf>,
+
+    /// Directory of holiday-cn style YYYY.json files that replace the built-in years.
+    #[arg(long, env = "HOTLINE_HOLIDAYS_DIR")]
+    pub holidays_dir: Option<PathBuf>,
+
+    /// Office hours for working-hour and working-day clocks, e.g. "09:00-12:00,13:30-17:30".
+    #[arg(long, env = "HOTLINE_OFFICE_HOURS", default_value = "09:00-17:30")]
+    pub office_hours: String,
+
+    /// Kiosk registry CSV (kiosk_id,community_code).
+    #[arg(long, env = "HOTLINE_KIOSKS")]
+    pub kiosks: Option<PathBuf>,
+
+    /// Default claim lease, in seconds.
+    #[arg(long, env = "HOTLINE_LEASE_SECONDS", default_value_t = 120)]
+    pub lease_seconds: u32,
+
+    /// How long SIGTERM waits for in-flight requests before stopping anyway.
+    #[arg(long, env = "HOTLINE_SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]
+    pub shutdown_grace_seconds: u64,
+
+    /// Log format.
+    #[arg(long, env = "HOTLINE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Which system of record to use, from the URL (or its absence).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Storage {
+    SqliteDir(PathBuf),
+    SqliteUrl(String),
+    Postgres(String),
+}
+
+impl ServeArgs {
+    pub fn storage(&self) -> Result<Storage, String> {
+        match self.database_url.as_deref().map(str::trim) {
+            None | Some("") => Ok(Storage::SqliteDir(self.data_dir.clone())),
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Ok(Storage::Postgres(url.to_owned()))
+            }
+            Some(url) if url.starts_with("sqlite:") => Ok(Storage::SqliteUrl(url.to_owned())),
+            Some(url) => Err(format!(
+                "HOTLINE_DATABASE_URL {:?}: expected postgres://... or sqlite:...",
+                redact(url)
+            )),
+        }
+    }
+}
+
+/// Hides a password in a URL before it goes into a message.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(extra: &[&str]) -> ServeArgs {
+        let mut argv = vec!["hotline", "serve"];
+        argv.extend_from_slice(extra);
+        match Cli::try_parse_from(argv).unwrap().command {
+            Command::Serve(args) => args,
+        }
+    }
+
+    #[test]
+    fn no_database_url_means_sqlite_under_the_data_dir() {
+        let a = args(&["--data-dir", "/tmp/x"]);
+        assert_eq!(a.storage().unwrap(), Storage::SqliteDir("/tmp/x".into()));
+        assert_eq!(a.listen.to_string(), "127.0.0.1:50051");
+    }
+
+    #[test]
+    fn a_postgres_url_selects_postgres_and_anything_else_is_refused() {
+        let a = args(&["--database-url", "postgres://u:secret@db/h"]);
+        assert_eq!(
+            a.storage().unwrap(),
+            Storage::Postgres("postgres://u:secret@db/h".into())
+        );
+        let bad = args(&["--database-url", "mysql://u:secret@db/h"]);
+        let err = bad.storage().unwrap_err();
+        assert!(!err.contains("secret"), "{err}");
+    }
+}

@@ -1,0 +1,117 @@
+//! SLA clocks: fills in the deadlines an action starts, from the policy and the working calendar.
+//!
+//! The lifecycle is pure and takes deadlines as data; this module computes them at the moment
+//! the action happens, so the event log records exactly the deadline that was set.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use hotline_core::{Action, Ticket};
+use hotline_sla::{deadlines, CalendarError, Limits, SlaPolicy, Span, WorkingCalendar};
+
+use crate::error::RouterError;
+
+/// The SLA policy and the calendar it counts on.
+#[derive(Debug, Clone)]
+pub struct Sla {
+    pub policy: Arc<SlaPolicy>,
+    pub calendar: Arc<WorkingCalendar>,
+}
+
+impl Sla {
+    pub fn builtin() -> Self {
+        Self {
+            policy: Arc::new(SlaPolicy::default_policy()),
+            calendar: Arc::new(WorkingCalendar::builtin()),
+        }
+    }
+
+    fn limits(&self, ticket: &Ticket) -> &Limits {
+        self.policy
+            .limits(ticket.category.as_ref(), ticket.nature, ticket.urgency)
+    }
+
+    /// Fills the deadline fields of `action` for `ticket` at `now`, and enforces the SLA rules
+    /// that decide whether the action is allowed (extension notice and size).
+    pub fn prepare(
+        &self,
+        ticket: &Ticket,
+        action: &mut Action,
+        now: DateTime<Utc>,
+    ) -> Result<(), RouterError> {
+        let limits = self.limits(ticket).clone();
+        let cal = &*self.calendar;
+        match action {
+            Action::Dispatch { sign_for_due, .. } | Action::SubDispatch { sign_for_due, .. } => {
+                *sign_for_due = lenient(deadlines::sign_for_due(cal, now, &limits))?;
+            }
+            Action::SignFor { resolution_due } => {
+                *resolution_due = lenient(deadlines::resolution_due(cal, now, &limits))?;
+            }
+            Action::AddCoHandler { due, .. } => {
+                // A co-handler reports back within the resolution span from now, and never after
+                // the lead's own deadline.
+                let own = lenient(deadlines::resolution_due(cal, now, &limits))?;
+                *due = match (own, ticket.deadlines.resolution) {
+                    (Some(own), Some(lead)) => Some(own.min(lead)),
+                    (own, lead) => own.or(lead),
+                };
+            }
+            Action::RequestExtension { working_days, .. } => {
+                if let Some(due) = ticket.deadlines.resolution {
+                    deadlines::extension_allowed(
+                        cal,
+                        now,
+                        due,
+                        Span::WorkingDays(*working_days),
+                        &limits,
+                    )?;
+                }
+            }
+            Action::DecideExtension {
+                approve: true,
+                new_resolution_due,
+                ..
+            } => {
+                let request = ticket.extension_request.as_ref().ok_or_else(|| {
+                    RouterError::Precondition("no extension request is pending".into())
+                })?;
+                let base = ticket.deadlines.resolution.unwrap_or(now);
+                *new_resolution_due =
+                    Some(cal.extend(base, Span::WorkingDays(request.working_days))?);
+            }
+            Action::Review {
+                approve: true,
+                callback_due,
+                ..
+            } => {
+                *callback_due = lenient(deadlines::callback_due(cal, now, &limits))?;
+            }
+            Action::RecordCallback {
+                redo_sign_for_due, ..
+            } => {
+                *redo_sign_for_due = lenient(deadlines::sign_for_due(cal, now, &limits))?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// A deadline that falls in a year whose official calendar is not yet published cannot be
+/// computed honestly. The action still goes ahead (a citizen's ticket must not wait for the
+/// State Council), with the deadline left unset and a warning in the log; every other calendar
+/// error is a real failure.
+fn lenient(
+    result: Result<DateTime<Utc>, CalendarError>,
+) -> Result<Option<DateTime<Utc>>, RouterError> {
+    match result {
+        Ok(due) => Ok(Some(due)),
+        Err(CalendarError::UnknownYear(year)) => {
+            tracing::warn!(year, "holiday calendar not published; deadline left unset");
+            metrics::counter!("hotline_deadline_unset_total").increment(1);
+            Ok(None)
+        }
+        Err(other) => Err(other.into()),
+    }
+}

@@ -1,0 +1,130 @@
+//! The router's one error enum, and the closed set of codes clients see.
+//!
+//! Domain, store, queue and calendar errors are converted here, once. Whatever is unexpected
+//! becomes [`RouterError::Internal`]: logged with its cause chain, never sent to a client.
+
+use hotline_core::{InvalidInput, LifecycleError};
+use hotline_dispatch::QueueError;
+use hotline_sla::{CalendarError, SlaError};
+use hotline_store::StoreError;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum RouterError {
+    #[error(transparent)]
+    Invalid(#[from] InvalidInput),
+    #[error("{0}")]
+    NotFound(String),
+    /// The ticket is not in a state that allows this (names the stage or the rule).
+    #[error("{0}")]
+    Precondition(String),
+    /// Someone else changed the ticket first: reload and decide again.
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// A dependency (database, queue) is down; the client may retry.
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+/// The closed set of error codes; `grpc::status` maps each to a `tonic::Code` in one place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    InvalidArgument,
+    NotFound,
+    FailedPrecondition,
+    Aborted,
+    PermissionDenied,
+    AlreadyExists,
+    Unavailable,
+    Internal,
+}
+
+impl RouterError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            RouterError::Invalid(_) => ErrorCode::InvalidArgument,
+            RouterError::NotFound(_) => ErrorCode::NotFound,
+            RouterError::Precondition(_) => ErrorCode::FailedPrecondition,
+            RouterError::Conflict(_) => ErrorCode::Aborted,
+            RouterError::Forbidden(_) => ErrorCode::PermissionDenied,
+            RouterError::AlreadyExists(_) => ErrorCode::AlreadyExists,
+            RouterError::Unavailable(_) => ErrorCode::Unavailable,
+            RouterError::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    pub fn internal(err: impl Into<anyhow::Error>) -> Self {
+        RouterError::Internal(err.into())
+    }
+}
+
+impl From<LifecycleError> for RouterError {
+    fn from(err: LifecycleError) -> Self {
+        match err {
+            LifecycleError::IllegalTransition { .. } | LifecycleError::Precondition(_) => {
+                RouterError::Precondition(err.to_string())
+            }
+            LifecycleError::Forbidden(message) => RouterError::Forbidden(message),
+            LifecycleError::Invalid(invalid) => RouterError::Invalid(invalid),
+        }
+    }
+}
+
+impl From<StoreError> for RouterError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Conflict { .. } => {
+                RouterError::Conflict(format!("{err}; reload the ticket and try again"))
+            }
+            StoreError::NotFound(_) => RouterError::NotFound(err.to_string()),
+            StoreError::RequestIdReused(_) => RouterError::AlreadyExists(err.to_string()),
+            StoreError::Database(sqlx_err) if is_connection_error(&sqlx_err) => {
+                RouterError::Unavailable("the ticket database is unavailable; try again".into())
+            }
+            other => RouterError::internal(other),
+        }
+    }
+}
+
+fn is_connection_error(err: &sqlx::Error) -> bool {
+    matches!(
+        err,
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
+    )
+}
+
+impl From<QueueError> for RouterError {
+    fn from(err: QueueError) -> Self {
+        match err {
+            QueueError::Leased { .. } => RouterError::Precondition(err.to_string()),
+            QueueError::NotQueued(_) => RouterError::Precondition(err.to_string()),
+            QueueError::Unavailable(_) => RouterError::Unavailable(err.to_string()),
+        }
+    }
+}
+
+impl From<CalendarError> for RouterError {
+    fn from(err: CalendarError) -> Self {
+        match err {
+            CalendarError::UnknownYear(_) => RouterError::Precondition(err.to_string()),
+            other => RouterError::internal(other),
+        }
+    }
+}
+
+impl From<SlaError> for RouterError {
+    fn from(err: SlaError) -> Self {
+        match err {
+            SlaError::Calendar(inner) => inner.into(),
+            SlaError::ExtensionRefused { reason } => {
+                RouterError::Precondition(format!("extension refused: {reason}"))
+            }
+        }
+    }
+}

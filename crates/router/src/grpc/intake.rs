@@ -1,0 +1,171 @@
+use hotline_core::{Action, Stage};
+use hotline_proto::v1 as pb;
+use hotline_proto::v1::intake_server::Intake;
+use hotline_store::SearchQuery;
+use tonic::{Request, Response, Status};
+
+use super::act;
+use super::convert::{
+    self, actor_in, division_code, expected_version, optional, required, service_in, stage_in,
+    ticket_id, ticket_out, time_in,
+};
+use super::status::invalid;
+use crate::tickets::Hotline;
+
+/// Search pages: a default that fits a screen, and a cap that keeps one response small.
+const SEARCH_DEFAULT: u32 = 50;
+const SEARCH_MAX: u32 = 500;
+
+pub struct IntakeApi {
+    hotline: Hotline,
+}
+
+impl IntakeApi {
+    pub fn new(hotline: Hotline) -> Self {
+        Self { hotline }
+    }
+}
+
+#[tonic::async_trait]
+impl Intake for IntakeApi {
+    async fn submit_ticket(
+        &self,
+        request: Request<pb::SubmitTicketRequest>,
+    ) -> Result<Response<pb::SubmitTicketResponse>, Status> {
+        let req = request.into_inner();
+        let new = convert::new_ticket(&req).map_err(invalid)?;
+        let actor = actor_in(req.actor).map_err(invalid)?;
+        let station =
+            optional(&req.station_id, |s| convert::station_id("station_id", s)).map_err(invalid)?;
+        let submitted = self.hotline.submit(new, station, actor).await?;
+        Ok(Response::new(pb::SubmitTicketResponse {
+            ticket: Some(ticket_out(&submitted.ticket, &[])),
+            created: submitted.created,
+        }))
+    }
+
+    async fn get_ticket(
+        &self,
+        request: Request<pb::GetTicketRequest>,
+    ) -> Result<Response<pb::TicketResponse>, Status> {
+        let req = request.into_inner();
+        let id = ticket_id("ticket_id", &req.ticket_id).map_err(invalid)?;
+        let ticket = self.hotline.get(id).await?;
+        let events = if req.include_history {
+            self.hotline.history(id).await?
+        } else {
+            Vec::new()
+        };
+        Ok(Response::new(pb::TicketResponse {
+            ticket: Some(ticket_out(&ticket, &events)),
+        }))
+    }
+
+    async fn search_tickets(
+        &self,
+        request: Request<pb::SearchTicketsRequest>,
+    ) -> Result<Response<pb::SearchTicketsResponse>, Status> {
+        let req = request.into_inner();
+        let limit = match req.limit {
+            0 => SEARCH_DEFAULT,
+            n if n > SEARCH_MAX => {
+                return Err(invalid(hotline_core::InvalidInput::new(
+                    "limit",
+                    format!("at most {SEARCH_MAX}"),
+                )))
+            }
+            n => n,
+        };
+        let query = SearchQuery {
+            stage: stage_in("stage", req.stage).map_err(invalid)?,
+            station: optional(&req.station_id, |s| convert::station_id("station_id", s))
+                .map_err(invalid)?,
+            division: division_code("division_code", &req.division_code).map_err(invalid)?,
+            text_contains: Some(req.text_contains.trim().to_owned()).filter(|t| !t.is_empty()),
+            created_after: time_in("created_after", &req.created_after).map_err(invalid)?,
+            created_before: time_in("created_before", &req.created_before).map_err(invalid)?,
+            before_id: optional(&req.page_token, |s| ticket_id("page_token", s))
+                .map_err(invalid)?,
+            limit,
+        };
+        let tickets = self.hotline.search(&query).await?;
+        let next_page_token = if tickets.len() == limit as usize {
+            tickets.last().map(|t| t.id.to_string()).unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(Response::new(pb::SearchTicketsResponse {
+            tickets: tickets.iter().map(|t| ticket_out(t, &[])).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn answer_directly(
+        &self,
+        request: Request<pb::AnswerDirectlyRequest>,
+    ) -> Result<Response<pb::TicketResponse>, Status> {
+        let req = request.into_inner();
+        act(
+            &self.hotline,
+            &req.ticket_id,
+            req.expected_version,
+            req.actor,
+            || Ok(Action::AnswerDirectly { answer: req.answer }),
+        )
+        .await
+    }
+
+    async fn hand_off_emergency(
+        &self,
+        request: Request<pb::HandOffEmergencyRequest>,
+    ) -> Result<Response<pb::TicketResponse>, Status> {
+        let req = request.into_inner();
+        act(
+            &self.hotline,
+            &req.ticket_id,
+            req.expected_version,
+            req.actor,
+            || {
+                Ok(Action::HandOff {
+                    service: required("service", service_in("service", req.service))?,
+                    note: req.note,
+                })
+            },
+        )
+        .await
+    }
+
+    async fn not_accept(
+        &self,
+        request: Request<pb::NotAcceptRequest>,
+    ) -> Result<Response<pb::TicketResponse>, Status> {
+        let req = request.into_inner();
+        act(
+            &self.hotline,
+            &req.ticket_id,
+            req.expected_version,
+            req.actor,
+            || Ok(Action::NotAccept { advice: req.advice }),
+        )
+        .await
+    }
+
+    async fn link_duplicate(
+        &self,
+        request: Request<pb::LinkDuplicateRequest>,
+    ) -> Result<Response<pb::LinkDuplicateResponse>, Status> {
+        let req = request.into_inner();
+        let id = ticket_id("ticket_id", &req.ticket_id).map_err(invalid)?;
+        let of = ticket_id("duplicate_of", &req.duplicate_of).map_err(invalid)?;
+        let actor = actor_in(req.actor).map_err(invalid)?;
+        let (ticket, original) = self
+            .hotline
+            .link_duplicate(id, expected_version(req.expected_version), actor, of)
+            .await?;
+        debug_assert!(original.stage != Stage::Closed);
+        Ok(Response::new(pb::LinkDuplicateResponse {
+            ticket: Some(ticket_out(&ticket, &[])),
+            original: Some(ticket_out(&original, &[])),
+        }))
+    }
+}

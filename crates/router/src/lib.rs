@@ -1,0 +1,36 @@
+//! The 12345 router: a request comes in over gRPC, becomes a ticket, goes to a station's queue,
+//! and is carried through its lifecycle under SLA clocks.
+//!
+//! # Layout (in the order a request flows)
+//! - [`config`]: flags and environment variables.
+//! - [`grpc`]: thin adapters per service (intake, station, supervision, directory), the
+//!   proto <-> domain conversions, and the one error -> status mapping.
+//! - [`tickets`]: the engine ([`Hotline`]): submit, act, claim, read.
+//! - [`deadlines`]: fills SLA deadlines into actions from the policy and working calendar.
+//! - [`queues`]: keeps station queues in line with the store; rebuild; lease expiry.
+//! - [`server`]: wiring, serving, health, reflection, graceful shutdown.
+//! - [`metrics`]: the Prometheus exporter and the metric names.
+//! - [`error`]: [`RouterError`].
+
+pub mod config;
+pub mod deadlines;
+pub mod error;
+pub mod grpc;
+pub mod metrics;
+pub mod queues;
+pub mod server;
+pub mod tickets;
+
+pub use error::RouterError;
+pub use tickets::Hotline;
+
+/// Installs the tracing subscriber (text or JSON, filtered by `RUST_LOG`, default `info`).
+pub fn init_tracing(format: config::LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = match format {
+        config::LogFormat::Json => builder.json().try_init(),
+        config::LogFormat::Text => builder.try_init(),
+    };
+}

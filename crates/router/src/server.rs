@@ -1,0 +1,254 @@
+//! Wiring and serving: open the store, build the engine, serve gRPC (with health and
+//! reflection) until `shutdown` resolves, then drain.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use hotline_core::{Clock, SystemClock};
+use hotline_directory::Directory;
+use hotline_dispatch::MemoryQueue;
+use hotline_proto::v1::directory_server::DirectoryServer;
+use hotline_proto::v1::intake_server::IntakeServer;
+use hotline_proto::v1::station_server::StationServer;
+use hotline_proto::v1::supervision_server::SupervisionServer;
+use hotline_sla::{OfficeHours, SlaPolicy, WorkingCalendar};
+use hotline_store::{PgStore, SqliteStore, TicketStore};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_stream::wrappers::TcpListenerStream;
+
+use crate::config::{redact, ServeArgs, Storage};
+use crate::deadlines::Sla;
+use crate::grpc::directory::DirectoryApi;
+use crate::grpc::intake::IntakeApi;
+use crate::grpc::station::StationApi;
+use crate::grpc::supervision::SupervisionApi;
+use crate::tickets::{Hotline, LeasePolicy};
+
+/// How often expired claim leases are returned to their queues.
+const LEASE_SWEEP: Duration = Duration::from_secs(1);
+/// How often the health check pings the store.
+const HEALTH_PROBE: Duration = Duration::from_secs(5);
+
+/// Opens the system of record the configuration names.
+pub async fn open_store(args: &ServeArgs) -> anyhow::Result<Arc<dyn TicketStore>> {
+    let storage = args.storage().map_err(anyhow::Error::msg)?;
+    Ok(match storage {
+        Storage::SqliteDir(dir) => {
+            let store = SqliteStore::open_dir(&dir)
+                .await
+                .with_context(|| format!("opening SQLite under {}", dir.display()))?;
+            tracing::info!(dir = %dir.display(), "storage: embedded SQLite");
+            Arc::new(store)
+        }
+        Storage::SqliteUrl(url) => {
+            let store = SqliteStore::open_url(&url)
+                .await
+                .with_context(|| format!("opening {url}"))?;
+            tracing::info!(%url, "storage: SQLite");
+            Arc::new(store)
+        }
+        Storage::Postgres(url) => {
+            let store = PgStore::connect(&url, args.db_max_connections)
+                .await
+                .with_context(|| format!("connecting to {}", redact(&url)))?;
+            tracing::info!(url = %redact(&url), "storage: PostgreSQL");
+            Arc::new(store)
+        }
+    })
+}
+
+/// Loads the SLA policy and calendar the configuration names; a bad file stops start-up.
+pub fn load_sla(args: &ServeArgs) -> anyhow::Result<Sla> {
+    let policy = match &args.sla_policy {
+        Some(path) => {
+            SlaPolicy::from_path(path).with_context(|| format!("SLA policy {}", path.display()))?
+        }
+        None => SlaPolicy::default_policy(),
+    };
+    let calendar = match &args.holidays_dir {
+        Some(dir) => WorkingCalendar::builtin_with_updates(dir)
+            .with_context(|| format!("holiday files in {}", dir.display()))?,
+        None => WorkingCalendar::builtin(),
+    };
+    let office = OfficeHours::parse(&args.office_hours)
+        .with_context(|| format!("HOTLINE_OFFICE_HOURS {:?}", args.office_hours))?;
+    Ok(Sla {
+        policy: Arc::new(policy),
+        calendar: Arc::new(calendar.with_office_hours(office)),
+    })
+}
+
+/// Loads the directory (the shipped Suzhou divisions and stations, plus registered kiosks).
+pub fn load_directory(args: &ServeArgs) -> anyhow::Result<Arc<Directory>> {
+    let mut directory = Directory::suzhou();
+    if let Some(path) = &args.kiosks {
+        let count = directory
+            .load_kiosks_path(path)
+            .with_context(|| format!("kiosk registry {}", path.display()))?;
+        tracing::info!(count, "kiosks registered");
+    }
+    Ok(Arc::new(directory))
+}
+
+/// Builds the engine from configuration, with the in-process queue rebuilt from the store.
+pub async fn build(args: &ServeArgs, clock: Arc<dyn Clock>) -> anyhow::Result<Hotline> {
+    let directory = load_directory(args)?;
+    let sla = load_sla(args)?;
+    let store = open_store(args).await?;
+    let leases = LeasePolicy {
+        default: chrono::Duration::seconds(i64::from(args.lease_seconds.max(1))),
+        ..LeasePolicy::default()
+    };
+    let hotline = Hotline::new(
+        store,
+        Arc::new(MemoryQueue::new()),
+        directory,
+        sla,
+        clock,
+        leases,
+    );
+    let queued = hotline
+        .rebuild_queues()
+        .await
+        .context("rebuilding station queues")?;
+    tracing::info!(queued, "ready");
+    Ok(hotline)
+}
+
+/// The whole `hotline serve`: build, listen, serve until SIGTERM/ctrl-c, drain.
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    if let Some(listen) = args.metrics_listen {
+        crate::metrics::install(listen)?;
+    }
+    let hotline = build(&args, Arc::new(SystemClock)).await?;
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    tracing::info!(addr = %args.listen, "serving hotline.v1");
+    let grace = Duration::from_secs(args.shutdown_grace_seconds);
+    serve(listener, hotline, shutdown_signal(), grace).await
+}
+
+/// Serves on `listener` until `shutdown` resolves, then stops accepting, ends watch streams and
+/// waits up to `grace` for in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    hotline: Hotline,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: Duration,
+) -> anyhow::Result<()> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<IntakeServer<IntakeApi>>().await;
+    health.set_serving::<StationServer<StationApi>>().await;
+    health
+        .set_serving::<SupervisionServer<SupervisionApi>>()
+        .await;
+    health.set_serving::<DirectoryServer<DirectoryApi>>().await;
+
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(hotline_proto::v1::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .context("building gRPC reflection")?;
+
+    let background = tokio::spawn(background_tasks(
+        hotline.clone(),
+        health.clone(),
+        stop_rx.clone(),
+    ));
+
+    let router = tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(IntakeServer::new(IntakeApi::new(hotline.clone())))
+        .add_service(StationServer::new(StationApi::new(
+            hotline.clone(),
+            stop_rx.clone(),
+        )))
+        .add_service(SupervisionServer::new(SupervisionApi::new(hotline.clone())))
+        .add_service(DirectoryServer::new(DirectoryApi::new(Arc::new(
+            hotline.directory().clone(),
+        ))));
+
+    let mut drained = stop_rx.clone();
+    let signalled = async move {
+        shutdown.await;
+        tracing::info!("shutting down: no new requests, draining in-flight ones");
+        let _ = stop_tx.send(true);
+    };
+    let serving = router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), signalled);
+    tokio::pin!(serving);
+    let result = tokio::select! {
+        result = &mut serving => result.map_err(anyhow::Error::from),
+        () = async {
+            // Once shutdown starts, give in-flight requests `grace` to finish.
+            let _ = drained.wait_for(|stopped| *stopped).await;
+            tokio::time::sleep(grace).await;
+        } => {
+            tracing::warn!(?grace, "grace period over; stopping with requests still in flight");
+            Ok(())
+        }
+    };
+    background.abort();
+    result
+}
+
+/// Lease sweeper and health probe, until shutdown.
+async fn background_tasks(
+    hotline: Hotline,
+    health: tonic_health::server::HealthReporter,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut sweep = tokio::time::interval(LEASE_SWEEP);
+    let mut probe = tokio::time::interval(HEALTH_PROBE);
+    let mut healthy = true;
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = sweep.tick() => {
+                if let Err(err) = hotline.queues().release_expired(hotline.now()).await {
+                    tracing::error!(error = %err, "lease sweep failed");
+                }
+            }
+            _ = probe.tick() => {
+                let ok = hotline.ping().await.is_ok();
+                if ok != healthy {
+                    healthy = ok;
+                    let status = if ok { tonic_health::ServingStatus::Serving } else { tonic_health::ServingStatus::NotServing };
+                    tracing::warn!(?status, "store health changed");
+                    health.set_service_status("", status).await;
+                }
+            }
+        }
+    }
+}
+
+/// Resolves on SIGTERM or ctrl-c.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
