@@ -375,6 +375,7 @@ fn transition(t: &mut Ticket, actor: &Actor, action: &Action) -> Result<(), Life
             Ok(())
         }
         (Accepted, Action::SendToTriage { reason }) => {
+            require_centre(actor, action)?;
             optional_note("reason", reason)?;
             t.stage = PendingDispatch;
             Ok(())
@@ -507,6 +508,9 @@ fn transition(t: &mut Ticket, actor: &Actor, action: &Action) -> Result<(), Life
             }
             t.station = Some(station.clone());
             t.signed_by = None;
+            // The holder's extension request was about its own deadline; the new station's
+            // resolution clock starts when it signs for, and it may ask for its own extension.
+            t.extension_request = None;
             t.deadlines.sign_for = *sign_for_due;
             t.stage = AwaitingSignFor;
             Ok(())

@@ -84,6 +84,21 @@ pub enum Storage {
 }
 
 impl ServeArgs {
+    /// Parses `serve` flags from an argument list (without the program name and subcommand),
+    /// with environment variables as fallbacks: for tests and embedding.
+    pub fn parse_from<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let argv = ["hotline".into(), "serve".into()]
+            .into_iter()
+            .chain(args.into_iter().map(Into::into));
+        match <Cli as clap::Parser>::try_parse_from(argv)?.command {
+            Command::Serve(args) => Ok(args),
+        }
+    }
+
     pub fn storage(&self) -> Result<Storage, String> {
         match self.database_url.as_deref().map(str::trim) {
             None | Some("") => Ok(Storage::SqliteDir(self.data_dir.clone())),

@@ -1,0 +1,25 @@
+//! Territory resolution: which division a ticket belongs to, from what the caller said or
+//! typed, a map point, or the kiosk they used.
+//!
+//! # Layout
+//! - [`resolver`]: [`Resolver`]: builds the name index from a [`hotline_directory::Directory`]
+//!   and answers `resolve_text`, `resolve_point`, `resolve_kiosk`.
+//! - [`resolution`]: [`Resolution`]: outcome (resolved / ambiguous / unresolved), why, the
+//!   division, the matched span, the candidates.
+//! - `names`: the forms people write names in (社区 for 社区居委会, 村 for 村委会, 昆山 for
+//!   昆山市, 工业园区 for 苏州工业园区, ...) and how far each can be trusted.
+//! - `elsewhere`: names of places outside the city, to say "outside" instead of "not found".
+//! - [`polygons`]: [`DistrictPolygons`]: map point -> district, from a GeoJSON file at run time.
+//! - [`error`]: the crate's error, [`TerritoryError`].
+
+mod elsewhere;
+pub mod error;
+mod names;
+pub mod polygons;
+pub mod resolution;
+pub mod resolver;
+
+pub use error::TerritoryError;
+pub use polygons::{DistrictPolygons, DEFAULT_POLYGONS_PATH};
+pub use resolution::{Candidate, Outcome, Resolution, Span, Why};
+pub use resolver::Resolver;

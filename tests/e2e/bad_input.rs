@@ -1,0 +1,332 @@
+//! Bad input gets the right status and a message a person can act on, and changes nothing.
+
+use hotline_proto::v1 as pb;
+use tonic::Code;
+
+use crate::support::*;
+
+fn assert_status(result: Result<impl std::fmt::Debug, tonic::Status>, code: Code, mentions: &str) {
+    let status = result.expect_err("the call should fail");
+    assert_eq!(status.code(), code, "{status:?}");
+    assert!(
+        status.message().contains(mentions),
+        "{:?} should mention {mentions:?}",
+        status.message()
+    );
+}
+
+pub async fn malformed_submits_are_refused_naming_the_field(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut intake = app.intake();
+    assert_status(
+        intake.submit_ticket(submit_request("   ", None)).await,
+        Code::InvalidArgument,
+        "text",
+    );
+    let long = "很".repeat(4_001);
+    assert_status(
+        intake.submit_ticket(submit_request(&long, None)).await,
+        Code::InvalidArgument,
+        "text",
+    );
+    let mut no_channel = submit_request("路灯坏了", None);
+    no_channel.channel = 0;
+    assert_status(
+        intake.submit_ticket(no_channel).await,
+        Code::InvalidArgument,
+        "channel",
+    );
+    let mut bad_channel = submit_request("路灯坏了", None);
+    bad_channel.channel = 99;
+    assert_status(
+        intake.submit_ticket(bad_channel).await,
+        Code::InvalidArgument,
+        "channel",
+    );
+    let mut no_actor = submit_request("路灯坏了", None);
+    no_actor.actor = None;
+    assert_status(
+        intake.submit_ticket(no_actor).await,
+        Code::InvalidArgument,
+        "actor",
+    );
+    let mut bad_phone = submit_request("路灯坏了", None);
+    bad_phone.caller = Some(pb::Caller {
+        name: "x".into(),
+        phone: "call me maybe".into(),
+    });
+    assert_status(
+        intake.submit_ticket(bad_phone).await,
+        Code::InvalidArgument,
+        "caller.phone",
+    );
+    let mut bad_point = submit_request("路灯坏了", None);
+    bad_point.location = Some(pb::GeoPoint {
+        lat: 200.0,
+        lng: 120.6,
+    });
+    assert_status(
+        intake.submit_ticket(bad_point).await,
+        Code::InvalidArgument,
+        "location.lat",
+    );
+    let mut bad_division = submit_request("路灯坏了", None);
+    bad_division.division_code = "32050".into();
+    assert_status(
+        intake.submit_ticket(bad_division).await,
+        Code::InvalidArgument,
+        "division_code",
+    );
+    let mut unknown_division = submit_request("路灯坏了", None);
+    unknown_division.division_code = "320599999999".into();
+    assert_status(
+        intake.submit_ticket(unknown_division).await,
+        Code::NotFound,
+        "320599999999",
+    );
+    assert_status(
+        intake
+            .submit_ticket(submit_request("路灯坏了", Some("320508021019-nope")))
+            .await,
+        Code::NotFound,
+        "320508021019-nope",
+    );
+    // None of that stored anything.
+    let all = intake
+        .search_tickets(pb::SearchTicketsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(all.tickets.is_empty(), "{:?}", all.tickets);
+}
+
+pub async fn unknown_ids_are_not_found_and_garbage_ids_are_invalid(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut intake = app.intake();
+    let get = |id: &str| pb::GetTicketRequest {
+        ticket_id: id.into(),
+        include_history: false,
+    };
+    assert_status(
+        intake
+            .get_ticket(get("0190f7a0-0000-7000-8000-000000000000"))
+            .await,
+        Code::NotFound,
+        "0190f7a0",
+    );
+    assert_status(
+        intake.get_ticket(get("not-a-ticket")).await,
+        Code::InvalidArgument,
+        "ticket_id",
+    );
+    assert_status(
+        intake.get_ticket(get("")).await,
+        Code::InvalidArgument,
+        "ticket_id",
+    );
+    let t = app.submit("路灯坏了", None).await;
+    assert_status(
+        app.supervision()
+            .dispatch(pb::DispatchRequest {
+                ticket_id: t.id.clone(),
+                expected_version: 0,
+                actor: Some(operator()),
+                station_id: "3205-nowhere".into(),
+                note: String::new(),
+            })
+            .await,
+        Code::NotFound,
+        "3205-nowhere",
+    );
+    assert_status(
+        app.directory()
+            .get_division(pb::GetDivisionRequest {
+                code: "320599".into(),
+            })
+            .await,
+        Code::NotFound,
+        "320599",
+    );
+    assert_eq!(app.get(&t.id).await.version, 1);
+}
+
+pub async fn illegal_transitions_name_the_current_stage_and_change_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let t = app.submit("路灯坏了", None).await;
+    // Signing for a ticket nobody dispatched.
+    assert_status(
+        app.station()
+            .sign_for(pb::SignForRequest {
+                ticket_id: t.id.clone(),
+                expected_version: 0,
+                actor: Some(staff(COMMUNITY_CSS, "li")),
+            })
+            .await,
+        Code::FailedPrecondition,
+        "accepted",
+    );
+    // Closing a ticket that was never handled.
+    assert_status(
+        app.supervision()
+            .close(pb::CloseRequest {
+                ticket_id: t.id.clone(),
+                expected_version: 0,
+                actor: Some(supervisor()),
+            })
+            .await,
+        Code::FailedPrecondition,
+        "已受理",
+    );
+    let after = app.get(&t.id).await;
+    assert_eq!(after.version, 1);
+    assert_eq!(kinds(&after), ["submit"]);
+}
+
+pub async fn a_stale_version_is_aborted(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let t = app.submit("路灯坏了", Some(COMMUNITY_CSS)).await;
+    assert_eq!(t.version, 2);
+    assert_status(
+        app.station()
+            .sign_for(pb::SignForRequest {
+                ticket_id: t.id.clone(),
+                expected_version: 1,
+                actor: Some(staff(COMMUNITY_CSS, "li")),
+            })
+            .await,
+        Code::Aborted,
+        "version",
+    );
+    assert_eq!(stage(&app.get(&t.id).await), pb::Stage::AwaitingSignFor);
+}
+
+pub async fn two_staff_signing_at_once_cannot_both_win(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let t = app.submit("路灯坏了", Some(COMMUNITY_CSS)).await;
+    let sign = |who: &'static str| {
+        let mut client = app.station();
+        let id = t.id.clone();
+        async move {
+            client
+                .sign_for(pb::SignForRequest {
+                    ticket_id: id,
+                    expected_version: 2,
+                    actor: Some(staff(COMMUNITY_CSS, who)),
+                })
+                .await
+        }
+    };
+    let (a, b) = tokio::join!(sign("li"), sign("wang"));
+    let wins = [&a, &b].iter().filter(|r| r.is_ok()).count();
+    assert_eq!(wins, 1, "{a:?} / {b:?}");
+    let loser = if a.is_ok() { b } else { a };
+    let status = loser.unwrap_err();
+    // Either it saw the winner's version or lost the write race: both are ABORTED, or the
+    // winner's sign-for already moved the stage.
+    assert!(
+        matches!(status.code(), Code::Aborted | Code::FailedPrecondition),
+        "{status:?}"
+    );
+    let after = app.get(&t.id).await;
+    assert_eq!(kinds(&after), ["submit", "dispatch", "sign_for"]);
+}
+
+pub async fn staff_of_another_station_are_denied(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let t = app.submit("路灯坏了", Some(COMMUNITY_CSS)).await;
+    assert_status(
+        app.station()
+            .claim_ticket(pb::ClaimTicketRequest {
+                actor: Some(staff(OTHER_CSS, "zhou")),
+                ticket_id: t.id.clone(),
+                lease_seconds: 0,
+            })
+            .await,
+        Code::PermissionDenied,
+        OTHER_CSS,
+    );
+    assert_status(
+        app.station()
+            .sign_for(pb::SignForRequest {
+                ticket_id: t.id.clone(),
+                expected_version: 0,
+                actor: Some(staff(OTHER_CSS, "zhou")),
+            })
+            .await,
+        Code::PermissionDenied,
+        COMMUNITY_CSS,
+    );
+    // Station staff cannot do the centre's work.
+    assert_status(
+        app.supervision()
+            .close(pb::CloseRequest {
+                ticket_id: t.id.clone(),
+                expected_version: 0,
+                actor: Some(staff(COMMUNITY_CSS, "li")),
+            })
+            .await,
+        Code::FailedPrecondition,
+        "awaiting_sign_for",
+    );
+    assert_status(
+        app.supervision()
+            .raise_flag(pb::RaiseFlagRequest {
+                ticket_id: t.id.clone(),
+                expected_version: 0,
+                actor: Some(staff(COMMUNITY_CSS, "li")),
+                flag: pb::Flag::Urged as i32,
+                note: String::new(),
+            })
+            .await,
+        Code::PermissionDenied,
+        "centre",
+    );
+    assert_eq!(app.get(&t.id).await.version, 2);
+}
+
+pub async fn a_retried_submit_returns_the_same_ticket(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut request = submit_request("信息亭报修：路灯不亮", None);
+    request.channel = pb::Channel::Kiosk as i32;
+    request.request_id = "kiosk-0042:20260302-0001".into();
+    let first = app
+        .intake()
+        .submit_ticket(request.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    let again = app
+        .intake()
+        .submit_ticket(request.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(first.created);
+    assert!(!again.created);
+    assert_eq!(first.ticket.unwrap().id, again.ticket.unwrap().id);
+    // Reusing the key for a different request is a client bug, said plainly.
+    let mut other = request.clone();
+    other.text = "信息亭报修：井盖缺失".into();
+    assert_status(
+        app.intake().submit_ticket(other).await,
+        Code::AlreadyExists,
+        "kiosk-0042",
+    );
+    let all = app
+        .intake()
+        .search_tickets(pb::SearchTicketsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(all.tickets.len(), 1);
+}
+
+on_both_backends!(
+    malformed_submits_are_refused_naming_the_field,
+    unknown_ids_are_not_found_and_garbage_ids_are_invalid,
+    illegal_transitions_name_the_current_stage_and_change_nothing,
+    a_stale_version_is_aborted,
+    two_staff_signing_at_once_cannot_both_win,
+    staff_of_another_station_are_denied,
+    a_retried_submit_returns_the_same_ticket,
+);

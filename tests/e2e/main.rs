@@ -1,0 +1,7 @@
+//! End-to-end: the generated client talks to a real router over TCP, on SQLite and PostgreSQL.
+
+mod support;
+
+mod bad_input;
+mod lifecycle;
+mod operations;
