@@ -502,6 +502,15 @@ fn transition(t: &mut Ticket, actor: &Actor, action: &Action) -> Result<(), Life
                 )
                 .into());
             }
+            if t.co_handlers.iter().any(|c| &c.station == station) {
+                // It would hold the ticket and owe itself a report: refuse rather than guess
+                // which of the two roles the centre meant.
+                return Err(InvalidInput::new(
+                    "station_id",
+                    format!("{station} already co-handles this ticket"),
+                )
+                .into());
+            }
             // 首接负责: the first receiver stays the lead when it passes the work down.
             if t.lead_station.is_none() {
                 t.lead_station = t.station.clone();

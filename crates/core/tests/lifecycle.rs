@@ -1534,3 +1534,14 @@ fn a_note_with_control_characters_is_invalid() {
     let error = story.refused(&staff_of(STREET), request_return("wrong\u{0}territory"));
     assert_invalid(&error, "basis");
 }
+
+#[test]
+fn a_sub_dispatch_to_a_station_that_already_co_handles_is_refused() {
+    let mut story = Story::in_progress(STREET);
+    story.ok(&supervisor(), add_co_handler(COMMUNITY));
+    let err = story.refused(&staff_of(STREET), sub_dispatch(COMMUNITY));
+    assert!(
+        matches!(err, LifecycleError::Invalid(ref e) if e.field == "station_id"),
+        "{err:?}"
+    );
+}

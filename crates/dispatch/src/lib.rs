@@ -4,7 +4,7 @@
 //! # Layout
 //! - [`Queue`]: the trait; the in-process and Redis backends pass one behaviour suite.
 //! - [`memory`]: the in-process queue of the embedded default.
-//! - [`error`]: [`QueueError`].
+//! - [`error`]: the queue error, [`QueueError`].
 //!
 //! The queue is *derived* state: the store is the truth, and [`Queue::rebuild`] recreates the
 //! queue from it after a restart or a lost Redis. Order within a station: higher urgency first,

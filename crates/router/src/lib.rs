@@ -10,7 +10,7 @@
 //! - [`queues`]: keeps station queues in line with the store; rebuild; lease expiry.
 //! - [`server`]: wiring, serving, health, reflection, graceful shutdown.
 //! - [`metrics`]: the Prometheus exporter and the metric names.
-//! - [`error`]: [`RouterError`].
+//! - [`error`]: the router error, [`RouterError`].
 
 pub mod config;
 pub mod deadlines;

@@ -6,7 +6,7 @@
 //! - [`postgres`]: production, by URL.
 //! - [`row`]: the shared encoding of tickets and events into rows.
 //! - [`testing`]: fresh databases for tests.
-//! - [`error`]: [`StoreError`].
+//! - [`error`]: the store error, [`StoreError`].
 //!
 //! Every change is one atomic write of the new ticket row *and* its event, conditional on the
 //! version the change was computed from: two staff acting at once cannot both win.
