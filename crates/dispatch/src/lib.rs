@@ -4,6 +4,7 @@
 //! # Layout
 //! - [`Queue`]: the trait; the in-process and Redis backends pass one behaviour suite.
 //! - [`memory`]: the in-process queue of the embedded default.
+//! - [`timers`]: the SLA timer index ([`TimerIndex`]) and its in-process implementation.
 //! - [`error`]: the queue error, [`QueueError`].
 //!
 //! The queue is *derived* state: the store is the truth, and [`Queue::rebuild`] recreates the
@@ -12,6 +13,7 @@
 
 pub mod error;
 pub mod memory;
+pub mod timers;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -20,6 +22,7 @@ use tokio::sync::broadcast;
 
 pub use error::QueueError;
 pub use memory::MemoryQueue;
+pub use timers::{MemoryTimers, Timer, TimerClock, TimerIndex, TimerStep};
 
 /// A ticket waiting on a station's queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
