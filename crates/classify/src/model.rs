@@ -1,0 +1,860 @@
+//! The trainable category model: TF-IDF over word 1-2 grams and character 1-3 grams
+//! (sublinear tf, smooth idf, each block L2-normalised) and a one-vs-rest linear SVM
+//! ([`crate::linear`]). Training is deterministic for a given seed and input order.
+//!
+//! Model files are binary (see [`Model::save`]): a magic, a format version, a JSON header
+//! (labels, feature settings, user words), the vocabulary, idf and weights, and a checksum,
+//! so a damaged or foreign file is refused with a clear error instead of a wrong answer.
+
+use std::io::Read;
+use std::path::Path;
+
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+
+use crate::error::ClassifyError;
+use crate::features::{self, Analysed, Block, FeatureConfig, Origin};
+use crate::linear::{self, Csr, SvmParams};
+use crate::segment::Segmenter;
+
+/// One labelled message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Example {
+    pub text: String,
+    pub label: String,
+}
+
+/// Training settings. The defaults are the ones measured in the crate README.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainOptions {
+    pub features: FeatureConfig,
+    /// SVM cost: larger fits the training set more closely.
+    pub c: f64,
+    /// Solver stopping tolerance (LIBLINEAR's 0.1).
+    pub epsilon: f64,
+    pub max_iter: usize,
+    /// Drop features seen in fewer documents than this.
+    pub min_df: u32,
+    pub seed: u64,
+    /// Extra words for the segmenter (place names), saved with the model.
+    pub user_words: Vec<String>,
+    /// Worker threads for feature extraction and the per-class solvers (0 = all cores).
+    pub threads: usize,
+    /// Keep at most this many features (0 = all): after a first fit, the features with the
+    /// largest weight for any label are kept and the model is fitted again on them. A smaller
+    /// table is faster to score (fewer cache misses) at a small cost in accuracy.
+    pub max_features: usize,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        Self {
+            features: FeatureConfig::default(),
+            c: 1.0,
+            epsilon: 0.1,
+            max_iter: 1_000,
+            min_df: 2,
+            seed: 12_345,
+            user_words: Vec::new(),
+            threads: 0,
+            max_features: 0,
+        }
+    }
+}
+
+/// Reads `text,label` CSV (a header row naming both; other columns are ignored).
+pub fn read_examples<R: Read>(reader: R) -> Result<Vec<Example>, ClassifyError> {
+    let mut csv = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
+    let headers = csv.headers()?.clone();
+    let column = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h.trim().trim_start_matches('\u{feff}') == name)
+            .ok_or_else(|| {
+                ClassifyError::Data(format!("the header has no `{name}` column: {headers:?}"))
+            })
+    };
+    let text_at = column("text")?;
+    let label_at = column("label")?;
+    let mut examples = Vec::new();
+    for (row, record) in csv.records().enumerate() {
+        let record = record?;
+        let line = row + 2;
+        let text = record
+            .get(text_at)
+            .ok_or_else(|| ClassifyError::Data(format!("row {line}: no text column")))?;
+        let label = record
+            .get(label_at)
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .ok_or_else(|| ClassifyError::Data(format!("row {line}: no label")))?;
+        examples.push(Example {
+            text: text.to_owned(),
+            label: label.to_owned(),
+        });
+    }
+    Ok(examples)
+}
+
+/// Trains a model from `text,label` CSV.
+pub fn train<R: Read>(csv: R, options: &TrainOptions) -> Result<Model, ClassifyError> {
+    train_examples(&read_examples(csv)?, options)
+}
+
+/// Trains a model from a `text,label` CSV file.
+pub fn train_path(path: impl AsRef<Path>, options: &TrainOptions) -> Result<Model, ClassifyError> {
+    let path = path.as_ref();
+    let file = std::fs::File::open(path)
+        .map_err(|e| ClassifyError::io(format!("opening {}", path.display()), e))?;
+    train(std::io::BufReader::new(file), options)
+}
+
+/// Trains a model from examples already in memory.
+pub fn train_examples(
+    examples: &[Example],
+    options: &TrainOptions,
+) -> Result<Model, ClassifyError> {
+    let mut labels: Vec<String> = examples.iter().map(|e| e.label.clone()).collect();
+    labels.sort();
+    labels.dedup();
+    if labels.len() < 2 {
+        return Err(ClassifyError::Data(format!(
+            "need at least two labels to train, found {}",
+            labels.len()
+        )));
+    }
+    let mut segmenter = Segmenter::new();
+    segmenter.add_words(&options.user_words);
+    let threads = worker_threads(options.threads);
+
+    // 1. Count each document's features (in parallel, order kept).
+    let docs: Vec<Vec<(u64, Block, u32)>> = parallel_map(examples, threads, |example| {
+        count_features(&options.features, &segmenter, &example.text)
+    });
+
+    // 2. Vocabulary (sorted keys: deterministic indices) and smooth idf.
+    let mut df: FxHashMap<u64, u32> = FxHashMap::default();
+    for doc in &docs {
+        for &(key, _, _) in doc {
+            *df.entry(key).or_insert(0) += 1;
+        }
+    }
+    let mut keys: Vec<u64> = df
+        .iter()
+        .filter(|(_, &n)| n >= options.min_df.max(1))
+        .map(|(&k, _)| k)
+        .collect();
+    keys.sort_unstable();
+    let (keys, weights, bias) = fit(examples, &labels, &docs, &df, keys, options, threads);
+    let (keys, weights, bias) = if options.max_features > 0 && keys.len() > options.max_features {
+        let k = labels.len();
+        let mut strength: Vec<(f32, u64)> = keys
+            .iter()
+            .enumerate()
+            .map(|(f, &key)| {
+                let max = weights[f * k..(f + 1) * k]
+                    .iter()
+                    .fold(0.0_f32, |m, w| m.max(w.abs()));
+                (max, key)
+            })
+            .collect();
+        strength.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        let mut kept: Vec<u64> = strength[..options.max_features]
+            .iter()
+            .map(|&(_, key)| key)
+            .collect();
+        kept.sort_unstable();
+        fit(examples, &labels, &docs, &df, kept, options, threads)
+    } else {
+        (keys, weights, bias)
+    };
+    let n_docs = docs.len() as f32;
+    let idf: Vec<f32> = keys
+        .iter()
+        .map(|key| ((1.0 + n_docs) / (1.0 + df[key] as f32)).ln() + 1.0)
+        .collect();
+    let k = labels.len();
+    let table = FeatureTable::build(&keys, &idf, &weights, k);
+    Ok(Model {
+        header: Header {
+            labels,
+            features: options.features.clone(),
+            user_words: options.user_words.clone(),
+            trained_on: examples.len(),
+            c: options.c,
+        },
+        segmenter,
+        table,
+        keys,
+        bias,
+    })
+}
+
+/// Fits the per-label SVMs on the features `keys` (sorted). Returns the keys, the
+/// feature-major weights and the biases.
+fn fit(
+    examples: &[Example],
+    labels: &[String],
+    docs: &[Vec<(u64, Block, u32)>],
+    df: &FxHashMap<u64, u32>,
+    keys: Vec<u64>,
+    options: &TrainOptions,
+    threads: usize,
+) -> (Vec<u64>, Vec<f32>, Vec<f32>) {
+    let vocab: FxHashMap<u64, u32> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, &k)| (k, i as u32))
+        .collect();
+    let n_docs = docs.len() as f32;
+    let idf: Vec<f32> = keys
+        .iter()
+        .map(|k| ((1.0 + n_docs) / (1.0 + df[k] as f32)).ln() + 1.0)
+        .collect();
+
+    // 3. TF-IDF rows.
+    let mut x = Csr::new();
+    for doc in docs {
+        let mut row: Vec<(u32, f32, Block)> = doc
+            .iter()
+            .filter_map(|&(key, block, count)| {
+                vocab
+                    .get(&key)
+                    .map(|&i| (i, features::sublinear_tf(count) * idf[i as usize], block))
+            })
+            .collect();
+        normalise_blocks(&mut row, options.features.word_weight);
+        row.sort_unstable_by_key(|&(i, _, _)| i);
+        x.push_row(row.into_iter().map(|(i, v, _)| (i, v)));
+    }
+
+    // 4. One binary SVM per label.
+    let params = SvmParams {
+        c: options.c,
+        epsilon: options.epsilon,
+        max_iter: options.max_iter,
+        seed: options.seed,
+    };
+    let n_features = keys.len();
+    let per_label: Vec<(Vec<f64>, f64)> = parallel_map(labels, threads, |label| {
+        let positive: Vec<bool> = examples.iter().map(|e| &e.label == label).collect();
+        linear::train_binary(&x, &positive, n_features, params)
+    });
+    let k = labels.len();
+    let mut weights = vec![0.0_f32; n_features * k];
+    let mut bias = vec![0.0_f32; k];
+    for (class, (w, b)) in per_label.iter().enumerate() {
+        for (f, &value) in w.iter().enumerate() {
+            weights[f * k + class] = value as f32;
+        }
+        bias[class] = *b as f32;
+    }
+    (keys, weights, bias)
+}
+
+/// L2-normalises the word and character blocks separately and weights the word block.
+fn normalise_blocks<T>(row: &mut [(T, f32, Block)], word_weight: f32) {
+    let mut sums = [0.0_f32; 2];
+    for (_, v, block) in row.iter() {
+        sums[*block as usize] += v * v;
+    }
+    let scale = [
+        if sums[0] > 0.0 {
+            word_weight / sums[0].sqrt()
+        } else {
+            0.0
+        },
+        if sums[1] > 0.0 {
+            1.0 / sums[1].sqrt()
+        } else {
+            0.0
+        },
+    ];
+    for (_, v, block) in row.iter_mut() {
+        *v *= scale[*block as usize];
+    }
+}
+
+fn count_features(
+    config: &FeatureConfig,
+    segmenter: &Segmenter,
+    text: &str,
+) -> Vec<(u64, Block, u32)> {
+    let mut raw: Vec<(u64, Block)> = Vec::new();
+    features::extract(config, segmenter, text, |block, key, _| {
+        raw.push((key, block))
+    });
+    raw.sort_unstable_by_key(|&(key, _)| key);
+    let mut counted: Vec<(u64, Block, u32)> = Vec::with_capacity(raw.len());
+    for (key, block) in raw {
+        match counted.last_mut() {
+            Some((last, _, count)) if *last == key => *count += 1,
+            _ => counted.push((key, block, 1)),
+        }
+    }
+    counted
+}
+
+pub(crate) fn worker_threads(requested: usize) -> usize {
+    if requested > 0 {
+        requested
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
+}
+
+/// Maps `items` on `threads` scoped threads, keeping the order.
+pub(crate) fn parallel_map<T: Sync, U: Send>(
+    items: &[T],
+    threads: usize,
+    f: impl Fn(&T) -> U + Sync,
+) -> Vec<U> {
+    if threads <= 1 || items.len() < 2 {
+        return items.iter().map(&f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| {
+                let f = &f;
+                scope.spawn(move || part.iter().map(f).collect::<Vec<U>>())
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a training worker panicked"))
+            .collect()
+    })
+}
+
+/// What a model file says about itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Header {
+    labels: Vec<String>,
+    features: FeatureConfig,
+    user_words: Vec<String>,
+    trained_on: usize,
+    c: f64,
+}
+
+/// A feature that pushed the text towards its top label.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Driver {
+    /// The word, word pair (`"拖欠 工资"`) or character n-gram.
+    pub feature: String,
+    /// Its contribution to the top label's decision value.
+    pub weight: f32,
+}
+
+/// The model's answer for one text.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Prediction {
+    /// `(label index, decision value)`, best first.
+    pub ranked: Vec<(usize, f32)>,
+    /// The features that contributed most to the best label, strongest first.
+    pub drivers: Vec<Driver>,
+    /// How many of the text's features the model knows (0 = nothing to go on).
+    pub known_features: usize,
+}
+
+/// A trained category model. `Send + Sync`; classification takes `&self`.
+#[derive(Clone)]
+pub struct Model {
+    header: Header,
+    segmenter: Segmenter,
+    /// Feature key -> idf and per-label weights, one cache line per lookup.
+    table: FeatureTable,
+    /// The vocabulary, sorted (the file order).
+    keys: Vec<u64>,
+    bias: Vec<f32>,
+}
+
+impl std::fmt::Debug for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Model")
+            .field("labels", &self.header.labels)
+            .field("features", &self.keys.len())
+            .field("trained_on", &self.header.trained_on)
+            .finish_non_exhaustive()
+    }
+}
+
+const MAGIC: &[u8; 8] = b"HLCLSMDL";
+const FORMAT: u32 = 1;
+
+impl Model {
+    /// The labels, in the order [`Prediction::ranked`] indexes them.
+    pub fn labels(&self) -> &[String] {
+        &self.header.labels
+    }
+
+    /// Number of features in the vocabulary.
+    pub fn feature_count(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// How many examples the model was trained on.
+    pub fn trained_on(&self) -> usize {
+        self.header.trained_on
+    }
+
+    /// Adds words to the segmenter (see [`Segmenter::add_words`]); words the model never saw
+    /// in training only help by keeping neighbouring words intact.
+    pub fn add_words<I, S>(&mut self, words: I) -> usize
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.segmenter.add_words(words)
+    }
+
+    /// The label with the highest decision value (no explanation; the fast path for evaluation).
+    pub fn predict_label(&self, text: &str) -> &str {
+        let (scores, _, _) = self.score(text, None);
+        let best = argmax(&scores);
+        &self.header.labels[best]
+    }
+
+    /// Ranks every label and explains the best one with up to `drivers` features.
+    pub fn predict(&self, text: &str, drivers: usize) -> Prediction {
+        let mut contributions = Vec::new();
+        let (scores, known, analysed) = self.score(text, Some(&mut contributions));
+        let mut ranked: Vec<(usize, f32)> = scores.iter().copied().enumerate().collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let best = ranked[0].0;
+        let mut scored: Vec<(f32, Origin)> = contributions
+            .iter()
+            .map(|&(index, value, origin)| {
+                (value * self.table.weight(index as usize, best), origin)
+            })
+            .filter(|(c, _)| *c > 0.0)
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let mut picked: Vec<Driver> = Vec::with_capacity(drivers);
+        for (weight, origin) in scored {
+            if picked.len() >= drivers {
+                break;
+            }
+            // Single characters say little to a reader.
+            if matches!(origin, Origin::Chars { n: 1, .. }) {
+                continue;
+            }
+            let feature = analysed.feature_text(origin);
+            // Overlapping features: show the longer one once.
+            if let Some(shorter) = picked.iter_mut().find(|p| feature.contains(&p.feature)) {
+                shorter.feature = feature;
+                continue;
+            }
+            if picked.iter().any(|p| p.feature.contains(&feature)) {
+                continue;
+            }
+            picked.push(Driver { feature, weight });
+        }
+        Prediction {
+            ranked,
+            drivers: picked,
+            known_features: known,
+        }
+    }
+
+    /// Decision values per label; fills `contributions` with `(feature, value, origin)`.
+    fn score(
+        &self,
+        text: &str,
+        contributions: Option<&mut Vec<(u32, f32, Origin)>>,
+    ) -> (Vec<f32>, usize, Analysed) {
+        let mut found: Vec<(u32, Block, Origin)> = Vec::new();
+        let analysed = features::extract(
+            &self.header.features,
+            &self.segmenter,
+            text,
+            |block, key, origin| {
+                if let Some(slot) = self.table.find(key) {
+                    found.push((slot as u32, block, origin));
+                }
+            },
+        );
+        found.sort_unstable_by_key(|&(index, _, _)| index);
+        let mut row: Vec<(u32, f32, Block)> = Vec::with_capacity(found.len());
+        let mut origins: Vec<Origin> = Vec::with_capacity(found.len());
+        let mut count = 0_u32;
+        for (i, &(index, block, origin)) in found.iter().enumerate() {
+            count += 1;
+            if found.get(i + 1).is_some_and(|next| next.0 == index) {
+                continue;
+            }
+            row.push((
+                index,
+                features::sublinear_tf(count) * self.table.idf(index as usize),
+                block,
+            ));
+            origins.push(origin);
+            count = 0;
+        }
+        normalise_blocks(&mut row, self.header.features.word_weight);
+        let mut scores = self.bias.clone();
+        for &(slot, value, _) in &row {
+            for (score, weight) in scores.iter_mut().zip(self.table.weights(slot as usize)) {
+                *score += value * weight;
+            }
+        }
+        if let Some(out) = contributions {
+            out.extend(row.iter().zip(&origins).map(|(&(i, v, _), &o)| (i, v, o)));
+        }
+        (scores, row.len(), analysed)
+    }
+
+    /// Writes the model to `path` (see the module docs for the format).
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), ClassifyError> {
+        let path = path.as_ref();
+        std::fs::write(path, self.to_bytes())
+            .map_err(|e| ClassifyError::io(format!("writing model {}", path.display()), e))
+    }
+
+    /// Reads a model written by [`Model::save`]; anything else is a [`ClassifyError::Model`].
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, ClassifyError> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path)
+            .map_err(|e| ClassifyError::io(format!("reading model {}", path.display()), e))?;
+        Self::from_bytes(&bytes).map_err(|problem| ClassifyError::Model {
+            path: path.to_owned(),
+            problem,
+        })
+    }
+
+    /// The model file's bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let header = serde_json::to_vec(&self.header).expect("the header serialises");
+        let mut out =
+            Vec::with_capacity(32 + header.len() + self.keys.len() * (12 + 4 * self.bias.len()));
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&FORMAT.to_le_bytes());
+        out.extend_from_slice(&(header.len() as u64).to_le_bytes());
+        out.extend_from_slice(&header);
+        out.extend_from_slice(&(self.keys.len() as u64).to_le_bytes());
+        for key in &self.keys {
+            out.extend_from_slice(&key.to_le_bytes());
+        }
+        let slots: Vec<usize> = self
+            .keys
+            .iter()
+            .map(|&key| {
+                self.table
+                    .find(key)
+                    .expect("every vocabulary key is in the table")
+            })
+            .collect();
+        let idf = slots.iter().map(|&slot| self.table.idf(slot));
+        let weights = slots.iter().flat_map(|&slot| self.table.weights(slot));
+        for value in idf.chain(weights).chain(self.bias.iter().copied()) {
+            out.extend_from_slice(&value.to_le_bytes());
+        }
+        let checksum = checksum(&out);
+        out.extend_from_slice(&checksum.to_le_bytes());
+        out
+    }
+
+    /// Parses a model file's bytes; the error says what is wrong with them.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, String> {
+        if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
+            return Err("not a hotline classifier model (bad magic)".into());
+        }
+        if bytes.len() < MAGIC.len() + 12 + 8 {
+            return Err("truncated: shorter than the fixed header".into());
+        }
+        let (body, tail) = bytes.split_at(bytes.len() - 8);
+        let stored = u64::from_le_bytes(tail.try_into().expect("8 bytes"));
+        let mut reader = Reader {
+            bytes: body,
+            at: MAGIC.len(),
+        };
+        let format = reader.u32()?;
+        if format != FORMAT {
+            return Err(format!(
+                "format version {format}; this build reads version {FORMAT}"
+            ));
+        }
+        if checksum(body) != stored {
+            return Err("checksum mismatch: the file is damaged or truncated".into());
+        }
+        let header_len = usize::try_from(reader.u64()?).map_err(|_| "header length overflows")?;
+        let header: Header = serde_json::from_slice(reader.take(header_len)?)
+            .map_err(|e| format!("bad header: {e}"))?;
+        let k = header.labels.len();
+        if k < 2 {
+            return Err(format!("{k} labels; a model needs at least two"));
+        }
+        let n = usize::try_from(reader.u64()?).map_err(|_| "feature count overflows")?;
+        let expected = n
+            .checked_mul(8 + 4 + 4 * k)
+            .and_then(|v| v.checked_add(4 * k))
+            .ok_or("feature count overflows")?;
+        if reader.remaining() != expected {
+            return Err(format!(
+                "{} bytes of tables for {n} features and {k} labels; expected {expected}",
+                reader.remaining()
+            ));
+        }
+        let mut keys = Vec::with_capacity(n);
+        for _ in 0..n {
+            keys.push(reader.u64()?);
+        }
+        if keys.windows(2).any(|w| w[0] >= w[1]) {
+            return Err("the vocabulary is not strictly sorted".into());
+        }
+        let mut floats = Vec::with_capacity(n * (k + 1) + k);
+        while reader.remaining() > 0 {
+            let value = f32::from_le_bytes(reader.take(4)?.try_into().expect("4 bytes"));
+            if !value.is_finite() {
+                return Err("a weight is not a finite number".into());
+            }
+            floats.push(value);
+        }
+        let bias = floats.split_off(n * (k + 1));
+        let weights = floats.split_off(n);
+        let idf = floats;
+        let table = FeatureTable::build(&keys, &idf, &weights, k);
+        let mut segmenter = Segmenter::new();
+        segmenter.add_words(&header.user_words);
+        Ok(Self {
+            header,
+            segmenter,
+            table,
+            keys,
+            bias,
+        })
+    }
+}
+
+/// An open-addressing table (linear probing, load <= 1/2) whose slots hold the key, the idf
+/// and the label weights side by side, so scoring a feature costs one cache miss instead of
+/// one each for a hash map, the idf and the weight rows (the vocabulary is ~0.5M features).
+#[derive(Clone)]
+struct FeatureTable {
+    /// `[key low, key high, idf, weight per label]` as bit patterns; idf 0 marks an empty slot
+    /// (a real idf is at least 1).
+    slots: Vec<u32>,
+    stride: usize,
+    labels: usize,
+    shift: u32,
+    mask: usize,
+}
+
+impl FeatureTable {
+    /// `weights` is feature-major: `weights[f * labels + class]`.
+    fn build(keys: &[u64], idf: &[f32], weights: &[f32], labels: usize) -> Self {
+        let capacity = (keys.len() * 2).next_power_of_two().max(16);
+        let stride = 3 + labels;
+        let mut table = Self {
+            slots: vec![0; capacity * stride],
+            stride,
+            labels,
+            shift: 64 - capacity.trailing_zeros(),
+            mask: capacity - 1,
+        };
+        for (f, &key) in keys.iter().enumerate() {
+            let mut slot = table.home(key);
+            while table.slots[slot * stride + 2] != 0 {
+                slot = (slot + 1) & table.mask;
+            }
+            let base = slot * stride;
+            table.slots[base] = key as u32;
+            table.slots[base + 1] = (key >> 32) as u32;
+            table.slots[base + 2] = idf[f].max(f32::MIN_POSITIVE).to_bits();
+            for (class, w) in weights[f * labels..(f + 1) * labels].iter().enumerate() {
+                table.slots[base + 3 + class] = w.to_bits();
+            }
+        }
+        table
+    }
+
+    #[inline]
+    fn home(&self, key: u64) -> usize {
+        // FNV keys of similar n-grams differ in few bits: finish them like SplitMix64.
+        let mut z = key ^ (key >> 30);
+        z = z.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z ^= z >> 27;
+        (z.wrapping_mul(0x94D0_49BB_1331_11EB) >> self.shift) as usize
+    }
+
+    /// The slot holding `key`.
+    #[inline]
+    fn find(&self, key: u64) -> Option<usize> {
+        let mut slot = self.home(key);
+        loop {
+            let base = slot * self.stride;
+            if self.slots[base + 2] == 0 {
+                return None;
+            }
+            if self.slots[base] == key as u32 && self.slots[base + 1] == (key >> 32) as u32 {
+                return Some(slot);
+            }
+            slot = (slot + 1) & self.mask;
+        }
+    }
+
+    #[inline]
+    fn idf(&self, slot: usize) -> f32 {
+        f32::from_bits(self.slots[slot * self.stride + 2])
+    }
+
+    #[inline]
+    fn weight(&self, slot: usize, class: usize) -> f32 {
+        f32::from_bits(self.slots[slot * self.stride + 3 + class])
+    }
+
+    #[inline]
+    fn weights(&self, slot: usize) -> impl Iterator<Item = f32> + '_ {
+        let base = slot * self.stride + 3;
+        self.slots[base..base + self.labels]
+            .iter()
+            .map(|&bits| f32::from_bits(bits))
+    }
+}
+
+fn argmax(values: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, v) in values.iter().enumerate() {
+        if *v > values[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+fn checksum(bytes: &[u8]) -> u64 {
+    let mut hash = 0xcbf2_9ce4_8422_2325_u64;
+    for &b in bytes {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|&e| e <= self.bytes.len())
+            .ok_or("truncated")?;
+        let slice = &self.bytes[self.at..end];
+        self.at = end;
+        Ok(slice)
+    }
+    fn u32(&mut self) -> Result<u32, String> {
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
+    }
+    fn u64(&mut self) -> Result<u64, String> {
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
+    }
+    fn remaining(&self) -> usize {
+        self.bytes.len() - self.at
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Toy sets are tiny: keep features seen once.
+    fn toy_options() -> TrainOptions {
+        TrainOptions {
+            min_df: 1,
+            ..TrainOptions::default()
+        }
+    }
+
+    fn toy() -> Vec<Example> {
+        let rows = [
+            ("小区路灯不亮了，晚上出行不便", "城乡建设"),
+            ("窨井盖丢失，存在安全隐患", "城乡建设"),
+            ("物业费收费过高，物业公司不作为", "城乡建设"),
+            ("公司拖欠工资三个月", "劳动和社会保障"),
+            ("社保卡办理需要什么材料", "劳动和社会保障"),
+            ("单位不给缴纳养老保险", "劳动和社会保障"),
+        ];
+        rows.iter()
+            .map(|(t, l)| Example {
+                text: (*t).into(),
+                label: (*l).into(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_toy_model_learns_and_explains() {
+        let model = train_examples(&toy(), &toy_options()).unwrap();
+        assert_eq!(model.predict_label("路灯坏了"), "城乡建设");
+        assert_eq!(model.predict_label("老板拖欠工资"), "劳动和社会保障");
+        let prediction = model.predict("老板拖欠工资", 3);
+        assert!(!prediction.drivers.is_empty());
+        assert!(
+            prediction
+                .drivers
+                .iter()
+                .any(|d| d.feature.contains("工资") || d.feature.contains("拖欠")),
+            "{:?}",
+            prediction.drivers
+        );
+    }
+
+    #[test]
+    fn training_is_deterministic() {
+        let a = train_examples(&toy(), &toy_options()).unwrap();
+        let b = train_examples(&toy(), &toy_options()).unwrap();
+        assert_eq!(a.to_bytes(), b.to_bytes());
+    }
+
+    #[test]
+    fn a_model_round_trips_through_its_file_format() {
+        let model = train_examples(&toy(), &toy_options()).unwrap();
+        let again = Model::from_bytes(&model.to_bytes()).unwrap();
+        assert_eq!(again.to_bytes(), model.to_bytes());
+        assert_eq!(again.predict("路灯坏了", 2), model.predict("路灯坏了", 2));
+    }
+
+    #[test]
+    fn a_damaged_model_file_is_refused_with_a_reason() {
+        let bytes = train_examples(&toy(), &toy_options()).unwrap().to_bytes();
+        assert!(Model::from_bytes(b"hello").unwrap_err().contains("magic"));
+        let truncated = &bytes[..bytes.len() - 100];
+        assert!(Model::from_bytes(truncated)
+            .unwrap_err()
+            .contains("checksum"));
+        let mut flipped = bytes.clone();
+        let middle = flipped.len() / 2;
+        flipped[middle] ^= 0x40;
+        assert!(Model::from_bytes(&flipped)
+            .unwrap_err()
+            .contains("checksum"));
+        let mut future = bytes;
+        future[8] = 9;
+        assert!(Model::from_bytes(&future).unwrap_err().contains("version"));
+    }
+
+    #[test]
+    fn one_label_is_not_enough_to_train() {
+        let one: Vec<Example> = toy().into_iter().take(3).collect();
+        assert!(matches!(
+            train_examples(&one, &toy_options()),
+            Err(ClassifyError::Data(_))
+        ));
+    }
+
+    #[test]
+    fn csv_without_a_label_column_is_refused() {
+        let err = read_examples("text,title\na,b\n".as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("label"), "{err}");
+    }
+}
