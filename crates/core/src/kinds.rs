@@ -155,6 +155,12 @@ vocabulary!(
     }
 );
 
+impl Default for Urgency {
+    fn default() -> Self {
+        Urgency::Normal
+    }
+}
+
 impl Stage {
     /// A live ticket is one that still needs work (duplicates may link only to live tickets).
     pub fn is_live(self) -> bool {

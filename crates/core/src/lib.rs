@@ -5,6 +5,7 @@
 //! - [`kinds`]: closed vocabularies (channel, nature, urgency, stage, flags, reasons).
 //! - [`ticket`]: the ticket, the request it starts from, and input limits.
 //! - [`lifecycle`]: the pure state machine: actions, actors, events, [`lifecycle::apply`].
+//! - [`route`]: the stored explanation of a routing decision.
 //! - [`clock`]: injected time.
 //! - [`error`]: the crate's errors.
 
@@ -13,6 +14,7 @@ pub mod error;
 pub mod ids;
 pub mod kinds;
 pub mod lifecycle;
+pub mod route;
 pub mod ticket;
 
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -156,6 +156,18 @@ pub enum Action {
     Close,
     /// Raise a supervision flag (黄灯, 红灯, 催办, 督办, 通报).
     Flag { flag: Flag, note: String },
+    /// The router's decision (category, nature, urgency, territory, station) with its explanation.
+    /// Records the decision; the dispatch (or triage, or move) that follows is its own event.
+    Route {
+        explanation: Box<crate::route::Explanation>,
+    },
+    /// The centre moves a ticket that a station holds to another station (re-route after a
+    /// re-categorisation or a corrected address). The new station must sign for it again.
+    Redispatch {
+        station: StationId,
+        sign_for_due: Option<DateTime<Utc>>,
+        note: String,
+    },
     /// Change what the ticket is about or where (re-categorise). Routing re-decides the station.
     Reclassify {
         category: Option<CategoryCode>,
@@ -190,6 +202,8 @@ impl Action {
             Action::RecordCallback { .. } => "record_callback",
             Action::Close => "close",
             Action::Flag { .. } => "flag",
+            Action::Route { .. } => "route",
+            Action::Redispatch { .. } => "redispatch",
             Action::Reclassify { .. } => "reclassify",
         }
     }
@@ -671,6 +685,58 @@ fn transition(t: &mut Ticket, actor: &Actor, action: &Action) -> Result<(), Life
                 )));
             }
             t.flags.insert(*flag);
+            Ok(())
+        }
+        (
+            Accepted | PendingDispatch | AwaitingSignFor | InProgress,
+            Action::Route { explanation },
+        ) => {
+            require_centre(actor, action)?;
+            if let Some(top) = explanation.categories.first() {
+                t.category = Some(top.code.clone());
+            }
+            if let Some(nature) = explanation.nature {
+                t.nature = nature;
+            }
+            t.urgency = explanation.urgency;
+            if explanation.territory.division.is_some() {
+                t.division = explanation.territory.division.clone();
+            }
+            t.route = Some(explanation.clone());
+            Ok(())
+        }
+        (
+            AwaitingSignFor | InProgress,
+            Action::Redispatch {
+                station,
+                sign_for_due,
+                note: text,
+            },
+        ) => {
+            require_centre(actor, action)?;
+            optional_note("note", text)?;
+            if t.station.as_ref() == Some(station) {
+                return Err(InvalidInput::new(
+                    "station_id",
+                    "the ticket is already at that station",
+                )
+                .into());
+            }
+            if t.co_handlers.iter().any(|c| &c.station == station) {
+                return Err(InvalidInput::new(
+                    "station_id",
+                    format!("{station} already co-handles this ticket"),
+                )
+                .into());
+            }
+            // A move starts over at the new station: its own sign-for, its own clocks.
+            t.station = Some(station.clone());
+            t.lead_station = None;
+            t.signed_by = None;
+            t.extension_request = None;
+            t.deadlines = Default::default();
+            t.deadlines.sign_for = *sign_for_due;
+            t.stage = AwaitingSignFor;
             Ok(())
         }
         (

@@ -244,6 +244,9 @@ pub struct Ticket {
     pub redo_count: u32,
     pub extension_count: u32,
     pub urge_count: u32,
+    /// The latest routing decision and why (absent for tickets routed by hand).
+    #[serde(default)]
+    pub route: Option<Box<crate::route::Explanation>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -281,6 +284,7 @@ impl Ticket {
             redo_count: 0,
             extension_count: 0,
             urge_count: 0,
+            route: None,
             created_at: at,
             updated_at: at,
         }

@@ -42,7 +42,9 @@ impl Sla {
         let limits = self.limits(ticket).clone();
         let cal = &*self.calendar;
         match action {
-            Action::Dispatch { sign_for_due, .. } | Action::SubDispatch { sign_for_due, .. } => {
+            Action::Dispatch { sign_for_due, .. }
+            | Action::SubDispatch { sign_for_due, .. }
+            | Action::Redispatch { sign_for_due, .. } => {
                 *sign_for_due = lenient(deadlines::sign_for_due(cal, now, &limits))?;
             }
             Action::SignFor { resolution_due } => {

@@ -323,6 +323,7 @@ impl Hotline {
         match action {
             Action::Dispatch { station, .. }
             | Action::SubDispatch { station, .. }
+            | Action::Redispatch { station, .. }
             | Action::AddCoHandler { station, .. } => self.require_station(station, "station_id"),
             Action::Reclassify {
                 division: Some(division),
