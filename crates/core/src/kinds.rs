@@ -82,7 +82,9 @@ vocabulary!(
 
 vocabulary!(
     /// How urgent the request is (紧急程度). Ordered: `Normal < Urgent < Critical`.
+    #[derive(Default)]
     Urgency, "urgency" {
+        #[default]
         Normal = ("normal", "一般"),
         Urgent = ("urgent", "紧急"),
         Critical = ("critical", "特急"),
@@ -154,12 +156,6 @@ vocabulary!(
         TrafficPolice = ("traffic_122", "122"),
     }
 );
-
-impl Default for Urgency {
-    fn default() -> Self {
-        Urgency::Normal
-    }
-}
 
 impl Stage {
     /// A live ticket is one that still needs work (duplicates may link only to live tickets).

@@ -90,7 +90,8 @@ impl Hotline {
         self.clock.now()
     }
 
-    /// Records a request. With `dispatch_to`, dispatches it at once (one more event).
+    /// Records a request. With `dispatch_to`, dispatches it at once; the submit and the
+    /// dispatch are written together, so a ticket is never stored half-way.
     pub async fn submit(
         &self,
         new: NewTicket,
@@ -107,8 +108,20 @@ impl Hotline {
         }
         let fingerprint = new.fingerprint();
         let now = self.now();
-        let (ticket, event) = open(TicketId::new(), new, actor.clone(), now);
-        let created = self.store.create(&ticket, &event, &fingerprint).await?;
+        let (accepted, submitted) = open(TicketId::new(), new, actor.clone(), now);
+        let mut follow_ups = Vec::new();
+        if let Some(station) = dispatch_to {
+            follow_ups.push((
+                actor,
+                Action::Dispatch {
+                    station,
+                    sign_for_due: None,
+                    note: String::new(),
+                },
+            ));
+        }
+        let (ticket, events) = self.plan(&accepted, vec![submitted], follow_ups, now)?;
+        let created = self.store.create(&ticket, &events, &fingerprint).await?;
         metrics::counter!("hotline_tickets_submitted_total", "new" => created.is_new().to_string())
             .increment(1);
         if !created.is_new() {
@@ -117,23 +130,31 @@ impl Hotline {
                 created: false,
             });
         }
-        let ticket = created.into_ticket();
-        let ticket = match dispatch_to {
-            Some(station) => {
-                let dispatch = Action::Dispatch {
-                    station,
-                    sign_for_due: None,
-                    note: String::new(),
-                };
-                self.act(ticket.id, Some(ticket.version), actor, dispatch)
-                    .await?
-            }
-            None => ticket,
-        };
+        self.queues.follow(&accepted, &ticket).await;
         Ok(Submitted {
             ticket,
             created: true,
         })
+    }
+
+    /// Applies `actions` in order to `ticket` in memory (deadlines filled in at `now`), after
+    /// the events already planned. Nothing is written.
+    fn plan(
+        &self,
+        ticket: &Ticket,
+        mut events: Vec<Event>,
+        actions: Vec<(Actor, Action)>,
+        now: DateTime<Utc>,
+    ) -> Result<(Ticket, Vec<Event>), RouterError> {
+        let mut current = ticket.clone();
+        for (actor, mut action) in actions {
+            self.check_targets(&action)?;
+            self.sla.prepare(&current, &mut action, now)?;
+            let (next, event) = apply(&current, &actor, action, now)?;
+            events.push(event);
+            current = next;
+        }
+        Ok((current, events))
     }
 
     pub async fn get(&self, id: TicketId) -> Result<Ticket, RouterError> {
@@ -158,7 +179,7 @@ impl Hotline {
         id: TicketId,
         expected_version: Option<u64>,
         actor: Actor,
-        mut action: Action,
+        action: Action,
     ) -> Result<Ticket, RouterError> {
         self.check_actor(&actor)?;
         self.check_targets(&action)?;
@@ -173,10 +194,9 @@ impl Hotline {
         }
         let now = self.now();
         self.check_rules(&ticket, &actor, &action, now).await?;
-        self.sla.prepare(&ticket, &mut action, now)?;
         let name = action.name();
-        let (next, event) = apply(&ticket, &actor, action, now)?;
-        self.store.commit(&next, &event).await?;
+        let (next, events) = self.plan(&ticket, Vec::new(), vec![(actor, action)], now)?;
+        self.store.commit(&next, &events).await?;
         metrics::counter!("hotline_ticket_actions_total", "action" => name).increment(1);
         tracing::info!(ticket = %id, action = name, stage = %next.stage, version = next.version, "ticket changed");
         self.queues.follow(&ticket, &next).await;
@@ -250,7 +270,7 @@ impl Hotline {
         };
         let claimed = self.get(lease.ticket).await?;
         let (next, event) = apply(&claimed, &actor, Action::Claim, now)?;
-        self.store.commit(&next, &event).await?;
+        self.store.commit(&next, &[event]).await?;
         metrics::counter!("hotline_claims_total").increment(1);
         Ok(Some((next, lease)))
     }

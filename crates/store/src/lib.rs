@@ -8,8 +8,9 @@
 //! - [`testing`]: fresh databases for tests.
 //! - [`error`]: the store error, [`StoreError`].
 //!
-//! Every change is one atomic write of the new ticket row *and* its event, conditional on the
+//! Every change is one atomic write of the new ticket row *and* its events, conditional on the
 //! version the change was computed from: two staff acting at once cannot both win.
+//! Invariant: `ticket.version` equals the `seq` of its last event.
 
 pub mod error;
 pub mod postgres;
@@ -66,19 +67,21 @@ pub struct SearchQuery {
 /// A ticket store. Implementations must make each write atomic (ticket row + event).
 #[async_trait]
 pub trait TicketStore: Send + Sync + 'static {
-    /// Stores a new ticket (version 1) with its submit event. If the ticket carries a request id
-    /// that is already stored, nothing is written and the existing ticket is returned, unless
-    /// its fingerprint differs: then [`StoreError::RequestIdReused`].
+    /// Stores a new ticket with its first events (the submit, and whatever intake decided at
+    /// once: route, dispatch...). If the ticket carries a request id that is already stored,
+    /// nothing is written and the existing ticket is returned, unless its fingerprint differs:
+    /// then [`StoreError::RequestIdReused`].
     async fn create(
         &self,
         ticket: &Ticket,
-        event: &Event,
+        events: &[Event],
         fingerprint: &str,
     ) -> Result<Created, StoreError>;
 
-    /// Writes `ticket` (the state after `event`) if the stored version is still
-    /// `ticket.version - 1`; otherwise [`StoreError::Conflict`] and nothing is written.
-    async fn commit(&self, ticket: &Ticket, event: &Event) -> Result<(), StoreError>;
+    /// Writes `ticket` (the state after `events`, which follow each other) if the stored version
+    /// is still the one before the first event; otherwise [`StoreError::Conflict`] and nothing
+    /// is written.
+    async fn commit(&self, ticket: &Ticket, events: &[Event]) -> Result<(), StoreError>;
 
     async fn get(&self, id: TicketId) -> Result<Option<Ticket>, StoreError>;
 

@@ -10,7 +10,8 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Postgres, QueryBuilder, Row};
 
 use crate::row::{
-    decode_event, decode_ticket, encode_event, encode_ticket, like_escape, version_i64,
+    check_events, decode_event, decode_ticket, encode_event, encode_ticket, like_escape,
+    version_i64,
 };
 use crate::{Created, SearchQuery, StoreError, TicketStore};
 
@@ -45,6 +46,39 @@ impl PgStore {
     }
 }
 
+/// Events as parallel arrays, for one `UNNEST` insert.
+struct EventColumns {
+    seq: Vec<i64>,
+    at: Vec<chrono::DateTime<chrono::Utc>>,
+    kind: Vec<&'static str>,
+    stage: Vec<&'static str>,
+    actor: Vec<String>,
+    action: Vec<String>,
+}
+
+impl EventColumns {
+    fn of(events: &[Event]) -> Result<Self, StoreError> {
+        let mut cols = Self {
+            seq: Vec::with_capacity(events.len()),
+            at: Vec::with_capacity(events.len()),
+            kind: Vec::with_capacity(events.len()),
+            stage: Vec::with_capacity(events.len()),
+            actor: Vec::with_capacity(events.len()),
+            action: Vec::with_capacity(events.len()),
+        };
+        for event in events {
+            let row = encode_event(event)?;
+            cols.seq.push(version_i64(event.seq));
+            cols.at.push(event.at);
+            cols.kind.push(row.kind);
+            cols.stage.push(row.stage);
+            cols.actor.push(row.actor);
+            cols.action.push(row.action);
+        }
+        Ok(cols)
+    }
+}
+
 fn ticket_from_row(row: &sqlx::postgres::PgRow) -> Result<Ticket, StoreError> {
     decode_ticket(row.try_get::<&str, _>("body")?)
 }
@@ -54,11 +88,12 @@ impl TicketStore for PgStore {
     async fn create(
         &self,
         ticket: &Ticket,
-        event: &Event,
+        events: &[Event],
         fingerprint: &str,
     ) -> Result<Created, StoreError> {
+        check_events(ticket, events, 0)?;
         let body = encode_ticket(ticket)?;
-        let ev = encode_event(event)?;
+        let ev = EventColumns::of(events)?;
         let inserted = sqlx::query(
             "WITH t AS ( \
                INSERT INTO tickets (id, version, request_id, fingerprint, stage, station_id, \
@@ -66,7 +101,9 @@ impl TicketStore for PgStore {
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::jsonb) \
                ON CONFLICT (request_id) DO NOTHING RETURNING id) \
              INSERT INTO ticket_events (ticket_id, seq, at, kind, stage, actor, action) \
-             SELECT id, $15, $16, $17, $18, $19::jsonb, $20::jsonb FROM t",
+             SELECT t.id, e.seq, e.at, e.kind, e.stage, e.actor::jsonb, e.action::jsonb \
+             FROM t, UNNEST($15::bigint[], $16::timestamptz[], $17::text[], $18::text[], \
+                            $19::text[], $20::text[]) AS e(seq, at, kind, stage, actor, action)",
         )
         .bind(ticket.id.as_uuid())
         .bind(version_i64(ticket.version))
@@ -82,16 +119,16 @@ impl TicketStore for PgStore {
         .bind(ticket.created_at)
         .bind(ticket.updated_at)
         .bind(&body)
-        .bind(version_i64(event.seq))
-        .bind(event.at)
-        .bind(ev.kind)
-        .bind(ev.stage)
+        .bind(&ev.seq)
+        .bind(&ev.at)
+        .bind(&ev.kind)
+        .bind(&ev.stage)
         .bind(&ev.actor)
         .bind(&ev.action)
         .execute(&self.pool)
         .await?
         .rows_affected();
-        if inserted == 1 {
+        if inserted > 0 {
             return Ok(Created::New(ticket.clone()));
         }
         let request_id = ticket
@@ -110,17 +147,20 @@ impl TicketStore for PgStore {
         Ok(Created::Existing(ticket_from_row(&row)?))
     }
 
-    async fn commit(&self, ticket: &Ticket, event: &Event) -> Result<(), StoreError> {
+    async fn commit(&self, ticket: &Ticket, events: &[Event]) -> Result<(), StoreError> {
+        let expected = ticket.version.saturating_sub(events.len() as u64);
+        check_events(ticket, events, expected)?;
         let body = encode_ticket(ticket)?;
-        let ev = encode_event(event)?;
-        let expected = ticket.version.saturating_sub(1);
+        let ev = EventColumns::of(events)?;
         let written = sqlx::query(
             "WITH u AS ( \
                UPDATE tickets SET version = $2, stage = $3, station_id = $4, division_code = $5, \
                  urgency = $6, category = $7, updated_at = $8, body = $9::jsonb \
                WHERE id = $1 AND version = $10 RETURNING id) \
              INSERT INTO ticket_events (ticket_id, seq, at, kind, stage, actor, action) \
-             SELECT id, $11, $12, $13, $14, $15::jsonb, $16::jsonb FROM u",
+             SELECT u.id, e.seq, e.at, e.kind, e.stage, e.actor::jsonb, e.action::jsonb \
+             FROM u, UNNEST($11::bigint[], $12::timestamptz[], $13::text[], $14::text[], \
+                            $15::text[], $16::text[]) AS e(seq, at, kind, stage, actor, action)",
         )
         .bind(ticket.id.as_uuid())
         .bind(version_i64(ticket.version))
@@ -132,16 +172,16 @@ impl TicketStore for PgStore {
         .bind(ticket.updated_at)
         .bind(&body)
         .bind(version_i64(expected))
-        .bind(version_i64(event.seq))
-        .bind(event.at)
-        .bind(ev.kind)
-        .bind(ev.stage)
+        .bind(&ev.seq)
+        .bind(&ev.at)
+        .bind(&ev.kind)
+        .bind(&ev.stage)
         .bind(&ev.actor)
         .bind(&ev.action)
         .execute(&self.pool)
         .await?
         .rows_affected();
-        if written == 1 {
+        if written > 0 {
             return Ok(());
         }
         Err(match self.current_version(ticket.id).await? {

@@ -77,3 +77,22 @@ pub(crate) fn like_escape(raw: &str) -> String {
     }
     out
 }
+
+/// The events of one write must be the ticket's next events, in order, ending at its version.
+pub(crate) fn check_events(
+    ticket: &Ticket,
+    events: &[Event],
+    before: u64,
+) -> Result<(), StoreError> {
+    let ordered = events
+        .iter()
+        .enumerate()
+        .all(|(i, e)| e.ticket_id == ticket.id && e.seq == before + 1 + i as u64);
+    if events.is_empty() || !ordered || events.last().map(|e| e.seq) != Some(ticket.version) {
+        return Err(StoreError::Corrupt(format!(
+            "events for ticket {} do not lead to its version {}",
+            ticket.id, ticket.version
+        )));
+    }
+    Ok(())
+}

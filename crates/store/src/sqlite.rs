@@ -10,8 +10,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use crate::row::{
-    decode_event, decode_ticket, encode_event, encode_ticket, like_escape, parse_ts, ts,
-    version_i64,
+    check_events, decode_event, decode_ticket, encode_event, encode_ticket, like_escape, parse_ts,
+    ts, version_i64,
 };
 use crate::{Created, SearchQuery, StoreError, TicketStore};
 
@@ -73,11 +73,11 @@ impl TicketStore for SqliteStore {
     async fn create(
         &self,
         ticket: &Ticket,
-        event: &Event,
+        events: &[Event],
         fingerprint: &str,
     ) -> Result<Created, StoreError> {
+        check_events(ticket, events, 0)?;
         let body = encode_ticket(ticket)?;
-        let ev = encode_event(event)?;
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO tickets (id, version, request_id, fingerprint, stage, station_id, \
@@ -116,15 +116,17 @@ impl TicketStore for SqliteStore {
             }
             return Ok(Created::Existing(ticket_from_row(&row)?));
         }
-        insert_event(&mut tx, event, &ev).await?;
+        for event in events {
+            insert_event(&mut tx, event).await?;
+        }
         tx.commit().await?;
         Ok(Created::New(ticket.clone()))
     }
 
-    async fn commit(&self, ticket: &Ticket, event: &Event) -> Result<(), StoreError> {
+    async fn commit(&self, ticket: &Ticket, events: &[Event]) -> Result<(), StoreError> {
+        let expected = ticket.version.saturating_sub(events.len() as u64);
+        check_events(ticket, events, expected)?;
         let body = encode_ticket(ticket)?;
-        let ev = encode_event(event)?;
-        let expected = ticket.version.saturating_sub(1);
         let mut tx = self.pool.begin().await?;
         let updated = sqlx::query(
             "UPDATE tickets SET version = ?, stage = ?, station_id = ?, division_code = ?, \
@@ -154,7 +156,9 @@ impl TicketStore for SqliteStore {
                 },
             });
         }
-        insert_event(&mut tx, event, &ev).await?;
+        for event in events {
+            insert_event(&mut tx, event).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -247,8 +251,8 @@ impl TicketStore for SqliteStore {
 async fn insert_event(
     tx: &mut sqlx::Transaction<'_, Sqlite>,
     event: &Event,
-    ev: &crate::row::EventRow,
 ) -> Result<(), StoreError> {
+    let ev = encode_event(event)?;
     sqlx::query(
         "INSERT INTO ticket_events (ticket_id, seq, at, kind, stage, actor, action) \
          VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -47,7 +47,7 @@ async fn submit<S: TicketStore>(store: &S, text: &str, request_id: Option<&str>)
     let fingerprint = new.fingerprint();
     let (ticket, event) = open(TicketId::new(), new, operator(), at);
     store
-        .create(&ticket, &event, &fingerprint)
+        .create(&ticket, std::slice::from_ref(&event), &fingerprint)
         .await
         .unwrap()
         .into_ticket()
@@ -84,7 +84,10 @@ pub async fn a_retried_submit_with_the_same_request_id_returns_the_first_ticket<
     let new = new_ticket("路灯不亮", Some("kiosk-7:req-1"));
     let fingerprint = new.fingerprint();
     let (second, event) = open(TicketId::new(), new, operator(), Utc::now());
-    let created = store.create(&second, &event, &fingerprint).await.unwrap();
+    let created = store
+        .create(&second, std::slice::from_ref(&event), &fingerprint)
+        .await
+        .unwrap();
     assert!(!created.is_new());
     assert_eq!(created.ticket().id, first.id);
     assert_eq!(store.events(first.id).await.unwrap().len(), 1);
@@ -97,7 +100,7 @@ pub async fn a_request_id_reused_for_different_text_is_refused<S: TicketStore>(s
     let fingerprint = new.fingerprint();
     let (other, event) = open(TicketId::new(), new, operator(), Utc::now());
     let err = store
-        .create(&other, &event, &fingerprint)
+        .create(&other, std::slice::from_ref(&event), &fingerprint)
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::RequestIdReused(_)), "{err:?}");
@@ -107,7 +110,10 @@ pub async fn a_request_id_reused_for_different_text_is_refused<S: TicketStore>(s
 pub async fn a_change_writes_the_ticket_and_one_event<S: TicketStore>(store: S) {
     let ticket = submit(&store, "路灯不亮", None).await;
     let (next, event) = dispatch(&ticket);
-    store.commit(&next, &event).await.unwrap();
+    store
+        .commit(&next, std::slice::from_ref(&event))
+        .await
+        .unwrap();
     let stored = store.get(ticket.id).await.unwrap().unwrap();
     assert_eq!(stored.stage, Stage::AwaitingSignFor);
     assert_eq!(stored.version, 2);
@@ -128,8 +134,14 @@ pub async fn two_changes_from_the_same_version_cannot_both_win<S: TicketStore>(s
         ticket.updated_at,
     )
     .unwrap();
-    store.commit(&first, &first_event).await.unwrap();
-    let err = store.commit(&second, &second_event).await.unwrap_err();
+    store
+        .commit(&first, std::slice::from_ref(&first_event))
+        .await
+        .unwrap();
+    let err = store
+        .commit(&second, std::slice::from_ref(&second_event))
+        .await
+        .unwrap_err();
     assert!(
         matches!(
             err,
@@ -151,14 +163,20 @@ pub async fn a_change_to_an_unknown_ticket_is_not_found<S: TicketStore>(store: S
     let (mut next, mut event) = dispatch(&ticket);
     next.id = TicketId::new();
     event.ticket_id = next.id;
-    let err = store.commit(&next, &event).await.unwrap_err();
+    let err = store
+        .commit(&next, std::slice::from_ref(&event))
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
 }
 
 pub async fn the_event_log_replays_to_the_stored_ticket<S: TicketStore>(store: S) {
     let ticket = submit(&store, "路灯不亮", None).await;
     let (next, event) = dispatch(&ticket);
-    store.commit(&next, &event).await.unwrap();
+    store
+        .commit(&next, std::slice::from_ref(&event))
+        .await
+        .unwrap();
     let events = store.events(ticket.id).await.unwrap();
     let replayed = hotline_core::replay(&events).unwrap();
     assert_eq!(replayed, store.get(ticket.id).await.unwrap().unwrap());
@@ -171,7 +189,10 @@ pub async fn search_filters_by_stage_station_division_and_text_newest_first<S: T
     let b = submit(&store, "噪音扰民 100%", None).await;
     let c = submit(&store, "窨井盖缺失", None).await;
     let (next, event) = dispatch(&c);
-    store.commit(&next, &event).await.unwrap();
+    store
+        .commit(&next, std::slice::from_ref(&event))
+        .await
+        .unwrap();
 
     let all = store
         .search(&SearchQuery {
@@ -241,13 +262,53 @@ pub async fn tickets_by_stage_lists_what_belongs_on_queues<S: TicketStore>(store
     let a = submit(&store, "路灯不亮", None).await;
     submit(&store, "噪音扰民", None).await;
     let (next, event) = dispatch(&a);
-    store.commit(&next, &event).await.unwrap();
+    store
+        .commit(&next, std::slice::from_ref(&event))
+        .await
+        .unwrap();
     let queued = store
         .in_stages(&[Stage::AwaitingSignFor, Stage::PendingDispatch])
         .await
         .unwrap();
     assert_eq!(queued.iter().map(|t| t.id).collect::<Vec<_>>(), vec![a.id]);
     assert!(store.in_stages(&[]).await.unwrap().is_empty());
+}
+
+pub async fn several_events_commit_together_or_not_at_all<S: TicketStore>(store: S) {
+    let ticket = submit(&store, "路灯不亮", None).await;
+    let (dispatched, e2) = dispatch(&ticket);
+    let (signed, e3) = apply(
+        &dispatched,
+        &Actor {
+            role: Role::Station,
+            staff: None,
+            station: Some(station()),
+        },
+        Action::SignFor {
+            resolution_due: None,
+        },
+        dispatched.updated_at,
+    )
+    .unwrap();
+    // Out of order: refused whole.
+    let err = store
+        .commit(&signed, &[e3.clone(), e2.clone()])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
+    assert_eq!(store.events(ticket.id).await.unwrap().len(), 1);
+    store.commit(&signed, &[e2, e3]).await.unwrap();
+    assert_eq!(store.get(ticket.id).await.unwrap().unwrap(), signed);
+    assert_eq!(
+        store
+            .events(ticket.id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
 }
 
 macro_rules! behaviour_suite {
@@ -263,6 +324,7 @@ macro_rules! behaviour_suite {
                 the_event_log_replays_to_the_stored_ticket,
                 search_filters_by_stage_station_division_and_text_newest_first,
                 tickets_by_stage_lists_what_belongs_on_queues,
+                several_events_commit_together_or_not_at_all,
             );
         }
     };

@@ -1,0 +1,503 @@
+//! The command line: global options, the caller's identity, and one subcommand per RPC.
+
+use clap::{ArgGroup, Args, Parser, Subcommand};
+use hotline_proto::v1 as pb;
+
+use crate::vocab::{
+    ChannelArg, FlagArg, NatureArg, ReturnReasonArg, RoleArg, SatisfactionArg, ServiceArg,
+    StageArg, UrgencyArg,
+};
+
+/// Where `hotline serve` listens by default.
+pub const DEFAULT_SERVER: &str = "http://127.0.0.1:50051";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "agent-desk",
+    version,
+    about = "12345 hotline desk: submit, find and work tickets on a running router (`hotline serve`)",
+    after_help = "Identity flags (--role, --staff, --station) go before the subcommand, e.g.\n  \
+                  agent-desk --role station --station 320508021017-css --staff s01 sign TICKET\n\
+                  (`submit --station` is different: it dispatches the new ticket at once)."
+)]
+pub struct Cli {
+    /// The router's gRPC address.
+    #[arg(long, global = true, env = "HOTLINE_SERVER", default_value = DEFAULT_SERVER)]
+    pub server: String,
+
+    /// Print the response as JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub identity: Identity,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Who is acting; sent as the `actor` of every change. The engine trusts it: in production the
+/// centre's gateway fills it in from the signed-in user.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Identity (before the subcommand)")]
+pub struct Identity {
+    /// The part you play.
+    #[arg(long, value_enum, env = "HOTLINE_ROLE", default_value_t = RoleArg::Operator)]
+    pub role: RoleArg,
+
+    /// Your staff id.
+    #[arg(long = "staff", env = "HOTLINE_STAFF", value_name = "ID")]
+    pub staff: Option<String>,
+
+    /// The station you act for (required with --role station).
+    #[arg(long = "station", env = "HOTLINE_STATION", value_name = "ID")]
+    pub station: Option<String>,
+}
+
+impl Identity {
+    pub fn new(role: RoleArg, staff: Option<&str>, station: Option<&str>) -> Self {
+        Self {
+            role,
+            staff: staff.map(str::to_owned),
+            station: station.map(str::to_owned),
+        }
+    }
+
+    pub fn actor(&self) -> pb::Actor {
+        pb::Actor {
+            role: self.role.to_pb() as i32,
+            staff_id: self.staff.clone().unwrap_or_default(),
+            station_id: self.station.clone().unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    // -- intake
+    /// Record a request as a ticket (SubmitTicket).
+    Submit(SubmitArgs),
+    /// Show one ticket (GetTicket).
+    Show(ShowArgs),
+    /// Find tickets (SearchTickets).
+    Search(SearchArgs),
+    /// 直办: settle at intake with a direct answer (AnswerDirectly).
+    Answer(AnswerArgs),
+    /// 转警: hand off to 110/119/120/122 (HandOffEmergency).
+    Handoff(HandoffArgs),
+    /// 不予受理: do not accept, with advice (NotAccept).
+    Reject(RejectArgs),
+    /// 重复件: link to a live ticket (LinkDuplicate).
+    Duplicate(DuplicateArgs),
+
+    // -- station
+    /// A station's queue (WatchQueue); --watch keeps printing arrivals until ctrl-c.
+    Queue(QueueArgs),
+    /// Take the next ticket (or a given one) off your station's queue (ClaimTicket).
+    Claim(ClaimArgs),
+    /// 签收 (SignFor).
+    Sign(TicketArgs),
+    /// 退单申请 (RequestReturn).
+    Return(ReturnArgs),
+    /// 延期申请 (RequestExtension).
+    Extend(ExtendArgs),
+    /// 下派 to a station below yours (SubDispatch).
+    Subdispatch(RouteArgs),
+    /// 协办反馈 (ReportAsCoHandler).
+    CohandlerReport(CohandlerReportArgs),
+    /// 办结答复 (Reply).
+    Reply(ReplyArgs),
+
+    // -- centre
+    /// 派单 (Dispatch).
+    Dispatch(RouteArgs),
+    /// Send to centre triage (SendToTriage).
+    Triage(TriageArgs),
+    /// 退单审核 (ArbitrateReturn).
+    Arbitrate(ArbitrateArgs),
+    /// 延期审批 (DecideExtension).
+    DecideExtension(DecideExtensionArgs),
+    /// 加派/协办 (AddCoHandler).
+    AddCohandler(AddCohandlerArgs),
+    /// 审核答复 (ReviewReply).
+    Review(ReviewArgs),
+    /// 回访 (RecordCallback).
+    Callback(CallbackArgs),
+    /// 结案 (Close).
+    Close(TicketArgs),
+    /// 催办/督办/通报 (RaiseFlag).
+    Flag(FlagArgs),
+
+    // -- directory
+    /// Divisions under PARENT_CODE, or the city's districts (ListDivisions).
+    Divisions(DivisionsArgs),
+    /// Stations at a division (ListStations).
+    Stations(StationsArgs),
+    /// One station (GetStation).
+    Station(StationArgs),
+}
+
+/// Optimistic concurrency for every change.
+#[derive(Debug, Clone, Default, Args)]
+pub struct Expect {
+    /// Fail with ABORTED unless the ticket is at this version.
+    #[arg(long = "expect-version", value_name = "N")]
+    pub version: Option<u64>,
+}
+
+impl Expect {
+    pub fn raw(&self) -> u64 {
+        self.version.unwrap_or(0)
+    }
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct SubmitArgs {
+    /// What the caller asks; `-` reads it from stdin.
+    #[arg(long)]
+    pub text: String,
+    #[arg(long, value_enum, default_value_t = ChannelArg::Hotline)]
+    pub channel: ChannelArg,
+    /// Caller's name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Caller's phone.
+    #[arg(long)]
+    pub phone: Option<String>,
+    /// Where it happened, as the caller said it.
+    #[arg(long)]
+    pub address: Option<String>,
+    /// Latitude (WGS 84), with --lng.
+    #[arg(long, requires = "lng", allow_negative_numbers = true)]
+    pub lat: Option<f64>,
+    /// Longitude (WGS 84), with --lat.
+    #[arg(long, requires = "lat", allow_negative_numbers = true)]
+    pub lng: Option<f64>,
+    /// Kiosk id (信息亭).
+    #[arg(long = "kiosk", value_name = "ID")]
+    pub kiosk: Option<String>,
+    /// Category code.
+    #[arg(long)]
+    pub category: Option<String>,
+    /// Unset: the router decides (help).
+    #[arg(long, value_enum)]
+    pub nature: Option<NatureArg>,
+    /// Unset: the router decides (normal).
+    #[arg(long, value_enum)]
+    pub urgency: Option<UrgencyArg>,
+    /// Division code where it happened.
+    #[arg(long = "division", value_name = "CODE")]
+    pub division: Option<String>,
+    /// Dispatch at once to this station.
+    #[arg(long = "station", value_name = "ID")]
+    pub station: Option<String>,
+    /// Idempotency key: a retry with the same id returns the same ticket.
+    #[arg(long = "request-id", value_name = "ID")]
+    pub request_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct ShowArgs {
+    pub ticket: String,
+    /// Include the event history.
+    #[arg(long)]
+    pub history: bool,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct SearchArgs {
+    #[arg(long, value_enum)]
+    pub stage: Option<StageArg>,
+    #[arg(long = "station", value_name = "ID")]
+    pub station: Option<String>,
+    /// This division or any inside it.
+    #[arg(long = "division", value_name = "CODE")]
+    pub division: Option<String>,
+    /// Text the request contains.
+    #[arg(long)]
+    pub text: Option<String>,
+    /// At most this many (router default 50, at most 500).
+    #[arg(long)]
+    pub limit: Option<u32>,
+    /// Continue from a previous search's next page token.
+    #[arg(long = "page-token", value_name = "TOKEN")]
+    pub page_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct TicketArgs {
+    pub ticket: String,
+    #[command(flatten)]
+    pub expect: Expect,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct AnswerArgs {
+    pub ticket: String,
+    /// The answer given to the caller.
+    #[arg(long)]
+    pub answer: String,
+    #[command(flatten)]
+    pub expect: Expect,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct HandoffArgs {
+    pub ticket: String,
+    #[arg(long, value_enum)]
+    pub service: ServiceArg,
+    #[arg(long)]
+    pub note: Option<String>,
+    #[command(flatten)]
+    pub expect: Expect,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct RejectArgs {
+    pub ticket: String,
+    /// Where the caller should go instead.
+    #[arg(long)]
+    pub advice: String,
+    #[command(flatten)]
+    pub expect: Expect,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct DuplicateArgs {
+    pub ticket: String,
+    /// The live ticket this one repeats.
+    #[arg(long = "of", value_name = "TICKET")]
+    pub of: String,
+    #[command(flatten)]
+    pub expect: Expect,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct QueueArgs {
+    /// The station (default: your --station).
+    pub station: Option<String>,
+    /// Keep printing arrivals until ctrl-c.
+    #[arg(long)]
+    pub watch: bool,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct ClaimArgs {
+    /// Claim this ticket (default: the next by urgency, then deadline).
+    #[arg(long = "ticket", value_name = "ID")]
+    pub ticket: Option<String>,
+    /// Lease length (router default 120, at most 3600).
+    #[arg(long = "lease-seconds", value_name = "N")]
+    pub lease_seconds: Option<u32>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReturnArgs {
+    pub ticket: String,
+    #[arg(long, value_enum)]
+    pub reason: ReturnReasonArg,
+    /// The basis for the return (policy, ownership evidence).
+    #[arg(long)]
+    pub basis: String,
+    #[command(flatten)]
+    pub expect: Expect,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct ExtendArgs {
+    pub ticket: String,
+    /// Working days asked for.
+    #[arg(long)]
+    pub days: u32,
+    #[arg(long)]
+    pub reason: String,
+    #[command(flatten)]
+    pub expect: Expect,
+}
+
+/// `dispatch` and `subdispatch`: send the ticket to a station.
+#[derive(Debug, Clone, Default, Args)]
+pub struct RouteArgs {
+    pub ticket: String,
+    /// The receiving station.
+    #[arg(long = "to", value_name = "STATION")]
+    pub to: String,
+    #[arg(long)]
+    pub note: Option<String>,
+    #[command(flatten)]
+    pub expect: Expect,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct CohandlerReportArgs {
+    pub ticket: String,
+    #[arg(long)]
+    pub report: String,
+    #[command(flatten)]
+    pub expect: Expect,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct ReplyArgs {
+    pub ticket: String,
+    /// 办理情况: what was done (internal).
+    #[arg(long)]
+    pub record: String,
+    /// 答复内容: what the citizen is told.
+    #[arg(long)]
+    pub public: String,
+    #[command(flatten)]
+    pub expect: Expect,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct TriageArgs {
+    pub ticket: String,
+    #[arg(long)]
+    pub reason: Option<String>,
+    #[command(flatten)]
+    pub expect: Expect,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+#[command(group(ArgGroup::new("decision").required(true).args(["accept", "refuse"])))]
+pub struct ArbitrateArgs {
+    pub ticket: String,
+    /// Accept the return: back to triage for re-dispatch.
+    #[arg(long)]
+    pub accept: bool,
+    /// Refuse it: back to the station.
+    #[arg(long)]
+    pub refuse: bool,
+    #[arg(long)]
+    pub note: Option<String>,
+    #[command(flatten)]
+    pub expect: Expect,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+#[command(group(ArgGroup::new("decision").required(true).args(["approve", "refuse"])))]
+pub struct DecideExtensionArgs {
+    pub ticket: String,
+    #[arg(long)]
+    pub approve: bool,
+    #[arg(long)]
+    pub refuse: bool,
+    #[arg(long)]
+    pub note: Option<String>,
+    #[command(flatten)]
+    pub expect: Expect,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct AddCohandlerArgs {
+    pub ticket: String,
+    /// The co-handling station.
+    #[arg(long = "station", value_name = "ID")]
+    pub station: String,
+    #[command(flatten)]
+    pub expect: Expect,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+#[command(group(ArgGroup::new("decision").required(true).args(["approve", "reject"])))]
+pub struct ReviewArgs {
+    pub ticket: String,
+    #[arg(long)]
+    pub approve: bool,
+    /// Send the reply back (give --note saying what is wrong).
+    #[arg(long)]
+    pub reject: bool,
+    #[arg(long)]
+    pub note: Option<String>,
+    #[command(flatten)]
+    pub expect: Expect,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CallbackArgs {
+    pub ticket: String,
+    #[arg(long, value_enum)]
+    pub satisfaction: SatisfactionArg,
+    /// For a dissatisfied answer: judged reasonable, so the ticket is redone (重办).
+    #[arg(long)]
+    pub reasonable: bool,
+    #[arg(long)]
+    pub note: Option<String>,
+    #[command(flatten)]
+    pub expect: Expect,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct FlagArgs {
+    pub ticket: String,
+    #[arg(long, value_enum)]
+    pub flag: FlagArg,
+    #[arg(long)]
+    pub note: Option<String>,
+    #[command(flatten)]
+    pub expect: Expect,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct DivisionsArgs {
+    /// Parent division code (default: the city's districts).
+    pub parent_code: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct StationsArgs {
+    pub division_code: String,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct StationArgs {
+    pub id: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn identity_goes_before_the_subcommand_and_submit_has_its_own_station() {
+        let cli = Cli::try_parse_from([
+            "agent-desk",
+            "--role",
+            "station",
+            "--station",
+            "a-css",
+            "submit",
+            "--text",
+            "x",
+            "--station",
+            "b-css",
+        ])
+        .unwrap();
+        assert_eq!(cli.identity.role, RoleArg::Station);
+        assert_eq!(cli.identity.station.as_deref(), Some("a-css"));
+        let Command::Submit(args) = cli.command else {
+            panic!("not submit")
+        };
+        assert_eq!(args.station.as_deref(), Some("b-css"));
+    }
+
+    #[test]
+    fn decisions_need_exactly_one_side() {
+        assert!(Cli::try_parse_from(["agent-desk", "review", "t"]).is_err());
+        assert!(
+            Cli::try_parse_from(["agent-desk", "review", "t", "--approve", "--reject"]).is_err()
+        );
+        assert!(Cli::try_parse_from(["agent-desk", "review", "t", "--approve"]).is_ok());
+        assert!(
+            Cli::try_parse_from(["agent-desk", "submit", "--text", "x", "--lat", "31.3"]).is_err()
+        );
+    }
+}

@@ -1,0 +1,610 @@
+//! One function per subcommand, each one RPC. They take a tonic [`Channel`] (cheap to clone) and
+//! return a [`Report`]; errors are the router's status, unchanged.
+
+use std::future::Future;
+use std::io::Read;
+use std::time::Duration;
+
+use hotline_proto::v1 as pb;
+use hotline_proto::v1::directory_client::DirectoryClient;
+use hotline_proto::v1::intake_client::IntakeClient;
+use hotline_proto::v1::station_client::StationClient;
+use hotline_proto::v1::supervision_client::SupervisionClient;
+use serde_json::{json, Value};
+use tonic::transport::Channel;
+
+use crate::cli::{
+    AddCohandlerArgs, AnswerArgs, ArbitrateArgs, CallbackArgs, ClaimArgs, CohandlerReportArgs,
+    DecideExtensionArgs, DivisionsArgs, DuplicateArgs, ExtendArgs, FlagArgs, HandoffArgs, Identity,
+    RejectArgs, ReplyArgs, ReturnArgs, ReviewArgs, RouteArgs, SearchArgs, ShowArgs, StationArgs,
+    StationsArgs, SubmitArgs, TicketArgs, TriageArgs,
+};
+use crate::render::{
+    division_json, division_line, queue_item_json, queue_item_line, station_json, station_line,
+    ticket_full, ticket_json, ticket_line, ticket_summary, time_human,
+};
+use crate::{DeskError, Report};
+
+/// With no end marker for "the current queue has been sent", a one-shot `queue` stops reading
+/// after this long without a message. A heuristic that suits a person at a terminal; programs
+/// that must not miss anything should keep the stream open (`queue --watch`).
+pub const QUEUE_SILENCE: Duration = Duration::from_millis(300);
+
+fn opt(value: Option<&String>) -> String {
+    value.cloned().unwrap_or_default()
+}
+
+/// What a change printed: what was done, then the ticket as it is now.
+fn changed(done: &str, response: pb::TicketResponse) -> Report {
+    let ticket = response.ticket.unwrap_or_default();
+    Report::new(
+        format!("{done}\n{}", ticket_summary(&ticket)),
+        json!({ "ticket": ticket_json(&ticket) }),
+    )
+}
+
+// ---------------------------------------------------------------- intake
+
+/// SubmitTicket. `--text -` reads the text from stdin.
+pub async fn submit(ch: Channel, who: &Identity, args: &SubmitArgs) -> Result<Report, DeskError> {
+    let text = if args.text == "-" {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text)?;
+        text.trim_end().to_owned()
+    } else {
+        args.text.clone()
+    };
+    let caller = (args.name.is_some() || args.phone.is_some()).then(|| pb::Caller {
+        name: opt(args.name.as_ref()),
+        phone: opt(args.phone.as_ref()),
+    });
+    let location = match (args.lat, args.lng) {
+        (Some(lat), Some(lng)) => Some(pb::GeoPoint { lat, lng }),
+        (None, None) => None,
+        _ => return Err(DeskError::Usage("give both --lat and --lng".to_owned())),
+    };
+    let request = pb::SubmitTicketRequest {
+        request_id: opt(args.request_id.as_ref()),
+        channel: args.channel.to_pb() as i32,
+        caller,
+        text,
+        address: opt(args.address.as_ref()),
+        location,
+        kiosk_id: opt(args.kiosk.as_ref()),
+        category: opt(args.category.as_ref()),
+        nature: args.nature.map_or(0, |n| n.to_pb() as i32),
+        urgency: args.urgency.map_or(0, |u| u.to_pb() as i32),
+        division_code: opt(args.division.as_ref()),
+        station_id: opt(args.station.as_ref()),
+        actor: Some(who.actor()),
+    };
+    let response = IntakeClient::new(ch)
+        .submit_ticket(request)
+        .await?
+        .into_inner();
+    let ticket = response.ticket.unwrap_or_default();
+    let done = if response.created {
+        "受理 created"
+    } else {
+        "已存在 existing (retry): this request id was already submitted"
+    };
+    Ok(Report::new(
+        format!("{done}\n{}", ticket_summary(&ticket)),
+        json!({ "ticket": ticket_json(&ticket), "created": response.created }),
+    ))
+}
+
+/// GetTicket.
+pub async fn show(ch: Channel, args: &ShowArgs) -> Result<Report, DeskError> {
+    let response = IntakeClient::new(ch)
+        .get_ticket(pb::GetTicketRequest {
+            ticket_id: args.ticket.clone(),
+            include_history: args.history,
+        })
+        .await?
+        .into_inner();
+    let ticket = response.ticket.unwrap_or_default();
+    Ok(Report::new(
+        ticket_full(&ticket),
+        json!({ "ticket": ticket_json(&ticket) }),
+    ))
+}
+
+/// SearchTickets: one line per ticket, newest first.
+pub async fn search(ch: Channel, args: &SearchArgs) -> Result<Report, DeskError> {
+    let response = IntakeClient::new(ch)
+        .search_tickets(pb::SearchTicketsRequest {
+            stage: args.stage.map_or(0, |s| s.to_pb() as i32),
+            station_id: opt(args.station.as_ref()),
+            division_code: opt(args.division.as_ref()),
+            text_contains: opt(args.text.as_ref()),
+            created_after: String::new(),
+            created_before: String::new(),
+            limit: args.limit.unwrap_or(0),
+            page_token: opt(args.page_token.as_ref()),
+        })
+        .await?
+        .into_inner();
+    let mut human: Vec<String> = response.tickets.iter().map(ticket_line).collect();
+    human.push(format!("{} 件 ticket(s)", response.tickets.len()));
+    if !response.next_page_token.is_empty() {
+        human.push(format!("more: --page-token {}", response.next_page_token));
+    }
+    let next = if response.next_page_token.is_empty() {
+        Value::Null
+    } else {
+        Value::String(response.next_page_token.clone())
+    };
+    Ok(Report::new(
+        human.join("\n"),
+        json!({
+            "tickets": response.tickets.iter().map(ticket_json).collect::<Vec<_>>(),
+            "next_page_token": next,
+        }),
+    ))
+}
+
+/// AnswerDirectly (直办).
+pub async fn answer(ch: Channel, who: &Identity, args: &AnswerArgs) -> Result<Report, DeskError> {
+    let response = IntakeClient::new(ch)
+        .answer_directly(pb::AnswerDirectlyRequest {
+            ticket_id: args.ticket.clone(),
+            expected_version: args.expect.raw(),
+            actor: Some(who.actor()),
+            answer: args.answer.clone(),
+        })
+        .await?;
+    Ok(changed("直办 answered directly", response.into_inner()))
+}
+
+/// HandOffEmergency (转110/119/120/122).
+pub async fn handoff(ch: Channel, who: &Identity, args: &HandoffArgs) -> Result<Report, DeskError> {
+    let response = IntakeClient::new(ch)
+        .hand_off_emergency(pb::HandOffEmergencyRequest {
+            ticket_id: args.ticket.clone(),
+            expected_version: args.expect.raw(),
+            actor: Some(who.actor()),
+            service: args.service.to_pb() as i32,
+            note: opt(args.note.as_ref()),
+        })
+        .await?;
+    Ok(changed("转警 handed off", response.into_inner()))
+}
+
+/// NotAccept (不予受理).
+pub async fn reject(ch: Channel, who: &Identity, args: &RejectArgs) -> Result<Report, DeskError> {
+    let response = IntakeClient::new(ch)
+        .not_accept(pb::NotAcceptRequest {
+            ticket_id: args.ticket.clone(),
+            expected_version: args.expect.raw(),
+            actor: Some(who.actor()),
+            advice: args.advice.clone(),
+        })
+        .await?;
+    Ok(changed("不予受理 not accepted", response.into_inner()))
+}
+
+/// LinkDuplicate: closes this ticket and shows the live one's progress.
+pub async fn duplicate(
+    ch: Channel,
+    who: &Identity,
+    args: &DuplicateArgs,
+) -> Result<Report, DeskError> {
+    let response = IntakeClient::new(ch)
+        .link_duplicate(pb::LinkDuplicateRequest {
+            ticket_id: args.ticket.clone(),
+            expected_version: args.expect.raw(),
+            actor: Some(who.actor()),
+            duplicate_of: args.of.clone(),
+        })
+        .await?
+        .into_inner();
+    let ticket = response.ticket.unwrap_or_default();
+    let original = response.original.unwrap_or_default();
+    Ok(Report::new(
+        format!(
+            "重复件 linked as a duplicate\n{}\n原工单 original\n{}",
+            ticket_summary(&ticket),
+            ticket_summary(&original)
+        ),
+        json!({ "ticket": ticket_json(&ticket), "original": ticket_json(&original) }),
+    ))
+}
+
+// ---------------------------------------------------------------- station
+
+async fn open_queue(
+    ch: Channel,
+    station: &str,
+) -> Result<tonic::Streaming<pb::QueueItem>, DeskError> {
+    Ok(StationClient::new(ch)
+        .watch_queue(pb::WatchQueueRequest {
+            station_id: station.to_owned(),
+        })
+        .await?
+        .into_inner())
+}
+
+/// WatchQueue, once: the items the router sends before [`QUEUE_SILENCE`] passes without one.
+pub async fn queue(ch: Channel, station: &str) -> Result<Report, DeskError> {
+    let mut stream = open_queue(ch, station).await?;
+    let mut items = Vec::new();
+    // The stream never says "that was the current queue"; a short silence is taken to mean it.
+    while let Ok(next) = tokio::time::timeout(QUEUE_SILENCE, stream.message()).await {
+        match next? {
+            Some(item) => items.push(item),
+            None => break,
+        }
+    }
+    let mut human: Vec<String> = items.iter().map(queue_item_line).collect();
+    human.push(format!("{station}: {} 件待签收 in the queue", items.len()));
+    Ok(Report::new(
+        human.join("\n"),
+        json!({
+            "station_id": station,
+            "items": items.iter().map(queue_item_json).collect::<Vec<_>>(),
+        }),
+    ))
+}
+
+/// WatchQueue, kept open: calls `on_item` for the current items and then every arrival, until
+/// `until` resolves (ctrl-c on the command line) or the router ends the stream.
+pub async fn watch_queue<F>(
+    ch: Channel,
+    station: &str,
+    until: impl Future<Output = ()>,
+    mut on_item: F,
+) -> Result<(), DeskError>
+where
+    F: FnMut(&Report) -> std::io::Result<()>,
+{
+    let mut stream = open_queue(ch, station).await?;
+    tokio::pin!(until);
+    loop {
+        tokio::select! {
+            () = &mut until => return Ok(()),
+            next = stream.message() => match next? {
+                Some(item) => on_item(&Report::new(queue_item_line(&item), queue_item_json(&item)))?,
+                None => return Ok(()),
+            },
+        }
+    }
+}
+
+/// ClaimTicket: the next ticket (or `--ticket`) under a lease; an empty queue is not an error.
+pub async fn claim(ch: Channel, who: &Identity, args: &ClaimArgs) -> Result<Report, DeskError> {
+    let response = StationClient::new(ch)
+        .claim_ticket(pb::ClaimTicketRequest {
+            actor: Some(who.actor()),
+            ticket_id: opt(args.ticket.as_ref()),
+            lease_seconds: args.lease_seconds.unwrap_or(0),
+        })
+        .await?
+        .into_inner();
+    Ok(match response.ticket {
+        None => Report::new(
+            "队列为空 the queue is empty",
+            json!({ "ticket": null, "lease_until": null }),
+        ),
+        Some(ticket) => Report::new(
+            format!(
+                "领取 claimed, lease until {} — sign for it before then\n{}",
+                time_human(&response.lease_until),
+                ticket_summary(&ticket)
+            ),
+            json!({ "ticket": ticket_json(&ticket), "lease_until": response.lease_until }),
+        ),
+    })
+}
+
+/// SignFor (签收).
+pub async fn sign(ch: Channel, who: &Identity, args: &TicketArgs) -> Result<Report, DeskError> {
+    let response = StationClient::new(ch)
+        .sign_for(pb::SignForRequest {
+            ticket_id: args.ticket.clone(),
+            expected_version: args.expect.raw(),
+            actor: Some(who.actor()),
+        })
+        .await?;
+    Ok(changed("签收 signed for", response.into_inner()))
+}
+
+/// RequestReturn (退单申请).
+pub async fn request_return(
+    ch: Channel,
+    who: &Identity,
+    args: &ReturnArgs,
+) -> Result<Report, DeskError> {
+    let response = StationClient::new(ch)
+        .request_return(pb::RequestReturnRequest {
+            ticket_id: args.ticket.clone(),
+            expected_version: args.expect.raw(),
+            actor: Some(who.actor()),
+            reason: args.reason.to_pb() as i32,
+            basis: args.basis.clone(),
+        })
+        .await?;
+    Ok(changed("退单申请 return requested", response.into_inner()))
+}
+
+/// RequestExtension (延期申请).
+pub async fn extend(ch: Channel, who: &Identity, args: &ExtendArgs) -> Result<Report, DeskError> {
+    let response = StationClient::new(ch)
+        .request_extension(pb::RequestExtensionRequest {
+            ticket_id: args.ticket.clone(),
+            expected_version: args.expect.raw(),
+            actor: Some(who.actor()),
+            working_days: args.days,
+            reason: args.reason.clone(),
+        })
+        .await?;
+    Ok(changed(
+        "延期申请 extension requested",
+        response.into_inner(),
+    ))
+}
+
+/// SubDispatch (下派).
+pub async fn subdispatch(
+    ch: Channel,
+    who: &Identity,
+    args: &RouteArgs,
+) -> Result<Report, DeskError> {
+    let response = StationClient::new(ch)
+        .sub_dispatch(pb::SubDispatchRequest {
+            ticket_id: args.ticket.clone(),
+            expected_version: args.expect.raw(),
+            actor: Some(who.actor()),
+            station_id: args.to.clone(),
+            note: opt(args.note.as_ref()),
+        })
+        .await?;
+    Ok(changed("下派 sub-dispatched", response.into_inner()))
+}
+
+/// ReportAsCoHandler (协办反馈).
+pub async fn cohandler_report(
+    ch: Channel,
+    who: &Identity,
+    args: &CohandlerReportArgs,
+) -> Result<Report, DeskError> {
+    let response = StationClient::new(ch)
+        .report_as_co_handler(pb::ReportAsCoHandlerRequest {
+            ticket_id: args.ticket.clone(),
+            expected_version: args.expect.raw(),
+            actor: Some(who.actor()),
+            report: args.report.clone(),
+        })
+        .await?;
+    Ok(changed(
+        "协办反馈 co-handler report sent",
+        response.into_inner(),
+    ))
+}
+
+/// Reply (办结答复).
+pub async fn reply(ch: Channel, who: &Identity, args: &ReplyArgs) -> Result<Report, DeskError> {
+    let response = StationClient::new(ch)
+        .reply(pb::ReplyRequest {
+            ticket_id: args.ticket.clone(),
+            expected_version: args.expect.raw(),
+            actor: Some(who.actor()),
+            internal_record: args.record.clone(),
+            public_reply: args.public.clone(),
+        })
+        .await?;
+    Ok(changed("办结答复 replied", response.into_inner()))
+}
+
+// ---------------------------------------------------------------- centre
+
+/// Dispatch (派单).
+pub async fn dispatch(ch: Channel, who: &Identity, args: &RouteArgs) -> Result<Report, DeskError> {
+    let response = SupervisionClient::new(ch)
+        .dispatch(pb::DispatchRequest {
+            ticket_id: args.ticket.clone(),
+            expected_version: args.expect.raw(),
+            actor: Some(who.actor()),
+            station_id: args.to.clone(),
+            note: opt(args.note.as_ref()),
+        })
+        .await?;
+    Ok(changed("派单 dispatched", response.into_inner()))
+}
+
+/// SendToTriage.
+pub async fn triage(ch: Channel, who: &Identity, args: &TriageArgs) -> Result<Report, DeskError> {
+    let response = SupervisionClient::new(ch)
+        .send_to_triage(pb::SendToTriageRequest {
+            ticket_id: args.ticket.clone(),
+            expected_version: args.expect.raw(),
+            actor: Some(who.actor()),
+            reason: opt(args.reason.as_ref()),
+        })
+        .await?;
+    Ok(changed("转分拨 sent to triage", response.into_inner()))
+}
+
+/// ArbitrateReturn (退单审核).
+pub async fn arbitrate(
+    ch: Channel,
+    who: &Identity,
+    args: &ArbitrateArgs,
+) -> Result<Report, DeskError> {
+    let response = SupervisionClient::new(ch)
+        .arbitrate_return(pb::ArbitrateReturnRequest {
+            ticket_id: args.ticket.clone(),
+            expected_version: args.expect.raw(),
+            actor: Some(who.actor()),
+            accept: args.accept,
+            note: opt(args.note.as_ref()),
+        })
+        .await?;
+    let done = if args.accept {
+        "同意退单 return accepted"
+    } else {
+        "驳回退单 return refused"
+    };
+    Ok(changed(done, response.into_inner()))
+}
+
+/// DecideExtension (延期审批).
+pub async fn decide_extension(
+    ch: Channel,
+    who: &Identity,
+    args: &DecideExtensionArgs,
+) -> Result<Report, DeskError> {
+    let response = SupervisionClient::new(ch)
+        .decide_extension(pb::DecideExtensionRequest {
+            ticket_id: args.ticket.clone(),
+            expected_version: args.expect.raw(),
+            actor: Some(who.actor()),
+            approve: args.approve,
+            note: opt(args.note.as_ref()),
+        })
+        .await?;
+    let done = if args.approve {
+        "同意延期 extension approved"
+    } else {
+        "不同意延期 extension refused"
+    };
+    Ok(changed(done, response.into_inner()))
+}
+
+/// AddCoHandler (加派/协办).
+pub async fn add_cohandler(
+    ch: Channel,
+    who: &Identity,
+    args: &AddCohandlerArgs,
+) -> Result<Report, DeskError> {
+    let response = SupervisionClient::new(ch)
+        .add_co_handler(pb::AddCoHandlerRequest {
+            ticket_id: args.ticket.clone(),
+            expected_version: args.expect.raw(),
+            actor: Some(who.actor()),
+            station_id: args.station.clone(),
+        })
+        .await?;
+    Ok(changed("加派协办 co-handler added", response.into_inner()))
+}
+
+/// ReviewReply (审核答复).
+pub async fn review(ch: Channel, who: &Identity, args: &ReviewArgs) -> Result<Report, DeskError> {
+    let response = SupervisionClient::new(ch)
+        .review_reply(pb::ReviewReplyRequest {
+            ticket_id: args.ticket.clone(),
+            expected_version: args.expect.raw(),
+            actor: Some(who.actor()),
+            approve: args.approve,
+            note: opt(args.note.as_ref()),
+        })
+        .await?;
+    let done = if args.approve {
+        "审核通过 reply approved"
+    } else {
+        "退回重新答复 reply rejected"
+    };
+    Ok(changed(done, response.into_inner()))
+}
+
+/// RecordCallback (回访).
+pub async fn callback(
+    ch: Channel,
+    who: &Identity,
+    args: &CallbackArgs,
+) -> Result<Report, DeskError> {
+    let response = SupervisionClient::new(ch)
+        .record_callback(pb::RecordCallbackRequest {
+            ticket_id: args.ticket.clone(),
+            expected_version: args.expect.raw(),
+            actor: Some(who.actor()),
+            satisfaction: args.satisfaction.to_pb() as i32,
+            reasonable: args.reasonable,
+            note: opt(args.note.as_ref()),
+        })
+        .await?;
+    Ok(changed("回访 callback recorded", response.into_inner()))
+}
+
+/// Close (结案).
+pub async fn close(ch: Channel, who: &Identity, args: &TicketArgs) -> Result<Report, DeskError> {
+    let response = SupervisionClient::new(ch)
+        .close(pb::CloseRequest {
+            ticket_id: args.ticket.clone(),
+            expected_version: args.expect.raw(),
+            actor: Some(who.actor()),
+        })
+        .await?;
+    Ok(changed("结案 closed", response.into_inner()))
+}
+
+/// RaiseFlag (催办/督办/通报).
+pub async fn flag(ch: Channel, who: &Identity, args: &FlagArgs) -> Result<Report, DeskError> {
+    let response = SupervisionClient::new(ch)
+        .raise_flag(pb::RaiseFlagRequest {
+            ticket_id: args.ticket.clone(),
+            expected_version: args.expect.raw(),
+            actor: Some(who.actor()),
+            flag: args.flag.to_pb() as i32,
+            note: opt(args.note.as_ref()),
+        })
+        .await?;
+    Ok(changed("标记 flag raised", response.into_inner()))
+}
+
+// ---------------------------------------------------------------- directory
+
+/// ListDivisions: below `PARENT_CODE`, or the city's districts.
+pub async fn divisions(ch: Channel, args: &DivisionsArgs) -> Result<Report, DeskError> {
+    let response = DirectoryClient::new(ch)
+        .list_divisions(pb::ListDivisionsRequest {
+            parent_code: opt(args.parent_code.as_ref()),
+        })
+        .await?
+        .into_inner();
+    Ok(Report::new(
+        response
+            .divisions
+            .iter()
+            .map(division_line)
+            .collect::<Vec<_>>()
+            .join("\n"),
+        json!({ "divisions": response.divisions.iter().map(division_json).collect::<Vec<_>>() }),
+    ))
+}
+
+/// ListStations at a division.
+pub async fn stations(ch: Channel, args: &StationsArgs) -> Result<Report, DeskError> {
+    let response = DirectoryClient::new(ch)
+        .list_stations(pb::ListStationsRequest {
+            division_code: args.division_code.clone(),
+        })
+        .await?
+        .into_inner();
+    Ok(Report::new(
+        response
+            .stations
+            .iter()
+            .map(station_line)
+            .collect::<Vec<_>>()
+            .join("\n"),
+        json!({ "stations": response.stations.iter().map(station_json).collect::<Vec<_>>() }),
+    ))
+}
+
+/// GetStation.
+pub async fn station(ch: Channel, args: &StationArgs) -> Result<Report, DeskError> {
+    let s = DirectoryClient::new(ch)
+        .get_station(pb::GetStationRequest {
+            station_id: args.id.clone(),
+        })
+        .await?
+        .into_inner();
+    Ok(Report::new(
+        format!(
+            "{}\n  {} ({})\n  区划 division  {}  ({})",
+            s.id, s.name, s.kind_name, s.division_code, s.level
+        ),
+        station_json(&s),
+    ))
+}

@@ -1,0 +1,267 @@
+//! `agent-desk`: the command-line client hotline operators, station staff and supervisors use
+//! against a running router (`hotline serve`).
+//!
+//! Thin by design: every subcommand is one RPC. The commands are plain async functions taking a
+//! tonic [`Channel`] (see [`commands`]), each returning a [`Report`] that prints as text or JSON,
+//! so tests drive them without a process. `main.rs` only parses, connects and prints.
+//!
+//! Exit codes: 0 success; 2 for usage errors and the caller's mistakes (INVALID_ARGUMENT,
+//! NOT_FOUND, FAILED_PRECONDITION, ABORTED, PERMISSION_DENIED); 1 for everything else
+//! (the router unreachable, UNAVAILABLE, INTERNAL...).
+
+pub mod cli;
+pub mod commands;
+pub mod render;
+pub mod vocab;
+
+use std::fmt;
+use std::io::Write;
+use std::time::Duration;
+
+use tonic::transport::{Channel, Endpoint};
+use tonic::Code;
+
+pub use cli::{Cli, Command, Identity, DEFAULT_SERVER};
+pub use commands::*;
+pub use render::Report;
+
+/// Why a command failed.
+#[derive(Debug)]
+pub enum DeskError {
+    /// The router answered with an error status.
+    Status(tonic::Status),
+    /// The router could not be reached at all.
+    Connect { server: String, cause: String },
+    /// The command line was wrong in a way clap could not see.
+    Usage(String),
+    /// Reading stdin or writing stdout failed.
+    Io(std::io::Error),
+}
+
+impl DeskError {
+    /// The gRPC status code, when the router answered.
+    pub fn code(&self) -> Option<Code> {
+        match self {
+            Self::Status(status) => Some(status.code()),
+            _ => None,
+        }
+    }
+
+    /// 2 for the caller's mistakes (fix the request and retry), 1 for everything else.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Status(status) => match status.code() {
+                Code::InvalidArgument
+                | Code::NotFound
+                | Code::FailedPrecondition
+                | Code::Aborted
+                | Code::PermissionDenied => 2,
+                _ => 1,
+            },
+            Self::Usage(_) => 2,
+            Self::Connect { .. } | Self::Io(_) => 1,
+        }
+    }
+
+    /// Writing to stdout failed because the reader went away (`agent-desk search | head`).
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, Self::Io(err) if err.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+
+    /// A next step worth printing under the error, if there is one.
+    pub fn hint(&self, server: &str) -> Option<String> {
+        match self.code()? {
+            Code::Aborted => Some(
+                "hint: the ticket changed since you read it; `agent-desk show TICKET` and decide again"
+                    .to_owned(),
+            ),
+            Code::Unavailable => Some(format!(
+                "hint: is the router at {server} running? Start one with `hotline serve`, or point \
+                 --server / HOTLINE_SERVER at a running router"
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// `INVALID_ARGUMENT`, `FAILED_PRECONDITION`... as in the gRPC spec.
+pub fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+impl fmt::Display for DeskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Status(status) => {
+                write!(f, "{}: {}", code_name(status.code()), status.message())
+            }
+            Self::Connect { server, cause } => write!(
+                f,
+                "cannot reach the hotline router at {server} ({cause}). Is it running? Start one \
+                 with `hotline serve` (it listens on 127.0.0.1:50051 by default), or point \
+                 --server / HOTLINE_SERVER at a running router"
+            ),
+            Self::Usage(message) => write!(f, "{message}"),
+            Self::Io(err) => write!(f, "{err}"),
+        }
+    }
+}
+
+impl std::error::Error for DeskError {}
+
+impl From<tonic::Status> for DeskError {
+    fn from(status: tonic::Status) -> Self {
+        Self::Status(status)
+    }
+}
+
+impl From<std::io::Error> for DeskError {
+    fn from(err: std::io::Error) -> Self {
+        Self::Io(err)
+    }
+}
+
+/// The innermost cause, e.g. "Connection refused (os error 111)".
+fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = err;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+/// Connects to the router. `127.0.0.1:50051` without a scheme means `http://127.0.0.1:50051`.
+pub async fn connect(server: &str) -> Result<Channel, DeskError> {
+    let url = if server.contains("://") {
+        server.to_owned()
+    } else {
+        format!("http://{server}")
+    };
+    let endpoint = Endpoint::from_shared(url.clone())
+        .map_err(|err| DeskError::Usage(format!("--server {server:?} is not a URL: {err}")))?
+        .connect_timeout(Duration::from_secs(5));
+    endpoint.connect().await.map_err(|err| DeskError::Connect {
+        server: url,
+        cause: root_cause(&err),
+    })
+}
+
+/// Runs one parsed command line against `channel`, printing to `out`.
+pub async fn execute(
+    channel: Channel,
+    cli: &Cli,
+    out: &mut (dyn Write + Send),
+) -> Result<(), DeskError> {
+    let who = &cli.identity;
+    let ch = channel;
+    let report = match &cli.command {
+        Command::Submit(a) => submit(ch, who, a).await?,
+        Command::Show(a) => show(ch, a).await?,
+        Command::Search(a) => search(ch, a).await?,
+        Command::Answer(a) => answer(ch, who, a).await?,
+        Command::Handoff(a) => handoff(ch, who, a).await?,
+        Command::Reject(a) => reject(ch, who, a).await?,
+        Command::Duplicate(a) => duplicate(ch, who, a).await?,
+        Command::Queue(a) if a.watch => {
+            let station = queue_station(who, a)?;
+            let json = cli.json;
+            let ctrl_c = async {
+                let _ = tokio::signal::ctrl_c().await;
+            };
+            return watch_queue(ch, &station, ctrl_c, |item| {
+                // One line per arrival; with --json, one compact JSON object per line.
+                let line = if json {
+                    item.json.to_string()
+                } else {
+                    item.human.clone()
+                };
+                writeln!(out, "{line}").and_then(|()| out.flush())
+            })
+            .await;
+        }
+        Command::Queue(a) => queue(ch, &queue_station(who, a)?).await?,
+        Command::Claim(a) => claim(ch, who, a).await?,
+        Command::Sign(a) => sign(ch, who, a).await?,
+        Command::Return(a) => request_return(ch, who, a).await?,
+        Command::Extend(a) => extend(ch, who, a).await?,
+        Command::Subdispatch(a) => subdispatch(ch, who, a).await?,
+        Command::CohandlerReport(a) => cohandler_report(ch, who, a).await?,
+        Command::Reply(a) => reply(ch, who, a).await?,
+        Command::Dispatch(a) => dispatch(ch, who, a).await?,
+        Command::Triage(a) => triage(ch, who, a).await?,
+        Command::Arbitrate(a) => arbitrate(ch, who, a).await?,
+        Command::DecideExtension(a) => decide_extension(ch, who, a).await?,
+        Command::AddCohandler(a) => add_cohandler(ch, who, a).await?,
+        Command::Review(a) => review(ch, who, a).await?,
+        Command::Callback(a) => callback(ch, who, a).await?,
+        Command::Close(a) => close(ch, who, a).await?,
+        Command::Flag(a) => flag(ch, who, a).await?,
+        Command::Divisions(a) => divisions(ch, a).await?,
+        Command::Stations(a) => stations(ch, a).await?,
+        Command::Station(a) => station(ch, a).await?,
+    };
+    writeln!(out, "{}", report.render(cli.json))?;
+    Ok(())
+}
+
+/// Connects to `--server` and runs the command.
+pub async fn run(cli: &Cli, out: &mut (dyn Write + Send)) -> Result<(), DeskError> {
+    let channel = connect(&cli.server).await?;
+    execute(channel, cli, out).await
+}
+
+fn queue_station(who: &Identity, args: &cli::QueueArgs) -> Result<String, DeskError> {
+    args.station
+        .clone()
+        .or_else(|| who.station.clone())
+        .ok_or_else(|| {
+            DeskError::Usage("queue: give a STATION (or --station / HOTLINE_STATION)".to_owned())
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_split_the_callers_mistakes_from_the_rest() {
+        let status = |code| DeskError::Status(tonic::Status::new(code, "x"));
+        for code in [
+            Code::InvalidArgument,
+            Code::NotFound,
+            Code::FailedPrecondition,
+            Code::Aborted,
+            Code::PermissionDenied,
+        ] {
+            assert_eq!(status(code).exit_code(), 2, "{code:?}");
+        }
+        for code in [Code::Unavailable, Code::Internal, Code::AlreadyExists] {
+            assert_eq!(status(code).exit_code(), 1, "{code:?}");
+        }
+        let err = DeskError::Status(tonic::Status::failed_precondition(
+            "cannot sign_for a ticket that is closed (已结案)",
+        ));
+        assert_eq!(
+            err.to_string(),
+            "FAILED_PRECONDITION: cannot sign_for a ticket that is closed (已结案)"
+        );
+    }
+}

@@ -1,0 +1,454 @@
+//! Turning responses into output: JSON that mirrors the proto messages (snake_case field names,
+//! enums as their codes, empty strings as `null`) and human-readable text with Chinese labels.
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, FixedOffset};
+use hotline_proto::v1 as pb;
+use serde_json::{json, Value};
+
+use crate::vocab::{
+    channel_code, channel_label, flag_code, flag_label, nature_code, nature_label, reason_code,
+    reason_label, role_code, satisfaction_code, satisfaction_label, service_code, service_label,
+    stage_code, stage_label, urgency_code, urgency_label,
+};
+
+/// What a command produced: the same result for people and for programs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    pub human: String,
+    pub json: Value,
+}
+
+impl Report {
+    pub fn new(human: impl Into<String>, json: Value) -> Self {
+        Self {
+            human: human.into(),
+            json,
+        }
+    }
+
+    /// The text to print: pretty JSON with `--json`, otherwise the human form.
+    pub fn render(&self, json: bool) -> String {
+        if json {
+            serde_json::to_string_pretty(&self.json).unwrap_or_else(|_| self.json.to_string())
+        } else {
+            self.human.trim_end().to_owned()
+        }
+    }
+}
+
+/// Empty strings are "not set" in the API.
+fn text(raw: &str) -> Value {
+    if raw.is_empty() {
+        Value::Null
+    } else {
+        Value::String(raw.to_owned())
+    }
+}
+
+fn code(raw: Option<String>) -> Value {
+    raw.map_or(Value::Null, Value::String)
+}
+
+fn or_dash(raw: &str) -> &str {
+    if raw.is_empty() {
+        "-"
+    } else {
+        raw
+    }
+}
+
+/// An RFC 3339 time shown in Beijing time (UTC+8, no daylight saving), e.g.
+/// `2026-02-13 17:30 +08:00`; `-` when not set; the raw text if it does not parse.
+pub fn time_human(raw: &str) -> String {
+    if raw.is_empty() {
+        return "-".to_owned();
+    }
+    let Some(beijing) = FixedOffset::east_opt(8 * 3600) else {
+        return raw.to_owned();
+    };
+    DateTime::parse_from_rfc3339(raw).map_or_else(
+        |_| raw.to_owned(),
+        |t| {
+            t.with_timezone(&beijing)
+                .format("%Y-%m-%d %H:%M %:z")
+                .to_string()
+        },
+    )
+}
+
+pub fn actor_json(actor: Option<&pb::Actor>) -> Value {
+    match actor {
+        None => Value::Null,
+        Some(a) => json!({
+            "role": code(role_code(a.role)),
+            "staff_id": text(&a.staff_id),
+            "station_id": text(&a.station_id),
+        }),
+    }
+}
+
+fn actor_human(actor: Option<&pb::Actor>) -> String {
+    let Some(a) = actor else {
+        return "-".to_owned();
+    };
+    let mut out = role_code(a.role).unwrap_or_else(|| "system".to_owned());
+    if !a.staff_id.is_empty() {
+        let _ = write!(out, " {}", a.staff_id);
+    }
+    if !a.station_id.is_empty() {
+        let _ = write!(out, " @{}", a.station_id);
+    }
+    out
+}
+
+fn outcome_json(outcome: Option<&pb::Outcome>) -> Value {
+    use pb::outcome::Kind;
+    match outcome.and_then(|o| o.kind.as_ref()) {
+        None => Value::Null,
+        Some(Kind::Resolved(_)) => json!({ "kind": "resolved" }),
+        Some(Kind::AnsweredDirectly(a)) => {
+            json!({ "kind": "answered_directly", "answer": a.answer })
+        }
+        Some(Kind::HandedOff(h)) => json!({
+            "kind": "handed_off",
+            "service": code(service_code(h.service)),
+            "note": text(&h.note),
+        }),
+        Some(Kind::NotAccepted(n)) => json!({ "kind": "not_accepted", "advice": n.advice }),
+        Some(Kind::Duplicate(d)) => json!({ "kind": "duplicate", "of_ticket_id": d.of_ticket_id }),
+    }
+}
+
+fn outcome_human(outcome: &pb::Outcome) -> String {
+    use pb::outcome::Kind;
+    match &outcome.kind {
+        None => "-".to_owned(),
+        Some(Kind::Resolved(_)) => "办结 (resolved)".to_owned(),
+        Some(Kind::AnsweredDirectly(a)) => format!("直办 (answered_directly): {}", a.answer),
+        Some(Kind::HandedOff(h)) => {
+            let mut s = format!("转警 (handed_off) {}", service_label(h.service));
+            if !h.note.is_empty() {
+                let _ = write!(s, ": {}", h.note);
+            }
+            s
+        }
+        Some(Kind::NotAccepted(n)) => format!("不予受理 (not_accepted): {}", n.advice),
+        Some(Kind::Duplicate(d)) => format!("重复件 (duplicate) of {}", d.of_ticket_id),
+    }
+}
+
+pub fn event_json(e: &pb::Event) -> Value {
+    let detail =
+        serde_json::from_str::<Value>(&e.detail_json).unwrap_or_else(|_| text(&e.detail_json));
+    json!({
+        "seq": e.seq,
+        "at": text(&e.at),
+        "actor": actor_json(e.actor.as_ref()),
+        "kind": e.kind,
+        "stage": code(stage_code(e.stage)),
+        "detail": detail,
+    })
+}
+
+/// The ticket as JSON, field for field.
+pub fn ticket_json(t: &pb::Ticket) -> Value {
+    let caller = t.caller.as_ref();
+    let deadlines = t.deadlines.clone().unwrap_or_default();
+    json!({
+        "id": t.id,
+        "version": t.version,
+        "request_id": text(&t.request_id),
+        "channel": code(channel_code(t.channel)),
+        "caller": {
+            "name": text(caller.map_or("", |c| c.name.as_str())),
+            "phone": text(caller.map_or("", |c| c.phone.as_str())),
+        },
+        "text": t.text,
+        "address": text(&t.address),
+        "location": t.location.map(|p| json!({ "lat": p.lat, "lng": p.lng })),
+        "kiosk_id": text(&t.kiosk_id),
+        "category": text(&t.category),
+        "nature": code(nature_code(t.nature)),
+        "urgency": code(urgency_code(t.urgency)),
+        "division_code": text(&t.division_code),
+        "station_id": text(&t.station_id),
+        "lead_station_id": text(&t.lead_station_id),
+        "stage": code(stage_code(t.stage)),
+        "flags": t.flags.iter().map(|f| code(flag_code(*f))).collect::<Vec<_>>(),
+        "deadlines": {
+            "sign_for": text(&deadlines.sign_for),
+            "resolution": text(&deadlines.resolution),
+            "callback": text(&deadlines.callback),
+        },
+        "co_handlers": t.co_handlers.iter().map(|c| json!({
+            "station_id": c.station_id,
+            "due": text(&c.due),
+            "report": text(&c.report),
+        })).collect::<Vec<_>>(),
+        "return_request": t.return_request.as_ref().map(|r| json!({
+            "reason": code(reason_code(r.reason)),
+            "basis": r.basis,
+        })),
+        "extension_request": t.extension_request.as_ref().map(|x| json!({
+            "working_days": x.working_days,
+            "reason": x.reason,
+        })),
+        "reply": t.reply.as_ref().map(|r| json!({
+            "internal_record": r.internal_record,
+            "public_reply": r.public_reply,
+        })),
+        "callback": t.callback.as_ref().map(|c| json!({
+            "satisfaction": code(satisfaction_code(c.satisfaction)),
+            "reasonable": c.reasonable,
+            "note": text(&c.note),
+        })),
+        "outcome": outcome_json(t.outcome.as_ref()),
+        "signed_by": text(&t.signed_by),
+        "return_count": t.return_count,
+        "redo_count": t.redo_count,
+        "extension_count": t.extension_count,
+        "urge_count": t.urge_count,
+        "created_at": text(&t.created_at),
+        "updated_at": text(&t.updated_at),
+        "events": t.events.iter().map(event_json).collect::<Vec<_>>(),
+    })
+}
+
+/// The lines every ticket printout starts with: id, version, stage, station, deadlines.
+pub fn ticket_summary(t: &pb::Ticket) -> String {
+    let d = t.deadlines.clone().unwrap_or_default();
+    let mut out = String::new();
+    let _ = writeln!(out, "工单 ticket    {}  (version {})", t.id, t.version);
+    let _ = writeln!(out, "  阶段 stage    {}", stage_label(t.stage));
+    let mut station = or_dash(&t.station_id).to_owned();
+    if !t.lead_station_id.is_empty() {
+        let _ = write!(station, " (lead 主办 {})", t.lead_station_id);
+    }
+    let _ = writeln!(out, "  承办 station  {station}");
+    if !t.flags.is_empty() {
+        let flags: Vec<String> = t.flags.iter().map(|f| flag_label(*f)).collect();
+        let _ = writeln!(out, "  标记 flags    {}", flags.join(", "));
+    }
+    let _ = writeln!(
+        out,
+        "  签收时限 sign-for due     {}",
+        time_human(&d.sign_for)
+    );
+    let _ = writeln!(
+        out,
+        "  办结时限 resolution due   {}",
+        time_human(&d.resolution)
+    );
+    let _ = writeln!(
+        out,
+        "  回访时限 callback due     {}",
+        time_human(&d.callback)
+    );
+    out
+}
+
+/// Everything about a ticket, for `show`.
+pub fn ticket_full(t: &pb::Ticket) -> String {
+    let mut out = ticket_summary(t);
+    let mut line = |label: &str, value: &str| {
+        if !value.is_empty() {
+            let _ = writeln!(out, "  {label}  {value}");
+        }
+    };
+    line("渠道 channel ", &channel_label(t.channel));
+    line("性质 nature  ", &nature_label(t.nature));
+    line("紧急 urgency ", &urgency_label(t.urgency));
+    line("分类 category", &t.category);
+    line("区划 division", &t.division_code);
+    if let Some(c) = &t.caller {
+        let who = [c.name.as_str(), c.phone.as_str()]
+            .iter()
+            .filter(|s| !s.is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" ");
+        line("来电 caller  ", &who);
+    }
+    line("地址 address ", &t.address);
+    if let Some(p) = t.location {
+        line("位置 location", &format!("{}, {}", p.lat, p.lng));
+    }
+    line("信息亭 kiosk ", &t.kiosk_id);
+    line("请求 request ", &t.request_id);
+    line("诉求 text    ", &t.text);
+    line("签收人 signed by", &t.signed_by);
+    for c in &t.co_handlers {
+        let report = if c.report.is_empty() {
+            "(未反馈 not reported)".to_owned()
+        } else {
+            c.report.clone()
+        };
+        line(
+            "协办 co-handler",
+            &format!("{} due {}: {report}", c.station_id, time_human(&c.due)),
+        );
+    }
+    if let Some(r) = &t.return_request {
+        line(
+            "退单申请 return",
+            &format!("{}: {}", reason_label(r.reason), r.basis),
+        );
+    }
+    if let Some(x) = &t.extension_request {
+        line(
+            "延期申请 extension",
+            &format!("{} 个工作日 working days: {}", x.working_days, x.reason),
+        );
+    }
+    if let Some(r) = &t.reply {
+        line("办理情况 record", &r.internal_record);
+        line("答复内容 reply ", &r.public_reply);
+    }
+    if let Some(c) = &t.callback {
+        let mut s = satisfaction_label(c.satisfaction);
+        if c.reasonable {
+            s.push_str(", 诉求合理 reasonable");
+        }
+        if !c.note.is_empty() {
+            let _ = write!(s, ": {}", c.note);
+        }
+        line("回访 callback", &s);
+    }
+    if let Some(o) = &t.outcome {
+        line("结果 outcome ", &outcome_human(o));
+    }
+    let counts = format!(
+        "退单 returns {}, 重办 redos {}, 延期 extensions {}, 催办 urges {}",
+        t.return_count, t.redo_count, t.extension_count, t.urge_count
+    );
+    line("次数 counts  ", &counts);
+    line("创建 created ", &time_human(&t.created_at));
+    line("更新 updated ", &time_human(&t.updated_at));
+    if !t.events.is_empty() {
+        let _ = writeln!(out, "  历史 history");
+        for e in &t.events {
+            let _ = writeln!(
+                out,
+                "    #{:<3} {}  {:<16} -> {:<28} by {}",
+                e.seq,
+                time_human(&e.at),
+                e.kind,
+                stage_label(e.stage),
+                actor_human(e.actor.as_ref()),
+            );
+        }
+    }
+    out
+}
+
+/// One line per ticket, for search results.
+pub fn ticket_line(t: &pb::Ticket) -> String {
+    let mut excerpt: String = t.text.chars().take(30).collect();
+    if t.text.chars().count() > 30 {
+        excerpt.push('…');
+    }
+    format!(
+        "{}  v{:<3} {:<12} {:<20} {:<12} {}  {}",
+        t.id,
+        t.version,
+        stage_code(t.stage).unwrap_or_default(),
+        or_dash(&t.station_id),
+        urgency_code(t.urgency).unwrap_or_default(),
+        time_human(&t.created_at),
+        excerpt.replace('\n', " "),
+    )
+}
+
+pub fn queue_item_json(item: &pb::QueueItem) -> Value {
+    json!({
+        "ticket_id": item.ticket_id,
+        "station_id": item.station_id,
+        "urgency": code(urgency_code(item.urgency)),
+        "sign_for_due": text(&item.sign_for_due),
+        "enqueued_at": text(&item.enqueued_at),
+        "leased_by": text(&item.leased_by),
+        "lease_until": text(&item.lease_until),
+    })
+}
+
+pub fn queue_item_line(item: &pb::QueueItem) -> String {
+    let mut line = format!(
+        "{}  {:<14} 签收时限 due {}  入队 queued {}",
+        item.ticket_id,
+        urgency_label(item.urgency),
+        time_human(&item.sign_for_due),
+        time_human(&item.enqueued_at),
+    );
+    if !item.leased_by.is_empty() {
+        let _ = write!(
+            line,
+            "  领取 leased by {} until {}",
+            item.leased_by,
+            time_human(&item.lease_until)
+        );
+    }
+    line
+}
+
+pub fn division_json(d: &pb::Division) -> Value {
+    json!({
+        "code": d.code,
+        "name": d.name,
+        "short_name": text(&d.short_name),
+        "level": d.level,
+        "parent_code": text(&d.parent_code),
+    })
+}
+
+pub fn division_line(d: &pb::Division) -> String {
+    format!("{:<12}  {:<9} {}", d.code, d.level, d.name)
+}
+
+pub fn station_json(s: &pb::StationInfo) -> Value {
+    json!({
+        "id": s.id,
+        "kind": s.kind,
+        "kind_name": s.kind_name,
+        "name": s.name,
+        "division_code": s.division_code,
+        "level": s.level,
+    })
+}
+
+pub fn station_line(s: &pb::StationInfo) -> String {
+    format!("{:<24} {:<8} {}  ({})", s.id, s.kind, s.name, s.kind_name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_show_in_beijing_time() {
+        assert_eq!(
+            time_human("2026-02-13T09:30:00.000Z"),
+            "2026-02-13 17:30 +08:00"
+        );
+        assert_eq!(time_human(""), "-");
+        assert_eq!(time_human("soon"), "soon");
+    }
+
+    #[test]
+    fn ticket_json_uses_codes_and_nulls() {
+        let t = pb::Ticket {
+            id: "t1".into(),
+            version: 2,
+            stage: pb::Stage::InProgress as i32,
+            flags: vec![pb::Flag::Urged as i32],
+            ..Default::default()
+        };
+        let v = ticket_json(&t);
+        assert_eq!(v["stage"], "in_progress");
+        assert_eq!(v["flags"][0], "urged");
+        assert_eq!(v["station_id"], Value::Null);
+        assert_eq!(v["channel"], Value::Null);
+        assert!(ticket_summary(&t).contains("办理中 (in_progress)"));
+    }
+}

@@ -1,0 +1,581 @@
+//! agent-desk against a real router: each test starts `hotline serve` in-process on 127.0.0.1:0
+//! with the embedded SQLite store in a temp dir, then drives the library's command functions
+//! (and, at the end, the real binary) over a tonic channel.
+
+use std::net::SocketAddr;
+use std::process::Output;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use hotline_agent_desk::cli::{
+    CallbackArgs, ClaimArgs, Expect, ReplyArgs, ReviewArgs, RouteArgs, SearchArgs, ShowArgs,
+    SubmitArgs, TicketArgs,
+};
+use hotline_agent_desk::vocab::{RoleArg, SatisfactionArg, StageArg, UrgencyArg};
+use hotline_agent_desk::{Cli, DeskError, Identity, Report};
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tonic::transport::Channel;
+use tonic::Code;
+
+/// 百步街社区服务站 (姑苏区 双塔街道), from the shipped directory.
+const STATION: &str = "320508021017-css";
+const OTHER_STATION: &str = "320508021018-css";
+const MISSING: &str = "00000000-0000-4000-8000-000000000000";
+
+struct Router {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<Result<(), String>>>,
+    _data: tempfile::TempDir,
+}
+
+impl Router {
+    async fn start() -> Self {
+        let data = tempfile::tempdir().expect("temp dir");
+        let dir = data.path().to_str().expect("utf-8 temp path").to_owned();
+        let cli =
+            hotline_router::config::Cli::try_parse_from(["hotline", "serve", "--data-dir", &dir])
+                .expect("serve args");
+        let hotline_router::config::Command::Serve(args) = cli.command;
+        let hotline = hotline_router::server::build(&args, Arc::new(hotline_core::SystemClock))
+            .await
+            .expect("router builds");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("local addr");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let served = tokio::spawn(async move {
+            hotline_router::server::serve(
+                listener,
+                hotline,
+                async {
+                    let _ = stopped.await;
+                },
+                Duration::from_secs(1),
+            )
+            .await
+            .map_err(|e| format!("{e:#}"))
+        });
+        Self {
+            addr,
+            stop: Some(stop),
+            served: Some(served),
+            _data: data,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    async fn channel(&self) -> Channel {
+        hotline_agent_desk::connect(&self.url())
+            .await
+            .expect("connects to the router")
+    }
+
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(served) = self.served.take() {
+            served
+                .await
+                .expect("serve task")
+                .expect("router served cleanly");
+        }
+    }
+}
+
+fn operator() -> Identity {
+    Identity::new(RoleArg::Operator, Some("op01"), None)
+}
+
+fn supervisor() -> Identity {
+    Identity::new(RoleArg::Supervisor, Some("sup01"), None)
+}
+
+fn staff(station: &str) -> Identity {
+    Identity::new(RoleArg::Station, Some("s01"), Some(station))
+}
+
+fn ticket_arg(id: &str) -> TicketArgs {
+    TicketArgs {
+        ticket: id.to_owned(),
+        expect: Expect::default(),
+    }
+}
+
+fn stage(report: &Report) -> &str {
+    report.json["ticket"]["stage"].as_str().unwrap_or("")
+}
+
+fn version(report: &Report) -> u64 {
+    report.json["ticket"]["version"].as_u64().unwrap_or(0)
+}
+
+fn status_of(result: Result<Report, DeskError>) -> DeskError {
+    match result {
+        Ok(report) => panic!("expected an error, got {}", report.human),
+        Err(err) => err,
+    }
+}
+
+fn submit_args(text: &str) -> SubmitArgs {
+    SubmitArgs {
+        text: text.to_owned(),
+        name: Some("张三".to_owned()),
+        phone: Some("13800000000".to_owned()),
+        address: Some("姑苏区百步街12号".to_owned()),
+        ..SubmitArgs::default()
+    }
+}
+
+#[tokio::test]
+async fn a_ticket_goes_from_submit_to_close() {
+    let router = Router::start().await;
+    let ch = router.channel().await;
+
+    // Intake: the operator records the call.
+    let args = SubmitArgs {
+        request_id: Some("call-0001".to_owned()),
+        urgency: Some(UrgencyArg::Urgent),
+        ..submit_args("百步街路灯不亮，晚上很危险")
+    };
+    let submitted = hotline_agent_desk::submit(ch.clone(), &operator(), &args)
+        .await
+        .unwrap();
+    assert_eq!(submitted.json["created"], true);
+    assert_eq!(stage(&submitted), "accepted");
+    assert_eq!(submitted.json["ticket"]["urgency"], "urgent");
+    assert_eq!(submitted.json["ticket"]["caller"]["name"], "张三");
+    assert!(
+        submitted.human.starts_with("受理 created"),
+        "{}",
+        submitted.human
+    );
+    assert!(
+        submitted.human.contains("已受理 (accepted)"),
+        "{}",
+        submitted.human
+    );
+    let id = submitted.json["ticket"]["id"].as_str().unwrap().to_owned();
+    assert!(submitted.human.contains(&id));
+
+    // A retry of the same request returns the same ticket.
+    let retried = hotline_agent_desk::submit(ch.clone(), &operator(), &args)
+        .await
+        .unwrap();
+    assert_eq!(retried.json["created"], false);
+    assert_eq!(retried.json["ticket"]["id"], id.as_str());
+    assert!(
+        retried.human.contains("existing (retry)"),
+        "{}",
+        retried.human
+    );
+
+    // Centre: dispatch to the community service station.
+    let dispatched = hotline_agent_desk::dispatch(
+        ch.clone(),
+        &supervisor(),
+        &RouteArgs {
+            ticket: id.clone(),
+            to: STATION.to_owned(),
+            note: Some("属地社区".to_owned()),
+            expect: Expect {
+                version: Some(version(&submitted)),
+            },
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(stage(&dispatched), "awaiting_sign_for");
+    assert_eq!(dispatched.json["ticket"]["station_id"], STATION);
+    assert!(dispatched.json["ticket"]["deadlines"]["sign_for"].is_string());
+    assert!(dispatched.human.contains("待签收 (awaiting_sign_for)"));
+    assert!(dispatched.human.contains(STATION));
+
+    // It is on the station's queue.
+    let queue = hotline_agent_desk::queue(ch.clone(), STATION)
+        .await
+        .unwrap();
+    let items = queue.json["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{}", queue.human);
+    assert_eq!(items[0]["ticket_id"], id.as_str());
+    assert!(queue.human.contains(&id));
+
+    // Station: claim, sign for, reply.
+    let me = staff(STATION);
+    let claimed = hotline_agent_desk::claim(ch.clone(), &me, &ClaimArgs::default())
+        .await
+        .unwrap();
+    assert_eq!(claimed.json["ticket"]["id"], id.as_str());
+    assert!(claimed.json["lease_until"].is_string());
+    assert!(claimed.human.contains("claimed"), "{}", claimed.human);
+
+    let signed = hotline_agent_desk::sign(ch.clone(), &me, &ticket_arg(&id))
+        .await
+        .unwrap();
+    assert_eq!(stage(&signed), "in_progress");
+    assert_eq!(signed.json["ticket"]["signed_by"], "s01");
+    assert!(signed.json["ticket"]["deadlines"]["resolution"].is_string());
+    assert!(signed.human.contains("办理中 (in_progress)"));
+
+    let replied = hotline_agent_desk::reply(
+        ch.clone(),
+        &me,
+        &ReplyArgs {
+            ticket: id.clone(),
+            record: "已联系路灯所更换灯泡".to_owned(),
+            public: "您反映的路灯已修复，感谢来电。".to_owned(),
+            expect: Expect {
+                version: Some(version(&signed)),
+            },
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(stage(&replied), "pending_review");
+    assert_eq!(
+        replied.json["ticket"]["reply"]["public_reply"],
+        "您反映的路灯已修复，感谢来电。"
+    );
+
+    // Centre: review, callback, close.
+    let reviewed = hotline_agent_desk::review(
+        ch.clone(),
+        &supervisor(),
+        &ReviewArgs {
+            ticket: id.clone(),
+            approve: true,
+            ..ReviewArgs::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(stage(&reviewed), "awaiting_callback");
+    assert!(reviewed.json["ticket"]["deadlines"]["callback"].is_string());
+
+    let called = hotline_agent_desk::callback(
+        ch.clone(),
+        &supervisor(),
+        &CallbackArgs {
+            ticket: id.clone(),
+            satisfaction: SatisfactionArg::Satisfied,
+            reasonable: false,
+            note: Some("市民表示满意".to_owned()),
+            expect: Expect::default(),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        called.json["ticket"]["callback"]["satisfaction"],
+        "satisfied"
+    );
+
+    let closed = hotline_agent_desk::close(ch.clone(), &supervisor(), &ticket_arg(&id))
+        .await
+        .unwrap();
+    assert_eq!(stage(&closed), "closed");
+    assert_eq!(closed.json["ticket"]["outcome"]["kind"], "resolved");
+    assert!(closed.human.contains("已结案 (closed)"), "{}", closed.human);
+
+    // Too late to sign for it now.
+    let err = status_of(hotline_agent_desk::sign(ch.clone(), &me, &ticket_arg(&id)).await);
+    assert_eq!(err.code(), Some(Code::FailedPrecondition));
+    assert_eq!(
+        err.to_string(),
+        "FAILED_PRECONDITION: cannot sign_for a ticket that is closed (已结案)"
+    );
+    assert_eq!(err.exit_code(), 2);
+
+    // The whole story is in the history.
+    let shown = hotline_agent_desk::show(
+        ch.clone(),
+        &ShowArgs {
+            ticket: id.clone(),
+            history: true,
+        },
+    )
+    .await
+    .unwrap();
+    let kinds: Vec<&str> = shown.json["ticket"]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "submit",
+            "dispatch",
+            "claim",
+            "sign_for",
+            "reply",
+            "review",
+            "record_callback",
+            "close"
+        ]
+    );
+    assert!(shown.human.contains("历史 history"), "{}", shown.human);
+    assert!(shown.human.contains("满意 (satisfied)"), "{}", shown.human);
+
+    let found = hotline_agent_desk::search(
+        ch.clone(),
+        &SearchArgs {
+            stage: Some(StageArg::Closed),
+            station: Some(STATION.to_owned()),
+            ..SearchArgs::default()
+        },
+    )
+    .await
+    .unwrap();
+    let tickets = found.json["tickets"].as_array().unwrap();
+    assert_eq!(tickets.len(), 1);
+    assert_eq!(tickets[0]["id"], id.as_str());
+
+    router.stop().await;
+}
+
+#[tokio::test]
+async fn router_errors_keep_their_status_and_map_to_exit_codes() {
+    let router = Router::start().await;
+    let ch = router.channel().await;
+    let submitted = hotline_agent_desk::submit(
+        ch.clone(),
+        &operator(),
+        &SubmitArgs {
+            station: Some(STATION.to_owned()),
+            ..submit_args("小区门口噪音扰民")
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(stage(&submitted), "awaiting_sign_for");
+    let id = submitted.json["ticket"]["id"].as_str().unwrap().to_owned();
+
+    // Another station's staff may not sign for it.
+    let err = status_of(
+        hotline_agent_desk::sign(ch.clone(), &staff(OTHER_STATION), &ticket_arg(&id)).await,
+    );
+    assert_eq!(err.code(), Some(Code::PermissionDenied));
+    assert_eq!(err.exit_code(), 2);
+
+    // A stale version is refused.
+    let stale = TicketArgs {
+        ticket: id.clone(),
+        expect: Expect { version: Some(1) },
+    };
+    let err = status_of(hotline_agent_desk::sign(ch.clone(), &staff(STATION), &stale).await);
+    assert_eq!(err.code(), Some(Code::Aborted));
+    assert_eq!(err.exit_code(), 2);
+    assert!(err.to_string().starts_with("ABORTED: "), "{err}");
+
+    // A centre action in the wrong stage names the stage.
+    let err =
+        status_of(hotline_agent_desk::close(ch.clone(), &supervisor(), &ticket_arg(&id)).await);
+    assert_eq!(err.code(), Some(Code::FailedPrecondition));
+    assert_eq!(err.exit_code(), 2);
+    assert!(
+        err.to_string().starts_with("FAILED_PRECONDITION: "),
+        "{err}"
+    );
+    assert!(err.to_string().contains("待签收"), "{err}");
+
+    // Not a ticket id; no such ticket.
+    let err =
+        status_of(hotline_agent_desk::sign(ch.clone(), &staff(STATION), &ticket_arg("nope")).await);
+    assert_eq!(err.code(), Some(Code::InvalidArgument));
+    assert_eq!(err.exit_code(), 2);
+    let err = status_of(
+        hotline_agent_desk::show(
+            ch.clone(),
+            &ShowArgs {
+                ticket: MISSING.to_owned(),
+                history: false,
+            },
+        )
+        .await,
+    );
+    assert_eq!(err.code(), Some(Code::NotFound));
+    assert_eq!(err.exit_code(), 2);
+
+    // The request id reused for a different request is not a caller's typo to retry: exit 1.
+    let first = SubmitArgs {
+        request_id: Some("kiosk-42".to_owned()),
+        ..submit_args("第一件事")
+    };
+    hotline_agent_desk::submit(ch.clone(), &operator(), &first)
+        .await
+        .unwrap();
+    let reused = SubmitArgs {
+        text: "另一件事".to_owned(),
+        ..first
+    };
+    let err = status_of(hotline_agent_desk::submit(ch.clone(), &operator(), &reused).await);
+    assert_eq!(err.code(), Some(Code::AlreadyExists));
+    assert_eq!(err.exit_code(), 1);
+
+    // None of the refusals changed the ticket: its own station signs for it as usual.
+    let signed = hotline_agent_desk::sign(ch.clone(), &staff(STATION), &ticket_arg(&id))
+        .await
+        .unwrap();
+    assert_eq!(version(&signed), version(&submitted) + 1);
+
+    router.stop().await;
+}
+
+#[tokio::test]
+async fn watch_queue_reports_arrivals_until_told_to_stop() {
+    let router = Router::start().await;
+    let ch = router.channel().await;
+    let (seen_tx, mut seen) = tokio::sync::mpsc::unbounded_channel::<Value>();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let watching = tokio::spawn({
+        let ch = ch.clone();
+        async move {
+            hotline_agent_desk::watch_queue(
+                ch,
+                STATION,
+                async {
+                    let _ = stopped.await;
+                },
+                |item| {
+                    let _ = seen_tx.send(item.json.clone());
+                    Ok(())
+                },
+            )
+            .await
+        }
+    });
+    // The router subscribes before it lists the queue, so the ticket comes through whether it
+    // lands before or after the stream opens.
+    let submitted = hotline_agent_desk::submit(
+        ch.clone(),
+        &operator(),
+        &SubmitArgs {
+            station: Some(STATION.to_owned()),
+            ..submit_args("楼道堆放杂物")
+        },
+    )
+    .await
+    .unwrap();
+    let id = submitted.json["ticket"]["id"].clone();
+    let item = tokio::time::timeout(Duration::from_secs(10), seen.recv())
+        .await
+        .expect("an arrival within 10 s")
+        .expect("watch still open");
+    assert_eq!(item["ticket_id"], id);
+    assert_eq!(item["station_id"], STATION);
+    let _ = stop.send(());
+    watching.await.unwrap().unwrap();
+
+    // An unknown station is the caller's mistake.
+    let err = hotline_agent_desk::queue(ch.clone(), "320508021017-nope")
+        .await
+        .unwrap_err();
+    assert_eq!(err.exit_code(), 2, "{err}");
+
+    router.stop().await;
+}
+
+#[tokio::test]
+async fn execute_parses_and_prints_json() {
+    let router = Router::start().await;
+    let ch = router.channel().await;
+    let run = |argv: &[&str]| {
+        let mut full = vec!["agent-desk", "--server", "unused"];
+        full.extend_from_slice(argv);
+        Cli::try_parse_from(full).expect("parses")
+    };
+    let mut out = Vec::new();
+    let cli = run(&["--json", "stations", "320508021017"]);
+    hotline_agent_desk::execute(ch.clone(), &cli, &mut out)
+        .await
+        .unwrap();
+    let printed: Value = serde_json::from_slice(&out).expect("JSON on stdout");
+    let ids: Vec<&str> = printed["stations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&STATION), "{ids:?}");
+
+    let mut out = Vec::new();
+    let cli = run(&[
+        "submit",
+        "--text",
+        "自来水发黄",
+        "--channel",
+        "digital-tv",
+        "--nature",
+        "complaint",
+        "--lat",
+        "31.29",
+        "--lng",
+        "120.62",
+    ]);
+    hotline_agent_desk::execute(ch.clone(), &cli, &mut out)
+        .await
+        .unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.starts_with("受理 created"), "{text}");
+    assert!(text.contains("已受理 (accepted)"), "{text}");
+
+    router.stop().await;
+}
+
+// ---------------------------------------------------------------- the real binary
+
+async fn desk(args: &[&str]) -> Output {
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_agent-desk"))
+            .args(&args)
+            .env_remove("HOTLINE_SERVER")
+            .env_remove("HOTLINE_ROLE")
+            .env_remove("HOTLINE_STAFF")
+            .env_remove("HOTLINE_STATION")
+            .output()
+            .expect("runs agent-desk")
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_helps_and_exits_2_with_the_status_on_stderr() {
+    let help = desk(&["--help"]).await;
+    assert!(help.status.success());
+    let stdout = String::from_utf8_lossy(&help.stdout);
+    for word in [
+        "submit", "queue", "dispatch", "--server", "--role", "--json",
+    ] {
+        assert!(stdout.contains(word), "--help lacks {word}:\n{stdout}");
+    }
+
+    let router = Router::start().await;
+    let shown = desk(&["--server", &router.url(), "show", MISSING]).await;
+    assert_eq!(shown.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&shown.stderr);
+    assert!(stderr.starts_with("error: NOT_FOUND: "), "{stderr}");
+    assert!(stderr.contains(MISSING), "{stderr}");
+    assert!(shown.stdout.is_empty());
+    router.stop().await;
+
+    // Nobody listening: exit 1 and say how to start the router.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    let refused = desk(&["--server", &format!("http://{closed}"), "divisions"]).await;
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains(&closed.to_string()), "{stderr}");
+    assert!(stderr.contains("hotline serve"), "{stderr}");
+}
