@@ -35,6 +35,8 @@ pub struct TestApp {
     pub channel: Channel,
     pub clock: ManualClock,
     args: ServeArgs,
+    /// The engine behind the server, for driving timers by hand.
+    pub hotline: Option<hotline_router::Hotline>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow_free::Result>>,
     _dir: TempDir,
@@ -72,6 +74,7 @@ impl TestApp {
             channel: Channel::from_static("http://127.0.0.1:1").connect_lazy(),
             clock,
             args,
+            hotline: None,
             stop: None,
             task: None,
             _dir: dir,
@@ -84,6 +87,7 @@ impl TestApp {
         let hotline = hotline_router::server::build(&self.args, Arc::new(self.clock.clone()))
             .await
             .expect("router builds");
+        self.hotline = Some(hotline.clone());
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         self.addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
@@ -94,7 +98,11 @@ impl TestApp {
                 async {
                     let _ = stopped.await;
                 },
-                Duration::from_secs(5),
+                hotline_router::server::ServeOptions {
+                    grace: Duration::from_secs(5),
+                    // Timer tests fire timers by hand at the manual clock's time.
+                    run_timers: false,
+                },
             )
             .await
             .map_err(|e| format!("{e:#}"))
@@ -131,6 +139,19 @@ impl TestApp {
     }
     pub fn directory(&self) -> DirectoryClient<Channel> {
         DirectoryClient::new(self.channel.clone())
+    }
+
+    /// Fires every timer due at the manual clock's time; returns how many escalated.
+    pub async fn fire_timers(&self) -> usize {
+        let hotline = self.hotline.as_ref().expect("running");
+        let mut escalated = 0;
+        loop {
+            let report = hotline.fire_due_timers(100).await.expect("timers fire");
+            escalated += report.escalated;
+            if report.claimed == 0 {
+                return escalated;
+            }
+        }
     }
 
     pub fn advance(&self, by: chrono::Duration) {

@@ -53,7 +53,10 @@ impl Router {
                 async {
                     let _ = stopped.await;
                 },
-                Duration::from_secs(1),
+                hotline_router::server::ServeOptions {
+                    grace: Duration::from_secs(1),
+                    run_timers: true,
+                },
             )
             .await
             .map_err(|e| format!("{e:#}"))

@@ -19,7 +19,7 @@ pub mod ticket;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use lifecycle::{apply, open, replay, Action, Actor, Event, Role};
-pub use ticket::{Caller, Deadlines, GeoPoint, NewTicket, Outcome, Ticket};
+pub use ticket::{Caller, ClockStarts, Deadlines, GeoPoint, NewTicket, Outcome, Ticket};
 
 pub use error::{InvalidInput, LifecycleError};
 pub use ids::{CategoryCode, DivisionCode, KioskId, RequestId, StaffId, StationId, TicketId};

@@ -274,6 +274,7 @@ pub fn apply(
     transition(&mut next, actor, &action)?;
     next.version = ticket.version + 1;
     next.updated_at = at;
+    stamp_clock_starts(ticket, &mut next, &action, at);
     let event = Event {
         ticket_id: ticket.id,
         seq: next.version,
@@ -283,6 +284,33 @@ pub fn apply(
         stage: next.stage,
     };
     Ok((next, event))
+}
+
+/// A clock starts when its deadline is set anew; an approved extension moves the deadline but
+/// not the start. A cleared deadline clears its start.
+fn stamp_clock_starts(before: &Ticket, next: &mut Ticket, action: &Action, at: DateTime<Utc>) {
+    let extension = matches!(action, Action::DecideExtension { .. });
+    let old = &before.deadlines;
+    let new = &mut next.deadlines;
+    let mut restarted = false;
+    for (old_due, new_due, start) in [
+        (old.sign_for, new.sign_for, &mut new.started.sign_for),
+        (old.resolution, new.resolution, &mut new.started.resolution),
+        (old.callback, new.callback, &mut new.started.callback),
+    ] {
+        if new_due.is_none() {
+            *start = None;
+        } else if new_due != old_due && !extension {
+            *start = Some(at);
+            restarted = true;
+        }
+    }
+    // Yellow and red lights belong to the clock that was running; a new clock starts green.
+    // (Escalations — urged, supervised, published — stay: they are about the ticket.)
+    if restarted {
+        next.flags.remove(&Flag::Warning);
+        next.flags.remove(&Flag::Overdue);
+    }
 }
 
 fn illegal(ticket: &Ticket, action: &Action) -> LifecycleError {

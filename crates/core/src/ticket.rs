@@ -148,6 +148,18 @@ pub struct Deadlines {
     pub resolution: Option<DateTime<Utc>>,
     /// 回访时限: the centre must call the citizen back by then.
     pub callback: Option<DateTime<Utc>>,
+    /// When each clock started (for the yellow-light lead, a share of the clock's span).
+    #[serde(default)]
+    pub started: ClockStarts,
+}
+
+/// When each deadline's clock started. Set by the lifecycle from the event time, so replaying
+/// the log gives the same values.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockStarts {
+    pub sign_for: Option<DateTime<Utc>>,
+    pub resolution: Option<DateTime<Utc>>,
+    pub callback: Option<DateTime<Utc>>,
 }
 
 /// A co-handling unit (协办单位): reports back to the lead station, with its own deadline.

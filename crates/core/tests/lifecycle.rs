@@ -819,13 +819,13 @@ fn a_dissatisfied_and_reasonable_callback_sends_the_ticket_back_to_the_same_stat
     assert_eq!(t.callback, None);
     assert_eq!(t.signed_by, None);
     assert_eq!(
-        t.deadlines,
-        Deadlines {
-            sign_for: Some(day(10)),
-            resolution: None,
-            callback: None
-        }
+        (t.deadlines.sign_for, t.deadlines.resolution, t.deadlines.callback),
+        (Some(day(10)), None, None)
     );
+    // The redo starts a new sign-for clock, and the old resolution and callback clocks are gone.
+    assert_eq!(t.deadlines.started.sign_for, Some(t.updated_at));
+    assert_eq!(t.deadlines.started.resolution, None);
+    assert_eq!(t.deadlines.started.callback, None);
 
     story.ok(&staff_of(STREET), sign_for());
     story.ok(&staff_of(STREET), reply());

@@ -56,6 +56,19 @@ pub struct ServeArgs {
     #[arg(long, env = "HOTLINE_KIOSKS")]
     pub kiosks: Option<PathBuf>,
 
+    /// Fire SLA timers (warnings, breaches, escalations) in this process. Every replica may;
+    /// each timer still fires once.
+    #[arg(long, env = "HOTLINE_RUN_TIMERS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub run_timers: bool,
+
+    /// 督办 (supervise) this many working days after a missed resolution deadline.
+    #[arg(long, env = "HOTLINE_SUPERVISE_AFTER_WD", default_value_t = 2)]
+    pub supervise_after_wd: u32,
+
+    /// Move a ticket nobody signed for up to the parent level's station at its sign-for deadline.
+    #[arg(long, env = "HOTLINE_WIDEN_UNSIGNED", default_value_t = false, action = clap::ArgAction::Set)]
+    pub widen_unsigned: bool,
+
     /// Default claim lease, in seconds.
     #[arg(long, env = "HOTLINE_LEASE_SECONDS", default_value_t = 120)]
     pub lease_seconds: u32,

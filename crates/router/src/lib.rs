@@ -7,7 +7,8 @@
 //!   proto <-> domain conversions, and the one error -> status mapping.
 //! - [`tickets`]: the engine ([`Hotline`]): submit, act, claim, read.
 //! - [`deadlines`]: fills SLA deadlines into actions from the policy and working calendar.
-//! - [`queues`]: keeps station queues in line with the store; rebuild; lease expiry.
+//! - [`working_set`]: keeps queues and timers in line with the store; rebuild; lease expiry.
+//! - [`escalation`]: SLA timers per stage and what each does when it fires.
 //! - [`server`]: wiring, serving, health, reflection, graceful shutdown.
 //! - [`metrics`]: the Prometheus exporter and the metric names.
 //! - [`error`]: the router error, [`RouterError`].
@@ -15,11 +16,12 @@
 pub mod config;
 pub mod deadlines;
 pub mod error;
+pub mod escalation;
 pub mod grpc;
 pub mod metrics;
-pub mod queues;
 pub mod server;
 pub mod tickets;
+pub mod working_set;
 
 pub use error::RouterError;
 pub use tickets::Hotline;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use hotline_core::{Clock, SystemClock};
 use hotline_directory::Directory;
-use hotline_dispatch::MemoryQueue;
+use hotline_dispatch::{MemoryQueue, MemoryTimers};
 use hotline_proto::v1::directory_server::DirectoryServer;
 use hotline_proto::v1::intake_server::IntakeServer;
 use hotline_proto::v1::station_server::StationServer;
@@ -21,6 +21,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::config::{redact, ServeArgs, Storage};
 use crate::deadlines::Sla;
+use crate::escalation;
 use crate::grpc::directory::DirectoryApi;
 use crate::grpc::intake::IntakeApi;
 use crate::grpc::station::StationApi;
@@ -29,6 +30,9 @@ use crate::tickets::{Hotline, LeasePolicy};
 
 /// How often expired claim leases are returned to their queues.
 const LEASE_SWEEP: Duration = Duration::from_secs(1);
+/// The health-check name that reports the working set (queues, timers): NOT_SERVING while an
+/// update is waiting to be repaired from the store.
+pub const WORKING_SET_HEALTH: &str = "hotline.working_set";
 /// How often the health check pings the store.
 const HEALTH_PROBE: Duration = Duration::from_secs(5);
 
@@ -104,17 +108,21 @@ pub async fn build(args: &ServeArgs, clock: Arc<dyn Clock>) -> anyhow::Result<Ho
     };
     let hotline = Hotline::new(
         store,
-        Arc::new(MemoryQueue::new()),
+        (Arc::new(MemoryQueue::new()), Arc::new(MemoryTimers::new())),
         directory,
         sla,
         clock,
         leases,
+        escalation::Settings {
+            supervise_after_wd: args.supervise_after_wd,
+            widen_unsigned: args.widen_unsigned,
+        },
     );
-    let queued = hotline
-        .rebuild_queues()
+    let (queued, timers) = hotline
+        .rebuild_working_set()
         .await
-        .context("rebuilding station queues")?;
-    tracing::info!(queued, "ready");
+        .context("rebuilding the working set (queues, timers) from the store")?;
+    tracing::info!(queued, timers, "ready");
     Ok(hotline)
 }
 
@@ -128,8 +136,20 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     tracing::info!(addr = %args.listen, "serving hotline.v1");
-    let grace = Duration::from_secs(args.shutdown_grace_seconds);
-    serve(listener, hotline, shutdown_signal(), grace).await
+    let options = ServeOptions {
+        grace: Duration::from_secs(args.shutdown_grace_seconds),
+        run_timers: args.run_timers,
+    };
+    serve(listener, hotline, shutdown_signal(), options).await
+}
+
+/// How [`serve`] runs besides the gRPC services.
+#[derive(Debug, Clone, Copy)]
+pub struct ServeOptions {
+    /// How long in-flight requests may finish after shutdown starts.
+    pub grace: Duration,
+    /// Fire SLA timers from this process (tests drive them by hand instead).
+    pub run_timers: bool,
 }
 
 /// Serves on `listener` until `shutdown` resolves, then stops accepting, ends watch streams and
@@ -138,8 +158,9 @@ pub async fn serve(
     listener: TcpListener,
     hotline: Hotline,
     shutdown: impl Future<Output = ()> + Send + 'static,
-    grace: Duration,
+    options: ServeOptions,
 ) -> anyhow::Result<()> {
+    let grace = options.grace;
     let (stop_tx, stop_rx) = watch::channel(false);
 
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -161,6 +182,9 @@ pub async fn serve(
         health.clone(),
         stop_rx.clone(),
     ));
+    let timers = options
+        .run_timers
+        .then(|| tokio::spawn(timer_loop(hotline.clone(), stop_rx.clone())));
 
     let router = tonic::transport::Server::builder()
         .add_service(health_service)
@@ -195,7 +219,43 @@ pub async fn serve(
         }
     };
     background.abort();
+    if let Some(timers) = timers {
+        timers.abort();
+    }
     result
+}
+
+/// How many timers one claim takes: bounded so one replica never holds thousands in flight.
+const TIMER_BATCH: usize = 256;
+/// The longest the timer loop sleeps without looking (timers scheduled by other replicas).
+const TIMER_POLL: Duration = Duration::from_millis(200);
+
+/// Fires SLA timers as they come due, until shutdown.
+async fn timer_loop(hotline: Hotline, mut stop: watch::Receiver<bool>) {
+    let wake = hotline.queues().wake().clone();
+    loop {
+        // Drain everything due now, a bounded batch at a time.
+        loop {
+            match hotline.fire_due_timers(TIMER_BATCH).await {
+                Ok(report) if report.claimed == TIMER_BATCH => continue,
+                Ok(_) => break,
+                Err(err) => {
+                    tracing::error!(error = %err, "timer round failed");
+                    break;
+                }
+            }
+        }
+        let next = hotline.queues().timers().next_due().await.ok().flatten();
+        let wait = next
+            .map(|at| (at - hotline.now()).to_std().unwrap_or(Duration::ZERO))
+            .unwrap_or(TIMER_POLL)
+            .min(TIMER_POLL);
+        tokio::select! {
+            _ = stop.changed() => return,
+            () = tokio::time::sleep(wait) => {}
+            () = wake.notified() => {}
+        }
+    }
 }
 
 /// Lease sweeper and health probe, until shutdown.
@@ -216,6 +276,21 @@ async fn background_tasks(
                 }
             }
             _ = probe.tick() => {
+                if hotline.queues().is_dirty() {
+                    // The working set missed an update (its backend was down): rebuild it from
+                    // the store now that we can, so queued tickets reappear exactly once.
+                    match hotline.rebuild_working_set().await {
+                        Ok((queued, timers)) => tracing::warn!(queued, timers, "working set repaired from the store"),
+                        Err(err) => tracing::error!(error = %err, "working set still unavailable"),
+                    }
+                }
+                let working_set_ok = !hotline.queues().is_dirty();
+                health
+                    .set_service_status(
+                        WORKING_SET_HEALTH,
+                        if working_set_ok { tonic_health::ServingStatus::Serving } else { tonic_health::ServingStatus::NotServing },
+                    )
+                    .await;
                 let ok = hotline.ping().await.is_ok();
                 if ok != healthy {
                     healthy = ok;

@@ -3,7 +3,7 @@
 //!
 //! Every change follows one path ([`Hotline::act`]): load -> check the expected version ->
 //! fill SLA deadlines -> apply the pure lifecycle -> commit ticket + event atomically (losing a
-//! race is ABORTED) -> bring the station queues in line with the new stage.
+//! race is ABORTED) -> bring the working set (queues, timers) in line with the new stage.
 
 use std::sync::Arc;
 
@@ -14,12 +14,13 @@ use hotline_core::{
     StationId, Ticket, TicketId,
 };
 use hotline_directory::Directory;
-use hotline_dispatch::{Lease, Queue};
+use hotline_dispatch::{Lease, Queue, Timer, TimerIndex};
 use hotline_store::{SearchQuery, TicketStore};
 
 use crate::deadlines::Sla;
 use crate::error::RouterError;
-use crate::queues::Queues;
+use crate::escalation;
+use crate::working_set::WorkingSet;
 
 /// Claim leases: how long a member of staff may hold a ticket before signing for it.
 #[derive(Debug, Clone, Copy)]
@@ -43,11 +44,18 @@ impl Default for LeasePolicy {
 #[derive(Clone)]
 pub struct Hotline {
     store: Arc<dyn TicketStore>,
-    queues: Queues,
+    queues: WorkingSet,
     directory: Arc<Directory>,
     sla: Sla,
     clock: Arc<dyn Clock>,
     leases: LeasePolicy,
+}
+
+/// What one round of timer firing did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FireReport {
+    pub claimed: usize,
+    pub escalated: usize,
 }
 
 /// The outcome of a submit.
@@ -61,13 +69,15 @@ pub struct Submitted {
 impl Hotline {
     pub fn new(
         store: Arc<dyn TicketStore>,
-        queue: Arc<dyn Queue>,
+        working_set: (Arc<dyn Queue>, Arc<dyn TimerIndex>),
         directory: Arc<Directory>,
         sla: Sla,
         clock: Arc<dyn Clock>,
         leases: LeasePolicy,
+        escalation: escalation::Settings,
     ) -> Self {
-        let queues = Queues::new(queue, directory.clone());
+        let (queue, timers) = working_set;
+        let queues = WorkingSet::new(queue, timers, directory.clone(), sla.clone(), escalation);
         Self {
             store,
             queues,
@@ -82,7 +92,7 @@ impl Hotline {
         &self.directory
     }
 
-    pub fn queues(&self) -> &Queues {
+    pub fn queues(&self) -> &WorkingSet {
         &self.queues
     }
 
@@ -375,13 +385,95 @@ impl Hotline {
         Ok(())
     }
 
-    /// Rebuilds the station queues from the store (start-up, or after the queue lost its data).
-    pub async fn rebuild_queues(&self) -> Result<usize, RouterError> {
+    /// Rebuilds the working set (queues, timers) from the store: at start-up, on demand, and
+    /// after a working-set backend lost data or was unreachable.
+    pub async fn rebuild_working_set(&self) -> Result<(usize, usize), RouterError> {
         let tickets = self
             .store
-            .in_stages(&[Stage::AwaitingSignFor, Stage::PendingDispatch])
+            .in_stages(&[
+                Stage::PendingDispatch,
+                Stage::AwaitingSignFor,
+                Stage::InProgress,
+                Stage::ReturnRequested,
+                Stage::AwaitingCallback,
+            ])
             .await?;
         self.queues.rebuild(&tickets).await
+    }
+
+    /// Claims the timers due now (at most `limit`) and applies each one's escalation. Stale or
+    /// already-applied timers are acknowledged without effect.
+    pub async fn fire_due_timers(&self, limit: usize) -> Result<FireReport, RouterError> {
+        let now = self.now();
+        let due = self
+            .queues
+            .timers()
+            .claim_due(now, limit, escalation::TIMER_LEASE())
+            .await?;
+        let mut fired = 0;
+        for timer in &due {
+            match self.fire(timer).await {
+                Ok(true) => fired += 1,
+                Ok(false) => {}
+                Err(err) => {
+                    // Left in flight: its lease runs out and it is tried again.
+                    tracing::error!(%timer, error = %err, "timer failed; it will be retried");
+                    continue;
+                }
+            }
+            self.queues.timers().ack(timer).await?;
+        }
+        if fired > 0 {
+            metrics::counter!("hotline_escalations_total").increment(fired as u64);
+        }
+        Ok(FireReport {
+            claimed: due.len(),
+            escalated: fired,
+        })
+    }
+
+    /// Applies one timer. `Ok(false)` when it no longer applies or was already applied.
+    async fn fire(&self, timer: &Timer) -> Result<bool, RouterError> {
+        // Two replicas (or a retry) may race here; the version check lets one write, and the
+        // loser sees the flag on reload and stops.
+        for _ in 0..3 {
+            let Some(ticket) = self.store.get(timer.ticket).await? else {
+                return Ok(false);
+            };
+            if !escalation::still_applies(&ticket, timer) {
+                return Ok(false);
+            }
+            let widen_to = self.widen_target(&ticket);
+            let Some(action) = escalation::action_for(&ticket, timer, widen_to) else {
+                return Ok(false);
+            };
+            match self
+                .act(
+                    ticket.id,
+                    Some(ticket.version),
+                    escalation::engine(),
+                    action,
+                )
+                .await
+            {
+                Ok(_) => {
+                    tracing::info!(%timer, "escalated");
+                    return Ok(true);
+                }
+                Err(RouterError::Conflict(_)) => continue,
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(false)
+    }
+
+    /// The same kind of station one level up from the ticket's station, for widening.
+    fn widen_target(&self, ticket: &Ticket) -> Option<StationId> {
+        let station = self.directory.station(ticket.station.as_ref()?)?;
+        let parent = self.directory.parent(&station.division)?;
+        self.directory
+            .nearest_station_of_kind(&parent.code, station.kind)
+            .map(|s| s.id.clone())
     }
 
     /// Health: the store answers.

@@ -1,0 +1,159 @@
+//! The working set (station queues, claim leases, SLA timers) kept in line with the store:
+//! which queue a ticket belongs on and which timers run for it in each stage, updated after
+//! every change, rebuilt after a restart or a lost Redis, with expired leases released.
+//!
+//! The store is the truth. A working-set update that fails after a commit is logged and marks
+//! the set dirty; the background task rebuilds it from the store once the backend answers
+//! again, so a ticket is never lost (and, since enqueue moves rather than adds, never queued
+//! twice).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+
+use chrono::{DateTime, Utc};
+use hotline_core::{Stage, Ticket};
+use hotline_directory::Directory;
+use hotline_dispatch::{Queue, QueueEntry, TimerIndex};
+
+use crate::deadlines::Sla;
+use crate::error::RouterError;
+use crate::escalation;
+
+#[derive(Clone)]
+pub struct WorkingSet {
+    queue: Arc<dyn Queue>,
+    timers: Arc<dyn TimerIndex>,
+    directory: Arc<Directory>,
+    sla: Sla,
+    escalation: escalation::Settings,
+    dirty: Arc<AtomicBool>,
+    /// Wakes the timer loop when a timer is scheduled earlier than it planned to wake.
+    wake: Arc<Notify>,
+}
+
+impl WorkingSet {
+    pub fn new(
+        queue: Arc<dyn Queue>,
+        timers: Arc<dyn TimerIndex>,
+        directory: Arc<Directory>,
+        sla: Sla,
+        escalation: escalation::Settings,
+    ) -> Self {
+        Self {
+            queue,
+            timers,
+            directory,
+            sla,
+            escalation,
+            dirty: Arc::new(AtomicBool::new(false)),
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    pub fn wake(&self) -> &Arc<Notify> {
+        &self.wake
+    }
+
+    pub fn queue(&self) -> &Arc<dyn Queue> {
+        &self.queue
+    }
+
+    pub fn timers(&self) -> &Arc<dyn TimerIndex> {
+        &self.timers
+    }
+
+    /// True when an update failed and the set must be rebuilt from the store.
+    pub fn is_dirty(&self) -> bool {
+        self.dirty.load(Ordering::Relaxed)
+    }
+
+    fn mark_dirty(&self) {
+        self.dirty.store(true, Ordering::Relaxed);
+    }
+
+    /// The queue entry for a ticket in its current stage: a station's queue while it awaits
+    /// sign-for, the centre's triage queue while it waits for dispatch, none otherwise.
+    pub fn entry_for(&self, ticket: &Ticket) -> Option<QueueEntry> {
+        match ticket.stage {
+            Stage::AwaitingSignFor => QueueEntry::for_ticket(ticket),
+            Stage::PendingDispatch => Some(QueueEntry {
+                ticket: ticket.id,
+                station: self.directory.triage_station().id.clone(),
+                urgency: ticket.urgency,
+                due: None,
+                enqueued_at: ticket.updated_at,
+            }),
+            _ => None,
+        }
+    }
+
+    /// Moves the ticket and reschedules its timers after a committed change. The store
+    /// already holds the truth, so a failure here is logged, not returned: the set is marked
+    /// dirty and rebuilt from the store.
+    pub async fn follow(&self, before: &Ticket, after: &Ticket) {
+        let old = self.entry_for(before);
+        let new = self.entry_for(after);
+        let queued = match (old, new) {
+            (Some(old), Some(new))
+                if old.station == new.station
+                    && old.due == new.due
+                    && old.urgency == new.urgency =>
+            {
+                Ok(())
+            }
+            (_, Some(new)) => self.queue.enqueue(new).await,
+            (Some(_), None) => self.queue.remove(after.id).await.map(|_| ()),
+            (None, None) => Ok(()),
+        };
+        let timed = self
+            .timers
+            .schedule(
+                after.id,
+                escalation::plan(after, &self.sla, &self.escalation),
+            )
+            .await;
+        self.wake.notify_one();
+        if let Err(err) = queued.and(timed) {
+            metrics::counter!("hotline_queue_errors_total").increment(1);
+            self.mark_dirty();
+            tracing::error!(ticket = %after.id, error = %err, "working-set update failed; it will be rebuilt from the store");
+        }
+    }
+
+    /// Replaces queues and timers with what `tickets` (every live ticket) call for.
+    pub async fn rebuild(&self, tickets: &[Ticket]) -> Result<(usize, usize), RouterError> {
+        // Cleared first: an update that fails from here on marks it dirty again.
+        self.dirty.store(false, Ordering::Relaxed);
+        let entries: Vec<QueueEntry> = tickets.iter().filter_map(|t| self.entry_for(t)).collect();
+        let timers: Vec<_> = tickets
+            .iter()
+            .flat_map(|t| escalation::plan(t, &self.sla, &self.escalation))
+            .collect();
+        let (queued, timed) = (entries.len(), timers.len());
+        let result = async {
+            self.queue.rebuild(entries).await?;
+            self.timers.rebuild(timers).await
+        }
+        .await;
+        if let Err(err) = result {
+            self.mark_dirty();
+            return Err(err.into());
+        }
+        tracing::info!(queued, timers = timed, "working set rebuilt from the store");
+        Ok((queued, timed))
+    }
+
+    pub async fn release_expired(&self, now: DateTime<Utc>) -> Result<usize, RouterError> {
+        let released = self.queue.release_expired(now).await?;
+        if !released.is_empty() {
+            metrics::counter!("hotline_leases_expired_total").increment(released.len() as u64);
+            tracing::info!(
+                count = released.len(),
+                "expired claims returned to their queues"
+            );
+        }
+        Ok(released.len())
+    }
+}
