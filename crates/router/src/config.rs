@@ -16,6 +16,53 @@ pub struct Cli {
 pub enum Command {
     /// Serve the gRPC API (intake, station work, supervision, directory, health, reflection).
     Serve(ServeArgs),
+    /// Train a category model from a centre's labelled history (CSV with `text,label`).
+    Train(TrainArgs),
+    /// Evaluate a model on labelled data: per-class P/R/F1, confusion matrix, macro-F1.
+    Eval(EvalArgs),
+    /// Classify texts read one per line on stdin; one JSON object per line on stdout.
+    Classify(ClassifyArgs),
+    /// Resolve addresses read one per line on stdin; one JSON object per line on stdout.
+    Resolve(ResolveArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TrainArgs {
+    /// CSV with a header and columns `text,label` (other columns ignored).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Where to write the model.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// SVM cost (larger fits the training data more closely).
+    #[arg(long)]
+    pub c: Option<f64>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct EvalArgs {
+    #[arg(long)]
+    pub model: PathBuf,
+    /// CSV with a header and columns `text,label` (other columns ignored).
+    #[arg(long)]
+    pub data: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ClassifyArgs {
+    /// A model from `hotline train`; without one the shipped keyword rules classify.
+    #[arg(long, env = "HOTLINE_MODEL")]
+    pub model: Option<PathBuf>,
+    /// How many categories to return per text.
+    #[arg(long, default_value_t = 3)]
+    pub top: usize,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ResolveArgs {
+    /// District polygons (GeoJSON) for `lat,lng` lines.
+    #[arg(long, env = "HOTLINE_POLYGONS")]
+    pub polygons: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -109,6 +156,7 @@ impl ServeArgs {
             .chain(args.into_iter().map(Into::into));
         match <Cli as clap::Parser>::try_parse_from(argv)?.command {
             Command::Serve(args) => Ok(args),
+            _ => unreachable!("the argument list starts with `serve`"),
         }
     }
 
@@ -144,9 +192,7 @@ mod tests {
     fn args(extra: &[&str]) -> ServeArgs {
         let mut argv = vec!["hotline", "serve"];
         argv.extend_from_slice(extra);
-        match Cli::try_parse_from(argv).unwrap().command {
-            Command::Serve(args) => args,
-        }
+        ServeArgs::parse_from(&argv[2..]).unwrap()
     }
 
     #[test]

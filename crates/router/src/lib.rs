@@ -3,6 +3,7 @@
 //!
 //! # Layout (in the order a request flows)
 //! - [`config`]: flags and environment variables.
+//! - [`cli`]: the offline subcommands (train, eval, classify, resolve).
 //! - [`grpc`]: thin adapters per service (intake, station, supervision, directory), the
 //!   proto <-> domain conversions, and the one error -> status mapping.
 //! - [`tickets`]: the engine ([`Hotline`]): submit, act, claim, read.
@@ -13,6 +14,7 @@
 //! - [`metrics`]: the Prometheus exporter and the metric names.
 //! - [`error`]: the router error, [`RouterError`].
 
+pub mod cli;
 pub mod config;
 pub mod deadlines;
 pub mod error;

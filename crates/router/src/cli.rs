@@ -1,0 +1,142 @@
+//! The offline subcommands: train and evaluate a category model, and classify or resolve text
+//! from stdin (one line in, one JSON object out), for a centre to check its data and models.
+
+use std::io::{BufRead, Write};
+use std::sync::Arc;
+
+use anyhow::Context;
+use hotline_classify::{Classifier, Model, Status, TrainOptions, UnclassifiedReason};
+use hotline_directory::Directory;
+use hotline_territory::{DistrictPolygons, Resolver};
+use serde_json::json;
+
+use crate::config::{ClassifyArgs, EvalArgs, ResolveArgs, TrainArgs};
+
+/// Place names for the segmenter, so 沧浪亭社区 or 周市镇 stay one word.
+fn place_words(directory: &Directory) -> Vec<String> {
+    directory
+        .divisions()
+        .map(|d| d.short_name.clone())
+        .collect()
+}
+
+pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
+    let mut options = TrainOptions {
+        user_words: place_words(&Directory::suzhou()),
+        ..TrainOptions::default()
+    };
+    if let Some(c) = args.c {
+        anyhow::ensure!(c > 0.0 && c.is_finite(), "--c must be a positive number");
+        options.c = c;
+    }
+    let model = hotline_classify::train_path(&args.data, &options)
+        .with_context(|| format!("training on {}", args.data.display()))?;
+    model
+        .save(&args.out)
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    println!(
+        "trained on {} examples, {} labels, {} features -> {}",
+        model.trained_on(),
+        model.labels().len(),
+        model.feature_count(),
+        args.out.display()
+    );
+    Ok(())
+}
+
+pub fn eval(args: &EvalArgs) -> anyhow::Result<()> {
+    let model = Model::load(&args.model)?;
+    let report = hotline_classify::evaluate_path(&model, &args.data)
+        .with_context(|| format!("evaluating on {}", args.data.display()))?;
+    // The report's last line is `macro-F1: <value>`.
+    println!("{report}");
+    Ok(())
+}
+
+pub fn classifier(model: Option<&std::path::Path>, top: usize) -> anyhow::Result<Classifier> {
+    let mut classifier = Classifier::shipped().with_top_k(top.max(1));
+    classifier.add_words(place_words(&Directory::suzhou()));
+    if let Some(path) = model {
+        classifier = classifier.with_model(Model::load(path)?)?;
+    }
+    Ok(classifier)
+}
+
+pub fn classify(args: &ClassifyArgs) -> anyhow::Result<()> {
+    let classifier = classifier(args.model.as_deref(), args.top)?;
+    for_each_line(|text| {
+        let c = classifier.classify(text);
+        let top = c.top();
+        json!({
+            "text": text,
+            "status": status_code(&c.status),
+            "category": top.map(|t| t.code.to_string()),
+            "category_name": top.map(|t| t.path.clone()),
+            "score": top.map(|t| t.score),
+            "categories": c.categories.iter().map(|t| json!({"code": t.code.to_string(), "name": t.path, "score": t.score})).collect::<Vec<_>>(),
+            "drivers": c.drivers.iter().map(|d| d.feature.clone()).collect::<Vec<_>>(),
+            "source": format!("{:?}", c.source).to_lowercase(),
+            "nature": c.nature.map(|n| n.code()),
+            "urgency": c.urgency.code(),
+            "emergencies": c.emergencies.iter().map(|e| json!({"kind": e.kind, "service": e.service.code(), "cues": e.cues})).collect::<Vec<_>>(),
+        })
+    })
+}
+
+fn status_code(status: &Status) -> &'static str {
+    match status {
+        Status::Classified => "classified",
+        Status::LowConfidence => "low_confidence",
+        Status::Unclassified(UnclassifiedReason::Empty) => "unclassified: empty text",
+        Status::Unclassified(UnclassifiedReason::NotChinese) => "unclassified: no Chinese text",
+        Status::Unclassified(UnclassifiedReason::NothingKnown) => {
+            "unclassified: nothing recognised"
+        }
+    }
+}
+
+pub fn resolve(args: &ResolveArgs) -> anyhow::Result<()> {
+    let mut resolver = Resolver::new(Arc::new(Directory::suzhou()));
+    if let Some(path) = &args.polygons {
+        resolver = resolver.with_polygons(DistrictPolygons::from_geojson_path(path)?);
+    }
+    for_each_line(|line| {
+        // `lat,lng` resolves a point to its district; anything else is an address or text.
+        if let Some((lat, lng)) = parse_point(line) {
+            let district = resolver.resolve_point(lat, lng);
+            let reason = match (&district, resolver.polygons()) {
+                (Some(_), _) => "inside the district's polygon",
+                (None, None) => "no district polygons loaded (--polygons FILE)",
+                (None, Some(_)) => "outside every district polygon",
+            };
+            return json!({"input": line, "reason": reason, "outcome": if district.is_some() {"resolved"} else {"unresolved"},
+                "level": district.as_ref().map(|_| "district"), "division": district.map(|d| d.to_string())});
+        }
+        let r = resolver.resolve_text(line);
+        let mut value = serde_json::to_value(&r).unwrap_or_default();
+        value["input"] = json!(line);
+        value["reason"] = json!(r.reason());
+        value
+    })
+}
+
+fn parse_point(line: &str) -> Option<(f64, f64)> {
+    let (lat, lng) = line.split_once(',')?;
+    Some((lat.trim().parse().ok()?, lng.trim().parse().ok()?))
+}
+
+/// Reads stdin line by line (empty lines too: every input gets an answer) and writes one JSON
+/// object per line.
+fn for_each_line(mut answer: impl FnMut(&str) -> serde_json::Value) -> anyhow::Result<()> {
+    let stdin = std::io::stdin();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for line in stdin.lock().lines() {
+        let line = line.context("reading stdin (is it UTF-8?)")?;
+        let value = answer(line.trim_end_matches('\r'));
+        if writeln!(out, "{value}").is_err() {
+            return Ok(()); // the reader went away (e.g. `| head`)
+        }
+    }
+    out.flush().ok();
+    Ok(())
+}

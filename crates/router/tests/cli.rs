@@ -1,0 +1,218 @@
+//! The offline subcommands, run as a centre would run them: the real `hotline` binary.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+fn hotline() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_hotline"))
+}
+
+fn run_with_stdin(args: &[&str], input: &str) -> (bool, String, String) {
+    let mut child = hotline()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("hotline runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+fn json_lines(stdout: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect()
+}
+
+fn shared_data(rel: &str) -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data")
+        .join(rel);
+    assert!(
+        path.exists(),
+        "{} is missing: the tests read ../shared/data beside the checkout",
+        path.display()
+    );
+    path
+}
+
+#[test]
+fn resolve_answers_every_line_with_the_division_and_the_matched_span() {
+    let (ok, stdout, stderr) = run_with_stdin(
+        &["resolve"],
+        "您好，我是吴中区长桥街道龙西社区的居民\n北京市朝阳区\n\n😀\n",
+    );
+    assert!(ok, "{stderr}");
+    let lines = json_lines(&stdout);
+    assert_eq!(lines.len(), 4, "every input line gets an answer");
+    assert_eq!(lines[0]["level"], "community");
+    assert_eq!(lines[0]["outcome"], "resolved");
+    assert!(lines[0]["span"]["text"]
+        .as_str()
+        .unwrap()
+        .contains("龙西社区"));
+    assert_eq!(lines[1]["outcome"], "unresolved");
+    assert_eq!(lines[2]["why"], "empty");
+    assert_eq!(lines[3]["outcome"], "unresolved");
+}
+
+#[test]
+fn resolve_places_a_point_in_its_district_with_the_polygons() {
+    let polygons = shared_data("geo/suzhou_districts_datav.geojson");
+    let (ok, stdout, stderr) = run_with_stdin(
+        &["resolve", "--polygons", polygons.to_str().unwrap()],
+        "31.30,120.60\n39.90,116.40\n",
+    );
+    assert!(ok, "{stderr}");
+    let lines = json_lines(&stdout);
+    assert_eq!(lines[0]["division"], "320508");
+    assert_eq!(lines[1]["outcome"], "unresolved");
+}
+
+#[test]
+fn classify_gives_category_nature_urgency_and_emergencies_per_line() {
+    let (ok, stdout, stderr) = run_with_stdin(
+        &["classify"],
+        "小区路灯坏了好几天了\n楼下着火了，有人受伤\n\n",
+    );
+    assert!(ok, "{stderr}");
+    let lines = json_lines(&stdout);
+    assert_eq!(lines.len(), 3);
+    assert!(lines[0]["category"].is_string(), "{}", lines[0]);
+    assert!(lines[0]["drivers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|d| d == "路灯"));
+    let services: Vec<&str> = lines[1]["emergencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["service"].as_str().unwrap())
+        .collect();
+    assert!(
+        services.contains(&"fire_119") && services.contains(&"ambulance_120"),
+        "{services:?}"
+    );
+    assert_eq!(lines[1]["urgency"], "critical");
+    assert_eq!(lines[2]["category"], serde_json::Value::Null);
+}
+
+#[test]
+fn train_then_eval_ends_with_the_macro_f1_line() {
+    // A small slice of the real labelled messages keeps this quick; accuracy on the full split
+    // is measured in crates/classify.
+    let source = std::fs::read_to_string(shared_data("civic/train.csv")).unwrap();
+    let mut reader = csv::Reader::from_reader(source.as_bytes());
+    let dir = std::env::temp_dir().join(format!("hotline-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (train_path, test_path) = (dir.join("train.csv"), dir.join("test.csv"));
+    let mut train = csv::Writer::from_path(&train_path).unwrap();
+    let mut test = csv::Writer::from_path(&test_path).unwrap();
+    train.write_record(["text", "label"]).unwrap();
+    test.write_record(["text", "label"]).unwrap();
+    for (n, row) in reader.records().enumerate().take(1_200) {
+        let row = row.unwrap();
+        let target = if n % 5 == 0 { &mut test } else { &mut train };
+        target.write_record([&row[0], &row[1]]).unwrap();
+    }
+    train.flush().unwrap();
+    test.flush().unwrap();
+    let model = dir.join("model.bin");
+
+    let trained = hotline()
+        .args([
+            "train",
+            "--data",
+            train_path.to_str().unwrap(),
+            "--out",
+            model.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        trained.status.success(),
+        "{}",
+        String::from_utf8_lossy(&trained.stderr)
+    );
+    let evaluated = hotline()
+        .args([
+            "eval",
+            "--model",
+            model.to_str().unwrap(),
+            "--data",
+            test_path.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        evaluated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&evaluated.stderr)
+    );
+    let stdout = String::from_utf8(evaluated.stdout).unwrap();
+    let last = stdout.lines().rev().find(|l| !l.trim().is_empty()).unwrap();
+    let f1: f64 = last
+        .strip_prefix("macro-F1: ")
+        .expect(last)
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        f1 > 0.5,
+        "a model trained on 960 messages should beat chance clearly: {f1}"
+    );
+
+    // A model file that is not one is refused with the path named.
+    std::fs::write(&model, b"not a model").unwrap();
+    let broken = hotline()
+        .args([
+            "eval",
+            "--model",
+            model.to_str().unwrap(),
+            "--data",
+            test_path.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!broken.status.success());
+    assert!(String::from_utf8_lossy(&broken.stderr).contains("model.bin"));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_bad_sla_policy_stops_serve_naming_the_file() {
+    let dir = std::env::temp_dir().join(format!("hotline-policy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let policy = dir.join("sla.toml");
+    std::fs::write(&policy, "this is = not [valid").unwrap();
+    let out = hotline()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "--sla-policy",
+            policy.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("sla.toml"), "{stderr}");
+    std::fs::remove_dir_all(&dir).ok();
+}
