@@ -6,3 +6,4 @@ mod bad_input;
 mod escalation;
 mod lifecycle;
 mod operations;
+mod routing;

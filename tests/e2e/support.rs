@@ -203,6 +203,8 @@ pub fn submit_request(text: &str, station: Option<&str>) -> pb::SubmitTicketRequ
         division_code: "320508021019".into(),
         station_id: station.unwrap_or_default().into(),
         actor: Some(operator()),
+        // Without a station the operator holds it to settle by hand; routing tests route.
+        hold: station.is_none(),
         ..Default::default()
     }
 }

@@ -191,6 +191,10 @@ pub struct SubmitArgs {
     /// Dispatch at once to this station.
     #[arg(long = "station", value_name = "ID")]
     pub station: Option<String>,
+    /// Record only; settle it by hand (answer, handoff, reject, duplicate, dispatch). Without
+    /// this or --station the router routes it automatically.
+    #[arg(long)]
+    pub hold: bool,
     /// Idempotency key: a retry with the same id returns the same ticket.
     #[arg(long = "request-id", value_name = "ID")]
     pub request_id: Option<String>,

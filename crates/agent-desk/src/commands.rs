@@ -20,8 +20,8 @@ use crate::cli::{
     StationsArgs, SubmitArgs, TicketArgs, TriageArgs,
 };
 use crate::render::{
-    division_json, division_line, queue_item_json, queue_item_line, station_json, station_line,
-    ticket_full, ticket_json, ticket_line, ticket_summary, time_human,
+    division_json, division_line, queue_item_json, queue_item_line, route_summary, station_json,
+    station_line, ticket_full, ticket_json, ticket_line, ticket_summary, time_human,
 };
 use crate::{DeskError, Report};
 
@@ -77,6 +77,7 @@ pub async fn submit(ch: Channel, who: &Identity, args: &SubmitArgs) -> Result<Re
         division_code: opt(args.division.as_ref()),
         station_id: opt(args.station.as_ref()),
         actor: Some(who.actor()),
+        hold: args.hold,
     };
     let response = IntakeClient::new(ch)
         .submit_ticket(request)
@@ -88,9 +89,24 @@ pub async fn submit(ch: Channel, who: &Identity, args: &SubmitArgs) -> Result<Re
     } else {
         "已存在 existing (retry): this request id was already submitted"
     };
+    let mut text = format!("{done}\n{}", ticket_summary(&ticket));
+    if let Some(route) = &ticket.route {
+        text.push_str(&route_summary(route));
+    }
+    if let Some(original) = &response.duplicate_of {
+        text.push_str(&format!(
+            "重复 duplicate of {} — its progress:\n{}",
+            original.id,
+            ticket_summary(original)
+        ));
+    }
     Ok(Report::new(
-        format!("{done}\n{}", ticket_summary(&ticket)),
-        json!({ "ticket": ticket_json(&ticket), "created": response.created }),
+        text,
+        json!({
+            "ticket": ticket_json(&ticket),
+            "created": response.created,
+            "duplicate_of": response.duplicate_of.as_ref().map(ticket_json),
+        }),
     ))
 }
 

@@ -452,3 +452,48 @@ mod tests {
         assert!(ticket_summary(&t).contains("办理中 (in_progress)"));
     }
 }
+
+/// Why the router sent the ticket where it did.
+pub fn route_summary(r: &pb::RouteExplanation) -> String {
+    let mut out = String::new();
+    let categories: Vec<String> = r
+        .categories
+        .iter()
+        .map(|c| format!("{} {} ({:.2})", c.code, c.name, c.score))
+        .collect();
+    let _ = writeln!(
+        out,
+        "  路由 route    {}",
+        if r.triage {
+            "centre triage 待派单"
+        } else {
+            "catalogue"
+        }
+    );
+    let _ = writeln!(
+        out,
+        "    类别 category   {} [{}]",
+        or_dash(&categories.join("; ")),
+        r.category_source
+    );
+    if !r.drivers.is_empty() {
+        let _ = writeln!(out, "    依据 words      {}", r.drivers.join(" "));
+    }
+    if let Some(t) = &r.territory {
+        let _ = writeln!(
+            out,
+            "    属地 territory  {} {} 「{}」 {}",
+            or_dash(&t.division_code),
+            t.name,
+            t.matched,
+            t.reason
+        );
+    }
+    if !r.rule.is_empty() {
+        let _ = writeln!(out, "    规则 rule       {}", r.rule);
+    }
+    for fallback in &r.fallbacks {
+        let _ = writeln!(out, "    放宽 fallback   {fallback}");
+    }
+    out
+}

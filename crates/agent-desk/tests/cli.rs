@@ -36,10 +36,8 @@ impl Router {
     async fn start() -> Self {
         let data = tempfile::tempdir().expect("temp dir");
         let dir = data.path().to_str().expect("utf-8 temp path").to_owned();
-        let cli =
-            hotline_router::config::Cli::try_parse_from(["hotline", "serve", "--data-dir", &dir])
-                .expect("serve args");
-        let hotline_router::config::Command::Serve(args) = cli.command;
+        let args = hotline_router::config::ServeArgs::parse_from(["--data-dir", dir.as_str()])
+            .expect("serve args");
         let hotline = hotline_router::server::build(&args, Arc::new(hotline_core::SystemClock))
             .await
             .expect("router builds");
@@ -132,6 +130,8 @@ fn submit_args(text: &str) -> SubmitArgs {
         name: Some("张三".to_owned()),
         phone: Some("13800000000".to_owned()),
         address: Some("姑苏区百步街12号".to_owned()),
+        // Held for the operator; these tests dispatch by hand.
+        hold: true,
         ..SubmitArgs::default()
     }
 }
@@ -353,6 +353,7 @@ async fn router_errors_keep_their_status_and_map_to_exit_codes() {
         &operator(),
         &SubmitArgs {
             station: Some(STATION.to_owned()),
+            hold: false,
             ..submit_args("小区门口噪音扰民")
         },
     )
@@ -462,6 +463,7 @@ async fn watch_queue_reports_arrivals_until_told_to_stop() {
         &operator(),
         &SubmitArgs {
             station: Some(STATION.to_owned()),
+            hold: false,
             ..submit_args("楼道堆放杂物")
         },
     )
@@ -522,6 +524,7 @@ async fn execute_parses_and_prints_json() {
         "31.29",
         "--lng",
         "120.62",
+        "--hold",
     ]);
     hotline_agent_desk::execute(ch.clone(), &cli, &mut out)
         .await

@@ -174,6 +174,9 @@ pub enum Action {
         nature: Nature,
         urgency: Urgency,
         division: Option<DivisionCode>,
+        /// A corrected address (`None`: unchanged).
+        #[serde(default)]
+        address: Option<String>,
     },
 }
 
@@ -774,9 +777,17 @@ fn transition(t: &mut Ticket, actor: &Actor, action: &Action) -> Result<(), Life
                 nature,
                 urgency,
                 division,
+                address,
             },
         ) => {
             require_centre(actor, action)?;
+            if let Some(address) = address {
+                t.address = crate::ticket::optional_text(
+                    "address",
+                    address,
+                    crate::ticket::ADDRESS_MAX_CHARS,
+                )?;
+            }
             t.category = category.clone();
             t.nature = *nature;
             t.urgency = *urgency;

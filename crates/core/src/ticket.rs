@@ -79,20 +79,26 @@ impl NewTicket {
         Ok(self)
     }
 
-    /// A digest of what was asked, to tell a true retry (same request id, same content) from a
-    /// client reusing a request id for a different request.
+    /// A digest (SHA-256, hex) of what was asked, to tell a true retry (same request id, same
+    /// content) from a client reusing a request id for a different request.
     pub fn fingerprint(&self) -> String {
-        let mut parts = vec![
-            self.channel.code().to_owned(),
-            self.caller.name.clone(),
-            self.caller.phone.clone(),
-            self.text.clone(),
-            self.address.clone(),
-        ];
-        if let Some(point) = self.location {
-            parts.push(format!("{:.6},{:.6}", point.lat, point.lng));
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        for part in [
+            self.channel.code(),
+            &self.caller.name,
+            &self.caller.phone,
+            &self.text,
+            &self.address,
+        ] {
+            hasher.update(part.as_bytes());
+            // A separator that cannot occur in validated text keeps ("ab","c") != ("a","bc").
+            hasher.update([0x1f]);
         }
-        parts.join("\u{1f}")
+        if let Some(point) = self.location {
+            hasher.update(format!("{:.6},{:.6}", point.lat, point.lng).as_bytes());
+        }
+        hex::encode(hasher.finalize())
     }
 }
 

@@ -819,7 +819,11 @@ fn a_dissatisfied_and_reasonable_callback_sends_the_ticket_back_to_the_same_stat
     assert_eq!(t.callback, None);
     assert_eq!(t.signed_by, None);
     assert_eq!(
-        (t.deadlines.sign_for, t.deadlines.resolution, t.deadlines.callback),
+        (
+            t.deadlines.sign_for,
+            t.deadlines.resolution,
+            t.deadlines.callback
+        ),
         (Some(day(10)), None, None)
     );
     // The redo starts a new sign-for clock, and the old resolution and callback clocks are gone.

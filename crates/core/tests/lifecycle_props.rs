@@ -389,6 +389,7 @@ impl Step {
                 nature: Nature::ALL[self.station % Nature::ALL.len()],
                 urgency: Urgency::ALL[self.days as usize % Urgency::ALL.len()],
                 division: Some(DivisionCode::parse("division", "320505001002").unwrap()),
+                address: None,
             },
         }
     }

@@ -4,6 +4,8 @@
 //! # Layout
 //! - [`Queue`]: the trait; the in-process and Redis backends pass one behaviour suite.
 //! - [`memory`]: the in-process queue of the embedded default.
+//! - [`redis`](mod@redis): the production backends, [`RedisQueue`] and [`RedisTimers`], shared by
+//!   router replicas (keys, Lua scripts, the cross-replica arrivals subscription).
 //! - [`timers`]: the SLA timer index ([`TimerIndex`]) and its in-process implementation.
 //! - [`error`]: the queue error, [`QueueError`].
 //!
@@ -13,6 +15,7 @@
 
 pub mod error;
 pub mod memory;
+pub mod redis;
 pub mod timers;
 
 use async_trait::async_trait;
@@ -22,6 +25,7 @@ use tokio::sync::broadcast;
 
 pub use error::QueueError;
 pub use memory::MemoryQueue;
+pub use redis::{RedisQueue, RedisTimers};
 pub use timers::{MemoryTimers, Timer, TimerClock, TimerIndex, TimerStep};
 
 /// A ticket waiting on a station's queue.
@@ -110,4 +114,11 @@ pub trait Queue: Send + Sync + 'static {
 
     /// Entries as they become available to claim (new, moved, or released from a lease).
     fn subscribe(&self) -> broadcast::Receiver<QueueEntry>;
+
+    /// False when the working set lost its data since the last [`Queue::rebuild`] (a flushed or
+    /// replaced Redis): the router then rebuilds it from the store. In-process queues live and
+    /// die with the process, so they are always intact.
+    async fn is_intact(&self) -> Result<bool, QueueError> {
+        Ok(true)
+    }
 }

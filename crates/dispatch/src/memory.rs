@@ -65,6 +65,8 @@ impl State {
 #[derive(Debug)]
 pub struct MemoryQueue {
     state: Mutex<State>,
+    /// Whether a rebuild has filled it (a new process's queue knows nothing yet).
+    built: std::sync::atomic::AtomicBool,
     arrivals: broadcast::Sender<QueueEntry>,
 }
 
@@ -79,6 +81,7 @@ impl MemoryQueue {
         let (arrivals, _) = broadcast::channel(1024);
         Self {
             state: Mutex::new(State::default()),
+            built: std::sync::atomic::AtomicBool::new(false),
             arrivals,
         }
     }
@@ -215,7 +218,12 @@ impl Queue for MemoryQueue {
         for entry in entries {
             state.insert(entry);
         }
+        self.built.store(true, std::sync::atomic::Ordering::Relaxed);
         Ok(())
+    }
+
+    async fn is_intact(&self) -> Result<bool, QueueError> {
+        Ok(self.built.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     fn subscribe(&self) -> broadcast::Receiver<QueueEntry> {

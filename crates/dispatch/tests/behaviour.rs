@@ -1,4 +1,6 @@
-//! One behaviour suite for every queue backend (in-process now; Redis joins the same macro).
+//! One behaviour suite for every queue backend (in-process and Redis).
+
+mod support;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use hotline_core::{StaffId, StationId, TicketId, Urgency};
@@ -230,3 +232,5 @@ macro_rules! queue_suite {
 }
 
 queue_suite!(memory, hotline_dispatch::MemoryQueue::new());
+// A fresh key prefix per test: the Redis tests run in parallel on one server.
+queue_suite!(redis, crate::support::redis_queue().await);

@@ -1,4 +1,6 @@
-//! One behaviour suite for every timer index backend (in-process now; Redis joins the macro).
+//! One behaviour suite for every timer index backend (in-process and Redis).
+
+mod support;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use hotline_core::TicketId;
@@ -170,3 +172,5 @@ macro_rules! timer_suite {
 }
 
 timer_suite!(memory, hotline_dispatch::MemoryTimers::new());
+// A fresh key prefix per test: the Redis tests run in parallel on one server.
+timer_suite!(redis, crate::support::redis_timers().await);

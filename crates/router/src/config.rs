@@ -79,6 +79,16 @@ pub struct ServeArgs {
     #[arg(long, env = "HOTLINE_DATABASE_URL")]
     pub database_url: Option<String>,
 
+    /// Redis for the working set (station queues, claim leases, SLA timers), e.g.
+    /// `redis://127.0.0.1:6379/0`; unset: in-process (one router only).
+    #[arg(long, env = "HOTLINE_REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// Key prefix in Redis: replicas of one deployment share it; another deployment on the
+    /// same Redis uses another.
+    #[arg(long, env = "HOTLINE_REDIS_PREFIX", default_value = "hotline")]
+    pub redis_prefix: String,
+
     /// Database connection pool size (PostgreSQL).
     #[arg(long, env = "HOTLINE_DB_MAX_CONNECTIONS", default_value_t = 16)]
     pub db_max_connections: u32,
@@ -98,6 +108,31 @@ pub struct ServeArgs {
     /// Office hours for working-hour and working-day clocks, e.g. "09:00-12:00,13:30-17:30".
     #[arg(long, env = "HOTLINE_OFFICE_HOURS", default_value = "09:00-17:30")]
     pub office_hours: String,
+
+    /// Dispatch catalogue (category x territory level -> station kind); the shipped one when
+    /// unset.
+    #[arg(long, env = "HOTLINE_CATALOGUE")]
+    pub catalogue: Option<PathBuf>,
+
+    /// Category model from `hotline train`; without one, the shipped keyword rules classify.
+    #[arg(long, env = "HOTLINE_MODEL")]
+    pub model: Option<PathBuf>,
+
+    /// District polygons (GeoJSON) to place requests that come with a map point.
+    #[arg(long, env = "HOTLINE_POLYGONS")]
+    pub polygons: Option<PathBuf>,
+
+    /// Below this top-category score the router is unsure and sends the ticket to triage.
+    #[arg(long, env = "HOTLINE_MIN_CATEGORY_SCORE", default_value_t = 0.5)]
+    pub min_category_score: f32,
+
+    /// A new request is compared with live tickets created within this many hours.
+    #[arg(long, env = "HOTLINE_DUPLICATE_WINDOW_HOURS", default_value_t = 168)]
+    pub duplicate_window_hours: u32,
+
+    /// Text similarity (0-1) from which a request is linked to a live ticket as a duplicate.
+    #[arg(long, env = "HOTLINE_DUPLICATE_MIN_SIMILARITY", default_value_t = 0.3)]
+    pub duplicate_min_similarity: f32,
 
     /// Kiosk registry CSV (kiosk_id,community_code).
     #[arg(long, env = "HOTLINE_KIOSKS")]

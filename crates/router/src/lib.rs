@@ -7,6 +7,7 @@
 //! - [`grpc`]: thin adapters per service (intake, station, supervision, directory), the
 //!   proto <-> domain conversions, and the one error -> status mapping.
 //! - [`tickets`]: the engine ([`Hotline`]): submit, act, claim, read.
+//! - [`routing`]: automatic routing at intake (classify, resolve, catalogue) and duplicates.
 //! - [`deadlines`]: fills SLA deadlines into actions from the policy and working calendar.
 //! - [`working_set`]: keeps queues and timers in line with the store; rebuild; lease expiry.
 //! - [`escalation`]: SLA timers per stage and what each does when it fires.
@@ -21,6 +22,7 @@ pub mod error;
 pub mod escalation;
 pub mod grpc;
 pub mod metrics;
+pub mod routing;
 pub mod server;
 pub mod tickets;
 pub mod working_set;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use hotline_core::{Clock, SystemClock};
 use hotline_directory::Directory;
-use hotline_dispatch::{MemoryQueue, MemoryTimers};
+use hotline_dispatch::{MemoryQueue, MemoryTimers, Queue, RedisQueue, RedisTimers, TimerIndex};
 use hotline_proto::v1::directory_server::DirectoryServer;
 use hotline_proto::v1::intake_server::IntakeServer;
 use hotline_proto::v1::station_server::StationServer;
@@ -17,7 +17,7 @@ use hotline_sla::{OfficeHours, SlaPolicy, WorkingCalendar};
 use hotline_store::{PgStore, SqliteStore, TicketStore};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::server::TcpIncoming;
 
 use crate::config::{redact, ServeArgs, Storage};
 use crate::deadlines::Sla;
@@ -26,7 +26,10 @@ use crate::grpc::directory::DirectoryApi;
 use crate::grpc::intake::IntakeApi;
 use crate::grpc::station::StationApi;
 use crate::grpc::supervision::SupervisionApi;
+use crate::routing::Routing;
 use crate::tickets::{Hotline, LeasePolicy};
+use hotline_routing::{Catalogue, DuplicateSettings, RoutingEngine};
+use hotline_territory::{DistrictPolygons, Resolver};
 
 /// How often expired claim leases are returned to their queues.
 const LEASE_SWEEP: Duration = Duration::from_secs(1);
@@ -97,7 +100,63 @@ pub fn load_directory(args: &ServeArgs) -> anyhow::Result<Arc<Directory>> {
     Ok(Arc::new(directory))
 }
 
-/// Builds the engine from configuration, with the in-process queue rebuilt from the store.
+/// Builds the routing engine: classifier (shipped rules, or a trained model), territory
+/// resolver (with polygons if given), dispatch catalogue. A bad file stops start-up.
+pub fn load_routing(args: &ServeArgs, directory: &Arc<Directory>) -> anyhow::Result<Routing> {
+    let classifier = crate::cli::classifier(args.model.as_deref(), 3)
+        .with_context(|| "loading the category model (HOTLINE_MODEL)")?;
+    let mut resolver = Resolver::new(directory.clone());
+    if let Some(path) = &args.polygons {
+        resolver = resolver.with_polygons(
+            DistrictPolygons::from_geojson_path(path)
+                .with_context(|| format!("district polygons {}", path.display()))?,
+        );
+    }
+    let catalogue = match &args.catalogue {
+        Some(path) => Catalogue::load(path)?,
+        None => Catalogue::shipped(),
+    };
+    anyhow::ensure!(
+        (0.0..=1.0).contains(&args.min_category_score),
+        "HOTLINE_MIN_CATEGORY_SCORE must be between 0 and 1"
+    );
+    anyhow::ensure!(
+        (0.0..=1.0).contains(&args.duplicate_min_similarity),
+        "HOTLINE_DUPLICATE_MIN_SIMILARITY must be between 0 and 1"
+    );
+    let settings = hotline_routing::Settings {
+        min_category_score: args.min_category_score,
+        ..hotline_routing::Settings::default()
+    };
+    let engine = RoutingEngine::new(classifier, resolver, catalogue, directory.clone(), settings)?;
+    tracing::info!(versions = engine.versions(), "routing engine ready");
+    let duplicates = DuplicateSettings {
+        window: Duration::from_secs(u64::from(args.duplicate_window_hours) * 3600),
+        min_similarity: args.duplicate_min_similarity,
+    };
+    Ok(Routing::new(Arc::new(engine), duplicates))
+}
+
+/// Opens the working set the configuration names: Redis (shared by replicas) or in-process.
+pub async fn open_working_set(
+    args: &ServeArgs,
+) -> anyhow::Result<(Arc<dyn Queue>, Arc<dyn TimerIndex>)> {
+    let Some(url) = args.redis_url.as_deref().filter(|u| !u.trim().is_empty()) else {
+        tracing::info!("working set: in-process");
+        return Ok((Arc::new(MemoryQueue::new()), Arc::new(MemoryTimers::new())));
+    };
+    let queue = RedisQueue::connect(url, &args.redis_prefix)
+        .await
+        .with_context(|| format!("connecting to Redis at {} (HOTLINE_REDIS_URL)", redact(url)))?;
+    let timers = RedisTimers::connect(url, &args.redis_prefix)
+        .await
+        .with_context(|| format!("connecting to Redis at {} (HOTLINE_REDIS_URL)", redact(url)))?;
+    tracing::info!(url = %redact(url), prefix = %args.redis_prefix, "working set: Redis");
+    Ok((Arc::new(queue), Arc::new(timers)))
+}
+
+/// Builds the engine from configuration, with the working set rebuilt from the store if it
+/// needs it.
 pub async fn build(args: &ServeArgs, clock: Arc<dyn Clock>) -> anyhow::Result<Hotline> {
     let directory = load_directory(args)?;
     let sla = load_sla(args)?;
@@ -106,9 +165,11 @@ pub async fn build(args: &ServeArgs, clock: Arc<dyn Clock>) -> anyhow::Result<Ho
         default: chrono::Duration::seconds(i64::from(args.lease_seconds.max(1))),
         ..LeasePolicy::default()
     };
+    let routing = load_routing(args, &directory)?;
+    let working_set = open_working_set(args).await?;
     let hotline = Hotline::new(
         store,
-        (Arc::new(MemoryQueue::new()), Arc::new(MemoryTimers::new())),
+        working_set,
         directory,
         sla,
         clock,
@@ -117,12 +178,15 @@ pub async fn build(args: &ServeArgs, clock: Arc<dyn Clock>) -> anyhow::Result<Ho
             supervise_after_wd: args.supervise_after_wd,
             widen_unsigned: args.widen_unsigned,
         },
-    );
-    let (queued, timers) = hotline
-        .rebuild_working_set()
+    )
+    .with_routing(routing);
+    // A new in-process queue, or a Redis without our data, is rebuilt from the store; a Redis
+    // that other replicas keep up to date is left as it is.
+    let rebuilt = hotline
+        .repair_working_set()
         .await
         .context("rebuilding the working set (queues, timers) from the store")?;
-    tracing::info!(queued, timers, "ready");
+    tracing::info!(rebuilt, "ready");
     Ok(hotline)
 }
 
@@ -205,7 +269,10 @@ pub async fn serve(
         tracing::info!("shutting down: no new requests, draining in-flight ones");
         let _ = stop_tx.send(true);
     };
-    let serving = router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), signalled);
+    // TCP_NODELAY: a unary response goes out as two small writes (message, then trailers);
+    // with Nagle on, the second waits for the client's delayed ACK, ~40 ms per call.
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let serving = router.serve_with_incoming_shutdown(incoming, signalled);
     tokio::pin!(serving);
     let result = tokio::select! {
         result = &mut serving => result.map_err(anyhow::Error::from),
@@ -276,13 +343,10 @@ async fn background_tasks(
                 }
             }
             _ = probe.tick() => {
-                if hotline.queues().is_dirty() {
-                    // The working set missed an update (its backend was down): rebuild it from
-                    // the store now that we can, so queued tickets reappear exactly once.
-                    match hotline.rebuild_working_set().await {
-                        Ok((queued, timers)) => tracing::warn!(queued, timers, "working set repaired from the store"),
-                        Err(err) => tracing::error!(error = %err, "working set still unavailable"),
-                    }
+                // A working set that missed an update (its backend was down) or lost its data
+                // (Redis flushed or replaced) is rebuilt from the store as soon as it answers.
+                if let Err(err) = hotline.repair_working_set().await {
+                    tracing::error!(error = %err, "working set unavailable; will retry");
                 }
                 let working_set_ok = !hotline.queues().is_dirty();
                 health

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use hotline_core::lifecycle::Role;
 use hotline_core::{
-    apply, open, Action, Actor, Clock, DivisionCode, Event, InvalidInput, NewTicket, Stage,
-    StationId, Ticket, TicketId,
+    apply, open, Action, Actor, CategoryCode, Clock, DivisionCode, Event, InvalidInput, Nature,
+    NewTicket, Stage, StationId, Ticket, TicketId, Urgency,
 };
 use hotline_directory::Directory;
 use hotline_dispatch::{Lease, Queue, Timer, TimerIndex};
@@ -20,6 +20,7 @@ use hotline_store::{SearchQuery, TicketStore};
 use crate::deadlines::Sla;
 use crate::error::RouterError;
 use crate::escalation;
+use crate::routing::{Hints, Routing};
 use crate::working_set::WorkingSet;
 
 /// Claim leases: how long a member of staff may hold a ticket before signing for it.
@@ -49,7 +50,12 @@ pub struct Hotline {
     sla: Sla,
     clock: Arc<dyn Clock>,
     leases: LeasePolicy,
+    routing: Option<Routing>,
 }
+
+/// How far back (seconds) a post-rebuild reconciliation looks beyond its snapshot, to cover
+/// clock differences between replicas.
+const RECONCILE_MARGIN_SECONDS: i64 = 30;
 
 /// What one round of timer firing did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -58,12 +64,36 @@ pub struct FireReport {
     pub escalated: usize,
 }
 
+/// What intake does with a new request besides recording it.
+#[derive(Debug, Clone)]
+pub enum Disposition {
+    /// Record only: the operator settles it (answer, hand off, not accept, dispatch by hand).
+    Hold,
+    /// Dispatch at once to this station.
+    DispatchTo(StationId),
+    /// Route automatically (classify, resolve, catalogue; triage when unsure; link a live
+    /// duplicate), with what the operator fixed by hand.
+    Route(Hints),
+}
+
 /// The outcome of a submit.
 #[derive(Debug, Clone)]
 pub struct Submitted {
     pub ticket: Ticket,
     /// False when a retry with the same request id returned the ticket made the first time.
     pub created: bool,
+    /// The live ticket this request was linked to as a duplicate, with its progress.
+    pub duplicate_of: Option<Ticket>,
+}
+
+/// A re-categorisation: what changes (`None`: keep, or let the router decide again).
+#[derive(Debug, Clone, Default)]
+pub struct Reclassification {
+    pub category: Option<CategoryCode>,
+    pub nature: Option<Nature>,
+    pub urgency: Option<Urgency>,
+    pub division: Option<DivisionCode>,
+    pub address: Option<String>,
 }
 
 impl Hotline {
@@ -85,7 +115,22 @@ impl Hotline {
             sla,
             clock,
             leases,
+            routing: None,
         }
+    }
+
+    /// Adds automatic routing (without it, unrouted requests go to centre triage).
+    pub fn with_routing(mut self, routing: Routing) -> Self {
+        self.routing = Some(routing);
+        self
+    }
+
+    pub fn store(&self) -> &dyn TicketStore {
+        self.store.as_ref()
+    }
+
+    pub fn routing(&self) -> Option<&Routing> {
+        self.routing.as_ref()
     }
 
     pub fn directory(&self) -> &Directory {
@@ -100,12 +145,12 @@ impl Hotline {
         self.clock.now()
     }
 
-    /// Records a request. With `dispatch_to`, dispatches it at once; the submit and the
-    /// dispatch are written together, so a ticket is never stored half-way.
+    /// Records a request and does what `disposition` says, all in one write: a ticket is never
+    /// stored half-way (recorded but not yet routed).
     pub async fn submit(
         &self,
         new: NewTicket,
-        dispatch_to: Option<StationId>,
+        disposition: Disposition,
         actor: Actor,
     ) -> Result<Submitted, RouterError> {
         let new = new.validate()?;
@@ -113,23 +158,29 @@ impl Hotline {
         if let Some(division) = &new.division {
             self.require_division(division, "division_code")?;
         }
-        if let Some(station) = &dispatch_to {
+        if let Disposition::DispatchTo(station) = &disposition {
             self.require_station(station, "station_id")?;
         }
         let fingerprint = new.fingerprint();
         let now = self.now();
         let (accepted, submitted) = open(TicketId::new(), new, actor.clone(), now);
-        let mut follow_ups = Vec::new();
-        if let Some(station) = dispatch_to {
-            follow_ups.push((
+        let mut duplicate_of = None;
+        let follow_ups = match disposition {
+            Disposition::Hold => Vec::new(),
+            Disposition::DispatchTo(station) => vec![(
                 actor,
                 Action::Dispatch {
                     station,
                     sign_for_due: None,
                     note: String::new(),
                 },
-            ));
-        }
+            )],
+            Disposition::Route(hints) => {
+                let (actions, duplicate) = self.route_new(&accepted, &hints, now).await?;
+                duplicate_of = duplicate;
+                actions
+            }
+        };
         let (ticket, events) = self.plan(&accepted, vec![submitted], follow_ups, now)?;
         let created = self.store.create(&ticket, &events, &fingerprint).await?;
         metrics::counter!("hotline_tickets_submitted_total", "new" => created.is_new().to_string())
@@ -138,13 +189,141 @@ impl Hotline {
             return Ok(Submitted {
                 ticket: created.into_ticket(),
                 created: false,
+                duplicate_of: None,
             });
         }
         self.queues.follow(&accepted, &ticket).await;
         Ok(Submitted {
             ticket,
             created: true,
+            duplicate_of,
         })
+    }
+
+    /// The engine's decision for a new ticket, as the actions that carry it out: record the
+    /// route, then link to a live duplicate, or send to triage, or dispatch.
+    async fn route_new(
+        &self,
+        ticket: &Ticket,
+        hints: &Hints,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<(Actor, Action)>, Option<Ticket>), RouterError> {
+        let router = escalation::engine();
+        let Some(routing) = &self.routing else {
+            let triage = Action::SendToTriage {
+                reason: "automatic routing is not configured".into(),
+            };
+            return Ok((vec![(router, triage)], None));
+        };
+        let decision = routing.decide(ticket, hints);
+        let duplicate = routing
+            .find_duplicate(self.store.as_ref(), &ticket.text, &decision, now)
+            .await?;
+        let next = match (&duplicate, &decision.station) {
+            (Some(original), _) => Action::LinkDuplicate { of: original.id },
+            (None, Some(station)) if !decision.triage => Action::Dispatch {
+                station: station.clone(),
+                sign_for_due: None,
+                note: decision.rule.clone().unwrap_or_default(),
+            },
+            _ => Action::SendToTriage {
+                reason: decision.fallbacks.join("; "),
+            },
+        };
+        metrics::counter!("hotline_routed_total", "triage" => decision.triage.to_string())
+            .increment(1);
+        let route = Action::Route {
+            explanation: Box::new(decision),
+        };
+        Ok((vec![(router.clone(), route), (router, next)], duplicate))
+    }
+
+    /// Re-categorises a ticket and routes it again: it moves to the station the new decision
+    /// picks (recorded as events), or stays where it is when the new decision is unsure.
+    pub async fn reclassify(
+        &self,
+        id: TicketId,
+        expected_version: Option<u64>,
+        actor: Actor,
+        change: Reclassification,
+    ) -> Result<Ticket, RouterError> {
+        self.check_actor(&actor)?;
+        if let Some(division) = &change.division {
+            self.require_division(division, "division_code")?;
+        }
+        let ticket = self.get(id).await?;
+        if let Some(expected) = expected_version {
+            if expected != ticket.version {
+                return Err(RouterError::Conflict(format!(
+                    "ticket {id} is at version {}, not {expected}; reload it and try again",
+                    ticket.version
+                )));
+            }
+        }
+        let now = self.now();
+        let reclassify = Action::Reclassify {
+            category: change.category.clone(),
+            nature: change.nature.unwrap_or(ticket.nature),
+            urgency: change.urgency.unwrap_or(ticket.urgency),
+            division: change.division.clone().or_else(|| ticket.division.clone()),
+            address: change.address.clone(),
+        };
+        let (changed, mut events) =
+            self.plan(&ticket, Vec::new(), vec![(actor.clone(), reclassify)], now)?;
+        let mut follow_ups = Vec::new();
+        if let Some(routing) = &self.routing {
+            let hints = Hints {
+                category: change.category,
+                nature: change.nature,
+                urgency: change.urgency,
+                // A corrected address is resolved again; otherwise the known division stands.
+                division: change.division.or_else(|| {
+                    change
+                        .address
+                        .is_none()
+                        .then(|| changed.division.clone())
+                        .flatten()
+                }),
+            };
+            let decision = routing.decide(&changed, &hints);
+            let target = decision.station.clone().filter(|_| !decision.triage);
+            let moved = match (changed.stage, target) {
+                (Stage::Accepted | Stage::PendingDispatch, Some(station)) => {
+                    Some(Action::Dispatch {
+                        station,
+                        sign_for_due: None,
+                        note: "re-routed after re-categorisation".into(),
+                    })
+                }
+                (Stage::Accepted, None) => Some(Action::SendToTriage {
+                    reason: decision.fallbacks.join("; "),
+                }),
+                (Stage::AwaitingSignFor | Stage::InProgress, Some(station))
+                    if changed.station.as_ref() != Some(&station) =>
+                {
+                    Some(Action::Redispatch {
+                        station,
+                        sign_for_due: None,
+                        note: "re-routed after re-categorisation".into(),
+                    })
+                }
+                _ => None,
+            };
+            follow_ups.push((
+                actor.clone(),
+                Action::Route {
+                    explanation: Box::new(decision),
+                },
+            ));
+            follow_ups.extend(moved.map(|m| (actor.clone(), m)));
+        }
+        let (next, more) = self.plan(&changed, Vec::new(), follow_ups, now)?;
+        events.extend(more);
+        self.store.commit(&next, &events).await?;
+        metrics::counter!("hotline_ticket_actions_total", "action" => "reclassify").increment(1);
+        tracing::info!(ticket = %id, station = ?next.station, stage = %next.stage, "re-categorised and re-routed");
+        self.queues.follow(&ticket, &next).await;
+        Ok(next)
     }
 
     /// Applies `actions` in order to `ticket` in memory (deadlines filled in at `now`), after
@@ -387,7 +566,12 @@ impl Hotline {
 
     /// Rebuilds the working set (queues, timers) from the store: at start-up, on demand, and
     /// after a working-set backend lost data or was unreachable.
+    ///
+    /// Other replicas keep writing meanwhile. Their changes after our snapshot would be undone
+    /// by the rebuild, so afterwards every ticket changed since the snapshot began (with a
+    /// margin for clock skew between replicas) is put where its current state says.
     pub async fn rebuild_working_set(&self) -> Result<(usize, usize), RouterError> {
+        let snapshot_at = self.now();
         let tickets = self
             .store
             .in_stages(&[
@@ -398,7 +582,37 @@ impl Hotline {
                 Stage::AwaitingCallback,
             ])
             .await?;
-        self.queues.rebuild(&tickets).await
+        let counts = self.queues.rebuild(&tickets).await?;
+        let since = snapshot_at - Duration::seconds(RECONCILE_MARGIN_SECONDS);
+        let mut before_id = None;
+        loop {
+            let page = self
+                .store
+                .search(&SearchQuery {
+                    updated_since: Some(since),
+                    before_id,
+                    limit: 1_000,
+                    ..SearchQuery::default()
+                })
+                .await?;
+            self.queues.reconcile(&page).await?;
+            match page.last() {
+                Some(last) if page.len() == 1_000 => before_id = Some(last.id),
+                _ => break,
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Rebuilds the working set if its backend lost it (flushed or replaced Redis, or a new
+    /// process's in-memory queue) or an update failed. Returns whether it rebuilt.
+    pub async fn repair_working_set(&self) -> Result<bool, RouterError> {
+        if !self.queues.is_dirty() && self.queues.is_intact().await? {
+            return Ok(false);
+        }
+        let (queued, timers) = self.rebuild_working_set().await?;
+        tracing::warn!(queued, timers, "working set rebuilt from the store");
+        Ok(true)
     }
 
     /// Claims the timers due now (at most `limit`) and applies each one's escalation. Stale or

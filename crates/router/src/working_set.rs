@@ -122,6 +122,37 @@ impl WorkingSet {
         }
     }
 
+    /// Puts each ticket where its current state says (queue or none, its timers), whatever the
+    /// working set thought before. Idempotent.
+    pub async fn reconcile(&self, tickets: &[Ticket]) -> Result<(), RouterError> {
+        for ticket in tickets {
+            match self.entry_for(ticket) {
+                Some(entry) => {
+                    // Only if it is not already there: re-enqueueing would drop a live claim.
+                    let listed = self.queue.list(&entry.station, ticket.updated_at).await?;
+                    if !listed.iter().any(|item| item.entry.ticket == ticket.id) {
+                        self.queue.enqueue(entry).await?;
+                    }
+                }
+                None => {
+                    self.queue.remove(ticket.id).await?;
+                }
+            }
+            self.timers
+                .schedule(
+                    ticket.id,
+                    escalation::plan(ticket, &self.sla, &self.escalation),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Whether the backend still holds what the last rebuild put there.
+    pub async fn is_intact(&self) -> Result<bool, RouterError> {
+        Ok(self.queue.is_intact().await?)
+    }
+
     /// Replaces queues and timers with what `tickets` (every live ticket) call for.
     pub async fn rebuild(&self, tickets: &[Ticket]) -> Result<(usize, usize), RouterError> {
         // Cleared first: an update that fails from here on marks it dirty again.

@@ -59,6 +59,8 @@ pub struct SearchQuery {
     pub text_contains: Option<String>,
     pub created_after: Option<DateTime<Utc>>,
     pub created_before: Option<DateTime<Utc>>,
+    /// Only tickets changed at or after this time (any stage).
+    pub updated_since: Option<DateTime<Utc>>,
     /// Only tickets older than this one (keyset pagination: ids sort by creation time).
     pub before_id: Option<TicketId>,
     pub limit: u32,

@@ -248,6 +248,9 @@ impl TicketStore for PgStore {
         if let Some(before) = query.created_before {
             sql.push(" AND created_at < ").push_bind(before);
         }
+        if let Some(since) = query.updated_since {
+            sql.push(" AND updated_at >= ").push_bind(since);
+        }
         if let Some(id) = query.before_id {
             sql.push(" AND id < ").push_bind(id.as_uuid());
         }

@@ -218,6 +218,9 @@ impl TicketStore for SqliteStore {
         if let Some(before) = query.created_before {
             sql.push(" AND created_at < ").push_bind(ts(before));
         }
+        if let Some(since) = query.updated_since {
+            sql.push(" AND updated_at >= ").push_bind(ts(since));
+        }
         if let Some(id) = query.before_id {
             sql.push(" AND id < ").push_bind(id.to_string());
         }

@@ -259,6 +259,7 @@ pub fn reclassify() -> Action {
         nature: Nature::Complaint,
         urgency: Urgency::Urgent,
         division: Some(DivisionCode::parse("division", "320505001002").unwrap()),
+        address: Some("吴中区横塘街道横塘社区".into()),
     }
 }
 

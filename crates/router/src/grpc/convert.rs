@@ -329,6 +329,52 @@ pub fn ticket_out(t: &Ticket, events: &[Event]) -> pb::Ticket {
         created_at: time_out(Some(t.created_at)),
         updated_at: time_out(Some(t.updated_at)),
         events: events.iter().map(event_out).collect(),
+        route: t.route.as_deref().map(route_out),
+    }
+}
+
+pub fn route_out(e: &hotline_core::route::Explanation) -> pb::RouteExplanation {
+    pb::RouteExplanation {
+        categories: e
+            .categories
+            .iter()
+            .map(|c| pb::ScoredCategory {
+                code: c.code.to_string(),
+                name: c.name.clone(),
+                score: c.score,
+            })
+            .collect(),
+        drivers: e.drivers.clone(),
+        category_source: e.category_source.clone(),
+        nature: e.nature.map_or(0, nature_out),
+        nature_cues: e.nature_cues.clone(),
+        urgency: urgency_out(e.urgency),
+        urgency_cues: e.urgency_cues.clone(),
+        emergency: e.emergency.map_or(0, service_out),
+        emergency_cues: e.emergency_cues.clone(),
+        territory: Some(pb::TerritoryMatch {
+            division_code: e
+                .territory
+                .division
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            level: e.territory.level.clone(),
+            name: e.territory.name.clone(),
+            matched: e.territory.matched.clone(),
+            candidates: e.territory.candidates.clone(),
+            how: e.territory.how.clone(),
+            reason: e.territory.reason.clone(),
+        }),
+        rule: e.rule.clone().unwrap_or_default(),
+        fallbacks: e.fallbacks.clone(),
+        station_id: e
+            .station
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        triage: e.triage,
+        versions: e.versions.clone(),
     }
 }
 

@@ -6,11 +6,12 @@ use tonic::{Request, Response, Status};
 
 use super::act;
 use super::convert::{
-    self, actor_in, division_code, expected_version, optional, required, service_in, stage_in,
-    ticket_id, ticket_out, time_in,
+    self, actor_in, division_code, expected_version, nature_in, optional, required, route_out,
+    service_in, stage_in, ticket_id, ticket_out, time_in, urgency_in,
 };
 use super::status::invalid;
-use crate::tickets::Hotline;
+use crate::routing::Hints;
+use crate::tickets::{Disposition, Hotline};
 
 /// Search pages: a default that fits a screen, and a cap that keeps one response small.
 const SEARCH_DEFAULT: u32 = 50;
@@ -34,13 +35,30 @@ impl Intake for IntakeApi {
     ) -> Result<Response<pb::SubmitTicketResponse>, Status> {
         let req = request.into_inner();
         let new = convert::new_ticket(&req).map_err(invalid)?;
-        let actor = actor_in(req.actor).map_err(invalid)?;
         let station =
             optional(&req.station_id, |s| convert::station_id("station_id", s)).map_err(invalid)?;
-        let submitted = self.hotline.submit(new, station, actor).await?;
+        let disposition = match (station, req.hold) {
+            (Some(_), true) => {
+                return Err(invalid(hotline_core::InvalidInput::new(
+                    "hold",
+                    "a held request is not dispatched: give station_id or hold, not both",
+                )))
+            }
+            (Some(station), false) => Disposition::DispatchTo(station),
+            (None, true) => Disposition::Hold,
+            (None, false) => Disposition::Route(Hints {
+                category: new.category.clone(),
+                nature: nature_in("nature", req.nature).map_err(invalid)?,
+                urgency: urgency_in("urgency", req.urgency).map_err(invalid)?,
+                division: new.division.clone(),
+            }),
+        };
+        let actor = actor_in(req.actor).map_err(invalid)?;
+        let submitted = self.hotline.submit(new, disposition, actor).await?;
         Ok(Response::new(pb::SubmitTicketResponse {
             ticket: Some(ticket_out(&submitted.ticket, &[])),
             created: submitted.created,
+            duplicate_of: submitted.duplicate_of.as_ref().map(|t| ticket_out(t, &[])),
         }))
     }
 
@@ -84,6 +102,7 @@ impl Intake for IntakeApi {
             text_contains: Some(req.text_contains.trim().to_owned()).filter(|t| !t.is_empty()),
             created_after: time_in("created_after", &req.created_after).map_err(invalid)?,
             created_before: time_in("created_before", &req.created_before).map_err(invalid)?,
+            updated_since: None,
             before_id: optional(&req.page_token, |s| ticket_id("page_token", s))
                 .map_err(invalid)?,
             limit,
@@ -166,6 +185,61 @@ impl Intake for IntakeApi {
         Ok(Response::new(pb::LinkDuplicateResponse {
             ticket: Some(ticket_out(&ticket, &[])),
             original: Some(ticket_out(&original, &[])),
+        }))
+    }
+
+    async fn preview_route(
+        &self,
+        request: Request<pb::PreviewRouteRequest>,
+    ) -> Result<Response<pb::PreviewRouteResponse>, Status> {
+        let req = request.into_inner();
+        let Some(routing) = self.hotline.routing() else {
+            return Err(crate::error::RouterError::Unavailable(
+                "automatic routing is not configured on this router".into(),
+            )
+            .into());
+        };
+        // The same limits as a submit, so the preview never accepts what a submit refuses.
+        let text = hotline_core::ticket::optional_text(
+            "text",
+            &req.text,
+            hotline_core::ticket::TEXT_MAX_CHARS,
+        )
+        .map_err(invalid)?;
+        let address = hotline_core::ticket::optional_text(
+            "address",
+            &req.address,
+            hotline_core::ticket::ADDRESS_MAX_CHARS,
+        )
+        .map_err(invalid)?;
+        let location = req
+            .location
+            .map(|p| hotline_core::GeoPoint::parse(p.lat, p.lng))
+            .transpose()
+            .map_err(invalid)?;
+        let request = hotline_routing::RouteRequest {
+            text: text.clone(),
+            address: Some(address).filter(|a| !a.is_empty()),
+            location: location.map(|p| (p.lat, p.lng)),
+            kiosk: optional(&req.kiosk_id, |s| {
+                hotline_core::KioskId::parse("kiosk_id", s)
+            })
+            .map_err(invalid)?,
+            category: optional(&req.category, |s| {
+                hotline_core::CategoryCode::parse("category", s)
+            })
+            .map_err(invalid)?,
+            nature: nature_in("nature", req.nature).map_err(invalid)?,
+            urgency: urgency_in("urgency", req.urgency).map_err(invalid)?,
+            division: division_code("division_code", &req.division_code).map_err(invalid)?,
+        };
+        let decision = routing.decide_request(&request);
+        let duplicate = routing
+            .find_duplicate(self.hotline.store(), &text, &decision, self.hotline.now())
+            .await?;
+        Ok(Response::new(pb::PreviewRouteResponse {
+            route: Some(route_out(&decision)),
+            duplicate_of: duplicate.as_ref().map(|t| ticket_out(t, &[])),
         }))
     }
 }

@@ -4,8 +4,14 @@ use hotline_proto::v1::supervision_server::Supervision;
 use tonic::{Request, Response, Status};
 
 use super::act;
-use super::convert::{flag_in, required, satisfaction_in, station_id};
+use super::convert::{
+    actor_in, division_code, expected_version, flag_in, nature_in, optional, required,
+    satisfaction_in, station_id, ticket_id, ticket_response, urgency_in,
+};
+use super::status::invalid;
 use crate::tickets::Hotline;
+use crate::tickets::Reclassification;
+use hotline_core::CategoryCode;
 
 pub struct SupervisionApi {
     hotline: Hotline,
@@ -170,5 +176,24 @@ impl Supervision for SupervisionApi {
             },
         )
         .await
+    }
+
+    async fn reclassify(&self, request: Request<pb::ReclassifyRequest>) -> TicketResult {
+        let req = request.into_inner();
+        let id = ticket_id("ticket_id", &req.ticket_id).map_err(invalid)?;
+        let actor = actor_in(req.actor).map_err(invalid)?;
+        let change = Reclassification {
+            category: optional(&req.category, |s| CategoryCode::parse("category", s))
+                .map_err(invalid)?,
+            nature: nature_in("nature", req.nature).map_err(invalid)?,
+            urgency: urgency_in("urgency", req.urgency).map_err(invalid)?,
+            division: division_code("division_code", &req.division_code).map_err(invalid)?,
+            address: Some(req.address).filter(|a| !a.trim().is_empty()),
+        };
+        let ticket = self
+            .hotline
+            .reclassify(id, expected_version(req.expected_version), actor, change)
+            .await?;
+        Ok(Response::new(ticket_response(&ticket)))
     }
 }

@@ -1,0 +1,287 @@
+#!/usr/bin/env bash
+# Submit throughput and latency of the router on PostgreSQL, against pgbench on the same server.
+#
+#   benches/submit/run.sh            # build, run everything, print the summary line
+#   DURATION=10 SKIP_BUILD=1 benches/submit/run.sh
+#
+# What it does, in one run:
+#   1. builds target/release/{hotline,hotline-loadgen} (skip with SKIP_BUILD=1);
+#   2. creates a fresh database and starts `hotline serve` on it, on a free loopback port;
+#   3. closed loop: hotline-loadgen at CONCURRENCY (16) for DURATION (20) seconds -> submit_tps;
+#   4. measures the size of the ticket rows it wrote (pg_column_size(t.*));
+#   5. pgbench, same server, same client count: `-n -M prepared -f insert.sql -c 16 -j 2 -T 20`,
+#      where insert.sql inserts ONE row (bigserial primary key + an uncompressed text payload cut
+#      from real ticket rows, sized so that the row is as big as a ticket row) -> pgbench_tps;
+#   6. for reference, pgbench running the router's own submit statement (ticket + event, same
+#      schema, same indexes) with literal values -> the database's ceiling for our statement;
+#   7. open loop: hotline-loadgen --rate pgbench_tps/2 for DURATION seconds -> p99 at half rate
+#      (latency from each request's scheduled send time, so a stall is not hidden);
+#   8. prints `submit_tps=... pgbench_tps=... ratio=... p99_ms_at_half=...`, stops the server and
+#      drops the databases.
+#
+# Read the ratio honestly:
+#   - Every submit is durable in the same sense as a pgbench transaction: one commit, fsync'd
+#     (synchronous_commit=on); both sides get group commit across their 16 sessions.
+#   - But a submit writes MORE than pgbench's one row: a data-modifying CTE inserts the ticket row
+#     (4 indexes: primary key, unique request_id, (stage, station_id), division_code) AND its first
+#     event row (primary key), in one statement and one commit (crates/store/src/postgres.rs).
+#     pgbench's row has one index. Step 6 shows how much of the gap is that extra work and how
+#     much is the router (gRPC, validation, JSON encoding, the pool).
+#   - This machine has 2 cores: loadgen, router and PostgreSQL (and pgbench, in its turn) share
+#     them, and other builds may be running. The numbers are noisy; compare within one run.
+#
+# Env: DURATION (20), CONCURRENCY (16), OPEN_CONCURRENCY (64), PGHOST/PGPORT/PGUSER
+#      (127.0.0.1/5432/postgres, trust auth), SKIP_BUILD, SKIP_SAME_SHAPE, KEEP_LOGS,
+#      NODELAY_PROBE (also run the closed loop against examples/serve_nodelay).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+ROOT=$PWD
+DURATION=${DURATION:-20}
+CONCURRENCY=${CONCURRENCY:-16}
+OPEN_CONCURRENCY=${OPEN_CONCURRENCY:-64}
+export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres}
+PSQL=(psql -X -q -v ON_ERROR_STOP=1 -At)
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+HOTLINE=$TARGET_DIR/release/hotline
+LOADGEN=$TARGET_DIR/release/hotline-loadgen
+
+suffix=$(date +%s)_$$
+DB=hotline_bench_$suffix
+PEER_DB=hotline_bench_peer_$suffix
+SHAPE_DB=hotline_bench_shape_$suffix
+WORK=$(mktemp -d -t hotline-bench.XXXXXX)
+SERVER_PID=""
+CREATED_DBS=()
+
+log() { printf '\n== %s\n' "$*" >&2; }
+
+cleanup() {
+    local status=$?
+    set +e
+    if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill -TERM "$SERVER_PID" 2>/dev/null
+        for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$SERVER_PID" 2>/dev/null
+        wait "$SERVER_PID" 2>/dev/null
+    fi
+    for db in "${CREATED_DBS[@]}"; do
+        psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1
+    done
+    if [[ $status -ne 0 && -f $WORK/server.log ]]; then
+        echo "--- last lines of the server log:" >&2
+        tail -n 20 "$WORK/server.log" >&2
+    fi
+    if [[ -n ${KEEP_LOGS:-} ]]; then echo "logs kept in $WORK" >&2; else rm -rf "$WORK"; fi
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# JSON field of the loadgen's one-line report (flat keys; `p99` only occurs under latency_ms).
+json_num() { sed -n "s/.*\"$2\":\([-0-9.eE+]*\).*/\1/p" "$1"; }
+
+# ---------------------------------------------------------------- PostgreSQL up
+if ! pg_isready -q -h "$PGHOST" -p "$PGPORT"; then
+    log "starting PostgreSQL"
+    version=$(ls /etc/postgresql | head -n 1)
+    pg_ctlcluster --skip-systemctl-redirect "$version" main start
+    for _ in $(seq 1 100); do pg_isready -q -h "$PGHOST" -p "$PGPORT" && break; sleep 0.2; done
+    pg_isready -h "$PGHOST" -p "$PGPORT" >/dev/null || { echo "PostgreSQL did not start" >&2; exit 1; }
+fi
+log "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); $(psql -X -At -d postgres -c "SELECT 'PostgreSQL ' || current_setting('server_version') || ', fsync=' || current_setting('fsync') || ', synchronous_commit=' || current_setting('synchronous_commit')")"
+
+# ---------------------------------------------------------------- build
+if [[ -z ${SKIP_BUILD:-} ]]; then
+    log "cargo build --release -p hotline-router -p hotline-loadgen"
+    cargo build --release -p hotline-router -p hotline-loadgen
+fi
+[[ -x $HOTLINE && -x $LOADGEN ]] || { echo "missing $HOTLINE or $LOADGEN" >&2; exit 1; }
+
+# ---------------------------------------------------------------- server on a fresh database
+"${PSQL[@]}" -d postgres -c "CREATE DATABASE $DB"
+CREATED_DBS+=("$DB")
+
+free_port() {
+    local port
+    for _ in $(seq 1 50); do
+        port=$((20000 + RANDOM % 40000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            echo "$port"
+            return 0
+        fi
+    done
+    echo "no free port found" >&2
+    return 1
+}
+PORT=$(free_port)
+SERVER=http://127.0.0.1:$PORT
+
+log "starting hotline serve on 127.0.0.1:$PORT (database $DB)"
+"$HOTLINE" serve --database-url "postgres://$PGUSER@$PGHOST:$PGPORT/$DB" \
+    --listen "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
+SERVER_PID=$!
+# Migrations run before the listener opens, so an open port means ready. Bounded: 30 s.
+ready=""
+for _ in $(seq 1 300); do
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+        echo "hotline serve exited:" >&2; cat "$WORK/server.log" >&2; exit 1
+    fi
+    if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then ready=1; break; fi
+    sleep 0.1
+done
+[[ -n $ready ]] || { echo "hotline serve did not open port $PORT within 30 s" >&2; exit 1; }
+
+# ---------------------------------------------------------------- (d) closed loop
+checkpoint() { psql -X -q -d "$1" -c CHECKPOINT; }
+
+checkpoint "$DB"
+log "loadgen closed loop: concurrency $CONCURRENCY, ${DURATION}s"
+"$LOADGEN" --server "$SERVER" --concurrency "$CONCURRENCY" --duration "$DURATION" --json \
+    >"$WORK/closed.json"
+cat "$WORK/closed.json"
+SUBMIT_TPS=$(json_num "$WORK/closed.json" tickets_per_s)
+CLOSED_ERRORS=$(json_num "$WORK/closed.json" errors)
+[[ -n $SUBMIT_TPS ]] || { echo "could not read the loadgen's report" >&2; exit 1; }
+
+# ---------------------------------------------------------------- row size
+log "ticket row sizes (bytes)"
+"${PSQL[@]}" -d "$DB" -c "SELECT pg_column_size(t.*) AS row_bytes, octet_length(t.body::text) AS body_json_bytes, char_length(t.text) AS text_chars FROM tickets t LIMIT 5"
+ROW_BYTES=$("${PSQL[@]}" -d "$DB" -c "SELECT round(avg(pg_column_size(t.*)))::int FROM (SELECT * FROM tickets LIMIT 500) t")
+EVENT_BYTES=$("${PSQL[@]}" -d "$DB" -c "SELECT round(avg(pg_column_size(e.*)))::int FROM (SELECT * FROM ticket_events LIMIT 500) e")
+echo "average ticket row: $ROW_BYTES bytes; its event row: $EVENT_BYTES bytes" >&2
+table_sizes() { # $1 = database, $2 = table: heap, TOAST and index bytes per row
+    "${PSQL[@]}" -d "$1" -c "
+        SELECT format('%s: %s rows; per row: heap %s B, toast %s B, indexes %s B', c.relname, n,
+          pg_relation_size(c.oid) / n, coalesce(pg_relation_size(c.reltoastrelid), 0) / n,
+          pg_indexes_size(c.oid) / n)
+        FROM pg_class c, LATERAL (SELECT greatest(count(*), 1) AS n FROM $2) k
+        WHERE c.oid = '$2'::regclass" >&2
+}
+table_sizes "$DB" tickets
+table_sizes "$DB" ticket_events
+
+# ---------------------------------------------------------------- (e) pgbench, one row of that size
+"${PSQL[@]}" -d postgres -c "CREATE DATABASE $PEER_DB"
+CREATED_DBS+=("$PEER_DB")
+# STORAGE EXTERNAL: no compression, so the payload is as big stored as sent (a ticket row's
+# columns are each too incompressible for pglz, and its JSONB body goes to TOAST the same way).
+"${PSQL[@]}" -d "$PEER_DB" -c "CREATE TABLE peer_rows (id bigserial PRIMARY KEY, payload text NOT NULL)" \
+    -c "ALTER TABLE peer_rows ALTER COLUMN payload SET STORAGE EXTERNAL"
+# Payload: the text form of real ticket rows (Chinese text, JSON).
+"${PSQL[@]}" -d "$DB" -c "SELECT string_agg(t::text, ' ') FROM (SELECT * FROM tickets ORDER BY id LIMIT 8) t" \
+    >"$WORK/source.txt"
+make_insert() { # $1 = payload bytes -> $WORK/insert.sql
+    # (psql interpolates :'src' in scripts read from stdin, not in -c strings)
+    "${PSQL[@]}" -d "$PEER_DB" -v src="$(cat "$WORK/source.txt")" -v n="$1" >"$WORK/insert.sql" <<'SQL'
+SELECT format('INSERT INTO peer_rows (payload) VALUES (%L);', left(:'src', k))
+FROM generate_series(1, least(char_length(:'src'), :n)) k
+WHERE octet_length(left(:'src', k)) <= :n ORDER BY k DESC LIMIT 1
+SQL
+}
+# Size the payload so that the stored row matches.
+payload=$((ROW_BYTES - 36))
+for _ in 1 2 3 4 5; do
+    make_insert "$payload"
+    "${PSQL[@]}" -d "$PEER_DB" -c "TRUNCATE peer_rows" -f "$WORK/insert.sql"
+    got=$("${PSQL[@]}" -d "$PEER_DB" -c "SELECT pg_column_size(p.*) FROM peer_rows p")
+    if (( got * 100 >= ROW_BYTES * 97 && got * 100 <= ROW_BYTES * 103 )); then break; fi
+    payload=$(( payload * (ROW_BYTES - 36) / (got > 36 ? got - 36 : 1) ))
+done
+"${PSQL[@]}" -d "$PEER_DB" -c "TRUNCATE peer_rows"
+echo "pgbench row: $got bytes (payload $payload bytes of text) vs ticket row $ROW_BYTES bytes" >&2
+
+checkpoint "$PEER_DB"
+log "pgbench -n -M prepared -f insert.sql -c $CONCURRENCY -j 2 -T $DURATION (one row, one index)"
+pgbench -n -M prepared -f "$WORK/insert.sql" -c "$CONCURRENCY" -j 2 -T "$DURATION" "$PEER_DB" \
+    | tee "$WORK/pgbench.txt"
+table_sizes "$PEER_DB" peer_rows
+PGBENCH_TPS=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$WORK/pgbench.txt")
+[[ -n $PGBENCH_TPS ]] || { echo "could not read pgbench's tps" >&2; exit 1; }
+
+# ---------------------------------------------------------------- (e2) pgbench, our own statement
+SHAPE_TPS=""
+if [[ -z ${SKIP_SAME_SHAPE:-} ]]; then
+    "${PSQL[@]}" -d postgres -c "CREATE DATABASE $SHAPE_DB"
+    CREATED_DBS+=("$SHAPE_DB")
+    pg_dump -s -d "$DB" | "${PSQL[@]}" -d "$SHAPE_DB" >/dev/null
+    # The submit statement from crates/store/src/postgres.rs with a real ticket's values.
+    "${PSQL[@]}" -d "$DB" -c "
+        SELECT format(
+          'WITH t AS (INSERT INTO tickets (id, version, request_id, fingerprint, stage, station_id, '
+          'division_code, channel, urgency, category, text, created_at, updated_at, body) '
+          'VALUES (gen_random_uuid(), 1, gen_random_uuid()::text, %L, %L, NULL, NULL, %L, %L, NULL, '
+          '%L, now(), now(), %L::jsonb) ON CONFLICT (request_id) DO NOTHING RETURNING id) '
+          'INSERT INTO ticket_events (ticket_id, seq, at, kind, stage, actor, action) '
+          'SELECT id, 1, now(), %L, %L, %L::jsonb, %L::jsonb FROM t;',
+          t.fingerprint, t.stage, t.channel, t.urgency, t.text, t.body::text,
+          e.kind, e.stage, e.actor::text, e.action::text)
+        FROM tickets t JOIN ticket_events e ON e.ticket_id = t.id ORDER BY t.id LIMIT 1" \
+        >"$WORK/submit.sql"
+    checkpoint "$SHAPE_DB"
+    log "reference: pgbench running the router's submit statement (ticket + event), -c $CONCURRENCY"
+    pgbench -n -M prepared -f "$WORK/submit.sql" -c "$CONCURRENCY" -j 2 -T "$DURATION" "$SHAPE_DB" \
+        | tee "$WORK/pgbench-shape.txt"
+    SHAPE_TPS=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$WORK/pgbench-shape.txt")
+    table_sizes "$SHAPE_DB" tickets
+fi
+
+# ---------------------------------------------------------------- (f) open loop at half rate
+HALF=$(awk -v t="$PGBENCH_TPS" 'BEGIN { printf "%.1f", t / 2 }')
+checkpoint "$DB"
+log "loadgen open loop: ${HALF} tickets/s (half of pgbench), ${DURATION}s, up to $OPEN_CONCURRENCY in flight"
+"$LOADGEN" --server "$SERVER" --concurrency "$OPEN_CONCURRENCY" --rate "$HALF" \
+    --duration "$DURATION" --json >"$WORK/open.json"
+cat "$WORK/open.json"
+P99_HALF=$(json_num "$WORK/open.json" p99)
+OPEN_TPS=$(json_num "$WORK/open.json" tickets_per_s)
+OPEN_ERRORS=$(json_num "$WORK/open.json" errors)
+
+# ---------------------------------------------------------------- optional: TCP_NODELAY probe
+# NODELAY_PROBE=1: the same closed loop against examples/serve_nodelay (the Intake service on the
+# same engine, with TCP_NODELAY on accepted sockets), on its own fresh database.
+NODELAY_TPS=""
+if [[ -n ${NODELAY_PROBE:-} ]]; then
+    NODELAY_BIN=$TARGET_DIR/release/examples/serve_nodelay
+    if [[ -z ${SKIP_BUILD:-} ]]; then
+        cargo build --release -p hotline-loadgen --example serve_nodelay
+    fi
+    NODELAY_DB=hotline_bench_nodelay_$suffix
+    "${PSQL[@]}" -d postgres -c "CREATE DATABASE $NODELAY_DB"
+    CREATED_DBS+=("$NODELAY_DB")
+    kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
+    PORT=$(free_port)
+    "$NODELAY_BIN" serve --database-url "postgres://$PGUSER@$PGHOST:$PGPORT/$NODELAY_DB" \
+        --listen "127.0.0.1:$PORT" >"$WORK/server-nodelay.log" 2>&1 &
+    SERVER_PID=$!
+    ready=""
+    for _ in $(seq 1 300); do
+        kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server-nodelay.log" >&2; exit 1; }
+        if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then ready=1; break; fi
+        sleep 0.1
+    done
+    [[ -n $ready ]] || { echo "serve_nodelay did not open port $PORT within 30 s" >&2; exit 1; }
+    checkpoint "$NODELAY_DB"
+    log "probe: loadgen closed loop against serve_nodelay, concurrency $CONCURRENCY, ${DURATION}s"
+    "$LOADGEN" --server "http://127.0.0.1:$PORT" --concurrency "$CONCURRENCY" \
+        --duration "$DURATION" --json >"$WORK/nodelay.json"
+    cat "$WORK/nodelay.json"
+    NODELAY_TPS=$(json_num "$WORK/nodelay.json" tickets_per_s)
+fi
+
+# ---------------------------------------------------------------- summary
+RATIO=$(awk -v a="$SUBMIT_TPS" -v b="$PGBENCH_TPS" 'BEGIN { printf "%.3f", a / b }')
+log "summary"
+printf 'closed loop: %s errors; open loop: achieved %.1f of %s tickets/s, %s errors\n' \
+    "$CLOSED_ERRORS" "$OPEN_TPS" "$HALF" "$OPEN_ERRORS" >&2
+if [[ -n $SHAPE_TPS ]]; then
+    awk -v a="$SUBMIT_TPS" -v s="$SHAPE_TPS" 'BEGIN {
+        printf "pgbench with the submit statement itself: %.1f tps (router reaches %.1f%% of it)\n", s, 100 * a / s }' >&2
+fi
+if [[ -n $NODELAY_TPS ]]; then
+    awk -v a="$NODELAY_TPS" -v b="$PGBENCH_TPS" 'BEGIN {
+        printf "with TCP_NODELAY (serve_nodelay): %.1f tickets/s, ratio %.3f\n", a, a / b }' >&2
+fi
+printf 'submit_tps=%.1f pgbench_tps=%.1f ratio=%s p99_ms_at_half=%.2f\n' \
+    "$SUBMIT_TPS" "$PGBENCH_TPS" "$RATIO" "$P99_HALF"

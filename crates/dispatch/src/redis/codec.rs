@@ -1,0 +1,281 @@
+//! How queue entries, leases and timers are written into Redis values, and read back.
+//!
+//! # Queue order as a score
+//! A station's `ready` ZSET must order by urgency (desc), then due (earliest first, none last),
+//! then arrival. Three fields do not fit a double's 53-bit mantissa, so the order is composite:
+//! - score = `band * 2^42 + due_ms`, where band is 0 for critical, 1 urgent, 2 normal, and a
+//!   missing due is `2^42 - 1` (after every real deadline). Deadlines are clamped to
+//!   `[0, 2^42 - 2]` ms (1970 .. 2109). The largest score is `3 * 2^42 < 2^53`, so it is exact.
+//! - equal scores are ordered by member bytes, and the member starts with the station's arrival
+//!   counter as 12 fixed-width hex digits, then the ticket: arrival order breaks ties.
+//!
+//! # Times
+//! Entry times (`due`, `enqueued_at`) round-trip exactly: `<unix seconds>[.<nanos>]`. Lease
+//! expiries are integer microseconds (exact in Lua's doubles); a lease read back is truncated to
+//! the microsecond.
+//!
+//! # A ticket's timers
+//! The membership bucket stores, per ticket, just enough to rebuild each [`Timer::member`]:
+//! groups `<deadline_ms>=<clock letter><step letter>...` joined by `,` (one group per deadline),
+//! e.g. `1772442000000=rwrbru` for three resolution steps. The Lua scripts decode it with the
+//! letter tables from [`lua_prelude`], generated from the same functions, so they cannot drift.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, TimeZone, Utc};
+use hotline_core::{StationId, TicketId, Urgency};
+
+use crate::{QueueEntry, Timer, TimerClock, TimerStep};
+
+const DUE_BITS: u32 = 42;
+const NO_DUE: i64 = (1 << DUE_BITS) - 1;
+
+/// The ready-set score of an entry (see the module docs).
+pub fn queue_score(urgency: Urgency, due: Option<DateTime<Utc>>) -> i64 {
+    let band = match urgency {
+        Urgency::Critical => 0,
+        Urgency::Urgent => 1,
+        Urgency::Normal => 2,
+    };
+    let due_key = due.map_or(NO_DUE, |d| d.timestamp_millis().clamp(0, NO_DUE - 1));
+    (band << DUE_BITS) + due_key
+}
+
+/// An exact, compact text form of a time: `<secs>` or `<secs>.<nanos>`.
+pub fn time_out(at: DateTime<Utc>) -> String {
+    let nanos = at.timestamp_subsec_nanos();
+    if nanos == 0 {
+        at.timestamp().to_string()
+    } else {
+        format!("{}.{nanos:09}", at.timestamp())
+    }
+}
+
+pub fn time_in(raw: &str) -> Option<DateTime<Utc>> {
+    let (secs, nanos) = match raw.split_once('.') {
+        Some((s, n)) if n.len() == 9 => (s.parse().ok()?, n.parse().ok()?),
+        Some(_) => return None,
+        None => (raw.parse().ok()?, 0),
+    };
+    Utc.timestamp_opt(secs, nanos).single()
+}
+
+pub fn micros(at: DateTime<Utc>) -> i64 {
+    at.timestamp_micros()
+}
+
+pub fn from_micros(us: i64) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp_micros(us)
+}
+
+/// The part of an entry after its arrival number: `|<urgency>|<due>|<enqueued_at>`. The stored
+/// value prepends the 12-digit arrival number; the arrival message prepends `<station>|<ticket>`.
+pub fn entry_tail(entry: &QueueEntry) -> String {
+    format!(
+        "|{}|{}|{}",
+        entry.urgency.code(),
+        entry.due.map(time_out).unwrap_or_default(),
+        time_out(entry.enqueued_at)
+    )
+}
+
+/// Parses `<urgency>|<due>|<enqueued_at>` (the tail without its leading `|`).
+fn entry_fields(ticket: TicketId, station: StationId, rest: &str) -> Option<QueueEntry> {
+    let mut parts = rest.split('|');
+    let urgency = Urgency::parse("urgency", parts.next()?).ok()?;
+    let due = match parts.next()? {
+        "" => None,
+        raw => Some(time_in(raw)?),
+    };
+    let enqueued_at = time_in(parts.next()?)?;
+    parts.next().is_none().then_some(QueueEntry {
+        ticket,
+        station,
+        urgency,
+        due,
+        enqueued_at,
+    })
+}
+
+/// Parses a stored entry value `<seq>|<urgency>|<due>|<enqueued_at>`.
+pub fn entry_in(ticket: TicketId, station: &StationId, value: &str) -> Option<QueueEntry> {
+    let (_seq, rest) = value.split_once('|')?;
+    entry_fields(ticket, station.clone(), rest)
+}
+
+/// Parses an arrival message `<station>|<ticket>|<urgency>|<due>|<enqueued_at>`.
+pub fn arrival_in(message: &str) -> Option<QueueEntry> {
+    let (station, rest) = message.split_once('|')?;
+    let (ticket, rest) = rest.split_once('|')?;
+    let station = StationId::parse("station", station).ok()?;
+    entry_fields(ticket_in(ticket)?, station, rest)
+}
+
+pub fn ticket_in(raw: &str) -> Option<TicketId> {
+    uuid::Uuid::try_parse(raw).ok().map(TicketId::from_uuid)
+}
+
+/// The ticket of a ready-set member (`<seq:12><ticket:32>`).
+pub fn member_ticket(member: &str) -> Option<TicketId> {
+    ticket_in(member.get(12..)?)
+}
+
+pub const CLOCKS: [TimerClock; 3] = [
+    TimerClock::SignFor,
+    TimerClock::Resolution,
+    TimerClock::Callback,
+];
+
+pub const STEPS: [TimerStep; 6] = [
+    TimerStep::Warning,
+    TimerStep::Breach,
+    TimerStep::Urge,
+    TimerStep::Supervise,
+    TimerStep::Publish,
+    TimerStep::Widen,
+];
+
+pub fn clock_letter(clock: TimerClock) -> char {
+    match clock {
+        TimerClock::SignFor => 's',
+        TimerClock::Resolution => 'r',
+        TimerClock::Callback => 'c',
+    }
+}
+
+pub fn step_letter(step: TimerStep) -> char {
+    match step {
+        TimerStep::Warning => 'w',
+        TimerStep::Breach => 'b',
+        TimerStep::Urge => 'u',
+        TimerStep::Supervise => 's',
+        TimerStep::Publish => 'p',
+        TimerStep::Widen => 'x',
+    }
+}
+
+/// The compact per-ticket membership value of `timers` (all of one ticket).
+pub fn ticket_timers_value(timers: &[Timer]) -> String {
+    let mut groups: BTreeMap<i64, String> = BTreeMap::new();
+    for timer in timers {
+        let codes = groups.entry(timer.deadline_ms).or_default();
+        codes.push(clock_letter(timer.clock));
+        codes.push(step_letter(timer.step));
+    }
+    groups
+        .into_iter()
+        .map(|(deadline, codes)| format!("{deadline}={codes}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Lua shared by the timer scripts: the letter tables and `members_of(ticket, value)`, which
+/// expands a membership value back into [`Timer::member`] strings.
+pub fn lua_prelude() -> String {
+    let clocks: Vec<String> = CLOCKS
+        .iter()
+        .map(|c| format!("{}='{}'", clock_letter(*c), c.code()))
+        .collect();
+    let steps: Vec<String> = STEPS
+        .iter()
+        .map(|s| format!("{}='{}'", step_letter(*s), s.code()))
+        .collect();
+    format!(
+        r#"-- generated by codec::lua_prelude
+local CLOCK = {{{}}}
+local STEP = {{{}}}
+local function members_of(ticket, value)
+  local out = {{}}
+  for deadline, codes in string.gmatch(value, '(%-?%d+)=(%a+)') do
+    for i = 1, #codes, 2 do
+      out[#out + 1] = ticket .. '|' .. CLOCK[string.sub(codes, i, i)] .. '|'
+        .. STEP[string.sub(codes, i + 1, i + 1)] .. '|' .. deadline
+    end
+  end
+  return out
+end
+"#,
+        clocks.join(", "),
+        steps.join(", ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+    use std::collections::HashSet;
+
+    #[test]
+    fn scores_order_urgency_then_due_then_no_due() {
+        let t = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+        let order = [
+            queue_score(Urgency::Critical, None),
+            queue_score(Urgency::Urgent, Some(t)),
+            queue_score(Urgency::Normal, Some(t)),
+            queue_score(Urgency::Normal, Some(t + Duration::milliseconds(1))),
+            queue_score(Urgency::Normal, None),
+        ];
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
+        assert!(order[4] < 1 << 53);
+        // Exact as a double.
+        assert_eq!(order[3] as f64 as i64, order[3]);
+    }
+
+    #[test]
+    fn times_round_trip_exactly() {
+        let t = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+        for at in [
+            t,
+            t + Duration::nanoseconds(123_456_789),
+            t + Duration::microseconds(5),
+        ] {
+            assert_eq!(time_in(&time_out(at)), Some(at));
+        }
+        assert_eq!(time_in("12.5"), None);
+    }
+
+    #[test]
+    fn arrival_messages_parse_back_into_the_entry() {
+        let entry = QueueEntry {
+            ticket: TicketId::new(),
+            station: StationId::parse("s", "3205-css").unwrap(),
+            urgency: Urgency::Urgent,
+            due: None,
+            enqueued_at: Utc::now(),
+        };
+        let message = format!(
+            "{}|{}{}",
+            entry.station,
+            entry.ticket.as_uuid().simple(),
+            entry_tail(&entry)
+        );
+        assert_eq!(arrival_in(&message), Some(entry));
+    }
+
+    #[test]
+    fn timer_letters_are_unique() {
+        let clocks: HashSet<char> = CLOCKS.iter().map(|c| clock_letter(*c)).collect();
+        let steps: HashSet<char> = STEPS.iter().map(|s| step_letter(*s)).collect();
+        assert_eq!(clocks.len(), CLOCKS.len());
+        assert_eq!(steps.len(), STEPS.len());
+    }
+
+    #[test]
+    fn ticket_values_group_steps_by_deadline() {
+        let ticket = TicketId::new();
+        let t = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+        let d = t + Duration::hours(8);
+        let timers = vec![
+            Timer::new(ticket, TimerClock::Resolution, TimerStep::Warning, t, d),
+            Timer::new(ticket, TimerClock::Resolution, TimerStep::Breach, d, d),
+            Timer::new(ticket, TimerClock::SignFor, TimerStep::Widen, t, t),
+        ];
+        let value = ticket_timers_value(&timers);
+        assert_eq!(
+            value,
+            format!("{}=sx,{}=rwrb", t.timestamp_millis(), d.timestamp_millis())
+        );
+        assert!(value.len() <= 64, "fits a listpack entry: {value}");
+    }
+}

@@ -1,0 +1,56 @@
+//! The Redis backends (production): [`RedisQueue`] and [`RedisTimers`], passing the same
+//! behaviour suites as the in-process ones, so several router replicas can share one working set.
+//!
+//! # Layout
+//! - [`keys`]: every key and channel name, and the layout (with the Redis Cluster caveats).
+//! - [`codec`]: how entries, leases and timers are written into values; the queue-order score.
+//! - [`scripts`]: one Lua script per atomic operation (`scripts/*.lua`), loaded once.
+//! - [`queue`]: [`RedisQueue`], station queues.
+//! - [`pubsub`]: the arrivals subscription that feeds [`crate::Queue::subscribe`] across replicas.
+//! - [`timers`]: [`RedisTimers`], the SLA timer index.
+//!
+//! Connection errors (including timeouts) map to [`QueueError::Unavailable`]; commands go through
+//! a [`redis::aio::ConnectionManager`], which reconnects on its own.
+
+pub mod codec;
+pub mod keys;
+pub mod pubsub;
+pub mod queue;
+pub mod scripts;
+pub mod timers;
+
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use crate::QueueError;
+
+pub use queue::RedisQueue;
+pub use timers::RedisTimers;
+
+/// How long one command may take before it counts as unavailable. Generous: a rebuild or a big
+/// claim batch is one command.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+pub(crate) fn unavailable(err: redis::RedisError) -> QueueError {
+    QueueError::Unavailable(err.to_string())
+}
+
+pub(crate) fn corrupt(what: impl std::fmt::Display) -> QueueError {
+    QueueError::Unavailable(format!("unexpected data in Redis: {what}"))
+}
+
+/// Opens a client and an auto-reconnecting connection, and loads the scripts.
+pub(crate) async fn connect(url: &str) -> Result<(redis::Client, ConnectionManager), QueueError> {
+    let client = redis::Client::open(url).map_err(unavailable)?;
+    let config = ConnectionManagerConfig::new()
+        .set_response_timeout(Some(RESPONSE_TIMEOUT))
+        .set_connection_timeout(Some(CONNECT_TIMEOUT));
+    let mut conn = client
+        .get_connection_manager_with_config(config)
+        .await
+        .map_err(unavailable)?;
+    scripts::load_all(&mut conn).await.map_err(unavailable)?;
+    Ok((client, conn))
+}

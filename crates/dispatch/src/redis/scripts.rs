@@ -1,0 +1,55 @@
+//! The Lua scripts, one per atomic operation (`scripts/*.lua`, each with its KEYS/ARGV in a
+//! header), compiled into the binary and hashed once per process. [`load_all`] loads them into a
+//! server at connect time; `EVALSHA` falls back to loading again after a server restart.
+
+use std::sync::LazyLock;
+
+use redis::aio::ConnectionManager;
+use redis::Script;
+
+use super::codec::lua_prelude;
+
+pub struct Scripts {
+    pub enqueue: Script,
+    pub remove: Script,
+    pub claim: Script,
+    pub release_expired: Script,
+    pub timers_schedule: Script,
+    pub timers_claim_due: Script,
+    pub timers_ack: Script,
+    pub timers_of: Script,
+}
+
+/// The scripts of this process, built (and hashed) on first use.
+pub static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| {
+    // The timer scripts share the generated letter tables and `members_of`.
+    let with_prelude = |body: &str| Script::new(&format!("{}\n{body}", lua_prelude()));
+    Scripts {
+        enqueue: Script::new(include_str!("scripts/enqueue.lua")),
+        remove: Script::new(include_str!("scripts/remove.lua")),
+        claim: Script::new(include_str!("scripts/claim.lua")),
+        release_expired: Script::new(include_str!("scripts/release_expired.lua")),
+        timers_schedule: with_prelude(include_str!("scripts/timers_schedule.lua")),
+        timers_claim_due: Script::new(include_str!("scripts/timers_claim_due.lua")),
+        timers_ack: with_prelude(include_str!("scripts/timers_ack.lua")),
+        timers_of: with_prelude(include_str!("scripts/timers_of.lua")),
+    }
+});
+
+/// Loads every script into the server (`SCRIPT LOAD`), so the first calls are plain `EVALSHA`s.
+pub async fn load_all(conn: &mut ConnectionManager) -> redis::RedisResult<()> {
+    let s = &*SCRIPTS;
+    for script in [
+        &s.enqueue,
+        &s.remove,
+        &s.claim,
+        &s.release_expired,
+        &s.timers_schedule,
+        &s.timers_claim_due,
+        &s.timers_ack,
+        &s.timers_of,
+    ] {
+        script.load_async(conn).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,99 @@
+//! Automatic routing at intake: the routing engine's decision for a ticket, and duplicate
+//! detection against live tickets of the same territory and category.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use hotline_core::route::Explanation;
+use hotline_core::{CategoryCode, DivisionCode, Nature, Stage, Ticket, Urgency};
+use hotline_routing::{DuplicateSettings, RouteRequest, RoutingEngine};
+use hotline_store::{SearchQuery, TicketStore};
+
+use crate::error::RouterError;
+
+/// What an operator fixed by hand; everything else the engine decides.
+#[derive(Debug, Clone, Default)]
+pub struct Hints {
+    pub category: Option<CategoryCode>,
+    pub nature: Option<Nature>,
+    pub urgency: Option<Urgency>,
+    pub division: Option<DivisionCode>,
+}
+
+/// The engine and the duplicate rule, shared by every request.
+#[derive(Clone)]
+pub struct Routing {
+    engine: Arc<RoutingEngine>,
+    duplicates: DuplicateSettings,
+}
+
+impl Routing {
+    pub fn new(engine: Arc<RoutingEngine>, duplicates: DuplicateSettings) -> Self {
+        Self { engine, duplicates }
+    }
+
+    pub fn engine(&self) -> &RoutingEngine {
+        &self.engine
+    }
+
+    /// The decision for a ticket's text, address, point and kiosk, with the operator's hints.
+    pub fn decide(&self, ticket: &Ticket, hints: &Hints) -> Explanation {
+        self.decide_request(&Self::request_for(ticket, hints))
+    }
+
+    /// The routing request for a ticket as it stands, with the operator's hints.
+    pub fn request_for(ticket: &Ticket, hints: &Hints) -> RouteRequest {
+        RouteRequest {
+            text: ticket.text.clone(),
+            address: Some(ticket.address.clone()).filter(|a| !a.trim().is_empty()),
+            location: ticket.location.map(|p| (p.lat, p.lng)),
+            kiosk: ticket.kiosk.clone(),
+            category: hints.category.clone(),
+            nature: hints.nature,
+            urgency: hints.urgency,
+            division: hints.division.clone(),
+        }
+    }
+
+    pub fn decide_request(&self, request: &RouteRequest) -> Explanation {
+        // Classification and resolution are CPU work of well under a millisecond; they run
+        // inline rather than on a blocking pool.
+        self.engine.decide(request)
+    }
+
+    /// A live ticket, created within the window, in the same territory and category, whose
+    /// text is similar enough: the one this request duplicates (the most similar).
+    pub async fn find_duplicate(
+        &self,
+        store: &dyn TicketStore,
+        text: &str,
+        decision: &Explanation,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Ticket>, RouterError> {
+        let (Some(division), Some(category)) = (
+            decision.territory.division.as_ref(),
+            decision.categories.first().map(|c| &c.code),
+        ) else {
+            return Ok(None);
+        };
+        let window =
+            chrono::Duration::from_std(self.duplicates.window).unwrap_or(chrono::Duration::days(7));
+        let candidates = store
+            .search(&SearchQuery {
+                division: Some(division.clone()),
+                created_after: Some(now - window),
+                limit: 200,
+                ..SearchQuery::default()
+            })
+            .await?;
+        let best = candidates
+            .into_iter()
+            .filter(|t| t.stage != Stage::Closed && t.category.as_ref() == Some(category))
+            // A duplicate links to the original, never to another duplicate.
+            .filter_map(|t| {
+                hotline_routing::is_duplicate(text, &t.text, &self.duplicates).map(|s| (s, t))
+            })
+            .max_by(|(a, _), (b, _)| a.total_cmp(b));
+        Ok(best.map(|(_, ticket)| ticket))
+    }
+}
