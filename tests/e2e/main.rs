@@ -6,4 +6,5 @@ mod bad_input;
 mod escalation;
 mod lifecycle;
 mod operations;
+mod replicas;
 mod routing;

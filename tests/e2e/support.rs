@@ -54,21 +54,50 @@ impl TestApp {
     }
 
     pub async fn spawn(backend: Backend) -> Self {
-        let dir = TempDir::new();
-        let mut argv = vec!["--data-dir".to_owned(), dir.path().display().to_string()];
+        let mut argv = Vec::new();
         if let Backend::Postgres = backend {
             let url = hotline_store::testing::fresh_postgres_url()
                 .await
                 .expect("fresh postgres database");
-            argv.extend([
-                "--database-url".to_owned(),
-                url,
-                "--db-max-connections".to_owned(),
-                "4".to_owned(),
-            ]);
+            argv.extend(["--database-url".to_owned(), url]);
         }
-        let args = ServeArgs::parse_from(argv).expect("args");
+        Self::spawn_with(argv, ManualClock::new(Self::start_time())).await
+    }
+
+    /// `n` router replicas over one fresh PostgreSQL database and one Redis key prefix, on one
+    /// (manual) clock. Returns the replicas and the prefix.
+    pub async fn spawn_replicas(n: usize) -> (Vec<TestApp>, String) {
+        hotline_dispatch::testing::ensure_redis();
+        let url = hotline_store::testing::fresh_postgres_url()
+            .await
+            .expect("fresh postgres database");
+        let prefix = hotline_dispatch::testing::fresh_prefix();
         let clock = ManualClock::new(Self::start_time());
+        let mut replicas = Vec::new();
+        for _ in 0..n {
+            let argv = vec![
+                "--database-url".to_owned(),
+                url.clone(),
+                "--redis-url".to_owned(),
+                hotline_dispatch::testing::redis_url(),
+                "--redis-prefix".to_owned(),
+                prefix.clone(),
+            ];
+            replicas.push(Self::spawn_with(argv, clock.clone()).await);
+        }
+        (replicas, prefix)
+    }
+
+    /// A router with these `serve` flags (a temp data dir is added) on `clock`.
+    pub async fn spawn_with(mut argv: Vec<String>, clock: ManualClock) -> Self {
+        let dir = TempDir::new();
+        argv.extend([
+            "--data-dir".to_owned(),
+            dir.path().display().to_string(),
+            "--db-max-connections".to_owned(),
+            "4".to_owned(),
+        ]);
+        let args = ServeArgs::parse_from(argv).expect("args");
         let mut app = Self {
             addr: "127.0.0.1:0".parse().unwrap(),
             channel: Channel::from_static("http://127.0.0.1:1").connect_lazy(),
@@ -81,6 +110,17 @@ impl TestApp {
         };
         app.start().await;
         app
+    }
+
+    /// Stops this replica as a crash would look to the others: it answers nothing more and
+    /// acknowledges nothing it had claimed.
+    pub async fn kill(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+        self.stop.take();
+        self.hotline = None;
     }
 
     async fn start(&mut self) {
@@ -152,6 +192,11 @@ impl TestApp {
                 return escalated;
             }
         }
+    }
+
+    pub fn clock_now(&self) -> chrono::DateTime<Utc> {
+        use hotline_core::Clock;
+        self.clock.now()
     }
 
     pub fn advance(&self, by: chrono::Duration) {

@@ -6,6 +6,7 @@
 //! - [`memory`]: the in-process queue of the embedded default.
 //! - [`redis`](mod@redis): the production backends, [`RedisQueue`] and [`RedisTimers`], shared by
 //!   router replicas (keys, Lua scripts, the cross-replica arrivals subscription).
+//! - [`testing`]: the local test Redis and per-test key prefixes, for tests.
 //! - [`timers`]: the SLA timer index ([`TimerIndex`]) and its in-process implementation.
 //! - [`error`]: the queue error, [`QueueError`].
 //!
@@ -16,6 +17,7 @@
 pub mod error;
 pub mod memory;
 pub mod redis;
+pub mod testing;
 pub mod timers;
 
 use async_trait::async_trait;
