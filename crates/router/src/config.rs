@@ -15,7 +15,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the gRPC API (intake, station work, supervision, directory, health, reflection).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Train a category model from a centre's labelled history (CSV with `text,label`).
     Train(TrainArgs),
     /// Evaluate a model on labelled data: per-class P/R/F1, confusion matrix, macro-F1.
@@ -190,7 +190,7 @@ impl ServeArgs {
             .into_iter()
             .chain(args.into_iter().map(Into::into));
         match <Cli as clap::Parser>::try_parse_from(argv)?.command {
-            Command::Serve(args) => Ok(args),
+            Command::Serve(args) => Ok(*args),
             _ => unreachable!("the argument list starts with `serve`"),
         }
     }

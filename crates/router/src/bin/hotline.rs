@@ -9,7 +9,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
             hotline_router::init_tracing(args.log_format);
-            hotline_router::server::run(args).await
+            hotline_router::server::run(*args).await
         }
         Command::Train(args) => hotline_router::cli::train(&args),
         Command::Eval(args) => hotline_router::cli::eval(&args),
