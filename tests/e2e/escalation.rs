@@ -199,7 +199,68 @@ pub async fn closed_tickets_have_no_timers(backend: Backend) {
     assert_eq!(app.fire_timers().await, 0);
 }
 
+pub async fn a_paused_clock_escalates_nothing_and_resuming_moves_the_deadline(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let t = signed_ticket(&app).await;
+    // Tuesday 09:00: waiting on the citizen for photos of the crack.
+    app.clock.set(at("2026-03-03T01:00:00Z"));
+    let paused = app
+        .station()
+        .pause_clock(pb::PauseClockRequest {
+            ticket_id: t.id.clone(),
+            expected_version: 0,
+            actor: Some(staff(COMMUNITY_CSS, "li")),
+            reason: "等待市民提供裂缝照片".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .ticket
+        .unwrap();
+    assert_eq!(paused.paused_since, "2026-03-03T01:00:00.000Z");
+    // Nothing fires while paused, even past the old deadline's yellow light.
+    app.clock.set(at("2026-03-05T00:59:00Z"));
+    assert_eq!(app.fire_timers().await, 0);
+    // Thursday 09:00: the photos arrive; two working days stood still.
+    app.clock.set(at("2026-03-05T01:00:00Z"));
+    let resumed = app
+        .station()
+        .resume_clock(pb::ResumeClockRequest {
+            ticket_id: t.id.clone(),
+            expected_version: 0,
+            actor: Some(staff(COMMUNITY_CSS, "li")),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .ticket
+        .unwrap();
+    assert!(resumed.paused_since.is_empty());
+    assert_eq!(
+        resumed.deadlines.unwrap().resolution,
+        "2026-03-11T09:30:00.000Z"
+    );
+    // The old deadline passes quietly; the new one is watched.
+    app.clock.set(at("2026-03-09T09:31:00Z"));
+    assert_eq!(app.fire_timers().await, 0);
+    app.clock.set(at("2026-03-11T09:30:00Z"));
+    assert_eq!(app.fire_timers().await, 2);
+    assert_eq!(
+        kinds(&app.get(&t.id).await),
+        [
+            "submit",
+            "dispatch",
+            "sign_for",
+            "pause_clock",
+            "resume_clock",
+            "flag",
+            "flag"
+        ]
+    );
+}
+
 on_both_backends!(
+    a_paused_clock_escalates_nothing_and_resuming_moves_the_deadline,
     a_missed_deadline_warns_breaches_and_escalates_once_each,
     an_extension_approved_after_the_warning_moves_the_deadline,
     signing_late_turns_the_red_light_off_for_the_new_clock,

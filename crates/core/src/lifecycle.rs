@@ -156,6 +156,12 @@ pub enum Action {
     Close,
     /// Raise a supervision flag (黄灯, 红灯, 催办, 督办, 通报).
     Flag { flag: Flag, note: String },
+    /// Stop the resolution clock while waiting on the caller (for documents, for access).
+    PauseClock { reason: String },
+    /// Start it again. Carries the resolution deadline moved by the paused working time.
+    ResumeClock {
+        resolution_due: Option<DateTime<Utc>>,
+    },
     /// The router's decision (category, nature, urgency, territory, station) with its explanation.
     /// Records the decision; the dispatch (or triage, or move) that follows is its own event.
     Route {
@@ -205,6 +211,8 @@ impl Action {
             Action::RecordCallback { .. } => "record_callback",
             Action::Close => "close",
             Action::Flag { .. } => "flag",
+            Action::PauseClock { .. } => "pause_clock",
+            Action::ResumeClock { .. } => "resume_clock",
             Action::Route { .. } => "route",
             Action::Redispatch { .. } => "redispatch",
             Action::Reclassify { .. } => "reclassify",
@@ -278,6 +286,13 @@ pub fn apply(
     next.version = ticket.version + 1;
     next.updated_at = at;
     stamp_clock_starts(ticket, &mut next, &action, at);
+    if let (Action::PauseClock { .. }, Some(pause)) = (&action, next.paused.as_mut()) {
+        pause.since = at;
+    }
+    if next.stage != Stage::InProgress {
+        // A pause belongs to the station handling the ticket; any move ends it.
+        next.paused = None;
+    }
     let event = Event {
         ticket_id: ticket.id,
         seq: next.version,
@@ -292,7 +307,11 @@ pub fn apply(
 /// A clock starts when its deadline is set anew; an approved extension moves the deadline but
 /// not the start. A cleared deadline clears its start.
 fn stamp_clock_starts(before: &Ticket, next: &mut Ticket, action: &Action, at: DateTime<Utc>) {
-    let extension = matches!(action, Action::DecideExtension { .. });
+    // An extension or a resumed pause moves the deadline of a clock that keeps running.
+    let extension = matches!(
+        action,
+        Action::DecideExtension { .. } | Action::ResumeClock { .. }
+    );
     let old = &before.deadlines;
     let new = &mut next.deadlines;
     let mut restarted = false;
@@ -530,6 +549,34 @@ fn transition(t: &mut Ticket, actor: &Actor, action: &Action) -> Result<(), Life
             t.extension_request = None;
             Ok(())
         }
+        (InProgress, Action::PauseClock { reason }) => {
+            require_holder(t, actor, action)?;
+            let reason = note("reason", reason)?;
+            if t.paused.is_some() {
+                return Err(precondition("the clock is already paused"));
+            }
+            // The start is the event's time, stamped in `apply`.
+            t.paused = Some(crate::ticket::ClockPause {
+                since: t.updated_at,
+                reason,
+            });
+            Ok(())
+        }
+        (InProgress, Action::ResumeClock { resolution_due }) => {
+            if actor.role == Role::Station {
+                require_holder(t, actor, action)?;
+            } else {
+                require_centre(actor, action)?;
+            }
+            if t.paused.is_none() {
+                return Err(precondition("the clock is not paused"));
+            }
+            t.paused = None;
+            if resolution_due.is_some() {
+                t.deadlines.resolution = *resolution_due;
+            }
+            Ok(())
+        }
         (
             InProgress,
             Action::SubDispatch {
@@ -636,6 +683,7 @@ fn transition(t: &mut Ticket, actor: &Actor, action: &Action) -> Result<(), Life
                 internal_record,
                 public_reply,
             });
+            t.paused = None;
             t.extension_request = None;
             t.stage = PendingReview;
             Ok(())

@@ -168,6 +168,13 @@ pub struct ClockStarts {
     pub callback: Option<DateTime<Utc>>,
 }
 
+/// A pause of the resolution clock: since when, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockPause {
+    pub since: DateTime<Utc>,
+    pub reason: String,
+}
+
 /// A co-handling unit (协办单位): reports back to the lead station, with its own deadline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CoHandler {
@@ -262,6 +269,9 @@ pub struct Ticket {
     pub redo_count: u32,
     pub extension_count: u32,
     pub urge_count: u32,
+    /// Set while the resolution clock is paused, waiting on the caller (等待群众补充材料).
+    #[serde(default)]
+    pub paused: Option<ClockPause>,
     /// The latest routing decision and why (absent for tickets routed by hand).
     #[serde(default)]
     pub route: Option<Box<crate::route::Explanation>>,
@@ -302,6 +312,7 @@ impl Ticket {
             redo_count: 0,
             extension_count: 0,
             urge_count: 0,
+            paused: None,
             route: None,
             created_at: at,
             updated_at: at,

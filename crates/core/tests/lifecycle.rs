@@ -1549,3 +1549,59 @@ fn a_sub_dispatch_to_a_station_that_already_co_handles_is_refused() {
         "{err:?}"
     );
 }
+
+#[test]
+fn the_holder_pauses_the_resolution_clock_while_waiting_on_the_caller_and_resumes_it() {
+    let mut story = Story::in_progress(STREET);
+    let paused = story.ok(
+        &staff_of(STREET),
+        Action::PauseClock {
+            reason: "等待市民补充材料".into(),
+        },
+    );
+    assert_eq!(paused.paused.as_ref().unwrap().since, paused.updated_at);
+    assert_eq!(paused.stage, Stage::InProgress);
+    story.refused(
+        &staff_of(STREET),
+        Action::PauseClock {
+            reason: "again".into(),
+        },
+    );
+    let resumed = story.ok(
+        &staff_of(STREET),
+        Action::ResumeClock {
+            resolution_due: Some(day(20)),
+        },
+    );
+    assert!(resumed.paused.is_none());
+    assert_eq!(resumed.deadlines.resolution, Some(day(20)));
+    // The clock kept its start: a resumed pause is not a new clock.
+    assert_ne!(
+        resumed.deadlines.started.resolution,
+        Some(resumed.updated_at)
+    );
+    story.refused(
+        &staff_of(STREET),
+        Action::ResumeClock {
+            resolution_due: None,
+        },
+    );
+}
+
+#[test]
+fn another_station_cannot_pause_and_a_reply_ends_a_pause() {
+    let mut story = Story::in_progress(STREET);
+    let err = story.refused(
+        &staff_of(COMMUNITY),
+        Action::PauseClock { reason: "x".into() },
+    );
+    assert!(matches!(err, LifecycleError::Forbidden(_)), "{err:?}");
+    story.ok(
+        &staff_of(STREET),
+        Action::PauseClock {
+            reason: "等待现场勘查".into(),
+        },
+    );
+    let replied = story.ok(&staff_of(STREET), reply());
+    assert!(replied.paused.is_none());
+}

@@ -82,6 +82,19 @@ impl Sla {
                 *new_resolution_due =
                     Some(cal.extend(base, Span::WorkingDays(request.working_days))?);
             }
+            Action::ResumeClock { resolution_due } => {
+                // The deadline moves by the time the clock stood still: office time for a
+                // working-time limit, elapsed time for a clock-hours one.
+                if let (Some(due), Some(pause)) = (ticket.deadlines.resolution, &ticket.paused) {
+                    let moved = if limits.resolution.is_working_time() {
+                        let paused = cal.working_time_between(pause.since, now)?;
+                        cal.add_working_time(due, paused)?
+                    } else {
+                        due + (now - pause.since)
+                    };
+                    *resolution_due = Some(moved);
+                }
+            }
             Action::Review {
                 approve: true,
                 callback_due,

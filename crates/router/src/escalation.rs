@@ -60,6 +60,8 @@ fn running_clock(ticket: &Ticket) -> Option<(TimerClock, DateTime<Utc>, Option<D
         Stage::AwaitingSignFor => d
             .sign_for
             .map(|due| (TimerClock::SignFor, due, d.started.sign_for)),
+        // A paused clock has no timers; resuming it sets the moved deadline and plans again.
+        Stage::InProgress if ticket.paused.is_some() => None,
         Stage::InProgress | Stage::ReturnRequested => d
             .resolution
             .map(|due| (TimerClock::Resolution, due, d.started.resolution)),

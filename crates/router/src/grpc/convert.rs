@@ -330,6 +330,12 @@ pub fn ticket_out(t: &Ticket, events: &[Event]) -> pb::Ticket {
         updated_at: time_out(Some(t.updated_at)),
         events: events.iter().map(event_out).collect(),
         route: t.route.as_deref().map(route_out),
+        paused_since: time_out(t.paused.as_ref().map(|p| p.since)),
+        pause_reason: t
+            .paused
+            .as_ref()
+            .map(|p| p.reason.clone())
+            .unwrap_or_default(),
     }
 }
 

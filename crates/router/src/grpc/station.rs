@@ -232,4 +232,32 @@ impl Station for StationApi {
         )
         .await
     }
+
+    async fn pause_clock(&self, request: Request<pb::PauseClockRequest>) -> TicketResult {
+        let req = request.into_inner();
+        act(
+            &self.hotline,
+            &req.ticket_id,
+            req.expected_version,
+            req.actor,
+            || Ok(Action::PauseClock { reason: req.reason }),
+        )
+        .await
+    }
+
+    async fn resume_clock(&self, request: Request<pb::ResumeClockRequest>) -> TicketResult {
+        let req = request.into_inner();
+        act(
+            &self.hotline,
+            &req.ticket_id,
+            req.expected_version,
+            req.actor,
+            || {
+                Ok(Action::ResumeClock {
+                    resolution_due: None,
+                })
+            },
+        )
+        .await
+    }
 }
