@@ -89,6 +89,9 @@ pub enum Command {
     Reject(RejectArgs),
     /// 重复件: link to a live ticket (LinkDuplicate).
     Duplicate(DuplicateArgs),
+    /// Where the router would send a request, and any live duplicate, without creating a
+    /// ticket (PreviewRoute).
+    Preview(PreviewArgs),
 
     // -- station
     /// A station's queue (WatchQueue); --watch keeps printing arrivals until ctrl-c.
@@ -125,6 +128,8 @@ pub enum Command {
     Callback(CallbackArgs),
     /// 结案 (Close).
     Close(TicketArgs),
+    /// 重新分类: re-categorise and re-route to the station the new decision picks (Reclassify).
+    Reclassify(ReclassifyArgs),
     /// 催办/督办/通报 (RaiseFlag).
     Flag(FlagArgs),
 
@@ -198,6 +203,61 @@ pub struct SubmitArgs {
     /// Idempotency key: a retry with the same id returns the same ticket.
     #[arg(long = "request-id", value_name = "ID")]
     pub request_id: Option<String>,
+}
+
+/// `preview`: the routing decision for a request, as `submit` would take it (no ticket).
+#[derive(Debug, Clone, Default, Args)]
+pub struct PreviewArgs {
+    /// What the caller asks; `-` reads it from stdin.
+    #[arg(long)]
+    pub text: String,
+    /// Where it happened, as the caller said it.
+    #[arg(long)]
+    pub address: Option<String>,
+    /// Latitude (WGS 84), with --lng.
+    #[arg(long, requires = "lng", allow_negative_numbers = true)]
+    pub lat: Option<f64>,
+    /// Longitude (WGS 84), with --lat.
+    #[arg(long, requires = "lat", allow_negative_numbers = true)]
+    pub lng: Option<f64>,
+    /// Kiosk id (信息亭).
+    #[arg(long = "kiosk", value_name = "ID")]
+    pub kiosk: Option<String>,
+    /// Category code; wins over the classifier.
+    #[arg(long)]
+    pub category: Option<String>,
+    /// Unset: the router decides.
+    #[arg(long, value_enum)]
+    pub nature: Option<NatureArg>,
+    /// Unset: the router decides.
+    #[arg(long, value_enum)]
+    pub urgency: Option<UrgencyArg>,
+    /// Division code where it happened; wins over the address.
+    #[arg(long = "division", value_name = "CODE")]
+    pub division: Option<String>,
+}
+
+/// `reclassify`: correct what the ticket is about; the router routes it again.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ReclassifyArgs {
+    pub ticket: String,
+    /// New category code (unset: the classifier decides again).
+    #[arg(long)]
+    pub category: Option<String>,
+    /// Unset: keep.
+    #[arg(long, value_enum)]
+    pub nature: Option<NatureArg>,
+    /// Unset: keep.
+    #[arg(long, value_enum)]
+    pub urgency: Option<UrgencyArg>,
+    /// Division code where it happened (unset: resolved from the address again).
+    #[arg(long = "division", value_name = "CODE")]
+    pub division: Option<String>,
+    /// A corrected address (unset: keep).
+    #[arg(long)]
+    pub address: Option<String>,
+    #[command(flatten)]
+    pub expect: Expect,
 }
 
 #[derive(Debug, Clone, Default, Args)]
@@ -503,5 +563,52 @@ mod tests {
         assert!(
             Cli::try_parse_from(["agent-desk", "submit", "--text", "x", "--lat", "31.3"]).is_err()
         );
+        assert!(
+            Cli::try_parse_from(["agent-desk", "preview", "--text", "x", "--lng", "120.6"])
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn preview_and_reclassify_parse() {
+        let cli = Cli::try_parse_from([
+            "agent-desk",
+            "preview",
+            "--text",
+            "-",
+            "--address",
+            "沧浪亭社区",
+            "--urgency",
+            "urgent",
+            "--division",
+            "320508021019",
+        ])
+        .unwrap();
+        let Command::Preview(args) = cli.command else {
+            panic!("not preview")
+        };
+        assert_eq!(args.text, "-");
+        assert_eq!(args.urgency, Some(UrgencyArg::Urgent));
+        assert_eq!(args.division.as_deref(), Some("320508021019"));
+
+        let cli = Cli::try_parse_from([
+            "agent-desk",
+            "--role",
+            "supervisor",
+            "reclassify",
+            "T1",
+            "--category",
+            "LS.GZFL",
+            "--expect-version",
+            "3",
+        ])
+        .unwrap();
+        let Command::Reclassify(args) = cli.command else {
+            panic!("not reclassify")
+        };
+        assert_eq!(args.ticket, "T1");
+        assert_eq!(args.category.as_deref(), Some("LS.GZFL"));
+        assert_eq!(args.expect.raw(), 3);
+        assert!(args.nature.is_none());
     }
 }

@@ -16,12 +16,12 @@ use tonic::transport::Channel;
 use crate::cli::{
     AddCohandlerArgs, AnswerArgs, ArbitrateArgs, CallbackArgs, ClaimArgs, CohandlerReportArgs,
     DecideExtensionArgs, DivisionsArgs, DuplicateArgs, ExtendArgs, FlagArgs, HandoffArgs, Identity,
-    RejectArgs, ReplyArgs, ReturnArgs, ReviewArgs, RouteArgs, SearchArgs, ShowArgs, StationArgs,
-    StationsArgs, SubmitArgs, TicketArgs, TriageArgs,
+    PreviewArgs, ReclassifyArgs, RejectArgs, ReplyArgs, ReturnArgs, ReviewArgs, RouteArgs,
+    SearchArgs, ShowArgs, StationArgs, StationsArgs, SubmitArgs, TicketArgs, TriageArgs,
 };
 use crate::render::{
-    division_json, division_line, queue_item_json, queue_item_line, route_summary, station_json,
-    station_line, ticket_full, ticket_json, ticket_line, ticket_summary, time_human,
+    division_json, division_line, queue_item_json, queue_item_line, route_json, route_summary,
+    station_json, station_line, ticket_full, ticket_json, ticket_line, ticket_summary, time_human,
 };
 use crate::{DeskError, Report};
 
@@ -43,26 +43,45 @@ fn changed(done: &str, response: pb::TicketResponse) -> Report {
     )
 }
 
+/// A ticket's summary followed by its route, when the router routed it.
+fn summary_with_route(ticket: &pb::Ticket) -> String {
+    let mut text = ticket_summary(ticket);
+    if let Some(route) = &ticket.route {
+        text.push_str(&route_summary(route));
+    }
+    text
+}
+
 // ---------------------------------------------------------------- intake
+
+/// `--text`: as given, or stdin for `-`.
+fn request_text(raw: &str) -> Result<String, DeskError> {
+    if raw == "-" {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text)?;
+        Ok(text.trim_end().to_owned())
+    } else {
+        Ok(raw.to_owned())
+    }
+}
+
+/// `--lat` and `--lng`, both or neither.
+fn geo_point(lat: Option<f64>, lng: Option<f64>) -> Result<Option<pb::GeoPoint>, DeskError> {
+    match (lat, lng) {
+        (Some(lat), Some(lng)) => Ok(Some(pb::GeoPoint { lat, lng })),
+        (None, None) => Ok(None),
+        _ => Err(DeskError::Usage("give both --lat and --lng".to_owned())),
+    }
+}
 
 /// SubmitTicket. `--text -` reads the text from stdin.
 pub async fn submit(ch: Channel, who: &Identity, args: &SubmitArgs) -> Result<Report, DeskError> {
-    let text = if args.text == "-" {
-        let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text)?;
-        text.trim_end().to_owned()
-    } else {
-        args.text.clone()
-    };
+    let text = request_text(&args.text)?;
     let caller = (args.name.is_some() || args.phone.is_some()).then(|| pb::Caller {
         name: opt(args.name.as_ref()),
         phone: opt(args.phone.as_ref()),
     });
-    let location = match (args.lat, args.lng) {
-        (Some(lat), Some(lng)) => Some(pb::GeoPoint { lat, lng }),
-        (None, None) => None,
-        _ => return Err(DeskError::Usage("give both --lat and --lng".to_owned())),
-    };
+    let location = geo_point(args.lat, args.lng)?;
     let request = pb::SubmitTicketRequest {
         request_id: opt(args.request_id.as_ref()),
         channel: args.channel.to_pb() as i32,
@@ -89,10 +108,7 @@ pub async fn submit(ch: Channel, who: &Identity, args: &SubmitArgs) -> Result<Re
     } else {
         "已存在 existing (retry): this request id was already submitted"
     };
-    let mut text = format!("{done}\n{}", ticket_summary(&ticket));
-    if let Some(route) = &ticket.route {
-        text.push_str(&route_summary(route));
-    }
+    let mut text = format!("{done}\n{}", summary_with_route(&ticket));
     if let Some(original) = &response.duplicate_of {
         text.push_str(&format!(
             "重复 duplicate of {} — its progress:\n{}",
@@ -105,6 +121,45 @@ pub async fn submit(ch: Channel, who: &Identity, args: &SubmitArgs) -> Result<Re
         json!({
             "ticket": ticket_json(&ticket),
             "created": response.created,
+            "duplicate_of": response.duplicate_of.as_ref().map(ticket_json),
+        }),
+    ))
+}
+
+/// PreviewRoute: where the router would send this request, and the live ticket it would be
+/// linked to; nothing is recorded. `--text -` reads the text from stdin.
+pub async fn preview(ch: Channel, args: &PreviewArgs) -> Result<Report, DeskError> {
+    let request = pb::PreviewRouteRequest {
+        text: request_text(&args.text)?,
+        address: opt(args.address.as_ref()),
+        location: geo_point(args.lat, args.lng)?,
+        kiosk_id: opt(args.kiosk.as_ref()),
+        category: opt(args.category.as_ref()),
+        nature: args.nature.map_or(0, |n| n.to_pb() as i32),
+        urgency: args.urgency.map_or(0, |u| u.to_pb() as i32),
+        division_code: opt(args.division.as_ref()),
+    };
+    let response = IntakeClient::new(ch)
+        .preview_route(request)
+        .await?
+        .into_inner();
+    let route = response.route.unwrap_or_default();
+    let mut text = format!(
+        "预览 preview (未建工单 no ticket created)\n{}",
+        route_summary(&route)
+    );
+    match &response.duplicate_of {
+        Some(original) => text.push_str(&format!(
+            "重复 duplicate of live ticket {} — its progress:\n{}",
+            original.id,
+            ticket_summary(original)
+        )),
+        None => text.push_str("无重复 no live duplicate\n"),
+    }
+    Ok(Report::new(
+        text,
+        json!({
+            "route": route_json(&route),
             "duplicate_of": response.duplicate_of.as_ref().map(ticket_json),
         }),
     ))
@@ -552,6 +607,37 @@ pub async fn close(ch: Channel, who: &Identity, args: &TicketArgs) -> Result<Rep
         })
         .await?;
     Ok(changed("结案 closed", response.into_inner()))
+}
+
+/// Reclassify (重新分类): corrects category, nature, urgency or place; the router routes the
+/// ticket again and it moves to the station the new decision picks.
+pub async fn reclassify(
+    ch: Channel,
+    who: &Identity,
+    args: &ReclassifyArgs,
+) -> Result<Report, DeskError> {
+    let ticket = SupervisionClient::new(ch)
+        .reclassify(pb::ReclassifyRequest {
+            ticket_id: args.ticket.clone(),
+            expected_version: args.expect.raw(),
+            actor: Some(who.actor()),
+            category: opt(args.category.as_ref()),
+            nature: args.nature.map_or(0, |n| n.to_pb() as i32),
+            urgency: args.urgency.map_or(0, |u| u.to_pb() as i32),
+            division_code: opt(args.division.as_ref()),
+            address: opt(args.address.as_ref()),
+        })
+        .await?
+        .into_inner()
+        .ticket
+        .unwrap_or_default();
+    Ok(Report::new(
+        format!(
+            "重新分类 reclassified and re-routed\n{}",
+            summary_with_route(&ticket)
+        ),
+        json!({ "ticket": ticket_json(&ticket) }),
+    ))
 }
 
 /// RaiseFlag (催办/督办/通报).

@@ -180,6 +180,7 @@ pub async fn execute(
         Command::Handoff(a) => handoff(ch, who, a).await?,
         Command::Reject(a) => reject(ch, who, a).await?,
         Command::Duplicate(a) => duplicate(ch, who, a).await?,
+        Command::Preview(a) => preview(ch, a).await?,
         Command::Queue(a) if a.watch => {
             let station = queue_station(who, a)?;
             let json = cli.json;
@@ -213,6 +214,7 @@ pub async fn execute(
         Command::Review(a) => review(ch, who, a).await?,
         Command::Callback(a) => callback(ch, who, a).await?,
         Command::Close(a) => close(ch, who, a).await?,
+        Command::Reclassify(a) => reclassify(ch, who, a).await?,
         Command::Flag(a) => flag(ch, who, a).await?,
         Command::Divisions(a) => divisions(ch, a).await?,
         Command::Stations(a) => stations(ch, a).await?,

@@ -212,6 +212,7 @@ pub fn ticket_json(t: &pb::Ticket) -> Value {
         "urge_count": t.urge_count,
         "created_at": text(&t.created_at),
         "updated_at": text(&t.updated_at),
+        "route": t.route.as_ref().map(route_json),
         "events": t.events.iter().map(event_json).collect::<Vec<_>>(),
     })
 }
@@ -326,6 +327,9 @@ pub fn ticket_full(t: &pb::Ticket) -> String {
     line("次数 counts  ", &counts);
     line("创建 created ", &time_human(&t.created_at));
     line("更新 updated ", &time_human(&t.updated_at));
+    if let Some(route) = &t.route {
+        out.push_str(&route_summary(route));
+    }
     if !t.events.is_empty() {
         let _ = writeln!(out, "  历史 history");
         for e in &t.events {
@@ -421,6 +425,124 @@ pub fn station_line(s: &pb::StationInfo) -> String {
     format!("{:<24} {:<8} {}  ({})", s.id, s.kind, s.name, s.kind_name)
 }
 
+/// A routing decision as JSON, field for field (`Ticket.route`, `PreviewRoute`).
+pub fn route_json(r: &pb::RouteExplanation) -> Value {
+    json!({
+        "categories": r.categories.iter().map(|c| json!({
+            "code": c.code,
+            "name": c.name,
+            "score": c.score,
+        })).collect::<Vec<_>>(),
+        "drivers": r.drivers,
+        "category_source": text(&r.category_source),
+        "nature": code(nature_code(r.nature)),
+        "nature_cues": r.nature_cues,
+        "urgency": code(urgency_code(r.urgency)),
+        "urgency_cues": r.urgency_cues,
+        "emergency": code(service_code(r.emergency)),
+        "emergency_cues": r.emergency_cues,
+        "territory": r.territory.as_ref().map(|t| json!({
+            "division_code": text(&t.division_code),
+            "level": text(&t.level),
+            "name": text(&t.name),
+            "matched": text(&t.matched),
+            "candidates": t.candidates,
+            "how": text(&t.how),
+            "reason": text(&t.reason),
+        })),
+        "rule": text(&r.rule),
+        "fallbacks": r.fallbacks,
+        "station_id": text(&r.station_id),
+        "triage": r.triage,
+        "versions": text(&r.versions),
+    })
+}
+
+/// `值  依据 cues: a b` when there are cues.
+fn with_cues(value: String, cues: &[String]) -> String {
+    if cues.is_empty() {
+        value
+    } else {
+        format!("{value}  依据 cues: {}", cues.join(" "))
+    }
+}
+
+/// Why the router sent the ticket where it did: the station (or centre triage), the categories
+/// with their scores and the words behind them, nature and urgency, an emergency, the territory
+/// and the text it matched, the catalogue rule and every widening step.
+pub fn route_summary(r: &pb::RouteExplanation) -> String {
+    let mut out = String::new();
+    let target = match (r.triage, r.station_id.as_str()) {
+        (false, "") => "- (no station)".to_owned(),
+        (false, station) => format!("派往 station {station}"),
+        (true, "") => "中心分拨 centre triage (待派单, no confident route)".to_owned(),
+        (true, station) => {
+            format!("中心分拨 centre triage {station} (待派单, no confident route)")
+        }
+    };
+    let _ = writeln!(out, "  路由 route     {target}");
+    let categories: Vec<String> = r
+        .categories
+        .iter()
+        .map(|c| format!("{} {} ({:.2})", c.code, c.name, c.score))
+        .collect();
+    let mut category = or_dash(&categories.join("; ")).to_owned();
+    if !r.category_source.is_empty() {
+        let _ = write!(category, "  [来源 source: {}]", r.category_source);
+    }
+    let _ = writeln!(out, "    类别 category   {category}");
+    if !r.drivers.is_empty() {
+        let _ = writeln!(out, "    依据 words      {}", r.drivers.join(" "));
+    }
+    if nature_code(r.nature).is_some() {
+        let nature = with_cues(nature_label(r.nature), &r.nature_cues);
+        let _ = writeln!(out, "    性质 nature     {nature}");
+    }
+    if urgency_code(r.urgency).is_some() {
+        let urgency = with_cues(urgency_label(r.urgency), &r.urgency_cues);
+        let _ = writeln!(out, "    紧急 urgency    {urgency}");
+    }
+    if service_code(r.emergency).is_some() {
+        let emergency = with_cues(service_label(r.emergency), &r.emergency_cues);
+        let _ = writeln!(
+            out,
+            "    警情 emergency  {emergency}  → 转警 `handoff --service …`"
+        );
+    }
+    if let Some(t) = &r.territory {
+        let mut place = or_dash(&t.division_code).to_owned();
+        if !t.name.is_empty() {
+            let _ = write!(place, " {}", t.name);
+        }
+        if !t.level.is_empty() {
+            let _ = write!(place, " ({})", t.level);
+        }
+        if !t.matched.is_empty() {
+            let _ = write!(place, "  匹配 matched 「{}」", t.matched);
+        }
+        if !t.how.is_empty() {
+            let _ = write!(place, "  via {}", t.how);
+        }
+        let _ = writeln!(out, "    属地 territory  {place}");
+        if !t.reason.is_empty() {
+            let _ = writeln!(out, "      理由 reason   {}", t.reason);
+        }
+        if !t.candidates.is_empty() {
+            let _ = writeln!(out, "      候选 candidates {}", t.candidates.join(", "));
+        }
+    }
+    if !r.rule.is_empty() {
+        let _ = writeln!(out, "    规则 rule       {}", r.rule);
+    }
+    for fallback in &r.fallbacks {
+        let _ = writeln!(out, "    放宽 fallback   {fallback}");
+    }
+    if !r.versions.is_empty() {
+        let _ = writeln!(out, "    版本 versions   {}", r.versions);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -450,50 +572,62 @@ mod tests {
         assert_eq!(v["station_id"], Value::Null);
         assert_eq!(v["channel"], Value::Null);
         assert!(ticket_summary(&t).contains("办理中 (in_progress)"));
+        assert_eq!(v["route"], Value::Null);
     }
-}
 
-/// Why the router sent the ticket where it did.
-pub fn route_summary(r: &pb::RouteExplanation) -> String {
-    let mut out = String::new();
-    let categories: Vec<String> = r
-        .categories
-        .iter()
-        .map(|c| format!("{} {} ({:.2})", c.code, c.name, c.score))
-        .collect();
-    let _ = writeln!(
-        out,
-        "  路由 route    {}",
-        if r.triage {
-            "centre triage 待派单"
-        } else {
-            "catalogue"
+    #[test]
+    fn a_route_shows_station_categories_territory_and_fallbacks() {
+        let r = pb::RouteExplanation {
+            categories: vec![pb::ScoredCategory {
+                code: "LS.WYGL".into(),
+                name: "物业管理".into(),
+                score: 0.8125,
+            }],
+            drivers: vec!["物业".into(), "漏水".into()],
+            category_source: "model".into(),
+            urgency: pb::Urgency::Normal as i32,
+            emergency: pb::EmergencyService::Fire119 as i32,
+            emergency_cues: vec!["着火".into()],
+            territory: Some(pb::TerritoryMatch {
+                division_code: "320508021019".into(),
+                level: "community".into(),
+                name: "沧浪亭社区".into(),
+                matched: "沧浪亭社区".into(),
+                ..Default::default()
+            }),
+            rule: "catalogue.toml:12 LS.* -> css".into(),
+            fallbacks: vec!["no street station; community".into()],
+            station_id: "320508021019-css".into(),
+            ..Default::default()
+        };
+        let human = route_summary(&r);
+        for part in [
+            "派往 station 320508021019-css",
+            "LS.WYGL 物业管理 (0.81)",
+            "[来源 source: model]",
+            "物业 漏水",
+            "一般 (normal)",
+            "119 火警 (fire_119)",
+            "320508021019 沧浪亭社区 (community)",
+            "「沧浪亭社区」",
+            "catalogue.toml:12",
+            "放宽 fallback   no street station",
+        ] {
+            assert!(human.contains(part), "{part} missing:\n{human}");
         }
-    );
-    let _ = writeln!(
-        out,
-        "    类别 category   {} [{}]",
-        or_dash(&categories.join("; ")),
-        r.category_source
-    );
-    if !r.drivers.is_empty() {
-        let _ = writeln!(out, "    依据 words      {}", r.drivers.join(" "));
+        assert!(!human.contains("性质 nature"), "{human}");
+        let v = route_json(&r);
+        assert_eq!(v["station_id"], "320508021019-css");
+        assert_eq!(v["triage"], false);
+        assert_eq!(v["categories"][0]["code"], "LS.WYGL");
+        assert_eq!(v["territory"]["matched"], "沧浪亭社区");
+        assert_eq!(v["emergency"], "fire_119");
+        assert_eq!(v["nature"], Value::Null);
+
+        let triage = pb::RouteExplanation {
+            triage: true,
+            ..Default::default()
+        };
+        assert!(route_summary(&triage).contains("中心分拨 centre triage"));
     }
-    if let Some(t) = &r.territory {
-        let _ = writeln!(
-            out,
-            "    属地 territory  {} {} 「{}」 {}",
-            or_dash(&t.division_code),
-            t.name,
-            t.matched,
-            t.reason
-        );
-    }
-    if !r.rule.is_empty() {
-        let _ = writeln!(out, "    规则 rule       {}", r.rule);
-    }
-    for fallback in &r.fallbacks {
-        let _ = writeln!(out, "    放宽 fallback   {fallback}");
-    }
-    out
 }

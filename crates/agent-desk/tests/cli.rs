@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use clap::Parser;
 use hotline_agent_desk::cli::{
-    CallbackArgs, ClaimArgs, Expect, ReplyArgs, ReviewArgs, RouteArgs, SearchArgs, ShowArgs,
-    SubmitArgs, TicketArgs,
+    CallbackArgs, ClaimArgs, Expect, PreviewArgs, ReclassifyArgs, ReplyArgs, ReviewArgs, RouteArgs,
+    SearchArgs, ShowArgs, SubmitArgs, TicketArgs,
 };
 use hotline_agent_desk::vocab::{RoleArg, SatisfactionArg, StageArg, UrgencyArg};
 use hotline_agent_desk::{Cli, DeskError, Identity, Report};
@@ -554,13 +554,48 @@ async fn desk(args: &[&str]) -> Output {
     .unwrap()
 }
 
+async fn desk_with_stdin(args: &[&str], stdin: &str) -> Output {
+    use std::io::Write as _;
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    let stdin = stdin.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_agent-desk"))
+            .args(&args)
+            .env_remove("HOTLINE_SERVER")
+            .env_remove("HOTLINE_ROLE")
+            .env_remove("HOTLINE_STAFF")
+            .env_remove("HOTLINE_STATION")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("runs agent-desk");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("writes stdin");
+        child.wait_with_output().expect("agent-desk finishes")
+    })
+    .await
+    .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_helps_and_exits_2_with_the_status_on_stderr() {
     let help = desk(&["--help"]).await;
     assert!(help.status.success());
     let stdout = String::from_utf8_lossy(&help.stdout);
     for word in [
-        "submit", "queue", "dispatch", "--server", "--role", "--json",
+        "submit",
+        "preview",
+        "queue",
+        "dispatch",
+        "reclassify",
+        "--server",
+        "--role",
+        "--json",
     ] {
         assert!(stdout.contains(word), "--help lacks {word}:\n{stdout}");
     }
@@ -584,4 +619,217 @@ async fn the_binary_helps_and_exits_2_with_the_status_on_stderr() {
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains(&closed.to_string()), "{stderr}");
     assert!(stderr.contains("hotline serve"), "{stderr}");
+}
+
+// ---------------------------------------------------------------- automatic routing
+
+/// 沧浪亭社区 (姑苏区 双塔街道): its community service station and its 劳动保障 station.
+const CANGLANGTING_CSS: &str = "320508021019-css";
+const CANGLANGTING_LSS: &str = "320508021019-lss";
+const LEAK: &str = "我家楼上漏水，找物业报修没人来修";
+const LEAK_ADDRESS: &str = "姑苏区双塔街道沧浪亭社区";
+
+#[tokio::test]
+async fn preview_submit_reclassify_and_show_the_route() {
+    let router = Router::start().await;
+    let ch = router.channel().await;
+    let run = |argv: &[&str]| {
+        let mut full = vec!["agent-desk", "--server", "unused"];
+        full.extend_from_slice(argv);
+        Cli::try_parse_from(full).expect("parses")
+    };
+
+    // The operator, while typing: where would it go? Nothing is recorded.
+    let previewed = hotline_agent_desk::preview(
+        ch.clone(),
+        &PreviewArgs {
+            text: LEAK.to_owned(),
+            address: Some(LEAK_ADDRESS.to_owned()),
+            ..PreviewArgs::default()
+        },
+    )
+    .await
+    .unwrap();
+    let route = &previewed.json["route"];
+    assert_eq!(route["station_id"], CANGLANGTING_CSS, "{}", previewed.human);
+    assert_eq!(route["triage"], false);
+    assert!(!route["categories"].as_array().unwrap().is_empty());
+    assert_eq!(route["territory"]["division_code"], "320508021019");
+    assert!(route["territory"]["matched"].is_string(), "{route}");
+    assert_eq!(previewed.json["duplicate_of"], Value::Null);
+    for part in [
+        "预览 preview",
+        "no ticket created",
+        "派往 station 320508021019-css",
+        "类别 category",
+        "属地 territory  320508021019",
+        "无重复 no live duplicate",
+    ] {
+        assert!(
+            previewed.human.contains(part),
+            "{part}:\n{}",
+            previewed.human
+        );
+    }
+    let found = hotline_agent_desk::search(ch.clone(), &SearchArgs::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        found.json["tickets"],
+        Value::Array(vec![]),
+        "{}",
+        found.human
+    );
+
+    // Submitted without --hold or --station, the router routes it to the same station.
+    let submitted = hotline_agent_desk::submit(
+        ch.clone(),
+        &operator(),
+        &SubmitArgs {
+            address: Some(LEAK_ADDRESS.to_owned()),
+            hold: false,
+            ..submit_args(LEAK)
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        stage(&submitted),
+        "awaiting_sign_for",
+        "{}",
+        submitted.human
+    );
+    assert_eq!(submitted.json["ticket"]["station_id"], CANGLANGTING_CSS);
+    assert_eq!(
+        submitted.json["ticket"]["route"]["station_id"],
+        CANGLANGTING_CSS
+    );
+    assert!(
+        submitted.human.contains("路由 route"),
+        "{}",
+        submitted.human
+    );
+    let id = submitted.json["ticket"]["id"].as_str().unwrap().to_owned();
+
+    // The same request again: the preview names the live ticket and its progress.
+    let again = hotline_agent_desk::preview(
+        ch.clone(),
+        &PreviewArgs {
+            text: LEAK.to_owned(),
+            address: Some(LEAK_ADDRESS.to_owned()),
+            ..PreviewArgs::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        again.json["duplicate_of"]["id"],
+        id.as_str(),
+        "{}",
+        again.human
+    );
+    assert_eq!(again.json["duplicate_of"]["stage"], "awaiting_sign_for");
+    assert!(
+        again
+            .human
+            .contains(&format!("重复 duplicate of live ticket {id}")),
+        "{}",
+        again.human
+    );
+    assert!(again.human.contains("待签收 (awaiting_sign_for)"));
+
+    // The real binary reads the text from stdin with `--text -`, and prints JSON.
+    let piped = desk_with_stdin(
+        &[
+            "--server",
+            &router.url(),
+            "--json",
+            "preview",
+            "--text",
+            "-",
+            "--address",
+            LEAK_ADDRESS,
+        ],
+        LEAK,
+    )
+    .await;
+    assert!(piped.status.success(), "{piped:?}");
+    let printed: Value = serde_json::from_slice(&piped.stdout).expect("JSON on stdout");
+    assert_eq!(printed["route"]["station_id"], CANGLANGTING_CSS);
+    assert_eq!(printed["duplicate_of"]["id"], id.as_str());
+
+    // The centre re-categorises it as 劳动保障: it moves to the community's labour station.
+    let reclassified = hotline_agent_desk::reclassify(
+        ch.clone(),
+        &supervisor(),
+        &ReclassifyArgs {
+            ticket: id.clone(),
+            category: Some("LS.GZFL".to_owned()),
+            expect: Expect {
+                version: Some(version(&submitted)),
+            },
+            ..ReclassifyArgs::default()
+        },
+    )
+    .await
+    .unwrap();
+    let ticket = &reclassified.json["ticket"];
+    assert_eq!(
+        ticket["station_id"], CANGLANGTING_LSS,
+        "{}",
+        reclassified.human
+    );
+    assert_eq!(ticket["stage"], "awaiting_sign_for");
+    assert_eq!(ticket["category"], "LS.GZFL");
+    assert_eq!(ticket["route"]["station_id"], CANGLANGTING_LSS);
+    assert!(version(&reclassified) > version(&submitted));
+    assert!(
+        reclassified.human.starts_with("重新分类 reclassified"),
+        "{}",
+        reclassified.human
+    );
+    assert!(
+        reclassified.human.contains("派往 station 320508021019-lss"),
+        "{}",
+        reclassified.human
+    );
+
+    // A station may not re-categorise.
+    let err = status_of(
+        hotline_agent_desk::reclassify(
+            ch.clone(),
+            &staff(CANGLANGTING_LSS),
+            &ReclassifyArgs {
+                ticket: id.clone(),
+                category: Some("LS.GZFL".to_owned()),
+                ..ReclassifyArgs::default()
+            },
+        )
+        .await,
+    );
+    assert_eq!(err.code(), Some(Code::PermissionDenied), "{err}");
+
+    // show prints the route; --json carries it.
+    let mut out = Vec::new();
+    hotline_agent_desk::execute(ch.clone(), &run(&["--json", "show", &id]), &mut out)
+        .await
+        .unwrap();
+    let printed: Value = serde_json::from_slice(&out).expect("JSON on stdout");
+    let route = &printed["ticket"]["route"];
+    assert_eq!(route["station_id"], CANGLANGTING_LSS, "{printed}");
+    assert_eq!(route["triage"], false);
+    assert_eq!(route["categories"][0]["code"], "LS.GZFL", "{route}");
+    assert_eq!(route["territory"]["division_code"], "320508021019");
+    assert!(route["rule"].is_string(), "{route}");
+    assert!(route["fallbacks"].is_array(), "{route}");
+
+    let mut out = Vec::new();
+    hotline_agent_desk::execute(ch.clone(), &run(&["show", &id]), &mut out)
+        .await
+        .unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("路由 route"), "{text}");
+    assert!(text.contains("LS.GZFL"), "{text}");
+
+    router.stop().await;
 }
