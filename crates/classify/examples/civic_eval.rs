@@ -39,7 +39,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         split::holdout(
             rows.iter().map(|(t, l, _)| (t.as_str(), l.as_str())),
             20,
-            777,
+            std::env::var("DEVSEED")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(777),
         )
     } else {
         test
@@ -89,6 +92,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         options.max_features = v.parse()?;
     }
     options.features.fold_digits = std::env::var("FOLD").is_ok();
+    if let Ok(v) = std::env::var("HMM") {
+        options.features.hmm = v == "1";
+    }
     println!(
         "train {} / test {} rows; mode {mode}; {options:?}",
         train_bodies.len(),

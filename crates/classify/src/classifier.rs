@@ -9,7 +9,7 @@ use hotline_core::{CategoryCode, Nature, Urgency};
 use serde::Serialize;
 
 use crate::error::ClassifyError;
-use crate::features::MAX_CHARS;
+use crate::features::{normalise, MAX_CHARS};
 use crate::model::{Driver, Model};
 use crate::rules::{EmergencyFlag, Rules};
 use crate::taxonomy::Taxonomy;
@@ -168,7 +168,9 @@ impl Classifier {
     /// Classifies one message. Never panics; see the module docs for bad input.
     pub fn classify(&self, text: &str) -> Classification {
         let truncated = text.chars().nth(MAX_CHARS).is_some();
-        let hits = self.rules.apply(text);
+        // One normalisation serves the rules and the model.
+        let normalised = normalise(text, false);
+        let hits = self.rules.apply_normalised(&normalised);
         let mut answer = Classification {
             status: Status::Unclassified(UnclassifiedReason::NothingKnown),
             categories: Vec::new(),
@@ -181,17 +183,17 @@ impl Classifier {
             emergencies: hits.emergencies,
             truncated,
         };
-        let head: String = text.chars().take(MAX_CHARS).collect();
-        if head.trim().is_empty() {
+        let head = || text.chars().take(MAX_CHARS);
+        if head().all(char::is_whitespace) {
             answer.status = Status::Unclassified(UnclassifiedReason::Empty);
             return answer;
         }
-        if !head.chars().any(is_cjk) {
+        if !head().any(is_cjk) {
             answer.status = Status::Unclassified(UnclassifiedReason::NotChinese);
             return answer;
         }
         if let Some(model) = &self.model {
-            let prediction = model.predict(&head, DRIVERS);
+            let prediction = model.predict_normalised(&normalised, DRIVERS);
             if prediction.known_features == 0 {
                 return answer;
             }

@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use aho_corasick::{AhoCorasick, AhoCorasickKind};
 use hotline_core::{CategoryCode, EmergencyService, Nature, Urgency};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
@@ -65,8 +66,8 @@ pub struct Rules {
     version: String,
     rules: Vec<Rule>,
     patterns: Vec<String>,
-    /// First character of a pattern -> the patterns starting with it.
-    by_first: FxHashMap<char, Vec<usize>>,
+    /// Finds every (overlapping) occurrence of every pattern in one pass over the text.
+    matcher: AhoCorasick,
 }
 
 impl Rules {
@@ -191,18 +192,19 @@ impl Rules {
             file: file.to_owned(),
             problem: "no `@version <value>` line".into(),
         })?;
-        let mut by_first: FxHashMap<char, Vec<usize>> = FxHashMap::default();
-        for (id, pattern) in patterns.iter().enumerate() {
-            if let Some(first) = pattern.chars().next() {
-                by_first.entry(first).or_default().push(id);
-            }
-        }
+        let matcher = AhoCorasick::builder()
+            .kind(Some(AhoCorasickKind::DFA))
+            .build(&patterns)
+            .map_err(|e| ClassifyError::Inconsistent {
+                file: file.to_owned(),
+                problem: format!("the keywords cannot be compiled: {e}"),
+            })?;
         Ok(Self {
             file: file.to_owned(),
             version,
             rules,
             patterns,
-            by_first,
+            matcher,
         })
     }
 
@@ -228,16 +230,14 @@ impl Rules {
 
     /// Applies every rule to `text` (normalised and truncated like the model's input).
     pub fn apply(&self, text: &str) -> RuleHits {
-        let text = normalise(text, false);
+        self.apply_normalised(&normalise(text, false))
+    }
+
+    /// [`Rules::apply`] on text already normalised (`features::normalise(text, false)`).
+    pub(crate) fn apply_normalised(&self, text: &str) -> RuleHits {
         let mut counts = vec![0_u32; self.patterns.len()];
-        for (at, ch) in text.char_indices() {
-            if let Some(candidates) = self.by_first.get(&ch) {
-                for &id in candidates {
-                    if text[at..].starts_with(self.patterns[id].as_str()) {
-                        counts[id] += 1;
-                    }
-                }
-            }
+        for found in self.matcher.find_overlapping_iter(text) {
+            counts[found.pattern().as_usize()] += 1;
         }
         let mut hits = RuleHits {
             categories: Vec::new(),
@@ -249,6 +249,10 @@ impl Rules {
         };
         let mut best_nature: Option<(Nature, u32)> = None;
         for rule in &self.rules {
+            // Most rules match nothing: look before building anything.
+            if rule.keywords.iter().all(|&k| counts[k] == 0) {
+                continue;
+            }
             let mut per_keyword: Vec<(usize, u32)> =
                 rule.keywords.iter().map(|&k| (k, counts[k])).collect();
             for &(exclusion, keyword) in &rule.cancels {

@@ -77,12 +77,25 @@ impl Segmenter {
     /// Splits `text` into words, dropping whitespace and punctuation-only tokens.
     /// Returns byte ranges into `text`.
     pub fn words<'a>(&self, text: &'a str) -> Vec<&'a str> {
-        self.jieba
-            .cut(text, true)
-            .into_iter()
-            .map(|token| token.word)
-            .filter(|word| word.chars().any(char::is_alphanumeric))
-            .collect()
+        let mut out = Vec::new();
+        self.words_into(text, true, |word| out.push(word));
+        out
+    }
+
+    /// Like [`Segmenter::words`], calling `emit` for each word; `hmm` lets jieba's HMM join
+    /// characters the dictionary does not know into new words (slower).
+    pub(crate) fn words_into<'a>(&self, text: &'a str, hmm: bool, mut emit: impl FnMut(&'a str)) {
+        for token in self.jieba.cut(text, hmm) {
+            let word = token.word;
+            let keep = match word.as_bytes() {
+                // Fast path for the common single-character and CJK cases.
+                [b] => b.is_ascii_alphanumeric(),
+                _ => word.chars().any(char::is_alphanumeric),
+            };
+            if keep {
+                emit(word);
+            }
+        }
     }
 }
 

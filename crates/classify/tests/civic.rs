@@ -117,9 +117,10 @@ fn held_out_macro_f1_stays_above_the_floor_on_bodies_and_titles() {
     let bodies = evaluate_examples(&model, &split.test_bodies);
     let titles = evaluate_examples(&model, &split.test_titles);
     eprintln!("bodies:\n{bodies}\ntitles:\n{titles}");
-    // Measured with the defaults: bodies 0.8928, titles 0.8715 (Python peer: 0.8895, 0.8706).
+    // Measured with the defaults (character 1-3 grams, 30k features): bodies 0.8932, titles
+    // 0.8623 (Python peer, same run: combined 0.8895 / 0.8706, separate 0.8783 / 0.8553).
     assert!(
-        bodies.macro_f1 > 0.87,
+        bodies.macro_f1 > 0.88,
         "bodies macro-F1 fell to {:.4}",
         bodies.macro_f1
     );
