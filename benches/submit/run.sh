@@ -173,9 +173,10 @@ CREATED_DBS+=("$PEER_DB")
 "${PSQL[@]}" -d "$DB" -c "SELECT string_agg(t::text, ' ') FROM (SELECT * FROM tickets ORDER BY id LIMIT 8) t" \
     >"$WORK/source.txt"
 make_insert() { # $1 = payload bytes -> $WORK/insert.sql
-    # (psql interpolates :'src' in scripts read from stdin, not in -c strings)
+    # (psql interpolates :'src' in scripts read from stdin, not in -c strings; colons are
+    # blanked so that pgbench does not read `:30` in a timestamp as one of its variables)
     "${PSQL[@]}" -d "$PEER_DB" -v src="$(cat "$WORK/source.txt")" -v n="$1" >"$WORK/insert.sql" <<'SQL'
-SELECT format('INSERT INTO peer_rows (payload) VALUES (%L);', left(:'src', k))
+SELECT format('INSERT INTO peer_rows (payload) VALUES (%L);', replace(left(:'src', k), ':', ' '))
 FROM generate_series(1, least(char_length(:'src'), :n)) k
 WHERE octet_length(left(:'src', k)) <= :n ORDER BY k DESC LIMIT 1
 SQL

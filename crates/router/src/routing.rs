@@ -7,9 +7,13 @@ use chrono::{DateTime, Utc};
 use hotline_core::route::Explanation;
 use hotline_core::{CategoryCode, DivisionCode, Nature, Stage, Ticket, Urgency};
 use hotline_routing::{DuplicateSettings, RouteRequest, RoutingEngine};
-use hotline_store::{SearchQuery, TicketStore};
+use hotline_store::TicketStore;
 
 use crate::error::RouterError;
+
+/// How many recent live tickets of the same territory and category a new request is compared
+/// with (newest first).
+const DUPLICATE_CANDIDATES: u32 = 100;
 
 /// What an operator fixed by hand; everything else the engine decides.
 #[derive(Debug, Clone, Default)]
@@ -78,22 +82,21 @@ impl Routing {
         };
         let window =
             chrono::Duration::from_std(self.duplicates.window).unwrap_or(chrono::Duration::days(7));
+        // Ids and texts only: the body is read for the one ticket that matches.
         let candidates = store
-            .search(&SearchQuery {
-                division: Some(division.clone()),
-                created_after: Some(now - window),
-                limit: 200,
-                ..SearchQuery::default()
-            })
+            .live_in(division, category, now - window, DUPLICATE_CANDIDATES)
             .await?;
         let best = candidates
             .into_iter()
-            .filter(|t| t.stage != Stage::Closed && t.category.as_ref() == Some(category))
-            // A duplicate links to the original, never to another duplicate.
-            .filter_map(|t| {
-                hotline_routing::is_duplicate(text, &t.text, &self.duplicates).map(|s| (s, t))
+            .filter_map(|(id, live)| {
+                hotline_routing::is_duplicate(text, &live, &self.duplicates)
+                    .map(|score| (score, id))
             })
             .max_by(|(a, _), (b, _)| a.total_cmp(b));
-        Ok(best.map(|(_, ticket)| ticket))
+        let Some((_, id)) = best else {
+            return Ok(None);
+        };
+        // Closed since it was listed: not a duplicate after all; the request is recorded as new.
+        Ok(store.get(id).await?.filter(|t| t.stage != Stage::Closed))
     }
 }

@@ -20,7 +20,7 @@ pub mod testing;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use hotline_core::{DivisionCode, Event, Stage, StationId, Ticket, TicketId};
+use hotline_core::{CategoryCode, DivisionCode, Event, Stage, StationId, Ticket, TicketId};
 
 pub use error::StoreError;
 pub use postgres::PgStore;
@@ -91,6 +91,17 @@ pub trait TicketStore: Send + Sync + 'static {
     async fn events(&self, id: TicketId) -> Result<Vec<Event>, StoreError>;
 
     async fn search(&self, query: &SearchQuery) -> Result<Vec<Ticket>, StoreError>;
+
+    /// Ids and texts of live (not closed) tickets in exactly `division` with `category`,
+    /// created at or after `since`, newest first: the candidates a new request may duplicate.
+    /// Reads only what the comparison needs (no ticket bodies).
+    async fn live_in(
+        &self,
+        division: &DivisionCode,
+        category: &CategoryCode,
+        since: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<(TicketId, String)>, StoreError>;
 
     /// Every ticket in one of `stages` (used to rebuild queues and timers after a restart).
     async fn in_stages(&self, stages: &[Stage]) -> Result<Vec<Ticket>, StoreError>;

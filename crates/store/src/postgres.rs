@@ -5,7 +5,7 @@
 //! speed of a plain one-row insert.
 
 use async_trait::async_trait;
-use hotline_core::{Event, Stage, Ticket, TicketId};
+use hotline_core::{CategoryCode, DivisionCode, Event, Stage, Ticket, TicketId};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Postgres, QueryBuilder, Row};
 
@@ -258,6 +258,28 @@ impl TicketStore for PgStore {
             .push_bind(i64::from(query.limit.max(1)));
         let rows = sql.build().fetch_all(&self.pool).await?;
         rows.iter().map(ticket_from_row).collect()
+    }
+
+    async fn live_in(
+        &self,
+        division: &DivisionCode,
+        category: &CategoryCode,
+        since: chrono::DateTime<chrono::Utc>,
+        limit: u32,
+    ) -> Result<Vec<(TicketId, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, text FROM tickets WHERE division_code = $1 AND category = $2 \
+             AND stage <> 'closed' AND created_at >= $3 ORDER BY id DESC LIMIT $4",
+        )
+        .bind(division.as_str())
+        .bind(category.as_str())
+        .bind(since)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((TicketId::from_uuid(r.try_get("id")?), r.try_get("text")?)))
+            .collect()
     }
 
     async fn in_stages(&self, stages: &[Stage]) -> Result<Vec<Ticket>, StoreError> {

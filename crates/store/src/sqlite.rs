@@ -5,7 +5,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use hotline_core::{Event, Stage, Ticket, TicketId};
+use hotline_core::{CategoryCode, DivisionCode, Event, Stage, Ticket, TicketId};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
@@ -228,6 +228,33 @@ impl TicketStore for SqliteStore {
             .push_bind(i64::from(query.limit.max(1)));
         let rows = sql.build().fetch_all(&self.pool).await?;
         rows.iter().map(ticket_from_row).collect()
+    }
+
+    async fn live_in(
+        &self,
+        division: &DivisionCode,
+        category: &CategoryCode,
+        since: chrono::DateTime<chrono::Utc>,
+        limit: u32,
+    ) -> Result<Vec<(TicketId, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, text FROM tickets WHERE division_code = ? AND category = ? \
+             AND stage <> 'closed' AND created_at >= ? ORDER BY id DESC LIMIT ?",
+        )
+        .bind(division.as_str())
+        .bind(category.as_str())
+        .bind(ts(since))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let id: &str = r.try_get("id")?;
+                let id =
+                    TicketId::parse("id", id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                Ok((id, r.try_get("text")?))
+            })
+            .collect()
     }
 
     async fn in_stages(&self, stages: &[Stage]) -> Result<Vec<Ticket>, StoreError> {

@@ -311,6 +311,59 @@ pub async fn several_events_commit_together_or_not_at_all<S: TicketStore>(store:
     );
 }
 
+pub async fn live_tickets_of_a_territory_and_category_are_listed_for_duplicate_checks<
+    S: TicketStore,
+>(
+    store: S,
+) {
+    let at = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+    let division = DivisionCode::parse("d", "320508014003").unwrap();
+    let category = hotline_core::CategoryCode::parse("c", "SQ.WYBX").unwrap();
+    let mut tickets = Vec::new();
+    for text in ["楼上漏水", "电梯故障", "路灯不亮"] {
+        let mut new = new_ticket(text, None);
+        new.category = Some(category.clone());
+        let fingerprint = new.fingerprint();
+        let (ticket, event) = open(TicketId::new(), new, operator(), at);
+        store
+            .create(&ticket, std::slice::from_ref(&event), &fingerprint)
+            .await
+            .unwrap();
+        tickets.push(ticket);
+    }
+    // One closes; it is no longer a candidate.
+    let (closed, event) = apply(
+        &tickets[2],
+        &operator(),
+        Action::NotAccept {
+            advice: "非本市事项".into(),
+        },
+        at,
+    )
+    .unwrap();
+    store.commit(&closed, &[event]).await.unwrap();
+    let live = store.live_in(&division, &category, at, 10).await.unwrap();
+    assert_eq!(
+        live,
+        vec![
+            (tickets[1].id, "电梯故障".to_owned()),
+            (tickets[0].id, "楼上漏水".to_owned())
+        ]
+    );
+    let other = hotline_core::CategoryCode::parse("c", "LS.GZFL").unwrap();
+    assert!(store
+        .live_in(&division, &other, at, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let later = at + chrono::Duration::seconds(1);
+    assert!(store
+        .live_in(&division, &category, later, 10)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
 macro_rules! behaviour_suite {
     ($backend:ident, $make:expr) => {
         mod $backend {
@@ -325,6 +378,7 @@ macro_rules! behaviour_suite {
                 search_filters_by_stage_station_division_and_text_newest_first,
                 tickets_by_stage_lists_what_belongs_on_queues,
                 several_events_commit_together_or_not_at_all,
+                live_tickets_of_a_territory_and_category_are_listed_for_duplicate_checks,
             );
         }
     };
