@@ -3,6 +3,7 @@
 #
 #   benches/submit/run.sh            # build, run everything, print the summary line
 #   DURATION=10 SKIP_BUILD=1 benches/submit/run.sh
+#   LOADGEN_ARGS=--hold benches/submit/run.sh   # record-only submits (no automatic routing)
 #
 # What it does, in one run:
 #   1. builds target/release/{hotline,hotline-loadgen} (skip with SKIP_BUILD=1);
@@ -138,7 +139,7 @@ checkpoint() { psql -X -q -d "$1" -c CHECKPOINT; }
 
 checkpoint "$DB"
 log "loadgen closed loop: concurrency $CONCURRENCY, ${DURATION}s"
-"$LOADGEN" --server "$SERVER" --concurrency "$CONCURRENCY" --duration "$DURATION" --json \
+"$LOADGEN" ${LOADGEN_ARGS:-} --server "$SERVER" --concurrency "$CONCURRENCY" --duration "$DURATION" --json \
     >"$WORK/closed.json"
 cat "$WORK/closed.json"
 SUBMIT_TPS=$(json_num "$WORK/closed.json" tickets_per_s)
@@ -207,21 +208,32 @@ if [[ -z ${SKIP_SAME_SHAPE:-} ]]; then
     "${PSQL[@]}" -d postgres -c "CREATE DATABASE $SHAPE_DB"
     CREATED_DBS+=("$SHAPE_DB")
     pg_dump -s -d "$DB" | "${PSQL[@]}" -d "$SHAPE_DB" >/dev/null
-    # The submit statement from crates/store/src/postgres.rs with a real ticket's values.
-    "${PSQL[@]}" -d "$DB" -c "
-        SELECT format(
-          'WITH t AS (INSERT INTO tickets (id, version, request_id, fingerprint, stage, station_id, '
-          'division_code, channel, urgency, category, text, created_at, updated_at, body) '
-          'VALUES (gen_random_uuid(), 1, gen_random_uuid()::text, %L, %L, NULL, NULL, %L, %L, NULL, '
-          '%L, now(), now(), %L::jsonb) ON CONFLICT (request_id) DO NOTHING RETURNING id) '
-          'INSERT INTO ticket_events (ticket_id, seq, at, kind, stage, actor, action) '
-          'SELECT id, 1, now(), %L, %L, %L::jsonb, %L::jsonb FROM t;',
-          t.fingerprint, t.stage, t.channel, t.urgency, t.text, t.body::text,
-          e.kind, e.stage, e.actor::text, e.action::text)
-        FROM tickets t JOIN ticket_events e ON e.ticket_id = t.id ORDER BY t.id LIMIT 1" \
-        >"$WORK/submit.sql"
+    # The submit statement from crates/store/src/postgres.rs with a real ticket's values and as
+    # many events as the router wrote per ticket (submit, route, dispatch/triage). Values go in
+    # hex so that pgbench does not take `:30` in a timestamp for one of its variables.
+    EVENTS_PER_TICKET=$("${PSQL[@]}" -d "$DB" -c \
+        "SELECT greatest(1, round(count(*)::numeric / greatest(1, (SELECT count(*) FROM tickets)))) FROM ticket_events")
+    "${PSQL[@]}" -d "$DB" -v n="$EVENTS_PER_TICKET" >"$WORK/submit.sql" <<'SQL'
+CREATE FUNCTION pg_temp.h(value text) RETURNS text LANGUAGE sql AS $f$
+    SELECT format('convert_from(decode(%L, ''hex''), ''UTF8'')', encode(convert_to(value, 'UTF8'), 'hex'))
+$f$;
+SELECT format(
+  'WITH t AS (INSERT INTO tickets (id, version, request_id, fingerprint, stage, station_id, '
+  'division_code, channel, urgency, category, text, created_at, updated_at, body) '
+  'VALUES (gen_random_uuid(), %s, gen_random_uuid()::text, %s, %s, NULL, NULL, %s, %s, NULL, '
+  '%s, now(), now(), (%s)::jsonb) ON CONFLICT (request_id) DO NOTHING RETURNING id) '
+  'INSERT INTO ticket_events (ticket_id, seq, at, kind, stage, actor, action) '
+  'SELECT id, s, now(), %s, %s, (%s)::jsonb, (%s)::jsonb FROM t, generate_series(1, %s) s;',
+  :n, pg_temp.h(t.fingerprint), pg_temp.h(t.stage), pg_temp.h(t.channel), pg_temp.h(t.urgency),
+  pg_temp.h(t.text), pg_temp.h(t.body::text), pg_temp.h(e.kind), pg_temp.h(e.stage),
+  pg_temp.h(e.actor::text), pg_temp.h(e.action::text), :n)
+FROM tickets t JOIN ticket_events e ON e.ticket_id = t.id
+ORDER BY t.id LIMIT 1;
+SQL
+    # psql printed "CREATE FUNCTION" first; keep only the statement.
+    grep '^WITH t AS' "$WORK/submit.sql" >"$WORK/submit.sql.tmp" && mv "$WORK/submit.sql.tmp" "$WORK/submit.sql"
     checkpoint "$SHAPE_DB"
-    log "reference: pgbench running the router's submit statement (ticket + event), -c $CONCURRENCY"
+    log "reference: pgbench running the router's submit statement (ticket + $EVENTS_PER_TICKET events), -c $CONCURRENCY"
     pgbench -n -M prepared -f "$WORK/submit.sql" -c "$CONCURRENCY" -j 2 -T "$DURATION" "$SHAPE_DB" \
         | tee "$WORK/pgbench-shape.txt"
     SHAPE_TPS=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$WORK/pgbench-shape.txt")
@@ -232,7 +244,7 @@ fi
 HALF=$(awk -v t="$PGBENCH_TPS" 'BEGIN { printf "%.1f", t / 2 }')
 checkpoint "$DB"
 log "loadgen open loop: ${HALF} tickets/s (half of pgbench), ${DURATION}s, up to $OPEN_CONCURRENCY in flight"
-"$LOADGEN" --server "$SERVER" --concurrency "$OPEN_CONCURRENCY" --rate "$HALF" \
+"$LOADGEN" ${LOADGEN_ARGS:-} --server "$SERVER" --concurrency "$OPEN_CONCURRENCY" --rate "$HALF" \
     --duration "$DURATION" --json >"$WORK/open.json"
 cat "$WORK/open.json"
 P99_HALF=$(json_num "$WORK/open.json" p99)

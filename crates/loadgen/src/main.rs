@@ -42,6 +42,11 @@ const HIST_MAX_US: u64 = 600_000_000;
     about = "Submit tickets to a hotline router and report tickets/s and p50/p90/p99 latency"
 )]
 struct Args {
+    /// Submit with `hold` (record only, no routing): the spine's durable submit, without the
+    /// classification, territory and duplicate work of automatic routing.
+    #[arg(long)]
+    hold: bool,
+
     /// The router's gRPC address (loopback only).
     #[arg(long, default_value = "http://127.0.0.1:50051")]
     server: String,
@@ -256,9 +261,13 @@ fn submit_request(run: &str, label: &str, rng: &mut text::Rng) -> pb::SubmitTick
             staff_id: "hanshan-web-portal".to_owned(),
             station_id: String::new(),
         }),
+        hold: HOLD.load(std::sync::atomic::Ordering::Relaxed),
         ..Default::default()
     }
 }
+
+/// `--hold`, set once at start (read by every request builder).
+static HOLD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 async fn worker(
     id: usize,
@@ -467,6 +476,7 @@ fn print_text(report: &serde_json::Value) {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    HOLD.store(args.hold, std::sync::atomic::Ordering::Relaxed);
     args.check()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.threads)

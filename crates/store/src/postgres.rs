@@ -98,10 +98,10 @@ impl TicketStore for PgStore {
             "WITH t AS ( \
                INSERT INTO tickets (id, version, request_id, fingerprint, stage, station_id, \
                  division_code, channel, urgency, category, text, created_at, updated_at, body) \
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::jsonb) \
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::json) \
                ON CONFLICT (request_id) DO NOTHING RETURNING id) \
              INSERT INTO ticket_events (ticket_id, seq, at, kind, stage, actor, action) \
-             SELECT t.id, e.seq, e.at, e.kind, e.stage, e.actor::jsonb, e.action::jsonb \
+             SELECT t.id, e.seq, e.at, e.kind, e.stage, e.actor::json, e.action::json \
              FROM t, UNNEST($15::bigint[], $16::timestamptz[], $17::text[], $18::text[], \
                             $19::text[], $20::text[]) AS e(seq, at, kind, stage, actor, action)",
         )
@@ -155,10 +155,10 @@ impl TicketStore for PgStore {
         let written = sqlx::query(
             "WITH u AS ( \
                UPDATE tickets SET version = $2, stage = $3, station_id = $4, division_code = $5, \
-                 urgency = $6, category = $7, updated_at = $8, body = $9::jsonb \
+                 urgency = $6, category = $7, updated_at = $8, body = $9::json \
                WHERE id = $1 AND version = $10 RETURNING id) \
              INSERT INTO ticket_events (ticket_id, seq, at, kind, stage, actor, action) \
-             SELECT u.id, e.seq, e.at, e.kind, e.stage, e.actor::jsonb, e.action::jsonb \
+             SELECT u.id, e.seq, e.at, e.kind, e.stage, e.actor::json, e.action::json \
              FROM u, UNNEST($11::bigint[], $12::timestamptz[], $13::text[], $14::text[], \
                             $15::text[], $16::text[]) AS e(seq, at, kind, stage, actor, action)",
         )
