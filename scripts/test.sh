@@ -4,4 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/services.sh
+# Each test makes its own database (hotline_t_*) and Redis prefix (database 14); clear what
+# earlier runs left so they do not pile up on a long-lived machine.
+psql -h 127.0.0.1 -U postgres -d test -Atc \
+    "SELECT datname FROM pg_database WHERE datname LIKE 'hotline\_t\_%'" |
+    while read -r db; do dropdb -h 127.0.0.1 -U postgres --if-exists "$db" || true; done
+redis-cli -h 127.0.0.1 -p 6379 -n 14 FLUSHDB >/dev/null || true
 cargo test --workspace --locked "$@"
