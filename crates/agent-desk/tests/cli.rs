@@ -38,7 +38,14 @@ impl Router {
         let dir = data.path().to_str().expect("utf-8 temp path").to_owned();
         let args = hotline_router::config::ServeArgs::parse_from(["--data-dir", dir.as_str()])
             .expect("serve args");
-        let hotline = hotline_router::server::build(&args, Arc::new(hotline_core::SystemClock))
+        // A fixed working Monday (2026-03-02 09:00 in Suzhou): deadlines computed from the real
+        // date would fall into an unpublished holiday year near New Year and be left unset.
+        let clock = hotline_core::ManualClock::new(
+            chrono::DateTime::parse_from_rfc3339("2026-03-02T01:00:00Z")
+                .expect("time")
+                .into(),
+        );
+        let hotline = hotline_router::server::build(&args, Arc::new(clock))
             .await
             .expect("router builds");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
