@@ -178,6 +178,24 @@ pub async fn re_categorising_a_ticket_moves_it_to_the_new_station(backend: Backe
         .unwrap();
     assert_eq!(corrected.station_id, "320505001002-lss");
     assert_eq!(corrected.address, "虎丘区横塘街道横塘社区");
+    // Changing only the urgency keeps the category (and the station).
+    let urgent = app
+        .supervision()
+        .reclassify(pb::ReclassifyRequest {
+            ticket_id: t.id.clone(),
+            expected_version: 0,
+            actor: Some(supervisor()),
+            urgency: pb::Urgency::Urgent as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .ticket
+        .unwrap();
+    assert_eq!(urgent.category, "LS.GZFL");
+    assert_eq!(urgent.station_id, "320505001002-lss");
+    assert_eq!(urgent.urgency, pb::Urgency::Urgent as i32);
     // Station staff cannot re-categorise.
     let denied = app
         .supervision()

@@ -104,7 +104,11 @@ impl From<QueueError> for RouterError {
         match err {
             QueueError::Leased { .. } => RouterError::Precondition(err.to_string()),
             QueueError::NotQueued(_) => RouterError::Precondition(err.to_string()),
-            QueueError::Unavailable(_) => RouterError::Unavailable(err.to_string()),
+            QueueError::Unavailable(_) => {
+                // The detail (host, script error, raw data) is for the log only.
+                tracing::error!(error = %err, "working set unavailable");
+                RouterError::Unavailable("the station queues are unavailable; try again".into())
+            }
         }
     }
 }

@@ -186,13 +186,19 @@ impl Hotline {
         metrics::counter!("hotline_tickets_submitted_total", "new" => created.is_new().to_string())
             .increment(1);
         if !created.is_new() {
+            // A retry: the first try may have been cut off between its commit and its queue
+            // update, so put the ticket where it belongs (a no-op when it already is).
+            let existing = created.into_ticket();
+            if let Err(err) = self.queues.reconcile(std::slice::from_ref(&existing)).await {
+                tracing::error!(ticket = %existing.id, error = %err, "working-set repair on retry failed");
+            }
             return Ok(Submitted {
-                ticket: created.into_ticket(),
+                ticket: existing,
                 created: false,
                 duplicate_of: None,
             });
         }
-        self.queues.follow(&accepted, &ticket).await;
+        self.follow(&accepted, &ticket).await;
         Ok(Submitted {
             ticket,
             created: true,
@@ -262,7 +268,8 @@ impl Hotline {
         }
         let now = self.now();
         let reclassify = Action::Reclassify {
-            category: change.category.clone(),
+            // No new category: keep the current one (routing may still replace it below).
+            category: change.category.clone().or_else(|| ticket.category.clone()),
             nature: change.nature.unwrap_or(ticket.nature),
             urgency: change.urgency.unwrap_or(ticket.urgency),
             division: change.division.clone().or_else(|| ticket.division.clone()),
@@ -273,7 +280,8 @@ impl Hotline {
         let mut follow_ups = Vec::new();
         if let Some(routing) = &self.routing {
             let hints = Hints {
-                category: change.category,
+                // Not given: the current category stands (whoever set it).
+                category: change.category.or_else(|| changed.category.clone()),
                 nature: change.nature,
                 urgency: change.urgency,
                 // A corrected address is resolved again; otherwise the known division stands.
@@ -322,8 +330,20 @@ impl Hotline {
         self.store.commit(&next, &events).await?;
         metrics::counter!("hotline_ticket_actions_total", "action" => "reclassify").increment(1);
         tracing::info!(ticket = %id, station = ?next.station, stage = %next.stage, "re-categorised and re-routed");
-        self.queues.follow(&ticket, &next).await;
+        self.follow(&ticket, &next).await;
         Ok(next)
+    }
+
+    /// Brings the working set in line with a committed change, in a task of its own: if the
+    /// request is dropped (client gone, deadline, shutdown), the update still completes, so a
+    /// committed ticket is never left off its queue or without its timers.
+    async fn follow(&self, before: &Ticket, after: &Ticket) {
+        let queues = self.queues.clone();
+        let (before, after) = (before.clone(), after.clone());
+        let update = tokio::spawn(async move { queues.follow(&before, &after).await });
+        if let Err(err) = update.await {
+            tracing::error!(error = %err, "working-set update task failed");
+        }
     }
 
     /// Applies `actions` in order to `ticket` in memory (deadlines filled in at `now`), after
@@ -388,7 +408,7 @@ impl Hotline {
         self.store.commit(&next, &events).await?;
         metrics::counter!("hotline_ticket_actions_total", "action" => name).increment(1);
         tracing::info!(ticket = %id, action = name, stage = %next.stage, version = next.version, "ticket changed");
-        self.queues.follow(&ticket, &next).await;
+        self.follow(&ticket, &next).await;
         Ok(next)
     }
 
@@ -635,7 +655,10 @@ impl Hotline {
                     continue;
                 }
             }
-            self.queues.timers().ack(timer).await?;
+            if let Err(err) = self.queues.timers().ack(timer).await {
+                // Not acknowledged: handed out again after its lease, and then found done.
+                tracing::error!(%timer, error = %err, "timer acknowledgement failed");
+            }
         }
         if fired > 0 {
             metrics::counter!("hotline_escalations_total").increment(fired as u64);
@@ -678,7 +701,10 @@ impl Hotline {
                 Err(other) => return Err(other),
             }
         }
-        Ok(false)
+        // Busy ticket: leave the timer in flight; it is handed out again when its lease ends.
+        Err(RouterError::Conflict(format!(
+            "timer {timer}: the ticket kept changing; will retry"
+        )))
     }
 
     /// The same kind of station one level up from the ticket's station, for widening.
