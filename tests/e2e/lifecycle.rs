@@ -654,7 +654,55 @@ pub async fn an_expired_claim_returns_the_ticket_for_someone_else(backend: Backe
     assert_eq!(signed.signed_by, "wang");
 }
 
+pub async fn a_stale_queue_entry_fails_one_claim_and_is_cleared(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let t = app.submit("小区停车位被占", Some(COMMUNITY_CSS)).await;
+    let signed = claim_and_sign(&app, &t.id, COMMUNITY_CSS, "li").await;
+    // The queue falls behind the store (as after a lost update): the signed ticket is listed.
+    let engine = app.hotline.clone().unwrap();
+    engine
+        .queues()
+        .queue()
+        .enqueue(hotline_dispatch::QueueEntry {
+            ticket: hotline_core::TicketId::parse("t", &signed.id).unwrap(),
+            station: hotline_core::StationId::parse("s", COMMUNITY_CSS).unwrap(),
+            urgency: hotline_core::Urgency::Normal,
+            due: None,
+            enqueued_at: app.clock_now(),
+        })
+        .await
+        .unwrap();
+    let claim = || pb::ClaimTicketRequest {
+        actor: Some(staff(COMMUNITY_CSS, "wang")),
+        ticket_id: String::new(),
+        lease_seconds: 60,
+    };
+    let stale = app.station().claim_ticket(claim()).await.unwrap_err();
+    assert_eq!(stale.code(), tonic::Code::FailedPrecondition);
+    // The entry is gone (not left behind under a lease), and the ticket is untouched.
+    let listed = engine
+        .queues()
+        .queue()
+        .list(
+            &hotline_core::StationId::parse("s", COMMUNITY_CSS).unwrap(),
+            app.clock_now(),
+        )
+        .await
+        .unwrap();
+    assert!(listed.is_empty(), "{listed:?}");
+    assert!(app
+        .station()
+        .claim_ticket(claim())
+        .await
+        .unwrap()
+        .into_inner()
+        .ticket
+        .is_none());
+    assert_eq!(app.get(&t.id).await.version, signed.version);
+}
+
 on_both_backends!(
+    a_stale_queue_entry_fails_one_claim_and_is_cleared,
     main_path_from_submit_to_close,
     return_goes_to_arbitration_then_redispatch,
     extension_approved_moves_the_deadline_and_refused_keeps_it,

@@ -478,10 +478,35 @@ impl Hotline {
             return Ok(None);
         };
         let claimed = self.get(lease.ticket).await?;
-        let (next, event) = apply(&claimed, &actor, Action::Claim, now)?;
-        self.store.commit(&next, &[event]).await?;
-        metrics::counter!("hotline_claims_total").increment(1);
-        Ok(Some((next, lease)))
+        let recorded = match apply(&claimed, &actor, Action::Claim, now) {
+            Ok((next, event)) => self
+                .store
+                .commit(&next, &[event])
+                .await
+                .map(|()| next)
+                .map_err(RouterError::from),
+            Err(err) => Err(err.into()),
+        };
+        match recorded {
+            Ok(next) => {
+                metrics::counter!("hotline_claims_total").increment(1);
+                Ok(Some((next, lease)))
+            }
+            Err(err) => {
+                // Drop this claim's lease and put the ticket where the store says (off the
+                // queue if it moved on), so the next claim is not stuck on a stale entry.
+                if let Ok(current) = self.get(claimed.id).await {
+                    let repaired = async {
+                        self.queues.queue().remove(current.id).await?;
+                        self.queues.reconcile(std::slice::from_ref(&current)).await
+                    };
+                    if let Err(repair) = repaired.await {
+                        tracing::error!(ticket = %current.id, error = %repair, "queue repair after a failed claim failed");
+                    }
+                }
+                Err(err)
+            }
+        }
     }
 
     /// Rules that need more than the ticket itself (the directory, the queue's leases).
