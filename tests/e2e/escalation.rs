@@ -17,6 +17,7 @@ fn flags(t: &pb::Ticket) -> Vec<pb::Flag> {
         .collect()
 }
 
+/// Signed for and the caller reached at once, so only the resolution clock runs.
 async fn signed_ticket(app: &TestApp) -> pb::Ticket {
     let t = app
         .submit("沧浪亭社区小区围墙开裂有倒塌危险", Some(COMMUNITY_CSS))
@@ -28,10 +29,72 @@ async fn signed_ticket(app: &TestApp) -> pb::Ticket {
             actor: Some(staff(COMMUNITY_CSS, "li")),
         })
         .await
+        .unwrap();
+    contact(app, &t.id).await
+}
+
+async fn contact(app: &TestApp, id: &str) -> pb::Ticket {
+    app.station()
+        .contact_caller(pb::ContactCallerRequest {
+            ticket_id: id.into(),
+            expected_version: 0,
+            actor: Some(staff(COMMUNITY_CSS, "li")),
+            note: "已电话联系市民，约定明天上门查看".into(),
+        })
+        .await
         .unwrap()
         .into_inner()
         .ticket
         .unwrap()
+}
+
+pub async fn the_first_contact_clock_has_its_own_lights_and_stops_at_contact(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let t = app.submit("楼道灯坏了", Some(COMMUNITY_CSS)).await;
+    let signed = app
+        .station()
+        .sign_for(pb::SignForRequest {
+            ticket_id: t.id.clone(),
+            expected_version: 0,
+            actor: Some(staff(COMMUNITY_CSS, "li")),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .ticket
+        .unwrap();
+    // Signed Mon 09:00: first contact within 1 working day, counted from the next day: Tue 17:30.
+    assert_eq!(
+        signed.deadlines.unwrap().first_contact,
+        "2026-03-03T09:30:00.000Z"
+    );
+    app.clock.set(at("2026-03-03T09:30:00Z"));
+    assert_eq!(
+        app.fire_timers().await,
+        2,
+        "contact warning and contact overdue"
+    );
+    assert_eq!(
+        flags(&app.get(&t.id).await),
+        [pb::Flag::ContactWarning, pb::Flag::ContactOverdue]
+    );
+    // Reaching the caller late stops the clock; the red light stays on record.
+    let reached = contact(&app, &t.id).await;
+    assert!(!reached.contacted_at.is_empty());
+    assert_eq!(flags(&reached), [pb::Flag::ContactOverdue]);
+    // The resolution clock is unaffected and still runs (its yellow light is days away).
+    assert_eq!(app.fire_timers().await, 0);
+    let again = app
+        .station()
+        .contact_caller(pb::ContactCallerRequest {
+            ticket_id: t.id.clone(),
+            expected_version: 0,
+            actor: Some(staff(COMMUNITY_CSS, "li")),
+            note: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), tonic::Code::FailedPrecondition);
 }
 
 pub async fn a_missed_deadline_warns_breaches_and_escalates_once_each(backend: Backend) {
@@ -251,6 +314,7 @@ pub async fn a_paused_clock_escalates_nothing_and_resuming_moves_the_deadline(ba
             "submit",
             "dispatch",
             "sign_for",
+            "contact_caller",
             "pause_clock",
             "resume_clock",
             "flag",
@@ -260,6 +324,7 @@ pub async fn a_paused_clock_escalates_nothing_and_resuming_moves_the_deadline(ba
 }
 
 on_both_backends!(
+    the_first_contact_clock_has_its_own_lights_and_stops_at_contact,
     a_paused_clock_escalates_nothing_and_resuming_moves_the_deadline,
     a_missed_deadline_warns_breaches_and_escalates_once_each,
     an_extension_approved_after_the_warning_moves_the_deadline,

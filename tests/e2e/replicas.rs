@@ -17,6 +17,7 @@ fn at(rfc3339: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(rfc3339).unwrap().into()
 }
 
+/// Signs for and reaches the caller, so only the resolution clock runs.
 async fn sign(app: &TestApp, id: &str) {
     app.station()
         .sign_for(pb::SignForRequest {
@@ -26,6 +27,15 @@ async fn sign(app: &TestApp, id: &str) {
         })
         .await
         .expect("sign for");
+    app.station()
+        .contact_caller(pb::ContactCallerRequest {
+            ticket_id: id.into(),
+            expected_version: 0,
+            actor: Some(staff(COMMUNITY_CSS, "li")),
+            note: String::new(),
+        })
+        .await
+        .expect("contact the caller");
 }
 
 /// Every flag event of a ticket, by flag.

@@ -126,6 +126,10 @@ vocabulary!(
         Supervised = ("supervised", "督办"),
         /// 通报: published in the centre's bulletin.
         Published = ("published", "通报"),
+        /// The first-contact deadline is near (联系预警).
+        ContactWarning = ("contact_warning", "联系预警"),
+        /// The caller was not contacted in time (联系超时).
+        ContactOverdue = ("contact_overdue", "联系超时"),
     }
 );
 

@@ -104,10 +104,14 @@ pub enum Action {
     },
     /// Station staff took the ticket off the queue (a lease, not a stage change).
     Claim,
-    /// 签收.
+    /// 签收. Starts the resolution and first-contact clocks.
     SignFor {
         resolution_due: Option<DateTime<Utc>>,
+        #[serde(default)]
+        first_contact_due: Option<DateTime<Utc>>,
     },
+    /// The station reached the caller (首次联系); the first-contact clock stops.
+    ContactCaller { note: String },
     /// 退单申请, with a reason code and the basis for it.
     RequestReturn { reason: ReturnReason, basis: String },
     /// The centre's decision on a return request.
@@ -199,6 +203,7 @@ impl Action {
             Action::Dispatch { .. } => "dispatch",
             Action::Claim => "claim",
             Action::SignFor { .. } => "sign_for",
+            Action::ContactCaller { .. } => "contact_caller",
             Action::RequestReturn { .. } => "request_return",
             Action::ArbitrateReturn { .. } => "arbitrate_return",
             Action::RequestExtension { .. } => "request_extension",
@@ -289,6 +294,9 @@ pub fn apply(
     if let (Action::PauseClock { .. }, Some(pause)) = (&action, next.paused.as_mut()) {
         pause.since = at;
     }
+    if let Action::ContactCaller { .. } = &action {
+        next.contacted_at = Some(at);
+    }
     if next.stage != Stage::InProgress {
         // A pause belongs to the station handling the ticket; any move ends it.
         next.paused = None;
@@ -317,6 +325,11 @@ fn stamp_clock_starts(before: &Ticket, next: &mut Ticket, action: &Action, at: D
     let mut restarted = false;
     for (old_due, new_due, start) in [
         (old.sign_for, new.sign_for, &mut new.started.sign_for),
+        (
+            old.first_contact,
+            new.first_contact,
+            &mut new.started.first_contact,
+        ),
         (old.resolution, new.resolution, &mut new.started.resolution),
         (old.callback, new.callback, &mut new.started.callback),
     ] {
@@ -332,6 +345,8 @@ fn stamp_clock_starts(before: &Ticket, next: &mut Ticket, action: &Action, at: D
     if restarted {
         next.flags.remove(&Flag::Warning);
         next.flags.remove(&Flag::Overdue);
+        next.flags.remove(&Flag::ContactWarning);
+        next.flags.remove(&Flag::ContactOverdue);
     }
 }
 
@@ -463,11 +478,30 @@ fn transition(t: &mut Ticket, actor: &Actor, action: &Action) -> Result<(), Life
 
         // -- the station's work --
         (AwaitingSignFor, Action::Claim) => require_holder(t, actor, action),
-        (AwaitingSignFor, Action::SignFor { resolution_due }) => {
+        (
+            AwaitingSignFor,
+            Action::SignFor {
+                resolution_due,
+                first_contact_due,
+            },
+        ) => {
             require_holder(t, actor, action)?;
             t.signed_by = actor.staff.clone();
             t.deadlines.resolution = *resolution_due;
+            t.deadlines.first_contact = *first_contact_due;
+            t.contacted_at = None;
             t.stage = InProgress;
+            Ok(())
+        }
+        (InProgress, Action::ContactCaller { note: text }) => {
+            require_holder(t, actor, action)?;
+            optional_note("note", text)?;
+            if t.contacted_at.is_some() {
+                return Err(precondition("the caller has already been contacted"));
+            }
+            // The time is the event's, stamped in `apply`.
+            t.contacted_at = Some(t.updated_at);
+            t.flags.remove(&Flag::ContactWarning);
             Ok(())
         }
         (AwaitingSignFor | InProgress, Action::RequestReturn { reason, basis }) => {

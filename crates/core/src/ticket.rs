@@ -150,6 +150,9 @@ fn parse_phone(raw: &str) -> Result<String, InvalidInput> {
 pub struct Deadlines {
     /// 签收时限: the station must sign for the ticket by then.
     pub sign_for: Option<DateTime<Utc>>,
+    /// 首次联系时限: the station must contact the caller by then (from sign-for).
+    #[serde(default)]
+    pub first_contact: Option<DateTime<Utc>>,
     /// 办结时限: the station must reply by then (moves with approved extensions).
     pub resolution: Option<DateTime<Utc>>,
     /// 回访时限: the centre must call the citizen back by then.
@@ -164,6 +167,8 @@ pub struct Deadlines {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClockStarts {
     pub sign_for: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub first_contact: Option<DateTime<Utc>>,
     pub resolution: Option<DateTime<Utc>>,
     pub callback: Option<DateTime<Utc>>,
 }
@@ -269,6 +274,9 @@ pub struct Ticket {
     pub redo_count: u32,
     pub extension_count: u32,
     pub urge_count: u32,
+    /// When the station first contacted the caller (the first-contact clock stops).
+    #[serde(default)]
+    pub contacted_at: Option<DateTime<Utc>>,
     /// Set while the resolution clock is paused, waiting on the caller (等待群众补充材料).
     #[serde(default)]
     pub paused: Option<ClockPause>,
@@ -312,6 +320,7 @@ impl Ticket {
             redo_count: 0,
             extension_count: 0,
             urge_count: 0,
+            contacted_at: None,
             paused: None,
             route: None,
             created_at: at,

@@ -1605,3 +1605,16 @@ fn another_station_cannot_pause_and_a_reply_ends_a_pause() {
     let replied = story.ok(&staff_of(STREET), reply());
     assert!(replied.paused.is_none());
 }
+
+#[test]
+fn the_holder_records_the_first_contact_once() {
+    let mut story = Story::in_progress(STREET);
+    let contact = || Action::ContactCaller {
+        note: "已电话联系".into(),
+    };
+    let err = story.refused(&staff_of(COMMUNITY), contact());
+    assert!(matches!(err, LifecycleError::Forbidden(_)), "{err:?}");
+    let reached = story.ok(&staff_of(STREET), contact());
+    assert_eq!(reached.contacted_at, Some(reached.updated_at));
+    story.refused(&staff_of(STREET), contact());
+}

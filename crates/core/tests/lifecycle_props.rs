@@ -333,6 +333,7 @@ impl Step {
             Kind::Claim => Action::Claim,
             Kind::SignFor => Action::SignFor {
                 resolution_due: self.due(now),
+                first_contact_due: self.due(now),
             },
             Kind::RequestReturn => Action::RequestReturn {
                 reason: ReturnReason::ALL[self.station % ReturnReason::ALL.len()],

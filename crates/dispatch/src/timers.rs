@@ -21,6 +21,8 @@ use crate::QueueError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum TimerClock {
     SignFor,
+    /// 首次联系: the station must reach the caller.
+    FirstContact,
     Resolution,
     Callback,
 }
@@ -46,6 +48,7 @@ impl TimerClock {
     pub fn code(self) -> &'static str {
         match self {
             TimerClock::SignFor => "sign_for",
+            TimerClock::FirstContact => "first_contact",
             TimerClock::Resolution => "resolution",
             TimerClock::Callback => "callback",
         }
@@ -53,6 +56,7 @@ impl TimerClock {
     pub fn parse(raw: &str) -> Option<Self> {
         [
             TimerClock::SignFor,
+            TimerClock::FirstContact,
             TimerClock::Resolution,
             TimerClock::Callback,
         ]

@@ -139,6 +139,33 @@ pub async fn rebuild_replaces_everything<T: TimerIndex>(index: T) {
 }
 
 #[test]
+fn every_clock_and_step_round_trips_through_the_member_encoding() {
+    let ticket = TicketId::new();
+    for clock in [
+        TimerClock::SignFor,
+        TimerClock::FirstContact,
+        TimerClock::Resolution,
+        TimerClock::Callback,
+    ] {
+        for step in [
+            TimerStep::Warning,
+            TimerStep::Breach,
+            TimerStep::Urge,
+            TimerStep::Supervise,
+            TimerStep::Publish,
+            TimerStep::Widen,
+        ] {
+            let t = Timer::new(ticket, clock, step, t0(), t0());
+            assert_eq!(
+                Timer::from_member(&t.member(), t.fire_at_ms),
+                Some(t.clone()),
+                "{t}"
+            );
+        }
+    }
+}
+
+#[test]
 fn the_member_encoding_round_trips() {
     let t = timer(TicketId::new(), TimerStep::Publish, 1_234);
     assert_eq!(

@@ -47,8 +47,12 @@ impl Sla {
             | Action::Redispatch { sign_for_due, .. } => {
                 *sign_for_due = lenient(deadlines::sign_for_due(cal, now, &limits))?;
             }
-            Action::SignFor { resolution_due } => {
+            Action::SignFor {
+                resolution_due,
+                first_contact_due,
+            } => {
                 *resolution_due = lenient(deadlines::resolution_due(cal, now, &limits))?;
+                *first_contact_due = lenient(deadlines::first_contact_due(cal, now, &limits))?;
             }
             Action::AddCoHandler { due, .. } => {
                 // A co-handler reports back within the resolution span from now, and never after

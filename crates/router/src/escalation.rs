@@ -41,40 +41,63 @@ impl Default for Settings {
     }
 }
 
-/// The flag a step raises (`None` for widening, which moves the ticket instead).
-pub fn flag_of(step: TimerStep) -> Option<Flag> {
-    match step {
-        TimerStep::Warning => Some(Flag::Warning),
-        TimerStep::Breach => Some(Flag::Overdue),
-        TimerStep::Urge => Some(Flag::Urged),
-        TimerStep::Supervise => Some(Flag::Supervised),
-        TimerStep::Publish => Some(Flag::Published),
-        TimerStep::Widen => None,
+/// The flag a step raises on a clock (`None` for widening, which moves the ticket instead).
+/// The first-contact clock has its own lights, so a late first call does not hide a late reply.
+pub fn flag_of(clock: TimerClock, step: TimerStep) -> Option<Flag> {
+    match (clock, step) {
+        (TimerClock::FirstContact, TimerStep::Warning) => Some(Flag::ContactWarning),
+        (TimerClock::FirstContact, TimerStep::Breach) => Some(Flag::ContactOverdue),
+        (TimerClock::FirstContact, _) => None,
+        (_, TimerStep::Warning) => Some(Flag::Warning),
+        (_, TimerStep::Breach) => Some(Flag::Overdue),
+        (_, TimerStep::Urge) => Some(Flag::Urged),
+        (_, TimerStep::Supervise) => Some(Flag::Supervised),
+        (_, TimerStep::Publish) => Some(Flag::Published),
+        (_, TimerStep::Widen) => None,
     }
 }
 
-/// The clock that runs in `stage`, with its deadline and start.
-fn running_clock(ticket: &Ticket) -> Option<(TimerClock, DateTime<Utc>, Option<DateTime<Utc>>)> {
+/// The clocks that run in the ticket's stage, with their deadline and start.
+fn running_clocks(ticket: &Ticket) -> Vec<(TimerClock, DateTime<Utc>, Option<DateTime<Utc>>)> {
     let d = &ticket.deadlines;
+    let mut clocks = Vec::new();
     match ticket.stage {
-        Stage::AwaitingSignFor => d
-            .sign_for
-            .map(|due| (TimerClock::SignFor, due, d.started.sign_for)),
-        // A paused clock has no timers; resuming it sets the moved deadline and plans again.
-        Stage::InProgress if ticket.paused.is_some() => None,
-        Stage::InProgress | Stage::ReturnRequested => d
-            .resolution
-            .map(|due| (TimerClock::Resolution, due, d.started.resolution)),
-        Stage::AwaitingCallback => d
-            .callback
-            .map(|due| (TimerClock::Callback, due, d.started.callback)),
-        _ => None,
+        Stage::AwaitingSignFor => {
+            clocks.extend(
+                d.sign_for
+                    .map(|due| (TimerClock::SignFor, due, d.started.sign_for)),
+            );
+        }
+        Stage::InProgress | Stage::ReturnRequested => {
+            if ticket.contacted_at.is_none() {
+                clocks.extend(
+                    d.first_contact
+                        .map(|due| (TimerClock::FirstContact, due, d.started.first_contact)),
+                );
+            }
+            // A paused resolution clock has no timers; resuming sets the moved deadline.
+            if ticket.paused.is_none() {
+                clocks.extend(
+                    d.resolution
+                        .map(|due| (TimerClock::Resolution, due, d.started.resolution)),
+                );
+            }
+        }
+        Stage::AwaitingCallback => {
+            clocks.extend(
+                d.callback
+                    .map(|due| (TimerClock::Callback, due, d.started.callback)),
+            );
+        }
+        _ => {}
     }
+    clocks
 }
 
 fn span_of(clock: TimerClock, limits: &Limits) -> Span {
     match clock {
         TimerClock::SignFor => limits.sign_for,
+        TimerClock::FirstContact => limits.first_contact,
         TimerClock::Resolution => limits.resolution,
         TimerClock::Callback => limits.callback,
     }
@@ -82,52 +105,53 @@ fn span_of(clock: TimerClock, limits: &Limits) -> Span {
 
 /// The timers `ticket` should have now. Steps whose flag is already raised are left out.
 pub fn plan(ticket: &Ticket, sla: &Sla, settings: &Settings) -> Vec<Timer> {
-    let Some((clock, due, started)) = running_clock(ticket) else {
-        return Vec::new();
-    };
     let limits = sla
         .policy
         .limits(ticket.category.as_ref(), ticket.nature, ticket.urgency);
     let cal = &*sla.calendar;
-    let mut steps: Vec<(TimerStep, Option<DateTime<Utc>>)> = Vec::new();
-    let warning =
-        started.map(|s| deadlines::warning_at(cal, s, due, span_of(clock, limits), limits));
-    steps.push((TimerStep::Warning, warning.and_then(Result::ok)));
-    steps.push((TimerStep::Breach, Some(due)));
-    match clock {
-        TimerClock::SignFor if settings.widen_unsigned => steps.push((TimerStep::Widen, Some(due))),
-        TimerClock::Resolution => {
-            steps.push((TimerStep::Urge, deadlines::urge_at(cal, due, limits).ok()));
-            let supervise = cal
-                .add(due, Span::WorkingDays(settings.supervise_after_wd))
-                .ok();
-            steps.push((TimerStep::Supervise, supervise));
-            steps.push((
-                TimerStep::Publish,
-                deadlines::publish_at(cal, due, limits).ok(),
-            ));
+    let mut timers = Vec::new();
+    for (clock, due, started) in running_clocks(ticket) {
+        let mut steps: Vec<(TimerStep, Option<DateTime<Utc>>)> = Vec::new();
+        let warning =
+            started.map(|s| deadlines::warning_at(cal, s, due, span_of(clock, limits), limits));
+        steps.push((TimerStep::Warning, warning.and_then(Result::ok)));
+        steps.push((TimerStep::Breach, Some(due)));
+        match clock {
+            TimerClock::SignFor if settings.widen_unsigned => {
+                steps.push((TimerStep::Widen, Some(due)))
+            }
+            TimerClock::Resolution => {
+                steps.push((TimerStep::Urge, deadlines::urge_at(cal, due, limits).ok()));
+                let supervise = cal
+                    .add(due, Span::WorkingDays(settings.supervise_after_wd))
+                    .ok();
+                steps.push((TimerStep::Supervise, supervise));
+                steps.push((
+                    TimerStep::Publish,
+                    deadlines::publish_at(cal, due, limits).ok(),
+                ));
+            }
+            _ => {}
         }
-        _ => {}
+        timers.extend(
+            steps
+                .into_iter()
+                .filter(|(step, _)| {
+                    flag_of(clock, *step).is_none_or(|flag| !ticket.flags.contains(&flag))
+                })
+                // A step the calendar cannot place (an unpublished year) is left out, not
+                // guessed; the next rebuild after the calendar is updated schedules it.
+                .filter_map(|(step, at)| at.map(|at| Timer::new(ticket.id, clock, step, at, due))),
+        );
     }
-    steps
-        .into_iter()
-        .filter(|(step, _)| flag_of(*step).is_none_or(|flag| !ticket.flags.contains(&flag)))
-        .filter_map(|(step, at)| {
-            // A step the calendar cannot place (an unpublished year) is left out, not guessed;
-            // the next rebuild after the calendar is updated schedules it.
-            at.map(|at| Timer::new(ticket.id, clock, step, at, due))
-        })
-        .collect()
+    timers
 }
 
 /// Whether a fired timer still applies to the ticket as it is now.
 pub fn still_applies(ticket: &Ticket, timer: &Timer) -> bool {
-    match running_clock(ticket) {
-        Some((clock, due, _)) => {
-            clock == timer.clock && due.timestamp_millis() == timer.deadline_ms
-        }
-        None => false,
-    }
+    running_clocks(ticket)
+        .iter()
+        .any(|(clock, due, _)| *clock == timer.clock && due.timestamp_millis() == timer.deadline_ms)
 }
 
 /// The action a timer calls for on `ticket`, or `None` when it is already done.
@@ -142,14 +166,15 @@ pub fn action_for(
         timer.deadline().to_rfc3339(),
         timer.step.code()
     );
-    match flag_of(timer.step) {
+    match flag_of(timer.clock, timer.step) {
         Some(flag) if ticket.flags.contains(&flag) => None,
         Some(flag) => Some(Action::Flag { flag, note }),
-        None => widen_to.map(|station| Action::Redispatch {
+        None if timer.step == TimerStep::Widen => widen_to.map(|station| Action::Redispatch {
             station,
             sign_for_due: None,
             note,
         }),
+        None => None,
     }
 }
 

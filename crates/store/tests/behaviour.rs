@@ -286,6 +286,7 @@ pub async fn several_events_commit_together_or_not_at_all<S: TicketStore>(store:
         },
         Action::SignFor {
             resolution_due: None,
+            first_contact_due: None,
         },
         dispatched.updated_at,
     )

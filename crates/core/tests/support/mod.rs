@@ -149,6 +149,7 @@ pub fn dispatch(to: &str) -> Action {
 pub fn sign_for() -> Action {
     Action::SignFor {
         resolution_due: Some(day(7)),
+        first_contact_due: Some(day(5)),
     }
 }
 

@@ -120,8 +120,9 @@ pub fn member_ticket(member: &str) -> Option<TicketId> {
     ticket_in(member.get(12..)?)
 }
 
-pub const CLOCKS: [TimerClock; 3] = [
+pub const CLOCKS: [TimerClock; 4] = [
     TimerClock::SignFor,
+    TimerClock::FirstContact,
     TimerClock::Resolution,
     TimerClock::Callback,
 ];
@@ -138,6 +139,7 @@ pub const STEPS: [TimerStep; 6] = [
 pub fn clock_letter(clock: TimerClock) -> char {
     match clock {
         TimerClock::SignFor => 's',
+        TimerClock::FirstContact => 'f',
         TimerClock::Resolution => 'r',
         TimerClock::Callback => 'c',
     }

@@ -305,6 +305,7 @@ pub fn ticket_out(t: &Ticket, events: &[Event]) -> pb::Ticket {
             sign_for: time_out(t.deadlines.sign_for),
             resolution: time_out(t.deadlines.resolution),
             callback: time_out(t.deadlines.callback),
+            first_contact: time_out(t.deadlines.first_contact),
         }),
         co_handlers: t.co_handlers.iter().map(co_handler_out).collect(),
         return_request: t.return_request.as_ref().map(|r| pb::ReturnRequest {
@@ -336,6 +337,7 @@ pub fn ticket_out(t: &Ticket, events: &[Event]) -> pb::Ticket {
             .as_ref()
             .map(|p| p.reason.clone())
             .unwrap_or_default(),
+        contacted_at: time_out(t.contacted_at),
     }
 }
 

@@ -140,6 +140,7 @@ impl Station for StationApi {
             || {
                 Ok(Action::SignFor {
                     resolution_due: None,
+                    first_contact_due: None,
                 })
             },
         )
@@ -257,6 +258,18 @@ impl Station for StationApi {
                     resolution_due: None,
                 })
             },
+        )
+        .await
+    }
+
+    async fn contact_caller(&self, request: Request<pb::ContactCallerRequest>) -> TicketResult {
+        let req = request.into_inner();
+        act(
+            &self.hotline,
+            &req.ticket_id,
+            req.expected_version,
+            req.actor,
+            || Ok(Action::ContactCaller { note: req.note }),
         )
         .await
     }
