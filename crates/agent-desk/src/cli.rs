@@ -100,6 +100,13 @@ pub enum Command {
     Claim(ClaimArgs),
     /// 签收 (SignFor).
     Sign(TicketArgs),
+    /// 首次联系: record that you reached the caller; stops the first-contact clock
+    /// (ContactCaller).
+    Contact(ContactArgs),
+    /// Pause the resolution clock while waiting on the caller (PauseClock).
+    Pause(PauseArgs),
+    /// Resume a paused resolution clock; the deadline moves by the paused time (ResumeClock).
+    Resume(TicketArgs),
     /// 退单申请 (RequestReturn).
     Return(ReturnArgs),
     /// 延期申请 (RequestExtension).
@@ -291,6 +298,26 @@ pub struct SearchArgs {
 #[derive(Debug, Clone, Default, Args)]
 pub struct TicketArgs {
     pub ticket: String,
+    #[command(flatten)]
+    pub expect: Expect,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct ContactArgs {
+    pub ticket: String,
+    /// What was agreed with the caller.
+    #[arg(long)]
+    pub note: Option<String>,
+    #[command(flatten)]
+    pub expect: Expect,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct PauseArgs {
+    pub ticket: String,
+    /// Why the clock stops (e.g. waiting for the caller's documents).
+    #[arg(long)]
+    pub reason: String,
     #[command(flatten)]
     pub expect: Expect,
 }

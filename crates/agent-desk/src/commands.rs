@@ -15,9 +15,10 @@ use tonic::transport::Channel;
 
 use crate::cli::{
     AddCohandlerArgs, AnswerArgs, ArbitrateArgs, CallbackArgs, ClaimArgs, CohandlerReportArgs,
-    DecideExtensionArgs, DivisionsArgs, DuplicateArgs, ExtendArgs, FlagArgs, HandoffArgs, Identity,
-    PreviewArgs, ReclassifyArgs, RejectArgs, ReplyArgs, ReturnArgs, ReviewArgs, RouteArgs,
-    SearchArgs, ShowArgs, StationArgs, StationsArgs, SubmitArgs, TicketArgs, TriageArgs,
+    ContactArgs, DecideExtensionArgs, DivisionsArgs, DuplicateArgs, ExtendArgs, FlagArgs,
+    HandoffArgs, Identity, PauseArgs, PreviewArgs, ReclassifyArgs, RejectArgs, ReplyArgs,
+    ReturnArgs, ReviewArgs, RouteArgs, SearchArgs, ShowArgs, StationArgs, StationsArgs, SubmitArgs,
+    TicketArgs, TriageArgs,
 };
 use crate::render::{
     division_json, division_line, queue_item_json, queue_item_line, route_json, route_summary,
@@ -378,6 +379,44 @@ pub async fn sign(ch: Channel, who: &Identity, args: &TicketArgs) -> Result<Repo
         })
         .await?;
     Ok(changed("签收 signed for", response.into_inner()))
+}
+
+/// ContactCaller (首次联系).
+pub async fn contact(ch: Channel, who: &Identity, args: &ContactArgs) -> Result<Report, DeskError> {
+    let response = StationClient::new(ch)
+        .contact_caller(pb::ContactCallerRequest {
+            ticket_id: args.ticket.clone(),
+            expected_version: args.expect.raw(),
+            actor: Some(who.actor()),
+            note: opt(args.note.as_ref()),
+        })
+        .await?;
+    Ok(changed("已联系 caller contacted", response.into_inner()))
+}
+
+/// PauseClock (waiting on the caller).
+pub async fn pause(ch: Channel, who: &Identity, args: &PauseArgs) -> Result<Report, DeskError> {
+    let response = StationClient::new(ch)
+        .pause_clock(pb::PauseClockRequest {
+            ticket_id: args.ticket.clone(),
+            expected_version: args.expect.raw(),
+            actor: Some(who.actor()),
+            reason: args.reason.clone(),
+        })
+        .await?;
+    Ok(changed("计时暂停 clock paused", response.into_inner()))
+}
+
+/// ResumeClock.
+pub async fn resume(ch: Channel, who: &Identity, args: &TicketArgs) -> Result<Report, DeskError> {
+    let response = StationClient::new(ch)
+        .resume_clock(pb::ResumeClockRequest {
+            ticket_id: args.ticket.clone(),
+            expected_version: args.expect.raw(),
+            actor: Some(who.actor()),
+        })
+        .await?;
+    Ok(changed("计时恢复 clock resumed", response.into_inner()))
 }
 
 /// RequestReturn (退单申请).

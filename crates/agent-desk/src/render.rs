@@ -179,6 +179,7 @@ pub fn ticket_json(t: &pb::Ticket) -> Value {
         "flags": t.flags.iter().map(|f| code(flag_code(*f))).collect::<Vec<_>>(),
         "deadlines": {
             "sign_for": text(&deadlines.sign_for),
+            "first_contact": text(&deadlines.first_contact),
             "resolution": text(&deadlines.resolution),
             "callback": text(&deadlines.callback),
         },
@@ -237,6 +238,18 @@ pub fn ticket_summary(t: &pb::Ticket) -> String {
         "  签收时限 sign-for due     {}",
         time_human(&d.sign_for)
     );
+    if !d.first_contact.is_empty() {
+        let contacted = if t.contacted_at.is_empty() {
+            String::new()
+        } else {
+            format!("  (已联系 contacted {})", time_human(&t.contacted_at))
+        };
+        let _ = writeln!(
+            out,
+            "  首次联系 first contact    {}{contacted}",
+            time_human(&d.first_contact)
+        );
+    }
     let _ = writeln!(
         out,
         "  办结时限 resolution due   {}",

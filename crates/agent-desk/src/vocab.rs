@@ -77,6 +77,8 @@ names!(flag_code, flag_label, pb::Flag, "FLAG_", {
     Urged => "催办",
     Supervised => "督办",
     Published => "通报",
+    ContactWarning => "联系预警",
+    ContactOverdue => "联系超时",
 });
 
 names!(reason_code, reason_label, pb::ReturnReason, "RETURN_REASON_", {

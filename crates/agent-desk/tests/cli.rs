@@ -232,7 +232,6 @@ async fn a_ticket_goes_from_submit_to_close() {
     assert_eq!(signed.json["ticket"]["signed_by"], "s01");
     assert!(signed.json["ticket"]["deadlines"]["resolution"].is_string());
     assert!(signed.human.contains("办理中 (in_progress)"));
-
     let replied = hotline_agent_desk::reply(
         ch.clone(),
         &me,
@@ -349,6 +348,59 @@ async fn a_ticket_goes_from_submit_to_close() {
     assert_eq!(tickets[0]["id"], id.as_str());
 
     router.stop().await;
+}
+
+#[tokio::test]
+async fn station_staff_record_contact_and_pause_and_resume_the_clock() {
+    let router = Router::start().await;
+    let ch = router.channel().await;
+    let args = SubmitArgs {
+        station: Some(STATION.to_owned()),
+        hold: false,
+        ..submit_args("百步街小区门口井盖缺失")
+    };
+    let submitted = hotline_agent_desk::submit(ch.clone(), &operator(), &args)
+        .await
+        .unwrap();
+    let id = submitted.json["ticket"]["id"].as_str().unwrap().to_owned();
+    let me = staff(STATION);
+    let signed = hotline_agent_desk::sign(ch.clone(), &me, &ticket_arg(&id))
+        .await
+        .unwrap();
+    assert!(
+        signed.json["ticket"]["deadlines"]["first_contact"].is_string(),
+        "{}",
+        signed.json
+    );
+    // The station reaches the caller, then waits on them for a while.
+    let reached = hotline_agent_desk::contact(
+        ch.clone(),
+        &me,
+        &hotline_agent_desk::cli::ContactArgs {
+            ticket: id.clone(),
+            note: Some("已电话联系".to_owned()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(reached.human.starts_with("已联系"), "{}", reached.human);
+    let paused = hotline_agent_desk::pause(
+        ch.clone(),
+        &me,
+        &hotline_agent_desk::cli::PauseArgs {
+            ticket: id.clone(),
+            reason: "等待市民提供照片".to_owned(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(paused.human.starts_with("计时暂停"), "{}", paused.human);
+    let resumed = hotline_agent_desk::resume(ch.clone(), &me, &ticket_arg(&id))
+        .await
+        .unwrap();
+    assert!(resumed.human.starts_with("计时恢复"), "{}", resumed.human);
 }
 
 #[tokio::test]
