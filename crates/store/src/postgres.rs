@@ -1,17 +1,22 @@
 //! PostgreSQL, the production system of record.
 //!
 //! Each write is a single statement: a data-modifying CTE writes the ticket row and, only if that
-//! succeeded, its event. One round trip and one commit per change keeps submits close to the
-//! speed of a plain one-row insert.
+//! succeeded, its events. New tickets go through group commit ([`write_batches`]): the submits
+//! that arrive while a commit is in flight are written together by the next one, so a busy
+//! intake pays one round trip and one commit per batch rather than per ticket.
 
 use async_trait::async_trait;
 use hotline_core::{CategoryCode, DivisionCode, Event, Stage, Ticket, TicketId};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Postgres, QueryBuilder, Row};
 
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot, Mutex};
+
 use crate::row::{
     check_events, decode_event, decode_ticket, encode_event, encode_ticket, like_escape,
-    version_i64,
+    version_i64, EventRow,
 };
 use crate::{Created, SearchQuery, StoreError, TicketStore};
 
@@ -20,17 +25,30 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/post
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// New tickets on their way to the group-commit writers (see [`write_batches`]).
+    intake: mpsc::Sender<PendingCreate>,
 }
 
+/// Most new tickets one statement writes: enough to amortise a commit under load, few enough that
+/// one statement stays well under PostgreSQL's bind-parameter and memory limits.
+const MAX_BATCH: usize = 64;
+
 impl PgStore {
-    /// Connects to `url` and runs the migrations.
+    /// Connects to `url` and runs the migrations, then starts the group-commit writers for new
+    /// tickets (one per four pooled connections, at least one, at most four: the rest of the pool
+    /// stays free for reads and updates).
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .connect(url)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
+        let (intake, queue) = mpsc::channel(MAX_BATCH * 16);
+        let queue = Arc::new(Mutex::new(queue));
+        for _ in 0..(max_connections / 4).clamp(1, 4) {
+            tokio::spawn(write_batches(pool.clone(), Arc::clone(&queue)));
+        }
+        Ok(Self { pool, intake })
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -44,6 +62,180 @@ impl PgStore {
             .await?;
         Ok(row.map(|r| r.get::<i64, _>(0) as u64))
     }
+}
+
+/// A new ticket encoded for the batch insert, and where to send whether it was inserted (`false`:
+/// its request id was already stored).
+struct PendingCreate {
+    id: uuid::Uuid,
+    version: i64,
+    request_id: Option<String>,
+    fingerprint: String,
+    stage: &'static str,
+    station: Option<String>,
+    division: Option<String>,
+    channel: &'static str,
+    urgency: &'static str,
+    category: Option<String>,
+    text: String,
+    created_at: chrono::DateTime<chrono::Utc>,
+    updated_at: chrono::DateTime<chrono::Utc>,
+    body: String,
+    events: Vec<EncodedEvent>,
+    reply: oneshot::Sender<Result<bool, StoreError>>,
+}
+
+/// Group commit for submits. Each writer takes whatever new tickets are waiting (up to
+/// [`MAX_BATCH`]) and writes them all in one statement and one commit. When submits are rare a
+/// batch is one ticket and nothing waits; under load the tickets that arrive while a commit is in
+/// flight share the next one, so the commit and round-trip cost is paid once per batch instead
+/// of once per ticket. The queue lock is held only while collecting a batch.
+async fn write_batches(pool: PgPool, queue: Arc<Mutex<mpsc::Receiver<PendingCreate>>>) {
+    loop {
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        {
+            let mut queue = queue.lock().await;
+            match queue.recv().await {
+                Some(first) => batch.push(first),
+                // Every PgStore handle is gone.
+                None => return,
+            }
+            while batch.len() < MAX_BATCH {
+                match queue.try_recv() {
+                    Ok(next) => batch.push(next),
+                    Err(_) => break,
+                }
+            }
+        }
+        write_batch(&pool, batch).await;
+    }
+}
+
+/// Writes one batch and answers each of its tickets.
+async fn write_batch(pool: &PgPool, mut batch: Vec<PendingCreate>) {
+    metrics::histogram!("hotline_store_submit_batch_size").record(batch.len() as f64);
+    match insert_batch(pool, &batch).await {
+        Ok(inserted) => {
+            for pending in batch {
+                let _ = pending.reply.send(Ok(inserted.contains(&pending.id)));
+            }
+        }
+        // One bad row fails the whole statement; write each alone so that only it fails.
+        Err(err) if batch.len() > 1 => {
+            tracing::warn!(error = %err, size = batch.len(), "batch insert failed; writing its tickets one by one");
+            for pending in batch {
+                let result = insert_batch(pool, std::slice::from_ref(&pending))
+                    .await
+                    .map(|inserted| !inserted.is_empty())
+                    .map_err(StoreError::Database);
+                let _ = pending.reply.send(result);
+            }
+        }
+        Err(err) => {
+            if let Some(pending) = batch.pop() {
+                let _ = pending.reply.send(Err(StoreError::Database(err)));
+            }
+        }
+    }
+}
+
+/// Inserts every ticket of `batch` whose request id is not stored yet, with its events, in one
+/// statement. Returns the ids of the tickets inserted.
+async fn insert_batch(
+    pool: &PgPool,
+    batch: &[PendingCreate],
+) -> Result<std::collections::HashSet<uuid::Uuid>, sqlx::Error> {
+    let events = || {
+        batch
+            .iter()
+            .flat_map(|p| p.events.iter().map(move |e| (p.id, e)))
+    };
+    let rows = sqlx::query(
+        "WITH t AS ( \
+           INSERT INTO tickets (id, version, request_id, fingerprint, stage, station_id, \
+             division_code, channel, urgency, category, text, created_at, updated_at, body) \
+           SELECT r.id, r.version, r.request_id, r.fingerprint, r.stage, r.station_id, \
+             r.division_code, r.channel, r.urgency, r.category, r.text, r.created_at, \
+             r.updated_at, r.body::json \
+           FROM UNNEST($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], \
+                       $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], \
+                       $12::timestamptz[], $13::timestamptz[], $14::text[]) \
+             AS r(id, version, request_id, fingerprint, stage, station_id, division_code, \
+                  channel, urgency, category, text, created_at, updated_at, body) \
+           ON CONFLICT (request_id) DO NOTHING RETURNING id), \
+         e AS ( \
+           INSERT INTO ticket_events (ticket_id, seq, at, kind, stage, actor, action) \
+           SELECT e.ticket_id, e.seq, e.at, e.kind, e.stage, e.actor::json, e.action::json \
+           FROM UNNEST($15::uuid[], $16::bigint[], $17::timestamptz[], $18::text[], \
+                       $19::text[], $20::text[], $21::text[]) \
+             AS e(ticket_id, seq, at, kind, stage, actor, action) \
+           JOIN t ON t.id = e.ticket_id) \
+         SELECT id FROM t",
+    )
+    .bind(batch.iter().map(|p| p.id).collect::<Vec<_>>())
+    .bind(batch.iter().map(|p| p.version).collect::<Vec<_>>())
+    .bind(
+        batch
+            .iter()
+            .map(|p| p.request_id.as_deref())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        batch
+            .iter()
+            .map(|p| p.fingerprint.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(batch.iter().map(|p| p.stage).collect::<Vec<_>>())
+    .bind(
+        batch
+            .iter()
+            .map(|p| p.station.as_deref())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        batch
+            .iter()
+            .map(|p| p.division.as_deref())
+            .collect::<Vec<_>>(),
+    )
+    .bind(batch.iter().map(|p| p.channel).collect::<Vec<_>>())
+    .bind(batch.iter().map(|p| p.urgency).collect::<Vec<_>>())
+    .bind(
+        batch
+            .iter()
+            .map(|p| p.category.as_deref())
+            .collect::<Vec<_>>(),
+    )
+    .bind(batch.iter().map(|p| p.text.as_str()).collect::<Vec<_>>())
+    .bind(batch.iter().map(|p| p.created_at).collect::<Vec<_>>())
+    .bind(batch.iter().map(|p| p.updated_at).collect::<Vec<_>>())
+    .bind(batch.iter().map(|p| p.body.as_str()).collect::<Vec<_>>())
+    .bind(events().map(|(id, _)| id).collect::<Vec<_>>())
+    .bind(events().map(|(_, e)| e.seq).collect::<Vec<_>>())
+    .bind(events().map(|(_, e)| e.at).collect::<Vec<_>>())
+    .bind(events().map(|(_, e)| e.row.kind).collect::<Vec<_>>())
+    .bind(events().map(|(_, e)| e.row.stage).collect::<Vec<_>>())
+    .bind(
+        events()
+            .map(|(_, e)| e.row.actor.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        events()
+            .map(|(_, e)| e.row.action.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(|r| r.try_get::<uuid::Uuid, _>(0)).collect()
+}
+
+/// An event encoded by the submitting task, so that the writers only bind.
+struct EncodedEvent {
+    seq: i64,
+    at: chrono::DateTime<chrono::Utc>,
+    row: EventRow,
 }
 
 /// Events as parallel arrays, for one `UNNEST` insert.
@@ -79,6 +271,10 @@ impl EventColumns {
     }
 }
 
+fn writers_gone() -> StoreError {
+    StoreError::Database(sqlx::Error::WorkerCrashed)
+}
+
 fn ticket_from_row(row: &sqlx::postgres::PgRow) -> Result<Ticket, StoreError> {
     decode_ticket(row.try_get::<&str, _>("body")?)
 }
@@ -92,43 +288,42 @@ impl TicketStore for PgStore {
         fingerprint: &str,
     ) -> Result<Created, StoreError> {
         check_events(ticket, events, 0)?;
-        let body = encode_ticket(ticket)?;
-        let ev = EventColumns::of(events)?;
-        let inserted = sqlx::query(
-            "WITH t AS ( \
-               INSERT INTO tickets (id, version, request_id, fingerprint, stage, station_id, \
-                 division_code, channel, urgency, category, text, created_at, updated_at, body) \
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::json) \
-               ON CONFLICT (request_id) DO NOTHING RETURNING id) \
-             INSERT INTO ticket_events (ticket_id, seq, at, kind, stage, actor, action) \
-             SELECT t.id, e.seq, e.at, e.kind, e.stage, e.actor::json, e.action::json \
-             FROM t, UNNEST($15::bigint[], $16::timestamptz[], $17::text[], $18::text[], \
-                            $19::text[], $20::text[]) AS e(seq, at, kind, stage, actor, action)",
-        )
-        .bind(ticket.id.as_uuid())
-        .bind(version_i64(ticket.version))
-        .bind(ticket.request_id.as_ref().map(|r| r.as_str()))
-        .bind(fingerprint)
-        .bind(ticket.stage.code())
-        .bind(ticket.station.as_ref().map(|s| s.as_str()))
-        .bind(ticket.division.as_ref().map(|d| d.as_str()))
-        .bind(ticket.channel.code())
-        .bind(ticket.urgency.code())
-        .bind(ticket.category.as_ref().map(|c| c.as_str()))
-        .bind(&ticket.text)
-        .bind(ticket.created_at)
-        .bind(ticket.updated_at)
-        .bind(&body)
-        .bind(&ev.seq)
-        .bind(&ev.at)
-        .bind(&ev.kind)
-        .bind(&ev.stage)
-        .bind(&ev.actor)
-        .bind(&ev.action)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        if inserted > 0 {
+        let events = events
+            .iter()
+            .map(|event| {
+                Ok(EncodedEvent {
+                    seq: version_i64(event.seq),
+                    at: event.at,
+                    row: encode_event(event)?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let (reply, inserted) = oneshot::channel();
+        let pending = PendingCreate {
+            id: ticket.id.as_uuid(),
+            version: version_i64(ticket.version),
+            request_id: ticket.request_id.as_ref().map(|r| r.as_str().to_owned()),
+            fingerprint: fingerprint.to_owned(),
+            stage: ticket.stage.code(),
+            station: ticket.station.as_ref().map(|s| s.as_str().to_owned()),
+            division: ticket.division.as_ref().map(|d| d.as_str().to_owned()),
+            channel: ticket.channel.code(),
+            urgency: ticket.urgency.code(),
+            category: ticket.category.as_ref().map(|c| c.as_str().to_owned()),
+            text: ticket.text.clone(),
+            created_at: ticket.created_at,
+            updated_at: ticket.updated_at,
+            body: encode_ticket(ticket)?,
+            events,
+            reply,
+        };
+        self.intake
+            .send(pending)
+            .await
+            .map_err(|_| writers_gone())?;
+        // A dropped reply means a writer task died (it panicked): the ticket's fate is unknown
+        // to this request, and a retry with the same request id will find out.
+        if inserted.await.map_err(|_| writers_gone())?? {
             return Ok(Created::New(ticket.clone()));
         }
         let request_id = ticket
@@ -295,5 +490,123 @@ impl TicketStore for PgStore {
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use hotline_core::lifecycle::{open, Actor, Role};
+    use hotline_core::{Caller, Channel, Nature, NewTicket, RequestId, TicketId, Urgency};
+
+    use super::*;
+
+    fn pending(
+        request_id: Option<&str>,
+    ) -> (PendingCreate, oneshot::Receiver<Result<bool, StoreError>>) {
+        let new = NewTicket {
+            request_id: request_id.map(|r| RequestId::parse("request_id", r).unwrap()),
+            channel: Channel::Web,
+            caller: Caller {
+                name: "李四".into(),
+                phone: "13900000000".into(),
+            },
+            text: "小区路灯不亮".into(),
+            address: String::new(),
+            location: None,
+            kiosk: None,
+            category: None,
+            nature: Nature::Help,
+            urgency: Urgency::Normal,
+            division: None,
+        }
+        .validate()
+        .unwrap();
+        let fingerprint = new.fingerprint();
+        let operator = Actor {
+            role: Role::Operator,
+            staff: None,
+            station: None,
+        };
+        let at = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+        let (ticket, event) = open(TicketId::new(), new, operator, at);
+        let (reply, answer) = oneshot::channel();
+        let pending = PendingCreate {
+            id: ticket.id.as_uuid(),
+            version: version_i64(ticket.version),
+            request_id: ticket.request_id.as_ref().map(|r| r.as_str().to_owned()),
+            fingerprint,
+            stage: ticket.stage.code(),
+            station: None,
+            division: None,
+            channel: ticket.channel.code(),
+            urgency: ticket.urgency.code(),
+            category: None,
+            text: ticket.text.clone(),
+            created_at: ticket.created_at,
+            updated_at: ticket.updated_at,
+            body: encode_ticket(&ticket).unwrap(),
+            events: vec![EncodedEvent {
+                seq: version_i64(event.seq),
+                at: event.at,
+                row: encode_event(&event).unwrap(),
+            }],
+            reply,
+        };
+        (pending, answer)
+    }
+
+    /// One bad row must not fail the tickets batched with it: the batch falls back to one
+    /// statement per ticket and only the bad one gets an error.
+    #[tokio::test]
+    async fn a_bad_row_fails_only_its_own_ticket_in_a_batch() {
+        let store = crate::testing::fresh_postgres().await.unwrap();
+        let (stored, answer) = pending(None);
+        let stored_id = stored.id;
+        write_batch(&store.pool, vec![stored]).await;
+        assert!(answer.await.unwrap().unwrap());
+
+        let (good, good_answer) = pending(Some("web-1"));
+        let (mut clash, clash_answer) = pending(None);
+        clash.id = stored_id; // the primary key is taken: this row cannot be inserted
+        let (retry, retry_answer) = pending(Some("web-1"));
+        write_batch(&store.pool, vec![good, clash, retry]).await;
+
+        assert!(good_answer.await.unwrap().unwrap(), "inserted");
+        assert!(matches!(
+            clash_answer.await.unwrap(),
+            Err(StoreError::Database(_))
+        ));
+        assert!(
+            !retry_answer.await.unwrap().unwrap(),
+            "same request id as an earlier row of the batch: not inserted"
+        );
+        let (tickets,): (i64,) = sqlx::query_as("SELECT count(*) FROM tickets")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        let (events,): (i64,) = sqlx::query_as("SELECT count(*) FROM ticket_events")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!((tickets, events), (2, 2));
+    }
+
+    /// Tickets of one batch are all written, each with its own events.
+    #[tokio::test]
+    async fn a_batch_writes_every_ticket_with_its_events() {
+        let store = crate::testing::fresh_postgres().await.unwrap();
+        let (batch, answers): (Vec<_>, Vec<_>) =
+            (0..5).map(|i| pending(Some(&format!("kiosk-{i}")))).unzip();
+        let ids: Vec<_> = batch.iter().map(|p| p.id).collect();
+        write_batch(&store.pool, batch).await;
+        for answer in answers {
+            assert!(answer.await.unwrap().unwrap());
+        }
+        for id in ids {
+            let events = store.events(TicketId::from_uuid(id)).await.unwrap();
+            assert_eq!(events.len(), 1);
+            assert!(store.get(TicketId::from_uuid(id)).await.unwrap().is_some());
+        }
     }
 }

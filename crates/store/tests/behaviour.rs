@@ -365,6 +365,90 @@ pub async fn live_tickets_of_a_territory_and_category_are_listed_for_duplicate_c
         .is_empty());
 }
 
+/// Many submits at once (as a busy intake sends them, and as they reach a backend that writes them
+/// in batches): each gets its own correct answer. Per request id exactly one try creates the
+/// ticket; a retry with the same content gets that ticket back; a different request under the
+/// same id is refused. Submits without a request id are all created.
+pub async fn concurrent_submits_each_get_their_own_answer<S: TicketStore>(store: S) {
+    let at = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+    let mut tries = Vec::new();
+    for i in 0..10 {
+        let id = format!("kiosk-{i}");
+        tries.push((Some(id.clone()), format!("路灯不亮 {i}")));
+        tries.push((Some(id.clone()), format!("路灯不亮 {i}")));
+        tries.push((Some(id), format!("窨井盖丢失 {i}")));
+    }
+    for i in 0..20 {
+        tries.push((None, format!("噪声扰民 {i}")));
+    }
+    let results = futures::future::join_all(tries.iter().map(|(request_id, text)| {
+        let new = new_ticket(text, request_id.as_deref());
+        let fingerprint = new.fingerprint();
+        let (ticket, event) = open(TicketId::new(), new, operator(), at);
+        let store = &store;
+        async move {
+            let result = store
+                .create(&ticket, std::slice::from_ref(&event), &fingerprint)
+                .await;
+            (ticket, result)
+        }
+    }))
+    .await;
+
+    let mut winners = std::collections::HashMap::new();
+    for (ticket, result) in &results {
+        if let Ok(hotline_store::Created::New(stored)) = result {
+            assert_eq!(stored, ticket);
+            if let Some(request_id) = &ticket.request_id {
+                assert!(
+                    winners.insert(request_id.clone(), ticket.clone()).is_none(),
+                    "two tickets created for request id {request_id}"
+                );
+            }
+        }
+    }
+    assert_eq!(
+        winners.len(),
+        10,
+        "every request id created exactly one ticket"
+    );
+    for (ticket, result) in &results {
+        let Some(request_id) = &ticket.request_id else {
+            assert!(matches!(result, Ok(hotline_store::Created::New(_))));
+            continue;
+        };
+        let winner = &winners[request_id];
+        match result {
+            Ok(hotline_store::Created::New(_)) => assert_eq!(ticket.id, winner.id),
+            Ok(hotline_store::Created::Existing(existing)) => {
+                assert_eq!(existing, winner);
+                assert_eq!(
+                    ticket.text, winner.text,
+                    "only the same request gets it back"
+                );
+            }
+            Err(StoreError::RequestIdReused(reused)) => {
+                assert_eq!(reused, request_id);
+                assert_ne!(ticket.text, winner.text, "the same request was refused");
+            }
+            Err(other) => panic!("unexpected error: {other}"),
+        }
+    }
+    let stored = store
+        .search(&SearchQuery {
+            limit: 1000,
+            ..SearchQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 30, "10 request ids + 20 anonymous submits");
+    for ticket in &stored {
+        let events = store.events(ticket.id).await.unwrap();
+        assert_eq!(events.len(), 1, "each stored ticket has its submit event");
+        assert_eq!(events[0].ticket_id, ticket.id);
+    }
+}
+
 macro_rules! behaviour_suite {
     ($backend:ident, $make:expr) => {
         mod $backend {
@@ -380,6 +464,7 @@ macro_rules! behaviour_suite {
                 tickets_by_stage_lists_what_belongs_on_queues,
                 several_events_commit_together_or_not_at_all,
                 live_tickets_of_a_territory_and_category_are_listed_for_duplicate_checks,
+                concurrent_submits_each_get_their_own_answer,
             );
         }
     };
