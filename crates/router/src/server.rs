@@ -299,8 +299,9 @@ const TIMER_POLL: Duration = Duration::from_millis(200);
 
 /// Fires SLA timers as they come due, until shutdown.
 async fn timer_loop(hotline: Hotline, mut stop: watch::Receiver<bool>) {
-    let wake = hotline.queues().wake().clone();
+    let alarm = hotline.queues().alarm().clone();
     loop {
+        alarm.awake();
         // Drain everything due now, a bounded batch at a time.
         loop {
             match hotline.fire_due_timers(TIMER_BATCH).await {
@@ -317,10 +318,11 @@ async fn timer_loop(hotline: Hotline, mut stop: watch::Receiver<bool>) {
             .map(|at| (at - hotline.now()).to_std().unwrap_or(Duration::ZERO))
             .unwrap_or(TIMER_POLL)
             .min(TIMER_POLL);
+        alarm.sleeping_until(hotline.now() + chrono::TimeDelta::from_std(wait).unwrap_or_default());
         tokio::select! {
             _ = stop.changed() => return,
             () = tokio::time::sleep(wait) => {}
-            () = wake.notified() => {}
+            () = alarm.rung() => {}
         }
     }
 }

@@ -7,7 +7,7 @@
 //! again, so a ticket is never lost (and, since enqueue moves rather than adds, never queued
 //! twice).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::Notify;
@@ -30,7 +30,54 @@ pub struct WorkingSet {
     escalation: escalation::Settings,
     dirty: Arc<AtomicBool>,
     /// Wakes the timer loop when a timer is scheduled earlier than it planned to wake.
-    wake: Arc<Notify>,
+    alarm: Arc<TimerAlarm>,
+}
+
+/// How updates tell the timer loop about a timer due before the loop planned to look again,
+/// without waking it for every change (most deadlines are hours away, and a wake-up costs a
+/// round of claims against the timer index).
+#[derive(Debug)]
+pub struct TimerAlarm {
+    notify: Notify,
+    /// When the loop will look next (ms since the epoch), or [`TimerAlarm::AWAKE`].
+    planned_ms: AtomicI64,
+}
+
+impl TimerAlarm {
+    /// The loop is looking now; it may have read the index before the latest schedule.
+    const AWAKE: i64 = i64::MIN;
+
+    fn new() -> Self {
+        Self {
+            notify: Notify::new(),
+            planned_ms: AtomicI64::new(Self::AWAKE),
+        }
+    }
+
+    /// The loop starts a round (call before it reads the index).
+    pub fn awake(&self) {
+        self.planned_ms.store(Self::AWAKE, Ordering::SeqCst);
+    }
+
+    /// The loop will sleep until `at` unless woken (call after it read the index).
+    pub fn sleeping_until(&self, at: DateTime<Utc>) {
+        self.planned_ms
+            .store(at.timestamp_millis().max(Self::AWAKE + 1), Ordering::SeqCst);
+    }
+
+    pub async fn rung(&self) {
+        self.notify.notified().await;
+    }
+
+    /// A timer due at `due_ms` was just scheduled (call after writing it to the index). While
+    /// the loop is in a round it may have missed it, so it is woken; `notify_one` keeps the
+    /// wake-up until the loop next waits, so none is lost between its read and its sleep.
+    fn scheduled(&self, due_ms: i64) {
+        let planned = self.planned_ms.load(Ordering::SeqCst);
+        if planned == Self::AWAKE || due_ms < planned {
+            self.notify.notify_one();
+        }
+    }
 }
 
 impl WorkingSet {
@@ -48,12 +95,12 @@ impl WorkingSet {
             sla,
             escalation,
             dirty: Arc::new(AtomicBool::new(false)),
-            wake: Arc::new(Notify::new()),
+            alarm: Arc::new(TimerAlarm::new()),
         }
     }
 
-    pub fn wake(&self) -> &Arc<Notify> {
-        &self.wake
+    pub fn alarm(&self) -> &Arc<TimerAlarm> {
+        &self.alarm
     }
 
     pub fn queue(&self) -> &Arc<dyn Queue> {
@@ -107,14 +154,12 @@ impl WorkingSet {
             (Some(_), None) => self.queue.remove(after.id).await.map(|_| ()),
             (None, None) => Ok(()),
         };
-        let timed = self
-            .timers
-            .schedule(
-                after.id,
-                escalation::plan(after, &self.sla, &self.escalation),
-            )
-            .await;
-        self.wake.notify_one();
+        let plan = escalation::plan(after, &self.sla, &self.escalation);
+        let first_due = plan.iter().map(|timer| timer.fire_at_ms).min();
+        let timed = self.timers.schedule(after.id, plan).await;
+        if let Some(due) = first_due {
+            self.alarm.scheduled(due);
+        }
         if let Err(err) = queued.and(timed) {
             metrics::counter!("hotline_queue_errors_total").increment(1);
             self.mark_dirty();
@@ -138,12 +183,12 @@ impl WorkingSet {
                     self.queue.remove(ticket.id).await?;
                 }
             }
-            self.timers
-                .schedule(
-                    ticket.id,
-                    escalation::plan(ticket, &self.sla, &self.escalation),
-                )
-                .await?;
+            let plan = escalation::plan(ticket, &self.sla, &self.escalation);
+            let first_due = plan.iter().map(|timer| timer.fire_at_ms).min();
+            self.timers.schedule(ticket.id, plan).await?;
+            if let Some(due) = first_due {
+                self.alarm.scheduled(due);
+            }
         }
         Ok(())
     }
@@ -186,5 +231,46 @@ impl WorkingSet {
             );
         }
         Ok(released.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use futures::FutureExt;
+
+    use super::*;
+
+    fn at(minute: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 2, 9, minute, 0).unwrap()
+    }
+
+    #[test]
+    fn a_timer_due_after_the_planned_wake_up_lets_the_loop_sleep() {
+        let alarm = TimerAlarm::new();
+        alarm.sleeping_until(at(10));
+        alarm.scheduled(at(30).timestamp_millis());
+        assert!(alarm.rung().now_or_never().is_none());
+    }
+
+    #[test]
+    fn a_timer_due_before_the_planned_wake_up_wakes_the_loop() {
+        let alarm = TimerAlarm::new();
+        alarm.sleeping_until(at(10));
+        alarm.scheduled(at(5).timestamp_millis());
+        assert!(alarm.rung().now_or_never().is_some());
+        // One wake-up per ring.
+        assert!(alarm.rung().now_or_never().is_none());
+    }
+
+    /// Scheduled while the loop is in a round (it may already have read the index): the wake-up
+    /// is kept until the loop waits, so the timer is not left until the next poll.
+    #[test]
+    fn a_timer_scheduled_during_a_round_is_not_missed() {
+        let alarm = TimerAlarm::new();
+        alarm.awake();
+        alarm.scheduled(at(30).timestamp_millis());
+        alarm.sleeping_until(at(10));
+        assert!(alarm.rung().now_or_never().is_some());
     }
 }
