@@ -33,7 +33,8 @@
 #
 # Env: DURATION (20), CONCURRENCY (16), OPEN_CONCURRENCY (64), PGHOST/PGPORT/PGUSER
 #      (127.0.0.1/5432/postgres, trust auth), SKIP_BUILD, SKIP_SAME_SHAPE, KEEP_LOGS,
-#      NODELAY_PROBE (also run the closed loop against examples/serve_nodelay).
+#      NODELAY_PROBE / FLOOR_PROBE (also run the closed loop against examples/serve_nodelay /
+#      examples/serve_floor, see below).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -251,37 +252,42 @@ P99_HALF=$(json_num "$WORK/open.json" p99)
 OPEN_TPS=$(json_num "$WORK/open.json" tickets_per_s)
 OPEN_ERRORS=$(json_num "$WORK/open.json" errors)
 
-# ---------------------------------------------------------------- optional: TCP_NODELAY probe
-# NODELAY_PROBE=1: the same closed loop against examples/serve_nodelay (the Intake service on the
-# same engine, with TCP_NODELAY on accepted sockets), on its own fresh database.
-NODELAY_TPS=""
-if [[ -n ${NODELAY_PROBE:-} ]]; then
-    NODELAY_BIN=$TARGET_DIR/release/examples/serve_nodelay
+# ---------------------------------------------------------------- optional: diagnostic servers
+# The same closed loop against a variant of the server (a loadgen example), each on its own fresh
+# database:
+#   NODELAY_PROBE=1: serve_nodelay, the Intake service with TCP_NODELAY on accepted sockets;
+#   FLOOR_PROBE=1:   serve_floor, the Intake service answering every submit after the first with
+#                    a copy of the first answer: the gRPC round trip's own ceiling on these cores.
+probe() { # $1 = example name -> PROBE_TPS (runs in this shell: it replaces SERVER_PID)
+    local name=$1 bin=$TARGET_DIR/release/examples/$1 db=hotline_bench_$1_$suffix
     if [[ -z ${SKIP_BUILD:-} ]]; then
-        cargo build --release -p hotline-loadgen --example serve_nodelay
+        cargo build --release -p hotline-loadgen --example "$name"
     fi
-    NODELAY_DB=hotline_bench_nodelay_$suffix
-    "${PSQL[@]}" -d postgres -c "CREATE DATABASE $NODELAY_DB"
-    CREATED_DBS+=("$NODELAY_DB")
+    "${PSQL[@]}" -d postgres -c "CREATE DATABASE $db"
+    CREATED_DBS+=("$db")
     kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
     PORT=$(free_port)
-    "$NODELAY_BIN" serve --database-url "postgres://$PGUSER@$PGHOST:$PGPORT/$NODELAY_DB" \
-        --listen "127.0.0.1:$PORT" >"$WORK/server-nodelay.log" 2>&1 &
+    "$bin" serve --database-url "postgres://$PGUSER@$PGHOST:$PGPORT/$db" \
+        --listen "127.0.0.1:$PORT" >"$WORK/server-$name.log" 2>&1 &
     SERVER_PID=$!
-    ready=""
+    local ready=""
     for _ in $(seq 1 300); do
-        kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server-nodelay.log" >&2; exit 1; }
+        kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server-$name.log" >&2; exit 1; }
         if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then ready=1; break; fi
         sleep 0.1
     done
-    [[ -n $ready ]] || { echo "serve_nodelay did not open port $PORT within 30 s" >&2; exit 1; }
-    checkpoint "$NODELAY_DB"
-    log "probe: loadgen closed loop against serve_nodelay, concurrency $CONCURRENCY, ${DURATION}s"
-    "$LOADGEN" --server "http://127.0.0.1:$PORT" --concurrency "$CONCURRENCY" \
-        --duration "$DURATION" --json >"$WORK/nodelay.json"
-    cat "$WORK/nodelay.json"
-    NODELAY_TPS=$(json_num "$WORK/nodelay.json" tickets_per_s)
-fi
+    [[ -n $ready ]] || { echo "$name did not open port $PORT within 30 s" >&2; exit 1; }
+    checkpoint "$db"
+    log "probe: loadgen closed loop against $name, concurrency $CONCURRENCY, ${DURATION}s"
+    "$LOADGEN" ${LOADGEN_ARGS:-} --server "http://127.0.0.1:$PORT" --concurrency "$CONCURRENCY" \
+        --duration "$DURATION" --json >"$WORK/$name.json"
+    cat "$WORK/$name.json"
+    PROBE_TPS=$(json_num "$WORK/$name.json" tickets_per_s)
+}
+NODELAY_TPS=""
+if [[ -n ${NODELAY_PROBE:-} ]]; then probe serve_nodelay; NODELAY_TPS=$PROBE_TPS; fi
+FLOOR_TPS=""
+if [[ -n ${FLOOR_PROBE:-} ]]; then probe serve_floor; FLOOR_TPS=$PROBE_TPS; fi
 
 # ---------------------------------------------------------------- summary
 RATIO=$(awk -v a="$SUBMIT_TPS" -v b="$PGBENCH_TPS" 'BEGIN { printf "%.3f", a / b }')
@@ -295,6 +301,10 @@ fi
 if [[ -n $NODELAY_TPS ]]; then
     awk -v a="$NODELAY_TPS" -v b="$PGBENCH_TPS" 'BEGIN {
         printf "with TCP_NODELAY (serve_nodelay): %.1f tickets/s, ratio %.3f\n", a, a / b }' >&2
+fi
+if [[ -n $FLOOR_TPS ]]; then
+    awk -v a="$FLOOR_TPS" -v b="$PGBENCH_TPS" 'BEGIN {
+        printf "gRPC round trip alone (serve_floor): %.1f tickets/s, %.3f of pgbench\n", a, a / b }' >&2
 fi
 printf 'submit_tps=%.1f pgbench_tps=%.1f ratio=%s p99_ms_at_half=%.2f\n' \
     "$SUBMIT_TPS" "$PGBENCH_TPS" "$RATIO" "$P99_HALF"
