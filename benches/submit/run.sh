@@ -15,6 +15,8 @@
 #      from real ticket rows, sized so that the row is as big as a ticket row) -> pgbench_tps;
 #   6. for reference, pgbench running the router's own submit statement (ticket + event, same
 #      schema, same indexes) with literal values -> the database's ceiling for our statement;
+#      then the same statement writing BATCH (16) tickets at a time from 4 clients, as the group
+#      commit does -> the database's ceiling for what a submit must write, router or not;
 #   7. open loop: hotline-loadgen --rate pgbench_tps/2 for DURATION seconds -> p99 at half rate
 #      (latency from each request's scheduled send time, so a stall is not hidden);
 #   8. prints `submit_tps=... pgbench_tps=... ratio=... p99_ms_at_half=...`, stops the server and
@@ -33,7 +35,7 @@
 #
 # Env: DURATION (20), CONCURRENCY (16), OPEN_CONCURRENCY (64), PGHOST/PGPORT/PGUSER
 #      (127.0.0.1/5432/postgres, trust auth), SKIP_BUILD, SKIP_SAME_SHAPE, KEEP_LOGS,
-#      NODELAY_PROBE / FLOOR_PROBE (also run the closed loop against examples/serve_nodelay /
+#      BATCH, NODELAY_PROBE / FLOOR_PROBE (also run the closed loop against examples/serve_nodelay /
 #      examples/serve_floor, see below).
 set -euo pipefail
 
@@ -83,6 +85,29 @@ trap 'exit 143' TERM
 
 # JSON field of the loadgen's one-line report (flat keys; `p99` only occurs under latency_ms).
 json_num() { sed -n "s/.*\"$2\":\([-0-9.eE+]*\).*/\1/p" "$1"; }
+
+# CPU accounting, so the ratio can be read against where the two cores went: clock ticks of one
+# process, of all PostgreSQL processes (backends, WAL writer, checkpointer, autovacuum, and the
+# backends that already exited, as the postmaster's children), and of
+# the commands a subshell ran (`times`, second line: children's user and system time).
+CLK_TCK=$(getconf CLK_TCK)
+proc_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+pg_ticks() { # live processes + what the postmaster collected from backends that exited
+    local total=0 pid t
+    for pid in $(pgrep -x postgres); do
+        t=$(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null) || t=0
+        total=$((total + ${t:-0}))
+    done
+    pid=$(pgrep -x -o postgres)
+    t=$(awk '{ print $16 + $17 }' "/proc/$pid/stat" 2>/dev/null) || t=0
+    echo $((total + ${t:-0}))
+}
+children_us() { # file written by `times` -> µs of the children's user + system time
+    sed -n 2p "$1" | awk '{ split($1, u, /[ms]/); split($2, k, /[ms]/)
+        printf "%.0f", ((u[1] * 60 + u[2]) + (k[1] * 60 + k[2])) * 1e6 }'
+}
+per() { awk -v a="$1" -v n="$2" 'BEGIN { printf "%.0f", (n > 0 ? a / n : 0) }'; } # a / n, rounded
+ticks_us() { awk -v t="$1" -v c="$CLK_TCK" 'BEGIN { printf "%.0f", t * 1e6 / c }'; }
 
 # ---------------------------------------------------------------- PostgreSQL up
 if ! pg_isready -q -h "$PGHOST" -p "$PGPORT"; then
@@ -140,12 +165,19 @@ checkpoint() { psql -X -q -d "$1" -c CHECKPOINT; }
 
 checkpoint "$DB"
 log "loadgen closed loop: concurrency $CONCURRENCY, ${DURATION}s"
-"$LOADGEN" ${LOADGEN_ARGS:-} --server "$SERVER" --concurrency "$CONCURRENCY" --duration "$DURATION" --json \
-    >"$WORK/closed.json"
+router0=$(proc_ticks "$SERVER_PID"); pg0=$(pg_ticks)
+( "$LOADGEN" ${LOADGEN_ARGS:-} --server "$SERVER" --concurrency "$CONCURRENCY" --duration "$DURATION" --json \
+    >"$WORK/closed.json"; times >"$WORK/closed.times" )
+router1=$(proc_ticks "$SERVER_PID"); pg1=$(pg_ticks)
 cat "$WORK/closed.json"
 SUBMIT_TPS=$(json_num "$WORK/closed.json" tickets_per_s)
 CLOSED_ERRORS=$(json_num "$WORK/closed.json" errors)
 [[ -n $SUBMIT_TPS ]] || { echo "could not read the loadgen's report" >&2; exit 1; }
+SUBMITS=$(json_num "$WORK/closed.json" ok)
+# (includes the loadgen's unmeasured warm-up requests: a slight overstatement of each side)
+CPU_SUBMIT_CLIENT=$(per "$(children_us "$WORK/closed.times")" "$SUBMITS")
+CPU_SUBMIT_ROUTER=$(per "$(ticks_us $((router1 - router0)))" "$SUBMITS")
+CPU_SUBMIT_PG=$(per "$(ticks_us $((pg1 - pg0)))" "$SUBMITS")
 
 # ---------------------------------------------------------------- row size
 log "ticket row sizes (bytes)"
@@ -197,14 +229,22 @@ echo "pgbench row: $got bytes (payload $payload bytes of text) vs ticket row $RO
 
 checkpoint "$PEER_DB"
 log "pgbench -n -M prepared -f insert.sql -c $CONCURRENCY -j 2 -T $DURATION (one row, one index)"
-pgbench -n -M prepared -f "$WORK/insert.sql" -c "$CONCURRENCY" -j 2 -T "$DURATION" "$PEER_DB" \
-    | tee "$WORK/pgbench.txt"
+pg0=$(pg_ticks)
+( pgbench -n -M prepared -f "$WORK/insert.sql" -c "$CONCURRENCY" -j 2 -T "$DURATION" "$PEER_DB" \
+    >"$WORK/pgbench.txt"; times >"$WORK/pgbench.times" )
+pg1=$(pg_ticks)
+cat "$WORK/pgbench.txt"
+PGBENCH_TX=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$WORK/pgbench.txt")
+CPU_PGBENCH_CLIENT=$(per "$(children_us "$WORK/pgbench.times")" "$PGBENCH_TX")
+CPU_PGBENCH_PG=$(per "$(ticks_us $((pg1 - pg0)))" "$PGBENCH_TX")
 table_sizes "$PEER_DB" peer_rows
 PGBENCH_TPS=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$WORK/pgbench.txt")
 [[ -n $PGBENCH_TPS ]] || { echo "could not read pgbench's tps" >&2; exit 1; }
 
 # ---------------------------------------------------------------- (e2) pgbench, our own statement
 SHAPE_TPS=""
+SHAPE_BATCH_TPS=""
+BATCH=${BATCH:-16}
 if [[ -z ${SKIP_SAME_SHAPE:-} ]]; then
     "${PSQL[@]}" -d postgres -c "CREATE DATABASE $SHAPE_DB"
     CREATED_DBS+=("$SHAPE_DB")
@@ -239,6 +279,24 @@ SQL
         | tee "$WORK/pgbench-shape.txt"
     SHAPE_TPS=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$WORK/pgbench-shape.txt")
     table_sizes "$SHAPE_DB" tickets
+    # The same statement writing BATCH tickets at once, as the router's group commit does, from
+    # 4 clients: the database's own ceiling for what a submit must write, with no router and no
+    # gRPC in front of it.
+    sed -e 's/VALUES (gen_random_uuid(), /SELECT gen_random_uuid(), /' \
+        -e "s/) ON CONFLICT (request_id)/ FROM generate_series(1, $BATCH) ON CONFLICT (request_id)/" \
+        "$WORK/submit.sql" >"$WORK/submit-batch.sql"
+    grep -q "generate_series(1, $BATCH) ON CONFLICT" "$WORK/submit-batch.sql" ||
+        { echo "could not build the batched submit statement" >&2; exit 1; }
+    checkpoint "$SHAPE_DB"
+    log "reference: the same statement, $BATCH tickets per statement, 4 clients"
+    pg0=$(pg_ticks)
+    pgbench -n -M prepared -f "$WORK/submit-batch.sql" -c 4 -j 2 -T "$DURATION" "$SHAPE_DB" \
+        | tee "$WORK/pgbench-batch.txt"
+    pg1=$(pg_ticks)
+    BATCH_TX=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$WORK/pgbench-batch.txt")
+    CPU_BATCH_PG=$(per "$(ticks_us $((pg1 - pg0)))" $((BATCH_TX * BATCH)))
+    SHAPE_BATCH_TPS=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$WORK/pgbench-batch.txt" |
+        awk -v b="$BATCH" '{ printf "%.1f", $1 * b }')
 fi
 
 # ---------------------------------------------------------------- (f) open loop at half rate
@@ -279,15 +337,21 @@ probe() { # $1 = example name -> PROBE_TPS (runs in this shell: it replaces SERV
     [[ -n $ready ]] || { echo "$name did not open port $PORT within 30 s" >&2; exit 1; }
     checkpoint "$db"
     log "probe: loadgen closed loop against $name, concurrency $CONCURRENCY, ${DURATION}s"
-    "$LOADGEN" ${LOADGEN_ARGS:-} --server "http://127.0.0.1:$PORT" --concurrency "$CONCURRENCY" \
-        --duration "$DURATION" --json >"$WORK/$name.json"
+    local server0 server1
+    server0=$(proc_ticks "$SERVER_PID")
+    ( "$LOADGEN" ${LOADGEN_ARGS:-} --server "http://127.0.0.1:$PORT" --concurrency "$CONCURRENCY" \
+        --duration "$DURATION" --json >"$WORK/$name.json"; times >"$WORK/$name.times" )
+    server1=$(proc_ticks "$SERVER_PID")
     cat "$WORK/$name.json"
     PROBE_TPS=$(json_num "$WORK/$name.json" tickets_per_s)
+    local n
+    n=$(json_num "$WORK/$name.json" ok)
+    PROBE_CPU="loadgen $(per "$(children_us "$WORK/$name.times")" "$n") + server $(per "$(ticks_us $((server1 - server0)))" "$n")"
 }
 NODELAY_TPS=""
 if [[ -n ${NODELAY_PROBE:-} ]]; then probe serve_nodelay; NODELAY_TPS=$PROBE_TPS; fi
 FLOOR_TPS=""
-if [[ -n ${FLOOR_PROBE:-} ]]; then probe serve_floor; FLOOR_TPS=$PROBE_TPS; fi
+if [[ -n ${FLOOR_PROBE:-} ]]; then probe serve_floor; FLOOR_TPS=$PROBE_TPS; FLOOR_CPU=$PROBE_CPU; fi
 
 # ---------------------------------------------------------------- summary
 RATIO=$(awk -v a="$SUBMIT_TPS" -v b="$PGBENCH_TPS" 'BEGIN { printf "%.3f", a / b }')
@@ -297,6 +361,8 @@ printf 'closed loop: %s errors; open loop: achieved %.1f of %s tickets/s, %s err
 if [[ -n $SHAPE_TPS ]]; then
     awk -v a="$SUBMIT_TPS" -v s="$SHAPE_TPS" 'BEGIN {
         printf "pgbench with the submit statement itself: %.1f tps (router reaches %.1f%% of it)\n", s, 100 * a / s }' >&2
+    awk -v a="$SUBMIT_TPS" -v s="$SHAPE_BATCH_TPS" -v b="$PGBENCH_TPS" -v n="$BATCH" 'BEGIN {
+        printf "the same, %d tickets per statement: %.1f tickets/s, %.3f of pgbench one-row (router reaches %.1f%% of it)\n", n, s, s / b, 100 * a / s }' >&2
 fi
 if [[ -n $NODELAY_TPS ]]; then
     awk -v a="$NODELAY_TPS" -v b="$PGBENCH_TPS" 'BEGIN {
@@ -305,6 +371,17 @@ fi
 if [[ -n $FLOOR_TPS ]]; then
     awk -v a="$FLOOR_TPS" -v b="$PGBENCH_TPS" 'BEGIN {
         printf "gRPC round trip alone (serve_floor): %.1f tickets/s, %.3f of pgbench\n", a, a / b }' >&2
+fi
+echo "CPU per request, µs ($(nproc) cores, shared by all of these):" >&2
+printf '  submit:          loadgen %s + router %s + PostgreSQL %s = %s\n' "$CPU_SUBMIT_CLIENT" \
+    "$CPU_SUBMIT_ROUTER" "$CPU_SUBMIT_PG" $((CPU_SUBMIT_CLIENT + CPU_SUBMIT_ROUTER + CPU_SUBMIT_PG)) >&2
+printf '  pgbench one-row: pgbench %s + PostgreSQL %s = %s\n' "$CPU_PGBENCH_CLIENT" "$CPU_PGBENCH_PG" \
+    $((CPU_PGBENCH_CLIENT + CPU_PGBENCH_PG)) >&2
+if [[ -n $FLOOR_TPS ]]; then
+    printf '  gRPC round trip alone (serve_floor): %s\n' "$FLOOR_CPU" >&2
+fi
+if [[ -n ${CPU_BATCH_PG:-} ]]; then
+    printf '  PostgreSQL alone writing one ticket + its event, %s per statement: %s\n' "$BATCH" "$CPU_BATCH_PG" >&2
 fi
 printf 'submit_tps=%.1f pgbench_tps=%.1f ratio=%s p99_ms_at_half=%.2f\n' \
     "$SUBMIT_TPS" "$PGBENCH_TPS" "$RATIO" "$P99_HALF"

@@ -35,8 +35,10 @@ const MAX_BATCH: usize = 64;
 
 impl PgStore {
     /// Connects to `url` and runs the migrations, then starts the group-commit writers for new
-    /// tickets (one per four pooled connections, at least one, at most four: the rest of the pool
-    /// stays free for reads and updates).
+    /// tickets: two (one with a pool under 16), so that one gathers the next batch while the
+    /// other's commit is in flight. More writers make smaller batches, and each statement costs
+    /// the database about as much CPU as a ticket does (measured with `benches/submit/run.sh`:
+    /// four writers cost PostgreSQL 180-200 µs per ticket, one writer 110).
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
@@ -45,7 +47,7 @@ impl PgStore {
         MIGRATOR.run(&pool).await?;
         let (intake, queue) = mpsc::channel(MAX_BATCH * 16);
         let queue = Arc::new(Mutex::new(queue));
-        for _ in 0..(max_connections / 4).clamp(1, 4) {
+        for _ in 0..(max_connections / 8).clamp(1, 2) {
             tokio::spawn(write_batches(pool.clone(), Arc::clone(&queue)));
         }
         Ok(Self { pool, intake })
