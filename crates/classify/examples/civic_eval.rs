@@ -73,6 +73,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         c,
         ..TrainOptions::default()
     };
+    if let Ok(v) = std::env::var("NB") {
+        options.nb = v.parse()?;
+    }
+    if let Ok(v) = std::env::var("BAL") {
+        options.balance = v.parse()?;
+    }
     if let Ok(v) = std::env::var("WORDS") {
         options.features.word_ngrams = v.parse()?;
     }

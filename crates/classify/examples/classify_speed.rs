@@ -40,6 +40,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut options = TrainOptions::default();
     // Overrides for experiments.
     let var = |name: &str| std::env::var(name).ok();
+    if let Some(v) = var("C") {
+        options.c = v.parse()?;
+    }
+    if let Some(v) = var("NB") {
+        options.nb = v.parse()?;
+    }
     if let Some(v) = var("WORDS") {
         options.features.word_ngrams = v.parse()?;
     }

@@ -41,6 +41,10 @@ impl Csr {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SvmParams {
     pub c: f64,
+    /// The cost of the positive examples is `c * positive_weight` (LIBLINEAR's `-wi`): with
+    /// one-vs-rest and a weight inversely proportional to a label's share, small labels are
+    /// not swamped by the rest.
+    pub positive_weight: f64,
     /// Stop when the projected-gradient spread is below this (LIBLINEAR's default is 0.1).
     pub epsilon: f64,
     pub max_iter: usize,
@@ -48,15 +52,28 @@ pub(crate) struct SvmParams {
 }
 
 /// Trains one binary classifier: `positive[i]` says whether row `i` is in the class.
-/// Returns the weights (`n_features` long) and the bias.
+/// With `scale`, feature `f` of every row is multiplied by `scale[f]` (NB-SVM's log-count
+/// ratios) while training; the returned weights are already multiplied back, so they apply
+/// to the unscaled rows. Returns the weights (`n_features` long) and the bias.
 pub(crate) fn train_binary(
     x: &Csr,
     positive: &[bool],
     n_features: usize,
+    scale: Option<&[f64]>,
     params: SvmParams,
 ) -> (Vec<f64>, f64) {
     let rows = x.rows();
-    let diag = 0.5 / params.c;
+    let diag_pos = 0.5 / (params.c * params.positive_weight);
+    let diag_neg = 0.5 / params.c;
+    let diag = |i: usize| if positive[i] { diag_pos } else { diag_neg };
+    let ones;
+    let scale = match scale {
+        Some(s) => s,
+        None => {
+            ones = vec![1.0; n_features];
+            &ones
+        }
+    };
     let mut w = vec![0.0_f64; n_features];
     let mut bias = 0.0_f64;
     let mut alpha = vec![0.0_f64; rows];
@@ -66,13 +83,14 @@ pub(crate) fn train_binary(
         .collect();
     let qd: Vec<f64> = (0..rows)
         .map(|i| {
-            let (_, values) = x.row(i);
-            values
+            let (indices, values) = x.row(i);
+            indices
                 .iter()
-                .map(|&v| f64::from(v) * f64::from(v))
+                .zip(values)
+                .map(|(&f, &v)| (f64::from(v) * scale[f as usize]).powi(2))
                 .sum::<f64>()
                 + 1.0
-                + diag
+                + diag(i)
         })
         .collect();
     let mut index: Vec<usize> = (0..rows).collect();
@@ -92,9 +110,9 @@ pub(crate) fn train_binary(
             let (indices, values) = x.row(i);
             let mut dot = bias;
             for (&f, &v) in indices.iter().zip(values) {
-                dot += w[f as usize] * f64::from(v);
+                dot += w[f as usize] * f64::from(v) * scale[f as usize];
             }
-            let g = y[i] * dot - 1.0 + diag * alpha[i];
+            let g = y[i] * dot - 1.0 + diag(i) * alpha[i];
             let mut pg = 0.0;
             if alpha[i] == 0.0 {
                 if g > pg_max_old {
@@ -115,7 +133,7 @@ pub(crate) fn train_binary(
                 alpha[i] = (old - g / qd[i]).max(0.0);
                 let step = (alpha[i] - old) * y[i];
                 for (&f, &v) in indices.iter().zip(values) {
-                    w[f as usize] += step * f64::from(v);
+                    w[f as usize] += step * f64::from(v) * scale[f as usize];
                 }
                 bias += step;
             }
@@ -135,6 +153,9 @@ pub(crate) fn train_binary(
         } else {
             pg_max_new
         };
+    }
+    for (weight, s) in w.iter_mut().zip(scale) {
+        *weight *= s;
     }
     (w, bias)
 }
@@ -168,12 +189,99 @@ mod tests {
         }
         let params = SvmParams {
             c: 1.0,
+            positive_weight: 1.0,
             epsilon: 0.01,
             max_iter: 100,
             seed: 7,
         };
-        let (w, b) = train_binary(&x, &positive, 3, params);
+        let (w, b) = train_binary(&x, &positive, 3, None, params);
         assert!(w[0] + 0.5 * w[2] + b > 0.0);
         assert!(w[1] + 0.5 * w[2] + b < 0.0);
+    }
+
+    fn params() -> SvmParams {
+        SvmParams {
+            c: 0.5,
+            positive_weight: 1.0,
+            epsilon: 1e-6,
+            max_iter: 10_000,
+            seed: 3,
+        }
+    }
+
+    /// Overlapping classes, so the solution depends on every example and cost.
+    fn noisy() -> (Csr, Vec<bool>) {
+        let mut x = Csr::new();
+        let mut positive = Vec::new();
+        let mut rng = SplitMix64(11);
+        for i in 0..60 {
+            let is_pos = i % 3 == 0;
+            let a = (rng.next() % 100) as f32 / 100.0;
+            let b = (rng.next() % 100) as f32 / 100.0;
+            let lead = if is_pos { a + 0.3 } else { a };
+            x.push_row([(0, lead), (1, b), (2, 1.0 - b)]);
+            positive.push(is_pos);
+        }
+        (x, positive)
+    }
+
+    #[test]
+    fn scaled_training_equals_training_on_scaled_rows() {
+        let (x, positive) = noisy();
+        let scale = [2.0, 0.5, 1.5];
+        let mut scaled = Csr::new();
+        for i in 0..x.rows() {
+            let (indices, values) = x.row(i);
+            scaled.push_row(
+                indices
+                    .iter()
+                    .zip(values)
+                    .map(|(&f, &v)| (f, v * scale[f as usize] as f32)),
+            );
+        }
+        let (w, b) = train_binary(&x, &positive, 3, Some(&scale), params());
+        let (w_scaled, b_scaled) = train_binary(&scaled, &positive, 3, None, params());
+        assert!((b - b_scaled).abs() < 1e-4, "{b} vs {b_scaled}");
+        for f in 0..3 {
+            // Weights come back for the unscaled rows.
+            let expected = w_scaled[f] * scale[f];
+            assert!(
+                (w[f] - expected).abs() < 1e-4,
+                "{f}: {} vs {expected}",
+                w[f]
+            );
+        }
+        let (plain, _) = train_binary(&x, &positive, 3, None, params());
+        assert!((plain[0] - w[0]).abs() > 1e-3, "the scale changed nothing");
+    }
+
+    #[test]
+    fn a_larger_positive_weight_favours_the_positive_class() {
+        let (x, positive) = noisy();
+        let score = |weight: f64| {
+            let (w, b) = train_binary(
+                &x,
+                &positive,
+                3,
+                None,
+                SvmParams {
+                    positive_weight: weight,
+                    ..params()
+                },
+            );
+            let mut predicted = 0;
+            for i in 0..x.rows() {
+                let (indices, values) = x.row(i);
+                let dot: f64 = indices
+                    .iter()
+                    .zip(values)
+                    .map(|(&f, &v)| w[f as usize] * f64::from(v))
+                    .sum();
+                predicted += usize::from(dot + b > 0.0);
+            }
+            predicted
+        };
+        let (plain, weighted) = (score(1.0), score(3.0));
+        assert!(weighted > plain, "{weighted} <= {plain} predicted positive");
     }
 }

@@ -30,6 +30,33 @@ pub fn holdout<'a>(
     test
 }
 
+/// Assigns each row to one of `k` folds for cross-validation, stratified like [`holdout`]:
+/// within a label, rows ordered by `(key, row index)` are dealt to folds 0, 1, ..., k-1 in
+/// turn. Returns each row's fold (`k` at least 1).
+pub fn folds<'a>(
+    rows: impl IntoIterator<Item = (&'a str, &'a str)>,
+    k: usize,
+    seed: u64,
+) -> Vec<usize> {
+    let k = k.max(1);
+    let rows: Vec<(&str, &str)> = rows.into_iter().collect();
+    let mut by_label: std::collections::BTreeMap<&str, Vec<(u64, usize)>> = Default::default();
+    for (index, (text, label)) in rows.iter().enumerate() {
+        by_label
+            .entry(label)
+            .or_default()
+            .push((row_key(text, seed), index));
+    }
+    let mut fold = vec![0; rows.len()];
+    for members in by_label.values_mut() {
+        members.sort_unstable();
+        for (rank, &(_, index)) in members.iter().enumerate() {
+            fold[index] = rank % k;
+        }
+    }
+    fold
+}
+
 fn row_key(text: &str, seed: u64) -> u64 {
     let mut hash = 0xcbf2_9ce4_8422_2325_u64;
     for &b in format!("{seed}:").as_bytes().iter().chain(text.as_bytes()) {
@@ -56,6 +83,24 @@ mod tests {
         assert_eq!(test[10..].iter().filter(|t| **t).count(), 3);
         assert_eq!(test, holdout(rows.iter().copied(), 20, 1));
         assert_ne!(test, holdout(rows.iter().copied(), 20, 2));
+    }
+
+    #[test]
+    fn folds_are_stratified_and_cover_every_row() {
+        let texts: Vec<String> = (0..23).map(|i| format!("message {i}")).collect();
+        let rows: Vec<(&str, &str)> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.as_str(), if i < 10 { "a" } else { "b" }))
+            .collect();
+        let fold = folds(rows.iter().copied(), 5, 3);
+        assert_eq!(fold.len(), 23);
+        for f in 0..5 {
+            assert_eq!(fold[..10].iter().filter(|&&x| x == f).count(), 2);
+            let b = fold[10..].iter().filter(|&&x| x == f).count();
+            assert!((2..=3).contains(&b), "fold {f}: {b}");
+        }
+        assert_eq!(fold, folds(rows.iter().copied(), 5, 3));
     }
 
     #[test]
