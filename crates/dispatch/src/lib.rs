@@ -12,7 +12,8 @@
 //!
 //! The queue is *derived* state: the store is the truth, and [`Queue::rebuild`] recreates the
 //! queue from it after a restart or a lost Redis. Order within a station: higher urgency first,
-//! then the earlier sign-for deadline, then first come.
+//! then the earlier sign-for deadline, then first come (the earlier `enqueued_at`, then the
+//! ticket id): all from the entry itself, so a rebuild restores the same order.
 
 pub mod error;
 pub mod memory;

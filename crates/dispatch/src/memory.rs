@@ -1,4 +1,5 @@
-//! The in-process queue: a `BTreeSet` per station ordered by (urgency desc, due, arrival).
+//! The in-process queue: a `BTreeSet` per station ordered by (urgency desc, due, enqueued_at,
+//! ticket).
 //! Lost on restart by design: the router rebuilds it from the store at start-up.
 
 use std::cmp::Reverse;
@@ -12,12 +13,18 @@ use tokio::sync::broadcast;
 
 use crate::{Lease, Queue, QueueEntry, QueueError, QueuedItem};
 
-/// Sort key: most urgent first, then earliest deadline (none last), then arrival order.
-type Key = (Reverse<Urgency>, bool, Option<DateTime<Utc>>, u64, TicketId);
+/// Sort key: most urgent first, then earliest deadline (none last), then first come (by
+/// `enqueued_at`, as in Redis: the order is the entry's own, so a rebuild keeps it), then ticket.
+type Key = (
+    Reverse<Urgency>,
+    bool,
+    Option<DateTime<Utc>>,
+    DateTime<Utc>,
+    TicketId,
+);
 
 #[derive(Debug, Default)]
 struct State {
-    seq: u64,
     /// ticket -> (entry, its key)
     entries: HashMap<TicketId, (QueueEntry, Key)>,
     order: HashMap<StationId, BTreeSet<Key>>,
@@ -27,12 +34,11 @@ struct State {
 impl State {
     fn insert(&mut self, entry: QueueEntry) {
         self.take(entry.ticket);
-        self.seq += 1;
         let key = (
             Reverse(entry.urgency),
             entry.due.is_none(),
             entry.due,
-            self.seq,
+            entry.enqueued_at,
             entry.ticket,
         );
         self.order

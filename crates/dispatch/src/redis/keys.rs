@@ -6,13 +6,15 @@
 //!
 //! | key | type | content |
 //! |---|---|---|
-//! | `P:q:{S}:ready` | ZSET | member `<seq:12 hex><ticket:32 hex>`, score = [`queue_score`](super::codec::queue_score) |
-//! | `P:q:{S}:entry` | HASH | ticket -> `<seq>|<urgency>|<due>|<enqueued_at>` |
-//! | `P:q:{S}:lease` | HASH | ticket -> `<until µs>|<holder>` |
-//! | `P:q:{S}:seq` | STRING | the station's arrival counter (tie-break within equal scores) |
+//! | `P:q:{S}:ready` | ZSET | member `<tag><ticket:32 hex>`, score = [`queue_score`](super::codec::queue_score); tag = [`order_tag`](super::codec::order_tag) |
+//! | `P:q:{S}:entry` | HASH | ticket -> `<tag>|<urgency>|<due>|<enqueued_at>`, then `#<until µs>|<holder>` while claimed |
 //! | `P:ticket-station` | HASH | ticket -> station (a ticket is on at most one queue) |
 //! | `P:lease-expiry` | ZSET | ticket -> lease expiry (µs), for `release_expired` |
 //! | `P:arrivals` | pub/sub channel | `<station>|<ticket>|<urgency>|<due>|<enqueued_at>` |
+//! | `P:built:v2` | STRING | set by a rebuild; missing = flushed, or written by an older layout |
+//!
+//! The lease lives in the entry's value, not a hash of its own: a claim, a removal and a listing
+//! each touch one field fewer, and an entry and its lease cannot disagree.
 //!
 //! SLA timers, one hash tag per prefix (`{P}`) because `schedule` must touch the pending set, the
 //! in-flight set and the ticket's membership atomically:
@@ -79,19 +81,38 @@ pub fn ticket_field(ticket: TicketId) -> String {
 pub struct StationKeys {
     pub ready: String,
     pub entry: String,
-    pub lease: String,
-    pub seq: String,
 }
 
-/// Queue keys under one prefix.
+impl StationKeys {
+    /// Keys an older layout kept per station (a lease hash and an arrival counter): a rebuild
+    /// deletes them so an upgraded Redis does not keep them forever.
+    pub fn retired(&self) -> [String; 2] {
+        let base = self.ready.strip_suffix(":ready").unwrap_or(&self.ready);
+        [format!("{base}:lease"), format!("{base}:seq")]
+    }
+}
+
+/// Queue keys under one prefix. The prefix-wide names are built once: every operation passes
+/// some of them.
 #[derive(Debug, Clone)]
 pub struct QueueKeys {
     prefix: Prefix,
+    ticket_station: String,
+    lease_expiry: String,
+    arrivals: String,
+    built: String,
 }
 
 impl QueueKeys {
     pub fn new(prefix: Prefix) -> Self {
-        Self { prefix }
+        let p = prefix.as_str();
+        Self {
+            ticket_station: format!("{p}:ticket-station"),
+            lease_expiry: format!("{p}:lease-expiry"),
+            arrivals: format!("{p}:arrivals"),
+            built: format!("{p}:built:v2"),
+            prefix,
+        }
     }
 
     pub fn station(&self, station: &StationId) -> StationKeys {
@@ -103,27 +124,26 @@ impl QueueKeys {
         StationKeys {
             ready: format!("{base}:ready"),
             entry: format!("{base}:entry"),
-            lease: format!("{base}:lease"),
-            seq: format!("{base}:seq"),
         }
     }
 
-    pub fn ticket_station(&self) -> String {
-        format!("{}:ticket-station", self.prefix.as_str())
+    pub fn ticket_station(&self) -> &str {
+        &self.ticket_station
     }
 
-    pub fn lease_expiry(&self) -> String {
-        format!("{}:lease-expiry", self.prefix.as_str())
+    pub fn lease_expiry(&self) -> &str {
+        &self.lease_expiry
     }
 
-    pub fn arrivals_channel(&self) -> String {
-        format!("{}:arrivals", self.prefix.as_str())
+    pub fn arrivals_channel(&self) -> &str {
+        &self.arrivals
     }
 
-    /// Set by every rebuild: its absence means the working set was flushed or this is a new
-    /// Redis, and must be rebuilt from the store.
-    pub fn built(&self) -> String {
-        format!("{}:built", self.prefix.as_str())
+    /// Set by every rebuild: its absence means the working set was flushed, this is a new
+    /// Redis, or it was written in an older layout (the version in the name), and must be
+    /// rebuilt from the store.
+    pub fn built(&self) -> &str {
+        &self.built
     }
 }
 
@@ -194,6 +214,13 @@ mod tests {
             "hl:q:{320505001001-css}:ready"
         );
         assert_eq!(keys.ticket_station(), "hl:ticket-station");
+        assert_eq!(
+            keys.station(&station).retired(),
+            [
+                "hl:q:{320505001001-css}:lease".to_owned(),
+                "hl:q:{320505001001-css}:seq".to_owned()
+            ]
+        );
     }
 
     #[test]

@@ -48,7 +48,7 @@ impl Forwarder {
         arrivals: broadcast::Sender<QueueEntry>,
     ) -> Result<Self, QueueError> {
         let channel = keys.arrivals_channel();
-        let pubsub = subscribe(&client, &channel).await.map_err(unavailable)?;
+        let pubsub = subscribe(&client, channel).await.map_err(unavailable)?;
         let task = tokio::spawn(forward(client, conn, keys, arrivals, pubsub));
         Ok(Self { task })
     }
@@ -92,7 +92,7 @@ async fn forward(
         let mut backoff = BACKOFF_MIN;
         pubsub = loop {
             tokio::time::sleep(backoff).await;
-            match subscribe(&client, &channel).await {
+            match subscribe(&client, channel).await {
                 Ok(pubsub) => break pubsub,
                 Err(err) => {
                     tracing::warn!(%err, ?backoff, "arrivals subscription: reconnect failed");

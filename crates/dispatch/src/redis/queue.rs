@@ -18,7 +18,8 @@ use redis::aio::ConnectionManager;
 use tokio::sync::broadcast;
 
 use super::codec::{
-    entry_in, entry_tail, from_micros, member_ticket, micros, queue_score, ticket_in,
+    entry_in, entry_value, from_micros, member_ticket, micros, queue_score, split_lease, ticket_in,
+    TAG_LEN,
 };
 use super::keys::{ticket_field, Prefix, QueueKeys};
 use super::pubsub::Forwarder;
@@ -111,9 +112,22 @@ fn guess_answer(reply: String) -> Guess {
     }
 }
 
-fn parse_lease(raw: &str) -> Option<(i64, &str)> {
-    let (until, holder) = raw.split_once('|')?;
-    Some((until.parse().ok()?, holder))
+/// A lease read from an entry value, if live at `now_us`.
+fn live_lease(
+    ticket: TicketId,
+    station: &StationId,
+    lease: Option<(i64, &str)>,
+    now_us: i64,
+) -> Result<Option<Lease>, QueueError> {
+    match lease {
+        Some((until_us, holder)) if until_us > now_us => Ok(Some(Lease {
+            ticket,
+            station: station.clone(),
+            holder: StaffId::parse("holder", holder).map_err(|_| corrupt(holder))?,
+            until: from_micros(until_us).ok_or_else(|| corrupt(until_us))?,
+        })),
+        _ => Ok(None),
+    }
 }
 
 /// The station's queue in order, read in one MULTI (a consistent snapshot).
@@ -124,11 +138,7 @@ pub(crate) async fn list_station(
     now: DateTime<Utc>,
 ) -> Result<Vec<QueuedItem>, QueueError> {
     let sk = keys.station(station);
-    let (members, entries, leases): (
-        Vec<String>,
-        HashMap<String, String>,
-        HashMap<String, String>,
-    ) = redis::pipe()
+    let (members, entries): (Vec<String>, HashMap<String, String>) = redis::pipe()
         .atomic()
         .cmd("ZRANGE")
         .arg(&sk.ready)
@@ -136,29 +146,19 @@ pub(crate) async fn list_station(
         .arg(-1)
         .cmd("HGETALL")
         .arg(&sk.entry)
-        .cmd("HGETALL")
-        .arg(&sk.lease)
         .query_async(conn)
         .await
         .map_err(unavailable)?;
     let now_us = micros(now);
     let mut items = Vec::with_capacity(members.len());
     for member in members {
-        let ticket = member_ticket(&member).ok_or_else(|| corrupt(&member))?;
-        let field = &member[12..];
+        let (ticket, field) = member_ticket(&member).ok_or_else(|| corrupt(&member))?;
         let Some(value) = entries.get(field) else {
             continue;
         };
+        let (value, lease) = split_lease(value).ok_or_else(|| corrupt(value))?;
         let entry = entry_in(ticket, station, value).ok_or_else(|| corrupt(value))?;
-        let lease = match leases.get(field).and_then(|raw| parse_lease(raw)) {
-            Some((until_us, holder)) if until_us > now_us => Some(Lease {
-                ticket,
-                station: station.clone(),
-                holder: StaffId::parse("holder", holder).map_err(|_| corrupt(holder))?,
-                until: from_micros(until_us).ok_or_else(|| corrupt(until_us))?,
-            }),
-            _ => None,
-        };
+        let lease = live_lease(ticket, station, lease, now_us)?;
         items.push(QueuedItem { entry, lease });
     }
     Ok(items)
@@ -198,28 +198,27 @@ impl Queue for RedisQueue {
         let ticket = ticket_field(entry.ticket);
         let new = self.keys.station(&entry.station);
         let score = queue_score(entry.urgency, entry.due);
-        let tail = entry_tail(&entry);
-        // Most enqueues are of tickets on no queue yet: guess that first.
-        let mut current: Option<String> = None;
+        let value = entry_value(&entry);
+        // Where this replica last saw the ticket; most enqueues are of tickets on no queue yet.
+        let mut current: Option<String> = self.guesses().get(&entry.ticket).cloned();
         for _ in 0..MAX_ATTEMPTS {
-            let old = current
-                .as_deref()
-                .map_or_else(|| new.clone(), |s| self.keys.station_raw(s));
-            let reply: String = SCRIPTS
-                .enqueue
-                .key(self.keys.ticket_station())
-                .key(self.keys.lease_expiry())
+            let mut call = SCRIPTS.enqueue.prepare_invoke();
+            call.key(self.keys.ticket_station())
                 .key(&new.ready)
-                .key(&new.entry)
-                .key(&new.seq)
-                .key(&old.ready)
-                .key(&old.entry)
-                .key(&old.lease)
+                .key(&new.entry);
+            // The old station's keys only when there may be one to move the ticket off.
+            if let Some(old) = current.as_deref() {
+                let old = self.keys.station_raw(old);
+                call.key(old.ready)
+                    .key(old.entry)
+                    .key(self.keys.lease_expiry());
+            }
+            let reply: String = call
                 .arg(&ticket)
                 .arg(entry.station.as_str())
                 .arg(current.as_deref().unwrap_or(""))
                 .arg(score)
-                .arg(&tail)
+                .arg(&value)
                 .arg(self.keys.arrivals_channel())
                 .invoke_async(&mut conn)
                 .await
@@ -259,10 +258,9 @@ impl Queue for RedisQueue {
             let reply: String = SCRIPTS
                 .remove
                 .key(self.keys.ticket_station())
-                .key(self.keys.lease_expiry())
                 .key(&sk.ready)
                 .key(&sk.entry)
-                .key(&sk.lease)
+                .key(self.keys.lease_expiry())
                 .arg(&field)
                 .arg(&station)
                 .invoke_async(&mut conn)
@@ -292,7 +290,6 @@ impl Queue for RedisQueue {
             .claim
             .key(&sk.ready)
             .key(&sk.entry)
-            .key(&sk.lease)
             .key(self.keys.lease_expiry())
             .arg(ticket.map(ticket_field).unwrap_or_default())
             .arg(holder.as_str())
@@ -346,23 +343,17 @@ impl Queue for RedisQueue {
             return Ok(None);
         };
         let raw: Option<String> = redis::cmd("HGET")
-            .arg(self.keys.station_raw(&station).lease)
+            .arg(self.keys.station_raw(&station).entry)
             .arg(&field)
             .query_async(&mut conn)
             .await
             .map_err(unavailable)?;
-        let Some((until_us, holder)) = raw.as_deref().and_then(parse_lease) else {
+        let Some(raw) = raw else {
             return Ok(None);
         };
-        if until_us <= micros(now) {
-            return Ok(None);
-        }
-        Ok(Some(Lease {
-            ticket,
-            station: StationId::parse("station", &station).map_err(|_| corrupt(&station))?,
-            holder: StaffId::parse("holder", holder).map_err(|_| corrupt(holder))?,
-            until: from_micros(until_us).ok_or_else(|| corrupt(until_us))?,
-        }))
+        let (_, lease) = split_lease(&raw).ok_or_else(|| corrupt(&raw))?;
+        let station = StationId::parse("station", &station).map_err(|_| corrupt(&station))?;
+        live_lease(ticket, &station, lease, micros(now))
     }
 
     async fn release_expired(&self, now: DateTime<Utc>) -> Result<Vec<TicketId>, QueueError> {
@@ -401,7 +392,6 @@ impl Queue for RedisQueue {
                 let mut call = SCRIPTS.release_expired.prepare_invoke();
                 call.key(self.keys.lease_expiry())
                     .key(&sk.entry)
-                    .key(&sk.lease)
                     .arg(now_us)
                     .arg(&station)
                     .arg(self.keys.arrivals_channel());
@@ -434,7 +424,7 @@ impl Queue for RedisQueue {
     async fn rebuild(&self, entries: Vec<QueueEntry>) -> Result<(), QueueError> {
         let mut conn = self.conn();
         self.guesses().clear();
-        // As in memory: a ticket listed twice keeps its last entry, at its later position.
+        // As in memory: a ticket listed twice keeps its last entry.
         let mut position: HashMap<TicketId, usize> = HashMap::new();
         let mut kept: Vec<Option<QueueEntry>> = Vec::with_capacity(entries.len());
         for (i, entry) in entries.into_iter().enumerate() {
@@ -463,26 +453,23 @@ impl Queue for RedisQueue {
             pipe.cmd("DEL")
                 .arg(&sk.ready)
                 .arg(&sk.entry)
-                .arg(&sk.lease)
-                .arg(&sk.seq)
+                .arg(&sk.retired())
                 .ignore();
         }
-        let mut seqs: BTreeMap<&str, u64> = BTreeMap::new();
         let mut index = Vec::new();
         for entry in kept.iter().flatten() {
             let sk = self.keys.station(&entry.station);
-            let seq = seqs.entry(entry.station.as_str()).or_default();
-            *seq += 1;
             let field = ticket_field(entry.ticket);
+            let value = entry_value(entry);
             pipe.cmd("ZADD")
                 .arg(&sk.ready)
                 .arg(queue_score(entry.urgency, entry.due))
-                .arg(format!("{:012x}{field}", *seq))
+                .arg(format!("{}{field}", &value[..TAG_LEN]))
                 .ignore();
             pipe.cmd("HSET")
                 .arg(&sk.entry)
                 .arg(&field)
-                .arg(format!("{:012x}{}", *seq, entry_tail(entry)))
+                .arg(value)
                 .ignore();
             index.push((field, entry.station.as_str()));
         }
@@ -492,12 +479,6 @@ impl Queue for RedisQueue {
                 cmd.arg(field).arg(*station);
             }
             cmd.ignore();
-        }
-        for (station, seq) in &seqs {
-            pipe.cmd("SET")
-                .arg(self.keys.station_raw(station).seq)
-                .arg(*seq)
-                .ignore();
         }
         pipe.cmd("SET").arg(self.keys.built()).arg("1").ignore();
         pipe.query_async::<()>(&mut conn)
