@@ -73,7 +73,8 @@ pub struct MemoryQueue {
     state: Mutex<State>,
     /// Whether a rebuild has filled it (a new process's queue knows nothing yet).
     built: std::sync::atomic::AtomicBool,
-    arrivals: broadcast::Sender<QueueEntry>,
+    /// Watched stations, as in Redis: dropped on the first arrival after the last watcher left.
+    arrivals: Mutex<HashMap<StationId, broadcast::Sender<QueueEntry>>>,
 }
 
 impl Default for MemoryQueue {
@@ -84,12 +85,18 @@ impl Default for MemoryQueue {
 
 impl MemoryQueue {
     pub fn new() -> Self {
-        let (arrivals, _) = broadcast::channel(1024);
         Self {
             state: Mutex::new(State::default()),
             built: std::sync::atomic::AtomicBool::new(false),
-            arrivals,
+            arrivals: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn arrivals(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<StationId, broadcast::Sender<QueueEntry>>> {
+        // Senders only: nothing a panicking holder could leave half-done.
+        self.arrivals.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -100,7 +107,13 @@ impl MemoryQueue {
 
     fn notify(&self, entry: QueueEntry) {
         // No watcher is fine: watchers read the queue when they connect.
-        let _ = self.arrivals.send(entry);
+        let mut arrivals = self.arrivals();
+        let station = entry.station.clone();
+        if let Some(sender) = arrivals.get(&station) {
+            if sender.send(entry).is_err() {
+                arrivals.remove(&station);
+            }
+        }
     }
 }
 
@@ -232,7 +245,14 @@ impl Queue for MemoryQueue {
         Ok(self.built.load(std::sync::atomic::Ordering::Relaxed))
     }
 
-    fn subscribe(&self) -> broadcast::Receiver<QueueEntry> {
-        self.arrivals.subscribe()
+    async fn subscribe(
+        &self,
+        station: &StationId,
+    ) -> Result<broadcast::Receiver<QueueEntry>, QueueError> {
+        Ok(self
+            .arrivals()
+            .entry(station.clone())
+            .or_insert_with(|| broadcast::channel(1024).0)
+            .subscribe())
     }
 }

@@ -124,7 +124,7 @@ pub async fn a_live_lease_keeps_others_off_and_expiry_puts_the_ticket_back<Q: Qu
     // Nothing expires before its time...
     assert!(queue.release_expired(until).await.unwrap().is_empty());
     // ...and after it, the ticket is claimable again.
-    let mut arrivals = queue.subscribe();
+    let mut arrivals = queue.subscribe(&station("a-css")).await.unwrap();
     let later = until + Duration::seconds(61);
     assert_eq!(queue.release_expired(later).await.unwrap(), vec![e.ticket]);
     assert_eq!(arrivals.recv().await.unwrap().ticket, e.ticket);
@@ -201,10 +201,36 @@ pub async fn rebuild_replaces_the_working_set<Q: Queue>(queue: Q) {
 }
 
 pub async fn new_arrivals_are_announced_to_subscribers<Q: Queue>(queue: Q) {
-    let mut arrivals = queue.subscribe();
+    let mut arrivals = queue.subscribe(&station("a-css")).await.unwrap();
     let e = entry("a-css", Urgency::Critical, Some(30));
     queue.enqueue(e.clone()).await.unwrap();
     assert_eq!(arrivals.recv().await.unwrap(), e);
+}
+
+pub async fn arrivals_reach_the_watchers_of_their_station_only<Q: Queue>(queue: Q) {
+    let mut a = queue.subscribe(&station("a-css")).await.unwrap();
+    let elsewhere = entry("b-css", Urgency::Critical, None);
+    let here = entry("a-css", Urgency::Normal, None);
+    queue.enqueue(elsewhere).await.unwrap();
+    queue.enqueue(here.clone()).await.unwrap();
+    assert_eq!(a.recv().await.unwrap(), here);
+    // A station nobody watches any more can be watched again (whenever its old subscription is
+    // dropped, the new watcher hears what is enqueued after it subscribed).
+    drop(a);
+    queue
+        .enqueue(entry("a-css", Urgency::Normal, None))
+        .await
+        .unwrap();
+    let mut again = queue.subscribe(&station("a-css")).await.unwrap();
+    let later = entry("a-css", Urgency::Urgent, None);
+    queue.enqueue(later.clone()).await.unwrap();
+    loop {
+        let heard = again.recv().await.unwrap();
+        assert_eq!(heard.station, station("a-css"));
+        if heard == later {
+            break;
+        }
+    }
 }
 
 pub async fn equal_tickets_are_served_first_come_and_a_rebuild_keeps_that_order<Q: Queue>(
@@ -361,6 +387,7 @@ macro_rules! queue_suite {
                 removed_tickets_leave_the_queue_and_their_lease,
                 rebuild_replaces_the_working_set,
                 new_arrivals_are_announced_to_subscribers,
+                arrivals_reach_the_watchers_of_their_station_only,
                 equal_tickets_are_served_first_come_and_a_rebuild_keeps_that_order,
                 claims_skip_every_live_lease_however_many_come_first,
                 re_enqueueing_a_claimed_ticket_drops_its_lease,

@@ -65,7 +65,7 @@ async fn timer_replicas(n: usize) -> (String, Vec<RedisTimers>) {
 #[tokio::test]
 async fn an_arrival_enqueued_by_one_replica_reaches_the_subscribers_of_another() {
     let (prefix, queues) = replicas(2).await;
-    let mut arrivals = queues[1].subscribe();
+    let mut arrivals = queues[1].subscribe(&station("a-css")).await.unwrap();
     let e = entry("a-css", Urgency::Urgent, Some(30));
     queues[0].enqueue(e.clone()).await.unwrap();
     let heard = tokio::time::timeout(StdDuration::from_secs(5), arrivals.recv())
@@ -106,7 +106,7 @@ async fn a_lease_released_by_one_replica_is_announced_to_the_others() {
         .await
         .unwrap()
         .unwrap();
-    let mut arrivals = queues[1].subscribe();
+    let mut arrivals = queues[1].subscribe(&station("a-css")).await.unwrap();
     let released = queues[0]
         .release_expired(until + Duration::seconds(1))
         .await

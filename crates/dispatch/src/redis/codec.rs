@@ -109,7 +109,7 @@ pub fn split_lease(value: &str) -> Option<(&str, Option<(i64, &str)>)> {
 }
 
 /// The part of an entry after its tag: `|<urgency>|<due>|<enqueued_at>`. The arrival message
-/// prepends `<station>|<ticket>`.
+/// prepends the ticket.
 pub fn entry_tail(entry: &QueueEntry) -> String {
     format!(
         "|{}|{}|{}",
@@ -143,12 +143,11 @@ pub fn entry_in(ticket: TicketId, station: &StationId, value: &str) -> Option<Qu
     entry_fields(ticket, station.clone(), rest)
 }
 
-/// Parses an arrival message `<station>|<ticket>|<urgency>|<due>|<enqueued_at>`.
-pub fn arrival_in(message: &str) -> Option<QueueEntry> {
-    let (station, rest) = message.split_once('|')?;
-    let (ticket, rest) = rest.split_once('|')?;
-    let station = StationId::parse("station", station).ok()?;
-    entry_fields(ticket_in(ticket)?, station, rest)
+/// Parses an arrival message `<ticket>|<urgency>|<due>|<enqueued_at>`, heard on `station`'s
+/// channel.
+pub fn arrival_in(station: &StationId, message: &str) -> Option<QueueEntry> {
+    let (ticket, rest) = message.split_once('|')?;
+    entry_fields(ticket_in(ticket)?, station.clone(), rest)
 }
 
 pub fn ticket_in(raw: &str) -> Option<TicketId> {
@@ -334,13 +333,8 @@ mod tests {
             due: None,
             enqueued_at: Utc::now(),
         };
-        let message = format!(
-            "{}|{}{}",
-            entry.station,
-            entry.ticket.as_uuid().simple(),
-            entry_tail(&entry)
-        );
-        assert_eq!(arrival_in(&message), Some(entry));
+        let message = format!("{}{}", entry.ticket.as_uuid().simple(), entry_tail(&entry));
+        assert_eq!(arrival_in(&entry.station, &message), Some(entry));
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! | `P:q:{S}:entry` | HASH | ticket -> `<tag>|<urgency>|<due>|<enqueued_at>`, then `#<until µs>|<holder>` while claimed |
 //! | `P:ticket-station` | HASH | ticket -> station (a ticket is on at most one queue) |
 //! | `P:lease-expiry` | ZSET | ticket -> lease expiry (µs), for `release_expired` |
-//! | `P:arrivals` | pub/sub channel | `<station>|<ticket>|<urgency>|<due>|<enqueued_at>` |
+//! | `P:arrivals:{S}` | pub/sub channel | `<ticket>|<urgency>|<due>|<enqueued_at>`, subscribed while S is watched |
 //! | `P:built:v2` | STRING | set by a rebuild; missing = flushed, or written by an older layout |
 //!
 //! The lease lives in the entry's value, not a hash of its own: a claim, a removal and a listing
@@ -99,7 +99,6 @@ pub struct QueueKeys {
     prefix: Prefix,
     ticket_station: String,
     lease_expiry: String,
-    arrivals: String,
     built: String,
 }
 
@@ -109,7 +108,6 @@ impl QueueKeys {
         Self {
             ticket_station: format!("{p}:ticket-station"),
             lease_expiry: format!("{p}:lease-expiry"),
-            arrivals: format!("{p}:arrivals"),
             built: format!("{p}:built:v2"),
             prefix,
         }
@@ -135,8 +133,9 @@ impl QueueKeys {
         &self.lease_expiry
     }
 
-    pub fn arrivals_channel(&self) -> &str {
-        &self.arrivals
+    /// The station's arrivals channel (its hash tag too: a sharded channel on a Cluster).
+    pub fn arrivals_channel(&self, station: &str) -> String {
+        format!("{}:arrivals:{{{station}}}", self.prefix.as_str())
     }
 
     /// Set by every rebuild: its absence means the working set was flushed, this is a new

@@ -6,7 +6,8 @@
 //! touches is declared in its KEYS, and a new ticket costs one round trip.
 //!
 //! Arrivals (an enqueue, or a lease running out) are `PUBLISH`ed by the scripts themselves on
-//! `P:arrivals`, and [`super::pubsub`] forwards them to [`Queue::subscribe`] in every replica.
+//! the station's channel, and [`super::pubsub`] forwards them to [`Queue::subscribe`] in every
+//! replica that watches that station.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
@@ -22,13 +23,11 @@ use super::codec::{
     TAG_LEN,
 };
 use super::keys::{ticket_field, Prefix, QueueKeys};
-use super::pubsub::Forwarder;
+use super::pubsub::Arrivals;
 use super::scripts::SCRIPTS;
 use super::{corrupt, unavailable};
 use crate::{Lease, Queue, QueueEntry, QueueError, QueuedItem};
 
-/// How many arrivals a slow subscriber may fall behind before it sees `Lagged` (and re-lists).
-const ARRIVALS_CAPACITY: usize = 4096;
 /// A ticket moved by another replica between our read and our script: try again, boundedly.
 const MAX_ATTEMPTS: usize = 8;
 /// Expired leases handled per round of [`Queue::release_expired`].
@@ -42,12 +41,11 @@ const GUESS_CAPACITY: usize = 65_536;
 pub struct RedisQueue {
     conn: ConnectionManager,
     keys: QueueKeys,
-    arrivals: broadcast::Sender<QueueEntry>,
+    arrivals: Arrivals,
     /// Where this replica last saw each ticket (enqueued or claimed it). `remove` tries the
     /// guess first, saving the index read; the script checks it, so a stale guess (another
     /// replica moved the ticket) costs one more round trip, never a wrong answer.
     guesses: Mutex<HashMap<TicketId, String>>,
-    _forwarder: Forwarder,
 }
 
 impl std::fmt::Debug for RedisQueue {
@@ -62,20 +60,15 @@ impl RedisQueue {
     /// Connects to the Redis at `url` (`redis://host:port/db`) and works under `prefix`: several
     /// routers on one prefix share the queues; different prefixes are independent.
     ///
-    /// Returns once the arrivals subscription is live, so an arrival enqueued by any replica
-    /// after this returns reaches [`Queue::subscribe`].
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, QueueError> {
         let keys = QueueKeys::new(Prefix::parse(prefix)?);
         let (client, conn) = super::connect(url).await?;
-        let (arrivals, _) = broadcast::channel(ARRIVALS_CAPACITY);
-        let forwarder =
-            Forwarder::start(client, conn.clone(), keys.clone(), arrivals.clone()).await?;
+        let arrivals = Arrivals::start(client, conn.clone(), keys.clone()).await?;
         Ok(Self {
             conn,
             keys,
             arrivals,
             guesses: Mutex::new(HashMap::new()),
-            _forwarder: forwarder,
         })
     }
 
@@ -164,33 +157,6 @@ pub(crate) async fn list_station(
     Ok(items)
 }
 
-/// Every queued entry without a live lease (by the wall clock), across stations: what a watcher
-/// could have missed while the arrivals subscription was down.
-pub(crate) async fn available_entries(
-    conn: &mut ConnectionManager,
-    keys: &QueueKeys,
-) -> Result<Vec<QueueEntry>, QueueError> {
-    let stations: Vec<String> = redis::cmd("HVALS")
-        .arg(keys.ticket_station())
-        .query_async(conn)
-        .await
-        .map_err(unavailable)?;
-    let stations: BTreeSet<String> = stations.into_iter().collect();
-    let now = Utc::now();
-    let mut out = Vec::new();
-    for raw in stations {
-        let station = StationId::parse("station", &raw).map_err(|_| corrupt(&raw))?;
-        let items = list_station(conn, keys, &station, now).await?;
-        out.extend(
-            items
-                .into_iter()
-                .filter(|i| i.lease.is_none())
-                .map(|i| i.entry),
-        );
-    }
-    Ok(out)
-}
-
 #[async_trait]
 impl Queue for RedisQueue {
     async fn enqueue(&self, entry: QueueEntry) -> Result<(), QueueError> {
@@ -219,7 +185,7 @@ impl Queue for RedisQueue {
                 .arg(current.as_deref().unwrap_or(""))
                 .arg(score)
                 .arg(&value)
-                .arg(self.keys.arrivals_channel())
+                .arg(self.keys.arrivals_channel(entry.station.as_str()))
                 .invoke_async(&mut conn)
                 .await
                 .map_err(unavailable)?;
@@ -393,8 +359,7 @@ impl Queue for RedisQueue {
                 call.key(self.keys.lease_expiry())
                     .key(&sk.entry)
                     .arg(now_us)
-                    .arg(&station)
-                    .arg(self.keys.arrivals_channel());
+                    .arg(self.keys.arrivals_channel(&station));
                 for ticket in &tickets {
                     call.arg(*ticket);
                 }
@@ -497,7 +462,10 @@ impl Queue for RedisQueue {
         Ok(exists)
     }
 
-    fn subscribe(&self) -> broadcast::Receiver<QueueEntry> {
-        self.arrivals.subscribe()
+    async fn subscribe(
+        &self,
+        station: &StationId,
+    ) -> Result<broadcast::Receiver<QueueEntry>, QueueError> {
+        self.arrivals.subscribe(station).await
     }
 }

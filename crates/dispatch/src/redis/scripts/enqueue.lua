@@ -14,7 +14,7 @@
 -- ARGV[3]  the caller's guess of the ticket's current station ('' = on no queue)
 -- ARGV[4]  ready score (codec::queue_score)
 -- ARGV[5]  entry value '<tag>|<urgency>|<due>|<enqueued_at>' (codec::entry_value)
--- ARGV[6]  arrivals channel
+-- ARGV[6]  the new station's arrivals channel
 -- Returns 'ok', or '=<station>' ('=' alone: on no queue) when ARGV[3] was a stale guess: the
 -- caller retries with that station's keys.
 local ticket, station, value = ARGV[1], ARGV[2], ARGV[5]
@@ -43,5 +43,5 @@ else
 end
 redis.call('ZADD', KEYS[2], ARGV[4], string.sub(value, 1, TAG_LEN) .. ticket)
 redis.call('HSET', KEYS[3], ticket, value)
-redis.call('PUBLISH', ARGV[6], station .. '|' .. ticket .. string.sub(value, TAG_LEN + 1))
+redis.call('PUBLISH', ARGV[6], ticket .. string.sub(value, TAG_LEN + 1))
 return 'ok'

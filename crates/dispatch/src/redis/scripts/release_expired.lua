@@ -4,13 +4,12 @@
 -- KEYS[1]  P:lease-expiry            (ZSET ticket -> lease expiry µs)
 -- KEYS[2]  P:q:{S}:entry             (HASH ticket -> <tag>|<urgency>|<due>|<enqueued_at>[#lease])
 -- ARGV[1]  now (µs)
--- ARGV[2]  S
--- ARGV[3]  arrivals channel
--- ARGV[4..] tickets the caller found expired in KEYS[1] and indexed on S
+-- ARGV[2]  S's arrivals channel
+-- ARGV[3..] tickets the caller found expired in KEYS[1] and indexed on S
 -- Returns the tickets released (a lease renewed meanwhile is kept).
 local now = tonumber(ARGV[1])
 local released = {}
-for i = 4, #ARGV do
+for i = 3, #ARGV do
   local ticket = ARGV[i]
   local value = redis.call('HGET', KEYS[2], ticket)
   local at = value and string.find(value, '#', 1, true)
@@ -27,7 +26,7 @@ for i = 4, #ARGV do
       local entry = string.sub(value, 1, at - 1)
       redis.call('HSET', KEYS[2], ticket, entry)
       redis.call('ZREM', KEYS[1], ticket)
-      redis.call('PUBLISH', ARGV[3], ARGV[2] .. '|' .. ticket .. string.sub(entry, TAG_LEN + 1))
+      redis.call('PUBLISH', ARGV[2], ticket .. string.sub(entry, TAG_LEN + 1))
       released[#released + 1] = ticket
     end
   end
