@@ -355,3 +355,51 @@ async fn a_replica_removes_a_ticket_another_replica_moved_since_it_last_saw_it()
     }
     flush_prefix(&prefix).await;
 }
+
+#[tokio::test]
+async fn a_redis_written_in_the_older_layout_is_not_intact_and_a_rebuild_drops_its_keys() {
+    let (prefix, queues) = replicas(1).await;
+    let queue = &queues[0];
+    // What the previous layout (a station index beside per-station entry hashes) left behind.
+    let stale = TicketId::new().as_uuid().simple().to_string();
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let old_index = format!("{prefix}:ticket-station");
+    let old_entries = format!("{prefix}:q:{{a-css}}:entry");
+    redis::pipe()
+        .cmd("HSET")
+        .arg(&old_index)
+        .arg(&stale)
+        .arg("a-css")
+        .cmd("HSET")
+        .arg(&old_entries)
+        .arg(&stale)
+        .arg("0000000001|n||1772442000")
+        .cmd("SET")
+        .arg(format!("{prefix}:built:v2"))
+        .arg("1")
+        .query_async::<()>(&mut conn)
+        .await
+        .unwrap();
+    assert!(!queue.is_intact().await.unwrap());
+
+    let e = entry("b-css", Urgency::Urgent, Some(5));
+    queue.rebuild(vec![e.clone()]).await.unwrap();
+    assert!(queue.is_intact().await.unwrap());
+    let left: usize = redis::cmd("EXISTS")
+        .arg(&old_index)
+        .arg(&old_entries)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "the older layout's keys are gone");
+    let listed = queue.list(&station("b-css"), t0()).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].entry, e);
+    assert!(queue
+        .list(&station("a-css"), t0())
+        .await
+        .unwrap()
+        .is_empty());
+    flush_prefix(&prefix).await;
+}

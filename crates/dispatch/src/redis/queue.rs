@@ -19,7 +19,7 @@ use redis::aio::ConnectionManager;
 use tokio::sync::broadcast;
 
 use super::codec::{
-    entry_in, entry_value, from_micros, member_ticket, micros, queue_score, split_lease, ticket_in,
+    entry_in, entry_value, from_micros, micros, queue_score, split_lease, ticket_in, value_station,
     TAG_LEN,
 };
 use super::keys::{ticket_field, Prefix, QueueKeys};
@@ -43,7 +43,7 @@ pub struct RedisQueue {
     keys: QueueKeys,
     arrivals: Arrivals,
     /// Where this replica last saw each ticket (enqueued or claimed it). `remove` tries the
-    /// guess first, saving the index read; the script checks it, so a stale guess (another
+    /// guess first, saving a read of the ticket; the script checks it, so a stale guess (another
     /// replica moved the ticket) costs one more round trip, never a wrong answer.
     guesses: Mutex<HashMap<TicketId, String>>,
 }
@@ -123,34 +123,30 @@ fn live_lease(
     }
 }
 
-/// The station's queue in order, read in one MULTI (a consistent snapshot).
+/// The station's queue in order, read by one script (a consistent snapshot).
 pub(crate) async fn list_station(
     conn: &mut ConnectionManager,
     keys: &QueueKeys,
     station: &StationId,
     now: DateTime<Utc>,
 ) -> Result<Vec<QueuedItem>, QueueError> {
-    let sk = keys.station(station);
-    let (members, entries): (Vec<String>, HashMap<String, String>) = redis::pipe()
-        .atomic()
-        .cmd("ZRANGE")
-        .arg(&sk.ready)
-        .arg(0)
-        .arg(-1)
-        .cmd("HGETALL")
-        .arg(&sk.entry)
-        .query_async(conn)
+    let pairs: Vec<(String, String)> = SCRIPTS
+        .list
+        .key(keys.ready(station.as_str()))
+        .key(keys.tickets())
+        .invoke_async(conn)
         .await
         .map_err(unavailable)?;
     let now_us = micros(now);
-    let mut items = Vec::with_capacity(members.len());
-    for member in members {
-        let (ticket, field) = member_ticket(&member).ok_or_else(|| corrupt(&member))?;
-        let Some(value) = entries.get(field) else {
+    let mut items = Vec::with_capacity(pairs.len());
+    for (field, value) in pairs {
+        let ticket = ticket_in(&field).ok_or_else(|| corrupt(&field))?;
+        let (value, lease) = split_lease(&value).ok_or_else(|| corrupt(&value))?;
+        let entry = entry_in(ticket, value).ok_or_else(|| corrupt(value))?;
+        if entry.station != *station {
+            // A member left behind on a station its ticket is no longer on (nothing writes that).
             continue;
-        };
-        let (value, lease) = split_lease(value).ok_or_else(|| corrupt(value))?;
-        let entry = entry_in(ticket, station, value).ok_or_else(|| corrupt(value))?;
+        }
         let lease = live_lease(ticket, station, lease, now_us)?;
         items.push(QueuedItem { entry, lease });
     }
@@ -162,30 +158,25 @@ impl Queue for RedisQueue {
     async fn enqueue(&self, entry: QueueEntry) -> Result<(), QueueError> {
         let mut conn = self.conn();
         let ticket = ticket_field(entry.ticket);
-        let new = self.keys.station(&entry.station);
+        let ready = self.keys.ready(entry.station.as_str());
+        let channel = self.keys.arrivals_channel(entry.station.as_str());
         let score = queue_score(entry.urgency, entry.due);
         let value = entry_value(&entry);
         // Where this replica last saw the ticket; most enqueues are of tickets on no queue yet.
         let mut current: Option<String> = self.guesses().get(&entry.ticket).cloned();
         for _ in 0..MAX_ATTEMPTS {
             let mut call = SCRIPTS.enqueue.prepare_invoke();
-            call.key(self.keys.ticket_station())
-                .key(&new.ready)
-                .key(&new.entry);
+            call.key(self.keys.tickets()).key(&ready);
             // The old station's keys only when there may be one to move the ticket off.
             if let Some(old) = current.as_deref() {
-                let old = self.keys.station_raw(old);
-                call.key(old.ready)
-                    .key(old.entry)
-                    .key(self.keys.lease_expiry());
+                call.key(self.keys.ready(old)).key(self.keys.lease_expiry());
             }
             let reply: String = call
                 .arg(&ticket)
-                .arg(entry.station.as_str())
-                .arg(current.as_deref().unwrap_or(""))
                 .arg(score)
                 .arg(&value)
-                .arg(self.keys.arrivals_channel(entry.station.as_str()))
+                .arg(current.as_deref().unwrap_or(""))
+                .arg(&channel)
                 .invoke_async(&mut conn)
                 .await
                 .map_err(unavailable)?;
@@ -209,23 +200,31 @@ impl Queue for RedisQueue {
         let guess = self.guesses().remove(&ticket);
         let mut current: Option<String> = match guess {
             Some(station) => Some(station),
-            None => redis::cmd("HGET")
-                .arg(self.keys.ticket_station())
-                .arg(&field)
-                .query_async(&mut conn)
-                .await
-                .map_err(unavailable)?,
+            None => {
+                let value: Option<String> = redis::cmd("HGET")
+                    .arg(self.keys.tickets())
+                    .arg(&field)
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(unavailable)?;
+                match value {
+                    Some(value) => Some(
+                        value_station(&value)
+                            .ok_or_else(|| corrupt(&value))?
+                            .to_owned(),
+                    ),
+                    None => None,
+                }
+            }
         };
         for _ in 0..MAX_ATTEMPTS {
             let Some(station) = current.take() else {
                 return Ok(false);
             };
-            let sk = self.keys.station_raw(&station);
             let reply: String = SCRIPTS
                 .remove
-                .key(self.keys.ticket_station())
-                .key(&sk.ready)
-                .key(&sk.entry)
+                .key(self.keys.tickets())
+                .key(self.keys.ready(&station))
                 .key(self.keys.lease_expiry())
                 .arg(&field)
                 .arg(&station)
@@ -251,16 +250,16 @@ impl Queue for RedisQueue {
         now: DateTime<Utc>,
     ) -> Result<Option<Lease>, QueueError> {
         let mut conn = self.conn();
-        let sk = self.keys.station(station);
         let reply: Vec<String> = SCRIPTS
             .claim
-            .key(&sk.ready)
-            .key(&sk.entry)
+            .key(self.keys.ready(station.as_str()))
+            .key(self.keys.tickets())
             .key(self.keys.lease_expiry())
             .arg(ticket.map(ticket_field).unwrap_or_default())
             .arg(holder.as_str())
             .arg(micros(until))
             .arg(micros(now))
+            .arg(station.as_str())
             .invoke_async(&mut conn)
             .await
             .map_err(unavailable)?;
@@ -299,17 +298,8 @@ impl Queue for RedisQueue {
     ) -> Result<Option<Lease>, QueueError> {
         let mut conn = self.conn();
         let field = ticket_field(ticket);
-        let station: Option<String> = redis::cmd("HGET")
-            .arg(self.keys.ticket_station())
-            .arg(&field)
-            .query_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
-        let Some(station) = station else {
-            return Ok(None);
-        };
         let raw: Option<String> = redis::cmd("HGET")
-            .arg(self.keys.station_raw(&station).entry)
+            .arg(self.keys.tickets())
             .arg(&field)
             .query_async(&mut conn)
             .await
@@ -317,8 +307,9 @@ impl Queue for RedisQueue {
         let Some(raw) = raw else {
             return Ok(None);
         };
-        let (_, lease) = split_lease(&raw).ok_or_else(|| corrupt(&raw))?;
-        let station = StationId::parse("station", &station).map_err(|_| corrupt(&station))?;
+        let (value, lease) = split_lease(&raw).ok_or_else(|| corrupt(&raw))?;
+        let station = value_station(value).ok_or_else(|| corrupt(value))?;
+        let station = StationId::parse("station", station).map_err(|_| corrupt(station))?;
         live_lease(ticket, &station, lease, micros(now))
     }
 
@@ -340,25 +331,29 @@ impl Queue for RedisQueue {
             if expired.is_empty() {
                 break;
             }
-            let stations: Vec<Option<String>> = redis::cmd("HMGET")
-                .arg(self.keys.ticket_station())
+            let values: Vec<Option<String>> = redis::cmd("HMGET")
+                .arg(self.keys.tickets())
                 .arg(&expired)
                 .query_async(&mut conn)
                 .await
                 .map_err(unavailable)?;
             let mut by_station: BTreeMap<String, Vec<&String>> = BTreeMap::new();
-            for (ticket, station) in expired.iter().zip(stations) {
-                if let Some(station) = station {
-                    by_station.entry(station).or_default().push(ticket);
+            for (ticket, value) in expired.iter().zip(values) {
+                if let Some(value) = value {
+                    let station = value_station(&value).ok_or_else(|| corrupt(&value))?;
+                    by_station
+                        .entry(station.to_owned())
+                        .or_default()
+                        .push(ticket);
                 }
             }
             let mut progressed = false;
             for (station, tickets) in by_station {
-                let sk = self.keys.station_raw(&station);
                 let mut call = SCRIPTS.release_expired.prepare_invoke();
                 call.key(self.keys.lease_expiry())
-                    .key(&sk.entry)
+                    .key(self.keys.tickets())
                     .arg(now_us)
+                    .arg(&station)
                     .arg(self.keys.arrivals_channel(&station));
                 for ticket in &tickets {
                     call.arg(*ticket);
@@ -398,50 +393,55 @@ impl Queue for RedisQueue {
             }
             kept.push(Some(entry));
         }
-        let old_stations: Vec<String> = redis::cmd("HVALS")
-            .arg(self.keys.ticket_station())
+        // Every station with something on it now, in this layout or the older one (whose keys
+        // go too), or after the rebuild.
+        let (values, old_stations): (Vec<String>, Vec<String>) = redis::pipe()
+            .cmd("HVALS")
+            .arg(self.keys.tickets())
+            .cmd("HVALS")
+            .arg(self.keys.retired_ticket_station())
             .query_async(&mut conn)
             .await
             .map_err(unavailable)?;
         let mut stations: BTreeSet<String> = old_stations.into_iter().collect();
+        for value in &values {
+            stations.insert(
+                value_station(value)
+                    .ok_or_else(|| corrupt(value))?
+                    .to_owned(),
+            );
+        }
         stations.extend(kept.iter().flatten().map(|e| e.station.as_str().to_owned()));
 
         // One MULTI: every replica sees the old working set or the new one, nothing between.
         let mut pipe = redis::pipe();
         pipe.atomic();
         pipe.cmd("DEL")
-            .arg(self.keys.ticket_station())
+            .arg(self.keys.tickets())
             .arg(self.keys.lease_expiry())
+            .arg(self.keys.retired_ticket_station())
             .ignore();
         for station in &stations {
-            let sk = self.keys.station_raw(station);
             pipe.cmd("DEL")
-                .arg(&sk.ready)
-                .arg(&sk.entry)
-                .arg(&sk.retired())
+                .arg(self.keys.ready(station))
+                .arg(&self.keys.retired_station_keys(station))
                 .ignore();
         }
-        let mut index = Vec::new();
+        let mut values = Vec::new();
         for entry in kept.iter().flatten() {
-            let sk = self.keys.station(&entry.station);
             let field = ticket_field(entry.ticket);
             let value = entry_value(entry);
             pipe.cmd("ZADD")
-                .arg(&sk.ready)
+                .arg(self.keys.ready(entry.station.as_str()))
                 .arg(queue_score(entry.urgency, entry.due))
                 .arg(format!("{}{field}", &value[..TAG_LEN]))
                 .ignore();
-            pipe.cmd("HSET")
-                .arg(&sk.entry)
-                .arg(&field)
-                .arg(value)
-                .ignore();
-            index.push((field, entry.station.as_str()));
+            values.push((field, value));
         }
-        for chunk in index.chunks(REBUILD_CHUNK) {
-            let cmd = pipe.cmd("HSET").arg(self.keys.ticket_station());
-            for (field, station) in chunk {
-                cmd.arg(field).arg(*station);
+        for chunk in values.chunks(REBUILD_CHUNK) {
+            let cmd = pipe.cmd("HSET").arg(self.keys.tickets());
+            for (field, value) in chunk {
+                cmd.arg(field).arg(value);
             }
             cmd.ignore();
         }

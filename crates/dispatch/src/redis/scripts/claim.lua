@@ -2,12 +2,13 @@
 -- (Prefixed at load time with codec::queue_lua_prelude, which defines TAG_LEN.)
 --
 -- KEYS[1]  P:q:{S}:ready             (ZSET <tag><ticket> -> score)
--- KEYS[2]  P:q:{S}:entry             (HASH ticket -> <entry>[#<until µs>|<holder>])
+-- KEYS[2]  P:tickets                 (HASH ticket -> <tag><station>|...[#<until µs>|<holder>])
 -- KEYS[3]  P:lease-expiry            (ZSET ticket -> lease expiry µs)
 -- ARGV[1]  ticket (32 hex), or '' for the first available
 -- ARGV[2]  holder
 -- ARGV[3]  lease until (µs)
 -- ARGV[4]  now (µs)
+-- ARGV[5]  S (a named ticket must be on it)
 -- Returns {'ok', ticket} | {'none'} | {'notqueued'} | {'leased', holder, until µs}.
 local now = tonumber(ARGV[4])
 
@@ -34,7 +35,7 @@ end
 if ARGV[1] ~= '' then
   local ticket = ARGV[1]
   local value = redis.call('HGET', KEYS[2], ticket)
-  if not value then
+  if not value or string.sub(value, TAG_LEN + 1, TAG_LEN + #ARGV[5] + 1) ~= ARGV[5] .. '|' then
     return { 'notqueued' }
   end
   local entry, holder, until_us = split(value)
