@@ -35,6 +35,8 @@ use crate::{QueueEntry, QueueError};
 
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// Listings tried per watched station after a reconnect (about 10 s with the backoff above).
+const REANNOUNCE_ATTEMPTS: u32 = 6;
 /// How many arrivals a slow watcher may fall behind before it sees `Lagged` (and re-lists).
 const CAPACITY: usize = 1024;
 
@@ -257,17 +259,28 @@ async fn reannounce(conn: &mut ConnectionManager, shared: &Shared) {
         .values()
         .map(|w| (w.station.clone(), w.sender.clone()))
         .collect();
-    let now = chrono::Utc::now();
     for (station, sender) in stations {
-        match list_station(conn, &shared.keys, &station, now).await {
-            Ok(items) => {
-                for item in items.into_iter().filter(|i| i.lease.is_none()) {
-                    let _ = sender.send(item.entry);
+        // The command connection went down with the subscription: its first request fails
+        // (and makes it reconnect), so try again a few times before giving up on the station.
+        let mut backoff = BACKOFF_MIN;
+        let mut attempts = REANNOUNCE_ATTEMPTS;
+        let items = loop {
+            match list_station(conn, &shared.keys, &station, chrono::Utc::now()).await {
+                Ok(items) => break Some(items),
+                Err(err) if attempts > 1 => {
+                    tracing::debug!(%err, %station, "re-announce: listing failed; retrying");
+                    attempts -= 1;
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(BACKOFF_MAX);
+                }
+                Err(err) => {
+                    tracing::warn!(%err, %station, "could not re-announce a queue after a reconnect");
+                    break None;
                 }
             }
-            Err(err) => {
-                tracing::warn!(%err, %station, "could not re-announce a queue after a reconnect")
-            }
+        };
+        for item in items.into_iter().flatten().filter(|i| i.lease.is_none()) {
+            let _ = sender.send(item.entry);
         }
     }
 }
