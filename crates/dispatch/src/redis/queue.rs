@@ -404,13 +404,14 @@ impl Queue for RedisQueue {
             .await
             .map_err(unavailable)?;
         let mut stations: BTreeSet<String> = old_stations.into_iter().collect();
-        for value in &values {
-            stations.insert(
-                value_station(value)
-                    .ok_or_else(|| corrupt(value))?
-                    .to_owned(),
-            );
-        }
+        // A rebuild is the way out of bad data, so an unreadable value does not stop it (the
+        // whole hash goes anyway).
+        stations.extend(
+            values
+                .iter()
+                .filter_map(|v| value_station(v))
+                .map(str::to_owned),
+        );
         stations.extend(kept.iter().flatten().map(|e| e.station.as_str().to_owned()));
 
         // One MULTI: every replica sees the old working set or the new one, nothing between.
@@ -427,7 +428,7 @@ impl Queue for RedisQueue {
                 .arg(&self.keys.retired_station_keys(station))
                 .ignore();
         }
-        let mut values = Vec::new();
+        let mut fields = Vec::new();
         for entry in kept.iter().flatten() {
             let field = ticket_field(entry.ticket);
             let value = entry_value(entry);
@@ -436,9 +437,9 @@ impl Queue for RedisQueue {
                 .arg(queue_score(entry.urgency, entry.due))
                 .arg(format!("{}{field}", &value[..TAG_LEN]))
                 .ignore();
-            values.push((field, value));
+            fields.push((field, value));
         }
-        for chunk in values.chunks(REBUILD_CHUNK) {
+        for chunk in fields.chunks(REBUILD_CHUNK) {
             let cmd = pipe.cmd("HSET").arg(self.keys.tickets());
             for (field, value) in chunk {
                 cmd.arg(field).arg(value);
