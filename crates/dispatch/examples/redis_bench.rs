@@ -3,7 +3,9 @@
 //!
 //! Modes (each prints `key=value` lines that run.sh reads):
 //! - `queue`: enqueue -> claim -> remove throughput of [`RedisQueue`] with `--concurrency`
-//!   workers over `--stations` stations (BullMQ: add -> process -> complete).
+//!   workers over `--stations` stations (BullMQ: add -> process -> complete). Each worker acts
+//!   through one of `--replicas` router replicas, and its station is watched there (as an agent
+//!   desk would), so every arrival is pushed live to the replica that serves its station.
 //! - `timers`: `--total` pending timers in [`RedisTimers`] (1 per ticket, the memory worst case),
 //!   `--firing` of them due evenly over `--window-s` seconds; `--claimers` tasks claim in
 //!   batches of `--batch`, waiting on `next_due` between empty polls; lateness = the moment a
@@ -47,6 +49,10 @@ enum Mode {
         /// Router replicas (each its own connection and arrivals subscription).
         #[arg(long, default_value_t = 2)]
         replicas: usize,
+        /// Client threads: 1 (the default) is one event loop, as BullMQ's Node process has; more
+        /// is tokio's multi-threaded scheduler with that many workers.
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
     },
     Timers {
         #[arg(long, default_value_t = 1_000_000)]
@@ -72,15 +78,37 @@ enum Mode {
     },
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
+    // The client side of the queue run is one thread by default: on a small machine it shares
+    // the cores with Redis, and one event loop sends the requests that became ready together in
+    // one write (worker threads wake each other and write them one by one).
+    let threads = match args.mode {
+        Mode::Queue { threads, .. } => threads,
+        _ => 0,
+    };
+    let runtime = if threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    } else {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        if threads > 1 {
+            builder.worker_threads(threads);
+        }
+        builder.enable_all().build()?
+    };
+    runtime.block_on(run(args))
+}
+
+async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     match args.mode {
         Mode::Queue {
             jobs,
             concurrency,
             stations,
             replicas,
+            threads: _,
         } => {
             queue_throughput(
                 &args.url,
@@ -133,6 +161,23 @@ async fn queue_throughput(
     let mut queues = Vec::new();
     for _ in 0..replicas.max(1) {
         queues.push(Arc::new(RedisQueue::connect(url, &prefix).await?));
+    }
+    // One watcher per (replica, station) that a worker uses, following its arrivals.
+    let heard = Arc::new(AtomicUsize::new(0));
+    let mut watched = std::collections::BTreeSet::new();
+    let mut watchers = Vec::new();
+    for w in 0..concurrency {
+        let (r, s) = (w % queues.len(), w % stations.max(1));
+        if watched.insert((r, s)) {
+            let mut arrivals = queues[r].subscribe(&station(s)).await?;
+            let heard = heard.clone();
+            watchers.push(tokio::spawn(async move {
+                while let Ok(entry) = arrivals.recv().await {
+                    std::hint::black_box(entry);
+                    heard.fetch_add(1, Ordering::Relaxed);
+                }
+            }));
+        }
     }
     let started = Instant::now();
     let next = Arc::new(AtomicUsize::new(0));
@@ -188,6 +233,11 @@ async fn queue_throughput(
     println!("queue_jobs={completed}");
     println!("queue_seconds={secs:.3}");
     println!("queue_jobs_per_s={:.0}", completed as f64 / secs);
+    // Pushed live by the end (the last few may still be on their way).
+    println!("queue_arrivals_heard={}", heard.load(Ordering::Relaxed));
+    for watcher in watchers {
+        watcher.abort();
+    }
     Ok(())
 }
 

@@ -12,7 +12,8 @@
 //!
 //! The queue is *derived* state: the store is the truth, and [`Queue::rebuild`] recreates the
 //! queue from it after a restart or a lost Redis. Order within a station: higher urgency first,
-//! then the earlier sign-for deadline, then first come.
+//! then the earlier sign-for deadline, then first come (the earlier `enqueued_at`, then the
+//! ticket id): all from the entry itself, so a rebuild restores the same order.
 
 pub mod error;
 pub mod memory;
@@ -114,8 +115,14 @@ pub trait Queue: Send + Sync + 'static {
     /// Replaces the whole working set with `entries` (from the store), dropping leases.
     async fn rebuild(&self, entries: Vec<QueueEntry>) -> Result<(), QueueError>;
 
-    /// Entries as they become available to claim (new, moved, or released from a lease).
-    fn subscribe(&self) -> broadcast::Receiver<QueueEntry>;
+    /// Entries of `station` as they become available to claim (new, moved in, or released from
+    /// a lease), enqueued by any router on the same backend from the moment this returns: list
+    /// the queue after subscribing, then follow. Only watched stations cost anything, so watch
+    /// the stations you show and drop the receiver when done.
+    async fn subscribe(
+        &self,
+        station: &StationId,
+    ) -> Result<broadcast::Receiver<QueueEntry>, QueueError>;
 
     /// False when the working set lost its data since the last [`Queue::rebuild`] (a flushed or
     /// replaced Redis): the router then rebuilds it from the store. In-process queues live and

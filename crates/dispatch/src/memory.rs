@@ -1,4 +1,5 @@
-//! The in-process queue: a `BTreeSet` per station ordered by (urgency desc, due, arrival).
+//! The in-process queue: a `BTreeSet` per station ordered by (urgency desc, due, enqueued_at,
+//! ticket).
 //! Lost on restart by design: the router rebuilds it from the store at start-up.
 
 use std::cmp::Reverse;
@@ -12,12 +13,18 @@ use tokio::sync::broadcast;
 
 use crate::{Lease, Queue, QueueEntry, QueueError, QueuedItem};
 
-/// Sort key: most urgent first, then earliest deadline (none last), then arrival order.
-type Key = (Reverse<Urgency>, bool, Option<DateTime<Utc>>, u64, TicketId);
+/// Sort key: most urgent first, then earliest deadline (none last), then first come (by
+/// `enqueued_at`, as in Redis: the order is the entry's own, so a rebuild keeps it), then ticket.
+type Key = (
+    Reverse<Urgency>,
+    bool,
+    Option<DateTime<Utc>>,
+    DateTime<Utc>,
+    TicketId,
+);
 
 #[derive(Debug, Default)]
 struct State {
-    seq: u64,
     /// ticket -> (entry, its key)
     entries: HashMap<TicketId, (QueueEntry, Key)>,
     order: HashMap<StationId, BTreeSet<Key>>,
@@ -27,12 +34,11 @@ struct State {
 impl State {
     fn insert(&mut self, entry: QueueEntry) {
         self.take(entry.ticket);
-        self.seq += 1;
         let key = (
             Reverse(entry.urgency),
             entry.due.is_none(),
             entry.due,
-            self.seq,
+            entry.enqueued_at,
             entry.ticket,
         );
         self.order
@@ -67,7 +73,8 @@ pub struct MemoryQueue {
     state: Mutex<State>,
     /// Whether a rebuild has filled it (a new process's queue knows nothing yet).
     built: std::sync::atomic::AtomicBool,
-    arrivals: broadcast::Sender<QueueEntry>,
+    /// Watched stations, as in Redis: dropped on the first arrival after the last watcher left.
+    arrivals: Mutex<HashMap<StationId, broadcast::Sender<QueueEntry>>>,
 }
 
 impl Default for MemoryQueue {
@@ -78,12 +85,18 @@ impl Default for MemoryQueue {
 
 impl MemoryQueue {
     pub fn new() -> Self {
-        let (arrivals, _) = broadcast::channel(1024);
         Self {
             state: Mutex::new(State::default()),
             built: std::sync::atomic::AtomicBool::new(false),
-            arrivals,
+            arrivals: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn arrivals(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<StationId, broadcast::Sender<QueueEntry>>> {
+        // Senders only: nothing a panicking holder could leave half-done.
+        self.arrivals.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -94,7 +107,13 @@ impl MemoryQueue {
 
     fn notify(&self, entry: QueueEntry) {
         // No watcher is fine: watchers read the queue when they connect.
-        let _ = self.arrivals.send(entry);
+        let mut arrivals = self.arrivals();
+        let station = entry.station.clone();
+        if let Some(sender) = arrivals.get(&station) {
+            if sender.send(entry).is_err() {
+                arrivals.remove(&station);
+            }
+        }
     }
 }
 
@@ -226,7 +245,14 @@ impl Queue for MemoryQueue {
         Ok(self.built.load(std::sync::atomic::Ordering::Relaxed))
     }
 
-    fn subscribe(&self) -> broadcast::Receiver<QueueEntry> {
-        self.arrivals.subscribe()
+    async fn subscribe(
+        &self,
+        station: &StationId,
+    ) -> Result<broadcast::Receiver<QueueEntry>, QueueError> {
+        Ok(self
+            .arrivals()
+            .entry(station.clone())
+            .or_insert_with(|| broadcast::channel(1024).0)
+            .subscribe())
     }
 }

@@ -124,7 +124,7 @@ pub async fn a_live_lease_keeps_others_off_and_expiry_puts_the_ticket_back<Q: Qu
     // Nothing expires before its time...
     assert!(queue.release_expired(until).await.unwrap().is_empty());
     // ...and after it, the ticket is claimable again.
-    let mut arrivals = queue.subscribe();
+    let mut arrivals = queue.subscribe(&station("a-css")).await.unwrap();
     let later = until + Duration::seconds(61);
     assert_eq!(queue.release_expired(later).await.unwrap(), vec![e.ticket]);
     assert_eq!(arrivals.recv().await.unwrap().ticket, e.ticket);
@@ -201,10 +201,179 @@ pub async fn rebuild_replaces_the_working_set<Q: Queue>(queue: Q) {
 }
 
 pub async fn new_arrivals_are_announced_to_subscribers<Q: Queue>(queue: Q) {
-    let mut arrivals = queue.subscribe();
+    let mut arrivals = queue.subscribe(&station("a-css")).await.unwrap();
     let e = entry("a-css", Urgency::Critical, Some(30));
     queue.enqueue(e.clone()).await.unwrap();
     assert_eq!(arrivals.recv().await.unwrap(), e);
+}
+
+pub async fn arrivals_reach_the_watchers_of_their_station_only<Q: Queue>(queue: Q) {
+    let mut a = queue.subscribe(&station("a-css")).await.unwrap();
+    let elsewhere = entry("b-css", Urgency::Critical, None);
+    let here = entry("a-css", Urgency::Normal, None);
+    queue.enqueue(elsewhere).await.unwrap();
+    queue.enqueue(here.clone()).await.unwrap();
+    assert_eq!(a.recv().await.unwrap(), here);
+    // A station nobody watches any more can be watched again (whenever its old subscription is
+    // dropped, the new watcher hears what is enqueued after it subscribed).
+    drop(a);
+    queue
+        .enqueue(entry("a-css", Urgency::Normal, None))
+        .await
+        .unwrap();
+    let mut again = queue.subscribe(&station("a-css")).await.unwrap();
+    let later = entry("a-css", Urgency::Urgent, None);
+    queue.enqueue(later.clone()).await.unwrap();
+    loop {
+        let heard = again.recv().await.unwrap();
+        assert_eq!(heard.station, station("a-css"));
+        if heard == later {
+            break;
+        }
+    }
+}
+
+pub async fn equal_tickets_are_served_first_come_and_a_rebuild_keeps_that_order<Q: Queue>(
+    queue: Q,
+) {
+    // Same urgency and deadline: the earlier enqueued_at goes first, whatever order the calls
+    // came in; on equal times the ticket id decides.
+    let at = |seconds: i64| QueueEntry {
+        enqueued_at: t0() + Duration::seconds(seconds),
+        ..entry("a-css", Urgency::Normal, Some(60))
+    };
+    let (second, first, third) = (at(20), at(10), at(30));
+    let same_time = [at(40), at(40)];
+    let mut expected = vec![first.ticket, second.ticket, third.ticket];
+    let mut tied: Vec<TicketId> = same_time.iter().map(|e| e.ticket).collect();
+    tied.sort();
+    expected.extend(tied);
+    for e in [&second, &same_time[1], &third, &first, &same_time[0]] {
+        queue.enqueue(e.clone()).await.unwrap();
+    }
+    let order = |items: Vec<hotline_dispatch::QueuedItem>| -> Vec<TicketId> {
+        items.into_iter().map(|i| i.entry.ticket).collect()
+    };
+    let listed = order(queue.list(&station("a-css"), t0()).await.unwrap());
+    assert_eq!(listed, expected);
+    let mut entries = vec![
+        third,
+        same_time[0].clone(),
+        first,
+        same_time[1].clone(),
+        second,
+    ];
+    queue.rebuild(entries.clone()).await.unwrap();
+    assert_eq!(
+        order(queue.list(&station("a-css"), t0()).await.unwrap()),
+        expected
+    );
+    // Re-enqueued later, a ticket goes to the back of its equals.
+    entries[2].enqueued_at = t0() + Duration::seconds(50);
+    queue.enqueue(entries[2].clone()).await.unwrap();
+    let mut moved = expected.clone();
+    moved.rotate_left(1);
+    assert_eq!(
+        order(queue.list(&station("a-css"), t0()).await.unwrap()),
+        moved
+    );
+}
+
+pub async fn claims_skip_every_live_lease_however_many_come_first<Q: Queue>(queue: Q) {
+    // More leased tickets ahead than one look at the head of the queue covers.
+    let entries: Vec<QueueEntry> = (0..80)
+        .map(|n| entry("a-css", Urgency::Normal, Some(n)))
+        .collect();
+    for e in &entries {
+        queue.enqueue(e.clone()).await.unwrap();
+    }
+    let until = t0() + Duration::minutes(2);
+    for (n, e) in entries.iter().enumerate() {
+        let lease = queue
+            .claim(
+                &station("a-css"),
+                &staff(&format!("w{n}")),
+                None,
+                until,
+                t0(),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(lease.ticket, e.ticket, "claim {n}");
+    }
+    assert!(queue
+        .claim(&station("a-css"), &staff("late"), None, until, t0())
+        .await
+        .unwrap()
+        .is_none());
+    // Expired leases count as none, even before release_expired has run.
+    let lease = queue
+        .claim(
+            &station("a-css"),
+            &staff("late"),
+            None,
+            until + Duration::minutes(1),
+            until,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(lease.ticket, entries[0].ticket);
+}
+
+pub async fn re_enqueueing_a_claimed_ticket_drops_its_lease<Q: Queue>(queue: Q) {
+    let e = entry("a-css", Urgency::Normal, None);
+    queue.enqueue(e.clone()).await.unwrap();
+    let until = t0() + Duration::minutes(2);
+    queue
+        .claim(&station("a-css"), &staff("li"), None, until, t0())
+        .await
+        .unwrap()
+        .unwrap();
+    // Same station (say, its deadline changed), then another one: no lease survives either.
+    let renewed = QueueEntry {
+        due: Some(t0() + Duration::minutes(5)),
+        ..e.clone()
+    };
+    queue.enqueue(renewed.clone()).await.unwrap();
+    assert!(queue.lease(e.ticket, t0()).await.unwrap().is_none());
+    let listed = queue.list(&station("a-css"), t0()).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].entry, renewed);
+    assert!(listed[0].lease.is_none());
+    queue
+        .claim(
+            &station("a-css"),
+            &staff("wang"),
+            Some(e.ticket),
+            until,
+            t0(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let moved = QueueEntry {
+        station: station("b-css"),
+        ..renewed
+    };
+    queue.enqueue(moved.clone()).await.unwrap();
+    assert!(queue.lease(e.ticket, t0()).await.unwrap().is_none());
+    // Nothing is left to expire (and so nothing is announced again).
+    assert!(queue
+        .release_expired(until + Duration::minutes(1))
+        .await
+        .unwrap()
+        .is_empty());
+    let b = queue.list(&station("b-css"), t0()).await.unwrap();
+    assert_eq!(b.len(), 1);
+    assert_eq!(b[0].entry, moved);
+    assert!(b[0].lease.is_none());
+    assert!(queue
+        .list(&station("a-css"), t0())
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 macro_rules! queue_suite {
@@ -218,6 +387,10 @@ macro_rules! queue_suite {
                 removed_tickets_leave_the_queue_and_their_lease,
                 rebuild_replaces_the_working_set,
                 new_arrivals_are_announced_to_subscribers,
+                arrivals_reach_the_watchers_of_their_station_only,
+                equal_tickets_are_served_first_come_and_a_rebuild_keeps_that_order,
+                claims_skip_every_live_lease_however_many_come_first,
+                re_enqueueing_a_claimed_ticket_drops_its_lease,
             );
         }
     };

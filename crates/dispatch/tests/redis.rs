@@ -5,6 +5,8 @@
 mod support;
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -13,6 +15,7 @@ use hotline_dispatch::{
     Queue, QueueEntry, RedisQueue, RedisTimers, Timer, TimerClock, TimerIndex, TimerStep,
 };
 use support::{ensure_redis, flush_prefix, fresh_prefix, redis_url};
+use tokio::net::{TcpListener, TcpStream};
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap()
@@ -65,7 +68,7 @@ async fn timer_replicas(n: usize) -> (String, Vec<RedisTimers>) {
 #[tokio::test]
 async fn an_arrival_enqueued_by_one_replica_reaches_the_subscribers_of_another() {
     let (prefix, queues) = replicas(2).await;
-    let mut arrivals = queues[1].subscribe();
+    let mut arrivals = queues[1].subscribe(&station("a-css")).await.unwrap();
     let e = entry("a-css", Urgency::Urgent, Some(30));
     queues[0].enqueue(e.clone()).await.unwrap();
     let heard = tokio::time::timeout(StdDuration::from_secs(5), arrivals.recv())
@@ -106,7 +109,7 @@ async fn a_lease_released_by_one_replica_is_announced_to_the_others() {
         .await
         .unwrap()
         .unwrap();
-    let mut arrivals = queues[1].subscribe();
+    let mut arrivals = queues[1].subscribe(&station("a-css")).await.unwrap();
     let released = queues[0]
         .release_expired(until + Duration::seconds(1))
         .await
@@ -352,6 +355,173 @@ async fn a_replica_removes_a_ticket_another_replica_moved_since_it_last_saw_it()
     assert!(!queues[0].remove(e.ticket).await.unwrap());
     for s in ["a-css", "b-css"] {
         assert!(queues[1].list(&station(s), t0()).await.unwrap().is_empty());
+    }
+    flush_prefix(&prefix).await;
+}
+
+#[tokio::test]
+async fn a_redis_written_in_the_older_layout_is_not_intact_and_a_rebuild_drops_its_keys() {
+    let (prefix, queues) = replicas(1).await;
+    let queue = &queues[0];
+    // What the previous layout (a station index beside per-station entry hashes) left behind.
+    let stale = TicketId::new().as_uuid().simple().to_string();
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let old_index = format!("{prefix}:ticket-station");
+    let old_entries = format!("{prefix}:q:{{a-css}}:entry");
+    redis::pipe()
+        .cmd("HSET")
+        .arg(&old_index)
+        .arg(&stale)
+        .arg("a-css")
+        .cmd("HSET")
+        .arg(&old_entries)
+        .arg(&stale)
+        .arg("0000000001|n||1772442000")
+        .cmd("SET")
+        .arg(format!("{prefix}:built:v2"))
+        .arg("1")
+        .query_async::<()>(&mut conn)
+        .await
+        .unwrap();
+    assert!(!queue.is_intact().await.unwrap());
+
+    let e = entry("b-css", Urgency::Urgent, Some(5));
+    queue.rebuild(vec![e.clone()]).await.unwrap();
+    assert!(queue.is_intact().await.unwrap());
+    let left: usize = redis::cmd("EXISTS")
+        .arg(&old_index)
+        .arg(&old_entries)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "the older layout's keys are gone");
+    let listed = queue.list(&station("b-css"), t0()).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].entry, e);
+    assert!(queue
+        .list(&station("a-css"), t0())
+        .await
+        .unwrap()
+        .is_empty());
+    flush_prefix(&prefix).await;
+}
+
+/// A TCP proxy in front of the test Redis that can cut every connection through it and refuse
+/// new ones until mended: a lost connection, on demand, without touching the shared server.
+struct Cutter {
+    url: String,
+    open: Arc<AtomicBool>,
+    links: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Cutter {
+    async fn start() -> Self {
+        let target_url = redis_url();
+        let rest = target_url
+            .strip_prefix("redis://")
+            .expect("a redis:// test url");
+        let (target, db) = rest.split_once('/').unwrap_or((rest, "0"));
+        let target = target.to_owned();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("redis://{}/{db}", listener.local_addr().unwrap());
+        let open = Arc::new(AtomicBool::new(true));
+        let links: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
+        tokio::spawn({
+            let (open, links) = (open.clone(), links.clone());
+            async move {
+                while let Ok((inbound, _)) = listener.accept().await {
+                    if !open.load(AtomicOrdering::SeqCst) {
+                        continue; // dropped: refused
+                    }
+                    let target = target.clone();
+                    let link = tokio::spawn(async move {
+                        let Ok(outbound) = TcpStream::connect(&target).await else {
+                            return;
+                        };
+                        let (a, b) = (Arc::new(inbound), Arc::new(outbound));
+                        tokio::select! {
+                            _ = pump(a.clone(), b.clone()) => {}
+                            _ = pump(b, a) => {}
+                        }
+                    });
+                    links.lock().unwrap().push(link);
+                }
+            }
+        });
+        Self { url, open, links }
+    }
+
+    fn cut(&self) {
+        self.open.store(false, AtomicOrdering::SeqCst);
+        for link in self.links.lock().unwrap().drain(..) {
+            link.abort();
+        }
+    }
+
+    fn mend(&self) {
+        self.open.store(true, AtomicOrdering::SeqCst);
+    }
+}
+
+async fn pump(from: Arc<TcpStream>, to: Arc<TcpStream>) {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        if from.readable().await.is_err() {
+            return;
+        }
+        let n = match from.try_read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(_) => return,
+        };
+        let mut sent = 0;
+        while sent < n {
+            if to.writable().await.is_err() {
+                return;
+            }
+            match to.try_write(&buf[sent..n]) {
+                Ok(k) => sent += k,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(_) => return,
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_watcher_that_stays_through_a_lost_connection_hears_what_was_queued_meanwhile() {
+    let (prefix, others) = replicas(1).await;
+    let cutter = Cutter::start().await;
+    let watched = RedisQueue::connect(&cutter.url, &prefix).await.unwrap();
+    let mut arrivals = watched.subscribe(&station("a-css")).await.unwrap();
+
+    // Published while the watcher's replica is cut off: Redis drops it for that replica.
+    cutter.cut();
+    let missed = entry("a-css", Urgency::Urgent, Some(30));
+    others[0].enqueue(missed.clone()).await.unwrap();
+    tokio::time::sleep(StdDuration::from_millis(300)).await;
+    cutter.mend();
+
+    // Once subscribed again, the replica re-announces the station's queue.
+    let heard = tokio::time::timeout(StdDuration::from_secs(15), arrivals.recv())
+        .await
+        .expect("re-announced within 15 s")
+        .unwrap();
+    assert_eq!(heard, missed);
+    // And it follows live arrivals again.
+    let live = entry("a-css", Urgency::Normal, None);
+    others[0].enqueue(live.clone()).await.unwrap();
+    loop {
+        let next = tokio::time::timeout(StdDuration::from_secs(5), arrivals.recv())
+            .await
+            .expect("a live arrival after the reconnect")
+            .unwrap();
+        if next == live {
+            break;
+        }
+        assert_eq!(next, missed, "only repeats of the re-announced entry");
     }
     flush_prefix(&prefix).await;
 }

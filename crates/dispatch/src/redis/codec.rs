@@ -6,8 +6,10 @@
 //! - score = `band * 2^42 + due_ms`, where band is 0 for critical, 1 urgent, 2 normal, and a
 //!   missing due is `2^42 - 1` (after every real deadline). Deadlines are clamped to
 //!   `[0, 2^42 - 2]` ms (1970 .. 2109). The largest score is `3 * 2^42 < 2^53`, so it is exact.
-//! - equal scores are ordered by member bytes, and the member starts with the station's arrival
-//!   counter as 12 fixed-width hex digits, then the ticket: arrival order breaks ties.
+//! - equal scores are ordered by member bytes, and the member is `<tag><ticket>`, where the tag
+//!   is the entry's `enqueued_at` in microseconds as [`TAG_LEN`] base-62 digits in ASCII order
+//!   ([`order_tag`]): first come breaks ties, then the ticket id. The order comes from the entry
+//!   alone, so a rebuild from the store reproduces it exactly (an arrival counter would not).
 //!
 //! # Times
 //! Entry times (`due`, `enqueued_at`) round-trip exactly: `<unix seconds>[.<nanos>]`. Lease
@@ -68,8 +70,54 @@ pub fn from_micros(us: i64) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp_micros(us)
 }
 
-/// The part of an entry after its arrival number: `|<urgency>|<due>|<enqueued_at>`. The stored
-/// value prepends the 12-digit arrival number; the arrival message prepends `<station>|<ticket>`.
+/// Width of [`order_tag`]: 62^9 µs is about 429 years after 1970.
+pub const TAG_LEN: usize = 9;
+
+/// Digits in ASCII order, so that comparing tags byte by byte compares the numbers.
+const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// The tie-break prefix of a ready-set member (see the module docs): `enqueued_at` in µs,
+/// clamped to what [`TAG_LEN`] digits hold.
+pub fn order_tag(enqueued_at: DateTime<Utc>) -> String {
+    const MAX: i64 = 62_i64.pow(TAG_LEN as u32) - 1;
+    let mut n = micros(enqueued_at).clamp(0, MAX);
+    let mut digits = [b'0'; TAG_LEN];
+    for digit in digits.iter_mut().rev() {
+        *digit = BASE62[(n % 62) as usize];
+        n /= 62;
+    }
+    digits.iter().map(|&b| b as char).collect()
+}
+
+/// The stored value of a queued ticket: `<tag><station>|<urgency>|<due>|<enqueued_at>`. A claim
+/// appends `#<until µs>|<holder>` (see [`split_lease`]); the tag rebuilds the ready-set member,
+/// the station says which queue the ticket is on.
+pub fn entry_value(entry: &QueueEntry) -> String {
+    let mut value = order_tag(entry.enqueued_at);
+    value.push_str(entry.station.as_str());
+    value.push_str(&entry_tail(entry));
+    value
+}
+
+/// The station part of an entry value (with or without its lease).
+pub fn value_station(value: &str) -> Option<&str> {
+    let rest = value.get(TAG_LEN..)?;
+    rest.split_once('|').map(|(station, _)| station)
+}
+
+/// An entry value without and with its lease: `(entry, Some((until µs, holder)))`.
+pub fn split_lease(value: &str) -> Option<(&str, Option<(i64, &str)>)> {
+    match value.split_once('#') {
+        None => Some((value, None)),
+        Some((entry, lease)) => {
+            let (until, holder) = lease.split_once('|')?;
+            Some((entry, Some((until.parse().ok()?, holder))))
+        }
+    }
+}
+
+/// The part of an entry after its tag: `|<urgency>|<due>|<enqueued_at>`. The arrival message
+/// prepends the ticket.
 pub fn entry_tail(entry: &QueueEntry) -> String {
     format!(
         "|{}|{}|{}",
@@ -97,27 +145,29 @@ fn entry_fields(ticket: TicketId, station: StationId, rest: &str) -> Option<Queu
     })
 }
 
-/// Parses a stored entry value `<seq>|<urgency>|<due>|<enqueued_at>`.
-pub fn entry_in(ticket: TicketId, station: &StationId, value: &str) -> Option<QueueEntry> {
-    let (_seq, rest) = value.split_once('|')?;
-    entry_fields(ticket, station.clone(), rest)
+/// Parses a stored entry value `<tag><station>|<urgency>|<due>|<enqueued_at>` (its lease split
+/// off).
+pub fn entry_in(ticket: TicketId, value: &str) -> Option<QueueEntry> {
+    let (station, rest) = value.get(TAG_LEN..)?.split_once('|')?;
+    let station = StationId::parse("station", station).ok()?;
+    entry_fields(ticket, station, rest)
 }
 
-/// Parses an arrival message `<station>|<ticket>|<urgency>|<due>|<enqueued_at>`.
-pub fn arrival_in(message: &str) -> Option<QueueEntry> {
-    let (station, rest) = message.split_once('|')?;
-    let (ticket, rest) = rest.split_once('|')?;
-    let station = StationId::parse("station", station).ok()?;
-    entry_fields(ticket_in(ticket)?, station, rest)
+/// Parses an arrival message `<ticket>|<urgency>|<due>|<enqueued_at>`, heard on `station`'s
+/// channel.
+pub fn arrival_in(station: &StationId, message: &str) -> Option<QueueEntry> {
+    let (ticket, rest) = message.split_once('|')?;
+    entry_fields(ticket_in(ticket)?, station.clone(), rest)
 }
 
 pub fn ticket_in(raw: &str) -> Option<TicketId> {
     uuid::Uuid::try_parse(raw).ok().map(TicketId::from_uuid)
 }
 
-/// The ticket of a ready-set member (`<seq:12><ticket:32>`).
-pub fn member_ticket(member: &str) -> Option<TicketId> {
-    ticket_in(member.get(12..)?)
+/// The ticket of a ready-set member (`<tag><ticket:32>`), and its hash field.
+pub fn member_ticket(member: &str) -> Option<(TicketId, &str)> {
+    let field = member.get(TAG_LEN..)?;
+    Some((ticket_in(field)?, field))
 }
 
 pub const CLOCKS: [TimerClock; 4] = [
@@ -169,6 +219,11 @@ pub fn ticket_timers_value(timers: &[Timer]) -> String {
         .map(|(deadline, codes)| format!("{deadline}={codes}"))
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// Lua prepended to the queue scripts: the tag width, from the same constant as [`order_tag`].
+pub fn queue_lua_prelude() -> String {
+    format!("-- generated by codec::queue_lua_prelude\nlocal TAG_LEN = {TAG_LEN}\n")
 }
 
 /// Lua shared by the timer scripts: the letter tables and `members_of(ticket, value)`, which
@@ -225,6 +280,46 @@ mod tests {
     }
 
     #[test]
+    fn tags_sort_as_the_times_they_encode() {
+        let t = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+        let times = [
+            DateTime::<Utc>::from_timestamp(-5, 0).unwrap(),
+            DateTime::<Utc>::UNIX_EPOCH,
+            t,
+            t + Duration::microseconds(1),
+            t + Duration::microseconds(61),
+            t + Duration::microseconds(62),
+            t + Duration::days(365 * 300),
+        ];
+        let tags: Vec<String> = times.iter().map(|&at| order_tag(at)).collect();
+        assert!(tags.iter().all(|tag| tag.len() == TAG_LEN));
+        assert_eq!(tags[0], tags[1], "before 1970 clamps to the first tag");
+        assert!(tags[1..].windows(2).all(|w| w[0] < w[1]), "{tags:?}");
+        // Sub-microsecond differences tie (the ticket id breaks them).
+        assert_eq!(order_tag(t), order_tag(t + Duration::nanoseconds(999)));
+    }
+
+    #[test]
+    fn leases_split_off_entry_values() {
+        let entry = QueueEntry {
+            ticket: TicketId::new(),
+            station: StationId::parse("s", "3205-css").unwrap(),
+            urgency: Urgency::Normal,
+            due: None,
+            enqueued_at: Utc::now(),
+        };
+        let value = entry_value(&entry);
+        assert_eq!(split_lease(&value), Some((value.as_str(), None)));
+        let leased = format!("{value}#1772442000000000|li.wang");
+        assert_eq!(
+            split_lease(&leased),
+            Some((value.as_str(), Some((1_772_442_000_000_000, "li.wang"))))
+        );
+        assert_eq!(value_station(&leased), Some("3205-css"));
+        assert_eq!(entry_in(entry.ticket, &value), Some(entry.clone()));
+    }
+
+    #[test]
     fn times_round_trip_exactly() {
         let t = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
         for at in [
@@ -246,13 +341,8 @@ mod tests {
             due: None,
             enqueued_at: Utc::now(),
         };
-        let message = format!(
-            "{}|{}{}",
-            entry.station,
-            entry.ticket.as_uuid().simple(),
-            entry_tail(&entry)
-        );
-        assert_eq!(arrival_in(&message), Some(entry));
+        let message = format!("{}{}", entry.ticket.as_uuid().simple(), entry_tail(&entry));
+        assert_eq!(arrival_in(&entry.station, &message), Some(entry));
     }
 
     #[test]

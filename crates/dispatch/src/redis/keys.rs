@@ -2,17 +2,22 @@
 //!
 //! # Layout (`P` is the key prefix given at connect time)
 //!
-//! Station queues, one hash tag per station so a station's keys share a Redis Cluster slot:
+//! Station queues: a ready set per station (its hash tag the station), and one hash of every
+//! queued ticket:
 //!
 //! | key | type | content |
 //! |---|---|---|
-//! | `P:q:{S}:ready` | ZSET | member `<seq:12 hex><ticket:32 hex>`, score = [`queue_score`](super::codec::queue_score) |
-//! | `P:q:{S}:entry` | HASH | ticket -> `<seq>|<urgency>|<due>|<enqueued_at>` |
-//! | `P:q:{S}:lease` | HASH | ticket -> `<until µs>|<holder>` |
-//! | `P:q:{S}:seq` | STRING | the station's arrival counter (tie-break within equal scores) |
-//! | `P:ticket-station` | HASH | ticket -> station (a ticket is on at most one queue) |
+//! | `P:q:{S}:ready` | ZSET | member `<tag><ticket:32 hex>`, score = [`queue_score`](super::codec::queue_score); tag = [`order_tag`](super::codec::order_tag) |
+//! | `P:tickets` | HASH | ticket -> `<tag><station>|<urgency>|<due>|<enqueued_at>`, then `#<until µs>|<holder>` while claimed |
 //! | `P:lease-expiry` | ZSET | ticket -> lease expiry (µs), for `release_expired` |
-//! | `P:arrivals` | pub/sub channel | `<station>|<ticket>|<urgency>|<due>|<enqueued_at>` |
+//! | `P:arrivals:{S}` | pub/sub channel | `<ticket>|<urgency>|<due>|<enqueued_at>`, subscribed while S is watched |
+//! | `P:built:v3` | STRING | set by a rebuild; missing = flushed, or written by an older layout |
+//!
+//! A ticket's entry, its station and its lease are one field of `P:tickets`: a ticket is on at
+//! most one queue by construction, and an enqueue (`HSETNX` is its check), a claim, a removal or
+//! a lease lookup each read or write that one field, where a station index beside per-station
+//! entry hashes cost one more command each (Redis spends about a microsecond per command a script
+//! runs, most of a job's cost). It is also one hash field per ticket instead of two.
 //!
 //! SLA timers, one hash tag per prefix (`{P}`) because `schedule` must touch the pending set, the
 //! in-flight set and the ticket's membership atomically:
@@ -29,15 +34,14 @@
 //! tickets with timers): ~60 bytes per ticket instead of ~120 for one big hash table.
 //!
 //! # Redis Cluster
-//! Every per-station operation (claim, lease, list, release) touches one slot. Enqueue and remove
-//! also touch `P:ticket-station` and `P:lease-expiry` (another slot), and a move touches two
-//! stations: on a single Redis (the deployment today) each is one Lua script and fully atomic. On
-//! a Cluster they would have to run as remove-from-old, then add-to-new, then update the index,
-//! each atomic on its own slot; a crash in between leaves the ticket on *no* queue (never on two)
-//! until the next enqueue or rebuild from the store. That split is not implemented: the backend
-//! connects to one Redis (or a primary behind Sentinel), and the layout keeps the option open.
+//! Listing and claiming read a station's ready set and `P:tickets`; enqueue, remove and release
+//! also touch `P:lease-expiry`; a move touches two stations' ready sets. On a single Redis (the
+//! deployment today) each is one Lua script and fully atomic. On a Cluster `P:tickets` and
+//! `P:lease-expiry` would have to be split per station (with the move done as
+//! remove-from-old, then add-to-new), which is not implemented: the backend connects to one
+//! Redis (or a primary behind Sentinel).
 
-use hotline_core::{StationId, TicketId};
+use hotline_core::TicketId;
 
 use crate::QueueError;
 
@@ -74,56 +78,72 @@ pub fn ticket_field(ticket: TicketId) -> String {
     ticket.as_uuid().simple().to_string()
 }
 
-/// Keys of one station's queue.
-#[derive(Debug, Clone)]
-pub struct StationKeys {
-    pub ready: String,
-    pub entry: String,
-    pub lease: String,
-    pub seq: String,
+/// Keys an older layout kept per station (an entry hash, a lease hash, an arrival counter): a
+/// rebuild deletes them so an upgraded Redis does not keep them forever.
+pub fn retired_station_keys(prefix: &Prefix, station: &str) -> [String; 3] {
+    let base = format!("{}:q:{{{station}}}", prefix.as_str());
+    [
+        format!("{base}:entry"),
+        format!("{base}:lease"),
+        format!("{base}:seq"),
+    ]
 }
 
-/// Queue keys under one prefix.
+/// Queue keys under one prefix. The prefix-wide names are built once: every operation passes
+/// some of them.
 #[derive(Debug, Clone)]
 pub struct QueueKeys {
     prefix: Prefix,
+    tickets: String,
+    lease_expiry: String,
+    built: String,
+    retired_ticket_station: String,
 }
 
 impl QueueKeys {
     pub fn new(prefix: Prefix) -> Self {
-        Self { prefix }
-    }
-
-    pub fn station(&self, station: &StationId) -> StationKeys {
-        self.station_raw(station.as_str())
-    }
-
-    pub fn station_raw(&self, station: &str) -> StationKeys {
-        let base = format!("{}:q:{{{station}}}", self.prefix.as_str());
-        StationKeys {
-            ready: format!("{base}:ready"),
-            entry: format!("{base}:entry"),
-            lease: format!("{base}:lease"),
-            seq: format!("{base}:seq"),
+        let p = prefix.as_str();
+        Self {
+            tickets: format!("{p}:tickets"),
+            lease_expiry: format!("{p}:lease-expiry"),
+            built: format!("{p}:built:v3"),
+            retired_ticket_station: format!("{p}:ticket-station"),
+            prefix,
         }
     }
 
-    pub fn ticket_station(&self) -> String {
-        format!("{}:ticket-station", self.prefix.as_str())
+    /// The station's ready set.
+    pub fn ready(&self, station: &str) -> String {
+        format!("{}:q:{{{station}}}:ready", self.prefix.as_str())
     }
 
-    pub fn lease_expiry(&self) -> String {
-        format!("{}:lease-expiry", self.prefix.as_str())
+    pub fn tickets(&self) -> &str {
+        &self.tickets
     }
 
-    pub fn arrivals_channel(&self) -> String {
-        format!("{}:arrivals", self.prefix.as_str())
+    /// The ticket -> station index of the older layout (a rebuild reads and deletes it).
+    pub fn retired_ticket_station(&self) -> &str {
+        &self.retired_ticket_station
     }
 
-    /// Set by every rebuild: its absence means the working set was flushed or this is a new
-    /// Redis, and must be rebuilt from the store.
-    pub fn built(&self) -> String {
-        format!("{}:built", self.prefix.as_str())
+    pub fn retired_station_keys(&self, station: &str) -> [String; 3] {
+        retired_station_keys(&self.prefix, station)
+    }
+
+    pub fn lease_expiry(&self) -> &str {
+        &self.lease_expiry
+    }
+
+    /// The station's arrivals channel (its hash tag too: a sharded channel on a Cluster).
+    pub fn arrivals_channel(&self, station: &str) -> String {
+        format!("{}:arrivals:{{{station}}}", self.prefix.as_str())
+    }
+
+    /// Set by every rebuild: its absence means the working set was flushed, this is a new
+    /// Redis, or it was written in an older layout (the version in the name), and must be
+    /// rebuilt from the store.
+    pub fn built(&self) -> &str {
+        &self.built
     }
 }
 
@@ -184,16 +204,29 @@ pub fn bucket_index(ticket: TicketId) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hotline_core::StationId;
 
     #[test]
     fn station_keys_carry_the_station_as_hash_tag() {
         let keys = QueueKeys::new(Prefix::parse("hl").unwrap());
         let station = StationId::parse("s", "320505001001-css").unwrap();
         assert_eq!(
-            keys.station(&station).ready,
+            keys.ready(station.as_str()),
             "hl:q:{320505001001-css}:ready"
         );
-        assert_eq!(keys.ticket_station(), "hl:ticket-station");
+        assert_eq!(keys.tickets(), "hl:tickets");
+        assert_eq!(
+            keys.arrivals_channel(station.as_str()),
+            "hl:arrivals:{320505001001-css}"
+        );
+        assert_eq!(
+            keys.retired_station_keys(station.as_str()),
+            [
+                "hl:q:{320505001001-css}:entry".to_owned(),
+                "hl:q:{320505001001-css}:lease".to_owned(),
+                "hl:q:{320505001001-css}:seq".to_owned()
+            ]
+        );
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! touches is declared in its KEYS, and a new ticket costs one round trip.
 //!
 //! Arrivals (an enqueue, or a lease running out) are `PUBLISH`ed by the scripts themselves on
-//! `P:arrivals`, and [`super::pubsub`] forwards them to [`Queue::subscribe`] in every replica.
+//! the station's channel, and [`super::pubsub`] forwards them to [`Queue::subscribe`] in every
+//! replica that watches that station.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
@@ -18,16 +19,15 @@ use redis::aio::ConnectionManager;
 use tokio::sync::broadcast;
 
 use super::codec::{
-    entry_in, entry_tail, from_micros, member_ticket, micros, queue_score, ticket_in,
+    entry_in, entry_value, from_micros, micros, queue_score, split_lease, ticket_in, value_station,
+    TAG_LEN,
 };
 use super::keys::{ticket_field, Prefix, QueueKeys};
-use super::pubsub::Forwarder;
+use super::pubsub::Arrivals;
 use super::scripts::SCRIPTS;
 use super::{corrupt, unavailable};
 use crate::{Lease, Queue, QueueEntry, QueueError, QueuedItem};
 
-/// How many arrivals a slow subscriber may fall behind before it sees `Lagged` (and re-lists).
-const ARRIVALS_CAPACITY: usize = 4096;
 /// A ticket moved by another replica between our read and our script: try again, boundedly.
 const MAX_ATTEMPTS: usize = 8;
 /// Expired leases handled per round of [`Queue::release_expired`].
@@ -41,12 +41,11 @@ const GUESS_CAPACITY: usize = 65_536;
 pub struct RedisQueue {
     conn: ConnectionManager,
     keys: QueueKeys,
-    arrivals: broadcast::Sender<QueueEntry>,
+    arrivals: Arrivals,
     /// Where this replica last saw each ticket (enqueued or claimed it). `remove` tries the
-    /// guess first, saving the index read; the script checks it, so a stale guess (another
+    /// guess first, saving a read of the ticket; the script checks it, so a stale guess (another
     /// replica moved the ticket) costs one more round trip, never a wrong answer.
     guesses: Mutex<HashMap<TicketId, String>>,
-    _forwarder: Forwarder,
 }
 
 impl std::fmt::Debug for RedisQueue {
@@ -61,20 +60,15 @@ impl RedisQueue {
     /// Connects to the Redis at `url` (`redis://host:port/db`) and works under `prefix`: several
     /// routers on one prefix share the queues; different prefixes are independent.
     ///
-    /// Returns once the arrivals subscription is live, so an arrival enqueued by any replica
-    /// after this returns reaches [`Queue::subscribe`].
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, QueueError> {
         let keys = QueueKeys::new(Prefix::parse(prefix)?);
         let (client, conn) = super::connect(url).await?;
-        let (arrivals, _) = broadcast::channel(ARRIVALS_CAPACITY);
-        let forwarder =
-            Forwarder::start(client, conn.clone(), keys.clone(), arrivals.clone()).await?;
+        let arrivals = Arrivals::start(client, conn.clone(), keys.clone()).await?;
         Ok(Self {
             conn,
             keys,
             arrivals,
             guesses: Mutex::new(HashMap::new()),
-            _forwarder: forwarder,
         })
     }
 
@@ -111,84 +105,52 @@ fn guess_answer(reply: String) -> Guess {
     }
 }
 
-fn parse_lease(raw: &str) -> Option<(i64, &str)> {
-    let (until, holder) = raw.split_once('|')?;
-    Some((until.parse().ok()?, holder))
+/// A lease read from an entry value, if live at `now_us`.
+fn live_lease(
+    ticket: TicketId,
+    station: &StationId,
+    lease: Option<(i64, &str)>,
+    now_us: i64,
+) -> Result<Option<Lease>, QueueError> {
+    match lease {
+        Some((until_us, holder)) if until_us > now_us => Ok(Some(Lease {
+            ticket,
+            station: station.clone(),
+            holder: StaffId::parse("holder", holder).map_err(|_| corrupt(holder))?,
+            until: from_micros(until_us).ok_or_else(|| corrupt(until_us))?,
+        })),
+        _ => Ok(None),
+    }
 }
 
-/// The station's queue in order, read in one MULTI (a consistent snapshot).
+/// The station's queue in order, read by one script (a consistent snapshot).
 pub(crate) async fn list_station(
     conn: &mut ConnectionManager,
     keys: &QueueKeys,
     station: &StationId,
     now: DateTime<Utc>,
 ) -> Result<Vec<QueuedItem>, QueueError> {
-    let sk = keys.station(station);
-    let (members, entries, leases): (
-        Vec<String>,
-        HashMap<String, String>,
-        HashMap<String, String>,
-    ) = redis::pipe()
-        .atomic()
-        .cmd("ZRANGE")
-        .arg(&sk.ready)
-        .arg(0)
-        .arg(-1)
-        .cmd("HGETALL")
-        .arg(&sk.entry)
-        .cmd("HGETALL")
-        .arg(&sk.lease)
-        .query_async(conn)
+    let pairs: Vec<(String, String)> = SCRIPTS
+        .list
+        .key(keys.ready(station.as_str()))
+        .key(keys.tickets())
+        .invoke_async(conn)
         .await
         .map_err(unavailable)?;
     let now_us = micros(now);
-    let mut items = Vec::with_capacity(members.len());
-    for member in members {
-        let ticket = member_ticket(&member).ok_or_else(|| corrupt(&member))?;
-        let field = &member[12..];
-        let Some(value) = entries.get(field) else {
+    let mut items = Vec::with_capacity(pairs.len());
+    for (field, value) in pairs {
+        let ticket = ticket_in(&field).ok_or_else(|| corrupt(&field))?;
+        let (value, lease) = split_lease(&value).ok_or_else(|| corrupt(&value))?;
+        let entry = entry_in(ticket, value).ok_or_else(|| corrupt(value))?;
+        if entry.station != *station {
+            // A member left behind on a station its ticket is no longer on (nothing writes that).
             continue;
-        };
-        let entry = entry_in(ticket, station, value).ok_or_else(|| corrupt(value))?;
-        let lease = match leases.get(field).and_then(|raw| parse_lease(raw)) {
-            Some((until_us, holder)) if until_us > now_us => Some(Lease {
-                ticket,
-                station: station.clone(),
-                holder: StaffId::parse("holder", holder).map_err(|_| corrupt(holder))?,
-                until: from_micros(until_us).ok_or_else(|| corrupt(until_us))?,
-            }),
-            _ => None,
-        };
+        }
+        let lease = live_lease(ticket, station, lease, now_us)?;
         items.push(QueuedItem { entry, lease });
     }
     Ok(items)
-}
-
-/// Every queued entry without a live lease (by the wall clock), across stations: what a watcher
-/// could have missed while the arrivals subscription was down.
-pub(crate) async fn available_entries(
-    conn: &mut ConnectionManager,
-    keys: &QueueKeys,
-) -> Result<Vec<QueueEntry>, QueueError> {
-    let stations: Vec<String> = redis::cmd("HVALS")
-        .arg(keys.ticket_station())
-        .query_async(conn)
-        .await
-        .map_err(unavailable)?;
-    let stations: BTreeSet<String> = stations.into_iter().collect();
-    let now = Utc::now();
-    let mut out = Vec::new();
-    for raw in stations {
-        let station = StationId::parse("station", &raw).map_err(|_| corrupt(&raw))?;
-        let items = list_station(conn, keys, &station, now).await?;
-        out.extend(
-            items
-                .into_iter()
-                .filter(|i| i.lease.is_none())
-                .map(|i| i.entry),
-        );
-    }
-    Ok(out)
 }
 
 #[async_trait]
@@ -196,31 +158,25 @@ impl Queue for RedisQueue {
     async fn enqueue(&self, entry: QueueEntry) -> Result<(), QueueError> {
         let mut conn = self.conn();
         let ticket = ticket_field(entry.ticket);
-        let new = self.keys.station(&entry.station);
+        let ready = self.keys.ready(entry.station.as_str());
+        let channel = self.keys.arrivals_channel(entry.station.as_str());
         let score = queue_score(entry.urgency, entry.due);
-        let tail = entry_tail(&entry);
-        // Most enqueues are of tickets on no queue yet: guess that first.
-        let mut current: Option<String> = None;
+        let value = entry_value(&entry);
+        // Where this replica last saw the ticket; most enqueues are of tickets on no queue yet.
+        let mut current: Option<String> = self.guesses().get(&entry.ticket).cloned();
         for _ in 0..MAX_ATTEMPTS {
-            let old = current
-                .as_deref()
-                .map_or_else(|| new.clone(), |s| self.keys.station_raw(s));
-            let reply: String = SCRIPTS
-                .enqueue
-                .key(self.keys.ticket_station())
-                .key(self.keys.lease_expiry())
-                .key(&new.ready)
-                .key(&new.entry)
-                .key(&new.seq)
-                .key(&old.ready)
-                .key(&old.entry)
-                .key(&old.lease)
+            let mut call = SCRIPTS.enqueue.prepare_invoke();
+            call.key(self.keys.tickets()).key(&ready);
+            // The old station's keys only when there may be one to move the ticket off.
+            if let Some(old) = current.as_deref() {
+                call.key(self.keys.ready(old)).key(self.keys.lease_expiry());
+            }
+            let reply: String = call
                 .arg(&ticket)
-                .arg(entry.station.as_str())
-                .arg(current.as_deref().unwrap_or(""))
                 .arg(score)
-                .arg(&tail)
-                .arg(self.keys.arrivals_channel())
+                .arg(&value)
+                .arg(current.as_deref().unwrap_or(""))
+                .arg(&channel)
                 .invoke_async(&mut conn)
                 .await
                 .map_err(unavailable)?;
@@ -244,25 +200,32 @@ impl Queue for RedisQueue {
         let guess = self.guesses().remove(&ticket);
         let mut current: Option<String> = match guess {
             Some(station) => Some(station),
-            None => redis::cmd("HGET")
-                .arg(self.keys.ticket_station())
-                .arg(&field)
-                .query_async(&mut conn)
-                .await
-                .map_err(unavailable)?,
+            None => {
+                let value: Option<String> = redis::cmd("HGET")
+                    .arg(self.keys.tickets())
+                    .arg(&field)
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(unavailable)?;
+                match value {
+                    Some(value) => Some(
+                        value_station(&value)
+                            .ok_or_else(|| corrupt(&value))?
+                            .to_owned(),
+                    ),
+                    None => None,
+                }
+            }
         };
         for _ in 0..MAX_ATTEMPTS {
             let Some(station) = current.take() else {
                 return Ok(false);
             };
-            let sk = self.keys.station_raw(&station);
             let reply: String = SCRIPTS
                 .remove
-                .key(self.keys.ticket_station())
+                .key(self.keys.tickets())
+                .key(self.keys.ready(&station))
                 .key(self.keys.lease_expiry())
-                .key(&sk.ready)
-                .key(&sk.entry)
-                .key(&sk.lease)
                 .arg(&field)
                 .arg(&station)
                 .invoke_async(&mut conn)
@@ -287,17 +250,16 @@ impl Queue for RedisQueue {
         now: DateTime<Utc>,
     ) -> Result<Option<Lease>, QueueError> {
         let mut conn = self.conn();
-        let sk = self.keys.station(station);
         let reply: Vec<String> = SCRIPTS
             .claim
-            .key(&sk.ready)
-            .key(&sk.entry)
-            .key(&sk.lease)
+            .key(self.keys.ready(station.as_str()))
+            .key(self.keys.tickets())
             .key(self.keys.lease_expiry())
             .arg(ticket.map(ticket_field).unwrap_or_default())
             .arg(holder.as_str())
             .arg(micros(until))
             .arg(micros(now))
+            .arg(station.as_str())
             .invoke_async(&mut conn)
             .await
             .map_err(unavailable)?;
@@ -336,33 +298,19 @@ impl Queue for RedisQueue {
     ) -> Result<Option<Lease>, QueueError> {
         let mut conn = self.conn();
         let field = ticket_field(ticket);
-        let station: Option<String> = redis::cmd("HGET")
-            .arg(self.keys.ticket_station())
-            .arg(&field)
-            .query_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
-        let Some(station) = station else {
-            return Ok(None);
-        };
         let raw: Option<String> = redis::cmd("HGET")
-            .arg(self.keys.station_raw(&station).lease)
+            .arg(self.keys.tickets())
             .arg(&field)
             .query_async(&mut conn)
             .await
             .map_err(unavailable)?;
-        let Some((until_us, holder)) = raw.as_deref().and_then(parse_lease) else {
+        let Some(raw) = raw else {
             return Ok(None);
         };
-        if until_us <= micros(now) {
-            return Ok(None);
-        }
-        Ok(Some(Lease {
-            ticket,
-            station: StationId::parse("station", &station).map_err(|_| corrupt(&station))?,
-            holder: StaffId::parse("holder", holder).map_err(|_| corrupt(holder))?,
-            until: from_micros(until_us).ok_or_else(|| corrupt(until_us))?,
-        }))
+        let (value, lease) = split_lease(&raw).ok_or_else(|| corrupt(&raw))?;
+        let station = value_station(value).ok_or_else(|| corrupt(value))?;
+        let station = StationId::parse("station", station).map_err(|_| corrupt(station))?;
+        live_lease(ticket, &station, lease, micros(now))
     }
 
     async fn release_expired(&self, now: DateTime<Utc>) -> Result<Vec<TicketId>, QueueError> {
@@ -383,28 +331,30 @@ impl Queue for RedisQueue {
             if expired.is_empty() {
                 break;
             }
-            let stations: Vec<Option<String>> = redis::cmd("HMGET")
-                .arg(self.keys.ticket_station())
+            let values: Vec<Option<String>> = redis::cmd("HMGET")
+                .arg(self.keys.tickets())
                 .arg(&expired)
                 .query_async(&mut conn)
                 .await
                 .map_err(unavailable)?;
             let mut by_station: BTreeMap<String, Vec<&String>> = BTreeMap::new();
-            for (ticket, station) in expired.iter().zip(stations) {
-                if let Some(station) = station {
-                    by_station.entry(station).or_default().push(ticket);
+            for (ticket, value) in expired.iter().zip(values) {
+                if let Some(value) = value {
+                    let station = value_station(&value).ok_or_else(|| corrupt(&value))?;
+                    by_station
+                        .entry(station.to_owned())
+                        .or_default()
+                        .push(ticket);
                 }
             }
             let mut progressed = false;
             for (station, tickets) in by_station {
-                let sk = self.keys.station_raw(&station);
                 let mut call = SCRIPTS.release_expired.prepare_invoke();
                 call.key(self.keys.lease_expiry())
-                    .key(&sk.entry)
-                    .key(&sk.lease)
+                    .key(self.keys.tickets())
                     .arg(now_us)
                     .arg(&station)
-                    .arg(self.keys.arrivals_channel());
+                    .arg(self.keys.arrivals_channel(&station));
                 for ticket in &tickets {
                     call.arg(*ticket);
                 }
@@ -434,7 +384,7 @@ impl Queue for RedisQueue {
     async fn rebuild(&self, entries: Vec<QueueEntry>) -> Result<(), QueueError> {
         let mut conn = self.conn();
         self.guesses().clear();
-        // As in memory: a ticket listed twice keeps its last entry, at its later position.
+        // As in memory: a ticket listed twice keeps its last entry.
         let mut position: HashMap<TicketId, usize> = HashMap::new();
         let mut kept: Vec<Option<QueueEntry>> = Vec::with_capacity(entries.len());
         for (i, entry) in entries.into_iter().enumerate() {
@@ -443,61 +393,58 @@ impl Queue for RedisQueue {
             }
             kept.push(Some(entry));
         }
-        let old_stations: Vec<String> = redis::cmd("HVALS")
-            .arg(self.keys.ticket_station())
+        // Every station with something on it now, in this layout or the older one (whose keys
+        // go too), or after the rebuild.
+        let (values, old_stations): (Vec<String>, Vec<String>) = redis::pipe()
+            .cmd("HVALS")
+            .arg(self.keys.tickets())
+            .cmd("HVALS")
+            .arg(self.keys.retired_ticket_station())
             .query_async(&mut conn)
             .await
             .map_err(unavailable)?;
         let mut stations: BTreeSet<String> = old_stations.into_iter().collect();
+        // A rebuild is the way out of bad data, so an unreadable value does not stop it (the
+        // whole hash goes anyway).
+        stations.extend(
+            values
+                .iter()
+                .filter_map(|v| value_station(v))
+                .map(str::to_owned),
+        );
         stations.extend(kept.iter().flatten().map(|e| e.station.as_str().to_owned()));
 
         // One MULTI: every replica sees the old working set or the new one, nothing between.
         let mut pipe = redis::pipe();
         pipe.atomic();
         pipe.cmd("DEL")
-            .arg(self.keys.ticket_station())
+            .arg(self.keys.tickets())
             .arg(self.keys.lease_expiry())
+            .arg(self.keys.retired_ticket_station())
             .ignore();
         for station in &stations {
-            let sk = self.keys.station_raw(station);
             pipe.cmd("DEL")
-                .arg(&sk.ready)
-                .arg(&sk.entry)
-                .arg(&sk.lease)
-                .arg(&sk.seq)
+                .arg(self.keys.ready(station))
+                .arg(&self.keys.retired_station_keys(station))
                 .ignore();
         }
-        let mut seqs: BTreeMap<&str, u64> = BTreeMap::new();
-        let mut index = Vec::new();
+        let mut fields = Vec::new();
         for entry in kept.iter().flatten() {
-            let sk = self.keys.station(&entry.station);
-            let seq = seqs.entry(entry.station.as_str()).or_default();
-            *seq += 1;
             let field = ticket_field(entry.ticket);
+            let value = entry_value(entry);
             pipe.cmd("ZADD")
-                .arg(&sk.ready)
+                .arg(self.keys.ready(entry.station.as_str()))
                 .arg(queue_score(entry.urgency, entry.due))
-                .arg(format!("{:012x}{field}", *seq))
+                .arg(format!("{}{field}", &value[..TAG_LEN]))
                 .ignore();
-            pipe.cmd("HSET")
-                .arg(&sk.entry)
-                .arg(&field)
-                .arg(format!("{:012x}{}", *seq, entry_tail(entry)))
-                .ignore();
-            index.push((field, entry.station.as_str()));
+            fields.push((field, value));
         }
-        for chunk in index.chunks(REBUILD_CHUNK) {
-            let cmd = pipe.cmd("HSET").arg(self.keys.ticket_station());
-            for (field, station) in chunk {
-                cmd.arg(field).arg(*station);
+        for chunk in fields.chunks(REBUILD_CHUNK) {
+            let cmd = pipe.cmd("HSET").arg(self.keys.tickets());
+            for (field, value) in chunk {
+                cmd.arg(field).arg(value);
             }
             cmd.ignore();
-        }
-        for (station, seq) in &seqs {
-            pipe.cmd("SET")
-                .arg(self.keys.station_raw(station).seq)
-                .arg(*seq)
-                .ignore();
         }
         pipe.cmd("SET").arg(self.keys.built()).arg("1").ignore();
         pipe.query_async::<()>(&mut conn)
@@ -516,7 +463,10 @@ impl Queue for RedisQueue {
         Ok(exists)
     }
 
-    fn subscribe(&self) -> broadcast::Receiver<QueueEntry> {
-        self.arrivals.subscribe()
+    async fn subscribe(
+        &self,
+        station: &StationId,
+    ) -> Result<broadcast::Receiver<QueueEntry>, QueueError> {
+        self.arrivals.subscribe(station).await
     }
 }

@@ -7,13 +7,14 @@ use std::sync::LazyLock;
 use redis::aio::ConnectionManager;
 use redis::Script;
 
-use super::codec::lua_prelude;
+use super::codec::{lua_prelude, queue_lua_prelude};
 
 pub struct Scripts {
     pub enqueue: Script,
     pub remove: Script,
     pub claim: Script,
     pub release_expired: Script,
+    pub list: Script,
     pub timers_schedule: Script,
     pub timers_claim_due: Script,
     pub timers_ack: Script,
@@ -24,11 +25,14 @@ pub struct Scripts {
 pub static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| {
     // The timer scripts share the generated letter tables and `members_of`.
     let with_prelude = |body: &str| Script::new(&format!("{}\n{body}", lua_prelude()));
+    // The queue scripts share the member layout (the tag width).
+    let queue = |body: &str| Script::new(&format!("{}{body}", queue_lua_prelude()));
     Scripts {
-        enqueue: Script::new(include_str!("scripts/enqueue.lua")),
-        remove: Script::new(include_str!("scripts/remove.lua")),
-        claim: Script::new(include_str!("scripts/claim.lua")),
-        release_expired: Script::new(include_str!("scripts/release_expired.lua")),
+        enqueue: queue(include_str!("scripts/enqueue.lua")),
+        remove: queue(include_str!("scripts/remove.lua")),
+        claim: queue(include_str!("scripts/claim.lua")),
+        release_expired: queue(include_str!("scripts/release_expired.lua")),
+        list: queue(include_str!("scripts/list.lua")),
         timers_schedule: with_prelude(include_str!("scripts/timers_schedule.lua")),
         timers_claim_due: Script::new(include_str!("scripts/timers_claim_due.lua")),
         timers_ack: with_prelude(include_str!("scripts/timers_ack.lua")),
@@ -44,6 +48,7 @@ pub async fn load_all(conn: &mut ConnectionManager) -> redis::RedisResult<()> {
         &s.remove,
         &s.claim,
         &s.release_expired,
+        &s.list,
         &s.timers_schedule,
         &s.timers_claim_due,
         &s.timers_ack,

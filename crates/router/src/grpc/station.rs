@@ -68,7 +68,7 @@ impl Station for StationApi {
         }
         let queue = self.hotline.queues().queue().clone();
         // Subscribe before listing, so nothing that arrives in between is missed.
-        let mut arrivals = queue.subscribe();
+        let mut arrivals = queue.subscribe(&station).await.map_err(RouterError::from)?;
         let current = queue
             .list(&station, self.hotline.now())
             .await

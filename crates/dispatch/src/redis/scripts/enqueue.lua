@@ -1,39 +1,41 @@
 -- enqueue.lua: put a ticket on a station's queue, moving it off any other (and dropping its
--- lease), then announce it on the arrivals channel.
+-- lease), then announce it on the station's arrivals channel.
+-- (Prefixed at load time with codec::queue_lua_prelude, which defines TAG_LEN.)
 --
--- KEYS[1]  P:ticket-station          (HASH ticket -> station)
--- KEYS[2]  P:lease-expiry            (ZSET ticket -> lease expiry µs)
--- KEYS[3]  P:q:{new}:ready           (ZSET <seq><ticket> -> score)
--- KEYS[4]  P:q:{new}:entry           (HASH ticket -> <seq>|<urgency>|<due>|<enqueued_at>)
--- KEYS[5]  P:q:{new}:seq             (STRING arrival counter)
--- KEYS[6]  P:q:{old}:ready           (old = the station guessed in ARGV[3]; = new if none)
--- KEYS[7]  P:q:{old}:entry
--- KEYS[8]  P:q:{old}:lease
+-- KEYS[1]  P:tickets                 (HASH ticket -> <tag><station>|<urgency>|<due>|<enqueued_at>[#lease])
+-- KEYS[2]  P:q:{new}:ready           (ZSET <tag><ticket> -> score)
+-- Only when ARGV[4] is not '' (the ticket is thought to be queued already):
+-- KEYS[3]  P:q:{old}:ready           (old = the station guessed in ARGV[4])
+-- KEYS[4]  P:lease-expiry            (ZSET ticket -> lease expiry µs)
 -- ARGV[1]  ticket (32 hex)
--- ARGV[2]  new station
--- ARGV[3]  the caller's guess of the ticket's current station ('' = on no queue)
--- ARGV[4]  ready score (codec::queue_score)
--- ARGV[5]  entry tail '|<urgency>|<due>|<enqueued_at>'
--- ARGV[6]  arrivals channel
--- Returns 'ok', or '=<station>' ('=' alone: on no queue) when ARGV[3] was a stale guess: the
+-- ARGV[2]  ready score (codec::queue_score)
+-- ARGV[3]  entry value (codec::entry_value), its station the new one
+-- ARGV[4]  the caller's guess of the ticket's current station ('' = on no queue)
+-- ARGV[5]  the new station's arrivals channel
+-- Returns 'ok', or '=<station>' ('=' alone: on no queue) when ARGV[4] was a stale guess: the
 -- caller retries with that station's keys.
-local ticket = ARGV[1]
-local current = redis.call('HGET', KEYS[1], ticket)
-if (current or '') ~= ARGV[3] then
-  return '=' .. (current or '')
-end
-if current then
-  local old = redis.call('HGET', KEYS[7], ticket)
-  if old then
-    redis.call('ZREM', KEYS[6], string.sub(old, 1, 12) .. ticket)
-    redis.call('HDEL', KEYS[7], ticket)
+local ticket, value = ARGV[1], ARGV[3]
+if ARGV[4] == '' then
+  -- The common case, a ticket on no queue: claiming its field is the check.
+  if redis.call('HSETNX', KEYS[1], ticket, value) == 0 then
+    local current = redis.call('HGET', KEYS[1], ticket)
+    return '=' .. string.sub(current, TAG_LEN + 1, string.find(current, '|', TAG_LEN + 1, true) - 1)
   end
-  redis.call('HDEL', KEYS[8], ticket)
-  redis.call('ZREM', KEYS[2], ticket)
+else
+  local old = redis.call('HGET', KEYS[1], ticket)
+  local current = old and string.sub(old, TAG_LEN + 1, string.find(old, '|', TAG_LEN + 1, true) - 1)
+  if current ~= ARGV[4] then
+    return '=' .. (current or '')
+  end
+  redis.call('ZREM', KEYS[3], string.sub(old, 1, TAG_LEN) .. ticket)
+  if string.find(old, '#', 1, true) then
+    redis.call('ZREM', KEYS[4], ticket)
+  end
+  -- Overwrites the entry, and so its lease.
+  redis.call('HSET', KEYS[1], ticket, value)
 end
-local seq = string.format('%012x', redis.call('INCR', KEYS[5]))
-redis.call('ZADD', KEYS[3], ARGV[4], seq .. ticket)
-redis.call('HSET', KEYS[4], ticket, seq .. ARGV[5])
-redis.call('HSET', KEYS[1], ticket, ARGV[2])
-redis.call('PUBLISH', ARGV[6], ARGV[2] .. '|' .. ticket .. ARGV[5])
+redis.call('ZADD', KEYS[2], ARGV[2], string.sub(value, 1, TAG_LEN) .. ticket)
+-- The message is the value without its tag and station.
+local bar = string.find(value, '|', TAG_LEN + 1, true)
+redis.call('PUBLISH', ARGV[5], ticket .. string.sub(value, bar))
 return 'ok'
