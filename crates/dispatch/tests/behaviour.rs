@@ -6,6 +6,18 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use hotline_core::{StaffId, StationId, TicketId, Urgency};
 use hotline_dispatch::{Queue, QueueEntry, QueueError};
 
+/// The next arrival on `arrivals`, or a failure naming what was awaited: a broken announcement
+/// must fail the test, not hang it (Redis delivers within milliseconds; the bound is generous).
+async fn next_arrival(
+    arrivals: &mut tokio::sync::broadcast::Receiver<QueueEntry>,
+    awaited: &str,
+) -> QueueEntry {
+    tokio::time::timeout(std::time::Duration::from_secs(10), arrivals.recv())
+        .await
+        .unwrap_or_else(|_| panic!("no arrival within 10 s: {awaited}"))
+        .unwrap_or_else(|err| panic!("arrivals channel failed while awaiting {awaited}: {err}"))
+}
+
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap()
 }
@@ -127,7 +139,12 @@ pub async fn a_live_lease_keeps_others_off_and_expiry_puts_the_ticket_back<Q: Qu
     let mut arrivals = queue.subscribe(&station("a-css")).await.unwrap();
     let later = until + Duration::seconds(61);
     assert_eq!(queue.release_expired(later).await.unwrap(), vec![e.ticket]);
-    assert_eq!(arrivals.recv().await.unwrap().ticket, e.ticket);
+    assert_eq!(
+        next_arrival(&mut arrivals, "the released ticket")
+            .await
+            .ticket,
+        e.ticket
+    );
     assert!(queue.lease(e.ticket, later).await.unwrap().is_none());
     let again = queue
         .claim(
@@ -204,7 +221,7 @@ pub async fn new_arrivals_are_announced_to_subscribers<Q: Queue>(queue: Q) {
     let mut arrivals = queue.subscribe(&station("a-css")).await.unwrap();
     let e = entry("a-css", Urgency::Critical, Some(30));
     queue.enqueue(e.clone()).await.unwrap();
-    assert_eq!(arrivals.recv().await.unwrap(), e);
+    assert_eq!(next_arrival(&mut arrivals, "the new ticket").await, e);
 }
 
 pub async fn arrivals_reach_the_watchers_of_their_station_only<Q: Queue>(queue: Q) {
@@ -213,7 +230,10 @@ pub async fn arrivals_reach_the_watchers_of_their_station_only<Q: Queue>(queue: 
     let here = entry("a-css", Urgency::Normal, None);
     queue.enqueue(elsewhere).await.unwrap();
     queue.enqueue(here.clone()).await.unwrap();
-    assert_eq!(a.recv().await.unwrap(), here);
+    assert_eq!(
+        next_arrival(&mut a, "the ticket of the watched station").await,
+        here
+    );
     // A station nobody watches any more can be watched again (whenever its old subscription is
     // dropped, the new watcher hears what is enqueued after it subscribed).
     drop(a);
@@ -225,7 +245,7 @@ pub async fn arrivals_reach_the_watchers_of_their_station_only<Q: Queue>(queue: 
     let later = entry("a-css", Urgency::Urgent, None);
     queue.enqueue(later.clone()).await.unwrap();
     loop {
-        let heard = again.recv().await.unwrap();
+        let heard = next_arrival(&mut again, "the ticket enqueued after re-watching").await;
         assert_eq!(heard.station, station("a-css"));
         if heard == later {
             break;

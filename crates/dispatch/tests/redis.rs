@@ -392,6 +392,7 @@ async fn a_redis_written_in_the_older_layout_is_not_intact_and_a_rebuild_drops_i
     let left: usize = redis::cmd("EXISTS")
         .arg(&old_index)
         .arg(&old_entries)
+        .arg(format!("{prefix}:built:v2"))
         .query_async(&mut conn)
         .await
         .unwrap();

@@ -126,6 +126,12 @@ impl QueueKeys {
         &self.retired_ticket_station
     }
 
+    /// The built markers of older layouts (`P:built`, `P:built:v2`), dropped by a rebuild.
+    pub fn retired_built(&self) -> [String; 2] {
+        let p = self.prefix.as_str();
+        [format!("{p}:built"), format!("{p}:built:v2")]
+    }
+
     pub fn retired_station_keys(&self, station: &str) -> [String; 3] {
         retired_station_keys(&self.prefix, station)
     }

@@ -421,6 +421,7 @@ impl Queue for RedisQueue {
             .arg(self.keys.tickets())
             .arg(self.keys.lease_expiry())
             .arg(self.keys.retired_ticket_station())
+            .arg(&self.keys.retired_built())
             .ignore();
         for station in &stations {
             pipe.cmd("DEL")
