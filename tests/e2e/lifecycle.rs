@@ -663,13 +663,16 @@ pub async fn a_stale_queue_entry_fails_one_claim_and_is_cleared(backend: Backend
     engine
         .queues()
         .queue()
-        .enqueue(hotline_dispatch::QueueEntry {
-            ticket: hotline_core::TicketId::parse("t", &signed.id).unwrap(),
-            station: hotline_core::StationId::parse("s", COMMUNITY_CSS).unwrap(),
-            urgency: hotline_core::Urgency::Normal,
-            due: None,
-            enqueued_at: app.clock_now(),
-        })
+        .enqueue(
+            hotline_dispatch::QueueEntry {
+                ticket: hotline_core::TicketId::parse("t", &signed.id).unwrap(),
+                station: hotline_core::StationId::parse("s", COMMUNITY_CSS).unwrap(),
+                urgency: hotline_core::Urgency::Normal,
+                due: None,
+                enqueued_at: app.clock_now(),
+            },
+            None,
+        )
         .await
         .unwrap();
     let claim = || pb::ClaimTicketRequest {

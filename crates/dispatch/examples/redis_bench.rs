@@ -192,19 +192,22 @@ async fn queue_throughput(
             while next.fetch_add(1, Ordering::Relaxed) < jobs {
                 let now = Utc::now();
                 queue
-                    .enqueue(QueueEntry {
-                        ticket: TicketId::new(),
-                        station: station.clone(),
-                        urgency: Urgency::Normal,
-                        due: Some(now + Duration::hours(1)),
-                        enqueued_at: now,
-                    })
+                    .enqueue(
+                        QueueEntry {
+                            ticket: TicketId::new(),
+                            station: station.clone(),
+                            urgency: Urgency::Normal,
+                            due: Some(now + Duration::hours(1)),
+                            enqueued_at: now,
+                        },
+                        None,
+                    )
                     .await?;
                 let lease = queue
                     .claim(&station, &holder, None, now + Duration::minutes(2), now)
                     .await?;
                 if let Some(lease) = lease {
-                    if queue.remove(lease.ticket).await? {
+                    if queue.remove(lease.ticket, &station).await? {
                         done.fetch_add(1, Ordering::Relaxed);
                     }
                 }
@@ -223,7 +226,7 @@ async fn queue_throughput(
             .claim(&station(s), &holder, None, now + Duration::minutes(2), now)
             .await?
         {
-            if queues[0].remove(lease.ticket).await? {
+            if queues[0].remove(lease.ticket, &station(s)).await? {
                 done.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -393,13 +396,16 @@ async fn memory(url: &str, prefix: &str, n: usize) -> Result<(), Box<dyn std::er
                 }
                 let now = Utc::now();
                 queue
-                    .enqueue(QueueEntry {
-                        ticket: TicketId::new(),
-                        station: station(i % 64),
-                        urgency: Urgency::Normal,
-                        due: Some(now + Duration::hours(1)),
-                        enqueued_at: now,
-                    })
+                    .enqueue(
+                        QueueEntry {
+                            ticket: TicketId::new(),
+                            station: station(i % 64),
+                            urgency: Urgency::Normal,
+                            due: Some(now + Duration::hours(1)),
+                            enqueued_at: now,
+                        },
+                        None,
+                    )
                     .await?;
             }
         }));

@@ -74,13 +74,18 @@ pub struct QueuedItem {
 /// Station queues. All operations are atomic per ticket.
 #[async_trait]
 pub trait Queue: Send + Sync + 'static {
-    /// Puts the ticket on `entry.station`'s queue. A ticket is on at most one queue: if it is on
-    /// another (or the same) one, it is moved (its lease dropped). Idempotent.
-    async fn enqueue(&self, entry: QueueEntry) -> Result<(), QueueError>;
+    /// Puts the ticket on `entry.station`'s queue, replacing its entry there (and dropping its
+    /// lease). `from` is the station the caller's store last queued it on: when that is another
+    /// station, the ticket is taken off it in the same atomic step (a move). Idempotent.
+    ///
+    /// The queue keeps no ticket -> station index (on Redis that would be a key in another
+    /// Cluster slot): the store knows where each ticket is, so the caller says. A wrong `from`
+    /// (a working set that diverged from the store) is what [`Queue::rebuild`] repairs.
+    async fn enqueue(&self, entry: QueueEntry, from: Option<&StationId>) -> Result<(), QueueError>;
 
-    /// Takes the ticket off whatever queue it is on (signed for, returned, closed).
-    /// Returns whether it was queued.
-    async fn remove(&self, ticket: TicketId) -> Result<bool, QueueError>;
+    /// Takes the ticket off `station`'s queue (signed for, returned, closed), with its lease.
+    /// Returns whether it was there.
+    async fn remove(&self, ticket: TicketId, station: &StationId) -> Result<bool, QueueError>;
 
     /// Claims `ticket` (or, if `None`, the first unleased ticket in queue order) on `station` for
     /// `holder` until `until`. A holder re-claiming their own ticket renews the lease. Returns
@@ -94,10 +99,11 @@ pub trait Queue: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<Option<Lease>, QueueError>;
 
-    /// The live lease on a ticket, if any (expired leases count as none).
+    /// The live lease on a ticket queued on `station`, if any (expired leases count as none).
     async fn lease(
         &self,
         ticket: TicketId,
+        station: &StationId,
         now: DateTime<Utc>,
     ) -> Result<Option<Lease>, QueueError>;
 

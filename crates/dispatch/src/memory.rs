@@ -1,5 +1,5 @@
-//! The in-process queue: a `BTreeSet` per station ordered by (urgency desc, due, enqueued_at,
-//! ticket).
+//! The in-process queue: per station, its entries, a `BTreeSet` ordered by (urgency desc, due,
+//! enqueued_at, ticket) and its leases, the same shape as the Redis layout.
 //! Lost on restart by design: the router rebuilds it from the store at start-up.
 
 use std::cmp::Reverse;
@@ -23,16 +23,17 @@ type Key = (
     TicketId,
 );
 
+/// One station's queue, as Redis keeps it: its entries, their order, their leases.
 #[derive(Debug, Default)]
-struct State {
+struct Station {
     /// ticket -> (entry, its key)
     entries: HashMap<TicketId, (QueueEntry, Key)>,
-    order: HashMap<StationId, BTreeSet<Key>>,
+    order: BTreeSet<Key>,
     leases: HashMap<TicketId, Lease>,
 }
 
-impl State {
-    fn insert(&mut self, entry: QueueEntry) {
+impl Station {
+    fn put(&mut self, entry: QueueEntry) {
         self.take(entry.ticket);
         let key = (
             Reverse(entry.urgency),
@@ -41,29 +42,44 @@ impl State {
             entry.enqueued_at,
             entry.ticket,
         );
-        self.order
-            .entry(entry.station.clone())
-            .or_default()
-            .insert(key);
+        self.order.insert(key);
         self.entries.insert(entry.ticket, (entry, key));
     }
 
     fn take(&mut self, ticket: TicketId) -> bool {
         self.leases.remove(&ticket);
-        let Some((entry, key)) = self.entries.remove(&ticket) else {
+        let Some((_, key)) = self.entries.remove(&ticket) else {
             return false;
         };
-        if let Some(set) = self.order.get_mut(&entry.station) {
-            set.remove(&key);
-            if set.is_empty() {
-                self.order.remove(&entry.station);
-            }
-        }
+        self.order.remove(&key);
         true
     }
 
     fn live_lease(&self, ticket: TicketId, now: DateTime<Utc>) -> Option<&Lease> {
         self.leases.get(&ticket).filter(|l| l.until > now)
+    }
+}
+
+/// Per station, as in Redis (no ticket -> station index: callers name the station).
+#[derive(Debug, Default)]
+struct State {
+    stations: HashMap<StationId, Station>,
+}
+
+impl State {
+    fn station(&mut self, station: &StationId) -> &mut Station {
+        self.stations.entry(station.clone()).or_default()
+    }
+
+    /// Drops a station's queue once it is empty.
+    fn tidy(&mut self, station: &StationId) {
+        if self
+            .stations
+            .get(station)
+            .is_some_and(|s| s.entries.is_empty())
+        {
+            self.stations.remove(station);
+        }
     }
 }
 
@@ -119,14 +135,29 @@ impl MemoryQueue {
 
 #[async_trait]
 impl Queue for MemoryQueue {
-    async fn enqueue(&self, entry: QueueEntry) -> Result<(), QueueError> {
-        self.state().insert(entry.clone());
+    async fn enqueue(&self, entry: QueueEntry, from: Option<&StationId>) -> Result<(), QueueError> {
+        {
+            let mut state = self.state();
+            if let Some(old) = from.filter(|old| **old != entry.station) {
+                if let Some(queue) = state.stations.get_mut(old) {
+                    queue.take(entry.ticket);
+                }
+                state.tidy(old);
+            }
+            state.station(&entry.station).put(entry.clone());
+        }
         self.notify(entry);
         Ok(())
     }
 
-    async fn remove(&self, ticket: TicketId) -> Result<bool, QueueError> {
-        Ok(self.state().take(ticket))
+    async fn remove(&self, ticket: TicketId, station: &StationId) -> Result<bool, QueueError> {
+        let mut state = self.state();
+        let removed = state
+            .stations
+            .get_mut(station)
+            .is_some_and(|queue| queue.take(ticket));
+        state.tidy(station);
+        Ok(removed)
     }
 
     async fn claim(
@@ -138,13 +169,15 @@ impl Queue for MemoryQueue {
         now: DateTime<Utc>,
     ) -> Result<Option<Lease>, QueueError> {
         let mut state = self.state();
+        let Some(state) = state.stations.get_mut(station) else {
+            return match ticket {
+                Some(id) => Err(QueueError::NotQueued(id)),
+                None => Ok(None),
+            };
+        };
         let target = match ticket {
             Some(id) => {
-                let on_station = state
-                    .entries
-                    .get(&id)
-                    .is_some_and(|(entry, _)| &entry.station == station);
-                if !on_station {
+                if !state.entries.contains_key(&id) {
                     return Err(QueueError::NotQueued(id));
                 }
                 if let Some(lease) = state.live_lease(id, now) {
@@ -159,11 +192,11 @@ impl Queue for MemoryQueue {
                 id
             }
             None => {
-                let next = state.order.get(station).and_then(|set| {
-                    set.iter()
-                        .map(|key| key.4)
-                        .find(|id| state.live_lease(*id, now).is_none())
-                });
+                let next = state
+                    .order
+                    .iter()
+                    .map(|key| key.4)
+                    .find(|id| state.live_lease(*id, now).is_none());
                 match next {
                     Some(id) => id,
                     None => return Ok(None),
@@ -183,27 +216,36 @@ impl Queue for MemoryQueue {
     async fn lease(
         &self,
         ticket: TicketId,
+        station: &StationId,
         now: DateTime<Utc>,
     ) -> Result<Option<Lease>, QueueError> {
-        Ok(self.state().live_lease(ticket, now).cloned())
+        Ok(self
+            .state()
+            .stations
+            .get(station)
+            .and_then(|queue| queue.live_lease(ticket, now))
+            .cloned())
     }
 
     async fn release_expired(&self, now: DateTime<Utc>) -> Result<Vec<TicketId>, QueueError> {
         let released: Vec<QueueEntry> = {
             let mut state = self.state();
-            let expired: Vec<TicketId> = state
-                .leases
-                .values()
-                .filter(|l| l.until <= now)
-                .map(|l| l.ticket)
-                .collect();
-            expired
-                .into_iter()
-                .filter_map(|id| {
-                    state.leases.remove(&id);
-                    state.entries.get(&id).map(|(entry, _)| entry.clone())
-                })
-                .collect()
+            let mut released = Vec::new();
+            for queue in state.stations.values_mut() {
+                let expired: Vec<TicketId> = queue
+                    .leases
+                    .values()
+                    .filter(|l| l.until <= now)
+                    .map(|l| l.ticket)
+                    .collect();
+                for id in expired {
+                    queue.leases.remove(&id);
+                    if let Some((entry, _)) = queue.entries.get(&id) {
+                        released.push(entry.clone());
+                    }
+                }
+            }
+            released
         };
         let ids = released.iter().map(|e| e.ticket).collect();
         for entry in released {
@@ -218,15 +260,16 @@ impl Queue for MemoryQueue {
         now: DateTime<Utc>,
     ) -> Result<Vec<QueuedItem>, QueueError> {
         let state = self.state();
-        let Some(set) = state.order.get(station) else {
+        let Some(queue) = state.stations.get(station) else {
             return Ok(Vec::new());
         };
-        Ok(set
+        Ok(queue
+            .order
             .iter()
-            .filter_map(|key| state.entries.get(&key.4))
+            .filter_map(|key| queue.entries.get(&key.4))
             .map(|(entry, _)| QueuedItem {
                 entry: entry.clone(),
-                lease: state.live_lease(entry.ticket, now).cloned(),
+                lease: queue.live_lease(entry.ticket, now).cloned(),
             })
             .collect())
     }
@@ -234,8 +277,13 @@ impl Queue for MemoryQueue {
     async fn rebuild(&self, entries: Vec<QueueEntry>) -> Result<(), QueueError> {
         let mut state = self.state();
         *state = State::default();
+        // A ticket listed twice keeps its last entry (on one station).
+        let mut last: HashMap<TicketId, QueueEntry> = HashMap::new();
         for entry in entries {
-            state.insert(entry);
+            last.insert(entry.ticket, entry);
+        }
+        for entry in last.into_values() {
+            state.station(&entry.station.clone()).put(entry);
         }
         self.built.store(true, std::sync::atomic::Ordering::Relaxed);
         Ok(())

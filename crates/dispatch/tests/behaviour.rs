@@ -46,7 +46,7 @@ pub async fn claims_come_most_urgent_first_then_earliest_deadline<Q: Queue>(queu
     let no_due = entry("a-css", Urgency::Normal, None);
     let urgent = entry("a-css", Urgency::Urgent, Some(600));
     for e in [&late, &no_due, &early, &urgent] {
-        queue.enqueue(e.clone()).await.unwrap();
+        queue.enqueue(e.clone(), None).await.unwrap();
     }
     let listed: Vec<_> = queue
         .list(&station("a-css"), t0())
@@ -85,13 +85,13 @@ pub async fn claims_come_most_urgent_first_then_earliest_deadline<Q: Queue>(queu
 
 pub async fn a_ticket_is_on_at_most_one_queue<Q: Queue>(queue: Q) {
     let e = entry("a-css", Urgency::Normal, None);
-    queue.enqueue(e.clone()).await.unwrap();
-    queue.enqueue(e.clone()).await.unwrap();
+    queue.enqueue(e.clone(), None).await.unwrap();
+    queue.enqueue(e.clone(), None).await.unwrap();
     let moved = QueueEntry {
         station: station("b-css"),
         ..e.clone()
     };
-    queue.enqueue(moved).await.unwrap();
+    queue.enqueue(moved, Some(&station("a-css"))).await.unwrap();
     assert!(queue
         .list(&station("a-css"), t0())
         .await
@@ -102,7 +102,7 @@ pub async fn a_ticket_is_on_at_most_one_queue<Q: Queue>(queue: Q) {
 
 pub async fn a_live_lease_keeps_others_off_and_expiry_puts_the_ticket_back<Q: Queue>(queue: Q) {
     let e = entry("a-css", Urgency::Normal, None);
-    queue.enqueue(e.clone()).await.unwrap();
+    queue.enqueue(e.clone(), None).await.unwrap();
     let until = t0() + Duration::seconds(120);
     let lease = queue
         .claim(&station("a-css"), &staff("li"), None, until, t0())
@@ -145,7 +145,11 @@ pub async fn a_live_lease_keeps_others_off_and_expiry_puts_the_ticket_back<Q: Qu
             .ticket,
         e.ticket
     );
-    assert!(queue.lease(e.ticket, later).await.unwrap().is_none());
+    assert!(queue
+        .lease(e.ticket, &station("a-css"), later)
+        .await
+        .unwrap()
+        .is_none());
     let again = queue
         .claim(
             &station("a-css"),
@@ -161,7 +165,7 @@ pub async fn a_live_lease_keeps_others_off_and_expiry_puts_the_ticket_back<Q: Qu
 
 pub async fn claiming_a_ticket_of_another_station_is_refused<Q: Queue>(queue: Q) {
     let e = entry("a-css", Urgency::Normal, None);
-    queue.enqueue(e.clone()).await.unwrap();
+    queue.enqueue(e.clone(), None).await.unwrap();
     let err = queue
         .claim(
             &station("b-css"),
@@ -177,7 +181,7 @@ pub async fn claiming_a_ticket_of_another_station_is_refused<Q: Queue>(queue: Q)
 
 pub async fn removed_tickets_leave_the_queue_and_their_lease<Q: Queue>(queue: Q) {
     let e = entry("a-css", Urgency::Normal, None);
-    queue.enqueue(e.clone()).await.unwrap();
+    queue.enqueue(e.clone(), None).await.unwrap();
     queue
         .claim(
             &station("a-css"),
@@ -188,19 +192,23 @@ pub async fn removed_tickets_leave_the_queue_and_their_lease<Q: Queue>(queue: Q)
         )
         .await
         .unwrap();
-    assert!(queue.remove(e.ticket).await.unwrap());
-    assert!(!queue.remove(e.ticket).await.unwrap());
+    assert!(queue.remove(e.ticket, &station("a-css")).await.unwrap());
+    assert!(!queue.remove(e.ticket, &station("a-css")).await.unwrap());
     assert!(queue
         .list(&station("a-css"), t0())
         .await
         .unwrap()
         .is_empty());
-    assert!(queue.lease(e.ticket, t0()).await.unwrap().is_none());
+    assert!(queue
+        .lease(e.ticket, &station("a-css"), t0())
+        .await
+        .unwrap()
+        .is_none());
 }
 
 pub async fn rebuild_replaces_the_working_set<Q: Queue>(queue: Q) {
     let stale = entry("a-css", Urgency::Normal, None);
-    queue.enqueue(stale.clone()).await.unwrap();
+    queue.enqueue(stale.clone(), None).await.unwrap();
     let fresh = vec![
         entry("a-css", Urgency::Normal, None),
         entry("b-css", Urgency::Urgent, None),
@@ -220,7 +228,7 @@ pub async fn rebuild_replaces_the_working_set<Q: Queue>(queue: Q) {
 pub async fn new_arrivals_are_announced_to_subscribers<Q: Queue>(queue: Q) {
     let mut arrivals = queue.subscribe(&station("a-css")).await.unwrap();
     let e = entry("a-css", Urgency::Critical, Some(30));
-    queue.enqueue(e.clone()).await.unwrap();
+    queue.enqueue(e.clone(), None).await.unwrap();
     assert_eq!(next_arrival(&mut arrivals, "the new ticket").await, e);
 }
 
@@ -228,8 +236,8 @@ pub async fn arrivals_reach_the_watchers_of_their_station_only<Q: Queue>(queue: 
     let mut a = queue.subscribe(&station("a-css")).await.unwrap();
     let elsewhere = entry("b-css", Urgency::Critical, None);
     let here = entry("a-css", Urgency::Normal, None);
-    queue.enqueue(elsewhere).await.unwrap();
-    queue.enqueue(here.clone()).await.unwrap();
+    queue.enqueue(elsewhere, None).await.unwrap();
+    queue.enqueue(here.clone(), None).await.unwrap();
     assert_eq!(
         next_arrival(&mut a, "the ticket of the watched station").await,
         here
@@ -238,12 +246,12 @@ pub async fn arrivals_reach_the_watchers_of_their_station_only<Q: Queue>(queue: 
     // dropped, the new watcher hears what is enqueued after it subscribed).
     drop(a);
     queue
-        .enqueue(entry("a-css", Urgency::Normal, None))
+        .enqueue(entry("a-css", Urgency::Normal, None), None)
         .await
         .unwrap();
     let mut again = queue.subscribe(&station("a-css")).await.unwrap();
     let later = entry("a-css", Urgency::Urgent, None);
-    queue.enqueue(later.clone()).await.unwrap();
+    queue.enqueue(later.clone(), None).await.unwrap();
     loop {
         let heard = next_arrival(&mut again, "the ticket enqueued after re-watching").await;
         assert_eq!(heard.station, station("a-css"));
@@ -269,7 +277,7 @@ pub async fn equal_tickets_are_served_first_come_and_a_rebuild_keeps_that_order<
     tied.sort();
     expected.extend(tied);
     for e in [&second, &same_time[1], &third, &first, &same_time[0]] {
-        queue.enqueue(e.clone()).await.unwrap();
+        queue.enqueue(e.clone(), None).await.unwrap();
     }
     let order = |items: Vec<hotline_dispatch::QueuedItem>| -> Vec<TicketId> {
         items.into_iter().map(|i| i.entry.ticket).collect()
@@ -290,7 +298,7 @@ pub async fn equal_tickets_are_served_first_come_and_a_rebuild_keeps_that_order<
     );
     // Re-enqueued later, a ticket goes to the back of its equals.
     entries[2].enqueued_at = t0() + Duration::seconds(50);
-    queue.enqueue(entries[2].clone()).await.unwrap();
+    queue.enqueue(entries[2].clone(), None).await.unwrap();
     let mut moved = expected.clone();
     moved.rotate_left(1);
     assert_eq!(
@@ -305,7 +313,7 @@ pub async fn claims_skip_every_live_lease_however_many_come_first<Q: Queue>(queu
         .map(|n| entry("a-css", Urgency::Normal, Some(n)))
         .collect();
     for e in &entries {
-        queue.enqueue(e.clone()).await.unwrap();
+        queue.enqueue(e.clone(), None).await.unwrap();
     }
     let until = t0() + Duration::minutes(2);
     for (n, e) in entries.iter().enumerate() {
@@ -344,7 +352,7 @@ pub async fn claims_skip_every_live_lease_however_many_come_first<Q: Queue>(queu
 
 pub async fn re_enqueueing_a_claimed_ticket_drops_its_lease<Q: Queue>(queue: Q) {
     let e = entry("a-css", Urgency::Normal, None);
-    queue.enqueue(e.clone()).await.unwrap();
+    queue.enqueue(e.clone(), None).await.unwrap();
     let until = t0() + Duration::minutes(2);
     queue
         .claim(&station("a-css"), &staff("li"), None, until, t0())
@@ -356,8 +364,12 @@ pub async fn re_enqueueing_a_claimed_ticket_drops_its_lease<Q: Queue>(queue: Q) 
         due: Some(t0() + Duration::minutes(5)),
         ..e.clone()
     };
-    queue.enqueue(renewed.clone()).await.unwrap();
-    assert!(queue.lease(e.ticket, t0()).await.unwrap().is_none());
+    queue.enqueue(renewed.clone(), None).await.unwrap();
+    assert!(queue
+        .lease(e.ticket, &station("a-css"), t0())
+        .await
+        .unwrap()
+        .is_none());
     let listed = queue.list(&station("a-css"), t0()).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].entry, renewed);
@@ -377,8 +389,15 @@ pub async fn re_enqueueing_a_claimed_ticket_drops_its_lease<Q: Queue>(queue: Q) 
         station: station("b-css"),
         ..renewed
     };
-    queue.enqueue(moved.clone()).await.unwrap();
-    assert!(queue.lease(e.ticket, t0()).await.unwrap().is_none());
+    queue
+        .enqueue(moved.clone(), Some(&station("a-css")))
+        .await
+        .unwrap();
+    assert!(queue
+        .lease(e.ticket, &station("b-css"), t0())
+        .await
+        .unwrap()
+        .is_none());
     // Nothing is left to expire (and so nothing is announced again).
     assert!(queue
         .release_expired(until + Duration::minutes(1))
@@ -389,6 +408,80 @@ pub async fn re_enqueueing_a_claimed_ticket_drops_its_lease<Q: Queue>(queue: Q) 
     assert_eq!(b.len(), 1);
     assert_eq!(b[0].entry, moved);
     assert!(b[0].lease.is_none());
+    assert!(queue
+        .list(&station("a-css"), t0())
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+pub async fn removing_from_a_station_the_ticket_is_not_on_changes_nothing<Q: Queue>(queue: Q) {
+    let e = entry("a-css", Urgency::Normal, None);
+    queue.enqueue(e.clone(), None).await.unwrap();
+    assert!(!queue.remove(e.ticket, &station("b-css")).await.unwrap());
+    assert!(queue
+        .lease(e.ticket, &station("b-css"), t0())
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(queue.list(&station("a-css"), t0()).await.unwrap().len(), 1);
+}
+
+pub async fn concurrent_callers_each_get_their_own_answer<Q: Queue>(queue: Q) {
+    // Many callers on one station at once (the Redis backend sends them in batches): every
+    // ticket is enqueued, claimed by exactly one caller, and removed once.
+    let queue = std::sync::Arc::new(queue);
+    let entries: Vec<QueueEntry> = (0..200)
+        .map(|n| entry("a-css", Urgency::Normal, Some(n)))
+        .collect();
+    let enqueues = entries.iter().map(|e| {
+        let queue = queue.clone();
+        let e = e.clone();
+        async move { queue.enqueue(e, None).await }
+    });
+    for done in futures::future::join_all(enqueues).await {
+        done.unwrap();
+    }
+    let until = t0() + Duration::minutes(2);
+    let claims = (0..250).map(|n| {
+        let queue = queue.clone();
+        async move {
+            queue
+                .claim(
+                    &station("a-css"),
+                    &staff(&format!("w{n}")),
+                    None,
+                    until,
+                    t0(),
+                )
+                .await
+        }
+    });
+    let leases: Vec<_> = futures::future::join_all(claims)
+        .await
+        .into_iter()
+        .map(|claimed| claimed.unwrap())
+        .collect();
+    let mut claimed: Vec<TicketId> = leases.iter().flatten().map(|l| l.ticket).collect();
+    assert_eq!(leases.iter().filter(|l| l.is_none()).count(), 50);
+    claimed.sort();
+    claimed.dedup();
+    let mut expected: Vec<TicketId> = entries.iter().map(|e| e.ticket).collect();
+    expected.sort();
+    assert_eq!(claimed, expected, "each ticket claimed exactly once");
+    let removes = entries.iter().flat_map(|e| {
+        // Each ticket removed twice at once: exactly one of the two takes it.
+        [e.ticket, e.ticket].map(|ticket| {
+            let queue = queue.clone();
+            async move { queue.remove(ticket, &station("a-css")).await }
+        })
+    });
+    let removed = futures::future::join_all(removes)
+        .await
+        .into_iter()
+        .filter(|r| *r.as_ref().unwrap())
+        .count();
+    assert_eq!(removed, entries.len());
     assert!(queue
         .list(&station("a-css"), t0())
         .await
@@ -411,6 +504,8 @@ macro_rules! queue_suite {
                 equal_tickets_are_served_first_come_and_a_rebuild_keeps_that_order,
                 claims_skip_every_live_lease_however_many_come_first,
                 re_enqueueing_a_claimed_ticket_drops_its_lease,
+                removing_from_a_station_the_ticket_is_not_on_changes_nothing,
+                concurrent_callers_each_get_their_own_answer,
             );
         }
     };

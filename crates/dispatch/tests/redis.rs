@@ -70,7 +70,7 @@ async fn an_arrival_enqueued_by_one_replica_reaches_the_subscribers_of_another()
     let (prefix, queues) = replicas(2).await;
     let mut arrivals = queues[1].subscribe(&station("a-css")).await.unwrap();
     let e = entry("a-css", Urgency::Urgent, Some(30));
-    queues[0].enqueue(e.clone()).await.unwrap();
+    queues[0].enqueue(e.clone(), None).await.unwrap();
     let heard = tokio::time::timeout(StdDuration::from_secs(5), arrivals.recv())
         .await
         .expect("the arrival reaches the other replica within 5 s")
@@ -96,7 +96,7 @@ async fn an_arrival_enqueued_by_one_replica_reaches_the_subscribers_of_another()
 async fn a_lease_released_by_one_replica_is_announced_to_the_others() {
     let (prefix, queues) = replicas(2).await;
     let e = entry("a-css", Urgency::Normal, None);
-    queues[0].enqueue(e.clone()).await.unwrap();
+    queues[0].enqueue(e.clone(), None).await.unwrap();
     let until = t0() + Duration::minutes(2);
     queues[0]
         .claim(
@@ -269,7 +269,7 @@ async fn a_flushed_prefix_is_complete_again_after_rebuild() {
         entry("b-css", Urgency::Urgent, Some(5)),
     ];
     for e in &entries {
-        queue.enqueue(e.clone()).await.unwrap();
+        queue.enqueue(e.clone(), None).await.unwrap();
     }
     let before_a = queue.list(&station("a-css"), t0()).await.unwrap();
     let before_b = queue.list(&station("b-css"), t0()).await.unwrap();
@@ -316,10 +316,13 @@ async fn a_flushed_prefix_is_complete_again_after_rebuild() {
     }
     // And it keeps working: a move after the rebuild leaves the ticket on one queue only.
     queue
-        .enqueue(QueueEntry {
-            station: station("b-css"),
-            ..entries[0].clone()
-        })
+        .enqueue(
+            QueueEntry {
+                station: station("b-css"),
+                ..entries[0].clone()
+            },
+            Some(&station("a-css")),
+        )
         .await
         .unwrap();
     assert_eq!(queue.list(&station("a-css"), t0()).await.unwrap().len(), 1);
@@ -339,22 +342,84 @@ async fn connecting_to_a_redis_that_is_not_there_is_unavailable() {
 }
 
 #[tokio::test]
-async fn a_replica_removes_a_ticket_another_replica_moved_since_it_last_saw_it() {
+async fn a_ticket_one_replica_moved_is_removed_by_another() {
     let (prefix, queues) = replicas(2).await;
     let e = entry("a-css", Urgency::Normal, None);
-    queues[0].enqueue(e.clone()).await.unwrap();
+    queues[0].enqueue(e.clone(), None).await.unwrap();
     queues[1]
-        .enqueue(QueueEntry {
-            station: station("b-css"),
-            ..e.clone()
-        })
+        .enqueue(
+            QueueEntry {
+                station: station("b-css"),
+                ..e.clone()
+            },
+            Some(&station("a-css")),
+        )
         .await
         .unwrap();
-    // Replica 0 still remembers a-css; the script corrects it.
-    assert!(queues[0].remove(e.ticket).await.unwrap());
-    assert!(!queues[0].remove(e.ticket).await.unwrap());
+    assert!(queues[0]
+        .list(&station("a-css"), t0())
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(!queues[0].remove(e.ticket, &station("a-css")).await.unwrap());
+    assert!(queues[0].remove(e.ticket, &station("b-css")).await.unwrap());
+    assert!(!queues[0].remove(e.ticket, &station("b-css")).await.unwrap());
     for s in ["a-css", "b-css"] {
         assert!(queues[1].list(&station(s), t0()).await.unwrap().is_empty());
+    }
+    flush_prefix(&prefix).await;
+}
+
+/// The hash tag of a key as Redis Cluster reads it: what is between the first `{` and the
+/// next `}`, if that is not empty.
+fn hash_tag(key: &str) -> Option<&str> {
+    let open = key.find('{')?;
+    let close = key[open + 1..].find('}')? + open + 1;
+    (close > open + 1).then(|| &key[open + 1..close])
+}
+
+#[tokio::test]
+async fn every_queue_key_but_the_registry_and_marker_carries_its_stations_hash_tag() {
+    let (prefix, queues) = replicas(1).await;
+    let queue = &queues[0];
+    let (a, b) = (
+        entry("a-css", Urgency::Normal, None),
+        entry("b-css", Urgency::Urgent, None),
+    );
+    queue.rebuild(vec![a.clone()]).await.unwrap();
+    queue.enqueue(b.clone(), None).await.unwrap();
+    let until = t0() + Duration::minutes(2);
+    for s in ["a-css", "b-css"] {
+        let holder = StaffId::parse("staff", "li").unwrap();
+        queue
+            .claim(&station(s), &holder, None, until, t0())
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let moved = QueueEntry {
+        station: station("c-css"),
+        ..a.clone()
+    };
+    queue.enqueue(moved, Some(&station("a-css"))).await.unwrap();
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}:*"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(keys.len() >= 5, "{keys:?}");
+    for key in &keys {
+        if key == &format!("{prefix}:stations") || key == &format!("{prefix}:built:v4") {
+            continue;
+        }
+        let tag = hash_tag(key).unwrap_or_else(|| panic!("{key} has no hash tag"));
+        assert!(
+            ["a-css", "b-css", "c-css"].contains(&tag),
+            "{key}: tag {tag}"
+        );
+        assert!(key.starts_with(&format!("{prefix}:q:{{{tag}}}:")), "{key}");
     }
     flush_prefix(&prefix).await;
 }
@@ -369,7 +434,25 @@ async fn a_redis_written_in_the_older_layout_is_not_intact_and_a_rebuild_drops_i
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let old_index = format!("{prefix}:ticket-station");
     let old_entries = format!("{prefix}:q:{{a-css}}:entry");
+    // ...and what the one after it (one hash of every ticket, one lease index) left.
+    let old_tickets = format!("{prefix}:tickets");
+    let old_ready = format!("{prefix}:q:{{c-css}}:ready");
     redis::pipe()
+        .cmd("HSET")
+        .arg(&old_tickets)
+        .arg(&stale)
+        .arg("000000001c-css|n||1772442000")
+        .cmd("ZADD")
+        .arg(&old_ready)
+        .arg(1)
+        .arg(format!("000000001{stale}"))
+        .cmd("ZADD")
+        .arg(format!("{prefix}:lease-expiry"))
+        .arg(1)
+        .arg(&stale)
+        .cmd("SET")
+        .arg(format!("{prefix}:built:v3"))
+        .arg("1")
         .cmd("HSET")
         .arg(&old_index)
         .arg(&stale)
@@ -393,6 +476,10 @@ async fn a_redis_written_in_the_older_layout_is_not_intact_and_a_rebuild_drops_i
         .arg(&old_index)
         .arg(&old_entries)
         .arg(format!("{prefix}:built:v2"))
+        .arg(&old_tickets)
+        .arg(&old_ready)
+        .arg(format!("{prefix}:lease-expiry"))
+        .arg(format!("{prefix}:built:v3"))
         .query_async(&mut conn)
         .await
         .unwrap();
@@ -501,7 +588,7 @@ async fn a_watcher_that_stays_through_a_lost_connection_hears_what_was_queued_me
     // Published while the watcher's replica is cut off: Redis drops it for that replica.
     cutter.cut();
     let missed = entry("a-css", Urgency::Urgent, Some(30));
-    others[0].enqueue(missed.clone()).await.unwrap();
+    others[0].enqueue(missed.clone(), None).await.unwrap();
     tokio::time::sleep(StdDuration::from_millis(300)).await;
     cutter.mend();
 
@@ -513,7 +600,7 @@ async fn a_watcher_that_stays_through_a_lost_connection_hears_what_was_queued_me
     assert_eq!(heard, missed);
     // And it follows live arrivals again.
     let live = entry("a-css", Urgency::Normal, None);
-    others[0].enqueue(live.clone()).await.unwrap();
+    others[0].enqueue(live.clone(), None).await.unwrap();
     loop {
         let next = tokio::time::timeout(StdDuration::from_secs(5), arrivals.recv())
             .await

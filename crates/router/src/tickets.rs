@@ -5,6 +5,7 @@
 //! fill SLA deadlines -> apply the pure lifecycle -> commit ticket + event atomically (losing a
 //! race is ABORTED) -> bring the working set (queues, timers) in line with the new stage.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
@@ -189,7 +190,12 @@ impl Hotline {
             // A retry: the first try may have been cut off between its commit and its queue
             // update, so put the ticket where it belongs (a no-op when it already is).
             let existing = created.into_ticket();
-            if let Err(err) = self.queues.reconcile(std::slice::from_ref(&existing)).await {
+            let was_on = HashMap::new();
+            if let Err(err) = self
+                .queues
+                .reconcile(std::slice::from_ref(&existing), &was_on)
+                .await
+            {
                 tracing::error!(ticket = %existing.id, error = %err, "working-set repair on retry failed");
             }
             return Ok(Submitted {
@@ -497,8 +503,13 @@ impl Hotline {
                 // queue if it moved on), so the next claim is not stuck on a stale entry.
                 if let Ok(current) = self.get(claimed.id).await {
                     let repaired = async {
-                        self.queues.queue().remove(current.id).await?;
-                        self.queues.reconcile(std::slice::from_ref(&current)).await
+                        self.queues
+                            .queue()
+                            .remove(current.id, &lease.station)
+                            .await?;
+                        self.queues
+                            .reconcile(std::slice::from_ref(&current), &HashMap::new())
+                            .await
                     };
                     if let Err(repair) = repaired.await {
                         tracing::error!(ticket = %current.id, error = %repair, "queue repair after a failed claim failed");
@@ -520,7 +531,11 @@ impl Hotline {
         match action {
             Action::SignFor { .. } => {
                 // Someone else's live claim wins: sign for it only once their lease is gone.
-                if let Some(lease) = self.queues.queue().lease(ticket.id, now).await? {
+                let lease = match ticket.queued_station() {
+                    Some(station) => self.queues.queue().lease(ticket.id, station, now).await?,
+                    None => None,
+                };
+                if let Some(lease) = lease {
                     if Some(&lease.holder) != actor.staff.as_ref() {
                         return Err(RouterError::Precondition(format!(
                             "ticket {} is claimed by {} until {}",
@@ -628,6 +643,11 @@ impl Hotline {
             ])
             .await?;
         let counts = self.queues.rebuild(&tickets).await?;
+        // Where the rebuild put each ticket, for moving those that changed since.
+        let was_on: HashMap<TicketId, StationId> = tickets
+            .iter()
+            .filter_map(|t| self.queues.entry_for(t).map(|e| (t.id, e.station)))
+            .collect();
         let since = snapshot_at - Duration::seconds(RECONCILE_MARGIN_SECONDS);
         let mut before_id = None;
         loop {
@@ -640,7 +660,7 @@ impl Hotline {
                     ..SearchQuery::default()
                 })
                 .await?;
-            self.queues.reconcile(&page).await?;
+            self.queues.reconcile(&page, &was_on).await?;
             match page.last() {
                 Some(last) if page.len() == 1_000 => before_id = Some(last.id),
                 _ => break,

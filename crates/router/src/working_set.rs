@@ -4,16 +4,17 @@
 //!
 //! The store is the truth. A working-set update that fails after a commit is logged and marks
 //! the set dirty; the background task rebuilds it from the store once the backend answers
-//! again, so a ticket is never lost (and, since enqueue moves rather than adds, never queued
-//! twice).
+//! again, so a ticket is never lost; and since the rebuild replaces the whole set, never
+//! queued twice.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::Notify;
 
 use chrono::{DateTime, Utc};
-use hotline_core::{Stage, Ticket};
+use hotline_core::{Stage, StationId, Ticket, TicketId};
 use hotline_directory::Directory;
 use hotline_dispatch::{Queue, QueueEntry, TimerIndex};
 
@@ -150,8 +151,12 @@ impl WorkingSet {
             {
                 Ok(())
             }
-            (_, Some(new)) => self.queue.enqueue(new).await,
-            (Some(_), None) => self.queue.remove(after.id).await.map(|_| ()),
+            // From where the store had it: a move to another station is one atomic step.
+            (old, Some(new)) => {
+                let from = old.map(|old| old.station);
+                self.queue.enqueue(new, from.as_ref()).await
+            }
+            (Some(old), None) => self.queue.remove(after.id, &old.station).await.map(|_| ()),
             (None, None) => Ok(()),
         };
         let plan = escalation::plan(after, &self.sla, &self.escalation);
@@ -168,19 +173,28 @@ impl WorkingSet {
     }
 
     /// Puts each ticket where its current state says (queue or none, its timers), whatever the
-    /// working set thought before. Idempotent.
-    pub async fn reconcile(&self, tickets: &[Ticket]) -> Result<(), RouterError> {
+    /// working set thought before. `was_on` says where the working set may still hold a ticket
+    /// (say, where a rebuild from an older snapshot put it); the ticket's last station is tried
+    /// too. Idempotent.
+    pub async fn reconcile(
+        &self,
+        tickets: &[Ticket],
+        was_on: &HashMap<TicketId, StationId>,
+    ) -> Result<(), RouterError> {
         for ticket in tickets {
+            let before = was_on.get(&ticket.id);
             match self.entry_for(ticket) {
                 Some(entry) => {
                     // Only if it is not already there: re-enqueueing would drop a live claim.
                     let listed = self.queue.list(&entry.station, ticket.updated_at).await?;
                     if !listed.iter().any(|item| item.entry.ticket == ticket.id) {
-                        self.queue.enqueue(entry).await?;
+                        self.queue.enqueue(entry, before).await?;
                     }
                 }
                 None => {
-                    self.queue.remove(ticket.id).await?;
+                    for station in before.into_iter().chain(ticket.station.as_ref()) {
+                        self.queue.remove(ticket.id, station).await?;
+                    }
                 }
             }
             let plan = escalation::plan(ticket, &self.sla, &self.escalation);

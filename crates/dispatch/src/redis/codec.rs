@@ -89,20 +89,13 @@ pub fn order_tag(enqueued_at: DateTime<Utc>) -> String {
     digits.iter().map(|&b| b as char).collect()
 }
 
-/// The stored value of a queued ticket: `<tag><station>|<urgency>|<due>|<enqueued_at>`. A claim
-/// appends `#<until µs>|<holder>` (see [`split_lease`]); the tag rebuilds the ready-set member,
-/// the station says which queue the ticket is on.
+/// The stored value of a queued ticket in its station's `entries`:
+/// `<tag>|<urgency>|<due>|<enqueued_at>`. A claim appends `#<until µs>|<holder>` (see
+/// [`split_lease`]); the tag rebuilds the ready-set member. The station is the key's.
 pub fn entry_value(entry: &QueueEntry) -> String {
     let mut value = order_tag(entry.enqueued_at);
-    value.push_str(entry.station.as_str());
     value.push_str(&entry_tail(entry));
     value
-}
-
-/// The station part of an entry value (with or without its lease).
-pub fn value_station(value: &str) -> Option<&str> {
-    let rest = value.get(TAG_LEN..)?;
-    rest.split_once('|').map(|(station, _)| station)
 }
 
 /// An entry value without and with its lease: `(entry, Some((until µs, holder)))`.
@@ -145,12 +138,11 @@ fn entry_fields(ticket: TicketId, station: StationId, rest: &str) -> Option<Queu
     })
 }
 
-/// Parses a stored entry value `<tag><station>|<urgency>|<due>|<enqueued_at>` (its lease split
-/// off).
-pub fn entry_in(ticket: TicketId, value: &str) -> Option<QueueEntry> {
-    let (station, rest) = value.get(TAG_LEN..)?.split_once('|')?;
-    let station = StationId::parse("station", station).ok()?;
-    entry_fields(ticket, station, rest)
+/// Parses a stored entry value `<tag>|<urgency>|<due>|<enqueued_at>` (its lease split off) of
+/// a ticket on `station`.
+pub fn entry_in(ticket: TicketId, station: &StationId, value: &str) -> Option<QueueEntry> {
+    let rest = value.get(TAG_LEN..)?.strip_prefix('|')?;
+    entry_fields(ticket, station.clone(), rest)
 }
 
 /// Parses an arrival message `<ticket>|<urgency>|<due>|<enqueued_at>`, heard on `station`'s
@@ -315,8 +307,10 @@ mod tests {
             split_lease(&leased),
             Some((value.as_str(), Some((1_772_442_000_000_000, "li.wang"))))
         );
-        assert_eq!(value_station(&leased), Some("3205-css"));
-        assert_eq!(entry_in(entry.ticket, &value), Some(entry.clone()));
+        assert_eq!(
+            entry_in(entry.ticket, &entry.station, &value),
+            Some(entry.clone())
+        );
     }
 
     #[test]

@@ -2,22 +2,24 @@
 //!
 //! # Layout (`P` is the key prefix given at connect time)
 //!
-//! Station queues: a ready set per station (its hash tag the station), and one hash of every
-//! queued ticket:
+//! Station queues: every key of a station carries the station as its hash tag (`{S}`), so one
+//! station's keys share a Redis Cluster slot and each operation on a station is one script on
+//! one slot:
 //!
 //! | key | type | content |
 //! |---|---|---|
 //! | `P:q:{S}:ready` | ZSET | member `<tag><ticket:32 hex>`, score = [`queue_score`](super::codec::queue_score); tag = [`order_tag`](super::codec::order_tag) |
-//! | `P:tickets` | HASH | ticket -> `<tag><station>|<urgency>|<due>|<enqueued_at>`, then `#<until µs>|<holder>` while claimed |
-//! | `P:lease-expiry` | ZSET | ticket -> lease expiry (µs), for `release_expired` |
-//! | `P:arrivals:{S}` | pub/sub channel | `<ticket>|<urgency>|<due>|<enqueued_at>`, subscribed while S is watched |
-//! | `P:built:v3` | STRING | set by a rebuild; missing = flushed, or written by an older layout |
+//! | `P:q:{S}:entries` | HASH | ticket -> `<tag>\|<urgency>\|<due>\|<enqueued_at>`, then `#<until µs>\|<holder>` while claimed |
+//! | `P:q:{S}:leases` | ZSET | ticket -> lease expiry (µs), for `release_expired` |
+//! | `P:arrivals:{S}` | pub/sub channel | `<ticket>\|<urgency>\|<due>\|<enqueued_at>`, subscribed while S is watched |
+//! | `P:stations` | SET | every station that has had a ticket (the lease sweep and a rebuild walk it) |
+//! | `P:built:v4` | STRING | set by a rebuild; missing = flushed, or written by an older layout |
 //!
-//! A ticket's entry, its station and its lease are one field of `P:tickets`: a ticket is on at
-//! most one queue by construction, and an enqueue (`HSETNX` is its check), a claim, a removal or
-//! a lease lookup each read or write that one field, where a station index beside per-station
-//! entry hashes cost one more command each (Redis spends about a microsecond per command a script
-//! runs, most of a job's cost). It is also one hash field per ticket instead of two.
+//! A ticket's entry and its lease are one field of its station's `entries`: an enqueue (`HSETNX`
+//! is its check), a claim, a removal or a lease lookup each read or write that one field.
+//! Nothing maps a ticket to its station: the store knows where each ticket is queued, so the
+//! router names the station ([`crate::Queue::remove`], [`crate::Queue::lease`]) or the station
+//! it moves from ([`crate::Queue::enqueue`]), and Redis keeps no cross-slot index.
 //!
 //! SLA timers, one hash tag per prefix (`{P}`) because `schedule` must touch the pending set, the
 //! in-flight set and the ticket's membership atomically:
@@ -34,12 +36,12 @@
 //! tickets with timers): ~60 bytes per ticket instead of ~120 for one big hash table.
 //!
 //! # Redis Cluster
-//! Listing and claiming read a station's ready set and `P:tickets`; enqueue, remove and release
-//! also touch `P:lease-expiry`; a move touches two stations' ready sets. On a single Redis (the
-//! deployment today) each is one Lua script and fully atomic. On a Cluster `P:tickets` and
-//! `P:lease-expiry` would have to be split per station (with the move done as
-//! remove-from-old, then add-to-new), which is not implemented: the backend connects to one
-//! Redis (or a primary behind Sentinel).
+//! Enqueue, claim, remove, list and the lease sweep each touch one station's keys: one slot. A
+//! move between two stations (return, sub-dispatch, widening) is one script over both stations'
+//! keys, atomic on a single Redis; on a Cluster it is atomic when both stations share a slot,
+//! and otherwise needs running as take-off-then-put-on (this backend connects to one Redis, or a
+//! primary behind Sentinel, today). The timer keys all sit in the prefix's one slot. `P:stations`
+//! and `P:built:v4` are single-key commands.
 
 use hotline_core::TicketId;
 
@@ -89,55 +91,75 @@ pub fn retired_station_keys(prefix: &Prefix, station: &str) -> [String; 3] {
     ]
 }
 
-/// Queue keys under one prefix. The prefix-wide names are built once: every operation passes
-/// some of them.
+/// Queue keys under one prefix. The prefix-wide names are built once.
 #[derive(Debug, Clone)]
 pub struct QueueKeys {
     prefix: Prefix,
-    tickets: String,
-    lease_expiry: String,
+    stations: String,
     built: String,
-    retired_ticket_station: String,
+}
+
+/// One station's keys, in the order the queue scripts take them as KEYS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StationKeys {
+    pub ready: String,
+    pub entries: String,
+    pub leases: String,
+}
+
+impl StationKeys {
+    pub fn all(&self) -> [&str; 3] {
+        [&self.ready, &self.entries, &self.leases]
+    }
 }
 
 impl QueueKeys {
     pub fn new(prefix: Prefix) -> Self {
         let p = prefix.as_str();
         Self {
-            tickets: format!("{p}:tickets"),
-            lease_expiry: format!("{p}:lease-expiry"),
-            built: format!("{p}:built:v3"),
-            retired_ticket_station: format!("{p}:ticket-station"),
+            stations: format!("{p}:stations"),
+            built: format!("{p}:built:v4"),
             prefix,
         }
     }
 
-    /// The station's ready set.
-    pub fn ready(&self, station: &str) -> String {
-        format!("{}:q:{{{station}}}:ready", self.prefix.as_str())
+    /// The station's keys (its hash tag the station).
+    pub fn station(&self, station: &str) -> StationKeys {
+        let base = format!("{}:q:{{{station}}}", self.prefix.as_str());
+        StationKeys {
+            ready: format!("{base}:ready"),
+            entries: format!("{base}:entries"),
+            leases: format!("{base}:leases"),
+        }
     }
 
-    pub fn tickets(&self) -> &str {
-        &self.tickets
+    /// Every station that has had a ticket since the last rebuild.
+    pub fn stations(&self) -> &str {
+        &self.stations
     }
 
-    /// The ticket -> station index of the older layout (a rebuild reads and deletes it).
-    pub fn retired_ticket_station(&self) -> &str {
-        &self.retired_ticket_station
-    }
-
-    /// The built markers of older layouts (`P:built`, `P:built:v2`), dropped by a rebuild.
-    pub fn retired_built(&self) -> [String; 2] {
+    /// Prefix-wide keys of older layouts (a ticket hash, a lease index, a ticket -> station
+    /// index, built markers): a rebuild deletes them so an upgraded Redis does not keep them.
+    pub fn retired(&self) -> [String; 6] {
         let p = self.prefix.as_str();
-        [format!("{p}:built"), format!("{p}:built:v2")]
+        [
+            format!("{p}:tickets"),
+            format!("{p}:lease-expiry"),
+            format!("{p}:ticket-station"),
+            format!("{p}:built"),
+            format!("{p}:built:v2"),
+            format!("{p}:built:v3"),
+        ]
+    }
+
+    /// The older layouts' ticket hashes, whose values name the stations they used.
+    pub fn retired_ticket_indexes(&self) -> [String; 2] {
+        let p = self.prefix.as_str();
+        [format!("{p}:tickets"), format!("{p}:ticket-station")]
     }
 
     pub fn retired_station_keys(&self, station: &str) -> [String; 3] {
         retired_station_keys(&self.prefix, station)
-    }
-
-    pub fn lease_expiry(&self) -> &str {
-        &self.lease_expiry
     }
 
     /// The station's arrivals channel (its hash tag too: a sharded channel on a Cluster).
@@ -217,10 +239,14 @@ mod tests {
         let keys = QueueKeys::new(Prefix::parse("hl").unwrap());
         let station = StationId::parse("s", "320505001001-css").unwrap();
         assert_eq!(
-            keys.ready(station.as_str()),
-            "hl:q:{320505001001-css}:ready"
+            keys.station(station.as_str()).all(),
+            [
+                "hl:q:{320505001001-css}:ready",
+                "hl:q:{320505001001-css}:entries",
+                "hl:q:{320505001001-css}:leases"
+            ]
         );
-        assert_eq!(keys.tickets(), "hl:tickets");
+        assert_eq!(keys.stations(), "hl:stations");
         assert_eq!(
             keys.arrivals_channel(station.as_str()),
             "hl:arrivals:{320505001001-css}"

@@ -1,57 +1,129 @@
 //! [`RedisQueue`]: station queues in Redis, shared by every router replica on one prefix.
 //!
-//! Each mutating operation is one Lua script (see [`super::scripts`]). Scripts that need the
-//! ticket's current station take the caller's guess and, when it is stale, answer with the
-//! current one instead of acting, so the caller retries with the right keys: every key a script
-//! touches is declared in its KEYS, and a new ticket costs one round trip.
+//! Every operation on a station is a function in `queue_ops.lua`, run by the `queue_batch`
+//! script over that station's keys (one Cluster slot). Concurrent callers' operations on the same
+//! station are sent together: each station has a lane, at most one batch of it is in flight, and
+//! what arrives meanwhile goes in the next batch (group commit, as a database does with
+//! concurrent commits). A busy station costs one script call per round trip instead of one per
+//! operation, which is most of Redis's work per operation; an idle one sends each operation on
+//! its own at once. A move between stations is the `queue_move` script over both stations'
+//! keys.
 //!
 //! Arrivals (an enqueue, or a lease running out) are `PUBLISH`ed by the scripts themselves on
 //! the station's channel, and [`super::pubsub`] forwards them to [`Queue::subscribe`] in every
 //! replica that watches that station.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Mutex;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use hotline_core::{StaffId, StationId, TicketId};
 use redis::aio::ConnectionManager;
-use tokio::sync::broadcast;
+use redis::Value;
+use tokio::sync::{broadcast, oneshot};
 
 use super::codec::{
-    entry_in, entry_value, from_micros, micros, queue_score, split_lease, ticket_in, value_station,
-    TAG_LEN,
+    entry_in, entry_value, from_micros, micros, queue_score, split_lease, ticket_in, TAG_LEN,
 };
-use super::keys::{ticket_field, Prefix, QueueKeys};
+use super::keys::{ticket_field, Prefix, QueueKeys, StationKeys};
 use super::pubsub::Arrivals;
 use super::scripts::SCRIPTS;
 use super::{corrupt, unavailable};
 use crate::{Lease, Queue, QueueEntry, QueueError, QueuedItem};
 
-/// A ticket moved by another replica between our read and our script: try again, boundedly.
-const MAX_ATTEMPTS: usize = 8;
-/// Expired leases handled per round of [`Queue::release_expired`].
-const RELEASE_BATCH: isize = 512;
+/// Operations per batch: bounds one script's run time (Redis serves nobody else meanwhile).
+const MAX_BATCH: usize = 256;
+/// Expired leases released per station per batch operation.
+const RELEASE_BATCH: usize = 512;
+/// Stations checked for expired leases per pipeline in a sweep.
+const SWEEP_CHUNK: usize = 1000;
 /// Commands per pipeline in a rebuild.
 const REBUILD_CHUNK: usize = 1000;
-/// Remembered ticket -> station guesses (cleared when full; a guess is only ever a hint).
-const GUESS_CAPACITY: usize = 65_536;
 
 /// See the module docs.
+#[derive(Clone)]
 pub struct RedisQueue {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     conn: ConnectionManager,
     keys: QueueKeys,
     arrivals: Arrivals,
-    /// Where this replica last saw each ticket (enqueued or claimed it). `remove` tries the
-    /// guess first, saving a read of the ticket; the script checks it, so a stale guess (another
-    /// replica moved the ticket) costs one more round trip, never a wrong answer.
-    guesses: Mutex<HashMap<TicketId, String>>,
+    /// Station -> its operations waiting for the next batch.
+    lanes: Mutex<HashMap<String, Lane>>,
+}
+
+#[derive(Default)]
+struct Lane {
+    waiting: Vec<Pending>,
+    /// A driver task is sending this lane's batches.
+    busy: bool,
+}
+
+struct Pending {
+    op: Op,
+    reply: oneshot::Sender<Result<Value, QueueError>>,
+}
+
+/// One operation of `queue_batch.lua` (its letter and arguments there).
+enum Op {
+    Put {
+        ticket: String,
+        score: i64,
+        value: String,
+    },
+    Take {
+        ticket: String,
+    },
+    Claim {
+        ticket: String,
+        holder: String,
+        until_us: i64,
+        now_us: i64,
+    },
+    Release {
+        now_us: i64,
+    },
+}
+
+impl Op {
+    fn push_args(&self, call: &mut redis::ScriptInvocation<'_>) {
+        match self {
+            Op::Put {
+                ticket,
+                score,
+                value,
+            } => {
+                call.arg("p").arg(ticket).arg(*score).arg(value);
+            }
+            Op::Take { ticket } => {
+                call.arg("t").arg(ticket);
+            }
+            Op::Claim {
+                ticket,
+                holder,
+                until_us,
+                now_us,
+            } => {
+                call.arg("c")
+                    .arg(ticket)
+                    .arg(holder)
+                    .arg(*until_us)
+                    .arg(*now_us);
+            }
+            Op::Release { now_us } => {
+                call.arg("r").arg(*now_us).arg(RELEASE_BATCH);
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for RedisQueue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisQueue")
-            .field("keys", &self.keys)
+            .field("keys", &self.inner.keys)
             .finish_non_exhaustive()
     }
 }
@@ -59,50 +131,142 @@ impl std::fmt::Debug for RedisQueue {
 impl RedisQueue {
     /// Connects to the Redis at `url` (`redis://host:port/db`) and works under `prefix`: several
     /// routers on one prefix share the queues; different prefixes are independent.
-    ///
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, QueueError> {
         let keys = QueueKeys::new(Prefix::parse(prefix)?);
         let (client, conn) = super::connect(url).await?;
         let arrivals = Arrivals::start(client, conn.clone(), keys.clone()).await?;
         Ok(Self {
-            conn,
-            keys,
-            arrivals,
-            guesses: Mutex::new(HashMap::new()),
+            inner: Arc::new(Inner {
+                conn,
+                keys,
+                arrivals,
+                lanes: Mutex::new(HashMap::new()),
+            }),
         })
     }
 
     fn conn(&self) -> ConnectionManager {
-        self.conn.clone()
+        self.inner.conn.clone()
     }
 
-    fn guesses(&self) -> std::sync::MutexGuard<'_, HashMap<TicketId, String>> {
-        // The map holds hints only: whatever a panicking holder left is still usable.
-        self.guesses.lock().unwrap_or_else(|e| e.into_inner())
+    fn keys(&self) -> &QueueKeys {
+        &self.inner.keys
     }
 
-    fn remember(&self, ticket: TicketId, station: &str) {
-        let mut guesses = self.guesses();
-        if guesses.len() >= GUESS_CAPACITY {
-            guesses.clear();
+    /// Runs `op` on `station` in the station's next batch, and returns its reply.
+    async fn on_station(&self, station: &str, op: Op) -> Result<Value, QueueError> {
+        let (reply, answer) = oneshot::channel();
+        let start = {
+            let mut lanes = self.inner.lanes();
+            let lane = lanes.entry(station.to_owned()).or_default();
+            lane.waiting.push(Pending { op, reply });
+            !std::mem::replace(&mut lane.busy, true)
+        };
+        if start {
+            tokio::spawn(drive(self.inner.clone(), station.to_owned()));
         }
-        guesses.insert(ticket, station.to_owned());
+        answer.await.map_err(|_| {
+            QueueError::Unavailable("the queue's batch driver stopped before answering".into())
+        })?
     }
 }
 
-/// What a script that checks the caller's station guess answered.
-enum Guess {
-    Done(String),
-    /// The ticket is on this station (`None`: on no queue); ask again with it.
-    Stale(Option<String>),
+impl Inner {
+    fn lanes(&self) -> std::sync::MutexGuard<'_, HashMap<String, Lane>> {
+        // Lanes hold queued requests only; what a panicking holder left is still consistent.
+        self.lanes.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
-fn guess_answer(reply: String) -> Guess {
-    match reply.strip_prefix('=') {
-        Some("") => Guess::Stale(None),
-        Some(station) => Guess::Stale(Some(station.to_owned())),
-        None => Guess::Done(reply),
+/// Sends `station`'s waiting operations, one batch at a time, until none is left.
+async fn drive(inner: Arc<Inner>, station: String) {
+    let keys = inner.keys.station(&station);
+    let channel = inner.keys.arrivals_channel(&station);
+    loop {
+        let batch: Vec<Pending> = {
+            let mut lanes = inner.lanes();
+            let Some(lane) = lanes.get_mut(&station) else {
+                return;
+            };
+            if lane.waiting.is_empty() {
+                lanes.remove(&station);
+                return;
+            }
+            let n = lane.waiting.len().min(MAX_BATCH);
+            lane.waiting.drain(..n).collect()
+        };
+        let outcome = send_batch(&inner, &station, &keys, &channel, &batch).await;
+        match outcome {
+            Ok(replies) => {
+                for (pending, reply) in batch.into_iter().zip(replies) {
+                    // A caller that went away (its request cancelled) does not need the answer.
+                    let _ = pending.reply.send(Ok(reply));
+                }
+            }
+            Err(err) => {
+                for pending in batch {
+                    let _ = pending
+                        .reply
+                        .send(Err(QueueError::Unavailable(err.to_string())));
+                }
+            }
+        }
     }
+}
+
+async fn send_batch(
+    inner: &Inner,
+    station: &str,
+    keys: &StationKeys,
+    channel: &str,
+    batch: &[Pending],
+) -> Result<Vec<Value>, QueueError> {
+    let mut conn = inner.conn.clone();
+    let mut call = SCRIPTS.queue_batch.prepare_invoke();
+    call.key(&keys.ready)
+        .key(&keys.entries)
+        .key(&keys.leases)
+        .arg(channel);
+    for pending in batch {
+        pending.op.push_args(&mut call);
+    }
+    let replies: Vec<Value> = if batch.iter().any(|p| matches!(p.op, Op::Put { .. })) {
+        // The station joins the registry the sweep and a rebuild walk, sent first on the same
+        // connection (so the registry always covers every station with an entry).
+        let mut registry = conn.clone();
+        let mut sadd = redis::cmd("SADD");
+        sadd.arg(inner.keys.stations()).arg(station);
+        let register = sadd.query_async::<()>(&mut registry);
+        let (registered, replies) = tokio::join!(register, call.invoke_async(&mut conn));
+        registered.map_err(unavailable)?;
+        replies.map_err(unavailable)?
+    } else {
+        call.invoke_async(&mut conn).await.map_err(unavailable)?
+    };
+    if replies.len() != batch.len() {
+        return Err(corrupt(format!(
+            "queue_batch answered {} replies to {} operations",
+            replies.len(),
+            batch.len()
+        )));
+    }
+    Ok(replies)
+}
+
+fn expect_ok(reply: String) -> Result<(), QueueError> {
+    if reply == "ok" {
+        Ok(())
+    } else {
+        Err(corrupt(format!("enqueue answered {reply:?}")))
+    }
+}
+
+fn strings(value: Value) -> Result<Vec<String>, QueueError> {
+    redis::from_redis_value(value).map_err(|err| corrupt(err.to_string()))
+}
+
+fn string(value: Value) -> Result<String, QueueError> {
+    redis::from_redis_value(value).map_err(|err| corrupt(err.to_string()))
 }
 
 /// A lease read from an entry value, if live at `now_us`.
@@ -130,10 +294,11 @@ pub(crate) async fn list_station(
     station: &StationId,
     now: DateTime<Utc>,
 ) -> Result<Vec<QueuedItem>, QueueError> {
+    let station_keys = keys.station(station.as_str());
     let pairs: Vec<(String, String)> = SCRIPTS
         .list
-        .key(keys.ready(station.as_str()))
-        .key(keys.tickets())
+        .key(&station_keys.ready)
+        .key(&station_keys.entries)
         .invoke_async(conn)
         .await
         .map_err(unavailable)?;
@@ -142,11 +307,7 @@ pub(crate) async fn list_station(
     for (field, value) in pairs {
         let ticket = ticket_in(&field).ok_or_else(|| corrupt(&field))?;
         let (value, lease) = split_lease(&value).ok_or_else(|| corrupt(&value))?;
-        let entry = entry_in(ticket, value).ok_or_else(|| corrupt(value))?;
-        if entry.station != *station {
-            // A member left behind on a station its ticket is no longer on (nothing writes that).
-            continue;
-        }
+        let entry = entry_in(ticket, station, value).ok_or_else(|| corrupt(value))?;
         let lease = live_lease(ticket, station, lease, now_us)?;
         items.push(QueuedItem { entry, lease });
     }
@@ -155,90 +316,69 @@ pub(crate) async fn list_station(
 
 #[async_trait]
 impl Queue for RedisQueue {
-    async fn enqueue(&self, entry: QueueEntry) -> Result<(), QueueError> {
-        let mut conn = self.conn();
+    async fn enqueue(&self, entry: QueueEntry, from: Option<&StationId>) -> Result<(), QueueError> {
         let ticket = ticket_field(entry.ticket);
-        let ready = self.keys.ready(entry.station.as_str());
-        let channel = self.keys.arrivals_channel(entry.station.as_str());
         let score = queue_score(entry.urgency, entry.due);
         let value = entry_value(&entry);
-        // Where this replica last saw the ticket; most enqueues are of tickets on no queue yet.
-        let mut current: Option<String> = self.guesses().get(&entry.ticket).cloned();
-        for _ in 0..MAX_ATTEMPTS {
-            let mut call = SCRIPTS.enqueue.prepare_invoke();
-            call.key(self.keys.tickets()).key(&ready);
-            // The old station's keys only when there may be one to move the ticket off.
-            if let Some(old) = current.as_deref() {
-                call.key(self.keys.ready(old)).key(self.keys.lease_expiry());
-            }
-            let reply: String = call
-                .arg(&ticket)
-                .arg(score)
-                .arg(&value)
-                .arg(current.as_deref().unwrap_or(""))
-                .arg(&channel)
-                .invoke_async(&mut conn)
-                .await
-                .map_err(unavailable)?;
-            match guess_answer(reply) {
-                Guess::Done(_) => {
-                    self.remember(entry.ticket, entry.station.as_str());
-                    return Ok(());
-                }
-                Guess::Stale(station) => current = station,
-            }
-        }
-        Err(QueueError::Unavailable(format!(
-            "ticket {} kept moving between stations while being enqueued",
-            entry.ticket
-        )))
-    }
-
-    async fn remove(&self, ticket: TicketId) -> Result<bool, QueueError> {
-        let mut conn = self.conn();
-        let field = ticket_field(ticket);
-        let guess = self.guesses().remove(&ticket);
-        let mut current: Option<String> = match guess {
-            Some(station) => Some(station),
+        let station = entry.station.as_str();
+        match from.filter(|old| *old != &entry.station) {
             None => {
-                let value: Option<String> = redis::cmd("HGET")
-                    .arg(self.keys.tickets())
-                    .arg(&field)
-                    .query_async(&mut conn)
+                let reply = self
+                    .on_station(
+                        station,
+                        Op::Put {
+                            ticket,
+                            score,
+                            value,
+                        },
+                    )
+                    .await?;
+                expect_ok(string(reply)?)
+            }
+            Some(old) => {
+                // A move: both stations' keys in one script (one slot each; see keys.rs on
+                // Redis Cluster).
+                let (new_keys, old_keys) = (
+                    self.keys().station(station),
+                    self.keys().station(old.as_str()),
+                );
+                let mut conn = self.conn();
+                redis::cmd("SADD")
+                    .arg(self.keys().stations())
+                    .arg(station)
+                    .query_async::<()>(&mut conn)
                     .await
                     .map_err(unavailable)?;
-                match value {
-                    Some(value) => Some(
-                        value_station(&value)
-                            .ok_or_else(|| corrupt(&value))?
-                            .to_owned(),
-                    ),
-                    None => None,
-                }
-            }
-        };
-        for _ in 0..MAX_ATTEMPTS {
-            let Some(station) = current.take() else {
-                return Ok(false);
-            };
-            let reply: String = SCRIPTS
-                .remove
-                .key(self.keys.tickets())
-                .key(self.keys.ready(&station))
-                .key(self.keys.lease_expiry())
-                .arg(&field)
-                .arg(&station)
-                .invoke_async(&mut conn)
-                .await
-                .map_err(unavailable)?;
-            match guess_answer(reply) {
-                Guess::Done(done) => return Ok(done == "removed"),
-                Guess::Stale(now_on) => current = now_on,
+                let reply: String = SCRIPTS
+                    .queue_move
+                    .key(&new_keys.all()[..])
+                    .key(&old_keys.all()[..])
+                    .arg(self.keys().arrivals_channel(station))
+                    .arg(&ticket)
+                    .arg(score)
+                    .arg(&value)
+                    .invoke_async(&mut conn)
+                    .await
+                    .map_err(unavailable)?;
+                expect_ok(reply)
             }
         }
-        Err(QueueError::Unavailable(format!(
-            "ticket {ticket} kept moving between stations while being removed"
-        )))
+    }
+
+    async fn remove(&self, ticket: TicketId, station: &StationId) -> Result<bool, QueueError> {
+        let reply = self
+            .on_station(
+                station.as_str(),
+                Op::Take {
+                    ticket: ticket_field(ticket),
+                },
+            )
+            .await?;
+        match string(reply)?.as_str() {
+            "removed" => Ok(true),
+            "none" => Ok(false),
+            other => Err(corrupt(format!("remove answered {other:?}"))),
+        }
     }
 
     async fn claim(
@@ -249,24 +389,16 @@ impl Queue for RedisQueue {
         until: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Option<Lease>, QueueError> {
-        let mut conn = self.conn();
-        let reply: Vec<String> = SCRIPTS
-            .claim
-            .key(self.keys.ready(station.as_str()))
-            .key(self.keys.tickets())
-            .key(self.keys.lease_expiry())
-            .arg(ticket.map(ticket_field).unwrap_or_default())
-            .arg(holder.as_str())
-            .arg(micros(until))
-            .arg(micros(now))
-            .arg(station.as_str())
-            .invoke_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
+        let op = Op::Claim {
+            ticket: ticket.map(ticket_field).unwrap_or_default(),
+            holder: holder.as_str().to_owned(),
+            until_us: micros(until),
+            now_us: micros(now),
+        };
+        let reply = strings(self.on_station(station.as_str(), op).await?)?;
         match reply.as_slice() {
             [ok, claimed] if ok == "ok" => {
                 let claimed = ticket_in(claimed).ok_or_else(|| corrupt(claimed))?;
-                self.remember(claimed, station.as_str());
                 Ok(Some(Lease {
                     ticket: claimed,
                     station: station.clone(),
@@ -294,80 +426,63 @@ impl Queue for RedisQueue {
     async fn lease(
         &self,
         ticket: TicketId,
+        station: &StationId,
         now: DateTime<Utc>,
     ) -> Result<Option<Lease>, QueueError> {
         let mut conn = self.conn();
-        let field = ticket_field(ticket);
         let raw: Option<String> = redis::cmd("HGET")
-            .arg(self.keys.tickets())
-            .arg(&field)
+            .arg(self.keys().station(station.as_str()).entries)
+            .arg(ticket_field(ticket))
             .query_async(&mut conn)
             .await
             .map_err(unavailable)?;
         let Some(raw) = raw else {
             return Ok(None);
         };
-        let (value, lease) = split_lease(&raw).ok_or_else(|| corrupt(&raw))?;
-        let station = value_station(value).ok_or_else(|| corrupt(value))?;
-        let station = StationId::parse("station", station).map_err(|_| corrupt(station))?;
-        live_lease(ticket, &station, lease, micros(now))
+        let (_, lease) = split_lease(&raw).ok_or_else(|| corrupt(&raw))?;
+        live_lease(ticket, station, lease, micros(now))
     }
 
     async fn release_expired(&self, now: DateTime<Utc>) -> Result<Vec<TicketId>, QueueError> {
         let mut conn = self.conn();
         let now_us = micros(now);
+        let stations: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(self.keys().stations())
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        // Which stations have a lease that ran out: one cheap count each, pipelined.
+        let mut expiring = Vec::new();
+        for chunk in stations.chunks(SWEEP_CHUNK) {
+            let mut pipe = redis::pipe();
+            for station in chunk {
+                pipe.cmd("ZCOUNT")
+                    .arg(self.keys().station(station).leases)
+                    .arg("-inf")
+                    .arg(now_us);
+            }
+            let counts: Vec<usize> = pipe.query_async(&mut conn).await.map_err(unavailable)?;
+            expiring.extend(
+                chunk
+                    .iter()
+                    .zip(counts)
+                    .filter(|(_, n)| *n > 0)
+                    .map(|(station, n)| (station.clone(), n)),
+            );
+        }
         let mut released = Vec::new();
-        loop {
-            let expired: Vec<String> = redis::cmd("ZRANGEBYSCORE")
-                .arg(self.keys.lease_expiry())
-                .arg("-inf")
-                .arg(now_us)
-                .arg("LIMIT")
-                .arg(0)
-                .arg(RELEASE_BATCH)
-                .query_async(&mut conn)
-                .await
-                .map_err(unavailable)?;
-            if expired.is_empty() {
-                break;
-            }
-            let values: Vec<Option<String>> = redis::cmd("HMGET")
-                .arg(self.keys.tickets())
-                .arg(&expired)
-                .query_async(&mut conn)
-                .await
-                .map_err(unavailable)?;
-            let mut by_station: BTreeMap<String, Vec<&String>> = BTreeMap::new();
-            for (ticket, value) in expired.iter().zip(values) {
-                if let Some(value) = value {
-                    let station = value_station(&value).ok_or_else(|| corrupt(&value))?;
-                    by_station
-                        .entry(station.to_owned())
-                        .or_default()
-                        .push(ticket);
+        for (station, mut left) in expiring {
+            // In rounds of RELEASE_BATCH; a round that releases nothing ends it (leases renewed
+            // meanwhile).
+            while left > 0 {
+                let out = strings(self.on_station(&station, Op::Release { now_us }).await?)?;
+                for raw in &out {
+                    released.push(ticket_in(raw).ok_or_else(|| corrupt(raw))?);
                 }
-            }
-            let mut progressed = false;
-            for (station, tickets) in by_station {
-                let mut call = SCRIPTS.release_expired.prepare_invoke();
-                call.key(self.keys.lease_expiry())
-                    .key(self.keys.tickets())
-                    .arg(now_us)
-                    .arg(&station)
-                    .arg(self.keys.arrivals_channel(&station));
-                for ticket in &tickets {
-                    call.arg(*ticket);
+                if out.len() < RELEASE_BATCH {
+                    break;
                 }
-                let out: Vec<String> = call.invoke_async(&mut conn).await.map_err(unavailable)?;
-                progressed |= !out.is_empty();
-                for raw in out {
-                    released.push(ticket_in(&raw).ok_or_else(|| corrupt(&raw))?);
-                }
-            }
-            // A short batch was the last; a batch that released nothing would come back the
-            // same (an index inconsistency the scripts never create): stop rather than spin.
-            if (expired.len() as isize) < RELEASE_BATCH || !progressed {
-                break;
+                left = left.saturating_sub(out.len());
             }
         }
         Ok(released)
@@ -378,76 +493,89 @@ impl Queue for RedisQueue {
         station: &StationId,
         now: DateTime<Utc>,
     ) -> Result<Vec<QueuedItem>, QueueError> {
-        list_station(&mut self.conn(), &self.keys, station, now).await
+        list_station(&mut self.conn(), self.keys(), station, now).await
     }
 
     async fn rebuild(&self, entries: Vec<QueueEntry>) -> Result<(), QueueError> {
         let mut conn = self.conn();
-        self.guesses().clear();
+        let keys = self.keys();
         // As in memory: a ticket listed twice keeps its last entry.
-        let mut position: HashMap<TicketId, usize> = HashMap::new();
-        let mut kept: Vec<Option<QueueEntry>> = Vec::with_capacity(entries.len());
-        for (i, entry) in entries.into_iter().enumerate() {
-            if let Some(earlier) = position.insert(entry.ticket, i) {
-                kept[earlier] = None;
-            }
-            kept.push(Some(entry));
+        let mut last: HashMap<TicketId, QueueEntry> = HashMap::new();
+        for entry in entries {
+            last.insert(entry.ticket, entry);
         }
-        // Every station with something on it now, in this layout or the older one (whose keys
-        // go too), or after the rebuild.
-        let (values, old_stations): (Vec<String>, Vec<String>) = redis::pipe()
-            .cmd("HVALS")
-            .arg(self.keys.tickets())
-            .cmd("HVALS")
-            .arg(self.keys.retired_ticket_station())
-            .query_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
-        let mut stations: BTreeSet<String> = old_stations.into_iter().collect();
+        let mut by_station: HashMap<String, Vec<QueueEntry>> = HashMap::new();
+        for entry in last.into_values() {
+            by_station
+                .entry(entry.station.as_str().to_owned())
+                .or_default()
+                .push(entry);
+        }
+        // Every station with something on it now (the registry), in an older layout (whose
+        // keys go too), or after the rebuild.
+        let [old_tickets, old_index] = keys.retired_ticket_indexes();
+        let (registered, old_values, old_stations): (Vec<String>, Vec<String>, Vec<String>) =
+            redis::pipe()
+                .cmd("SMEMBERS")
+                .arg(keys.stations())
+                .cmd("HVALS")
+                .arg(&old_tickets)
+                .cmd("HVALS")
+                .arg(&old_index)
+                .query_async(&mut conn)
+                .await
+                .map_err(unavailable)?;
+        let mut stations: BTreeSet<String> = registered.into_iter().collect();
+        stations.extend(old_stations);
         // A rebuild is the way out of bad data, so an unreadable value does not stop it (the
-        // whole hash goes anyway).
-        stations.extend(
-            values
-                .iter()
-                .filter_map(|v| value_station(v))
-                .map(str::to_owned),
-        );
-        stations.extend(kept.iter().flatten().map(|e| e.station.as_str().to_owned()));
+        // whole hash goes anyway). Older values were `<tag><station>|...`.
+        stations.extend(old_values.iter().filter_map(|v| {
+            let (station, _) = v.get(TAG_LEN..)?.split_once('|')?;
+            Some(station.to_owned())
+        }));
+        stations.extend(by_station.keys().cloned());
 
-        // One MULTI: every replica sees the old working set or the new one, nothing between.
+        // One MULTI: every replica sees the old working set or the new one, nothing between (on
+        // a single Redis; on a Cluster this would go slot by slot).
         let mut pipe = redis::pipe();
         pipe.atomic();
         pipe.cmd("DEL")
-            .arg(self.keys.tickets())
-            .arg(self.keys.lease_expiry())
-            .arg(self.keys.retired_ticket_station())
-            .arg(&self.keys.retired_built())
+            .arg(keys.stations())
+            .arg(&keys.retired())
             .ignore();
         for station in &stations {
             pipe.cmd("DEL")
-                .arg(self.keys.ready(station))
-                .arg(&self.keys.retired_station_keys(station))
+                .arg(&keys.station(station).all()[..])
+                .arg(&keys.retired_station_keys(station))
                 .ignore();
         }
-        let mut fields = Vec::new();
-        for entry in kept.iter().flatten() {
-            let field = ticket_field(entry.ticket);
-            let value = entry_value(entry);
-            pipe.cmd("ZADD")
-                .arg(self.keys.ready(entry.station.as_str()))
-                .arg(queue_score(entry.urgency, entry.due))
-                .arg(format!("{}{field}", &value[..TAG_LEN]))
-                .ignore();
-            fields.push((field, value));
-        }
-        for chunk in fields.chunks(REBUILD_CHUNK) {
-            let cmd = pipe.cmd("HSET").arg(self.keys.tickets());
-            for (field, value) in chunk {
-                cmd.arg(field).arg(value);
+        for (station, entries) in &by_station {
+            let station_keys = keys.station(station);
+            for chunk in entries.chunks(REBUILD_CHUNK) {
+                let zadd = pipe.cmd("ZADD").arg(&station_keys.ready);
+                let mut fields = Vec::with_capacity(chunk.len());
+                for entry in chunk {
+                    let field = ticket_field(entry.ticket);
+                    let value = entry_value(entry);
+                    zadd.arg(queue_score(entry.urgency, entry.due))
+                        .arg(format!("{}{field}", &value[..TAG_LEN]));
+                    fields.push((field, value));
+                }
+                zadd.ignore();
+                let hset = pipe.cmd("HSET").arg(&station_keys.entries);
+                for (field, value) in &fields {
+                    hset.arg(field).arg(value);
+                }
+                hset.ignore();
             }
-            cmd.ignore();
         }
-        pipe.cmd("SET").arg(self.keys.built()).arg("1").ignore();
+        if !by_station.is_empty() {
+            pipe.cmd("SADD")
+                .arg(keys.stations())
+                .arg(by_station.keys().collect::<Vec<_>>())
+                .ignore();
+        }
+        pipe.cmd("SET").arg(keys.built()).arg("1").ignore();
         pipe.query_async::<()>(&mut conn)
             .await
             .map_err(unavailable)?;
@@ -457,7 +585,7 @@ impl Queue for RedisQueue {
     async fn is_intact(&self) -> Result<bool, QueueError> {
         let mut conn = self.conn();
         let exists: bool = redis::cmd("EXISTS")
-            .arg(self.keys.built())
+            .arg(self.keys().built())
             .query_async(&mut conn)
             .await
             .map_err(unavailable)?;
@@ -468,6 +596,6 @@ impl Queue for RedisQueue {
         &self,
         station: &StationId,
     ) -> Result<broadcast::Receiver<QueueEntry>, QueueError> {
-        self.arrivals.subscribe(station).await
+        self.inner.arrivals.subscribe(station).await
     }
 }

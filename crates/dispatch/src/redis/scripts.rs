@@ -1,5 +1,8 @@
-//! The Lua scripts, one per atomic operation (`scripts/*.lua`, each with its KEYS/ARGV in a
-//! header), compiled into the binary and hashed once per process. [`load_all`] loads them into a
+//! The Lua scripts (`scripts/*.lua`, each with its KEYS/ARGV in a header), compiled into the
+//! binary and hashed once per process. Each atomic queue operation is one Lua function in
+//! `queue_ops.lua`; `queue_batch.lua` runs several of them on one station in one call (what
+//! concurrent callers asked of that station meanwhile), `queue_move.lua` moves a ticket between
+//! two stations; each timer operation is one script. [`load_all`] loads them into a
 //! server at connect time; `EVALSHA` falls back to loading again after a server restart.
 
 use std::sync::LazyLock;
@@ -10,10 +13,10 @@ use redis::Script;
 use super::codec::{lua_prelude, queue_lua_prelude};
 
 pub struct Scripts {
-    pub enqueue: Script,
-    pub remove: Script,
-    pub claim: Script,
-    pub release_expired: Script,
+    /// Operations on one station, batched (`queue_ops.lua` + `queue_batch.lua`).
+    pub queue_batch: Script,
+    /// A ticket moved between two stations (`queue_ops.lua` + `queue_move.lua`).
+    pub queue_move: Script,
     pub list: Script,
     pub timers_schedule: Script,
     pub timers_claim_due: Script,
@@ -25,13 +28,18 @@ pub struct Scripts {
 pub static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| {
     // The timer scripts share the generated letter tables and `members_of`.
     let with_prelude = |body: &str| Script::new(&format!("{}\n{body}", lua_prelude()));
-    // The queue scripts share the member layout (the tag width).
+    // The queue scripts share the member layout (the tag width) and the operations.
     let queue = |body: &str| Script::new(&format!("{}{body}", queue_lua_prelude()));
+    let ops = include_str!("scripts/queue_ops.lua");
     Scripts {
-        enqueue: queue(include_str!("scripts/enqueue.lua")),
-        remove: queue(include_str!("scripts/remove.lua")),
-        claim: queue(include_str!("scripts/claim.lua")),
-        release_expired: queue(include_str!("scripts/release_expired.lua")),
+        queue_batch: queue(&format!(
+            "{ops}\n{}",
+            include_str!("scripts/queue_batch.lua")
+        )),
+        queue_move: queue(&format!(
+            "{ops}\n{}",
+            include_str!("scripts/queue_move.lua")
+        )),
         list: queue(include_str!("scripts/list.lua")),
         timers_schedule: with_prelude(include_str!("scripts/timers_schedule.lua")),
         timers_claim_due: Script::new(include_str!("scripts/timers_claim_due.lua")),
@@ -44,10 +52,8 @@ pub static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| {
 pub async fn load_all(conn: &mut ConnectionManager) -> redis::RedisResult<()> {
     let s = &*SCRIPTS;
     for script in [
-        &s.enqueue,
-        &s.remove,
-        &s.claim,
-        &s.release_expired,
+        &s.queue_batch,
+        &s.queue_move,
         &s.list,
         &s.timers_schedule,
         &s.timers_claim_due,

@@ -2,7 +2,7 @@
 -- (Prefixed at load time with codec::queue_lua_prelude, which defines TAG_LEN.)
 --
 -- KEYS[1]  P:q:{S}:ready             (ZSET <tag><ticket> -> score)
--- KEYS[2]  P:tickets                 (HASH ticket -> <tag><station>|...[#<until µs>|<holder>])
+-- KEYS[2]  P:q:{S}:entries           (HASH ticket -> <tag>|...[#<until µs>|<holder>])
 -- Returns {ticket, value, ticket, value, ...} in queue order (members without a value skipped).
 local members = redis.call('ZRANGE', KEYS[1], 0, -1)
 local out = {}
