@@ -58,6 +58,23 @@ impl Station {
     fn live_lease(&self, ticket: TicketId, now: DateTime<Utc>) -> Option<&Lease> {
         self.leases.get(&ticket).filter(|l| l.until > now)
     }
+
+    /// Drops the leases that ran out by `now`; returns those tickets' entries.
+    fn release_expired(&mut self, now: DateTime<Utc>) -> Vec<QueueEntry> {
+        let expired: Vec<TicketId> = self
+            .leases
+            .values()
+            .filter(|l| l.until <= now)
+            .map(|l| l.ticket)
+            .collect();
+        expired
+            .into_iter()
+            .filter_map(|id| {
+                self.leases.remove(&id);
+                self.entries.get(&id).map(|(entry, _)| entry.clone())
+            })
+            .collect()
+    }
 }
 
 /// Per station, as in Redis (no ticket -> station index: callers name the station).
@@ -168,6 +185,19 @@ impl Queue for MemoryQueue {
         until: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Option<Lease>, QueueError> {
+        if ticket.is_none() {
+            // As in Redis: leases that ran out take their place in line again (announced)
+            // before the next ticket is taken.
+            let released = self
+                .state()
+                .stations
+                .get_mut(station)
+                .map(|queue| queue.release_expired(now))
+                .unwrap_or_default();
+            for entry in released {
+                self.notify(entry);
+            }
+        }
         let mut state = self.state();
         let Some(state) = state.stations.get_mut(station) else {
             return match ticket {
@@ -228,25 +258,12 @@ impl Queue for MemoryQueue {
     }
 
     async fn release_expired(&self, now: DateTime<Utc>) -> Result<Vec<TicketId>, QueueError> {
-        let released: Vec<QueueEntry> = {
-            let mut state = self.state();
-            let mut released = Vec::new();
-            for queue in state.stations.values_mut() {
-                let expired: Vec<TicketId> = queue
-                    .leases
-                    .values()
-                    .filter(|l| l.until <= now)
-                    .map(|l| l.ticket)
-                    .collect();
-                for id in expired {
-                    queue.leases.remove(&id);
-                    if let Some((entry, _)) = queue.entries.get(&id) {
-                        released.push(entry.clone());
-                    }
-                }
-            }
-            released
-        };
+        let released: Vec<QueueEntry> = self
+            .state()
+            .stations
+            .values_mut()
+            .flat_map(|queue| queue.release_expired(now))
+            .collect();
         let ids = released.iter().map(|e| e.ticket).collect();
         for entry in released {
             self.notify(entry);

@@ -74,6 +74,12 @@ pub async fn claims_come_most_urgent_first_then_earliest_deadline<Q: Queue>(queu
             .unwrap()
             .unwrap();
         claimed.push(lease.ticket);
+        // Claimed tickets keep their place in the listing, with their lease.
+        let now_listed = queue.list(&station("a-css"), t0()).await.unwrap();
+        let order: Vec<TicketId> = now_listed.iter().map(|i| i.entry.ticket).collect();
+        assert_eq!(order, listed, "after claim {n}");
+        let leased = now_listed.iter().filter(|i| i.lease.is_some()).count();
+        assert_eq!(leased, n + 1);
     }
     assert_eq!(claimed, listed);
     assert!(queue

@@ -98,12 +98,15 @@ pub fn entry_value(entry: &QueueEntry) -> String {
     value
 }
 
-/// An entry value without and with its lease: `(entry, Some((until µs, holder)))`.
+/// An entry value without and with its lease: `(entry, Some((until µs, holder)))`. A claimed
+/// value ends in `#<until µs>|<ready score>|<holder>` (the score puts it back in line when the
+/// lease runs out).
 pub fn split_lease(value: &str) -> Option<(&str, Option<(i64, &str)>)> {
     match value.split_once('#') {
         None => Some((value, None)),
         Some((entry, lease)) => {
-            let (until, holder) = lease.split_once('|')?;
+            let (until, rest) = lease.split_once('|')?;
+            let (_score, holder) = rest.split_once('|')?;
             Some((entry, Some((until.parse().ok()?, holder))))
         }
     }
@@ -302,7 +305,7 @@ mod tests {
         };
         let value = entry_value(&entry);
         assert_eq!(split_lease(&value), Some((value.as_str(), None)));
-        let leased = format!("{value}#1772442000000000|li.wang");
+        let leased = format!("{value}#1772442000000000|13194139533312|li.wang");
         assert_eq!(
             split_lease(&leased),
             Some((value.as_str(), Some((1_772_442_000_000_000, "li.wang"))))

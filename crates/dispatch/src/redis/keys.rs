@@ -8,15 +8,17 @@
 //!
 //! | key | type | content |
 //! |---|---|---|
-//! | `P:q:{S}:ready` | ZSET | member `<tag><ticket:32 hex>`, score = [`queue_score`](super::codec::queue_score); tag = [`order_tag`](super::codec::order_tag) |
-//! | `P:q:{S}:entries` | HASH | ticket -> `<tag>\|<urgency>\|<due>\|<enqueued_at>`, then `#<until µs>\|<holder>` while claimed |
-//! | `P:q:{S}:leases` | ZSET | ticket -> lease expiry (µs), for `release_expired` |
+//! | `P:q:{S}:ready` | ZSET | unclaimed tickets: member `<tag><ticket:32 hex>`, score = [`queue_score`](super::codec::queue_score); tag = [`order_tag`](super::codec::order_tag) |
+//! | `P:q:{S}:claimed` | ZSET | claimed tickets: member as in `ready`, score = lease expiry (µs), for the lease sweep |
+//! | `P:q:{S}:entries` | HASH | ticket -> `<tag>\|<urgency>\|<due>\|<enqueued_at>`, then `#<until µs>\|<ready score>\|<holder>` while claimed |
 //! | `P:arrivals:{S}` | pub/sub channel | `<ticket>\|<urgency>\|<due>\|<enqueued_at>`, subscribed while S is watched |
 //! | `P:stations` | SET | every station that has had a ticket (the lease sweep and a rebuild walk it) |
 //! | `P:built:v4` | STRING | set by a rebuild; missing = flushed, or written by an older layout |
 //!
 //! A ticket's entry and its lease are one field of its station's `entries`: an enqueue (`HSETNX`
-//! is its check), a claim, a removal or a lease lookup each read or write that one field.
+//! is its check), a claim, a removal or a lease lookup each read or write that one field. A
+//! claim moves the member from `ready` to `claimed` (its ready score kept in the lease), so taking
+//! the next ticket is a `ZPOPMIN` however many tickets the station's staff hold.
 //! Nothing maps a ticket to its station: the store knows where each ticket is queued, so the
 //! router names the station ([`crate::Queue::remove`], [`crate::Queue::lease`]) or the station
 //! it moves from ([`crate::Queue::enqueue`]), and Redis keeps no cross-slot index.
@@ -104,12 +106,12 @@ pub struct QueueKeys {
 pub struct StationKeys {
     pub ready: String,
     pub entries: String,
-    pub leases: String,
+    pub claimed: String,
 }
 
 impl StationKeys {
     pub fn all(&self) -> [&str; 3] {
-        [&self.ready, &self.entries, &self.leases]
+        [&self.ready, &self.entries, &self.claimed]
     }
 }
 
@@ -129,7 +131,7 @@ impl QueueKeys {
         StationKeys {
             ready: format!("{base}:ready"),
             entries: format!("{base}:entries"),
-            leases: format!("{base}:leases"),
+            claimed: format!("{base}:claimed"),
         }
     }
 
@@ -243,7 +245,7 @@ mod tests {
             [
                 "hl:q:{320505001001-css}:ready",
                 "hl:q:{320505001001-css}:entries",
-                "hl:q:{320505001001-css}:leases"
+                "hl:q:{320505001001-css}:claimed"
             ]
         );
         assert_eq!(keys.stations(), "hl:stations");

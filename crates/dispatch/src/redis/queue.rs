@@ -24,7 +24,8 @@ use redis::Value;
 use tokio::sync::{broadcast, oneshot};
 
 use super::codec::{
-    entry_in, entry_value, from_micros, micros, queue_score, split_lease, ticket_in, TAG_LEN,
+    entry_in, entry_value, from_micros, micros, order_tag, queue_score, split_lease, ticket_in,
+    TAG_LEN,
 };
 use super::keys::{ticket_field, Prefix, QueueKeys, StationKeys};
 use super::pubsub::Arrivals;
@@ -34,6 +35,9 @@ use crate::{Lease, Queue, QueueEntry, QueueError, QueuedItem};
 
 /// Operations per batch: bounds one script's run time (Redis serves nobody else meanwhile).
 const MAX_BATCH: usize = 256;
+/// Batches of one station in flight at once: with two, the next batch is gathered and sent
+/// while Redis runs the last, so neither side waits for the other.
+const MAX_IN_FLIGHT: usize = 2;
 /// Expired leases released per station per batch operation.
 const RELEASE_BATCH: usize = 512;
 /// Stations checked for expired leases per pipeline in a sweep.
@@ -58,8 +62,8 @@ struct Inner {
 #[derive(Default)]
 struct Lane {
     waiting: Vec<Pending>,
-    /// A driver task is sending this lane's batches.
-    busy: bool,
+    /// Driver tasks sending this lane's batches (at most [`MAX_IN_FLIGHT`]).
+    drivers: usize,
 }
 
 struct Pending {
@@ -77,8 +81,9 @@ enum Op {
     Take {
         ticket: String,
     },
+    /// A named ticket, or (`None`) the head of the queue.
     Claim {
-        ticket: String,
+        ticket: Option<String>,
         holder: String,
         until_us: i64,
         now_us: i64,
@@ -102,7 +107,7 @@ impl Op {
                 call.arg("t").arg(ticket);
             }
             Op::Claim {
-                ticket,
+                ticket: Some(ticket),
                 holder,
                 until_us,
                 now_us,
@@ -112,6 +117,14 @@ impl Op {
                     .arg(holder)
                     .arg(*until_us)
                     .arg(*now_us);
+            }
+            Op::Claim {
+                ticket: None,
+                holder,
+                until_us,
+                now_us,
+            } => {
+                call.arg("h").arg(holder).arg(*until_us).arg(*now_us);
             }
             Op::Release { now_us } => {
                 call.arg("r").arg(*now_us).arg(RELEASE_BATCH);
@@ -160,7 +173,11 @@ impl RedisQueue {
             let mut lanes = self.inner.lanes();
             let lane = lanes.entry(station.to_owned()).or_default();
             lane.waiting.push(Pending { op, reply });
-            !std::mem::replace(&mut lane.busy, true)
+            let start = lane.drivers < MAX_IN_FLIGHT;
+            if start {
+                lane.drivers += 1;
+            }
+            start
         };
         if start {
             tokio::spawn(drive(self.inner.clone(), station.to_owned()));
@@ -189,7 +206,10 @@ async fn drive(inner: Arc<Inner>, station: String) {
                 return;
             };
             if lane.waiting.is_empty() {
-                lanes.remove(&station);
+                lane.drivers -= 1;
+                if lane.drivers == 0 {
+                    lanes.remove(&station);
+                }
                 return;
             }
             let n = lane.waiting.len().min(MAX_BATCH);
@@ -223,10 +243,7 @@ async fn send_batch(
 ) -> Result<Vec<Value>, QueueError> {
     let mut conn = inner.conn.clone();
     let mut call = SCRIPTS.queue_batch.prepare_invoke();
-    call.key(&keys.ready)
-        .key(&keys.entries)
-        .key(&keys.leases)
-        .arg(channel);
+    call.key(&keys.all()[..]).arg(channel);
     for pending in batch {
         pending.op.push_args(&mut call);
     }
@@ -299,6 +316,7 @@ pub(crate) async fn list_station(
         .list
         .key(&station_keys.ready)
         .key(&station_keys.entries)
+        .key(&station_keys.claimed)
         .invoke_async(conn)
         .await
         .map_err(unavailable)?;
@@ -311,6 +329,16 @@ pub(crate) async fn list_station(
         let lease = live_lease(ticket, station, lease, now_us)?;
         items.push(QueuedItem { entry, lease });
     }
+    // Claimed tickets keep their place in line: the order `ready` has (score, then member =
+    // tag and ticket), computed from each entry.
+    items.sort_by_cached_key(|item| {
+        let e = &item.entry;
+        (
+            queue_score(e.urgency, e.due),
+            order_tag(e.enqueued_at),
+            ticket_field(e.ticket),
+        )
+    });
     Ok(items)
 }
 
@@ -390,7 +418,7 @@ impl Queue for RedisQueue {
         now: DateTime<Utc>,
     ) -> Result<Option<Lease>, QueueError> {
         let op = Op::Claim {
-            ticket: ticket.map(ticket_field).unwrap_or_default(),
+            ticket: ticket.map(ticket_field),
             holder: holder.as_str().to_owned(),
             until_us: micros(until),
             now_us: micros(now),
@@ -457,7 +485,7 @@ impl Queue for RedisQueue {
             let mut pipe = redis::pipe();
             for station in chunk {
                 pipe.cmd("ZCOUNT")
-                    .arg(self.keys().station(station).leases)
+                    .arg(self.keys().station(station).claimed)
                     .arg("-inf")
                     .arg(now_us);
             }

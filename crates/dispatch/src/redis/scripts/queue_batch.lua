@@ -2,17 +2,19 @@
 -- it (the batch is atomic as a whole; each operation sees the ones before it).
 -- (Prefixed at load time with codec::queue_lua_prelude and queue_ops.lua.)
 --
--- KEYS[1..3]  the station's ready, entries, leases (one slot)
+-- KEYS[1..3]  the station's ready, entries, claimed (one slot)
 -- ARGV[1]     the station's arrivals channel
--- ARGV[2..]   operations, each a letter and its arguments:
---   'p' ticket score value         put (enqueue)         -> 'ok'
---   't' ticket                     take (remove)         -> 'removed' | 'none'
---   'c' ticket holder until now    claim (ticket or '')  -> {'ok', t} | {'none'} | {'notqueued'} | {'leased', holder, until}
---   'r' now limit                  release expired       -> {ticket, ...}
+-- ARGV[2..]   operations, each a letter and its arguments (times in µs):
+--   'p' ticket score value        put (enqueue)          -> 'ok'
+--   't' ticket                    take (remove)          -> 'removed' | 'none'
+--   'c' ticket holder until now   claim a named ticket   -> {'ok', t} | {'notqueued'} | {'leased', holder, until}
+--   'h' holder until now          claim the head         -> {'ok', t} | {'none'}
+--   'r' now limit                 release expired leases -> {ticket, ...}
 -- Returns one reply per operation, in order.
 local k = { KEYS[1], KEYS[2], KEYS[3] }
 local channel = ARGV[1]
 local out = {}
+local released = false
 local i = 2
 while i <= #ARGV do
   local op = ARGV[i]
@@ -23,10 +25,19 @@ while i <= #ARGV do
     out[#out + 1] = take(k, ARGV[i + 1])
     i = i + 2
   elseif op == 'c' then
-    out[#out + 1] = claim(k, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4]))
+    out[#out + 1] = claim_named(k, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4])
     i = i + 5
+  elseif op == 'h' then
+    if not released then
+      -- Leases that ran out take their place in line again first: once per batch (the
+      -- claims of one batch come together), and a few (the sweep releases the rest).
+      release(k, ARGV[i + 3], 64, channel)
+      released = true
+    end
+    out[#out + 1] = claim_head(k, ARGV[i + 1], ARGV[i + 2])
+    i = i + 4
   elseif op == 'r' then
-    out[#out + 1] = release(k, tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), channel)
+    out[#out + 1] = release(k, ARGV[i + 1], ARGV[i + 2], channel)
     i = i + 3
   else
     return redis.error_reply('queue_batch: unknown operation ' .. tostring(op))

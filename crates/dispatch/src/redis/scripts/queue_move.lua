@@ -2,8 +2,8 @@
 -- station (with its lease, if it is there) and put it on the new one, announced there.
 -- (Prefixed at load time with codec::queue_lua_prelude and queue_ops.lua.)
 --
--- KEYS[1..3]  the new station's ready, entries, leases
--- KEYS[4..6]  the old station's ready, entries, leases
+-- KEYS[1..3]  the new station's ready, entries, claimed
+-- KEYS[4..6]  the old station's ready, entries, claimed
 -- ARGV[1]     the new station's arrivals channel
 -- ARGV[2]     ticket (32 hex)
 -- ARGV[3]     ready score on the new station
