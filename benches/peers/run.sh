@@ -6,7 +6,9 @@
 #
 # What it compares (Rust side: crates/dispatch/examples/redis_bench.rs; Node: bullmq.js):
 #   1. queue throughput: enqueue -> claim -> remove (ours) vs add -> process -> complete (BullMQ),
-#      QUEUE_JOBS jobs at QUEUE_CONCURRENCY workers;
+#      QUEUE_JOBS jobs at QUEUE_CONCURRENCY workers: ours over 16 stations and 2 router replicas
+#      (the ratio), and over one station in one process, the shape of BullMQ's one queue and one
+#      worker (reported beside it);
 #   2. timer lateness: TIMERS_TOTAL pending timers (ours; real, loaded before the window), of which
 #      TIMERS_FIRING fall due evenly over TIMERS_WINDOW_S seconds, claimed by 4 claimers in
 #      batches; vs BullMQ delayed jobs, TIMERS_FIRING due over the same window (BullMQ's own
@@ -53,6 +55,8 @@ phase() {
   "$@" | tee -a "$out"
 }
 
+phase "$bench" --url "$url" queue --jobs "$jobs" --concurrency "$concurrency" --stations 1 --replicas 1
+one_station="$(grep '^queue_jobs_per_s=' "$out" | tail -1 | cut -d= -f2)"
 phase "$bench" --url "$url" queue --jobs "$jobs" --concurrency "$concurrency" --stations 16
 phase node "$here/bullmq.js" queue --host "$host" --port "$port" --db "$db" --jobs "$jobs" --concurrency "$concurrency"
 phase "$bench" --url "$url" timers --total "$total" --firing "$firing" --window-s "$window"
@@ -68,6 +72,7 @@ ratio="$(awk -v a="$ours_qps" -v b="$bull_qps" 'BEGIN { printf "%.2f", a / b }')
 echo
 echo "                      ours                      bullmq"
 printf 'queue jobs/s          %-25s %s\n' "$ours_qps" "$bull_qps"
+printf '  one station         %-25s %s\n' "$one_station (ratio $(awk -v a="$one_station" -v b="$bull_qps" 'BEGIN { printf "%.2f", a / b }'))" "(one queue, one worker)"
 printf 'lateness p50/p99/max  %-25s %s\n' \
   "$(get lateness_p50_ms)/$(get lateness_p99_ms)/$(get lateness_max_ms) ms" \
   "$(get bullmq_lateness_p50_ms)/$(get bullmq_lateness_p99_ms)/$(get bullmq_lateness_max_ms) ms"

@@ -613,3 +613,27 @@ async fn a_watcher_that_stays_through_a_lost_connection_hears_what_was_queued_me
     }
     flush_prefix(&prefix).await;
 }
+
+#[tokio::test]
+async fn a_rebuild_clears_every_station_even_one_missing_from_the_registry() {
+    let (prefix, queues) = replicas(1).await;
+    let queue = &queues[0];
+    let e = entry("x-css", Urgency::Normal, None);
+    queue.enqueue(e.clone(), None).await.unwrap();
+    // The registry is refreshed lazily; a rebuild must not depend on it.
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    redis::cmd("DEL")
+        .arg(format!("{prefix}:stations"))
+        .query_async::<()>(&mut conn)
+        .await
+        .unwrap();
+    queue.rebuild(Vec::new()).await.unwrap();
+    assert!(queue
+        .list(&station("x-css"), t0())
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(!queue.remove(e.ticket, &station("x-css")).await.unwrap());
+    flush_prefix(&prefix).await;
+}

@@ -135,7 +135,21 @@ impl QueueKeys {
         }
     }
 
-    /// Every station that has had a ticket since the last rebuild.
+    /// A `SCAN MATCH` pattern for every station key (of this layout and the older ones).
+    pub fn station_pattern(&self) -> String {
+        format!("{}:q:{{*}}:*", self.prefix.as_str())
+    }
+
+    /// The station a station key belongs to.
+    pub fn station_of(&self, key: &str) -> Option<String> {
+        let rest = key
+            .strip_prefix(self.prefix.as_str())?
+            .strip_prefix(":q:{")?;
+        let (station, _) = rest.split_once("}:")?;
+        (!station.is_empty()).then(|| station.to_owned())
+    }
+
+    /// Stations that have had a ticket (each replica re-adds a busy station every second).
     pub fn stations(&self) -> &str {
         &self.stations
     }
@@ -249,6 +263,12 @@ mod tests {
             ]
         );
         assert_eq!(keys.stations(), "hl:stations");
+        assert_eq!(
+            keys.station_of("hl:q:{320505001001-css}:claimed")
+                .as_deref(),
+            Some("320505001001-css")
+        );
+        assert_eq!(keys.station_of("hl:tickets"), None);
         assert_eq!(
             keys.arrivals_channel(station.as_str()),
             "hl:arrivals:{320505001001-css}"

@@ -15,6 +15,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -42,6 +43,9 @@ const MAX_IN_FLIGHT: usize = 2;
 const RELEASE_BATCH: usize = 512;
 /// Stations checked for expired leases per pipeline in a sweep.
 const SWEEP_CHUNK: usize = 1000;
+/// How often a busy station is re-added to the registry by each replica (see
+/// `Inner::due_for_registry`).
+const REGISTRY_REFRESH: Duration = Duration::from_secs(1);
 /// Commands per pipeline in a rebuild.
 const REBUILD_CHUNK: usize = 1000;
 
@@ -57,6 +61,8 @@ struct Inner {
     arrivals: Arrivals,
     /// Station -> its operations waiting for the next batch.
     lanes: Mutex<HashMap<String, Lane>>,
+    /// When this process last added each station to the `P:stations` registry.
+    registered: Mutex<HashMap<String, Instant>>,
 }
 
 #[derive(Default)]
@@ -154,6 +160,7 @@ impl RedisQueue {
                 keys,
                 arrivals,
                 lanes: Mutex::new(HashMap::new()),
+                registered: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -189,6 +196,26 @@ impl RedisQueue {
 }
 
 impl Inner {
+    /// Whether a put on `station` should (re)add it to the registry: the first time, then at
+    /// most every [`REGISTRY_REFRESH`], so a registry lost with a flushed Redis is whole again
+    /// within that time (and meanwhile a claim at the station still releases its expired
+    /// leases; nothing else depends on it).
+    fn due_for_registry(&self, station: &str) -> bool {
+        let mut registered = self.registered.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        match registered.get_mut(station) {
+            Some(at) if now.duration_since(*at) < REGISTRY_REFRESH => false,
+            Some(at) => {
+                *at = now;
+                true
+            }
+            None => {
+                registered.insert(station.to_owned(), now);
+                true
+            }
+        }
+    }
+
     fn lanes(&self) -> std::sync::MutexGuard<'_, HashMap<String, Lane>> {
         // Lanes hold queued requests only; what a panicking holder left is still consistent.
         self.lanes.lock().unwrap_or_else(|e| e.into_inner())
@@ -247,9 +274,11 @@ async fn send_batch(
     for pending in batch {
         pending.op.push_args(&mut call);
     }
-    let replies: Vec<Value> = if batch.iter().any(|p| matches!(p.op, Op::Put { .. })) {
-        // The station joins the registry the sweep and a rebuild walk, sent first on the same
-        // connection (so the registry always covers every station with an entry).
+    let replies: Vec<Value> = if batch.iter().any(|p| matches!(p.op, Op::Put { .. }))
+        && inner.due_for_registry(station)
+    {
+        // The station joins the registry the lease sweep walks, sent first on the same
+        // connection.
         let mut registry = conn.clone();
         let mut sadd = redis::cmd("SADD");
         sadd.arg(inner.keys.stations()).arg(station);
@@ -555,6 +584,24 @@ impl Queue for RedisQueue {
                 .map_err(unavailable)?;
         let mut stations: BTreeSet<String> = registered.into_iter().collect();
         stations.extend(old_stations);
+        // The registry is refreshed lazily, so the keys themselves say which stations have any.
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, found): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(keys.station_pattern())
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut conn)
+                .await
+                .map_err(unavailable)?;
+            stations.extend(found.iter().filter_map(|key| keys.station_of(key)));
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
         // A rebuild is the way out of bad data, so an unreadable value does not stop it (the
         // whole hash goes anyway). Older values were `<tag><station>|...`.
         stations.extend(old_values.iter().filter_map(|v| {
