@@ -4,8 +4,9 @@
 //! # Layout
 //! - [`keys`]: every key and channel name, and the layout (with the Redis Cluster caveats).
 //! - [`codec`]: how entries, leases and timers are written into values; the queue-order score.
-//! - [`scripts`]: one Lua script per atomic operation (`scripts/*.lua`), loaded once.
-//! - [`queue`]: [`RedisQueue`], station queues.
+//! - [`scripts`]: the Lua scripts (`scripts/*.lua`; each atomic queue operation a function in
+//!   `queue_ops.lua`, run in per-station batches), loaded once.
+//! - [`queue`]: [`RedisQueue`], station queues, and the per-station batching of operations.
 //! - [`pubsub`]: the arrivals subscription that feeds [`crate::Queue::subscribe`] across replicas.
 //! - [`timers`]: [`RedisTimers`], the SLA timer index.
 //!
