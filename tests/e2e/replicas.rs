@@ -398,3 +398,41 @@ async fn with_redis_down_submits_still_commit_and_are_queued_once_it_is_back() {
     assert_eq!(seen.get(&during.id), Some(&vec![COMMUNITY_CSS.to_owned()]));
     assert_eq!(seen.len(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ticket_dispatched_by_one_replica_moves_off_the_queue_another_put_it_on() {
+    let (replicas, prefix) = TestApp::spawn_replicas(2).await;
+    let (a, b) = (&replicas[0], &replicas[1]);
+    // Replica a routes an unsure request to centre triage...
+    let mut r = submit_request("你好", None);
+    r.hold = false;
+    let id = a
+        .intake()
+        .submit_ticket(r)
+        .await
+        .unwrap()
+        .into_inner()
+        .ticket
+        .unwrap()
+        .id;
+    let stations = [COMMUNITY_CSS, OTHER_CSS, TRIAGE];
+    assert_eq!(
+        queued_on(b, &stations).await.get(&id),
+        Some(&vec![TRIAGE.to_owned()])
+    );
+    // ...and replica b dispatches it: one move, from triage's keys to the station's.
+    b.supervision()
+        .dispatch(pb::DispatchRequest {
+            ticket_id: id.clone(),
+            expected_version: 0,
+            actor: Some(operator()),
+            station_id: OTHER_CSS.into(),
+            note: String::new(),
+        })
+        .await
+        .expect("dispatch");
+    let seen = queued_on(a, &stations).await;
+    assert_eq!(seen.get(&id), Some(&vec![OTHER_CSS.to_owned()]));
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    hotline_dispatch::testing::flush_prefix(&prefix).await;
+}
