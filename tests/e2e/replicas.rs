@@ -38,6 +38,20 @@ async fn sign(app: &TestApp, id: &str) {
         .expect("contact the caller");
 }
 
+/// Submits a request the router cannot place, so it lands in centre triage; returns its id.
+async fn submit_unsure(app: &TestApp) -> String {
+    let mut r = submit_request("你好", None);
+    r.hold = false;
+    app.intake()
+        .submit_ticket(r)
+        .await
+        .unwrap()
+        .into_inner()
+        .ticket
+        .unwrap()
+        .id
+}
+
 /// Every flag event of a ticket, by flag.
 fn flag_counts(t: &pb::Ticket) -> HashMap<String, usize> {
     let mut counts = HashMap::new();
@@ -221,18 +235,7 @@ async fn a_flushed_redis_is_rebuilt_with_every_open_ticket_on_exactly_one_queue(
             waiting.push(t.id);
         }
     }
-    let triaged = {
-        let mut r = submit_request("你好", None);
-        r.hold = false;
-        a.intake()
-            .submit_ticket(r)
-            .await
-            .unwrap()
-            .into_inner()
-            .ticket
-            .unwrap()
-            .id
-    };
+    let triaged = submit_unsure(a).await;
 
     // Redis loses everything while both replicas keep taking requests.
     let flush = hotline_dispatch::testing::flush_prefix(&prefix);
@@ -404,17 +407,7 @@ async fn a_ticket_dispatched_by_one_replica_moves_off_the_queue_another_put_it_o
     let (replicas, prefix) = TestApp::spawn_replicas(2).await;
     let (a, b) = (&replicas[0], &replicas[1]);
     // Replica a routes an unsure request to centre triage...
-    let mut r = submit_request("你好", None);
-    r.hold = false;
-    let id = a
-        .intake()
-        .submit_ticket(r)
-        .await
-        .unwrap()
-        .into_inner()
-        .ticket
-        .unwrap()
-        .id;
+    let id = submit_unsure(a).await;
     let stations = [COMMUNITY_CSS, OTHER_CSS, TRIAGE];
     assert_eq!(
         queued_on(b, &stations).await.get(&id),

@@ -400,12 +400,14 @@ impl Queue for RedisQueue {
                     self.keys().station(old.as_str()),
                 );
                 let mut conn = self.conn();
-                redis::cmd("SADD")
-                    .arg(self.keys().stations())
-                    .arg(station)
-                    .query_async::<()>(&mut conn)
-                    .await
-                    .map_err(unavailable)?;
+                if self.inner.due_for_registry(station) {
+                    redis::cmd("SADD")
+                        .arg(self.keys().stations())
+                        .arg(station)
+                        .query_async::<()>(&mut conn)
+                        .await
+                        .map_err(unavailable)?;
+                }
                 let reply: String = SCRIPTS
                     .queue_move
                     .key(&new_keys.all()[..])
