@@ -35,8 +35,8 @@ pub use error::ClassifyError;
 pub use eval::{evaluate, evaluate_examples, evaluate_path, ClassMetrics, EvalReport};
 pub use features::{FeatureConfig, MAX_CHARS};
 pub use model::{
-    read_examples, train, train_examples, train_path, Driver, Example, Model, Prediction,
-    TrainOptions,
+    read_examples, read_examples_with, train, train_examples, train_path, Driver, Example, Model,
+    Prediction, TrainOptions,
 };
 pub use rules::{EmergencyFlag, RuleHits, Rules};
 pub use segment::Segmenter;

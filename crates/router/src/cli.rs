@@ -29,7 +29,11 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
         anyhow::ensure!(c > 0.0 && c.is_finite(), "--c must be a positive number");
         options.c = c;
     }
-    let model = hotline_classify::train_path(&args.data, &options)
+    let file = std::fs::File::open(&args.data)
+        .with_context(|| format!("opening {}", args.data.display()))?;
+    let also: Vec<&str> = args.also_text.iter().map(String::as_str).collect();
+    let model = hotline_classify::read_examples_with(std::io::BufReader::new(file), &also)
+        .and_then(|examples| hotline_classify::train_examples(&examples, &options))
         .with_context(|| format!("training on {}", args.data.display()))?;
     model
         .save(&args.out)

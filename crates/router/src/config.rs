@@ -37,6 +37,11 @@ pub struct TrainArgs {
     /// SVM cost (larger fits the training data more closely).
     #[arg(long)]
     pub c: Option<f64>,
+    /// Also learn from this column's text, one more example per non-empty cell with the row's
+    /// label (repeatable). `--also-text title` trains one model for short titles and long
+    /// bodies alike.
+    #[arg(long = "also-text", value_name = "COLUMN")]
+    pub also_text: Vec<String>,
 }
 
 #[derive(Debug, Clone, Args)]

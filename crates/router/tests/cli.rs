@@ -194,6 +194,61 @@ fn train_then_eval_ends_with_the_macro_f1_line() {
 }
 
 #[test]
+fn train_also_learns_from_a_title_column_and_names_a_missing_one() {
+    let dir = std::env::temp_dir().join(format!("hotline-cli-also-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = dir.join("train.csv");
+    let mut rows = String::from("text,label,title\n");
+    for n in 0..6 {
+        rows.push_str(&format!("小区路灯坏了第{n}天没人修,城乡建设,路灯不亮{n}\n"));
+        rows.push_str(&format!("公司拖欠工资{n}个月,劳动和社会保障,\n"));
+    }
+    std::fs::write(&data, rows).unwrap();
+    let model = dir.join("model.bin");
+    let train = |extra: &[&str]| {
+        hotline()
+            .args(["train", "--data", data.to_str().unwrap()])
+            .args(["--out", model.to_str().unwrap()])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+
+    let plain = train(&[]);
+    assert!(
+        plain.status.success(),
+        "{}",
+        String::from_utf8_lossy(&plain.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&plain.stdout).starts_with("trained on 12 examples"),
+        "{}",
+        String::from_utf8_lossy(&plain.stdout)
+    );
+    // Six of the twelve rows carry a title: six more examples.
+    let titled = train(&["--also-text", "title"]);
+    assert!(
+        titled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&titled.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&titled.stdout).starts_with("trained on 18 examples"),
+        "{}",
+        String::from_utf8_lossy(&titled.stdout)
+    );
+
+    let missing = train(&["--also-text", "subject"]);
+    assert!(!missing.status.success());
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        stderr.contains("train.csv") && stderr.contains("`subject`"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn a_bad_sla_policy_stops_serve_naming_the_file() {
     let dir = std::env::temp_dir().join(format!("hotline-policy-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
