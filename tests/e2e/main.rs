@@ -6,5 +6,6 @@ mod bad_input;
 mod escalation;
 mod lifecycle;
 mod operations;
+mod rebuild_races;
 mod replicas;
 mod routing;

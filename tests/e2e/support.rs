@@ -142,6 +142,7 @@ impl TestApp {
                     grace: Duration::from_secs(5),
                     // Timer tests fire timers by hand at the manual clock's time.
                     run_timers: false,
+                    audit: None,
                 },
             )
             .await

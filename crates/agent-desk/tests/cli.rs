@@ -61,6 +61,7 @@ impl Router {
                 hotline_router::server::ServeOptions {
                     grace: Duration::from_secs(1),
                     run_timers: true,
+                    audit: None,
                 },
             )
             .await

@@ -33,7 +33,16 @@ struct Station {
 }
 
 impl Station {
-    fn put(&mut self, entry: QueueEntry) {
+    /// Puts the entry in line, replacing the ticket's entry (and lease); the very same entry
+    /// already there is left as it is, lease included (as in Redis). Returns whether it changed.
+    fn put(&mut self, entry: QueueEntry) -> bool {
+        if self
+            .entries
+            .get(&entry.ticket)
+            .is_some_and(|(old, _)| *old == entry)
+        {
+            return false;
+        }
         self.take(entry.ticket);
         let key = (
             Reverse(entry.urgency),
@@ -44,6 +53,7 @@ impl Station {
         );
         self.order.insert(key);
         self.entries.insert(entry.ticket, (entry, key));
+        true
     }
 
     fn take(&mut self, ticket: TicketId) -> bool {
@@ -161,7 +171,9 @@ impl Queue for MemoryQueue {
                 }
                 state.tidy(old);
             }
-            state.station(&entry.station).put(entry.clone());
+            if !state.station(&entry.station).put(entry.clone()) {
+                return Ok(());
+            }
         }
         self.notify(entry);
         Ok(())

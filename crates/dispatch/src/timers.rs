@@ -198,6 +198,19 @@ pub trait TimerIndex: Send + Sync + 'static {
     /// Done with a claimed timer (its effect is committed, or it no longer applies).
     async fn ack(&self, timer: &Timer) -> Result<(), QueueError>;
 
+    /// [`TimerIndex::ack`] for a whole fired batch, in one round trip where the backend can.
+    async fn ack_many(&self, timers: &[Timer]) -> Result<(), QueueError> {
+        for timer in timers {
+            self.ack(timer).await?;
+        }
+        Ok(())
+    }
+
+    /// Hands claimed timers back at once (they could not be fired: the store is down), so
+    /// that any replica may claim them again without waiting for their lease to run out. A
+    /// timer acknowledged or rescheduled meanwhile is left alone.
+    async fn release(&self, timers: &[Timer]) -> Result<(), QueueError>;
+
     /// The earliest pending fire time, to sleep until it.
     async fn next_due(&self) -> Result<Option<DateTime<Utc>>, QueueError>;
 
@@ -287,6 +300,16 @@ impl TimerIndex for MemoryTimers {
             state.inflight.insert(timer.clone(), until);
         }
         Ok(due)
+    }
+
+    async fn release(&self, timers: &[Timer]) -> Result<(), QueueError> {
+        let mut state = self.state();
+        for timer in timers {
+            if state.inflight.remove(timer).is_some() {
+                state.pending.insert(timer.clone());
+            }
+        }
+        Ok(())
     }
 
     async fn ack(&self, timer: &Timer) -> Result<(), QueueError> {

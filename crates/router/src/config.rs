@@ -160,6 +160,16 @@ pub struct ServeArgs {
     #[arg(long, env = "HOTLINE_LEASE_SECONDS", default_value_t = 120)]
     pub lease_seconds: u32,
 
+    /// Anti-entropy: seconds between rounds comparing the store with queues and timers
+    /// (0 turns it off).
+    #[arg(long, env = "HOTLINE_AUDIT_INTERVAL_SECONDS", default_value_t = 30)]
+    pub audit_interval_seconds: u64,
+
+    /// Anti-entropy: stations compared per round (the cost budget: one indexed store query,
+    /// one queue listing and one timer read per live ticket, per station).
+    #[arg(long, env = "HOTLINE_AUDIT_STATIONS", default_value_t = 200)]
+    pub audit_stations: usize,
+
     /// How long SIGTERM waits for in-flight requests before stopping anyway.
     #[arg(long, env = "HOTLINE_SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]
     pub shutdown_grace_seconds: u64,

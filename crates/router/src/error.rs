@@ -25,11 +25,19 @@ pub enum RouterError {
     Forbidden(String),
     #[error("{0}")]
     AlreadyExists(String),
-    /// A dependency (database, queue) is down; the client may retry.
+    /// A dependency (database, queue) is down or restarting; the client may retry (the status
+    /// carries the advice: see `grpc::status`).
     #[error("{0}")]
     Unavailable(String),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
+}
+
+/// SLA timers are firing later than they are due (reported, not returned to a client).
+#[derive(Debug, Error)]
+#[error("SLA timers are {seconds} s behind their deadlines")]
+pub struct TimersBehind {
+    pub seconds: u64,
 }
 
 /// The closed set of error codes; `grpc::status` maps each to a `tonic::Code` in one place.
@@ -84,19 +92,15 @@ impl From<StoreError> for RouterError {
             }
             StoreError::NotFound(_) => RouterError::NotFound(err.to_string()),
             StoreError::RequestIdReused(_) => RouterError::AlreadyExists(err.to_string()),
-            StoreError::Database(sqlx_err) if is_connection_error(&sqlx_err) => {
-                RouterError::Unavailable("the ticket database is unavailable; try again".into())
+            // A restart, failover, dropped connection, exhausted pool or busy file: the list is
+            // `StoreError::is_transient`. The detail is for the log only.
+            err if err.is_transient() => {
+                crate::logging::warn_summarised("store", &err);
+                RouterError::Unavailable("the ticket database is unavailable".into())
             }
             other => RouterError::internal(other),
         }
     }
-}
-
-fn is_connection_error(err: &sqlx::Error) -> bool {
-    matches!(
-        err,
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
-    )
 }
 
 impl From<QueueError> for RouterError {
@@ -105,10 +109,12 @@ impl From<QueueError> for RouterError {
             QueueError::Leased { .. } => RouterError::Precondition(err.to_string()),
             QueueError::NotQueued(_) => RouterError::Precondition(err.to_string()),
             QueueError::Unavailable(_) => {
-                // The detail (host, script error, raw data) is for the log only.
-                tracing::error!(error = %err, "working set unavailable");
-                RouterError::Unavailable("the station queues are unavailable; try again".into())
+                // The detail (host, timeout) is for the log only.
+                crate::logging::warn_summarised("working set", &err);
+                RouterError::Unavailable("the station queues are unavailable".into())
             }
+            // Undecodable data or a refused script: a bug, not an outage.
+            QueueError::Broken(_) => RouterError::internal(err),
         }
     }
 }

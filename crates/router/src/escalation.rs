@@ -183,5 +183,12 @@ pub fn engine() -> Actor {
     Actor::system()
 }
 
-/// How long a claimed timer is held before another replica may take it over.
-pub const TIMER_LEASE: fn() -> Duration = || Duration::seconds(30);
+/// How long a claimed timer is held before another replica may take it over: well beyond
+/// [`BATCH_TIMEOUT`], so a batch still being fired is never handed out twice.
+pub const TIMER_LEASE: fn() -> Duration = || Duration::seconds(60);
+
+/// The longest one batch of timers may take before it is abandoned and handed back.
+pub const BATCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Timers firing this late (the oldest of a claimed batch) are reported in the log.
+pub const LAG_WARNING: std::time::Duration = std::time::Duration::from_secs(30);

@@ -13,6 +13,7 @@
 //! - [`escalation`]: SLA timers per stage and what each does when it fires.
 //! - [`server`]: wiring, serving, health, reflection, graceful shutdown.
 //! - [`metrics`]: the Prometheus exporter and the metric names.
+//! - [`logging`]: one-line errors with their causes, repeated errors summarised.
 //! - [`error`]: the router error, [`RouterError`].
 
 pub mod cli;
@@ -21,6 +22,7 @@ pub mod deadlines;
 pub mod error;
 pub mod escalation;
 pub mod grpc;
+pub mod logging;
 pub mod metrics;
 pub mod routing;
 pub mod server;
@@ -30,13 +32,4 @@ pub mod working_set;
 pub use error::RouterError;
 pub use tickets::Hotline;
 
-/// Installs the tracing subscriber (text or JSON, filtered by `RUST_LOG`, default `info`).
-pub fn init_tracing(format: config::LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    let _ = match format {
-        config::LogFormat::Json => builder.json().try_init(),
-        config::LogFormat::Text => builder.try_init(),
-    };
-}
+pub use logging::init_tracing;

@@ -36,8 +36,6 @@ const LEASE_SWEEP: Duration = Duration::from_secs(1);
 /// The health-check name that reports the working set (queues, timers): NOT_SERVING while an
 /// update is waiting to be repaired from the store.
 pub const WORKING_SET_HEALTH: &str = "hotline.working_set";
-/// How often the health check pings the store.
-const HEALTH_PROBE: Duration = Duration::from_secs(5);
 
 /// Opens the system of record the configuration names.
 pub async fn open_store(args: &ServeArgs) -> anyhow::Result<Arc<dyn TicketStore>> {
@@ -203,6 +201,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let options = ServeOptions {
         grace: Duration::from_secs(args.shutdown_grace_seconds),
         run_timers: args.run_timers,
+        audit: (args.audit_interval_seconds > 0).then(|| Audit {
+            every: Duration::from_secs(args.audit_interval_seconds),
+            stations: args.audit_stations.max(1),
+        }),
     };
     serve(listener, hotline, shutdown_signal(), options).await
 }
@@ -214,6 +216,28 @@ pub struct ServeOptions {
     pub grace: Duration,
     /// Fire SLA timers from this process (tests drive them by hand instead).
     pub run_timers: bool,
+    /// Anti-entropy rounds (off when `None`).
+    pub audit: Option<Audit>,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            grace: Duration::from_secs(30),
+            run_timers: true,
+            audit: Some(Audit {
+                every: Duration::from_secs(30),
+                stations: 200,
+            }),
+        }
+    }
+}
+
+/// How often anti-entropy runs and how much it compares per round.
+#[derive(Debug, Clone, Copy)]
+pub struct Audit {
+    pub every: Duration,
+    pub stations: usize,
 }
 
 /// Serves on `listener` until `shutdown` resolves, then stops accepting, ends watch streams and
@@ -234,6 +258,15 @@ pub async fn serve(
         .set_serving::<SupervisionServer<SupervisionApi>>()
         .await;
     health.set_serving::<DirectoryServer<DirectoryApi>>().await;
+    health
+        .set_service_status(READINESS_HEALTH, tonic_health::ServingStatus::Serving)
+        .await;
+    health
+        .set_service_status(LIVENESS_HEALTH, tonic_health::ServingStatus::Serving)
+        .await;
+    health
+        .set_service_status(WORKING_SET_HEALTH, tonic_health::ServingStatus::Serving)
+        .await;
 
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(hotline_proto::v1::FILE_DESCRIPTOR_SET)
@@ -241,14 +274,31 @@ pub async fn serve(
         .build_v1()
         .context("building gRPC reflection")?;
 
-    let background = tokio::spawn(background_tasks(
-        hotline.clone(),
-        health.clone(),
-        stop_rx.clone(),
-    ));
-    let timers = options
-        .run_timers
-        .then(|| tokio::spawn(timer_loop(hotline.clone(), stop_rx.clone())));
+    let beats = Arc::new(Heartbeats::default());
+    let mut tasks = vec![
+        tokio::spawn(health_probe(
+            hotline.clone(),
+            health.clone(),
+            beats.clone(),
+            stop_rx.clone(),
+        )),
+        tokio::spawn(lease_sweep(hotline.clone(), beats.clone(), stop_rx.clone())),
+        tokio::spawn(repair_loop(hotline.clone(), stop_rx.clone())),
+    ];
+    if let Some(audit) = options.audit {
+        tasks.push(tokio::spawn(audit_loop(
+            hotline.clone(),
+            audit,
+            stop_rx.clone(),
+        )));
+    }
+    if options.run_timers {
+        tasks.push(tokio::spawn(timer_loop(
+            hotline.clone(),
+            beats.clone(),
+            stop_rx.clone(),
+        )));
+    }
 
     let router = tonic::transport::Server::builder()
         .add_service(health_service)
@@ -285,86 +335,251 @@ pub async fn serve(
             Ok(())
         }
     };
-    background.abort();
-    if let Some(timers) = timers {
-        timers.abort();
+    for task in tasks {
+        task.abort();
     }
     result
 }
 
-/// How many timers one claim takes: bounded so one replica never holds thousands in flight.
+/// How many timers one claim takes: bounded so one batch stays well inside its lease, and
+/// so firing a backlog leaves room between batches for submits.
 const TIMER_BATCH: usize = 256;
 /// The longest the timer loop sleeps without looking (timers scheduled by other replicas).
 const TIMER_POLL: Duration = Duration::from_millis(200);
+/// The longest a failing loop waits before trying again (it doubles from 100 ms).
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
-/// Fires SLA timers as they come due, until shutdown.
-async fn timer_loop(hotline: Hotline, mut stop: watch::Receiver<bool>) {
+/// Health names served besides the per-service ones (`grpc.health.v1.Health/Check`):
+/// - `""` and [`READINESS_HEALTH`]: ready for traffic: the store answers within
+///   [`PROBE_TIMEOUT`]. Redis does not count: with it down, submits still commit and are
+///   queued once it is back (it shows under [`WORKING_SET_HEALTH`]).
+/// - [`LIVENESS_HEALTH`]: the process is making progress: the health probe, the lease sweep
+///   and (if this replica fires timers) the timer loop have each finished a round within
+///   [`STALLED_AFTER`]. A load balancer should restart a replica that is not live, and only
+///   stop sending to one that is not ready.
+pub const READINESS_HEALTH: &str = "hotline.readiness";
+pub const LIVENESS_HEALTH: &str = "hotline.liveness";
+/// How often health is probed, and how long one probe of the store or Redis may take.
+const PROBE_EVERY: Duration = Duration::from_secs(1);
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+/// A background loop that has not finished a round for this long is stalled.
+const STALLED_AFTER: Duration = Duration::from_secs(60);
+
+/// When each background loop last finished a round (liveness).
+#[derive(Debug, Default)]
+struct Heartbeats {
+    probe: std::sync::Mutex<Option<std::time::Instant>>,
+    sweep: std::sync::Mutex<Option<std::time::Instant>>,
+    timers: std::sync::Mutex<Option<std::time::Instant>>,
+    fires_timers: std::sync::atomic::AtomicBool,
+}
+
+impl Heartbeats {
+    fn beat(slot: &std::sync::Mutex<Option<std::time::Instant>>) {
+        *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(std::time::Instant::now());
+    }
+
+    fn fresh(slot: &std::sync::Mutex<Option<std::time::Instant>>) -> bool {
+        slot.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_none_or(|at| at.elapsed() < STALLED_AFTER)
+    }
+
+    fn live(&self) -> bool {
+        Self::fresh(&self.probe)
+            && Self::fresh(&self.sweep)
+            && (!self.fires_timers.load(std::sync::atomic::Ordering::Relaxed)
+                || Self::fresh(&self.timers))
+    }
+}
+
+fn serving(ok: bool) -> tonic_health::ServingStatus {
+    if ok {
+        tonic_health::ServingStatus::Serving
+    } else {
+        tonic_health::ServingStatus::NotServing
+    }
+}
+
+/// Doubles `backoff` up to [`MAX_BACKOFF`].
+fn next_backoff(backoff: Duration) -> Duration {
+    (backoff * 2).clamp(Duration::from_millis(100), MAX_BACKOFF)
+}
+
+/// Fires SLA timers as they come due, until shutdown. On errors (the store or Redis down) it
+/// backs off, and the failed batch has already been handed back for any replica to take.
+async fn timer_loop(hotline: Hotline, beats: Arc<Heartbeats>, mut stop: watch::Receiver<bool>) {
+    beats
+        .fires_timers
+        .store(true, std::sync::atomic::Ordering::Relaxed);
     let alarm = hotline.queues().alarm().clone();
+    let mut backoff = Duration::ZERO;
     loop {
         alarm.awake();
         // Drain everything due now, a bounded batch at a time.
+        let mut failed = false;
         loop {
             match hotline.fire_due_timers(TIMER_BATCH).await {
-                Ok(report) if report.claimed == TIMER_BATCH => continue,
+                Ok(report) if report.claimed == TIMER_BATCH => {
+                    Heartbeats::beat(&beats.timers);
+                    continue;
+                }
                 Ok(_) => break,
                 Err(err) => {
-                    tracing::error!(error = %err, "timer round failed");
+                    crate::logging::warn_summarised("timers", &err);
+                    failed = true;
                     break;
                 }
             }
         }
-        let next = hotline.queues().timers().next_due().await.ok().flatten();
-        let wait = next
-            .map(|at| (at - hotline.now()).to_std().unwrap_or(Duration::ZERO))
-            .unwrap_or(TIMER_POLL)
-            .min(TIMER_POLL);
+        Heartbeats::beat(&beats.timers);
+        let wait = if failed {
+            backoff = next_backoff(backoff);
+            backoff
+        } else {
+            backoff = Duration::ZERO;
+            let next = tokio::time::timeout(PROBE_TIMEOUT, hotline.queues().timers().next_due())
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .flatten();
+            next.map(|at| (at - hotline.now()).to_std().unwrap_or(Duration::ZERO))
+                .unwrap_or(TIMER_POLL)
+                .min(TIMER_POLL)
+        };
         alarm.sleeping_until(hotline.now() + chrono::TimeDelta::from_std(wait).unwrap_or_default());
         tokio::select! {
             _ = stop.changed() => return,
             () = tokio::time::sleep(wait) => {}
-            () = alarm.rung() => {}
+            () = alarm.rung(), if !failed => {}
         }
     }
 }
 
-/// Lease sweeper and health probe, until shutdown.
-async fn background_tasks(
-    hotline: Hotline,
-    health: tonic_health::server::HealthReporter,
-    mut stop: watch::Receiver<bool>,
-) {
-    let mut sweep = tokio::time::interval(LEASE_SWEEP);
-    let mut probe = tokio::time::interval(HEALTH_PROBE);
-    let mut healthy = true;
+/// Returns expired claim leases to their queues, once a second.
+async fn lease_sweep(hotline: Hotline, beats: Arc<Heartbeats>, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(LEASE_SWEEP);
     loop {
         tokio::select! {
             _ = stop.changed() => return,
-            _ = sweep.tick() => {
-                if let Err(err) = hotline.queues().release_expired(hotline.now()).await {
-                    tracing::error!(error = %err, "lease sweep failed");
-                }
+            _ = tick.tick() => {}
+        }
+        let swept = tokio::time::timeout(
+            PROBE_TIMEOUT,
+            hotline.queues().release_expired(hotline.now()),
+        )
+        .await;
+        match swept {
+            Ok(Ok(_)) => {}
+            Ok(Err(err)) => crate::logging::warn_summarised("lease sweep", &err),
+            Err(_) => crate::logging::warn_summarised(
+                "lease sweep",
+                &crate::error::RouterError::Unavailable("the lease sweep timed out".into()),
+            ),
+        }
+        Heartbeats::beat(&beats.sweep);
+        crate::logging::flush_summaries();
+    }
+}
+
+/// Probes the store and the working set every second, each round trip bounded by
+/// [`PROBE_TIMEOUT`], and reports readiness, liveness and the working set's state. It never
+/// waits on a rebuild (that runs in [`repair_loop`]), so health recovers as soon as the
+/// store and Redis answer again.
+async fn health_probe(
+    hotline: Hotline,
+    health: tonic_health::server::HealthReporter,
+    beats: Arc<Heartbeats>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(PROBE_EVERY);
+    let mut ready = true;
+    let mut working_set = true;
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tick.tick() => {}
+        }
+        let store_ok = matches!(
+            tokio::time::timeout(PROBE_TIMEOUT, hotline.ping()).await,
+            Ok(Ok(()))
+        );
+        let backend_ok = matches!(
+            tokio::time::timeout(PROBE_TIMEOUT, hotline.queues().queue().is_intact()).await,
+            Ok(Ok(true))
+        );
+        let set_ok = backend_ok && !hotline.queues().is_dirty();
+        metrics::gauge!("hotline_working_set_repairs_pending")
+            .set(hotline.queues().repairs_pending() as f64);
+        if store_ok != ready {
+            ready = store_ok;
+            tracing::warn!(status = ?serving(ready), "store health changed");
+        }
+        if set_ok != working_set {
+            working_set = set_ok;
+            tracing::warn!(status = ?serving(working_set), "working-set health changed");
+        }
+        health.set_service_status("", serving(ready)).await;
+        health
+            .set_service_status(READINESS_HEALTH, serving(ready))
+            .await;
+        health
+            .set_service_status(WORKING_SET_HEALTH, serving(working_set))
+            .await;
+        Heartbeats::beat(&beats.probe);
+        health
+            .set_service_status(LIVENESS_HEALTH, serving(beats.live()))
+            .await;
+    }
+}
+
+/// Repairs the working set whenever it needs it: a whole rebuild after its backend lost its
+/// data, else the tickets whose update failed. Runs on its own, so a long rebuild over a slow
+/// link never holds up health, the lease sweep or the timers.
+async fn repair_loop(hotline: Hotline, mut stop: watch::Receiver<bool>) {
+    let mut backoff = Duration::ZERO;
+    loop {
+        let wait = match hotline.repair_working_set().await {
+            Ok(_) => {
+                backoff = Duration::ZERO;
+                PROBE_EVERY
             }
-            _ = probe.tick() => {
-                // A working set that missed an update (its backend was down) or lost its data
-                // (Redis flushed or replaced) is rebuilt from the store as soon as it answers.
-                if let Err(err) = hotline.repair_working_set().await {
-                    tracing::error!(error = %err, "working set unavailable; will retry");
-                }
-                let working_set_ok = !hotline.queues().is_dirty();
-                health
-                    .set_service_status(
-                        WORKING_SET_HEALTH,
-                        if working_set_ok { tonic_health::ServingStatus::Serving } else { tonic_health::ServingStatus::NotServing },
-                    )
-                    .await;
-                let ok = hotline.ping().await.is_ok();
-                if ok != healthy {
-                    healthy = ok;
-                    let status = if ok { tonic_health::ServingStatus::Serving } else { tonic_health::ServingStatus::NotServing };
-                    tracing::warn!(?status, "store health changed");
-                    health.set_service_status("", status).await;
-                }
+            Err(err) => {
+                crate::logging::warn_summarised("working set", &err);
+                backoff = next_backoff(backoff);
+                backoff
             }
+        };
+        tokio::select! {
+            _ = stop.changed() => return,
+            () = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// Anti-entropy: every `audit.every`, compares `audit.stations` stations' live tickets in the
+/// store with their queues and timers (see [`crate::working_set::WorkingSet::audit`]).
+async fn audit_loop(hotline: Hotline, audit: Audit, mut stop: watch::Receiver<bool>) {
+    let mut cursor = crate::working_set::AuditCursor::default();
+    let mut tick = tokio::time::interval(audit.every);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tick.tick() => {}
+        }
+        // Not while a repair is due: the repair puts everything back anyway.
+        if hotline.queues().is_dirty() {
+            continue;
+        }
+        let round = hotline.queues().audit(
+            &mut cursor,
+            audit.stations,
+            chrono::Duration::seconds(10),
+            hotline.now(),
+        );
+        if let Err(err) = round.await {
+            crate::logging::warn_summarised("anti-entropy", &err);
         }
     }
 }

@@ -54,10 +54,6 @@ pub struct Hotline {
     routing: Option<Routing>,
 }
 
-/// How far back (seconds) a post-rebuild reconciliation looks beyond its snapshot, to cover
-/// clock differences between replicas.
-const RECONCILE_MARGIN_SECONDS: i64 = 30;
-
 /// What one round of timer firing did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FireReport {
@@ -108,7 +104,14 @@ impl Hotline {
         escalation: escalation::Settings,
     ) -> Self {
         let (queue, timers) = working_set;
-        let queues = WorkingSet::new(queue, timers, directory.clone(), sla.clone(), escalation);
+        let queues = WorkingSet::new(
+            queue,
+            timers,
+            store.clone(),
+            directory.clone(),
+            sla.clone(),
+            escalation,
+        );
         Self {
             store,
             queues,
@@ -190,14 +193,7 @@ impl Hotline {
             // A retry: the first try may have been cut off between its commit and its queue
             // update, so put the ticket where it belongs (a no-op when it already is).
             let existing = created.into_ticket();
-            let was_on = HashMap::new();
-            if let Err(err) = self
-                .queues
-                .reconcile(std::slice::from_ref(&existing), &was_on)
-                .await
-            {
-                tracing::error!(ticket = %existing.id, error = %err, "working-set repair on retry failed");
-            }
+            self.queues.put_back(&existing, Vec::new()).await;
             return Ok(Submitted {
                 ticket: existing,
                 created: false,
@@ -401,6 +397,15 @@ impl Hotline {
         let ticket = self.get(id).await?;
         if let Some(expected) = expected_version {
             if expected != ticket.version {
+                // A retry of a change that landed although its answer was lost (a commit cut
+                // off mid-way): the same actor's same action already follows that version, so
+                // answer as the first try would have, instead of ABORTED.
+                if self
+                    .already_done(&ticket, expected, &actor, &action)
+                    .await?
+                {
+                    return Ok(ticket);
+                }
                 return Err(RouterError::Conflict(format!(
                     "ticket {id} is at version {}, not {expected}; reload it and try again",
                     ticket.version
@@ -416,6 +421,27 @@ impl Hotline {
         tracing::info!(ticket = %id, action = name, stage = %next.stage, version = next.version, "ticket changed");
         self.follow(&ticket, &next).await;
         Ok(next)
+    }
+
+    /// Whether `actor` already did `action` to the ticket after version `expected`: an action
+    /// is decided on the version its actor saw, so the same actor and action from the same
+    /// version is a retry, not a second decision.
+    async fn already_done(
+        &self,
+        ticket: &Ticket,
+        expected: u64,
+        actor: &Actor,
+        action: &Action,
+    ) -> Result<bool, RouterError> {
+        if ticket.version <= expected {
+            return Ok(false);
+        }
+        let events = self.store.events(ticket.id).await?;
+        Ok(events.iter().any(|event| {
+            event.seq == expected + 1
+                && event.actor == *actor
+                && event.action.name() == action.name()
+        }))
     }
 
     /// Links `id` to the live ticket `of` and closes it as a duplicate. Returns both.
@@ -502,18 +528,13 @@ impl Hotline {
                 // Drop this claim's lease and put the ticket where the store says (off the
                 // queue if it moved on), so the next claim is not stuck on a stale entry.
                 if let Ok(current) = self.get(claimed.id).await {
-                    let repaired = async {
-                        self.queues
-                            .queue()
-                            .remove(current.id, &lease.station)
-                            .await?;
-                        self.queues
-                            .reconcile(std::slice::from_ref(&current), &HashMap::new())
-                            .await
-                    };
-                    if let Err(repair) = repaired.await {
-                        tracing::error!(ticket = %current.id, error = %repair, "queue repair after a failed claim failed");
+                    let removed = self.queues.queue().remove(current.id, &lease.station).await;
+                    if let Err(err) = removed {
+                        crate::logging::warn_summarised("working set", &err);
                     }
+                    self.queues
+                        .put_back(&current, vec![lease.station.clone()])
+                        .await;
                 }
                 Err(err)
             }
@@ -624,132 +645,199 @@ impl Hotline {
         Ok(())
     }
 
-    /// Rebuilds the working set (queues, timers) from the store: at start-up, on demand, and
-    /// after a working-set backend lost data or was unreachable.
-    ///
-    /// Other replicas keep writing meanwhile. Their changes after our snapshot would be undone
-    /// by the rebuild, so afterwards every ticket changed since the snapshot began (with a
-    /// margin for clock skew between replicas) is put where its current state says.
+    /// Rebuilds the working set (queues, timers) from the store, catching up with what other
+    /// replicas commit meanwhile: see [`WorkingSet::rebuild`].
     pub async fn rebuild_working_set(&self) -> Result<(usize, usize), RouterError> {
-        let snapshot_at = self.now();
-        let tickets = self
-            .store
-            .in_stages(&[
-                Stage::PendingDispatch,
-                Stage::AwaitingSignFor,
-                Stage::InProgress,
-                Stage::ReturnRequested,
-                Stage::AwaitingCallback,
-            ])
-            .await?;
-        let counts = self.queues.rebuild(&tickets).await?;
-        // Where the rebuild put each ticket, for moving those that changed since.
-        let was_on: HashMap<TicketId, StationId> = tickets
-            .iter()
-            .filter_map(|t| self.queues.entry_for(t).map(|e| (t.id, e.station)))
-            .collect();
-        let since = snapshot_at - Duration::seconds(RECONCILE_MARGIN_SECONDS);
-        let mut before_id = None;
-        loop {
-            let page = self
-                .store
-                .search(&SearchQuery {
-                    updated_since: Some(since),
-                    before_id,
-                    limit: 1_000,
-                    ..SearchQuery::default()
-                })
-                .await?;
-            self.queues.reconcile(&page, &was_on).await?;
-            match page.last() {
-                Some(last) if page.len() == 1_000 => before_id = Some(last.id),
-                _ => break,
-            }
-        }
-        Ok(counts)
+        self.queues.rebuild().await
     }
 
     /// Rebuilds the working set if its backend lost it (flushed or replaced Redis, or a new
-    /// process's in-memory queue) or an update failed. Returns whether it rebuilt.
+    /// process's in-memory queue), else repairs the tickets whose update failed. Returns
+    /// whether it repaired anything.
     pub async fn repair_working_set(&self) -> Result<bool, RouterError> {
-        if !self.queues.is_dirty() && self.queues.is_intact().await? {
-            return Ok(false);
-        }
-        let (queued, timers) = self.rebuild_working_set().await?;
-        tracing::warn!(queued, timers, "working set rebuilt from the store");
-        Ok(true)
+        self.queues.repair().await
     }
 
-    /// Claims the timers due now (at most `limit`) and applies each one's escalation. Stale or
-    /// already-applied timers are acknowledged without effect.
+    /// Claims the timers due now (at most `limit`) and fires them as one batch: the tickets
+    /// read in one round trip, every step due on each applied in deadline order (so a warning
+    /// still comes before its breach when both are late, whichever replica claimed which),
+    /// the changes written in one statement (one stale ticket never fails the rest; it is
+    /// re-read and tried again), the working set followed, and the timers acknowledged in one
+    /// call. If the store fails, the batch is handed back at once for any replica to retry.
     pub async fn fire_due_timers(&self, limit: usize) -> Result<FireReport, RouterError> {
         let now = self.now();
-        let due = self
-            .queues
-            .timers()
+        let timers = self.queues.timers();
+        let due = timers
             .claim_due(now, limit, escalation::TIMER_LEASE())
             .await?;
-        let mut fired = 0;
-        for timer in &due {
-            match self.fire(timer).await {
-                Ok(true) => fired += 1,
-                Ok(false) => {}
-                Err(err) => {
-                    // Left in flight: its lease runs out and it is tried again.
-                    tracing::error!(%timer, error = %err, "timer failed; it will be retried");
-                    continue;
+        let Some(earliest) = due.iter().map(|t| t.fire_at_ms).min() else {
+            metrics::gauge!("hotline_timer_lag_seconds").set(0.0);
+            return Ok(FireReport::default());
+        };
+        let lag = (now.timestamp_millis() - earliest).max(0) as f64 / 1000.0;
+        metrics::gauge!("hotline_timer_lag_seconds").set(lag);
+        if lag > escalation::LAG_WARNING.as_secs_f64() {
+            crate::logging::warn_summarised(
+                "timers",
+                &crate::error::TimersBehind {
+                    seconds: lag.round() as u64,
+                },
+            );
+        }
+        let fired = tokio::time::timeout(escalation::BATCH_TIMEOUT, self.fire_batch(&due, now))
+            .await
+            .unwrap_or_else(|_| {
+                Err(RouterError::Unavailable(format!(
+                    "a batch of {} timers took longer than {} s",
+                    due.len(),
+                    escalation::BATCH_TIMEOUT.as_secs()
+                )))
+            });
+        match fired {
+            Ok((report, done)) => {
+                if let Err(err) = timers.ack_many(&done).await {
+                    // Not acknowledged: handed out again after their lease, then found done.
+                    crate::logging::warn_summarised("timers", &err);
                 }
+                if report.escalated > 0 {
+                    metrics::counter!("hotline_escalations_total")
+                        .increment(report.escalated as u64);
+                }
+                Ok(report)
             }
-            if let Err(err) = self.queues.timers().ack(timer).await {
-                // Not acknowledged: handed out again after its lease, and then found done.
-                tracing::error!(%timer, error = %err, "timer acknowledgement failed");
+            Err(err) => {
+                // Hand the whole batch back now rather than leave it to wait out its lease;
+                // whatever was already written is found done when it is fired again.
+                if let Err(release) = timers.release(&due).await {
+                    crate::logging::warn_summarised("timers", &release);
+                }
+                Err(err)
             }
         }
-        if fired > 0 {
-            metrics::counter!("hotline_escalations_total").increment(fired as u64);
-        }
-        Ok(FireReport {
-            claimed: due.len(),
-            escalated: fired,
-        })
     }
 
-    /// Applies one timer. `Ok(false)` when it no longer applies or was already applied.
-    async fn fire(&self, timer: &Timer) -> Result<bool, RouterError> {
-        // Two replicas (or a retry) may race here; the version check lets one write, and the
-        // loser sees the flag on reload and stops.
-        for _ in 0..3 {
-            let Some(ticket) = self.store.get(timer.ticket).await? else {
-                return Ok(false);
-            };
-            if !escalation::still_applies(&ticket, timer) {
-                return Ok(false);
-            }
-            let widen_to = self.widen_target(&ticket);
-            let Some(action) = escalation::action_for(&ticket, timer, widen_to) else {
-                return Ok(false);
-            };
-            match self
-                .act(
-                    ticket.id,
-                    Some(ticket.version),
-                    escalation::engine(),
-                    action,
-                )
-                .await
-            {
-                Ok(_) => {
-                    tracing::info!(%timer, "escalated");
-                    return Ok(true);
-                }
-                Err(RouterError::Conflict(_)) => continue,
-                Err(other) => return Err(other),
-            }
+    /// Fires one claimed batch. Returns the report and the timers that are settled (fired,
+    /// stale or already done); the rest stay in flight and are retried after their lease.
+    async fn fire_batch(
+        &self,
+        due: &[Timer],
+        now: DateTime<Utc>,
+    ) -> Result<(FireReport, Vec<Timer>), RouterError> {
+        let mut by_ticket: HashMap<TicketId, Vec<Timer>> = HashMap::new();
+        for timer in due {
+            by_ticket
+                .entry(timer.ticket)
+                .or_default()
+                .push(timer.clone());
         }
-        // Busy ticket: leave the timer in flight; it is handed out again when its lease ends.
-        Err(RouterError::Conflict(format!(
-            "timer {timer}: the ticket kept changing; will retry"
-        )))
+        let mut report = FireReport {
+            claimed: due.len(),
+            escalated: 0,
+        };
+        let mut settled = Vec::with_capacity(due.len());
+        let mut remaining: Vec<TicketId> = by_ticket.keys().copied().collect();
+        // Busy tickets (changed between our read and our write) are read and tried again.
+        for _ in 0..3 {
+            if remaining.is_empty() {
+                break;
+            }
+            let tickets = self.store.get_many(&remaining).await?;
+            let found: std::collections::HashSet<TicketId> = tickets.iter().map(|t| t.id).collect();
+            for id in remaining.iter().filter(|id| !found.contains(id)) {
+                settled.extend(by_ticket.remove(id).unwrap_or_default());
+            }
+            let mut befores = Vec::new();
+            let mut changes = Vec::new();
+            for ticket in tickets {
+                match self.escalate(&ticket, now) {
+                    Ok(None) => settled.extend(by_ticket.remove(&ticket.id).unwrap_or_default()),
+                    Ok(Some(change)) => {
+                        befores.push(ticket);
+                        changes.push(change);
+                    }
+                    Err(err) => {
+                        // Left in flight: retried after the lease (a calendar not yet loaded...).
+                        crate::logging::warn_summarised("timers", &err);
+                        by_ticket.remove(&ticket.id);
+                    }
+                }
+            }
+            let results = self.store.commit_many(&changes).await;
+            let mut followed = Vec::new();
+            let mut conflicted = Vec::new();
+            let mut outage = None;
+            for ((before, (after, events)), result) in befores.into_iter().zip(changes).zip(results)
+            {
+                match result {
+                    Ok(()) => {
+                        report.escalated += events.len();
+                        for event in &events {
+                            tracing::info!(ticket = %after.id, event = event.action.name(), "escalated");
+                        }
+                        settled.extend(by_ticket.remove(&after.id).unwrap_or_default());
+                        followed.push((before, after));
+                    }
+                    Err(hotline_store::StoreError::Conflict { .. }) => conflicted.push(after.id),
+                    Err(err) if err.is_transient() => outage = Some(err),
+                    Err(err) => {
+                        crate::logging::error_summarised("timers", &err);
+                        by_ticket.remove(&after.id);
+                    }
+                }
+            }
+            self.queues.follow_many(&followed).await;
+            if let Some(err) = outage {
+                return Err(err.into());
+            }
+            remaining = conflicted;
+        }
+        if !remaining.is_empty() {
+            tracing::info!(
+                tickets = remaining.len(),
+                "busy tickets: their timers stay in flight and are retried after the lease"
+            );
+        }
+        Ok((report, settled))
+    }
+
+    /// Every escalation step due on `ticket` by `now`, applied in order: the ticket after them
+    /// and their events, or `None` when nothing is due (stale timers, steps already taken).
+    #[allow(clippy::type_complexity)]
+    fn escalate(
+        &self,
+        ticket: &Ticket,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Ticket, Vec<Event>)>, RouterError> {
+        let now_ms = now.timestamp_millis();
+        let settings = self.queues.escalation();
+        let mut current = ticket.clone();
+        let mut events = Vec::new();
+        let mut skipped: Vec<Timer> = Vec::new();
+        // Bounded: each step raises a flag (or moves the ticket), so few can be due at once.
+        for _ in 0..16 {
+            let mut plan: Vec<Timer> = escalation::plan(&current, &self.sla, settings)
+                .into_iter()
+                .filter(|t| t.fire_at_ms <= now_ms && !skipped.contains(t))
+                .collect();
+            plan.sort_by_key(|t| (t.fire_at_ms, t.step));
+            let Some(timer) = plan.into_iter().next() else {
+                break;
+            };
+            let widen_to = self.widen_target(&current);
+            let Some(action) = escalation::action_for(&current, &timer, widen_to) else {
+                skipped.push(timer);
+                continue;
+            };
+            let (next, more) = self.plan(
+                &current,
+                Vec::new(),
+                vec![(escalation::engine(), action)],
+                now,
+            )?;
+            events.extend(more);
+            current = next;
+        }
+        Ok((!events.is_empty()).then_some((current, events)))
     }
 
     /// The same kind of station one level up from the ticket's station, for widening.

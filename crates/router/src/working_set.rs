@@ -1,37 +1,184 @@
 //! The working set (station queues, claim leases, SLA timers) kept in line with the store:
 //! which queue a ticket belongs on and which timers run for it in each stage, updated after
-//! every change, rebuilt after a restart or a lost Redis, with expired leases released.
+//! every change, rebuilt after a restart or a lost Redis, checked by anti-entropy, with expired
+//! leases released.
 //!
-//! The store is the truth. A working-set update that fails after a commit is logged and marks
-//! the set dirty; the background task rebuilds it from the store once the backend answers
-//! again, so a ticket is never lost; and since the rebuild replaces the whole set, never
-//! queued twice.
+//! The store is the truth, and the working set never decides anything the store has not
+//! committed. Three mechanisms keep it honest:
+//!
+//! - **Follow, then verify.** After a commit, the ticket is moved and its timers rescheduled
+//!   ([`WorkingSet::follow`]); then its stored version is read back. Two replicas' updates for
+//!   consecutive versions of one ticket can land in either order, so an update that finds the
+//!   store already past the version it wrote puts the ticket where the *current* version says,
+//!   and checks again. The last writer always verifies after writing, so the set ends where the
+//!   newest version says: an older write never has the last word.
+//! - **Rebuild with catch-up.** A rebuild ([`WorkingSet::rebuild`]) reads every live ticket and
+//!   the store's position in its commit order in one transaction, replaces the set, then
+//!   re-places every ticket committed since that position ([`TicketStore::changed_since`]: exact,
+//!   not a clock window). Changes that land meanwhile are either in the catch-up or followed
+//!   after it. The set stays marked for repair until the catch-up has finished.
+//! - **Per-ticket repair.** An update that fails (Redis down) records the ticket; the
+//!   background task re-places just those tickets once the backend answers, keeping everyone
+//!   else's leases and in-flight timers. Only a backend that lost its data (flushed, replaced,
+//!   a new process) is rebuilt whole.
+//!
+//! Anti-entropy ([`WorkingSet::audit`]) compares, a few stations at a time, the store's live
+//! tickets with the queues and pending timers in both directions, re-reads a ticket before
+//! calling a difference drift, repairs it and counts it (`hotline_working_set_drift_total`,
+//! which should stay 0).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use tokio::sync::Notify;
+use chrono::{DateTime, Duration, Utc};
+use futures::stream::{self, StreamExt};
+use tokio::sync::{oneshot, Notify};
 
-use chrono::{DateTime, Utc};
 use hotline_core::{Stage, StationId, Ticket, TicketId};
 use hotline_directory::Directory;
-use hotline_dispatch::{Queue, QueueEntry, TimerIndex};
+use hotline_dispatch::{Queue, QueueEntry, Timer, TimerIndex};
+use hotline_store::TicketStore;
 
 use crate::deadlines::Sla;
 use crate::error::RouterError;
 use crate::escalation;
 
+/// Stages whose tickets hold a queue entry or timers: what a rebuild reads.
+pub const LIVE_STAGES: [Stage; 5] = [
+    Stage::PendingDispatch,
+    Stage::AwaitingSignFor,
+    Stage::InProgress,
+    Stage::ReturnRequested,
+    Stage::AwaitingCallback,
+];
+
+/// How many tickets are placed at once (round trips in flight) during a catch-up or repair.
+const PLACE_CONCURRENCY: usize = 32;
+/// How many times a ticket that keeps changing under a placement is placed again before it is
+/// left to the repair loop.
+const SETTLE_ROUNDS: usize = 5;
+/// More tickets than this waiting for per-ticket repair: a whole rebuild is cheaper.
+const REPAIR_LIMIT: usize = 20_000;
+
 #[derive(Clone)]
 pub struct WorkingSet {
     queue: Arc<dyn Queue>,
     timers: Arc<dyn TimerIndex>,
+    store: Arc<dyn TicketStore>,
     directory: Arc<Directory>,
     sla: Sla,
     escalation: escalation::Settings,
-    dirty: Arc<AtomicBool>,
+    state: Arc<RepairState>,
     /// Wakes the timer loop when a timer is scheduled earlier than it planned to wake.
     alarm: Arc<TimerAlarm>,
+    pauses: Arc<PausePoints>,
+}
+
+/// What is waiting to be repaired.
+#[derive(Debug, Default)]
+struct RepairState {
+    /// The backend must be rebuilt whole (a rebuild failed, or too many tickets to repair).
+    rebuild: AtomicBool,
+    /// A rebuild is between its snapshot and the end of its catch-up.
+    rebuilding: AtomicBool,
+    /// Tickets whose update failed, with the stations they may have been left on.
+    tickets: Mutex<HashMap<TicketId, Vec<StationId>>>,
+}
+
+impl RepairState {
+    fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<TicketId, Vec<StationId>>> {
+        self.tickets.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn record(&self, ticket: TicketId, maybe_on: impl IntoIterator<Item = StationId>) {
+        let mut pending = self.pending();
+        let stations = pending.entry(ticket).or_default();
+        for station in maybe_on {
+            if !stations.contains(&station) {
+                stations.push(station);
+            }
+        }
+        if pending.len() > REPAIR_LIMIT {
+            pending.clear();
+            self.rebuild.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Where a rebuild can be held still by a test, to let changes land at an exact point
+/// (deterministic race tests; no sleeps). Unarmed points cost one uncontended lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PausePoint {
+    /// The rebuild has read its snapshot and not yet replaced the set.
+    RebuildAfterSnapshot,
+    /// The rebuild has replaced the set and not yet read what changed since its snapshot.
+    RebuildAfterApply,
+}
+
+/// Test hooks: see [`PausePoint`].
+#[derive(Debug, Default)]
+pub struct PausePoints {
+    armed: Mutex<HashMap<PausePoint, (oneshot::Sender<()>, oneshot::Receiver<()>)>>,
+}
+
+/// A paused point: `reached` resolves when the rebuild gets there; dropping or sending on
+/// `resume` lets it go on.
+pub struct Paused {
+    pub reached: oneshot::Receiver<()>,
+    pub resume: oneshot::Sender<()>,
+}
+
+impl PausePoints {
+    /// The next time `point` is reached, wait there until resumed.
+    pub fn arm(&self, point: PausePoint) -> Paused {
+        let (reached_tx, reached) = oneshot::channel();
+        let (resume, resume_rx) = oneshot::channel();
+        self.armed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(point, (reached_tx, resume_rx));
+        Paused { reached, resume }
+    }
+
+    async fn hit(&self, point: PausePoint) {
+        let armed = self
+            .armed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&point);
+        if let Some((reached, resume)) = armed {
+            let _ = reached.send(());
+            let _ = resume.await;
+        }
+    }
+}
+
+/// What one anti-entropy round found (and repaired).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Drift {
+    /// Stations compared.
+    pub stations: usize,
+    /// Live tickets compared.
+    pub tickets: usize,
+    /// Tickets that belonged on a queue and were not on it.
+    pub missing: usize,
+    /// Queue entries for tickets that did not belong there.
+    pub stale: usize,
+    /// Tickets whose pending timers differed from what their state calls for.
+    pub timers: usize,
+}
+
+impl Drift {
+    pub fn total(&self) -> usize {
+        self.missing + self.stale + self.timers
+    }
+}
+
+/// Where anti-entropy goes on from: the next station of the directory, in order.
+#[derive(Debug, Default, Clone)]
+pub struct AuditCursor {
+    next: usize,
 }
 
 /// How updates tell the timer loop about a timer due before the loop planned to look again,
@@ -85,6 +232,7 @@ impl WorkingSet {
     pub fn new(
         queue: Arc<dyn Queue>,
         timers: Arc<dyn TimerIndex>,
+        store: Arc<dyn TicketStore>,
         directory: Arc<Directory>,
         sla: Sla,
         escalation: escalation::Settings,
@@ -92,11 +240,13 @@ impl WorkingSet {
         Self {
             queue,
             timers,
+            store,
             directory,
             sla,
             escalation,
-            dirty: Arc::new(AtomicBool::new(false)),
+            state: Arc::new(RepairState::default()),
             alarm: Arc::new(TimerAlarm::new()),
+            pauses: Arc::new(PausePoints::default()),
         }
     }
 
@@ -112,13 +262,27 @@ impl WorkingSet {
         &self.timers
     }
 
-    /// True when an update failed and the set must be rebuilt from the store.
-    pub fn is_dirty(&self) -> bool {
-        self.dirty.load(Ordering::Relaxed)
+    /// The centre's escalation choices.
+    pub fn escalation(&self) -> &escalation::Settings {
+        &self.escalation
     }
 
-    fn mark_dirty(&self) {
-        self.dirty.store(true, Ordering::Relaxed);
+    /// Test hooks that hold a rebuild at a [`PausePoint`].
+    pub fn pauses(&self) -> &PausePoints {
+        &self.pauses
+    }
+
+    /// True while the set may disagree with the store: an update is waiting to be repaired, a
+    /// rebuild is due, or one is still catching up.
+    pub fn is_dirty(&self) -> bool {
+        self.state.rebuild.load(Ordering::SeqCst)
+            || self.state.rebuilding.load(Ordering::SeqCst)
+            || !self.state.pending().is_empty()
+    }
+
+    /// How many tickets wait for a per-ticket repair.
+    pub fn repairs_pending(&self) -> usize {
+        self.state.pending().len()
     }
 
     /// The queue entry for a ticket in its current stage: a station's queue while it awaits
@@ -137,102 +301,524 @@ impl WorkingSet {
         }
     }
 
-    /// Moves the ticket and reschedules its timers after a committed change. The store
-    /// already holds the truth, so a failure here is logged, not returned: the set is marked
-    /// dirty and rebuilt from the store.
+    fn station_for(&self, ticket: &Ticket) -> Option<StationId> {
+        self.entry_for(ticket).map(|entry| entry.station)
+    }
+
+    /// Moves the ticket and reschedules its timers after a committed change, then checks that
+    /// no newer version was committed meanwhile (if one was, the ticket is put where that one
+    /// says). The store already holds the truth, so a failure here is logged, not returned:
+    /// the ticket is recorded and repaired from the store once the backend answers.
     pub async fn follow(&self, before: &Ticket, after: &Ticket) {
-        let old = self.entry_for(before);
-        let new = self.entry_for(after);
-        let queued = match (old, new) {
-            (Some(old), Some(new))
-                if old.station == new.station
-                    && old.due == new.due
-                    && old.urgency == new.urgency =>
-            {
-                Ok(())
-            }
-            // From where the store had it: a move to another station is one atomic step.
-            (old, Some(new)) => {
-                let from = old.map(|old| old.station);
-                self.queue.enqueue(new, from.as_ref()).await
-            }
-            (Some(old), None) => self.queue.remove(after.id, &old.station).await.map(|_| ()),
-            (None, None) => Ok(()),
+        let maybe_on: Vec<StationId> = self
+            .station_for(before)
+            .into_iter()
+            .chain(self.station_for(after))
+            .collect();
+        let applied = self.apply_change(before, after).await;
+        let settled = match applied {
+            Ok(()) => self.verify(vec![after.clone()], &maybe_on).await,
+            Err(err) => Err(err),
         };
-        let plan = escalation::plan(after, &self.sla, &self.escalation);
-        let first_due = plan.iter().map(|timer| timer.fire_at_ms).min();
-        let timed = self.timers.schedule(after.id, plan).await;
-        if let Some(due) = first_due {
-            self.alarm.scheduled(due);
-        }
-        if let Err(err) = queued.and(timed) {
-            metrics::counter!("hotline_queue_errors_total").increment(1);
-            self.mark_dirty();
-            tracing::error!(ticket = %after.id, error = %err, "working-set update failed; it will be rebuilt from the store");
+        if let Err(err) = settled {
+            self.repair_later(after.id, maybe_on, &err);
         }
     }
 
-    /// Puts each ticket where its current state says (queue or none, its timers), whatever the
-    /// working set thought before. `was_on` says where the working set may still hold a ticket
-    /// (say, where a rebuild from an older snapshot put it); the ticket's last station is tried
-    /// too. Idempotent.
-    pub async fn reconcile(
-        &self,
-        tickets: &[Ticket],
-        was_on: &HashMap<TicketId, StationId>,
-    ) -> Result<(), RouterError> {
-        for ticket in tickets {
-            let before = was_on.get(&ticket.id);
-            match self.entry_for(ticket) {
-                Some(entry) => {
-                    // Only if it is not already there: re-enqueueing would drop a live claim.
-                    let listed = self.queue.list(&entry.station, ticket.updated_at).await?;
-                    if !listed.iter().any(|item| item.entry.ticket == ticket.id) {
-                        self.queue.enqueue(entry, before).await?;
-                    }
+    /// [`WorkingSet::follow`] for many committed changes at once (fired timers): applied
+    /// concurrently, verified with one read of the store.
+    pub async fn follow_many(&self, changes: &[(Ticket, Ticket)]) {
+        let mut updates = Vec::with_capacity(changes.len());
+        for (before, after) in changes {
+            updates.push(self.apply_change(before, after));
+        }
+        let applied = bounded(updates).await;
+        let mut done = Vec::new();
+        let mut maybe_on: HashMap<TicketId, Vec<StationId>> = HashMap::new();
+        for ((before, after), result) in changes.iter().zip(applied) {
+            let stations: Vec<StationId> = self
+                .station_for(before)
+                .into_iter()
+                .chain(self.station_for(after))
+                .collect();
+            match result {
+                Ok(()) => {
+                    maybe_on.insert(after.id, stations);
+                    done.push(after.clone());
                 }
-                None => {
-                    for station in before.into_iter().chain(ticket.station.as_ref()) {
-                        self.queue.remove(ticket.id, station).await?;
-                    }
-                }
+                Err(err) => self.repair_later(after.id, stations, &err),
             }
-            let plan = escalation::plan(ticket, &self.sla, &self.escalation);
-            let first_due = plan.iter().map(|timer| timer.fire_at_ms).min();
-            self.timers.schedule(ticket.id, plan).await?;
-            if let Some(due) = first_due {
-                self.alarm.scheduled(due);
+        }
+        if let Err(err) = self.settle_checked(done.clone(), &maybe_on).await {
+            for ticket in done {
+                let stations = maybe_on.remove(&ticket.id).unwrap_or_default();
+                self.repair_later(ticket.id, stations, &err);
             }
+        }
+    }
+
+    /// Puts one ticket (as the store has it now) where it belongs, taking it off `maybe_on`;
+    /// recorded for repair if the backend does not answer. For retries and failed claims.
+    pub async fn put_back(&self, ticket: &Ticket, maybe_on: Vec<StationId>) {
+        let map = HashMap::from([(ticket.id, maybe_on.clone())]);
+        if let Err(err) = self.settle(vec![ticket.clone()], &map).await {
+            self.repair_later(ticket.id, maybe_on, &err);
+        }
+    }
+
+    fn repair_later(&self, ticket: TicketId, maybe_on: Vec<StationId>, err: &RouterError) {
+        metrics::counter!("hotline_queue_errors_total").increment(1);
+        self.state.record(ticket, maybe_on);
+        crate::logging::warn_summarised("working set", err);
+    }
+
+    /// Moves the ticket from where `before` had it to where `after` puts it, and replaces its
+    /// timers.
+    async fn apply_change(&self, before: &Ticket, after: &Ticket) -> Result<(), RouterError> {
+        let old = self.entry_for(before);
+        let new = self.entry_for(after);
+        match (old, new) {
+            (Some(old), Some(new))
+                if old.station == new.station
+                    && old.due == new.due
+                    && old.urgency == new.urgency => {}
+            // From where the store had it: a move to another station is one atomic step.
+            (old, Some(new)) => {
+                let from = old.map(|old| old.station);
+                self.queue.enqueue(new, from.as_ref()).await?;
+            }
+            (Some(old), None) => {
+                self.queue.remove(after.id, &old.station).await?;
+            }
+            (None, None) => {}
+        }
+        self.schedule(after).await
+    }
+
+    async fn schedule(&self, ticket: &Ticket) -> Result<(), RouterError> {
+        let plan = escalation::plan(ticket, &self.sla, &self.escalation);
+        let first_due = plan.iter().map(|timer| timer.fire_at_ms).min();
+        self.timers.schedule(ticket.id, plan).await?;
+        if let Some(due) = first_due {
+            self.alarm.scheduled(due);
         }
         Ok(())
     }
 
-    /// Whether the backend still holds what the last rebuild put there.
-    pub async fn is_intact(&self) -> Result<bool, RouterError> {
-        Ok(self.queue.is_intact().await?)
+    /// Puts the ticket where its current state says (its queue or none, its timers), whatever
+    /// the working set held before: it is taken off every station of `maybe_on` it does not
+    /// belong on. Putting a ticket where it already is keeps its lease. Idempotent.
+    async fn place(&self, ticket: &Ticket, maybe_on: &[StationId]) -> Result<(), RouterError> {
+        let target = self.entry_for(ticket);
+        let target_station = target.as_ref().map(|e| e.station.clone());
+        let mut elsewhere: Vec<&StationId> = maybe_on
+            .iter()
+            .chain(ticket.station.as_ref())
+            .filter(|s| Some(*s) != target_station.as_ref())
+            .collect();
+        elsewhere.sort();
+        elsewhere.dedup();
+        // A move from the first other station is one atomic step; the rest are removals.
+        let mut rest = elsewhere.into_iter();
+        match target {
+            Some(entry) => {
+                let from = rest.next();
+                self.queue.enqueue(entry, from).await?;
+            }
+            None => {
+                if let Some(first) = rest.next() {
+                    self.queue.remove(ticket.id, first).await?;
+                }
+            }
+        }
+        for station in rest {
+            self.queue.remove(ticket.id, station).await?;
+        }
+        self.schedule(ticket).await
     }
 
-    /// Replaces queues and timers with what `tickets` (every live ticket) call for.
-    pub async fn rebuild(&self, tickets: &[Ticket]) -> Result<(usize, usize), RouterError> {
-        // Cleared first: an update that fails from here on marks it dirty again.
-        self.dirty.store(false, Ordering::Relaxed);
-        let entries: Vec<QueueEntry> = tickets.iter().filter_map(|t| self.entry_for(t)).collect();
-        let timers: Vec<_> = tickets
+    /// Places `tickets` (concurrently), then reads their versions back and places again those
+    /// that changed meanwhile, until none did. `maybe_on` says where each may still be held.
+    async fn settle(
+        &self,
+        tickets: Vec<Ticket>,
+        maybe_on: &HashMap<TicketId, Vec<StationId>>,
+    ) -> Result<(), RouterError> {
+        let mut extra: HashMap<TicketId, Vec<StationId>> = HashMap::new();
+        let mut round = tickets;
+        for _ in 0..SETTLE_ROUNDS {
+            if round.is_empty() {
+                return Ok(());
+            }
+            let mut placements = Vec::with_capacity(round.len());
+            for ticket in &round {
+                let mut stations = maybe_on.get(&ticket.id).cloned().unwrap_or_default();
+                stations.extend(extra.get(&ticket.id).cloned().unwrap_or_default());
+                placements.push(self.place_owned(ticket, stations));
+            }
+            bounded(placements)
+                .await
+                .into_iter()
+                .collect::<Result<Vec<()>, _>>()?;
+            round = self.changed_meanwhile(&round, &mut extra).await?;
+        }
+        if round.is_empty() {
+            Ok(())
+        } else {
+            Err(RouterError::Unavailable(format!(
+                "{} tickets kept changing while the working set was being repaired",
+                round.len()
+            )))
+        }
+    }
+
+    /// Verifies tickets just placed by an update (not placed again first).
+    async fn verify(&self, placed: Vec<Ticket>, maybe_on: &[StationId]) -> Result<(), RouterError> {
+        let mut extra = HashMap::new();
+        let changed = self.changed_meanwhile(&placed, &mut extra).await?;
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let maybe_on: HashMap<TicketId, Vec<StationId>> = changed
+            .iter()
+            .map(|t| {
+                let mut stations = maybe_on.to_vec();
+                stations.extend(extra.remove(&t.id).unwrap_or_default());
+                (t.id, stations)
+            })
+            .collect();
+        self.settle(changed, &maybe_on).await
+    }
+
+    /// Like [`WorkingSet::verify`] for many tickets, each with its own stations.
+    async fn settle_checked(
+        &self,
+        placed: Vec<Ticket>,
+        maybe_on: &HashMap<TicketId, Vec<StationId>>,
+    ) -> Result<(), RouterError> {
+        let mut extra = HashMap::new();
+        let changed = self.changed_meanwhile(&placed, &mut extra).await?;
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let maybe_on: HashMap<TicketId, Vec<StationId>> = changed
+            .iter()
+            .map(|t| {
+                let mut stations = maybe_on.get(&t.id).cloned().unwrap_or_default();
+                stations.extend(extra.remove(&t.id).unwrap_or_default());
+                (t.id, stations)
+            })
+            .collect();
+        self.settle(changed, &maybe_on).await
+    }
+
+    /// Of the tickets just placed, those the store has moved past since (read afresh). Where
+    /// each was placed is added to `extra`: it may need taking off there.
+    async fn changed_meanwhile(
+        &self,
+        placed: &[Ticket],
+        extra: &mut HashMap<TicketId, Vec<StationId>>,
+    ) -> Result<Vec<Ticket>, RouterError> {
+        let ids: Vec<TicketId> = placed.iter().map(|t| t.id).collect();
+        let versions = self.store.versions(&ids).await?;
+        let stale: Vec<TicketId> = placed
+            .iter()
+            .filter(|t| versions.get(&t.id).is_some_and(|v| *v != t.version))
+            .map(|t| {
+                if let Some(station) = self.station_for(t) {
+                    extra.entry(t.id).or_default().push(station);
+                }
+                t.id
+            })
+            .collect();
+        if stale.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(self.store.get_many(&stale).await?)
+    }
+
+    /// Repairs what needs it: a whole rebuild when the backend lost its data (or a rebuild is
+    /// due), else the tickets whose update failed. Returns whether anything was repaired.
+    pub async fn repair(&self) -> Result<bool, RouterError> {
+        if self.state.rebuild.load(Ordering::SeqCst) || !self.queue.is_intact().await? {
+            let (queued, timers) = self.rebuild().await?;
+            tracing::warn!(queued, timers, "working set rebuilt from the store");
+            return Ok(true);
+        }
+        let pending: HashMap<TicketId, Vec<StationId>> = {
+            let pending = self.state.pending();
+            pending.iter().map(|(k, v)| (*k, v.clone())).collect()
+        };
+        if pending.is_empty() {
+            return Ok(false);
+        }
+        let ids: Vec<TicketId> = pending.keys().copied().collect();
+        let tickets = self.store.get_many(&ids).await?;
+        self.settle(tickets, &pending).await?;
+        let mut left = self.state.pending();
+        for (id, stations) in &pending {
+            // Recorded again meanwhile (a newer failure, maybe more stations): keep it.
+            if left.get(id) == Some(stations) {
+                left.remove(id);
+            }
+        }
+        tracing::info!(tickets = pending.len(), "working-set updates repaired");
+        Ok(true)
+    }
+
+    /// Replaces queues and timers with what the store's live tickets call for, then catches
+    /// up with every change committed since the snapshot it read. Returns (queued, timers).
+    pub async fn rebuild(&self) -> Result<(usize, usize), RouterError> {
+        self.state.rebuilding.store(true, Ordering::SeqCst);
+        let result = self.rebuild_and_catch_up().await;
+        match &result {
+            Ok(_) => {
+                self.state.rebuild.store(false, Ordering::SeqCst);
+            }
+            Err(_) => {
+                // Still not trustworthy: rebuilt whole on the next try.
+                self.state.rebuild.store(true, Ordering::SeqCst);
+            }
+        }
+        self.state.rebuilding.store(false, Ordering::SeqCst);
+        result
+    }
+
+    async fn rebuild_and_catch_up(&self) -> Result<(usize, usize), RouterError> {
+        // Failures recorded before the snapshot are covered by it.
+        let covered: HashMap<TicketId, Vec<StationId>> = {
+            let pending = self.state.pending();
+            pending.iter().map(|(k, v)| (*k, v.clone())).collect()
+        };
+        let snapshot = self.store.live_snapshot(&LIVE_STAGES).await?;
+        self.pauses.hit(PausePoint::RebuildAfterSnapshot).await;
+        let entries: Vec<QueueEntry> = snapshot
+            .tickets
+            .iter()
+            .filter_map(|t| self.entry_for(t))
+            .collect();
+        let timers: Vec<Timer> = snapshot
+            .tickets
             .iter()
             .flat_map(|t| escalation::plan(t, &self.sla, &self.escalation))
             .collect();
-        let (queued, timed) = (entries.len(), timers.len());
-        let result = async {
-            self.queue.rebuild(entries).await?;
-            self.timers.rebuild(timers).await
+        let counts = (entries.len(), timers.len());
+        let first_due = timers.iter().map(|t| t.fire_at_ms).min();
+        self.queue.rebuild(entries).await?;
+        self.timers.rebuild(timers).await?;
+        if let Some(due) = first_due {
+            self.alarm.scheduled(due);
         }
-        .await;
-        if let Err(err) = result {
-            self.mark_dirty();
-            return Err(err.into());
+        self.pauses.hit(PausePoint::RebuildAfterApply).await;
+
+        // Everything committed after the snapshot, as it is now. A change whose own update
+        // landed before the replace above was undone by it; this puts it back.
+        let (changed, _) = self.store.changed_since(&snapshot.cursor).await?;
+        let was_on: HashMap<TicketId, Vec<StationId>> = snapshot
+            .tickets
+            .iter()
+            .filter_map(|t| self.station_for(t).map(|s| (t.id, vec![s])))
+            .collect();
+        let mut caught_up = 0;
+        for chunk in changed.chunks(1_000) {
+            let tickets = self.store.get_many(chunk).await?;
+            caught_up += tickets.len();
+            self.settle(tickets, &was_on).await?;
         }
-        tracing::info!(queued, timers = timed, "working set rebuilt from the store");
-        Ok((queued, timed))
+        {
+            let mut pending = self.state.pending();
+            for (id, stations) in &covered {
+                if pending.get(id) == Some(stations) {
+                    pending.remove(id);
+                }
+            }
+        }
+        tracing::info!(
+            queued = counts.0,
+            timers = counts.1,
+            caught_up,
+            "working set rebuilt from the store"
+        );
+        Ok(counts)
+    }
+
+    /// One anti-entropy round over at most `budget` stations of the directory (then the
+    /// triage desk), from `cursor`: the store's live tickets at each station against its queue
+    /// and their pending timers, both ways. A difference is re-read from the store and counted
+    /// as drift only if the ticket has not changed in the last `grace` (an update in flight is
+    /// not drift); drift is repaired and counted in `hotline_working_set_drift_total`.
+    ///
+    /// Cost per station: one indexed store query, one queue listing, one timer read per live
+    /// ticket there. Timers of tickets no longer live are not looked for: when one comes due
+    /// it finds its ticket moved on and is dropped without effect.
+    pub async fn audit(
+        &self,
+        cursor: &mut AuditCursor,
+        budget: usize,
+        grace: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Drift, RouterError> {
+        let stations: Vec<StationId> = self.directory.stations().map(|s| s.id.clone()).collect();
+        let triage = self.directory.triage_station().id.clone();
+        let mut drift = Drift::default();
+        for _ in 0..budget.max(1) {
+            if cursor.next >= stations.len() {
+                cursor.next = 0;
+            }
+            let station = &stations[cursor.next];
+            cursor.next += 1;
+            let stored = if *station == triage {
+                self.store
+                    .in_stages_at(None, &[Stage::PendingDispatch])
+                    .await?
+            } else {
+                self.store.in_stages_at(Some(station), &LIVE_STAGES).await?
+            };
+            self.audit_station(station, stored, grace, now, &mut drift)
+                .await?;
+            drift.stations += 1;
+        }
+        for (kind, count) in [
+            ("missing", drift.missing),
+            ("stale", drift.stale),
+            ("timers", drift.timers),
+        ] {
+            if count > 0 {
+                metrics::counter!("hotline_working_set_drift_total", "kind" => kind)
+                    .increment(count as u64);
+            }
+        }
+        if drift.total() > 0 {
+            tracing::warn!(?drift, "anti-entropy repaired working-set drift");
+        }
+        Ok(drift)
+    }
+
+    async fn audit_station(
+        &self,
+        station: &StationId,
+        stored: Vec<Ticket>,
+        grace: Duration,
+        now: DateTime<Utc>,
+        drift: &mut Drift,
+    ) -> Result<(), RouterError> {
+        drift.tickets += stored.len();
+        let queued: HashSet<TicketId> = self
+            .queue
+            .list(station, now)
+            .await?
+            .into_iter()
+            .map(|item| item.entry.ticket)
+            .collect();
+        let expected: HashSet<TicketId> = stored
+            .iter()
+            .filter(|t| self.station_for(t).as_ref() == Some(station))
+            .map(|t| t.id)
+            .collect();
+        // Timers: the future steps each live ticket's state calls for, against those pending.
+        // Due ones may be in flight (claimed, so not pending): only the future is compared.
+        let horizon = (now + grace).timestamp_millis();
+        let mut checks = Vec::with_capacity(stored.len());
+        for ticket in &stored {
+            checks.push(self.timers_differ(ticket, horizon));
+        }
+        let timers_off: Vec<TicketId> = bounded(checks)
+            .await
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .flatten()
+            .collect();
+
+        let missing: Vec<TicketId> = expected.difference(&queued).copied().collect();
+        let stale: Vec<TicketId> = queued.difference(&expected).copied().collect();
+        let suspects: HashSet<TicketId> = missing
+            .iter()
+            .chain(&stale)
+            .chain(&timers_off)
+            .copied()
+            .collect();
+        if suspects.is_empty() {
+            return Ok(());
+        }
+        // Re-read before calling it drift: only tickets that have not changed lately.
+        let ids: Vec<TicketId> = suspects.into_iter().collect();
+        let current: HashMap<TicketId, Ticket> = self
+            .store
+            .get_many(&ids)
+            .await?
+            .into_iter()
+            .map(|t| (t.id, t))
+            .collect();
+        let settled = |id: &TicketId| current.get(id).is_none_or(|t| t.updated_at <= now - grace);
+        let mut repair: Vec<Ticket> = Vec::new();
+        let mut maybe_on: HashMap<TicketId, Vec<StationId>> = HashMap::new();
+        for id in &missing {
+            if settled(id) {
+                if let Some(t) = current.get(id) {
+                    if self.station_for(t).as_ref() == Some(station) {
+                        drift.missing += 1;
+                        repair.push(t.clone());
+                    }
+                }
+            }
+        }
+        for id in &stale {
+            if !settled(id) {
+                continue;
+            }
+            match current.get(id) {
+                Some(t) if self.station_for(t).as_ref() != Some(station) => {
+                    drift.stale += 1;
+                    maybe_on.insert(*id, vec![station.clone()]);
+                    repair.push(t.clone());
+                }
+                Some(_) => {}
+                None => {
+                    // A ticket the store has never heard of: take it off.
+                    drift.stale += 1;
+                    self.queue.remove(*id, station).await?;
+                }
+            }
+        }
+        for id in &timers_off {
+            if let (true, Some(t)) = (settled(id), current.get(id)) {
+                drift.timers += 1;
+                if !repair.iter().any(|r| r.id == *id) {
+                    repair.push(t.clone());
+                }
+            }
+        }
+        self.settle(repair, &maybe_on).await
+    }
+
+    /// Whether the ticket's pending timers after `horizon` differ from what its state calls
+    /// for (`Some(ticket)` when they do).
+    async fn timers_differ(
+        &self,
+        ticket: &Ticket,
+        horizon: i64,
+    ) -> Result<Option<TicketId>, RouterError> {
+        let want: HashSet<Timer> = escalation::plan(ticket, &self.sla, &self.escalation)
+            .into_iter()
+            .filter(|t| t.fire_at_ms > horizon)
+            .collect();
+        let have: HashSet<Timer> = self
+            .timers
+            .timers_of(ticket.id)
+            .await?
+            .into_iter()
+            .filter(|t| t.fire_at_ms > horizon)
+            .collect();
+        Ok((want != have).then_some(ticket.id))
+    }
+
+    async fn place_owned(
+        &self,
+        ticket: &Ticket,
+        maybe_on: Vec<StationId>,
+    ) -> Result<(), RouterError> {
+        self.place(ticket, &maybe_on).await
     }
 
     pub async fn release_expired(&self, now: DateTime<Utc>) -> Result<usize, RouterError> {
@@ -246,6 +832,14 @@ impl WorkingSet {
         }
         Ok(released.len())
     }
+}
+
+/// Runs `work` with at most [`PLACE_CONCURRENCY`] in flight; answers in the order given.
+async fn bounded<F: std::future::Future>(work: Vec<F>) -> Vec<F::Output> {
+    stream::iter(work)
+        .buffered(PLACE_CONCURRENCY)
+        .collect()
+        .await
 }
 
 #[cfg(test)]
@@ -286,5 +880,21 @@ mod tests {
         alarm.scheduled(at(30).timestamp_millis());
         alarm.sleeping_until(at(10));
         assert!(alarm.rung().now_or_never().is_some());
+    }
+
+    #[tokio::test]
+    async fn an_armed_pause_point_holds_until_resumed() {
+        let points = Arc::new(PausePoints::default());
+        let paused = points.arm(PausePoint::RebuildAfterApply);
+        let held = tokio::spawn({
+            let points = points.clone();
+            async move { points.hit(PausePoint::RebuildAfterApply).await }
+        });
+        paused.reached.await.unwrap();
+        assert!(!held.is_finished());
+        paused.resume.send(()).unwrap();
+        held.await.unwrap();
+        // Disarmed once hit: the next pass does not wait.
+        points.hit(PausePoint::RebuildAfterApply).await;
     }
 }

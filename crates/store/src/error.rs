@@ -27,3 +27,94 @@ pub enum StoreError {
     #[error("database migration failed")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
+
+impl StoreError {
+    /// Whether the error is a passing fault of the database or the way to it (a restart, a
+    /// failover, a dropped connection, an exhausted pool, a serialisation failure, a busy
+    /// SQLite file): the same request may succeed if tried again. Everything else (corrupt
+    /// data, a constraint the code should have prevented, a bad migration) is a bug.
+    ///
+    /// The one list of transient database faults; the router maps these to UNAVAILABLE.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Database(err) => is_transient_sqlx(err),
+            StoreError::Migrate(sqlx::migrate::MigrateError::Execute(err)) => {
+                is_transient_sqlx(err)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Transient `sqlx` errors (see [`StoreError::is_transient`]).
+pub fn is_transient_sqlx(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            let sqlite = db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some();
+            db.code().is_some_and(|code| {
+                if sqlite {
+                    is_transient_sqlite_code(&code)
+                } else {
+                    is_transient_sqlstate(&code)
+                }
+            })
+        }
+        _ => false,
+    }
+}
+
+/// SQLite result codes that mean "try again": busy or locked (the extended code's low byte is
+/// the primary code).
+fn is_transient_sqlite_code(code: &str) -> bool {
+    const SQLITE_BUSY: u32 = 5;
+    const SQLITE_LOCKED: u32 = 6;
+    code.parse::<u32>()
+        .is_ok_and(|number| matches!(number & 0xff, SQLITE_BUSY | SQLITE_LOCKED))
+}
+
+/// PostgreSQL SQLSTATEs that mean "try again".
+fn is_transient_sqlstate(code: &str) -> bool {
+    matches!(
+        code,
+        // admin_shutdown, crash_shutdown, cannot_connect_now: a restart or a crash recovery.
+        "57P01" | "57P02" | "57P03"
+        // too_many_connections, serialization_failure, deadlock_detected,
+        // read_only_sql_transaction (a standby during a failover).
+        | "53300" | "40001" | "40P01" | "25006"
+    ) || code.starts_with("08") // connection exceptions
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restarts_failovers_and_busy_files_are_transient_and_bugs_are_not() {
+        for code in [
+            "57P01", "57P02", "57P03", "08006", "08001", "53300", "40001", "40P01", "25006",
+        ] {
+            assert!(is_transient_sqlstate(code), "{code}");
+        }
+        for code in ["23505", "42P01", "22P02", "23503"] {
+            assert!(!is_transient_sqlstate(code), "{code}");
+        }
+        for code in ["5", "517", "6", "262"] {
+            assert!(is_transient_sqlite_code(code), "{code}");
+        }
+        for code in ["19", "2067", "1", "11"] {
+            assert!(!is_transient_sqlite_code(code), "{code}");
+        }
+        assert!(StoreError::Database(sqlx::Error::PoolTimedOut).is_transient());
+        assert!(
+            StoreError::Database(sqlx::Error::Protocol("unexpected eof".into())).is_transient()
+        );
+        assert!(!StoreError::Corrupt("bad json".into()).is_transient());
+        assert!(!StoreError::Database(sqlx::Error::RowNotFound).is_transient());
+    }
+}

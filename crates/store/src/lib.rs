@@ -18,6 +18,8 @@ mod row;
 pub mod sqlite;
 pub mod testing;
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use hotline_core::{CategoryCode, DivisionCode, Event, Stage, StationId, Ticket, TicketId};
@@ -47,6 +49,32 @@ impl Created {
     pub fn is_new(&self) -> bool {
         matches!(self, Created::New(_))
     }
+}
+
+/// A point in the store's commit order, opaque to callers: on PostgreSQL a transaction snapshot
+/// (`pg_snapshot`: which transactions had committed), on SQLite the last event's rowid (SQLite
+/// has one writer, so rowid order is commit order).
+///
+/// Why not a timestamp or a sequence number: a PostgreSQL transaction that took a lower sequence
+/// number (or an earlier clock reading) can commit after one that took a higher one, so "changes
+/// after position N" would miss it. A snapshot names the transactions not yet visible, so
+/// "committed since" is exact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeCursor(pub(crate) String);
+
+impl ChangeCursor {
+    /// The cursor's text (for logs and tests).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Every ticket in the stages asked for, as of one point in the commit order.
+#[derive(Debug, Clone)]
+pub struct LiveSnapshot {
+    pub tickets: Vec<Ticket>,
+    /// Where the snapshot stands: [`TicketStore::changed_since`] it gives what it missed.
+    pub cursor: ChangeCursor,
 }
 
 /// Filters for [`TicketStore::search`]. Results come newest first.
@@ -85,6 +113,18 @@ pub trait TicketStore: Send + Sync + 'static {
     /// is written.
     async fn commit(&self, ticket: &Ticket, events: &[Event]) -> Result<(), StoreError>;
 
+    /// Several independent changes, each as [`TicketStore::commit`] would write it (one per
+    /// ticket), in as few round trips as the backend can: fired SLA timers are written a batch
+    /// at a time. One stale or missing ticket fails only its own change; the answers are in
+    /// the order of `changes`.
+    async fn commit_many(&self, changes: &[(Ticket, Vec<Event>)]) -> Vec<Result<(), StoreError>> {
+        let mut results = Vec::with_capacity(changes.len());
+        for (ticket, events) in changes {
+            results.push(self.commit(ticket, events).await);
+        }
+        results
+    }
+
     async fn get(&self, id: TicketId) -> Result<Option<Ticket>, StoreError>;
 
     /// The ticket's history, oldest first.
@@ -105,6 +145,32 @@ pub trait TicketStore: Send + Sync + 'static {
 
     /// Every ticket in one of `stages` (used to rebuild queues and timers after a restart).
     async fn in_stages(&self, stages: &[Stage]) -> Result<Vec<Ticket>, StoreError>;
+
+    /// Every ticket in one of `stages`, read in one transaction together with the position in
+    /// the commit order it reflects (a working-set rebuild applies the tickets, then re-applies
+    /// whatever [`TicketStore::changed_since`] that position).
+    async fn live_snapshot(&self, stages: &[Stage]) -> Result<LiveSnapshot, StoreError>;
+
+    /// The tickets with a change committed after `cursor` and visible now, each once, and the
+    /// cursor for now. Changes not yet committed are left for the next call.
+    async fn changed_since(
+        &self,
+        cursor: &ChangeCursor,
+    ) -> Result<(Vec<TicketId>, ChangeCursor), StoreError>;
+
+    /// Tickets in one of `stages`, on `station` (any station when `None`): what one station's
+    /// queue and timers should hold, for the working set's anti-entropy check.
+    async fn in_stages_at(
+        &self,
+        station: Option<&StationId>,
+        stages: &[Stage],
+    ) -> Result<Vec<Ticket>, StoreError>;
+
+    /// The tickets of `ids` that exist, in no particular order (one round trip).
+    async fn get_many(&self, ids: &[TicketId]) -> Result<Vec<Ticket>, StoreError>;
+
+    /// The stored versions of `ids` (unknown ids are left out), in one round trip.
+    async fn versions(&self, ids: &[TicketId]) -> Result<HashMap<TicketId, u64>, StoreError>;
 
     /// A cheap round trip, for health checks.
     async fn ping(&self) -> Result<(), StoreError>;

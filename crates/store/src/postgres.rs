@@ -6,7 +6,7 @@
 //! intake pays one round trip and one commit per batch rather than per ticket.
 
 use async_trait::async_trait;
-use hotline_core::{CategoryCode, DivisionCode, Event, Stage, Ticket, TicketId};
+use hotline_core::{CategoryCode, DivisionCode, Event, Stage, StationId, Ticket, TicketId};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Postgres, QueryBuilder, Row};
 
@@ -18,7 +18,7 @@ use crate::row::{
     check_events, decode_event, decode_ticket, encode_event, encode_ticket, like_escape,
     version_i64, EventRow,
 };
-use crate::{Created, SearchQuery, StoreError, TicketStore};
+use crate::{ChangeCursor, Created, LiveSnapshot, SearchQuery, StoreError, TicketStore};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
 
@@ -42,6 +42,9 @@ impl PgStore {
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
+            // A request waits this long for a connection (say, while PostgreSQL restarts) and
+            // then fails as UNAVAILABLE with retry advice, instead of hanging.
+            .acquire_timeout(std::time::Duration::from_secs(5))
             .connect(url)
             .await?;
         MIGRATOR.run(&pool).await?;
@@ -273,6 +276,87 @@ impl EventColumns {
     }
 }
 
+/// Writes several changes (distinct tickets) in one statement, each conditional on its own
+/// expected version. Returns the tickets written; the others were stale or missing.
+async fn commit_batch(
+    pool: &PgPool,
+    changes: &[(Ticket, Vec<Event>)],
+) -> Result<std::collections::HashSet<TicketId>, StoreError> {
+    let mut ids = Vec::with_capacity(changes.len());
+    let mut versions = Vec::with_capacity(changes.len());
+    let mut expected = Vec::with_capacity(changes.len());
+    let mut stages = Vec::with_capacity(changes.len());
+    let mut stations = Vec::with_capacity(changes.len());
+    let mut divisions = Vec::with_capacity(changes.len());
+    let mut urgencies = Vec::with_capacity(changes.len());
+    let mut categories = Vec::with_capacity(changes.len());
+    let mut updated = Vec::with_capacity(changes.len());
+    let mut bodies = Vec::with_capacity(changes.len());
+    let mut event_ids = Vec::new();
+    let mut ev = EventColumns::of(&[])?;
+    for (ticket, events) in changes {
+        let before = ticket.version.saturating_sub(events.len() as u64);
+        check_events(ticket, events, before)?;
+        ids.push(ticket.id.as_uuid());
+        versions.push(version_i64(ticket.version));
+        expected.push(version_i64(before));
+        stages.push(ticket.stage.code());
+        stations.push(ticket.station.as_ref().map(|s| s.as_str()));
+        divisions.push(ticket.division.as_ref().map(|d| d.as_str()));
+        urgencies.push(ticket.urgency.code());
+        categories.push(ticket.category.as_ref().map(|c| c.as_str()));
+        updated.push(ticket.updated_at);
+        bodies.push(encode_ticket(ticket)?);
+        let more = EventColumns::of(events)?;
+        event_ids.extend(std::iter::repeat_n(ticket.id.as_uuid(), events.len()));
+        ev.seq.extend(more.seq);
+        ev.at.extend(more.at);
+        ev.kind.extend(more.kind);
+        ev.stage.extend(more.stage);
+        ev.actor.extend(more.actor);
+        ev.action.extend(more.action);
+    }
+    let rows: Vec<uuid::Uuid> = sqlx::query_scalar(
+        "WITH r AS ( \
+           SELECT * FROM UNNEST($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::text[], \
+                                $6::text[], $7::text[], $8::timestamptz[], $9::text[], $10::bigint[]) \
+             AS r(id, version, stage, station_id, division_code, urgency, category, updated_at, \
+                  body, expected)), \
+         u AS ( \
+           UPDATE tickets t SET version = r.version, stage = r.stage, station_id = r.station_id, \
+             division_code = r.division_code, urgency = r.urgency, category = r.category, \
+             updated_at = r.updated_at, body = r.body::json \
+           FROM r WHERE t.id = r.id AND t.version = r.expected RETURNING t.id), \
+         e AS ( \
+           INSERT INTO ticket_events (ticket_id, seq, at, kind, stage, actor, action) \
+           SELECT e.ticket_id, e.seq, e.at, e.kind, e.stage, e.actor::json, e.action::json \
+           FROM UNNEST($11::uuid[], $12::bigint[], $13::timestamptz[], $14::text[], $15::text[], \
+                       $16::text[], $17::text[]) AS e(ticket_id, seq, at, kind, stage, actor, action) \
+           JOIN u ON u.id = e.ticket_id) \
+         SELECT id FROM u",
+    )
+    .bind(&ids)
+    .bind(&versions)
+    .bind(&stages)
+    .bind(&stations)
+    .bind(&divisions)
+    .bind(&urgencies)
+    .bind(&categories)
+    .bind(&updated)
+    .bind(&bodies)
+    .bind(&expected)
+    .bind(&event_ids)
+    .bind(&ev.seq)
+    .bind(&ev.at)
+    .bind(&ev.kind)
+    .bind(&ev.stage)
+    .bind(&ev.actor)
+    .bind(&ev.action)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(TicketId::from_uuid).collect())
+}
+
 fn writers_gone() -> StoreError {
     StoreError::Database(sqlx::Error::WorkerCrashed)
 }
@@ -391,6 +475,84 @@ impl TicketStore for PgStore {
         })
     }
 
+    async fn commit_many(&self, changes: &[(Ticket, Vec<Event>)]) -> Vec<Result<(), StoreError>> {
+        let distinct: std::collections::HashSet<TicketId> =
+            changes.iter().map(|(t, _)| t.id).collect();
+        if changes.len() < 2 || distinct.len() != changes.len() {
+            // One statement per change (and a ticket changed twice must be written in order).
+            let mut results = Vec::with_capacity(changes.len());
+            for (ticket, events) in changes {
+                results.push(self.commit(ticket, events).await);
+            }
+            return results;
+        }
+        match commit_batch(&self.pool, changes).await {
+            Ok(written) => {
+                let missed: Vec<TicketId> = changes
+                    .iter()
+                    .map(|(t, _)| t.id)
+                    .filter(|id| !written.contains(id))
+                    .collect();
+                let versions = match self.versions(&missed).await {
+                    Ok(versions) => versions,
+                    Err(err) => {
+                        let reason = err.to_string();
+                        return changes
+                            .iter()
+                            .map(|(t, _)| {
+                                if written.contains(&t.id) {
+                                    Ok(())
+                                } else {
+                                    Err(StoreError::Corrupt(format!(
+                                        "ticket {} was not written and its version could not be read: {reason}",
+                                        t.id
+                                    )))
+                                }
+                            })
+                            .collect();
+                    }
+                };
+                changes
+                    .iter()
+                    .map(|(ticket, events)| {
+                        if written.contains(&ticket.id) {
+                            return Ok(());
+                        }
+                        let expected = ticket.version.saturating_sub(events.len() as u64);
+                        Err(match versions.get(&ticket.id) {
+                            None => StoreError::NotFound(ticket.id),
+                            Some(&actual) => StoreError::Conflict {
+                                ticket: ticket.id,
+                                expected,
+                                actual,
+                            },
+                        })
+                    })
+                    .collect()
+            }
+            Err(err) if err.is_transient() => {
+                let reason = err.to_string();
+                changes
+                    .iter()
+                    .map(|_| {
+                        Err(StoreError::Database(sqlx::Error::Protocol(format!(
+                            "batched commit failed: {reason}"
+                        ))))
+                    })
+                    .collect()
+            }
+            // A bad row fails the whole statement: write each alone so only it fails.
+            Err(err) => {
+                tracing::warn!(error = %err, size = changes.len(), "batched commit failed; writing its changes one by one");
+                let mut results = Vec::with_capacity(changes.len());
+                for (ticket, events) in changes {
+                    results.push(self.commit(ticket, events).await);
+                }
+                results
+            }
+        }
+    }
+
     async fn get(&self, id: TicketId) -> Result<Option<Ticket>, StoreError> {
         let row = sqlx::query("SELECT body::text AS body FROM tickets WHERE id = $1")
             .bind(id.as_uuid())
@@ -487,6 +649,106 @@ impl TicketStore for PgStore {
                 .fetch_all(&self.pool)
                 .await?;
         rows.iter().map(ticket_from_row).collect()
+    }
+
+    async fn live_snapshot(&self, stages: &[Stage]) -> Result<LiveSnapshot, StoreError> {
+        let codes: Vec<&str> = stages.iter().map(|s| s.code()).collect();
+        // REPEATABLE READ: the snapshot taken by the first statement serves both reads, so the
+        // tickets are exactly those the cursor says were committed.
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *tx)
+            .await?;
+        let cursor: String = sqlx::query_scalar("SELECT pg_current_snapshot()::text")
+            .fetch_one(&mut *tx)
+            .await?;
+        let rows =
+            sqlx::query("SELECT body::text AS body FROM tickets WHERE stage = ANY($1) ORDER BY id")
+                .bind(&codes)
+                .fetch_all(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        let tickets = rows.iter().map(ticket_from_row).collect::<Result<_, _>>()?;
+        Ok(LiveSnapshot {
+            tickets,
+            cursor: ChangeCursor(cursor),
+        })
+    }
+
+    async fn changed_since(
+        &self,
+        cursor: &ChangeCursor,
+    ) -> Result<(Vec<TicketId>, ChangeCursor), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *tx)
+            .await?;
+        let now: String = sqlx::query_scalar("SELECT pg_current_snapshot()::text")
+            .fetch_one(&mut *tx)
+            .await?;
+        // Rows of transactions the old snapshot did not see: at or past its xmin (the index
+        // range) and not visible in it. What this transaction sees of them is committed.
+        let ids: Vec<uuid::Uuid> = sqlx::query_scalar(
+            "SELECT DISTINCT ticket_id FROM ticket_events \
+             WHERE xid >= pg_snapshot_xmin($1::text::pg_snapshot) \
+               AND NOT pg_visible_in_snapshot(xid, $1::text::pg_snapshot)",
+        )
+        .bind(cursor.as_str())
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok((
+            ids.into_iter().map(TicketId::from_uuid).collect(),
+            ChangeCursor(now),
+        ))
+    }
+
+    async fn in_stages_at(
+        &self,
+        station: Option<&StationId>,
+        stages: &[Stage],
+    ) -> Result<Vec<Ticket>, StoreError> {
+        let codes: Vec<&str> = stages.iter().map(|s| s.code()).collect();
+        let rows = sqlx::query(
+            "SELECT body::text AS body FROM tickets \
+             WHERE stage = ANY($1) AND ($2::text IS NULL OR station_id = $2) ORDER BY id",
+        )
+        .bind(&codes)
+        .bind(station.map(|s| s.as_str()))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(ticket_from_row).collect()
+    }
+
+    async fn get_many(&self, ids: &[TicketId]) -> Result<Vec<Ticket>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let uuids: Vec<uuid::Uuid> = ids.iter().map(|id| id.as_uuid()).collect();
+        let rows = sqlx::query("SELECT body::text AS body FROM tickets WHERE id = ANY($1)")
+            .bind(&uuids)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(ticket_from_row).collect()
+    }
+
+    async fn versions(
+        &self,
+        ids: &[TicketId],
+    ) -> Result<std::collections::HashMap<TicketId, u64>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Default::default());
+        }
+        let uuids: Vec<uuid::Uuid> = ids.iter().map(|id| id.as_uuid()).collect();
+        let rows: Vec<(uuid::Uuid, i64)> =
+            sqlx::query_as("SELECT id, version FROM tickets WHERE id = ANY($1)")
+                .bind(&uuids)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, version)| (TicketId::from_uuid(id), version.max(0) as u64))
+            .collect())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -5,7 +5,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use hotline_core::{CategoryCode, DivisionCode, Event, Stage, Ticket, TicketId};
+use hotline_core::{CategoryCode, DivisionCode, Event, Stage, StationId, Ticket, TicketId};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
@@ -13,7 +13,7 @@ use crate::row::{
     check_events, decode_event, decode_ticket, encode_event, encode_ticket, like_escape, parse_ts,
     ts, version_i64,
 };
-use crate::{Created, SearchQuery, StoreError, TicketStore};
+use crate::{ChangeCursor, Created, LiveSnapshot, SearchQuery, StoreError, TicketStore};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
 
@@ -270,6 +270,125 @@ impl TicketStore for SqliteStore {
         sql.push(") ORDER BY id");
         let rows = sql.build().fetch_all(&self.pool).await?;
         rows.iter().map(ticket_from_row).collect()
+    }
+
+    async fn live_snapshot(&self, stages: &[Stage]) -> Result<LiveSnapshot, StoreError> {
+        // One read transaction: in WAL mode its first read fixes the snapshot both reads see.
+        let mut tx = self.pool.begin().await?;
+        let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(rowid), 0) FROM ticket_events")
+            .fetch_one(&mut *tx)
+            .await?;
+        let mut tickets = Vec::new();
+        if !stages.is_empty() {
+            let mut sql: QueryBuilder<Sqlite> =
+                QueryBuilder::new("SELECT body FROM tickets WHERE stage IN (");
+            let mut list = sql.separated(", ");
+            for stage in stages {
+                list.push_bind(stage.code());
+            }
+            sql.push(") ORDER BY id");
+            let rows = sql.build().fetch_all(&mut *tx).await?;
+            tickets = rows.iter().map(ticket_from_row).collect::<Result<_, _>>()?;
+        }
+        tx.commit().await?;
+        Ok(LiveSnapshot {
+            tickets,
+            cursor: ChangeCursor(last.to_string()),
+        })
+    }
+
+    async fn changed_since(
+        &self,
+        cursor: &ChangeCursor,
+    ) -> Result<(Vec<TicketId>, ChangeCursor), StoreError> {
+        let since: i64 = cursor
+            .as_str()
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("{cursor:?} is not a SQLite cursor")))?;
+        // SQLite has one writer: events get rowids in commit order, so "after the last rowid
+        // seen" is "committed since".
+        let mut tx = self.pool.begin().await?;
+        let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(rowid), 0) FROM ticket_events")
+            .fetch_one(&mut *tx)
+            .await?;
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT ticket_id FROM ticket_events WHERE rowid > ? AND rowid <= ?",
+        )
+        .bind(since)
+        .bind(last)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let ids = ids
+            .iter()
+            .map(|id| TicketId::parse("id", id).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .collect::<Result<_, _>>()?;
+        Ok((ids, ChangeCursor(last.max(since).to_string())))
+    }
+
+    async fn in_stages_at(
+        &self,
+        station: Option<&StationId>,
+        stages: &[Stage],
+    ) -> Result<Vec<Ticket>, StoreError> {
+        if stages.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sql: QueryBuilder<Sqlite> =
+            QueryBuilder::new("SELECT body FROM tickets WHERE stage IN (");
+        let mut list = sql.separated(", ");
+        for stage in stages {
+            list.push_bind(stage.code());
+        }
+        sql.push(")");
+        if let Some(station) = station {
+            sql.push(" AND station_id = ")
+                .push_bind(station.as_str().to_owned());
+        }
+        sql.push(" ORDER BY id");
+        let rows = sql.build().fetch_all(&self.pool).await?;
+        rows.iter().map(ticket_from_row).collect()
+    }
+
+    async fn get_many(&self, ids: &[TicketId]) -> Result<Vec<Ticket>, StoreError> {
+        let mut tickets = Vec::with_capacity(ids.len());
+        // Bounded IN lists (SQLite's bind limit).
+        for chunk in ids.chunks(500) {
+            let mut sql: QueryBuilder<Sqlite> =
+                QueryBuilder::new("SELECT body FROM tickets WHERE id IN (");
+            let mut list = sql.separated(", ");
+            for id in chunk {
+                list.push_bind(id.to_string());
+            }
+            sql.push(")");
+            for row in sql.build().fetch_all(&self.pool).await? {
+                tickets.push(ticket_from_row(&row)?);
+            }
+        }
+        Ok(tickets)
+    }
+
+    async fn versions(
+        &self,
+        ids: &[TicketId],
+    ) -> Result<std::collections::HashMap<TicketId, u64>, StoreError> {
+        let mut versions = std::collections::HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let mut sql: QueryBuilder<Sqlite> =
+                QueryBuilder::new("SELECT id, version FROM tickets WHERE id IN (");
+            let mut list = sql.separated(", ");
+            for id in chunk {
+                list.push_bind(id.to_string());
+            }
+            sql.push(")");
+            for row in sql.build().fetch_all(&self.pool).await? {
+                let id: &str = row.try_get("id")?;
+                let id =
+                    TicketId::parse("id", id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                versions.insert(id, row.try_get::<i64, _>("version")?.max(0) as u64);
+            }
+        }
+        Ok(versions)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -449,6 +449,113 @@ pub async fn concurrent_submits_each_get_their_own_answer<S: TicketStore>(store:
     }
 }
 
+/// A snapshot of live tickets and the changes committed after it, each once: what a
+/// working-set rebuild catches up with.
+pub async fn changes_committed_after_a_snapshot_are_found_each_once<S: TicketStore>(store: S) {
+    let before = submit(&store, "快照前已派单的工单", None).await;
+    let (dispatched, event) = dispatch(&before);
+    store
+        .commit(&dispatched, std::slice::from_ref(&event))
+        .await
+        .unwrap();
+    let snapshot = store
+        .live_snapshot(&[Stage::AwaitingSignFor, Stage::PendingDispatch])
+        .await
+        .unwrap();
+    assert_eq!(
+        snapshot.tickets.iter().map(|t| t.id).collect::<Vec<_>>(),
+        vec![before.id],
+        "the snapshot holds what was live when it was read"
+    );
+    let (nothing, cursor) = store.changed_since(&snapshot.cursor).await.unwrap();
+    assert!(nothing.is_empty(), "nothing changed yet: {nothing:?}");
+
+    // After the snapshot: a new ticket, and a change to the old one.
+    let created = submit(&store, "快照后新建的工单", None).await;
+    let at = dispatched.updated_at + chrono::Duration::minutes(1);
+    let (signed, event) = apply(
+        &dispatched,
+        &Actor {
+            role: Role::Station,
+            staff: Some(hotline_core::StaffId::parse("s", "li").unwrap()),
+            station: Some(station()),
+        },
+        Action::SignFor {
+            resolution_due: None,
+            first_contact_due: None,
+        },
+        at,
+    )
+    .unwrap();
+    store
+        .commit(&signed, std::slice::from_ref(&event))
+        .await
+        .unwrap();
+
+    let (mut changed, next) = store.changed_since(&snapshot.cursor).await.unwrap();
+    changed.sort();
+    let mut expected = vec![created.id, before.id];
+    expected.sort();
+    assert_eq!(changed, expected, "both changes, each once");
+    let (since_middle, _) = store.changed_since(&cursor).await.unwrap();
+    assert_eq!(since_middle.len(), 2, "a cursor from before them sees both");
+    let (after, _) = store.changed_since(&next).await.unwrap();
+    assert!(
+        after.is_empty(),
+        "nothing after the newest cursor: {after:?}"
+    );
+}
+
+/// Several tickets' changes in one call: the stale one fails alone.
+pub async fn a_batch_of_changes_fails_only_the_stale_one<S: TicketStore>(store: S) {
+    let a = submit(&store, "批量一", None).await;
+    let b = submit(&store, "批量二", None).await;
+    let c = submit(&store, "批量三", None).await;
+    let (b_now, event) = dispatch(&b);
+    store
+        .commit(&b_now, std::slice::from_ref(&event))
+        .await
+        .unwrap();
+    // `b` is changed again from the version before: stale.
+    let changes: Vec<(Ticket, Vec<hotline_core::Event>)> = [&a, &b, &c]
+        .into_iter()
+        .map(|t| {
+            let (next, event) = dispatch(t);
+            (next, vec![event])
+        })
+        .collect();
+    let results = store.commit_many(&changes).await;
+    assert!(results[0].is_ok(), "{:?}", results[0]);
+    assert!(
+        matches!(results[1], Err(StoreError::Conflict { actual: 2, .. })),
+        "{:?}",
+        results[1]
+    );
+    assert!(results[2].is_ok(), "{:?}", results[2]);
+    let versions = store.versions(&[a.id, b.id, c.id]).await.unwrap();
+    assert_eq!(
+        (versions[&a.id], versions[&b.id], versions[&c.id]),
+        (2, 2, 2)
+    );
+    assert_eq!(store.events(a.id).await.unwrap().len(), 2);
+    assert_eq!(
+        store.events(b.id).await.unwrap().len(),
+        2,
+        "no second dispatch"
+    );
+    let many = store
+        .get_many(&[a.id, c.id, TicketId::new()])
+        .await
+        .unwrap();
+    assert_eq!(many.len(), 2, "unknown ids are left out");
+    assert!(many.iter().all(|t| t.stage == Stage::AwaitingSignFor));
+    let at = store
+        .in_stages_at(Some(&station()), &[Stage::AwaitingSignFor])
+        .await
+        .unwrap();
+    assert_eq!(at.len(), 3, "a, b and c wait at the station");
+}
+
 macro_rules! behaviour_suite {
     ($backend:ident, $make:expr) => {
         mod $backend {
@@ -465,6 +572,8 @@ macro_rules! behaviour_suite {
                 several_events_commit_together_or_not_at_all,
                 live_tickets_of_a_territory_and_category_are_listed_for_duplicate_checks,
                 concurrent_submits_each_get_their_own_answer,
+                changes_committed_after_a_snapshot_are_found_each_once,
+                a_batch_of_changes_fails_only_the_stale_one,
             );
         }
     };

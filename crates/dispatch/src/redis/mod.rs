@@ -34,12 +34,23 @@ pub use timers::RedisTimers;
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// A Redis error as a queue error: connection faults, timeouts and "not now" answers (LOADING,
+/// TRYAGAIN, a failover) are transient; a script error or a wrong reply is a bug.
 pub(crate) fn unavailable(err: redis::RedisError) -> QueueError {
-    QueueError::Unavailable(err.to_string())
+    let transient = err.is_timeout()
+        || err.is_io_error()
+        || err.is_connection_dropped()
+        || err.is_connection_refusal()
+        || !matches!(err.retry_method(), redis::RetryMethod::NoRetry);
+    if transient {
+        QueueError::Unavailable(err.to_string())
+    } else {
+        QueueError::Broken(err.to_string())
+    }
 }
 
 pub(crate) fn corrupt(what: impl std::fmt::Display) -> QueueError {
-    QueueError::Unavailable(format!("unexpected data in Redis: {what}"))
+    QueueError::Broken(format!("unexpected data in Redis: {what}"))
 }
 
 /// Opens a client and an auto-reconnecting connection, and loads the scripts.

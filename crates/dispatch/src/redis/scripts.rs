@@ -21,6 +21,8 @@ pub struct Scripts {
     pub timers_schedule: Script,
     pub timers_claim_due: Script,
     pub timers_ack: Script,
+    pub timers_ack_many: Script,
+    pub timers_release: Script,
     pub timers_of: Script,
 }
 
@@ -44,6 +46,8 @@ pub static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| {
         timers_schedule: with_prelude(include_str!("scripts/timers_schedule.lua")),
         timers_claim_due: Script::new(include_str!("scripts/timers_claim_due.lua")),
         timers_ack: with_prelude(include_str!("scripts/timers_ack.lua")),
+        timers_ack_many: with_prelude(include_str!("scripts/timers_ack_many.lua")),
+        timers_release: Script::new(include_str!("scripts/timers_release.lua")),
         timers_of: with_prelude(include_str!("scripts/timers_of.lua")),
     }
 });
@@ -58,6 +62,8 @@ pub async fn load_all(conn: &mut ConnectionManager) -> redis::RedisResult<()> {
         &s.timers_schedule,
         &s.timers_claim_due,
         &s.timers_ack,
+        &s.timers_ack_many,
+        &s.timers_release,
         &s.timers_of,
     ] {
         script.load_async(conn).await?;

@@ -128,6 +128,50 @@ impl TimerIndex for RedisTimers {
         Ok(())
     }
 
+    async fn ack_many(&self, timers: &[Timer]) -> Result<(), QueueError> {
+        // Bounded calls: a script blocks Redis while it runs.
+        for chunk in timers.chunks(512) {
+            let mut conn = self.conn();
+            let mut call = SCRIPTS.timers_ack_many.prepare_invoke();
+            call.key(self.keys.pending())
+                .key(self.keys.inflight())
+                .key(self.keys.inflight_at());
+            let mut buckets: BTreeMap<String, usize> = BTreeMap::new();
+            for timer in chunk {
+                let bucket = self.keys.bucket_of(timer.ticket);
+                let next = buckets.len() + 4;
+                let index = *buckets.entry(bucket.clone()).or_insert_with(|| {
+                    call.key(bucket);
+                    next
+                });
+                call.arg(ticket_field(timer.ticket))
+                    .arg(timer.member())
+                    .arg(index);
+            }
+            call.invoke_async::<i64>(&mut conn)
+                .await
+                .map_err(unavailable)?;
+        }
+        Ok(())
+    }
+
+    async fn release(&self, timers: &[Timer]) -> Result<(), QueueError> {
+        for chunk in timers.chunks(512) {
+            let mut conn = self.conn();
+            let mut call = SCRIPTS.timers_release.prepare_invoke();
+            call.key(self.keys.pending())
+                .key(self.keys.inflight())
+                .key(self.keys.inflight_at());
+            for timer in chunk {
+                call.arg(timer.member());
+            }
+            call.invoke_async::<i64>(&mut conn)
+                .await
+                .map_err(unavailable)?;
+        }
+        Ok(())
+    }
+
     async fn next_due(&self) -> Result<Option<DateTime<Utc>>, QueueError> {
         let mut conn = self.conn();
         let first: Vec<(String, f64)> = redis::cmd("ZRANGE")

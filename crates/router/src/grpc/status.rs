@@ -1,8 +1,30 @@
 //! The one place router errors become gRPC statuses.
+//!
+//! | error | status | retry? |
+//! |---|---|---|
+//! | bad field | INVALID_ARGUMENT | no: fix the request |
+//! | unknown id | NOT_FOUND | no |
+//! | wrong stage or rule | FAILED_PRECONDITION | no: reload, decide again |
+//! | stale `expected_version` | ABORTED | reload, decide again (see README: retries) |
+//! | another station's ticket | PERMISSION_DENIED | no |
+//! | reused request id | ALREADY_EXISTS | no |
+//! | database or Redis down, restarting, failing over; pool exhausted; busy SQLite file | UNAVAILABLE | yes, after the advised delay |
+//! | a bug (corrupt data, a refused script, anything unexpected) | INTERNAL | no: it is logged |
+//!
+//! UNAVAILABLE carries its retry advice as a `google.rpc.RetryInfo` detail (the standard
+//! `grpc-status-details-bin` trailer, read by gRPC clients' error-details helpers) with the
+//! delay [`RETRY_AFTER`], and says the same in its message.
+
+use std::time::Duration;
 
 use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::error::{ErrorCode, RouterError};
+
+/// How long a client should wait before retrying an UNAVAILABLE answer: about what a pool
+/// needs to reconnect after a database restart.
+pub const RETRY_AFTER: Duration = Duration::from_secs(1);
 
 pub fn to_status(err: RouterError) -> Status {
     let code = match err.code() {
@@ -15,12 +37,22 @@ pub fn to_status(err: RouterError) -> Status {
         ErrorCode::Unavailable => Code::Unavailable,
         ErrorCode::Internal => Code::Internal,
     };
-    if let RouterError::Internal(cause) = &err {
-        // The cause (SQL text, file paths) is for the log, not the client.
-        tracing::error!(error = ?cause, "internal error");
-        return Status::new(code, "internal error; it has been logged");
+    match &err {
+        RouterError::Internal(cause) => {
+            // The cause (SQL text, file paths) is for the log, not the client.
+            crate::logging::error_line_summarised("internal", &crate::logging::describe(cause));
+            Status::new(code, "internal error; it has been logged")
+        }
+        RouterError::Unavailable(what) => Status::with_error_details(
+            code,
+            format!(
+                "{what}; try again in {} s (google.rpc.RetryInfo)",
+                RETRY_AFTER.as_secs()
+            ),
+            ErrorDetails::with_retry_info(Some(RETRY_AFTER)),
+        ),
+        _ => Status::new(code, err.to_string()),
     }
-    Status::new(code, err.to_string())
 }
 
 impl From<RouterError> for Status {
@@ -32,4 +64,60 @@ impl From<RouterError> for Status {
 /// Boundary validation errors go straight to INVALID_ARGUMENT.
 pub fn invalid(err: hotline_core::InvalidInput) -> Status {
     to_status(RouterError::Invalid(err))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unavailable_carries_retry_advice_and_internal_carries_no_detail() {
+        let status = to_status(RouterError::Unavailable(
+            "the ticket database is unavailable".into(),
+        ));
+        assert_eq!(status.code(), Code::Unavailable);
+        assert_eq!(
+            status.get_details_retry_info().and_then(|r| r.retry_delay),
+            Some(RETRY_AFTER)
+        );
+        assert!(
+            status.message().contains("try again in 1 s"),
+            "{}",
+            status.message()
+        );
+
+        let status = to_status(RouterError::internal(anyhow::anyhow!(
+            "SELECT secret FROM tickets failed"
+        )));
+        assert_eq!(status.code(), Code::Internal);
+        assert!(!status.message().contains("SELECT"));
+    }
+
+    #[test]
+    fn transient_store_faults_are_unavailable_and_corrupt_data_is_internal() {
+        use hotline_store::StoreError;
+        let restart = StoreError::Database(sqlx::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "connection reset",
+        )));
+        assert_eq!(RouterError::from(restart).code(), ErrorCode::Unavailable);
+        assert_eq!(
+            RouterError::from(StoreError::Database(sqlx::Error::PoolTimedOut)).code(),
+            ErrorCode::Unavailable
+        );
+        assert_eq!(
+            RouterError::from(StoreError::Corrupt("bad json".into())).code(),
+            ErrorCode::Internal
+        );
+        use hotline_dispatch::QueueError;
+        assert_eq!(
+            RouterError::from(QueueError::Unavailable("timed out".into())).code(),
+            ErrorCode::Unavailable
+        );
+        assert_eq!(
+            RouterError::from(QueueError::Broken("unexpected data in Redis: x".into())).code(),
+            ErrorCode::Internal,
+            "corrupt data is a bug, not something to retry"
+        );
+    }
 }

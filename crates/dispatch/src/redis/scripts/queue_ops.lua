@@ -26,12 +26,31 @@ local function unlist(k, ticket, value)
   end
 end
 
+-- A value's parts: the entry, and its lease's until (number), ready score and holder (nil if
+-- not claimed).
+local function split(value)
+  local at = string.find(value, '#', 1, true)
+  if not at then
+    return value
+  end
+  local bar = string.find(value, '|', at, true)
+  local bar2 = string.find(value, '|', bar + 1, true)
+  return string.sub(value, 1, at - 1), tonumber(string.sub(value, at + 1, bar - 1)),
+    string.sub(value, bar + 1, bar2 - 1), string.sub(value, bar2 + 1)
+end
+
 -- Puts a ticket on the station (replacing its entry there, and so its lease) and announces it.
+-- The very same entry already there is left as it is, lease included: putting a ticket where
+-- it already is (a repair, a retried update) must not take it from the staff member holding it.
 -- Returns 'ok'.
 local function put(k, ticket, score, value, channel)
   -- The common case, a ticket not on this station: claiming its field is the check.
   if redis.call('HSETNX', k[2], ticket, value) == 0 then
-    unlist(k, ticket, redis.call('HGET', k[2], ticket))
+    local old = redis.call('HGET', k[2], ticket)
+    if split(old) == value then
+      return 'ok'
+    end
+    unlist(k, ticket, old)
     redis.call('HSET', k[2], ticket, value)
   end
   redis.call('ZADD', k[1], score, member_of(value, ticket))
@@ -49,19 +68,6 @@ local function take(k, ticket)
   unlist(k, ticket, old)
   redis.call('HDEL', k[2], ticket)
   return 'removed'
-end
-
--- A value's parts: the entry, and its lease's until (number), ready score and holder (nil if
--- not claimed).
-local function split(value)
-  local at = string.find(value, '#', 1, true)
-  if not at then
-    return value
-  end
-  local bar = string.find(value, '|', at, true)
-  local bar2 = string.find(value, '|', bar + 1, true)
-  return string.sub(value, 1, at - 1), tonumber(string.sub(value, at + 1, bar - 1)),
-    string.sub(value, bar + 1, bar2 - 1), string.sub(value, bar2 + 1)
 end
 
 -- Releases up to `limit` claims whose lease ran out by `now` (µs, as the caller's string: Lua
