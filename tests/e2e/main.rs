@@ -4,6 +4,7 @@ mod support;
 
 mod bad_input;
 mod escalation;
+mod faults;
 mod lifecycle;
 mod operations;
 mod rebuild_races;

@@ -43,6 +43,11 @@ pub struct QueueEntry {
 
 impl QueueEntry {
     /// The entry for a ticket that belongs on a queue (awaiting sign-for), else `None`.
+    ///
+    /// It joined the queue when its sign-for clock started (the dispatch), not at its last
+    /// change: a flag raised while it waits must not send it to the back of the line, and the
+    /// entry must come out the same whenever it is computed (an update, a rebuild, a repair),
+    /// so that putting it back where it already is keeps its claim.
     pub fn for_ticket(ticket: &Ticket) -> Option<Self> {
         let station = ticket.queued_station()?.clone();
         Some(Self {
@@ -50,7 +55,11 @@ impl QueueEntry {
             station,
             urgency: ticket.urgency,
             due: ticket.deadlines.sign_for,
-            enqueued_at: ticket.updated_at,
+            enqueued_at: ticket
+                .deadlines
+                .started
+                .sign_for
+                .unwrap_or(ticket.updated_at),
         })
     }
 }

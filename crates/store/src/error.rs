@@ -24,6 +24,10 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database error")]
     Database(#[from] sqlx::Error),
+    /// A batched write failed for a passing reason (the same for every change in it): each
+    /// caller gets this, with the cause as text.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
     #[error("database migration failed")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
@@ -37,6 +41,7 @@ impl StoreError {
     /// The one list of transient database faults; the router maps these to UNAVAILABLE.
     pub fn is_transient(&self) -> bool {
         match self {
+            StoreError::Unavailable(_) => true,
             StoreError::Database(err) => is_transient_sqlx(err),
             StoreError::Migrate(sqlx::migrate::MigrateError::Execute(err)) => {
                 is_transient_sqlx(err)
@@ -44,6 +49,18 @@ impl StoreError {
             _ => false,
         }
     }
+}
+
+/// An error and its causes on one line (`database error: connection reset ...`).
+pub(crate) fn describe(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        line.push_str(": ");
+        line.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    line
 }
 
 /// Transient `sqlx` errors (see [`StoreError::is_transient`]).

@@ -125,6 +125,16 @@ async fn write_batch(pool: &PgPool, mut batch: Vec<PendingCreate>) {
                 let _ = pending.reply.send(Ok(inserted.contains(&pending.id)));
             }
         }
+        // The database is away (restarting, unreachable): every ticket of the batch fails the
+        // same way, and trying each alone would only hammer it.
+        Err(err) if crate::error::is_transient_sqlx(&err) => {
+            let reason = crate::error::describe(&StoreError::Database(err));
+            for pending in batch {
+                let _ = pending
+                    .reply
+                    .send(Err(StoreError::Unavailable(reason.clone())));
+            }
+        }
         // One bad row fails the whole statement; write each alone so that only it fails.
         Err(err) if batch.len() > 1 => {
             tracing::warn!(error = %err, size = batch.len(), "batch insert failed; writing its tickets one by one");
@@ -531,14 +541,10 @@ impl TicketStore for PgStore {
                     .collect()
             }
             Err(err) if err.is_transient() => {
-                let reason = err.to_string();
+                let reason = crate::error::describe(&err);
                 changes
                     .iter()
-                    .map(|_| {
-                        Err(StoreError::Database(sqlx::Error::Protocol(format!(
-                            "batched commit failed: {reason}"
-                        ))))
-                    })
+                    .map(|_| Err(StoreError::Unavailable(reason.clone())))
                     .collect()
             }
             // A bad row fails the whole statement: write each alone so only it fails.
