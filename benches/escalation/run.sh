@@ -156,6 +156,18 @@ if ((early > 0)); then
     echo "$early breaches were raised before their deadline" >&2
     exit 1
 fi
+# Exactly once, and in order: one breach per ticket, each after that ticket's warning.
+read -r breaches tickets out_of_order <<<"$("${PSQL[@]}" -d "$DB" -F ' ' -c "
+    WITH b AS (SELECT ticket_id, seq FROM ticket_events
+               WHERE kind = 'flag' AND action->>'flag' = 'overdue'),
+         w AS (SELECT ticket_id, seq FROM ticket_events
+               WHERE kind = 'flag' AND action->>'flag' = 'warning')
+    SELECT (SELECT count(*) FROM b), (SELECT count(DISTINCT ticket_id) FROM b),
+           (SELECT count(*) FROM b LEFT JOIN w USING (ticket_id) WHERE w.seq IS NULL OR w.seq > b.seq)")"
+if ((breaches != N || tickets != N || out_of_order != 0)); then
+    echo "breaches=$breaches on $tickets tickets (want $N each), $out_of_order without an earlier warning" >&2
+    exit 1
+fi
 rate=$(echo "scale=1; $N / $drain_s" | bc -l)
 
 log "record-only submits: $N over the 3 replicas at concurrency $CONCURRENCY"

@@ -772,7 +772,7 @@ impl Hotline {
                     Ok(()) => {
                         report.escalated += events.len();
                         for event in &events {
-                            tracing::info!(ticket = %after.id, event = event.action.name(), "escalated");
+                            tracing::debug!(ticket = %after.id, event = event.action.name(), "escalated");
                         }
                         settled.extend(by_ticket.remove(&after.id).unwrap_or_default());
                         followed.push((before, after));
@@ -790,6 +790,13 @@ impl Hotline {
                 return Err(err.into());
             }
             remaining = conflicted;
+        }
+        if report.escalated > 0 {
+            tracing::info!(
+                claimed = report.claimed,
+                escalated = report.escalated,
+                "timers fired"
+            );
         }
         if !remaining.is_empty() {
             tracing::info!(
