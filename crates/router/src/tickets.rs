@@ -22,7 +22,7 @@ use crate::deadlines::Sla;
 use crate::error::RouterError;
 use crate::escalation;
 use crate::routing::{Hints, Routing};
-use crate::working_set::WorkingSet;
+use crate::working_set::{Verify, WorkingSet};
 
 /// Claim leases: how long a member of staff may hold a ticket before signing for it.
 #[derive(Debug, Clone, Copy)]
@@ -200,7 +200,8 @@ impl Hotline {
                 duplicate_of: None,
             });
         }
-        self.follow(&accepted, &ticket).await;
+        self.follow_checked(&accepted, &ticket, Verify::NewTicket)
+            .await;
         Ok(Submitted {
             ticket,
             created: true,
@@ -339,12 +340,28 @@ impl Hotline {
     /// Brings the working set in line with a committed change, in a task of its own: if the
     /// request is dropped (client gone, deadline, shutdown), the update still completes, so a
     /// committed ticket is never left off its queue or without its timers.
+    ///
+    /// The request waits for the update, not for its check against a newer version committed
+    /// meanwhile (one more store read): that goes on in the task, so a submit's latency does
+    /// not pay for a race that is rare.
     async fn follow(&self, before: &Ticket, after: &Ticket) {
+        self.follow_checked(before, after, Verify::Yes).await
+    }
+
+    async fn follow_checked(&self, before: &Ticket, after: &Ticket, verify: Verify) {
         let queues = self.queues.clone();
         let (before, after) = (before.clone(), after.clone());
-        let update = tokio::spawn(async move { queues.follow(&before, &after).await });
-        if let Err(err) = update.await {
-            tracing::error!(error = %err, "working-set update task failed");
+        let (applied, done) = tokio::sync::oneshot::channel();
+        let update = tokio::spawn(async move {
+            queues
+                .follow_then(&before, &after, Some(applied), verify)
+                .await
+        });
+        if done.await.is_err() {
+            // The task ended without saying: it panicked.
+            if let Err(err) = update.await {
+                tracing::error!(error = %err, "working-set update task failed");
+            }
         }
     }
 

@@ -58,6 +58,9 @@ const PLACE_CONCURRENCY: usize = 32;
 /// How many times a ticket that keeps changing under a placement is placed again before it is
 /// left to the repair loop.
 const SETTLE_ROUNDS: usize = 5;
+/// Anti-entropy stops a round once it has compared this many live tickets (each costs a timer
+/// read), whatever its station budget.
+const AUDIT_TICKETS_PER_ROUND: usize = 2_000;
 /// More tickets than this waiting for per-ticket repair: a whole rebuild is cheaper.
 const REPAIR_LIMIT: usize = 20_000;
 
@@ -73,6 +76,100 @@ pub struct WorkingSet {
     /// Wakes the timer loop when a timer is scheduled earlier than it planned to wake.
     alarm: Arc<TimerAlarm>,
     pauses: Arc<PausePoints>,
+    versions: Arc<VersionReads>,
+}
+
+/// Version checks after updates, batched like group commit: the checks that concurrent
+/// updates ask for while one read is in flight share the next read, so a busy intake pays one
+/// small indexed query per batch rather than one per ticket.
+#[derive(Default)]
+struct VersionReads {
+    queue: std::sync::OnceLock<tokio::sync::mpsc::Sender<VersionRead>>,
+}
+
+type VersionAnswer = Result<HashMap<TicketId, u64>, (bool, String)>;
+
+struct VersionRead {
+    ids: Vec<TicketId>,
+    reply: oneshot::Sender<VersionAnswer>,
+}
+
+/// Most ids one batched version read asks for.
+const VERSION_BATCH: usize = 512;
+
+impl VersionReads {
+    async fn read(
+        &self,
+        store: &Arc<dyn TicketStore>,
+        ids: Vec<TicketId>,
+    ) -> Result<HashMap<TicketId, u64>, RouterError> {
+        if ids.len() >= VERSION_BATCH / 4 {
+            return Ok(store.versions(&ids).await?);
+        }
+        let queue = self.queue.get_or_init(|| {
+            let (tx, rx) = tokio::sync::mpsc::channel(VERSION_BATCH * 4);
+            tokio::spawn(read_versions(store.clone(), rx));
+            tx
+        });
+        let (reply, answer) = oneshot::channel();
+        let gone = || RouterError::Unavailable("the version reader stopped".into());
+        queue
+            .send(VersionRead { ids, reply })
+            .await
+            .map_err(|_| gone())?;
+        match answer.await.map_err(|_| gone())? {
+            Ok(versions) => Ok(versions),
+            Err((true, reason)) => Err(RouterError::Unavailable(reason)),
+            Err((false, reason)) => Err(RouterError::internal(anyhow::anyhow!(reason))),
+        }
+    }
+}
+
+async fn read_versions(
+    store: Arc<dyn TicketStore>,
+    mut queue: tokio::sync::mpsc::Receiver<VersionRead>,
+) {
+    while let Some(first) = queue.recv().await {
+        let mut batch = vec![first];
+        let mut count = batch[0].ids.len();
+        while count < VERSION_BATCH {
+            match queue.try_recv() {
+                Ok(next) => {
+                    count += next.ids.len();
+                    batch.push(next);
+                }
+                Err(_) => break,
+            }
+        }
+        let ids: Vec<TicketId> = batch.iter().flat_map(|r| r.ids.iter().copied()).collect();
+        let answer = store
+            .versions(&ids)
+            .await
+            .map_err(|err| (err.is_transient(), crate::logging::chain(&err)));
+        for read in batch {
+            let mine = match &answer {
+                Ok(all) => Ok(read
+                    .ids
+                    .iter()
+                    .filter_map(|id| all.get(id).map(|v| (*id, *v)))
+                    .collect()),
+                Err(err) => Err(err.clone()),
+            };
+            let _ = read.reply.send(mine);
+        }
+    }
+}
+
+/// Whether an update is checked against a newer version committed meanwhile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verify {
+    Yes,
+    /// The update of a ticket just created: nobody else acts on a ticket before learning its
+    /// id, which only its submit's answer, the working set this update writes, or a store
+    /// search in the same milliseconds give. The check (one store read, a fifth of a record-
+    /// only submit's database time) is skipped; a rebuild's catch-up and anti-entropy cover
+    /// the last case.
+    NewTicket,
 }
 
 /// What is waiting to be repaired.
@@ -247,6 +344,7 @@ impl WorkingSet {
             state: Arc::new(RepairState::default()),
             alarm: Arc::new(TimerAlarm::new()),
             pauses: Arc::new(PausePoints::default()),
+            versions: Arc::new(VersionReads::default()),
         }
     }
 
@@ -310,15 +408,31 @@ impl WorkingSet {
     /// says). The store already holds the truth, so a failure here is logged, not returned:
     /// the ticket is recorded and repaired from the store once the backend answers.
     pub async fn follow(&self, before: &Ticket, after: &Ticket) {
+        self.follow_then(before, after, None, Verify::Yes).await
+    }
+
+    /// [`WorkingSet::follow`], saying on `applied` when the update itself is done (before its
+    /// verification): a request answers then, and the check goes on without it.
+    pub async fn follow_then(
+        &self,
+        before: &Ticket,
+        after: &Ticket,
+        applied: Option<oneshot::Sender<()>>,
+        verify: Verify,
+    ) {
         let maybe_on: Vec<StationId> = self
             .station_for(before)
             .into_iter()
             .chain(self.station_for(after))
             .collect();
-        let applied = self.apply_change(before, after).await;
-        let settled = match applied {
-            Ok(()) => self.verify(vec![after.clone()], &maybe_on).await,
-            Err(err) => Err(err),
+        let applied_now = self.apply_change(before, after).await;
+        if let Some(applied) = applied {
+            let _ = applied.send(());
+        }
+        let settled = match (applied_now, verify) {
+            (Ok(()), Verify::Yes) => self.verify(vec![after.clone()], &maybe_on).await,
+            (Ok(()), Verify::NewTicket) => Ok(()),
+            (Err(err), _) => Err(err),
         };
         if let Err(err) = settled {
             self.repair_later(after.id, maybe_on, &err);
@@ -520,7 +634,7 @@ impl WorkingSet {
         extra: &mut HashMap<TicketId, Vec<StationId>>,
     ) -> Result<Vec<Ticket>, RouterError> {
         let ids: Vec<TicketId> = placed.iter().map(|t| t.id).collect();
-        let versions = self.store.versions(&ids).await?;
+        let versions = self.versions.read(&self.store, ids).await?;
         let stale: Vec<TicketId> = placed
             .iter()
             .filter(|t| versions.get(&t.id).is_some_and(|v| *v != t.version))
@@ -642,8 +756,8 @@ impl WorkingSet {
         Ok(counts)
     }
 
-    /// One anti-entropy round over at most `budget` stations of the directory (then the
-    /// triage desk), from `cursor`: the store's live tickets at each station against its queue
+    /// One anti-entropy round over at most `budget` stations of the directory (fewer once
+    /// [`AUDIT_TICKETS_PER_ROUND`] live tickets were compared), from `cursor`: the store's live tickets at each station against its queue
     /// and their pending timers, both ways. A difference is re-read from the store and counted
     /// as drift only if the ticket has not changed in the last `grace` (an update in flight is
     /// not drift); drift is repaired and counted in `hotline_working_set_drift_total`.
@@ -662,6 +776,10 @@ impl WorkingSet {
         let triage = self.directory.triage_station().id.clone();
         let mut drift = Drift::default();
         for _ in 0..budget.max(1) {
+            // The budget in tickets too: a few crowded stations make a round as dear as many.
+            if drift.tickets >= AUDIT_TICKETS_PER_ROUND {
+                break;
+            }
             if cursor.next >= stations.len() {
                 cursor.next = 0;
             }
