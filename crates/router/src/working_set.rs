@@ -213,10 +213,13 @@ pub enum PausePoint {
     RebuildAfterApply,
 }
 
+/// An armed point: tell the test it was reached, then wait for its go.
+type Armed = (oneshot::Sender<()>, oneshot::Receiver<()>);
+
 /// Test hooks: see [`PausePoint`].
 #[derive(Debug, Default)]
 pub struct PausePoints {
-    armed: Mutex<HashMap<PausePoint, (oneshot::Sender<()>, oneshot::Receiver<()>)>>,
+    armed: Mutex<HashMap<PausePoint, Armed>>,
 }
 
 /// A paused point: `reached` resolves when the rebuild gets there; dropping or sending on
