@@ -39,6 +39,41 @@ pub async fn reflection_lists_every_service(backend: Backend) {
     }
 }
 
+/// The older reflection protocol, the only one Python's grpcio-reflection and older grpcurl
+/// speak, lists the same services.
+pub async fn reflection_v1alpha_lists_every_service_too(backend: Backend) {
+    use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse;
+    use tonic_reflection::pb::v1alpha::ServerReflectionRequest;
+    let app = TestApp::spawn(backend).await;
+    let mut client = ServerReflectionClient::new(app.channel.clone());
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut responses = client
+        .server_reflection_info(tokio_stream::once(request))
+        .await
+        .expect("v1alpha is served")
+        .into_inner();
+    let response = responses.message().await.unwrap().unwrap();
+    let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else {
+        panic!("expected a service list, got {response:?}");
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    for expected in [
+        "hotline.v1.Intake",
+        "hotline.v1.Supervision",
+        "grpc.health.v1.Health",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} missing from {names:?}"
+        );
+    }
+}
+
 pub async fn health_reports_serving(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let mut health = tonic_health::pb::health_client::HealthClient::new(app.channel.clone());
@@ -120,6 +155,7 @@ pub async fn search_pages_newest_first(backend: Backend) {
 
 on_both_backends!(
     reflection_lists_every_service,
+    reflection_v1alpha_lists_every_service_too,
     health_reports_serving,
     the_directory_lists_suzhou_and_its_stations,
     search_pages_newest_first,

@@ -98,7 +98,13 @@ pub struct ServeArgs {
     #[arg(long, env = "HOTLINE_DB_MAX_CONNECTIONS", default_value_t = 16)]
     pub db_max_connections: u32,
 
-    /// Serve Prometheus metrics on this address (e.g. 127.0.0.1:9090); off when unset.
+    /// The HTTP listener (Prometheus `/metrics`; the web desk and Open311 join it): an
+    /// address, or `off`.
+    #[arg(long, env = "HOTLINE_HTTP_LISTEN", default_value = "127.0.0.1:8080", value_parser = parse_http_listen)]
+    pub http_listen: HttpListen,
+
+    /// Also serve Prometheus `/metrics` alone on this address (e.g. 127.0.0.1:9090); off when
+    /// unset. The HTTP listener serves it too.
     #[arg(long, env = "HOTLINE_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
 
@@ -263,4 +269,21 @@ mod tests {
         let err = bad.storage().unwrap_err();
         assert!(!err.contains("secret"), "{err}");
     }
+}
+
+/// Where the HTTP listener listens, or that it is off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpListen {
+    Off,
+    On(SocketAddr),
+}
+
+fn parse_http_listen(raw: &str) -> Result<HttpListen, String> {
+    if raw.trim().eq_ignore_ascii_case("off") {
+        return Ok(HttpListen::Off);
+    }
+    raw.trim()
+        .parse()
+        .map(HttpListen::On)
+        .map_err(|_| format!("{raw:?} is not an address like 127.0.0.1:8080, nor `off`"))
 }

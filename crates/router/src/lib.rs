@@ -12,6 +12,7 @@
 //! - [`working_set`]: keeps queues and timers in line with the store; rebuild; lease expiry.
 //! - [`escalation`]: SLA timers per stage and what each does when it fires.
 //! - [`server`]: wiring, serving, health, reflection, graceful shutdown.
+//! - [`http`]: the HTTP listener (Prometheus `/metrics`).
 //! - [`metrics`]: the Prometheus exporter and the metric names.
 //! - [`logging`]: one-line errors with their causes, repeated errors summarised.
 //! - [`error`]: the router error, [`RouterError`].
@@ -22,6 +23,7 @@ pub mod deadlines;
 pub mod error;
 pub mod escalation;
 pub mod grpc;
+pub mod http;
 pub mod logging;
 pub mod metrics;
 pub mod routing;

@@ -190,14 +190,40 @@ pub async fn build(args: &ServeArgs, clock: Arc<dyn Clock>) -> anyhow::Result<Ho
 
 /// The whole `hotline serve`: build, listen, serve until SIGTERM/ctrl-c, drain.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    if let Some(listen) = args.metrics_listen {
-        crate::metrics::install(listen)?;
-    }
+    let metrics = crate::metrics::handle()?;
     let hotline = build(&args, Arc::new(SystemClock)).await?;
     let listener = TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     tracing::info!(addr = %args.listen, "serving hotline.v1");
+    // One shutdown signal for every listener.
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stopped| *stopped).await;
+    };
+    let mut http_servers = Vec::new();
+    let http_listens = [
+        match args.http_listen {
+            crate::config::HttpListen::On(addr) => Some((addr, "HTTP (/metrics)")),
+            crate::config::HttpListen::Off => None,
+        },
+        args.metrics_listen.map(|addr| (addr, "metrics")),
+    ];
+    for (addr, what) in http_listens.into_iter().flatten() {
+        let http = TcpListener::bind(addr).await.with_context(|| {
+            format!("listening for {what} on {addr} (--http-listen / --metrics-listen)")
+        })?;
+        tracing::info!(%addr, "serving {what}");
+        http_servers.push(tokio::spawn(crate::http::serve(
+            http,
+            crate::http::router(metrics.clone()),
+            stopped(stop_rx.clone()),
+        )));
+    }
     let options = ServeOptions {
         grace: Duration::from_secs(args.shutdown_grace_seconds),
         run_timers: args.run_timers,
@@ -206,7 +232,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             stations: args.audit_stations.max(1),
         }),
     };
-    serve(listener, hotline, shutdown_signal(), options).await
+    let served = serve(listener, hotline, stopped(stop_rx), options).await;
+    for http in http_servers {
+        match http.await {
+            Ok(Err(err)) => {
+                tracing::warn!(error = %crate::logging::describe(&err), "HTTP listener")
+            }
+            Err(err) => tracing::warn!(error = %err, "HTTP listener task"),
+            Ok(Ok(())) => {}
+        }
+    }
+    served
 }
 
 /// How [`serve`] runs besides the gRPC services.
@@ -268,11 +304,19 @@ pub async fn serve(
         .set_service_status(WORKING_SET_HEALTH, tonic_health::ServingStatus::Serving)
         .await;
 
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(hotline_proto::v1::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    // Both reflection versions: v1 for current tools, v1alpha for Python's grpcio-reflection,
+    // older grpcurl and others that know only that one.
+    let reflection_builder = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(hotline_proto::v1::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection = reflection_builder()
         .build_v1()
-        .context("building gRPC reflection")?;
+        .context("building gRPC reflection (v1)")?;
+    let reflection_alpha = reflection_builder()
+        .build_v1alpha()
+        .context("building gRPC reflection (v1alpha)")?;
 
     let beats = Arc::new(Heartbeats::default());
     let mut tasks = vec![
@@ -303,6 +347,7 @@ pub async fn serve(
     let router = tonic::transport::Server::builder()
         .add_service(health_service)
         .add_service(reflection)
+        .add_service(reflection_alpha)
         .add_service(IntakeServer::new(IntakeApi::new(hotline.clone())))
         .add_service(StationServer::new(StationApi::new(
             hotline.clone(),

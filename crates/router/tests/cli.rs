@@ -271,3 +271,60 @@ fn a_bad_sla_policy_stops_serve_naming_the_file() {
     assert!(stderr.contains("sla.toml"), "{stderr}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `hotline serve` on the embedded default answers Prometheus scrapes on its HTTP listener
+/// (the README's run command: gRPC on one port, HTTP on another).
+#[test]
+fn serve_answers_metrics_on_its_http_listener() {
+    use std::io::{Read, Write as _};
+    let free_port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let (grpc, http) = (free_port(), free_port());
+    let dir = std::env::temp_dir().join(format!("hotline-cli-http-{}", std::process::id()));
+    let mut server = hotline()
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{grpc}"),
+            "--http-listen",
+            &format!("127.0.0.1:{http}"),
+            "--data-dir",
+            &dir.display().to_string(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("hotline serve runs");
+    // The health probe sets its gauges once a second: wait for the first scrape that has them.
+    let started = std::time::Instant::now();
+    let body = loop {
+        let scrape = std::net::TcpStream::connect(("127.0.0.1", http)).and_then(|mut stream| {
+            stream.write_all(
+                b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+            )?;
+            let mut response = String::new();
+            stream.read_to_string(&mut response)?;
+            Ok(response)
+        });
+        if let Ok(response) = scrape {
+            if response.contains("hotline_working_set_repairs_pending") {
+                break response;
+            }
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "no metrics on the HTTP listener"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let _ = server.kill();
+    let _ = server.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(body.starts_with("HTTP/1.1 200"), "{body}");
+    assert!(body.contains("text/plain; version=0.0.4"), "{body}");
+}
