@@ -144,3 +144,74 @@ fn for_each_line(mut answer: impl FnMut(&str) -> serde_json::Value) -> anyhow::R
     out.flush().ok();
     Ok(())
 }
+
+/// `hotline migrate`: the schema version, then each pending migration, applied unless
+/// `--dry-run`. A database migrated by a newer release is refused with both versions named.
+pub async fn migrate(args: &crate::config::MigrateArgs) -> anyhow::Result<()> {
+    use crate::config::{redact, ServeArgs, Storage};
+    let storage = ServeArgs::parse_from([
+        "--data-dir".to_owned(),
+        args.data_dir.display().to_string(),
+        "--database-url".to_owned(),
+        args.database_url.clone().unwrap_or_default(),
+    ])?
+    .storage()
+    .map_err(anyhow::Error::msg)?;
+    let report = |before: &hotline_store::SchemaStatus,
+                  after: Option<&hotline_store::SchemaStatus>| {
+        println!(
+            "schema version {} (this binary knows up to {})",
+            before.version(),
+            before.newest_known()
+        );
+        for (version, description) in before.pending() {
+            let state = match after {
+                Some(after) if after.applied.contains(&version) => "applied",
+                Some(_) => "not applied",
+                None => "pending",
+            };
+            println!("{version:04} {description}: {state}");
+        }
+        if let Some(after) = after {
+            println!("schema version now {}", after.version());
+        }
+    };
+    match storage {
+        Storage::Postgres(url) => {
+            let before = hotline_store::PgStore::migrate_url(&url, true)
+                .await
+                .with_context(|| format!("reading the schema of {}", redact(&url)))?;
+            let after = if args.dry_run {
+                None
+            } else {
+                Some(
+                    hotline_store::PgStore::migrate_url(&url, false)
+                        .await
+                        .with_context(|| format!("migrating {}", redact(&url)))?,
+                )
+            };
+            report(&before, after.as_ref());
+        }
+        Storage::SqliteDir(_) | Storage::SqliteUrl(_) => {
+            let store = match &storage {
+                Storage::SqliteDir(dir) => {
+                    hotline_store::SqliteStore::open_dir_unmigrated(dir).await
+                }
+                Storage::SqliteUrl(url) => {
+                    hotline_store::SqliteStore::open_url_unmigrated(url).await
+                }
+                Storage::Postgres(_) => unreachable!("matched above"),
+            }
+            .context("opening the SQLite database")?;
+            let before = store.schema_status().await?;
+            before.check_not_newer()?;
+            let after = if args.dry_run {
+                None
+            } else {
+                Some(store.migrate().await?)
+            };
+            report(&before, after.as_ref());
+        }
+    }
+    Ok(())
+}

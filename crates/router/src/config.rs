@@ -24,6 +24,22 @@ pub enum Command {
     Classify(ClassifyArgs),
     /// Resolve addresses read one per line on stdin; one JSON object per line on stdout.
     Resolve(ResolveArgs),
+    /// Show the database schema's version and apply pending migrations (`serve` applies them
+    /// too on start-up); refuses a schema newer than this binary.
+    Migrate(MigrateArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MigrateArgs {
+    /// The embedded default's data directory (when no database URL is set).
+    #[arg(long, env = "HOTLINE_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// `postgres://...` or `sqlite:...`, as for `serve`.
+    #[arg(long, env = "HOTLINE_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Only say what would be applied.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -45,21 +45,27 @@ pub async fn open_store(args: &ServeArgs) -> anyhow::Result<Arc<dyn TicketStore>
             let store = SqliteStore::open_dir(&dir)
                 .await
                 .with_context(|| format!("opening SQLite under {}", dir.display()))?;
-            tracing::info!(dir = %dir.display(), "storage: embedded SQLite");
+            let schema = store.schema_status().await?.version();
+            tracing::info!(dir = %dir.display(), schema, "storage: embedded SQLite");
+            metrics::gauge!("hotline_schema_version").set(schema as f64);
             Arc::new(store)
         }
         Storage::SqliteUrl(url) => {
             let store = SqliteStore::open_url(&url)
                 .await
                 .with_context(|| format!("opening {url}"))?;
-            tracing::info!(%url, "storage: SQLite");
+            let schema = store.schema_status().await?.version();
+            tracing::info!(%url, schema, "storage: SQLite");
+            metrics::gauge!("hotline_schema_version").set(schema as f64);
             Arc::new(store)
         }
         Storage::Postgres(url) => {
             let store = PgStore::connect(&url, args.db_max_connections)
                 .await
                 .with_context(|| format!("connecting to {}", redact(&url)))?;
-            tracing::info!(url = %redact(&url), "storage: PostgreSQL");
+            let schema = store.schema_status().await?.version();
+            tracing::info!(url = %redact(&url), schema, "storage: PostgreSQL");
+            metrics::gauge!("hotline_schema_version").set(schema as f64);
             Arc::new(store)
         }
     })

@@ -328,3 +328,60 @@ fn serve_answers_metrics_on_its_http_listener() {
     assert!(body.starts_with("HTTP/1.1 200"), "{body}");
     assert!(body.contains("text/plain; version=0.0.4"), "{body}");
 }
+
+/// `hotline migrate` says where a database stands, applies what is pending, and a database
+/// migrated by a newer release is refused by `migrate` and by `serve`, naming both versions.
+#[tokio::test]
+async fn migrate_applies_pending_migrations_and_refuses_a_newer_schema() {
+    let url = hotline_store::testing::fresh_postgres_url().await.unwrap();
+    let run = |args: &[&str]| {
+        let out = hotline()
+            .args(args)
+            .env_remove("HOTLINE_DATABASE_URL")
+            .output()
+            .expect("hotline runs");
+        (
+            out.status.success(),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let (ok, stdout, stderr) = run(&["migrate", "--database-url", &url, "--dry-run"]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.starts_with("schema version 0 "), "{stdout}");
+    assert!(stdout.contains("0001 tickets: pending"), "{stdout}");
+
+    let (ok, stdout, stderr) = run(&["migrate", "--database-url", &url]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("0005 change log: applied"), "{stdout}");
+    let (ok, stdout, _) = run(&["migrate", "--database-url", &url, "--dry-run"]);
+    assert!(ok);
+    assert!(!stdout.contains("pending"), "nothing left: {stdout}");
+
+    // A newer release migrated this database further.
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (9999, 'from the future', true, '\\x00'::bytea, 0)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let (ok, _, stderr) = run(&["migrate", "--database-url", &url, "--dry-run"]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("schema is at version 9999, newer than this binary knows"),
+        "{stderr}"
+    );
+    let (ok, _, stderr) = run(&[
+        "serve",
+        "--database-url",
+        &url,
+        "--listen",
+        "127.0.0.1:0",
+        "--http-listen",
+        "off",
+    ]);
+    assert!(!ok, "an older binary must not serve a newer schema");
+    assert!(stderr.contains("newer than this binary knows"), "{stderr}");
+}

@@ -30,6 +30,12 @@ pub enum StoreError {
     Unavailable(String),
     #[error("database migration failed")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database was migrated by a newer release than this binary.
+    #[error(
+        "the database schema is at version {schema}, newer than this binary knows (up to \
+         {known}): run the release that migrated it, or a newer one"
+    )]
+    SchemaNewer { schema: i64, known: i64 },
 }
 
 impl StoreError {

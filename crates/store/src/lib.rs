@@ -5,6 +5,7 @@
 //! - [`sqlite`]: the embedded default, a file under the data directory.
 //! - [`postgres`]: production, by URL.
 //! - [`row`]: the shared encoding of tickets and events into rows.
+//! - [`schema`]: the schema version, pending migrations, and the refusal of a newer schema.
 //! - [`testing`]: fresh databases for tests.
 //! - [`error`]: the store error, [`StoreError`].
 //!
@@ -15,6 +16,7 @@
 pub mod error;
 pub mod postgres;
 mod row;
+pub mod schema;
 pub mod sqlite;
 pub mod testing;
 
@@ -26,6 +28,7 @@ use hotline_core::{CategoryCode, DivisionCode, Event, Stage, StationId, Ticket, 
 
 pub use error::StoreError;
 pub use postgres::PgStore;
+pub use schema::SchemaStatus;
 pub use sqlite::SqliteStore;
 
 /// The result of creating a ticket: new, or the one an earlier try with the same request id made.

@@ -47,6 +47,8 @@ impl PgStore {
             .acquire_timeout(std::time::Duration::from_secs(5))
             .connect(url)
             .await?;
+        let status = schema_status(&pool).await?;
+        status.check_not_newer()?;
         MIGRATOR.run(&pool).await?;
         let (intake, queue) = mpsc::channel(MAX_BATCH * 16);
         let queue = Arc::new(Mutex::new(queue));
@@ -54,6 +56,28 @@ impl PgStore {
             tokio::spawn(write_batches(pool.clone(), Arc::clone(&queue)));
         }
         Ok(Self { pool, intake })
+    }
+
+    /// Where the database at `url` stands against this binary's migrations, applying the
+    /// pending ones unless `dry_run` (for `hotline migrate`). A newer schema is refused.
+    pub async fn migrate_url(url: &str, dry_run: bool) -> Result<crate::SchemaStatus, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        let status = schema_status(&pool).await?;
+        status.check_not_newer()?;
+        if dry_run {
+            return Ok(status);
+        }
+        MIGRATOR.run(&pool).await?;
+        schema_status(&pool).await
+    }
+
+    /// Where this store's database stands against this binary's migrations.
+    pub async fn schema_status(&self) -> Result<crate::SchemaStatus, StoreError> {
+        schema_status(&self.pool).await
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -365,6 +389,20 @@ async fn commit_batch(
     .fetch_all(pool)
     .await?;
     Ok(rows.into_iter().map(TicketId::from_uuid).collect())
+}
+
+async fn schema_status(pool: &PgPool) -> Result<crate::SchemaStatus, StoreError> {
+    let exists: Option<String> = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations')::text")
+        .fetch_one(pool)
+        .await?;
+    let applied: Vec<i64> = if exists.is_some() {
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+            .fetch_all(pool)
+            .await?
+    } else {
+        Vec::new()
+    };
+    Ok(crate::SchemaStatus::of(&MIGRATOR, applied))
 }
 
 fn writers_gone() -> StoreError {

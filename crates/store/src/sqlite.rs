@@ -39,7 +39,50 @@ impl SqliteStore {
         Self::open(SqliteConnectOptions::from_str(url)?).await
     }
 
+    /// Where the database stands against this binary's migrations (nothing is changed).
+    pub async fn schema_status(&self) -> Result<crate::SchemaStatus, StoreError> {
+        let exists: Option<String> = sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        let applied: Vec<i64> = if exists.is_some() {
+            sqlx::query_scalar(
+                "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version",
+            )
+            .fetch_all(&self.pool)
+            .await?
+        } else {
+            Vec::new()
+        };
+        Ok(crate::SchemaStatus::of(&MIGRATOR, applied))
+    }
+
+    /// Applies the pending migrations, after refusing a schema newer than this binary.
+    pub async fn migrate(&self) -> Result<crate::SchemaStatus, StoreError> {
+        self.schema_status().await?.check_not_newer()?;
+        MIGRATOR.run(&self.pool).await?;
+        self.schema_status().await
+    }
+
+    /// Opens without migrating (for `hotline migrate --dry-run`).
+    pub async fn open_dir_unmigrated(dir: &Path) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::new().filename(dir.join("hotline.sqlite"));
+        Self::open_pool(options).await
+    }
+
+    /// Opens a `sqlite:` URL without migrating.
+    pub async fn open_url_unmigrated(url: &str) -> Result<Self, StoreError> {
+        Self::open_pool(SqliteConnectOptions::from_str(url)?).await
+    }
+
     async fn open(options: SqliteConnectOptions) -> Result<Self, StoreError> {
+        let store = Self::open_pool(options).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn open_pool(options: SqliteConnectOptions) -> Result<Self, StoreError> {
         let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -51,7 +94,6 @@ impl SqliteStore {
             .max_connections(4)
             .connect_with(options)
             .await?;
-        MIGRATOR.run(&pool).await?;
         Ok(Self { pool })
     }
 

@@ -15,5 +15,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Eval(args) => hotline_router::cli::eval(&args),
         Command::Classify(args) => hotline_router::cli::classify(&args),
         Command::Resolve(args) => hotline_router::cli::resolve(&args),
+        Command::Migrate(args) => hotline_router::cli::migrate(&args).await,
     }
 }
