@@ -91,12 +91,11 @@ impl TestApp {
     /// A router with these `serve` flags (a temp data dir is added) on `clock`.
     pub async fn spawn_with(mut argv: Vec<String>, clock: ManualClock) -> Self {
         let dir = TempDir::new();
-        argv.extend([
-            "--data-dir".to_owned(),
-            dir.path().display().to_string(),
-            "--db-max-connections".to_owned(),
-            "4".to_owned(),
-        ]);
+        // A caller that names its own data directory (a restored backup) keeps it.
+        if !argv.iter().any(|a| a == "--data-dir") {
+            argv.extend(["--data-dir".to_owned(), dir.path().display().to_string()]);
+        }
+        argv.extend(["--db-max-connections".to_owned(), "4".to_owned()]);
         let args = ServeArgs::parse_from(argv).expect("args");
         let mut app = Self {
             addr: "127.0.0.1:0".parse().unwrap(),
@@ -110,6 +109,11 @@ impl TestApp {
         };
         app.start().await;
         app
+    }
+
+    /// The data directory of the embedded default (SQLite) this router uses.
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self.args.data_dir.clone()
     }
 
     /// Stops this replica as a crash would look to the others: it answers nothing more and

@@ -215,3 +215,33 @@ pub async fn migrate(args: &crate::config::MigrateArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// `hotline backup`: a consistent online copy of the embedded default's database.
+pub async fn backup(args: &crate::config::BackupArgs) -> anyhow::Result<()> {
+    let file = args.data_dir.join("hotline.sqlite");
+    anyhow::ensure!(
+        file.is_file(),
+        "{} has no database to back up (is --data-dir / HOTLINE_DATA_DIR right?)",
+        args.data_dir.display()
+    );
+    let store = hotline_store::SqliteStore::open_dir_unmigrated(&args.data_dir).await?;
+    store
+        .backup_to(&args.to)
+        .await
+        .with_context(|| format!("backing up to {}", args.to.display()))?;
+    println!("backed up {} to {}", file.display(), args.to.display());
+    Ok(())
+}
+
+/// `hotline restore`: puts a backup in place; the next `serve` rebuilds the working set.
+pub async fn restore(args: &crate::config::RestoreArgs) -> anyhow::Result<()> {
+    hotline_store::SqliteStore::restore(&args.from, &args.data_dir, args.replace)
+        .await
+        .with_context(|| format!("restoring {}", args.from.display()))?;
+    println!(
+        "restored {} into {}; the working set is rebuilt from it when the router starts",
+        args.from.display(),
+        args.data_dir.display()
+    );
+    Ok(())
+}

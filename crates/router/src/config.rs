@@ -27,6 +27,33 @@ pub enum Command {
     /// Show the database schema's version and apply pending migrations (`serve` applies them
     /// too on start-up); refuses a schema newer than this binary.
     Migrate(MigrateArgs),
+    /// Back up the embedded default's database while it runs (a consistent online copy).
+    Backup(BackupArgs),
+    /// Put a backup in place as the embedded default's database (the router stopped).
+    Restore(RestoreArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BackupArgs {
+    /// The embedded default's data directory.
+    #[arg(long, env = "HOTLINE_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// The backup file to write (must not exist).
+    #[arg(long)]
+    pub to: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RestoreArgs {
+    /// The backup file (from `hotline backup`).
+    #[arg(long)]
+    pub from: PathBuf,
+    /// The data directory to restore into.
+    #[arg(long, env = "HOTLINE_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Overwrite a database already in the directory.
+    #[arg(long)]
+    pub replace: bool,
 }
 
 #[derive(Debug, Clone, Args)]

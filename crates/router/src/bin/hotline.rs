@@ -16,5 +16,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Classify(args) => hotline_router::cli::classify(&args),
         Command::Resolve(args) => hotline_router::cli::resolve(&args),
         Command::Migrate(args) => hotline_router::cli::migrate(&args).await,
+        Command::Backup(args) => hotline_router::cli::backup(&args).await,
+        Command::Restore(args) => hotline_router::cli::restore(&args).await,
     }
 }
