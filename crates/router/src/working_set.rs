@@ -433,7 +433,10 @@ impl WorkingSet {
             let _ = applied.send(());
         }
         let settled = match (applied_now, verify) {
-            (Ok(()), Verify::Yes) => self.verify(vec![after.clone()], &maybe_on).await,
+            (Ok(()), Verify::Yes) => {
+                let stations = HashMap::from([(after.id, maybe_on.clone())]);
+                self.settle_checked(vec![after.clone()], &stations).await
+            }
             (Ok(()), Verify::NewTicket) => Ok(()),
             (Err(err), _) => Err(err),
         };
@@ -589,25 +592,8 @@ impl WorkingSet {
         }
     }
 
-    /// Verifies tickets just placed by an update (not placed again first).
-    async fn verify(&self, placed: Vec<Ticket>, maybe_on: &[StationId]) -> Result<(), RouterError> {
-        let mut extra = HashMap::new();
-        let changed = self.changed_meanwhile(&placed, &mut extra).await?;
-        if changed.is_empty() {
-            return Ok(());
-        }
-        let maybe_on: HashMap<TicketId, Vec<StationId>> = changed
-            .iter()
-            .map(|t| {
-                let mut stations = maybe_on.to_vec();
-                stations.extend(extra.remove(&t.id).unwrap_or_default());
-                (t.id, stations)
-            })
-            .collect();
-        self.settle(changed, &maybe_on).await
-    }
-
-    /// Like [`WorkingSet::verify`] for many tickets, each with its own stations.
+    /// Checks tickets just placed by updates (not placing them again first) and settles those
+    /// the store has moved past since; `maybe_on` says where each update may have put them.
     async fn settle_checked(
         &self,
         placed: Vec<Ticket>,

@@ -80,6 +80,15 @@ impl PgStore {
         schema_status(&self.pool).await
     }
 
+    /// Each change in its own statement, in order.
+    async fn commit_each(&self, changes: &[(Ticket, Vec<Event>)]) -> Vec<Result<(), StoreError>> {
+        let mut results = Vec::with_capacity(changes.len());
+        for (ticket, events) in changes {
+            results.push(self.commit(ticket, events).await);
+        }
+        results
+    }
+
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
@@ -528,11 +537,7 @@ impl TicketStore for PgStore {
             changes.iter().map(|(t, _)| t.id).collect();
         if changes.len() < 2 || distinct.len() != changes.len() {
             // One statement per change (and a ticket changed twice must be written in order).
-            let mut results = Vec::with_capacity(changes.len());
-            for (ticket, events) in changes {
-                results.push(self.commit(ticket, events).await);
-            }
-            return results;
+            return self.commit_each(changes).await;
         }
         match commit_batch(&self.pool, changes).await {
             Ok(written) => {
@@ -588,11 +593,7 @@ impl TicketStore for PgStore {
             // A bad row fails the whole statement: write each alone so only it fails.
             Err(err) => {
                 tracing::warn!(error = %err, size = changes.len(), "batched commit failed; writing its changes one by one");
-                let mut results = Vec::with_capacity(changes.len());
-                for (ticket, events) in changes {
-                    results.push(self.commit(ticket, events).await);
-                }
-                results
+                self.commit_each(changes).await
             }
         }
     }

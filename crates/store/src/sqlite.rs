@@ -156,6 +156,25 @@ impl SqliteStore {
     }
 }
 
+/// `SELECT body FROM tickets WHERE stage IN (...)` [`AND station_id = ...`]; `stages` must not
+/// be empty.
+fn select_in_stages<'a>(
+    stages: &'a [Stage],
+    station: Option<&'a StationId>,
+) -> QueryBuilder<'a, Sqlite> {
+    let mut sql: QueryBuilder<Sqlite> =
+        QueryBuilder::new("SELECT body FROM tickets WHERE stage IN (");
+    let mut list = sql.separated(", ");
+    for stage in stages {
+        list.push_bind(stage.code());
+    }
+    sql.push(")");
+    if let Some(station) = station {
+        sql.push(" AND station_id = ").push_bind(station.as_str());
+    }
+    sql
+}
+
 async fn schema_status(pool: &SqlitePool) -> Result<crate::SchemaStatus, StoreError> {
     let exists: Option<String> = sqlx::query_scalar(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
@@ -369,13 +388,8 @@ impl TicketStore for SqliteStore {
         if stages.is_empty() {
             return Ok(Vec::new());
         }
-        let mut sql: QueryBuilder<Sqlite> =
-            QueryBuilder::new("SELECT body FROM tickets WHERE stage IN (");
-        let mut list = sql.separated(", ");
-        for stage in stages {
-            list.push_bind(stage.code());
-        }
-        sql.push(") ORDER BY id");
+        let mut sql = select_in_stages(stages, None);
+        sql.push(" ORDER BY id");
         let rows = sql.build().fetch_all(&self.pool).await?;
         rows.iter().map(ticket_from_row).collect()
     }
@@ -388,13 +402,8 @@ impl TicketStore for SqliteStore {
             .await?;
         let mut tickets = Vec::new();
         if !stages.is_empty() {
-            let mut sql: QueryBuilder<Sqlite> =
-                QueryBuilder::new("SELECT body FROM tickets WHERE stage IN (");
-            let mut list = sql.separated(", ");
-            for stage in stages {
-                list.push_bind(stage.code());
-            }
-            sql.push(") ORDER BY id");
+            let mut sql = select_in_stages(stages, None);
+            sql.push(" ORDER BY id");
             let rows = sql.build().fetch_all(&mut *tx).await?;
             tickets = rows.iter().map(ticket_from_row).collect::<Result<_, _>>()?;
         }
@@ -442,17 +451,7 @@ impl TicketStore for SqliteStore {
         if stages.is_empty() {
             return Ok(Vec::new());
         }
-        let mut sql: QueryBuilder<Sqlite> =
-            QueryBuilder::new("SELECT body FROM tickets WHERE stage IN (");
-        let mut list = sql.separated(", ");
-        for stage in stages {
-            list.push_bind(stage.code());
-        }
-        sql.push(")");
-        if let Some(station) = station {
-            sql.push(" AND station_id = ")
-                .push_bind(station.as_str().to_owned());
-        }
+        let mut sql = select_in_stages(stages, station);
         sql.push(" ORDER BY id");
         let rows = sql.build().fetch_all(&self.pool).await?;
         rows.iter().map(ticket_from_row).collect()
