@@ -11,6 +11,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::env::set_var("PROTOC", protoc);
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
     tonic_prost_build::configure()
+        // Requests that do not decode are INVALID_ARGUMENT (crates/proto/src/codec.rs).
+        .codec_path("crate::codec::HotlineCodec")
         .file_descriptor_set_path(out_dir.join("hotline_descriptor.bin"))
         .compile_protos(&[&proto], &[&proto_root])?;
     println!("cargo:rerun-if-changed={}", proto.display());
