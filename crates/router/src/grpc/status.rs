@@ -2,7 +2,7 @@
 //!
 //! | error | status | retry? |
 //! |---|---|---|
-//! | bad field | INVALID_ARGUMENT | no: fix the request |
+//! | bad field; bytes that do not decode (`hotline_proto::codec`) | INVALID_ARGUMENT | no: fix the request |
 //! | unknown id | NOT_FOUND | no |
 //! | wrong stage or rule | FAILED_PRECONDITION | no: reload, decide again |
 //! | stale `expected_version` | ABORTED | reload, decide again (see README: retries) |
