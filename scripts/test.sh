@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: unit, behaviour suites (SQLite + PostgreSQL), end-to-end over gRPC.
+# The whole test suite: unit, behaviour suites (SQLite + PostgreSQL), end-to-end over gRPC, and
+# outside clients (tests/clients).
 # Needs ../shared/data beside the checkout (territory and classifier accuracy tests read it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,3 +12,6 @@ psql -h 127.0.0.1 -U postgres -d test -Atc \
     while read -r db; do dropdb -h 127.0.0.1 -U postgres --if-exists "$db" || true; done
 redis-cli -h 127.0.0.1 -p 6379 -n 14 FLUSHDB >/dev/null || true
 cargo test --workspace --locked "$@"
+# Real outside clients against a real router (Python grpcio-reflection; skipped with a message
+# where PyPI cannot be reached).
+bash tests/clients/run.sh
