@@ -95,6 +95,9 @@ EOF
 
 "${PSQL[@]}" -d postgres -c "CREATE DATABASE $DB" >/dev/null
 URL="postgres://$PGUSER@$PGHOST:$PGPORT/$DB"
+# The loadgen submits as an integrator, with an API key (kept in the store).
+HOTLINE_TOKEN=$(scripts/integrator-key.sh "$HOTLINE" "$WORK/keys" "$URL")
+export HOTLINE_TOKEN
 
 log "seeding $N tickets whose sign-for deadlines fall due together in $DUE_IN s"
 T0=$("$SEED" --database-url "$URL" --count "$N" --due-in-seconds "$DUE_IN" | tail -n 1)

@@ -145,9 +145,13 @@ free_port() {
 PORT=$(free_port)
 SERVER=http://127.0.0.1:$PORT
 
+# The loadgen submits as an integrator, with an API key like any outside platform: the
+# authentication layer is part of what is measured.
+HOTLINE_TOKEN=$(scripts/integrator-key.sh "$HOTLINE" "$WORK/data" "postgres://$PGUSER@$PGHOST:$PGPORT/$DB")
+export HOTLINE_TOKEN
 log "starting hotline serve on 127.0.0.1:$PORT (database $DB)"
 "$HOTLINE" serve --database-url "postgres://$PGUSER@$PGHOST:$PGPORT/$DB" \
-    --listen "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
+    --data-dir "$WORK/data" --listen "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 # Migrations run before the listener opens, so an open port means ready. Bounded: 30 s.
 ready=""

@@ -16,6 +16,8 @@ RPID=$!
 DB=flushcheck_$$
 psql -h 127.0.0.1 -U postgres -q -c "CREATE DATABASE $DB"
 URL=postgres://postgres@127.0.0.1:5432/$DB
+# The load submits as an integrator with an API key (kept in the store: every replica knows it).
+export HOTLINE_TOKEN=$(scripts/integrator-key.sh target/release/hotline $W/keys "$URL")
 PIDS=(); PORTS=()
 for i in 1 2 3; do
   P=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

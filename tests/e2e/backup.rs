@@ -18,7 +18,7 @@ async fn a_backup_taken_under_load_restores_every_ticket_committed_before_it() {
     let (stop, stopped) = watch::channel(false);
     let mut load = Vec::new();
     for client in 0..4 {
-        let intake = app.intake();
+        let intake = app.intake().await;
         let acked = acked.clone();
         let stopped = stopped.clone();
         load.push(tokio::spawn(async move {

@@ -1,6 +1,8 @@
 //! Bad input gets the right status and a message a person can act on, and changes nothing.
 
 use hotline_proto::v1 as pb;
+use hotline_proto::v1::intake_client::IntakeClient;
+use hotline_proto::v1::station_client::StationClient;
 use tonic::Code;
 
 use crate::support::*;
@@ -17,7 +19,7 @@ fn assert_status(result: Result<impl std::fmt::Debug, tonic::Status>, code: Code
 
 pub async fn malformed_submits_are_refused_naming_the_field(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let mut intake = app.intake();
+    let mut intake = app.intake().await;
     assert_status(
         intake.submit_ticket(submit_request("   ", None)).await,
         Code::InvalidArgument,
@@ -43,17 +45,16 @@ pub async fn malformed_submits_are_refused_naming_the_field(backend: Backend) {
         Code::InvalidArgument,
         "channel",
     );
-    let mut no_actor = submit_request("路灯坏了", None);
-    no_actor.actor = None;
-    assert_status(
-        intake.submit_ticket(no_actor).await,
-        Code::InvalidArgument,
-        "actor",
-    );
+    // Who acts comes from the credential: without one, nothing is recorded.
+    let anonymous = IntakeClient::new(app.anonymous())
+        .submit_ticket(submit_request("路灯坏了", None))
+        .await;
+    assert_status(anonymous, Code::Unauthenticated, "credential");
     let mut bad_phone = submit_request("路灯坏了", None);
     bad_phone.caller = Some(pb::Caller {
         name: "x".into(),
         phone: "call me maybe".into(),
+        ..Default::default()
     });
     assert_status(
         intake.submit_ticket(bad_phone).await,
@@ -102,7 +103,7 @@ pub async fn malformed_submits_are_refused_naming_the_field(backend: Backend) {
 
 pub async fn unknown_ids_are_not_found_and_garbage_ids_are_invalid(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let mut intake = app.intake();
+    let mut intake = app.intake().await;
     let get = |id: &str| pb::GetTicketRequest {
         ticket_id: id.into(),
         include_history: false,
@@ -126,11 +127,10 @@ pub async fn unknown_ids_are_not_found_and_garbage_ids_are_invalid(backend: Back
     );
     let t = app.submit("路灯坏了", None).await;
     assert_status(
-        app.supervision()
+        app.supervision_as(&operator()).await
             .dispatch(pb::DispatchRequest {
                 ticket_id: t.id.clone(),
                 expected_version: 0,
-                actor: Some(operator()),
                 station_id: "3205-nowhere".into(),
                 note: String::new(),
             })
@@ -139,7 +139,7 @@ pub async fn unknown_ids_are_not_found_and_garbage_ids_are_invalid(backend: Back
         "3205-nowhere",
     );
     assert_status(
-        app.directory()
+        app.directory().await
             .get_division(pb::GetDivisionRequest {
                 code: "320599".into(),
             })
@@ -153,25 +153,23 @@ pub async fn unknown_ids_are_not_found_and_garbage_ids_are_invalid(backend: Back
 pub async fn illegal_transitions_name_the_current_stage_and_change_nothing(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let t = app.submit("路灯坏了", None).await;
-    // Signing for a ticket nobody dispatched.
+    // Signing for a ticket nobody dispatched: it is no station's yet.
     assert_status(
-        app.station()
+        app.station_as(&staff(COMMUNITY_CSS, "li")).await
             .sign_for(pb::SignForRequest {
                 ticket_id: t.id.clone(),
                 expected_version: 0,
-                actor: Some(staff(COMMUNITY_CSS, "li")),
             })
             .await,
-        Code::FailedPrecondition,
-        "accepted",
+        Code::PermissionDenied,
+        "outside the scope of li",
     );
     // Closing a ticket that was never handled.
     assert_status(
-        app.supervision()
+        app.supervision_as(&supervisor()).await
             .close(pb::CloseRequest {
                 ticket_id: t.id.clone(),
                 expected_version: 0,
-                actor: Some(supervisor()),
             })
             .await,
         Code::FailedPrecondition,
@@ -187,11 +185,10 @@ pub async fn a_stale_version_is_aborted(backend: Backend) {
     let t = app.submit("路灯坏了", Some(COMMUNITY_CSS)).await;
     assert_eq!(t.version, 2);
     assert_status(
-        app.station()
+        app.station_as(&staff(COMMUNITY_CSS, "li")).await
             .sign_for(pb::SignForRequest {
                 ticket_id: t.id.clone(),
                 expected_version: 1,
-                actor: Some(staff(COMMUNITY_CSS, "li")),
             })
             .await,
         Code::Aborted,
@@ -203,20 +200,20 @@ pub async fn a_stale_version_is_aborted(backend: Backend) {
 pub async fn two_staff_signing_at_once_cannot_both_win(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let t = app.submit("路灯坏了", Some(COMMUNITY_CSS)).await;
-    let sign = |who: &'static str| {
-        let mut client = app.station();
+    let sign = |mut client: StationClient<Authed>| {
         let id = t.id.clone();
         async move {
             client
                 .sign_for(pb::SignForRequest {
                     ticket_id: id,
                     expected_version: 2,
-                    actor: Some(staff(COMMUNITY_CSS, who)),
                 })
                 .await
         }
     };
-    let (a, b) = tokio::join!(sign("li"), sign("wang"));
+    let li = app.station_as(&staff(COMMUNITY_CSS, "li")).await;
+    let wang = app.station_as(&staff(COMMUNITY_CSS, "wang")).await;
+    let (a, b) = tokio::join!(sign(li), sign(wang));
     let wins = [&a, &b].iter().filter(|r| r.is_ok()).count();
     assert_eq!(wins, 1, "{a:?} / {b:?}");
     let loser = if a.is_ok() { b } else { a };
@@ -235,9 +232,8 @@ pub async fn staff_of_another_station_are_denied(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let t = app.submit("路灯坏了", Some(COMMUNITY_CSS)).await;
     assert_status(
-        app.station()
+        app.station_as(&staff(OTHER_CSS, "zhou")).await
             .claim_ticket(pb::ClaimTicketRequest {
-                actor: Some(staff(OTHER_CSS, "zhou")),
                 ticket_id: t.id.clone(),
                 lease_seconds: 0,
             })
@@ -246,40 +242,38 @@ pub async fn staff_of_another_station_are_denied(backend: Backend) {
         OTHER_CSS,
     );
     assert_status(
-        app.station()
+        app.station_as(&staff(OTHER_CSS, "zhou")).await
             .sign_for(pb::SignForRequest {
                 ticket_id: t.id.clone(),
                 expected_version: 0,
-                actor: Some(staff(OTHER_CSS, "zhou")),
             })
             .await,
         Code::PermissionDenied,
-        COMMUNITY_CSS,
+        // It names the caller's scope, not the station that holds the ticket.
+        OTHER_CSS,
     );
     // Station staff cannot do the centre's work.
     assert_status(
-        app.supervision()
+        app.supervision_as(&staff(COMMUNITY_CSS, "li")).await
             .close(pb::CloseRequest {
                 ticket_id: t.id.clone(),
                 expected_version: 0,
-                actor: Some(staff(COMMUNITY_CSS, "li")),
             })
             .await,
-        Code::FailedPrecondition,
-        "awaiting_sign_for",
+        Code::PermissionDenied,
+        "may not call Supervision/Close",
     );
     assert_status(
-        app.supervision()
+        app.supervision_as(&staff(COMMUNITY_CSS, "li")).await
             .raise_flag(pb::RaiseFlagRequest {
                 ticket_id: t.id.clone(),
                 expected_version: 0,
-                actor: Some(staff(COMMUNITY_CSS, "li")),
                 flag: pb::Flag::Urged as i32,
                 note: String::new(),
             })
             .await,
         Code::PermissionDenied,
-        "centre",
+        "may not call Supervision/RaiseFlag",
     );
     assert_eq!(app.get(&t.id).await.version, 2);
 }
@@ -290,13 +284,13 @@ pub async fn a_retried_submit_returns_the_same_ticket(backend: Backend) {
     request.channel = pb::Channel::Kiosk as i32;
     request.request_id = "kiosk-0042:20260302-0001".into();
     let first = app
-        .intake()
+        .intake().await
         .submit_ticket(request.clone())
         .await
         .unwrap()
         .into_inner();
     let again = app
-        .intake()
+        .intake().await
         .submit_ticket(request.clone())
         .await
         .unwrap()
@@ -308,12 +302,12 @@ pub async fn a_retried_submit_returns_the_same_ticket(backend: Backend) {
     let mut other = request.clone();
     other.text = "信息亭报修：井盖缺失".into();
     assert_status(
-        app.intake().submit_ticket(other).await,
+        app.intake().await.submit_ticket(other).await,
         Code::AlreadyExists,
         "kiosk-0042",
     );
     let all = app
-        .intake()
+        .intake().await
         .search_tickets(pb::SearchTicketsRequest::default())
         .await
         .unwrap()
@@ -372,7 +366,7 @@ async fn raw_protobuf_with_invalid_utf8_is_invalid_argument_not_internal() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     // SubmitTicketRequest { channel = 1 (field 2), text = <0xff 0xfe> (field 4) }
     let bytes = vec![0x10, 0x01, 0x22, 0x02, 0xff, 0xfe];
-    let mut grpc = tonic::client::Grpc::new(app.channel.clone());
+    let mut grpc = tonic::client::Grpc::new(app.authed(&operator()).await);
     grpc.ready().await.unwrap();
     let path =
         tonic::codegen::http::uri::PathAndQuery::from_static("/hotline.v1.Intake/SubmitTicket");
@@ -385,7 +379,7 @@ async fn raw_protobuf_with_invalid_utf8_is_invalid_argument_not_internal() {
     assert!(status.message().contains("UTF-8"), "{status:?}");
     // Nothing stored, still serving.
     let listed = app
-        .intake()
+        .intake().await
         .search_tickets(pb::SearchTicketsRequest {
             limit: 10,
             ..Default::default()

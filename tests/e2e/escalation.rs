@@ -22,11 +22,10 @@ async fn signed_ticket(app: &TestApp) -> pb::Ticket {
     let t = app
         .submit("沧浪亭社区小区围墙开裂有倒塌危险", Some(COMMUNITY_CSS))
         .await;
-    app.station()
+    app.station_as(&staff(COMMUNITY_CSS, "li")).await
         .sign_for(pb::SignForRequest {
             ticket_id: t.id.clone(),
             expected_version: 0,
-            actor: Some(staff(COMMUNITY_CSS, "li")),
         })
         .await
         .unwrap();
@@ -34,11 +33,10 @@ async fn signed_ticket(app: &TestApp) -> pb::Ticket {
 }
 
 async fn contact(app: &TestApp, id: &str) -> pb::Ticket {
-    app.station()
+    app.station_as(&staff(COMMUNITY_CSS, "li")).await
         .contact_caller(pb::ContactCallerRequest {
             ticket_id: id.into(),
             expected_version: 0,
-            actor: Some(staff(COMMUNITY_CSS, "li")),
             note: "已电话联系市民，约定明天上门查看".into(),
         })
         .await
@@ -52,11 +50,10 @@ pub async fn the_first_contact_clock_has_its_own_lights_and_stops_at_contact(bac
     let app = TestApp::spawn(backend).await;
     let t = app.submit("楼道灯坏了", Some(COMMUNITY_CSS)).await;
     let signed = app
-        .station()
+        .station_as(&staff(COMMUNITY_CSS, "li")).await
         .sign_for(pb::SignForRequest {
             ticket_id: t.id.clone(),
             expected_version: 0,
-            actor: Some(staff(COMMUNITY_CSS, "li")),
         })
         .await
         .unwrap()
@@ -85,11 +82,10 @@ pub async fn the_first_contact_clock_has_its_own_lights_and_stops_at_contact(bac
     // The resolution clock is unaffected and still runs (its yellow light is days away).
     assert_eq!(app.fire_timers().await, 0);
     let again = app
-        .station()
+        .station_as(&staff(COMMUNITY_CSS, "li")).await
         .contact_caller(pb::ContactCallerRequest {
             ticket_id: t.id.clone(),
             expected_version: 0,
-            actor: Some(staff(COMMUNITY_CSS, "li")),
             note: String::new(),
         })
         .await
@@ -168,22 +164,20 @@ pub async fn an_extension_approved_after_the_warning_moves_the_deadline(backend:
     assert_eq!(flags(&app.get(&t.id).await), [pb::Flag::Warning]);
     // The station asks for 3 more working days (in time: a full working day before the
     // deadline) and the centre approves.
-    app.station()
+    app.station_as(&staff(COMMUNITY_CSS, "li")).await
         .request_extension(pb::RequestExtensionRequest {
             ticket_id: t.id.clone(),
             expected_version: 0,
-            actor: Some(staff(COMMUNITY_CSS, "li")),
             working_days: 3,
             reason: "需等待房屋安全鉴定结果".into(),
         })
         .await
         .unwrap();
     let approved = app
-        .supervision()
+        .supervision_as(&supervisor()).await
         .decide_extension(pb::DecideExtensionRequest {
             ticket_id: t.id.clone(),
             expected_version: 0,
-            actor: Some(supervisor()),
             approve: true,
             note: String::new(),
         })
@@ -225,11 +219,10 @@ pub async fn signing_late_turns_the_red_light_off_for_the_new_clock(backend: Bac
         [pb::Flag::Warning, pb::Flag::Overdue]
     );
     let signed = app
-        .station()
+        .station_as(&staff(COMMUNITY_CSS, "li")).await
         .sign_for(pb::SignForRequest {
             ticket_id: t.id.clone(),
             expected_version: 0,
-            actor: Some(staff(COMMUNITY_CSS, "li")),
         })
         .await
         .unwrap()
@@ -249,11 +242,10 @@ pub async fn signing_late_turns_the_red_light_off_for_the_new_clock(backend: Bac
 pub async fn closed_tickets_have_no_timers(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let t = app.submit("咨询公积金提取", None).await;
-    app.intake()
+    app.intake_as(&operator()).await
         .answer_directly(pb::AnswerDirectlyRequest {
             ticket_id: t.id.clone(),
             expected_version: 0,
-            actor: Some(operator()),
             answer: "可登录公积金中心网站办理".into(),
         })
         .await
@@ -268,11 +260,10 @@ pub async fn a_paused_clock_escalates_nothing_and_resuming_moves_the_deadline(ba
     // Tuesday 09:00: waiting on the citizen for photos of the crack.
     app.clock.set(at("2026-03-03T01:00:00Z"));
     let paused = app
-        .station()
+        .station_as(&staff(COMMUNITY_CSS, "li")).await
         .pause_clock(pb::PauseClockRequest {
             ticket_id: t.id.clone(),
             expected_version: 0,
-            actor: Some(staff(COMMUNITY_CSS, "li")),
             reason: "等待市民提供裂缝照片".into(),
         })
         .await
@@ -287,11 +278,10 @@ pub async fn a_paused_clock_escalates_nothing_and_resuming_moves_the_deadline(ba
     // Thursday 09:00: the photos arrive; two working days stood still.
     app.clock.set(at("2026-03-05T01:00:00Z"));
     let resumed = app
-        .station()
+        .station_as(&staff(COMMUNITY_CSS, "li")).await
         .resume_clock(pb::ResumeClockRequest {
             ticket_id: t.id.clone(),
             expected_version: 0,
-            actor: Some(staff(COMMUNITY_CSS, "li")),
         })
         .await
         .unwrap()

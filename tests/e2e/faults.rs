@@ -351,7 +351,7 @@ async fn a_postgres_restart_and_crash_under_load_give_clients_unavailable_never_
     let done = Arc::new(done);
     let mut clients = Vec::new();
     for client in 0..CLIENTS {
-        let intake = app.intake();
+        let intake = app.intake().await;
         let done = done.clone();
         clients.push(tokio::spawn(async move {
             let mut codes = Vec::new();
@@ -424,7 +424,7 @@ async fn a_postgres_restart_and_crash_under_load_give_clients_unavailable_never_
     assert_eq!(unique.len(), total, "a retried submit made a second ticket");
     for id in &ids {
         let ticket = app
-            .intake()
+            .intake().await
             .get_ticket(pb::GetTicketRequest {
                 ticket_id: id.clone(),
                 include_history: false,

@@ -8,9 +8,8 @@ use crate::support::*;
 
 async fn claim_and_sign(app: &TestApp, id: &str, station: &str, who: &str) -> pb::Ticket {
     let claimed = app
-        .station()
+        .station_as(&staff(station, who)).await
         .claim_ticket(pb::ClaimTicketRequest {
-            actor: Some(staff(station, who)),
             ticket_id: String::new(),
             lease_seconds: 0,
         })
@@ -19,11 +18,10 @@ async fn claim_and_sign(app: &TestApp, id: &str, station: &str, who: &str) -> pb
         .into_inner();
     let ticket = claimed.ticket.expect("a ticket was waiting");
     assert_eq!(ticket.id, id);
-    app.station()
+    app.station_as(&staff(station, who)).await
         .sign_for(pb::SignForRequest {
             ticket_id: id.into(),
             expected_version: ticket.version,
-            actor: Some(staff(station, who)),
         })
         .await
         .expect("sign for")
@@ -33,11 +31,10 @@ async fn claim_and_sign(app: &TestApp, id: &str, station: &str, who: &str) -> pb
 }
 
 async fn reply(app: &TestApp, id: &str, station: &str) -> pb::Ticket {
-    app.station()
+    app.station_as(&staff(station, "li")).await
         .reply(pb::ReplyRequest {
             ticket_id: id.into(),
             expected_version: 0,
-            actor: Some(staff(station, "li")),
             internal_record: "已联系物业更换灯泡，现场核实已亮".into(),
             public_reply: "您反映的路灯问题已修复，感谢您的监督。".into(),
         })
@@ -49,11 +46,10 @@ async fn reply(app: &TestApp, id: &str, station: &str) -> pb::Ticket {
 }
 
 async fn review(app: &TestApp, id: &str, approve: bool, note: &str) -> pb::Ticket {
-    app.supervision()
+    app.supervision_as(&supervisor()).await
         .review_reply(pb::ReviewReplyRequest {
             ticket_id: id.into(),
             expected_version: 0,
-            actor: Some(supervisor()),
             approve,
             note: note.into(),
         })
@@ -70,11 +66,10 @@ async fn callback(
     satisfaction: pb::Satisfaction,
     reasonable: bool,
 ) -> pb::Ticket {
-    app.supervision()
+    app.supervision_as(&operator()).await
         .record_callback(pb::RecordCallbackRequest {
             ticket_id: id.into(),
             expected_version: 0,
-            actor: Some(operator()),
             satisfaction: satisfaction as i32,
             reasonable,
             note: String::new(),
@@ -87,11 +82,10 @@ async fn callback(
 }
 
 async fn close(app: &TestApp, id: &str) -> pb::Ticket {
-    app.supervision()
+    app.supervision_as(&supervisor()).await
         .close(pb::CloseRequest {
             ticket_id: id.into(),
             expected_version: 0,
-            actor: Some(supervisor()),
         })
         .await
         .expect("close")
@@ -101,11 +95,10 @@ async fn close(app: &TestApp, id: &str) -> pb::Ticket {
 }
 
 async fn dispatch(app: &TestApp, id: &str, station: &str) -> pb::Ticket {
-    app.supervision()
+    app.supervision_as(&operator()).await
         .dispatch(pb::DispatchRequest {
             ticket_id: id.into(),
             expected_version: 0,
-            actor: Some(operator()),
             station_id: station.into(),
             note: String::new(),
         })
@@ -119,7 +112,7 @@ async fn dispatch(app: &TestApp, id: &str, station: &str) -> pb::Ticket {
 async fn queue_ids(app: &TestApp, station: &str) -> Vec<String> {
     use futures::StreamExt;
     let mut stream = app
-        .station()
+        .station_as(&supervisor()).await
         .watch_queue(pb::WatchQueueRequest {
             station_id: station.into(),
         })
@@ -129,7 +122,7 @@ async fn queue_ids(app: &TestApp, station: &str) -> Vec<String> {
     // The stream starts with the queue as it is; read exactly as many items as the store says
     // are waiting there.
     let waiting = app
-        .intake()
+        .intake().await
         .search_tickets(pb::SearchTicketsRequest {
             stage: if station == TRIAGE {
                 pb::Stage::PendingDispatch
@@ -231,11 +224,10 @@ pub async fn return_goes_to_arbitration_then_redispatch(backend: Backend) {
         .await;
     claim_and_sign(&app, &t.id, COMMUNITY_CSS, "li").await;
     let returned = app
-        .station()
+        .station_as(&staff(COMMUNITY_CSS, "li")).await
         .request_return(pb::RequestReturnRequest {
             ticket_id: t.id.clone(),
             expected_version: 0,
-            actor: Some(staff(COMMUNITY_CSS, "li")),
             reason: pb::ReturnReason::WrongTerritory as i32,
             basis: "地址位于吴中区横塘街道，不属本社区".into(),
         })
@@ -248,11 +240,10 @@ pub async fn return_goes_to_arbitration_then_redispatch(backend: Backend) {
 
     // Refused first: back to the station, in the stage it was in.
     let refused = app
-        .supervision()
+        .supervision_as(&supervisor()).await
         .arbitrate_return(pb::ArbitrateReturnRequest {
             ticket_id: t.id.clone(),
             expected_version: 0,
-            actor: Some(supervisor()),
             accept: false,
             note: "请先核实地址".into(),
         })
@@ -265,22 +256,20 @@ pub async fn return_goes_to_arbitration_then_redispatch(backend: Backend) {
     assert_eq!(refused.station_id, COMMUNITY_CSS);
 
     // Asked again with the basis confirmed, and accepted: to centre triage, then re-dispatched.
-    app.station()
+    app.station_as(&staff(COMMUNITY_CSS, "li")).await
         .request_return(pb::RequestReturnRequest {
             ticket_id: t.id.clone(),
             expected_version: 0,
-            actor: Some(staff(COMMUNITY_CSS, "li")),
             reason: pb::ReturnReason::WrongTerritory as i32,
             basis: "已核实：地址属吴中区横塘社区".into(),
         })
         .await
         .unwrap();
     let accepted = app
-        .supervision()
+        .supervision_as(&supervisor()).await
         .arbitrate_return(pb::ArbitrateReturnRequest {
             ticket_id: t.id.clone(),
             expected_version: 0,
-            actor: Some(supervisor()),
             accept: true,
             note: String::new(),
         })
@@ -324,21 +313,19 @@ pub async fn extension_approved_moves_the_deadline_and_refused_keeps_it(backend:
     let ask = |days: u32| pb::RequestExtensionRequest {
         ticket_id: t.id.clone(),
         expected_version: 0,
-        actor: Some(staff(COMMUNITY_CSS, "li")),
         working_days: days,
         reason: "需协调电梯维保单位更换主板".into(),
     };
     let decide = |approve: bool| pb::DecideExtensionRequest {
         ticket_id: t.id.clone(),
         expected_version: 0,
-        actor: Some(supervisor()),
         approve,
         note: String::new(),
     };
 
-    app.station().request_extension(ask(3)).await.unwrap();
+    app.station_as(&staff(COMMUNITY_CSS, "li")).await.request_extension(ask(3)).await.unwrap();
     let refused = app
-        .supervision()
+        .supervision().await
         .decide_extension(decide(false))
         .await
         .unwrap()
@@ -348,9 +335,9 @@ pub async fn extension_approved_moves_the_deadline_and_refused_keeps_it(backend:
     assert_eq!(refused.deadlines.unwrap().resolution, due);
     assert!(refused.extension_request.is_none());
 
-    app.station().request_extension(ask(3)).await.unwrap();
+    app.station_as(&staff(COMMUNITY_CSS, "li")).await.request_extension(ask(3)).await.unwrap();
     let approved = app
-        .supervision()
+        .supervision().await
         .decide_extension(decide(true))
         .await
         .unwrap()
@@ -370,7 +357,7 @@ pub async fn extension_approved_moves_the_deadline_and_refused_keeps_it(backend:
             .unwrap()
             .into(),
     );
-    let late = app.station().request_extension(ask(2)).await.unwrap_err();
+    let late = app.station_as(&staff(COMMUNITY_CSS, "li")).await.request_extension(ask(2)).await.unwrap_err();
     assert_eq!(late.code(), tonic::Code::FailedPrecondition);
     assert!(
         late.message().contains("extension refused"),
@@ -417,11 +404,10 @@ pub async fn duplicate_links_to_the_live_ticket_and_reports_its_progress(backend
     let original = app.submit("沧浪亭社区路灯不亮", Some(COMMUNITY_CSS)).await;
     let again = app.submit("沧浪亭社区路灯还是不亮", None).await;
     let linked = app
-        .intake()
+        .intake_as(&operator()).await
         .link_duplicate(pb::LinkDuplicateRequest {
             ticket_id: again.id.clone(),
             expected_version: 0,
-            actor: Some(operator()),
             duplicate_of: original.id.clone(),
         })
         .await
@@ -440,11 +426,10 @@ pub async fn duplicate_links_to_the_live_ticket_and_reports_its_progress(backend
     // A closed ticket is not a live original.
     let third = app.submit("路灯又坏了", None).await;
     let err = app
-        .intake()
+        .intake_as(&operator()).await
         .link_duplicate(pb::LinkDuplicateRequest {
             ticket_id: third.id.clone(),
             expected_version: 0,
-            actor: Some(operator()),
             duplicate_of: dup.id.clone(),
         })
         .await
@@ -456,11 +441,10 @@ pub async fn emergency_hand_off_is_recorded_and_closed(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let t = app.submit("楼下闻到很浓的煤气味，有人晕倒了", None).await;
     let handed = app
-        .intake()
+        .intake_as(&operator()).await
         .hand_off_emergency(pb::HandOffEmergencyRequest {
             ticket_id: t.id.clone(),
             expected_version: t.version,
-            actor: Some(operator()),
             service: pb::EmergencyService::Ambulance120 as i32,
             note: "已三方转接120，并通知燃气公司".into(),
         })
@@ -483,11 +467,10 @@ pub async fn answered_directly_and_not_accepted_close_at_intake(backend: Backend
     let app = TestApp::spawn(backend).await;
     let asked = app.submit("请问居住证怎么办理", None).await;
     let answered = app
-        .intake()
+        .intake_as(&operator()).await
         .answer_directly(pb::AnswerDirectlyRequest {
             ticket_id: asked.id.clone(),
             expected_version: 0,
-            actor: Some(operator()),
             answer: "携带身份证和租房合同到社区警务室办理".into(),
         })
         .await
@@ -498,11 +481,10 @@ pub async fn answered_directly_and_not_accepted_close_at_intake(backend: Backend
     assert_eq!(stage(&answered), pb::Stage::Closed);
     let out = app.submit("邻居家装修我想起诉他", None).await;
     let rejected = app
-        .intake()
+        .intake_as(&operator()).await
         .not_accept(pb::NotAcceptRequest {
             ticket_id: out.id.clone(),
             expected_version: 0,
-            actor: Some(operator()),
             advice: "民事纠纷请向法院起诉或申请人民调解".into(),
         })
         .await
@@ -524,11 +506,10 @@ pub async fn sub_dispatch_and_co_handlers_report_to_the_lead(backend: Backend) {
     claim_and_sign(&app, &t.id, STREET_OFFICE, "zhao").await;
     // The street passes it down to the community, and stays the lead (首接负责).
     let down = app
-        .station()
+        .station_as(&staff(STREET_OFFICE, "zhao")).await
         .sub_dispatch(pb::SubDispatchRequest {
             ticket_id: t.id.clone(),
             expected_version: 0,
-            actor: Some(staff(STREET_OFFICE, "zhao")),
             station_id: COMMUNITY_CSS.into(),
             note: "请社区现场核实".into(),
         })
@@ -543,22 +524,20 @@ pub async fn sub_dispatch_and_co_handlers_report_to_the_lead(backend: Backend) {
     claim_and_sign(&app, &t.id, COMMUNITY_CSS, "li").await;
 
     let co = "320508021-urban";
-    app.supervision()
+    app.supervision_as(&supervisor()).await
         .add_co_handler(pb::AddCoHandlerRequest {
             ticket_id: t.id.clone(),
             expected_version: 0,
-            actor: Some(supervisor()),
             station_id: co.into(),
         })
         .await
         .unwrap();
     // The lead cannot reply before the co-handler reports back.
     let early = app
-        .station()
+        .station_as(&staff(COMMUNITY_CSS, "li")).await
         .reply(pb::ReplyRequest {
             ticket_id: t.id.clone(),
             expected_version: 0,
-            actor: Some(staff(COMMUNITY_CSS, "li")),
             internal_record: "已处理".into(),
             public_reply: "已处理".into(),
         })
@@ -566,11 +545,10 @@ pub async fn sub_dispatch_and_co_handlers_report_to_the_lead(backend: Backend) {
         .unwrap_err();
     assert_eq!(early.code(), tonic::Code::FailedPrecondition);
     assert!(early.message().contains(co), "{}", early.message());
-    app.station()
+    app.station_as(&staff(co, "sun")).await
         .report_as_co_handler(pb::ReportAsCoHandlerRequest {
             ticket_id: t.id.clone(),
             expected_version: 0,
-            actor: Some(staff(co, "sun")),
             report: "城管中队已补装井盖".into(),
         })
         .await
@@ -611,9 +589,8 @@ pub async fn an_expired_claim_returns_the_ticket_for_someone_else(backend: Backe
     let app = TestApp::spawn(backend).await;
     let t = app.submit("小区停车位被占", Some(COMMUNITY_CSS)).await;
     let first = app
-        .station()
+        .station_as(&staff(COMMUNITY_CSS, "li")).await
         .claim_ticket(pb::ClaimTicketRequest {
-            actor: Some(staff(COMMUNITY_CSS, "li")),
             ticket_id: String::new(),
             lease_seconds: 60,
         })
@@ -623,9 +600,8 @@ pub async fn an_expired_claim_returns_the_ticket_for_someone_else(backend: Backe
     assert_eq!(first.ticket.unwrap().id, t.id);
     // While li holds it, wang gets nothing and cannot sign for it.
     let none = app
-        .station()
+        .station_as(&staff(COMMUNITY_CSS, "wang")).await
         .claim_ticket(pb::ClaimTicketRequest {
-            actor: Some(staff(COMMUNITY_CSS, "wang")),
             ticket_id: String::new(),
             lease_seconds: 60,
         })
@@ -634,11 +610,10 @@ pub async fn an_expired_claim_returns_the_ticket_for_someone_else(backend: Backe
         .into_inner();
     assert!(none.ticket.is_none());
     let blocked = app
-        .station()
+        .station_as(&staff(COMMUNITY_CSS, "wang")).await
         .sign_for(pb::SignForRequest {
             ticket_id: t.id.clone(),
             expected_version: 0,
-            actor: Some(staff(COMMUNITY_CSS, "wang")),
         })
         .await
         .unwrap_err();
@@ -676,11 +651,10 @@ pub async fn a_stale_queue_entry_fails_one_claim_and_is_cleared(backend: Backend
         .await
         .unwrap();
     let claim = || pb::ClaimTicketRequest {
-        actor: Some(staff(COMMUNITY_CSS, "wang")),
         ticket_id: String::new(),
         lease_seconds: 60,
     };
-    let stale = app.station().claim_ticket(claim()).await.unwrap_err();
+    let stale = app.station_as(&staff(COMMUNITY_CSS, "wang")).await.claim_ticket(claim()).await.unwrap_err();
     assert_eq!(stale.code(), tonic::Code::FailedPrecondition);
     // The entry is gone (not left behind under a lease), and the ticket is untouched.
     let listed = engine
@@ -694,7 +668,7 @@ pub async fn a_stale_queue_entry_fails_one_claim_and_is_cleared(backend: Backend
         .unwrap();
     assert!(listed.is_empty(), "{listed:?}");
     assert!(app
-        .station()
+        .station_as(&staff(COMMUNITY_CSS, "wang")).await
         .claim_ticket(claim())
         .await
         .unwrap()

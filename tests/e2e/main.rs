@@ -2,6 +2,7 @@
 
 mod support;
 
+mod access;
 mod backup;
 mod bad_input;
 mod escalation;

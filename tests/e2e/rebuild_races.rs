@@ -151,6 +151,7 @@ fn request(text: &str) -> NewTicket {
         caller: Caller {
             name: "王女士".into(),
             phone: "13912345678".into(),
+            ..Default::default()
         },
         text: text.into(),
         address: String::new(),

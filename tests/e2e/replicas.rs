@@ -19,19 +19,17 @@ fn at(rfc3339: &str) -> DateTime<Utc> {
 
 /// Signs for and reaches the caller, so only the resolution clock runs.
 async fn sign(app: &TestApp, id: &str) {
-    app.station()
+    app.station_as(&staff(COMMUNITY_CSS, "li")).await
         .sign_for(pb::SignForRequest {
             ticket_id: id.into(),
             expected_version: 0,
-            actor: Some(staff(COMMUNITY_CSS, "li")),
         })
         .await
         .expect("sign for");
-    app.station()
+    app.station_as(&staff(COMMUNITY_CSS, "li")).await
         .contact_caller(pb::ContactCallerRequest {
             ticket_id: id.into(),
             expected_version: 0,
-            actor: Some(staff(COMMUNITY_CSS, "li")),
             note: String::new(),
         })
         .await
@@ -42,7 +40,7 @@ async fn sign(app: &TestApp, id: &str) {
 async fn submit_unsure(app: &TestApp) -> String {
     let mut r = submit_request("你好", None);
     r.hold = false;
-    app.intake()
+    app.intake().await
         .submit_ticket(r)
         .await
         .unwrap()
@@ -69,7 +67,7 @@ async fn a_ticket_submitted_on_one_replica_is_pushed_to_watchers_on_another() {
     let (replicas, _) = TestApp::spawn_replicas(2).await;
     let (a, b) = (&replicas[0], &replicas[1]);
     let mut stream = b
-        .station()
+        .station_as(&supervisor()).await
         .watch_queue(pb::WatchQueueRequest {
             station_id: COMMUNITY_CSS.into(),
         })
@@ -86,7 +84,7 @@ async fn a_ticket_submitted_on_one_replica_is_pushed_to_watchers_on_another() {
     // A watcher that reconnects gets the queue as it is first: nothing is missed.
     drop(stream);
     let mut again = a
-        .station()
+        .station_as(&supervisor()).await
         .watch_queue(pb::WatchQueueRequest {
             station_id: COMMUNITY_CSS.into(),
         })
@@ -97,9 +95,8 @@ async fn a_ticket_submitted_on_one_replica_is_pushed_to_watchers_on_another() {
     assert_eq!(first.ticket_id, t.id);
     // And a claim on one replica holds on the other.
     let claimed = b
-        .station()
+        .station_as(&staff(COMMUNITY_CSS, "li")).await
         .claim_ticket(pb::ClaimTicketRequest {
-            actor: Some(staff(COMMUNITY_CSS, "li")),
             ticket_id: String::new(),
             lease_seconds: 60,
         })
@@ -108,9 +105,8 @@ async fn a_ticket_submitted_on_one_replica_is_pushed_to_watchers_on_another() {
         .into_inner();
     assert_eq!(claimed.ticket.unwrap().id, t.id);
     let nothing = a
-        .station()
+        .station_as(&staff(COMMUNITY_CSS, "wang")).await
         .claim_ticket(pb::ClaimTicketRequest {
-            actor: Some(staff(COMMUNITY_CSS, "wang")),
             ticket_id: String::new(),
             lease_seconds: 60,
         })
@@ -414,11 +410,10 @@ async fn a_ticket_dispatched_by_one_replica_moves_off_the_queue_another_put_it_o
         Some(&vec![TRIAGE.to_owned()])
     );
     // ...and replica b dispatches it: one move, from triage's keys to the station's.
-    b.supervision()
+    b.supervision_as(&operator()).await
         .dispatch(pb::DispatchRequest {
             ticket_id: id.clone(),
             expected_version: 0,
-            actor: Some(operator()),
             station_id: OTHER_CSS.into(),
             note: String::new(),
         })

@@ -14,16 +14,11 @@ fn routed_request(text: &str, address: &str) -> pb::SubmitTicketRequest {
     request.address = address.into();
     request.division_code = String::new();
     request.channel = pb::Channel::Web as i32;
-    request.actor = Some(pb::Actor {
-        role: pb::Role::Integrator as i32,
-        staff_id: "hanshan-forum".into(),
-        station_id: String::new(),
-    });
     request
 }
 
 async fn route(app: &TestApp, text: &str, address: &str) -> pb::SubmitTicketResponse {
-    app.intake()
+    app.intake().await
         .submit_ticket(routed_request(text, address))
         .await
         .expect("submit")
@@ -55,7 +50,7 @@ pub async fn a_request_without_a_station_lands_on_the_right_queue_with_its_expla
     assert!(!why.versions.is_empty());
     // On the station's queue, and the history says who decided what.
     let queued = app
-        .intake()
+        .intake().await
         .search_tickets(pb::SearchTicketsRequest {
             stage: pb::Stage::AwaitingSignFor as i32,
             station_id: COMMUNITY_CSS.into(),
@@ -111,11 +106,10 @@ pub async fn an_emergency_goes_to_triage_flagged_critical_for_hand_off(backend: 
     assert_eq!(why.emergency, pb::EmergencyService::Fire119 as i32);
     // The operator hands it off from triage.
     let handed = app
-        .intake()
+        .intake_as(&operator()).await
         .hand_off_emergency(pb::HandOffEmergencyRequest {
             ticket_id: t.id.clone(),
             expected_version: 0,
-            actor: Some(operator()),
             service: pb::EmergencyService::Fire119 as i32,
             note: "已转119".into(),
         })
@@ -132,11 +126,10 @@ pub async fn re_categorising_a_ticket_moves_it_to_the_new_station(backend: Backe
     let t = route(&app, PROPERTY_REPAIR, ADDRESS).await.ticket.unwrap();
     assert_eq!(t.station_id, COMMUNITY_CSS);
     let moved = app
-        .supervision()
+        .supervision_as(&supervisor()).await
         .reclassify(pb::ReclassifyRequest {
             ticket_id: t.id.clone(),
             expected_version: t.version,
-            actor: Some(supervisor()),
             category: "LS.GZFL".into(),
             ..Default::default()
         })
@@ -162,11 +155,10 @@ pub async fn re_categorising_a_ticket_moves_it_to_the_new_station(backend: Backe
     );
     // A corrected address re-routes too: the same category, another community.
     let corrected = app
-        .supervision()
+        .supervision_as(&supervisor()).await
         .reclassify(pb::ReclassifyRequest {
             ticket_id: t.id.clone(),
             expected_version: 0,
-            actor: Some(supervisor()),
             category: "LS.GZFL".into(),
             address: "虎丘区横塘街道横塘社区".into(),
             ..Default::default()
@@ -180,11 +172,10 @@ pub async fn re_categorising_a_ticket_moves_it_to_the_new_station(backend: Backe
     assert_eq!(corrected.address, "虎丘区横塘街道横塘社区");
     // Changing only the urgency keeps the category (and the station).
     let urgent = app
-        .supervision()
+        .supervision_as(&supervisor()).await
         .reclassify(pb::ReclassifyRequest {
             ticket_id: t.id.clone(),
             expected_version: 0,
-            actor: Some(supervisor()),
             urgency: pb::Urgency::Urgent as i32,
             ..Default::default()
         })
@@ -198,11 +189,10 @@ pub async fn re_categorising_a_ticket_moves_it_to_the_new_station(backend: Backe
     assert_eq!(urgent.urgency, pb::Urgency::Urgent as i32);
     // Station staff cannot re-categorise.
     let denied = app
-        .supervision()
+        .supervision_as(&staff("320505001002-lss", "li")).await
         .reclassify(pb::ReclassifyRequest {
             ticket_id: t.id.clone(),
             expected_version: 0,
-            actor: Some(staff("320505001002-lss", "li")),
             category: "SQ.WYBX".into(),
             ..Default::default()
         })
@@ -238,7 +228,7 @@ pub async fn a_repeated_request_is_linked_to_the_live_ticket(backend: Backend) {
 pub async fn preview_decides_without_creating_a_ticket(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let preview = app
-        .intake()
+        .intake().await
         .preview_route(pb::PreviewRouteRequest {
             text: PROPERTY_REPAIR.into(),
             address: ADDRESS.into(),
@@ -251,7 +241,7 @@ pub async fn preview_decides_without_creating_a_ticket(backend: Backend) {
     assert_eq!(route.station_id, COMMUNITY_CSS);
     assert!(preview.duplicate_of.is_none());
     let all = app
-        .intake()
+        .intake().await
         .search_tickets(pb::SearchTicketsRequest::default())
         .await
         .unwrap()
@@ -259,7 +249,7 @@ pub async fn preview_decides_without_creating_a_ticket(backend: Backend) {
     assert!(all.tickets.is_empty());
     // Garbage gets an answer, never an error.
     let garbage = app
-        .intake()
+        .intake().await
         .preview_route(pb::PreviewRouteRequest {
             text: "@@@###".into(),
             ..Default::default()
@@ -270,7 +260,7 @@ pub async fn preview_decides_without_creating_a_ticket(backend: Backend) {
     assert!(garbage.route.unwrap().triage);
     // Over the limit is refused like a submit.
     let too_long = app
-        .intake()
+        .intake().await
         .preview_route(pb::PreviewRouteRequest {
             text: "很".repeat(4_001),
             ..Default::default()

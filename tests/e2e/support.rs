@@ -7,10 +7,14 @@ use std::time::Duration;
 use chrono::{TimeZone, Utc};
 use hotline_core::ManualClock;
 use hotline_proto::v1 as pb;
+use hotline_identity::{Account, AccountId, DisplayName, KeyRing, LoginName, Role, Scope, Territory};
+use hotline_proto::v1::admin_client::AdminClient;
+use hotline_proto::v1::auth_client::AuthClient;
 use hotline_proto::v1::directory_client::DirectoryClient;
 use hotline_proto::v1::intake_client::IntakeClient;
 use hotline_proto::v1::station_client::StationClient;
 use hotline_proto::v1::supervision_client::SupervisionClient;
+use tonic::service::interceptor::InterceptedService;
 use hotline_router::config::ServeArgs;
 use hotline_store::testing::TempDir;
 use tokio::net::TcpListener;
@@ -39,8 +43,63 @@ pub struct TestApp {
     pub hotline: Option<hotline_router::Hotline>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow_free::Result>>,
+    /// Accounts the harness made for the people tests act as, by login.
+    accounts: std::sync::Mutex<std::collections::HashMap<String, Account>>,
+    /// Directories that must live as long as this router (a shared key file).
+    pub keep: Vec<TempDir>,
+    /// gRPC over TLS: the server's config and the client's (which trusts the server's CA).
+    tls: Option<(tonic::transport::ServerTlsConfig, tonic::transport::ClientTlsConfig)>,
     _dir: TempDir,
 }
+
+/// A connection that sends one credential with every call.
+pub type Authed = InterceptedService<Channel, Bearer>;
+
+#[derive(Clone)]
+pub struct Bearer(pub Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>);
+
+impl Bearer {
+    pub fn token(token: &str) -> Self {
+        Self(Some(format!("Bearer {token}").parse().expect("a token fits a header")))
+    }
+}
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(value) = &self.0 {
+            request.metadata_mut().insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
+
+/// Someone the tests act as: the harness makes the account on first use and signs a token for
+/// it with the router's key, as a login would.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Who {
+    pub role: Role,
+    pub login: String,
+    pub station: Option<String>,
+    pub territory: Option<String>,
+}
+
+/// A password hash shared by every harness account (argon2 once per process, not per account).
+fn shared_password_hash() -> String {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| {
+        hotline_identity::password::hash_password(
+            &hotline_identity::Password::parse("p", TEST_PASSWORD).unwrap(),
+        )
+        .unwrap()
+    })
+    .clone()
+}
+
+/// The password of every account the harness makes.
+pub const TEST_PASSWORD: &str = "test-password-1";
 
 /// The server task's result without pulling anyhow into the tests.
 mod anyhow_free {
@@ -73,9 +132,15 @@ impl TestApp {
             .expect("fresh postgres database");
         let prefix = hotline_dispatch::testing::fresh_prefix();
         let clock = ManualClock::new(Self::start_time());
+        // One deployment, one signing key: a token from one replica works on every one.
+        let keys_dir = TempDir::new();
+        let keys = keys_dir.path().join("signing-keys.json");
+        KeyRing::rotate_file(&keys, Self::start_time()).expect("signing keys");
         let mut replicas = Vec::new();
         for _ in 0..n {
             let argv = vec![
+                "--signing-keys".to_owned(),
+                keys.display().to_string(),
                 "--database-url".to_owned(),
                 url.clone(),
                 "--redis-url".to_owned(),
@@ -85,6 +150,7 @@ impl TestApp {
             ];
             replicas.push(Self::spawn_with(argv, clock.clone()).await);
         }
+        replicas[0].keep.push(keys_dir);
         (replicas, prefix)
     }
 
@@ -105,6 +171,37 @@ impl TestApp {
             hotline: None,
             stop: None,
             task: None,
+            accounts: Default::default(),
+            keep: Vec::new(),
+            tls: None,
+            _dir: dir,
+        };
+        app.start().await;
+        app
+    }
+
+    /// A router serving gRPC over TLS only; the harness's channel trusts its certificate.
+    pub async fn spawn_tls(
+        server: tonic::transport::ServerTlsConfig,
+        client: tonic::transport::ClientTlsConfig,
+    ) -> Self {
+        let dir = TempDir::new();
+        let argv = vec![
+            "--data-dir".to_owned(),
+            dir.path().display().to_string(),
+        ];
+        let args = ServeArgs::parse_from(argv).expect("args");
+        let mut app = Self {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            channel: Channel::from_static("http://127.0.0.1:1").connect_lazy(),
+            clock: ManualClock::new(Self::start_time()),
+            args,
+            hotline: None,
+            stop: None,
+            task: None,
+            accounts: Default::default(),
+            keep: Vec::new(),
+            tls: Some((server, client)),
             _dir: dir,
         };
         app.start().await;
@@ -135,6 +232,7 @@ impl TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         self.addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
+        let tls_server = self.tls.as_ref().map(|(server, _)| server.clone());
         let task = tokio::spawn(async move {
             hotline_router::server::serve(
                 listener,
@@ -143,6 +241,7 @@ impl TestApp {
                     let _ = stopped.await;
                 },
                 hotline_router::server::ServeOptions {
+                    tls: tls_server,
                     grace: Duration::from_secs(5),
                     // Timer tests fire timers by hand at the manual clock's time.
                     run_timers: false,
@@ -154,11 +253,20 @@ impl TestApp {
         });
         self.stop = Some(stop);
         self.task = Some(task);
-        self.channel = Channel::from_shared(format!("http://{}", self.addr))
-            .unwrap()
-            .connect()
-            .await
-            .expect("connect to the router");
+        self.channel = match &self.tls {
+            None => Channel::from_shared(format!("http://{}", self.addr))
+                .unwrap()
+                .connect()
+                .await
+                .expect("connect to the router"),
+            Some((_, client)) => Channel::from_shared(format!("https://{}", self.addr))
+                .unwrap()
+                .tls_config(client.clone())
+                .expect("client TLS")
+                .connect()
+                .await
+                .expect("connect to the router over TLS"),
+        };
     }
 
     /// Stops the server (draining) and starts a new one on the same storage: a process restart.
@@ -173,17 +281,117 @@ impl TestApp {
         self.start().await;
     }
 
-    pub fn intake(&self) -> IntakeClient<Channel> {
-        IntakeClient::new(self.channel.clone())
+    /// The account for `who`, made on first use. A login already taken by another station's
+    /// staff gets the station as a suffix.
+    pub async fn account(&self, who: &Who) -> Account {
+        let identity = self
+            .hotline
+            .as_ref()
+            .expect("running")
+            .identity()
+            .expect("identity wired")
+            .clone();
+        let login = {
+            let accounts = self.accounts.lock().unwrap();
+            match accounts.get(&who.login) {
+                Some(a) if scope_of(who) == a.scope && a.role == who.role => return a.clone(),
+                Some(_) => format!(
+                    "{}-{}",
+                    who.login,
+                    who.station.as_deref().or(who.territory.as_deref()).unwrap_or("x")
+                ),
+                None => who.login.clone(),
+            }
+        };
+        if let Some(a) = self.accounts.lock().unwrap().get(&login) {
+            return a.clone();
+        }
+        let account = Account {
+            id: AccountId::new(),
+            login: LoginName::parse("login", &login).unwrap(),
+            display_name: DisplayName::parse("name", &login).unwrap(),
+            role: who.role,
+            scope: scope_of(who),
+            enabled: true,
+            password_hash: shared_password_hash(),
+            failed_logins: 0,
+            locked_until: None,
+            token_version: 0,
+            created_at: self.clock_now(),
+        };
+        // Replicas share one store: another replica's harness may have made it already.
+        let account = match identity.store().create_account(&account).await {
+            Ok(()) => account,
+            Err(hotline_identity::IdentityError::LoginTaken(_)) => identity
+                .store()
+                .account_by_login(&account.login)
+                .await
+                .expect("read a test account")
+                .expect("the account exists"),
+            Err(e) => panic!("create a test account: {e}"),
+        };
+        self.accounts
+            .lock()
+            .unwrap()
+            .insert(login, account.clone());
+        account
     }
-    pub fn station(&self) -> StationClient<Channel> {
-        StationClient::new(self.channel.clone())
+
+    /// A fresh access token for `who`, signed with the router's key at the clock's time.
+    pub async fn token(&self, who: &Who) -> String {
+        let account = self.account(who).await;
+        self.token_for(&account)
     }
-    pub fn supervision(&self) -> SupervisionClient<Channel> {
-        SupervisionClient::new(self.channel.clone())
+
+    pub fn token_for(&self, account: &Account) -> String {
+        let keys = KeyRing::load(&hotline_router::server::signing_keys_path(&self.args))
+            .expect("signing keys");
+        hotline_identity::tokens::sign(
+            &keys,
+            &hotline_identity::tokens::Claims::for_account(
+                account,
+                self.clock_now(),
+                chrono::Duration::minutes(15),
+            ),
+        )
+        .expect("sign")
     }
-    pub fn directory(&self) -> DirectoryClient<Channel> {
-        DirectoryClient::new(self.channel.clone())
+
+    pub async fn authed(&self, who: &Who) -> Authed {
+        let token = self.token(who).await;
+        InterceptedService::new(self.channel.clone(), Bearer::token(&token))
+    }
+
+    /// A connection with no credential at all.
+    pub fn anonymous(&self) -> Authed {
+        InterceptedService::new(self.channel.clone(), Bearer(None))
+    }
+
+    pub async fn intake_as(&self, who: &Who) -> IntakeClient<Authed> {
+        IntakeClient::new(self.authed(who).await)
+    }
+    pub async fn station_as(&self, who: &Who) -> StationClient<Authed> {
+        StationClient::new(self.authed(who).await)
+    }
+    pub async fn supervision_as(&self, who: &Who) -> SupervisionClient<Authed> {
+        SupervisionClient::new(self.authed(who).await)
+    }
+    pub async fn admin_as(&self, who: &Who) -> AdminClient<Authed> {
+        AdminClient::new(self.authed(who).await)
+    }
+    pub fn auth(&self) -> AuthClient<Channel> {
+        AuthClient::new(self.channel.clone())
+    }
+    /// Intake as the operator who takes the calls ([`operator`]).
+    pub async fn intake(&self) -> IntakeClient<Authed> {
+        self.intake_as(&operator()).await
+    }
+    /// Supervision as the city centre's supervisor ([`supervisor`]).
+    pub async fn supervision(&self) -> SupervisionClient<Authed> {
+        self.supervision_as(&supervisor()).await
+    }
+    pub async fn directory(&self) -> DirectoryClient<Authed> {
+        DirectoryClient::new(self.authed(&operator()).await)
     }
 
     /// Fires every timer due at the manual clock's time; returns how many escalated.
@@ -211,6 +419,7 @@ impl TestApp {
     /// Submits a hotline request, optionally dispatching it at once.
     pub async fn submit(&self, text: &str, station: Option<&str>) -> pb::Ticket {
         self.intake()
+            .await
             .submit_ticket(submit_request(text, station))
             .await
             .expect("submit")
@@ -221,6 +430,7 @@ impl TestApp {
 
     pub async fn get(&self, id: &str) -> pb::Ticket {
         self.intake()
+            .await
             .get_ticket(pb::GetTicketRequest {
                 ticket_id: id.to_owned(),
                 include_history: true,
@@ -247,39 +457,90 @@ pub fn submit_request(text: &str, station: Option<&str>) -> pb::SubmitTicketRequ
         caller: Some(pb::Caller {
             name: "王女士".into(),
             phone: "13912345678".into(),
+            ..Default::default()
         }),
         text: text.into(),
         address: "姑苏区双塔街道沧浪亭社区".into(),
         division_code: "320508021019".into(),
         station_id: station.unwrap_or_default().into(),
-        actor: Some(operator()),
         // Without a station the operator holds it to settle by hand; routing tests route.
         hold: station.is_none(),
         ..Default::default()
     }
 }
 
-pub fn operator() -> pb::Actor {
-    pb::Actor {
-        role: pb::Role::Operator as i32,
-        staff_id: "op-17".into(),
-        station_id: String::new(),
+pub fn operator() -> Who {
+    Who {
+        role: Role::Operator,
+        login: "op-17".into(),
+        station: None,
+        territory: None,
     }
 }
 
-pub fn supervisor() -> pb::Actor {
-    pb::Actor {
-        role: pb::Role::Supervisor as i32,
-        staff_id: "sup-3".into(),
-        station_id: String::new(),
+/// The city centre's supervisor.
+pub fn supervisor() -> Who {
+    Who {
+        role: Role::Supervisor,
+        login: "sup-3".into(),
+        station: None,
+        territory: Some("city".into()),
     }
 }
 
-pub fn staff(station: &str, who: &str) -> pb::Actor {
-    pb::Actor {
-        role: pb::Role::Station as i32,
-        staff_id: who.into(),
-        station_id: station.into(),
+/// A supervisor of one district or street.
+pub fn supervisor_of(territory: &str, login: &str) -> Who {
+    Who {
+        role: Role::Supervisor,
+        login: login.into(),
+        station: None,
+        territory: Some(territory.into()),
+    }
+}
+
+pub fn staff(station: &str, who: &str) -> Who {
+    Who {
+        role: Role::StationStaff,
+        login: who.into(),
+        station: Some(station.into()),
+        territory: None,
+    }
+}
+
+pub fn integrator(login: &str) -> Who {
+    Who {
+        role: Role::Integrator,
+        login: login.into(),
+        station: None,
+        territory: None,
+    }
+}
+
+pub fn administrator() -> Who {
+    Who {
+        role: Role::Administrator,
+        login: "root-admin".into(),
+        station: None,
+        territory: None,
+    }
+}
+
+fn scope_of(who: &Who) -> Scope {
+    match who.role {
+        Role::Operator | Role::Administrator => Scope::Centre,
+        Role::StationStaff => Scope::Station {
+            station: hotline_core::StationId::parse("s", who.station.as_deref().unwrap()).unwrap(),
+        },
+        Role::Supervisor | Role::KnowledgeEditor => Scope::Territory {
+            territory: Territory::parse("t", who.territory.as_deref().unwrap_or("city")).unwrap(),
+        },
+        Role::Integrator => Scope::Integrator {
+            channels: hotline_core::Channel::ALL.to_vec(),
+            rpcs: hotline_identity::INTEGRATOR_RPCS
+                .iter()
+                .map(|r| hotline_identity::RpcName::parse("r", r).unwrap())
+                .collect(),
+        },
     }
 }
 

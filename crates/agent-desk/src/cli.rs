@@ -1,10 +1,9 @@
 //! The command line: global options, the caller's identity, and one subcommand per RPC.
 
 use clap::{ArgGroup, Args, Parser, Subcommand};
-use hotline_proto::v1 as pb;
 
 use crate::vocab::{
-    ChannelArg, FlagArg, NatureArg, ReturnReasonArg, RoleArg, SatisfactionArg, ServiceArg,
+    ChannelArg, FlagArg, NatureArg, ReturnReasonArg, SatisfactionArg, ServiceArg,
     StageArg, UrgencyArg,
 };
 
@@ -16,9 +15,9 @@ pub const DEFAULT_SERVER: &str = "http://127.0.0.1:50051";
     name = "agent-desk",
     version,
     about = "12345 hotline desk: submit, find and work tickets on a running router (`hotline serve`)",
-    after_help = "Identity flags (--role, --staff, --station) go before the subcommand, e.g.\n  \
-                  agent-desk --role station --station 320508021017-css --staff s01 sign TICKET\n\
-                  (`submit --station` is different: it dispatches the new ticket at once)."
+    after_help = "Log in first: `agent-desk login LOGIN` (the session is saved; every command \
+                  acts as you).\n\
+                  `submit --station` dispatches the new ticket to that station at once."
 )]
 pub struct Cli {
     /// The router's gRPC address.
@@ -36,44 +35,43 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Who is acting; sent as the `actor` of every change. The engine trusts it: in production the
-/// centre's gateway fills it in from the signed-in user.
+/// Who you are: the saved login (`agent-desk login`), or a token given here. The router takes
+/// who acts from this credential alone.
 #[derive(Debug, Clone, Default, Args)]
-#[command(next_help_heading = "Identity (before the subcommand)")]
+#[command(next_help_heading = "Credentials (before the subcommand)")]
 pub struct Identity {
-    /// The part you play.
-    #[arg(long, value_enum, env = "HOTLINE_ROLE", default_value_t = RoleArg::Operator)]
-    pub role: RoleArg,
+    /// An access token or an integrator API key (`hk_...`), instead of the saved login.
+    #[arg(long, env = "HOTLINE_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    pub token: Option<String>,
 
-    /// Your staff id.
-    #[arg(long = "staff", env = "HOTLINE_STAFF", value_name = "ID")]
-    pub staff: Option<String>,
+    /// Where `login` keeps the session (default: ~/.config/hotline/agent-desk-session.json).
+    #[arg(long, env = "HOTLINE_SESSION", value_name = "FILE")]
+    pub session_file: Option<std::path::PathBuf>,
 
-    /// The station you act for (required with --role station).
+    /// The station `queue` shows by default (station staff: your own).
     #[arg(long = "station", env = "HOTLINE_STATION", value_name = "ID")]
     pub station: Option<String>,
 }
 
 impl Identity {
-    pub fn new(role: RoleArg, staff: Option<&str>, station: Option<&str>) -> Self {
+    /// Credentials from a token (tests, scripts, integrators).
+    pub fn with_token(token: &str) -> Self {
         Self {
-            role,
-            staff: staff.map(str::to_owned),
-            station: station.map(str::to_owned),
-        }
-    }
-
-    pub fn actor(&self) -> pb::Actor {
-        pb::Actor {
-            role: self.role.to_pb() as i32,
-            staff_id: self.staff.clone().unwrap_or_default(),
-            station_id: self.station.clone().unwrap_or_default(),
+            token: Some(token.to_owned()),
+            ..Self::default()
         }
     }
 }
 
 #[derive(Debug, Clone, Subcommand)]
 pub enum Command {
+    // -- session
+    /// Log in: asks for the password (or reads it from stdin) and saves the session (Login).
+    Login(LoginArgs),
+    /// End the saved session (Logout).
+    Logout,
+    /// Show the account you act as (WhoAmI).
+    Whoami,
     // -- intake
     /// Record a request as a ticket (SubmitTicket).
     Submit(SubmitArgs),
@@ -176,6 +174,10 @@ pub struct SubmitArgs {
     /// Caller's phone.
     #[arg(long)]
     pub phone: Option<String>,
+    /// 保密: the caller asks that the handling station not see who they are (always offer it
+    /// for 举报).
+    #[arg(long)]
+    pub confidential: bool,
     /// Where it happened, as the caller said it.
     #[arg(long)]
     pub address: Option<String>,
@@ -293,6 +295,9 @@ pub struct SearchArgs {
     /// Continue from a previous search's next page token.
     #[arg(long = "page-token", value_name = "TOKEN")]
     pub page_token: Option<String>,
+    /// A caller's earlier tickets, by phone.
+    #[arg(long, value_name = "PHONE")]
+    pub phone: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Args)]
@@ -364,6 +369,15 @@ pub struct DuplicateArgs {
 }
 
 #[derive(Debug, Clone, Default, Args)]
+pub struct LoginArgs {
+    /// Your login name.
+    pub login: String,
+    /// Read the password from the first line of stdin instead of asking.
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct QueueArgs {
     /// The station (default: your --station).
     pub station: Option<String>,
@@ -561,8 +575,8 @@ mod tests {
     fn identity_goes_before_the_subcommand_and_submit_has_its_own_station() {
         let cli = Cli::try_parse_from([
             "agent-desk",
-            "--role",
-            "station",
+            "--token",
+            "t0ken",
             "--station",
             "a-css",
             "submit",
@@ -572,7 +586,7 @@ mod tests {
             "b-css",
         ])
         .unwrap();
-        assert_eq!(cli.identity.role, RoleArg::Station);
+        assert_eq!(cli.identity.token.as_deref(), Some("t0ken"));
         assert_eq!(cli.identity.station.as_deref(), Some("a-css"));
         let Command::Submit(args) = cli.command else {
             panic!("not submit")
@@ -620,8 +634,6 @@ mod tests {
 
         let cli = Cli::try_parse_from([
             "agent-desk",
-            "--role",
-            "supervisor",
             "reclassify",
             "T1",
             "--category",

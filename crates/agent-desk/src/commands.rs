@@ -11,12 +11,12 @@ use hotline_proto::v1::intake_client::IntakeClient;
 use hotline_proto::v1::station_client::StationClient;
 use hotline_proto::v1::supervision_client::SupervisionClient;
 use serde_json::{json, Value};
-use tonic::transport::Channel;
+use crate::Conn as Channel;
 
 use crate::cli::{
     AddCohandlerArgs, AnswerArgs, ArbitrateArgs, CallbackArgs, ClaimArgs, CohandlerReportArgs,
     ContactArgs, DecideExtensionArgs, DivisionsArgs, DuplicateArgs, ExtendArgs, FlagArgs,
-    HandoffArgs, Identity, PauseArgs, PreviewArgs, ReclassifyArgs, RejectArgs, ReplyArgs,
+    HandoffArgs, PauseArgs, PreviewArgs, ReclassifyArgs, RejectArgs, ReplyArgs,
     ReturnArgs, ReviewArgs, RouteArgs, SearchArgs, ShowArgs, StationArgs, StationsArgs, SubmitArgs,
     TicketArgs, TriageArgs,
 };
@@ -53,6 +53,91 @@ fn summary_with_route(ticket: &pb::Ticket) -> String {
     text
 }
 
+// ---------------------------------------------------------------- session
+
+fn account_text(a: &pb::StaffAccount) -> String {
+    let scope = [a.station_id.as_str(), a.territory.as_str()]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    format!("{} ({}) {} {}", a.login, a.display_name, a.role, scope)
+        .trim_end()
+        .to_owned()
+}
+
+fn account_json(a: &pb::StaffAccount) -> Value {
+    json!({
+        "login": a.login,
+        "display_name": a.display_name,
+        "role": a.role,
+        "station_id": a.station_id,
+        "territory": a.territory,
+    })
+}
+
+/// `login`: the password from stdin (`--password-stdin`) or asked for without echo.
+pub async fn login(
+    channel: tonic::transport::Channel,
+    server: &str,
+    session_path: &std::path::Path,
+    args: &crate::cli::LoginArgs,
+) -> Result<Report, DeskError> {
+    let password = if args.password_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    } else {
+        rpassword::prompt_password("密码 / password: ")?
+    };
+    let response = hotline_proto::v1::auth_client::AuthClient::new(channel)
+        .login(pb::LoginRequest {
+            login: args.login.clone(),
+            password,
+        })
+        .await?
+        .into_inner();
+    let account = response.account.clone().unwrap_or_default();
+    let session = crate::session::session_from(response, server);
+    crate::session::save(session_path, &session)?;
+    Ok(Report::new(
+        format!(
+            "logged in as {}; session saved in {}",
+            account_text(&account),
+            session_path.display()
+        ),
+        json!({ "account": account_json(&account), "session_file": session_path.display().to_string() }),
+    ))
+}
+
+/// `logout`: ends the saved session on the router and deletes the file.
+pub async fn logout(
+    channel: tonic::transport::Channel,
+    session_path: &std::path::Path,
+) -> Result<Report, DeskError> {
+    let Some(session) = crate::session::load(session_path)? else {
+        return Ok(Report::new("not logged in".to_owned(), json!({ "logged_out": false })));
+    };
+    hotline_proto::v1::auth_client::AuthClient::new(channel)
+        .logout(pb::LogoutRequest {
+            refresh_token: session.refresh_token,
+        })
+        .await?;
+    std::fs::remove_file(session_path)?;
+    Ok(Report::new(
+        format!("logged out {}", session.login),
+        json!({ "logged_out": true, "login": session.login }),
+    ))
+}
+
+pub async fn whoami(ch: Channel) -> Result<Report, DeskError> {
+    let account = hotline_proto::v1::auth_client::AuthClient::new(ch)
+        .who_am_i(pb::WhoAmIRequest {})
+        .await?
+        .into_inner();
+    Ok(Report::new(account_text(&account), account_json(&account)))
+}
+
 // ---------------------------------------------------------------- intake
 
 /// `--text`: as given, or stdin for `-`.
@@ -76,11 +161,15 @@ fn geo_point(lat: Option<f64>, lng: Option<f64>) -> Result<Option<pb::GeoPoint>,
 }
 
 /// SubmitTicket. `--text -` reads the text from stdin.
-pub async fn submit(ch: Channel, who: &Identity, args: &SubmitArgs) -> Result<Report, DeskError> {
+pub async fn submit(ch: Channel, args: &SubmitArgs) -> Result<Report, DeskError> {
     let text = request_text(&args.text)?;
-    let caller = (args.name.is_some() || args.phone.is_some()).then(|| pb::Caller {
-        name: opt(args.name.as_ref()),
-        phone: opt(args.phone.as_ref()),
+    let caller = (args.name.is_some() || args.phone.is_some() || args.confidential).then(|| {
+        pb::Caller {
+            name: opt(args.name.as_ref()),
+            phone: opt(args.phone.as_ref()),
+            confidential: args.confidential,
+            masked: false,
+        }
     });
     let location = geo_point(args.lat, args.lng)?;
     let request = pb::SubmitTicketRequest {
@@ -96,7 +185,6 @@ pub async fn submit(ch: Channel, who: &Identity, args: &SubmitArgs) -> Result<Re
         urgency: args.urgency.map_or(0, |u| u.to_pb() as i32),
         division_code: opt(args.division.as_ref()),
         station_id: opt(args.station.as_ref()),
-        actor: Some(who.actor()),
         hold: args.hold,
     };
     let response = IntakeClient::new(ch)
@@ -194,6 +282,7 @@ pub async fn search(ch: Channel, args: &SearchArgs) -> Result<Report, DeskError>
             created_before: String::new(),
             limit: args.limit.unwrap_or(0),
             page_token: opt(args.page_token.as_ref()),
+            caller_phone: opt(args.phone.as_ref()),
         })
         .await?
         .into_inner();
@@ -217,12 +306,11 @@ pub async fn search(ch: Channel, args: &SearchArgs) -> Result<Report, DeskError>
 }
 
 /// AnswerDirectly (直办).
-pub async fn answer(ch: Channel, who: &Identity, args: &AnswerArgs) -> Result<Report, DeskError> {
+pub async fn answer(ch: Channel, args: &AnswerArgs) -> Result<Report, DeskError> {
     let response = IntakeClient::new(ch)
         .answer_directly(pb::AnswerDirectlyRequest {
             ticket_id: args.ticket.clone(),
             expected_version: args.expect.raw(),
-            actor: Some(who.actor()),
             answer: args.answer.clone(),
         })
         .await?;
@@ -230,12 +318,11 @@ pub async fn answer(ch: Channel, who: &Identity, args: &AnswerArgs) -> Result<Re
 }
 
 /// HandOffEmergency (转110/119/120/122).
-pub async fn handoff(ch: Channel, who: &Identity, args: &HandoffArgs) -> Result<Report, DeskError> {
+pub async fn handoff(ch: Channel, args: &HandoffArgs) -> Result<Report, DeskError> {
     let response = IntakeClient::new(ch)
         .hand_off_emergency(pb::HandOffEmergencyRequest {
             ticket_id: args.ticket.clone(),
             expected_version: args.expect.raw(),
-            actor: Some(who.actor()),
             service: args.service.to_pb() as i32,
             note: opt(args.note.as_ref()),
         })
@@ -244,12 +331,11 @@ pub async fn handoff(ch: Channel, who: &Identity, args: &HandoffArgs) -> Result<
 }
 
 /// NotAccept (不予受理).
-pub async fn reject(ch: Channel, who: &Identity, args: &RejectArgs) -> Result<Report, DeskError> {
+pub async fn reject(ch: Channel, args: &RejectArgs) -> Result<Report, DeskError> {
     let response = IntakeClient::new(ch)
         .not_accept(pb::NotAcceptRequest {
             ticket_id: args.ticket.clone(),
             expected_version: args.expect.raw(),
-            actor: Some(who.actor()),
             advice: args.advice.clone(),
         })
         .await?;
@@ -259,14 +345,12 @@ pub async fn reject(ch: Channel, who: &Identity, args: &RejectArgs) -> Result<Re
 /// LinkDuplicate: closes this ticket and shows the live one's progress.
 pub async fn duplicate(
     ch: Channel,
-    who: &Identity,
     args: &DuplicateArgs,
 ) -> Result<Report, DeskError> {
     let response = IntakeClient::new(ch)
         .link_duplicate(pb::LinkDuplicateRequest {
             ticket_id: args.ticket.clone(),
             expected_version: args.expect.raw(),
-            actor: Some(who.actor()),
             duplicate_of: args.of.clone(),
         })
         .await?
@@ -344,10 +428,9 @@ where
 }
 
 /// ClaimTicket: the next ticket (or `--ticket`) under a lease; an empty queue is not an error.
-pub async fn claim(ch: Channel, who: &Identity, args: &ClaimArgs) -> Result<Report, DeskError> {
+pub async fn claim(ch: Channel, args: &ClaimArgs) -> Result<Report, DeskError> {
     let response = StationClient::new(ch)
         .claim_ticket(pb::ClaimTicketRequest {
-            actor: Some(who.actor()),
             ticket_id: opt(args.ticket.as_ref()),
             lease_seconds: args.lease_seconds.unwrap_or(0),
         })
@@ -370,24 +453,22 @@ pub async fn claim(ch: Channel, who: &Identity, args: &ClaimArgs) -> Result<Repo
 }
 
 /// SignFor (签收).
-pub async fn sign(ch: Channel, who: &Identity, args: &TicketArgs) -> Result<Report, DeskError> {
+pub async fn sign(ch: Channel, args: &TicketArgs) -> Result<Report, DeskError> {
     let response = StationClient::new(ch)
         .sign_for(pb::SignForRequest {
             ticket_id: args.ticket.clone(),
             expected_version: args.expect.raw(),
-            actor: Some(who.actor()),
         })
         .await?;
     Ok(changed("签收 signed for", response.into_inner()))
 }
 
 /// ContactCaller (首次联系).
-pub async fn contact(ch: Channel, who: &Identity, args: &ContactArgs) -> Result<Report, DeskError> {
+pub async fn contact(ch: Channel, args: &ContactArgs) -> Result<Report, DeskError> {
     let response = StationClient::new(ch)
         .contact_caller(pb::ContactCallerRequest {
             ticket_id: args.ticket.clone(),
             expected_version: args.expect.raw(),
-            actor: Some(who.actor()),
             note: opt(args.note.as_ref()),
         })
         .await?;
@@ -395,12 +476,11 @@ pub async fn contact(ch: Channel, who: &Identity, args: &ContactArgs) -> Result<
 }
 
 /// PauseClock (waiting on the caller).
-pub async fn pause(ch: Channel, who: &Identity, args: &PauseArgs) -> Result<Report, DeskError> {
+pub async fn pause(ch: Channel, args: &PauseArgs) -> Result<Report, DeskError> {
     let response = StationClient::new(ch)
         .pause_clock(pb::PauseClockRequest {
             ticket_id: args.ticket.clone(),
             expected_version: args.expect.raw(),
-            actor: Some(who.actor()),
             reason: args.reason.clone(),
         })
         .await?;
@@ -408,12 +488,11 @@ pub async fn pause(ch: Channel, who: &Identity, args: &PauseArgs) -> Result<Repo
 }
 
 /// ResumeClock.
-pub async fn resume(ch: Channel, who: &Identity, args: &TicketArgs) -> Result<Report, DeskError> {
+pub async fn resume(ch: Channel, args: &TicketArgs) -> Result<Report, DeskError> {
     let response = StationClient::new(ch)
         .resume_clock(pb::ResumeClockRequest {
             ticket_id: args.ticket.clone(),
             expected_version: args.expect.raw(),
-            actor: Some(who.actor()),
         })
         .await?;
     Ok(changed("计时恢复 clock resumed", response.into_inner()))
@@ -422,14 +501,12 @@ pub async fn resume(ch: Channel, who: &Identity, args: &TicketArgs) -> Result<Re
 /// RequestReturn (退单申请).
 pub async fn request_return(
     ch: Channel,
-    who: &Identity,
     args: &ReturnArgs,
 ) -> Result<Report, DeskError> {
     let response = StationClient::new(ch)
         .request_return(pb::RequestReturnRequest {
             ticket_id: args.ticket.clone(),
             expected_version: args.expect.raw(),
-            actor: Some(who.actor()),
             reason: args.reason.to_pb() as i32,
             basis: args.basis.clone(),
         })
@@ -438,12 +515,11 @@ pub async fn request_return(
 }
 
 /// RequestExtension (延期申请).
-pub async fn extend(ch: Channel, who: &Identity, args: &ExtendArgs) -> Result<Report, DeskError> {
+pub async fn extend(ch: Channel, args: &ExtendArgs) -> Result<Report, DeskError> {
     let response = StationClient::new(ch)
         .request_extension(pb::RequestExtensionRequest {
             ticket_id: args.ticket.clone(),
             expected_version: args.expect.raw(),
-            actor: Some(who.actor()),
             working_days: args.days,
             reason: args.reason.clone(),
         })
@@ -457,14 +533,12 @@ pub async fn extend(ch: Channel, who: &Identity, args: &ExtendArgs) -> Result<Re
 /// SubDispatch (下派).
 pub async fn subdispatch(
     ch: Channel,
-    who: &Identity,
     args: &RouteArgs,
 ) -> Result<Report, DeskError> {
     let response = StationClient::new(ch)
         .sub_dispatch(pb::SubDispatchRequest {
             ticket_id: args.ticket.clone(),
             expected_version: args.expect.raw(),
-            actor: Some(who.actor()),
             station_id: args.to.clone(),
             note: opt(args.note.as_ref()),
         })
@@ -475,14 +549,12 @@ pub async fn subdispatch(
 /// ReportAsCoHandler (协办反馈).
 pub async fn cohandler_report(
     ch: Channel,
-    who: &Identity,
     args: &CohandlerReportArgs,
 ) -> Result<Report, DeskError> {
     let response = StationClient::new(ch)
         .report_as_co_handler(pb::ReportAsCoHandlerRequest {
             ticket_id: args.ticket.clone(),
             expected_version: args.expect.raw(),
-            actor: Some(who.actor()),
             report: args.report.clone(),
         })
         .await?;
@@ -493,12 +565,11 @@ pub async fn cohandler_report(
 }
 
 /// Reply (办结答复).
-pub async fn reply(ch: Channel, who: &Identity, args: &ReplyArgs) -> Result<Report, DeskError> {
+pub async fn reply(ch: Channel, args: &ReplyArgs) -> Result<Report, DeskError> {
     let response = StationClient::new(ch)
         .reply(pb::ReplyRequest {
             ticket_id: args.ticket.clone(),
             expected_version: args.expect.raw(),
-            actor: Some(who.actor()),
             internal_record: args.record.clone(),
             public_reply: args.public.clone(),
         })
@@ -509,12 +580,11 @@ pub async fn reply(ch: Channel, who: &Identity, args: &ReplyArgs) -> Result<Repo
 // ---------------------------------------------------------------- centre
 
 /// Dispatch (派单).
-pub async fn dispatch(ch: Channel, who: &Identity, args: &RouteArgs) -> Result<Report, DeskError> {
+pub async fn dispatch(ch: Channel, args: &RouteArgs) -> Result<Report, DeskError> {
     let response = SupervisionClient::new(ch)
         .dispatch(pb::DispatchRequest {
             ticket_id: args.ticket.clone(),
             expected_version: args.expect.raw(),
-            actor: Some(who.actor()),
             station_id: args.to.clone(),
             note: opt(args.note.as_ref()),
         })
@@ -523,12 +593,11 @@ pub async fn dispatch(ch: Channel, who: &Identity, args: &RouteArgs) -> Result<R
 }
 
 /// SendToTriage.
-pub async fn triage(ch: Channel, who: &Identity, args: &TriageArgs) -> Result<Report, DeskError> {
+pub async fn triage(ch: Channel, args: &TriageArgs) -> Result<Report, DeskError> {
     let response = SupervisionClient::new(ch)
         .send_to_triage(pb::SendToTriageRequest {
             ticket_id: args.ticket.clone(),
             expected_version: args.expect.raw(),
-            actor: Some(who.actor()),
             reason: opt(args.reason.as_ref()),
         })
         .await?;
@@ -538,14 +607,12 @@ pub async fn triage(ch: Channel, who: &Identity, args: &TriageArgs) -> Result<Re
 /// ArbitrateReturn (退单审核).
 pub async fn arbitrate(
     ch: Channel,
-    who: &Identity,
     args: &ArbitrateArgs,
 ) -> Result<Report, DeskError> {
     let response = SupervisionClient::new(ch)
         .arbitrate_return(pb::ArbitrateReturnRequest {
             ticket_id: args.ticket.clone(),
             expected_version: args.expect.raw(),
-            actor: Some(who.actor()),
             accept: args.accept,
             note: opt(args.note.as_ref()),
         })
@@ -561,14 +628,12 @@ pub async fn arbitrate(
 /// DecideExtension (延期审批).
 pub async fn decide_extension(
     ch: Channel,
-    who: &Identity,
     args: &DecideExtensionArgs,
 ) -> Result<Report, DeskError> {
     let response = SupervisionClient::new(ch)
         .decide_extension(pb::DecideExtensionRequest {
             ticket_id: args.ticket.clone(),
             expected_version: args.expect.raw(),
-            actor: Some(who.actor()),
             approve: args.approve,
             note: opt(args.note.as_ref()),
         })
@@ -584,14 +649,12 @@ pub async fn decide_extension(
 /// AddCoHandler (加派/协办).
 pub async fn add_cohandler(
     ch: Channel,
-    who: &Identity,
     args: &AddCohandlerArgs,
 ) -> Result<Report, DeskError> {
     let response = SupervisionClient::new(ch)
         .add_co_handler(pb::AddCoHandlerRequest {
             ticket_id: args.ticket.clone(),
             expected_version: args.expect.raw(),
-            actor: Some(who.actor()),
             station_id: args.station.clone(),
         })
         .await?;
@@ -599,12 +662,11 @@ pub async fn add_cohandler(
 }
 
 /// ReviewReply (审核答复).
-pub async fn review(ch: Channel, who: &Identity, args: &ReviewArgs) -> Result<Report, DeskError> {
+pub async fn review(ch: Channel, args: &ReviewArgs) -> Result<Report, DeskError> {
     let response = SupervisionClient::new(ch)
         .review_reply(pb::ReviewReplyRequest {
             ticket_id: args.ticket.clone(),
             expected_version: args.expect.raw(),
-            actor: Some(who.actor()),
             approve: args.approve,
             note: opt(args.note.as_ref()),
         })
@@ -620,14 +682,12 @@ pub async fn review(ch: Channel, who: &Identity, args: &ReviewArgs) -> Result<Re
 /// RecordCallback (回访).
 pub async fn callback(
     ch: Channel,
-    who: &Identity,
     args: &CallbackArgs,
 ) -> Result<Report, DeskError> {
     let response = SupervisionClient::new(ch)
         .record_callback(pb::RecordCallbackRequest {
             ticket_id: args.ticket.clone(),
             expected_version: args.expect.raw(),
-            actor: Some(who.actor()),
             satisfaction: args.satisfaction.to_pb() as i32,
             reasonable: args.reasonable,
             note: opt(args.note.as_ref()),
@@ -637,12 +697,11 @@ pub async fn callback(
 }
 
 /// Close (结案).
-pub async fn close(ch: Channel, who: &Identity, args: &TicketArgs) -> Result<Report, DeskError> {
+pub async fn close(ch: Channel, args: &TicketArgs) -> Result<Report, DeskError> {
     let response = SupervisionClient::new(ch)
         .close(pb::CloseRequest {
             ticket_id: args.ticket.clone(),
             expected_version: args.expect.raw(),
-            actor: Some(who.actor()),
         })
         .await?;
     Ok(changed("结案 closed", response.into_inner()))
@@ -652,14 +711,12 @@ pub async fn close(ch: Channel, who: &Identity, args: &TicketArgs) -> Result<Rep
 /// ticket again and it moves to the station the new decision picks.
 pub async fn reclassify(
     ch: Channel,
-    who: &Identity,
     args: &ReclassifyArgs,
 ) -> Result<Report, DeskError> {
     let ticket = SupervisionClient::new(ch)
         .reclassify(pb::ReclassifyRequest {
             ticket_id: args.ticket.clone(),
             expected_version: args.expect.raw(),
-            actor: Some(who.actor()),
             category: opt(args.category.as_ref()),
             nature: args.nature.map_or(0, |n| n.to_pb() as i32),
             urgency: args.urgency.map_or(0, |u| u.to_pb() as i32),
@@ -680,12 +737,11 @@ pub async fn reclassify(
 }
 
 /// RaiseFlag (催办/督办/通报).
-pub async fn flag(ch: Channel, who: &Identity, args: &FlagArgs) -> Result<Report, DeskError> {
+pub async fn flag(ch: Channel, args: &FlagArgs) -> Result<Report, DeskError> {
     let response = SupervisionClient::new(ch)
         .raise_flag(pb::RaiseFlagRequest {
             ticket_id: args.ticket.clone(),
             expected_version: args.expect.raw(),
-            actor: Some(who.actor()),
             flag: args.flag.to_pb() as i32,
             note: opt(args.note.as_ref()),
         })

@@ -12,6 +12,7 @@
 pub mod cli;
 pub mod commands;
 pub mod render;
+pub mod session;
 pub mod vocab;
 
 use std::fmt;
@@ -24,6 +25,7 @@ use tonic::Code;
 pub use cli::{Cli, Command, Identity, DEFAULT_SERVER};
 pub use commands::*;
 pub use render::Report;
+pub use session::Conn;
 
 /// Why a command failed.
 #[derive(Debug)]
@@ -55,7 +57,8 @@ impl DeskError {
                 | Code::NotFound
                 | Code::FailedPrecondition
                 | Code::Aborted
-                | Code::PermissionDenied => 2,
+                | Code::PermissionDenied
+                | Code::Unauthenticated => 2,
                 _ => 1,
             },
             Self::Usage(_) => 2,
@@ -73,6 +76,10 @@ impl DeskError {
         match self.code()? {
             Code::Aborted => Some(
                 "hint: the ticket changed since you read it; `agent-desk show TICKET` and decide again"
+                    .to_owned(),
+            ),
+            Code::Unauthenticated => Some(
+                "hint: log in with `agent-desk login LOGIN` (or give --token / HOTLINE_TOKEN)"
                     .to_owned(),
             ),
             Code::Unavailable => Some(format!(
@@ -171,18 +178,51 @@ pub async fn execute(
     out: &mut (dyn Write + Send),
 ) -> Result<(), DeskError> {
     let who = &cli.identity;
-    let ch = channel;
+    let session_path = who
+        .session_file
+        .clone()
+        .or_else(session::default_path)
+        .ok_or_else(|| DeskError::Usage("no home directory: give --session-file".into()))?;
+    let mut station_default = who.station.clone();
+    let credential = match (&cli.command, &who.token) {
+        (Command::Login(a), _) => {
+            let report = login(channel, &cli.server, &session_path, a).await?;
+            writeln!(out, "{}", report.render(cli.json))?;
+            return Ok(());
+        }
+        (_, Some(token)) => Some(token.clone()),
+        (Command::Logout, None) => {
+            let report = logout(channel, &session_path).await?;
+            writeln!(out, "{}", report.render(cli.json))?;
+            return Ok(());
+        }
+        (_, None) => {
+            let saved = session::load(&session_path)?.ok_or_else(|| {
+                DeskError::Usage(
+                    "not logged in: run `agent-desk login LOGIN` first (or give --token)".into(),
+                )
+            })?;
+            let fresh = session::fresh_token(channel.clone(), &session_path, saved).await?;
+            if station_default.is_none() && !fresh.station_id.is_empty() {
+                station_default = Some(fresh.station_id.clone());
+            }
+            Some(fresh.access_token)
+        }
+    };
+    let ch = session::connection(channel, credential.as_deref())?;
     let report = match &cli.command {
-        Command::Submit(a) => submit(ch, who, a).await?,
+        Command::Login(_) | Command::Logout => unreachable!("handled above"),
+        Command::Whoami => whoami(ch).await?,
+        Command::Submit(a) => submit(ch, a).await?,
         Command::Show(a) => show(ch, a).await?,
         Command::Search(a) => search(ch, a).await?,
-        Command::Answer(a) => answer(ch, who, a).await?,
-        Command::Handoff(a) => handoff(ch, who, a).await?,
-        Command::Reject(a) => reject(ch, who, a).await?,
-        Command::Duplicate(a) => duplicate(ch, who, a).await?,
+        Command::Answer(a) => answer(ch, a).await?,
+        Command::Handoff(a) => handoff(ch, a).await?,
+        Command::Reject(a) => reject(ch, a).await?,
+        Command::Duplicate(a) => duplicate(ch, a).await?,
         Command::Preview(a) => preview(ch, a).await?,
         Command::Queue(a) if a.watch => {
-            let station = queue_station(who, a)?;
+            let station = queue_station(station_default.as_deref(), a)?;
             let json = cli.json;
             let ctrl_c = async {
                 let _ = tokio::signal::ctrl_c().await;
@@ -198,27 +238,27 @@ pub async fn execute(
             })
             .await;
         }
-        Command::Queue(a) => queue(ch, &queue_station(who, a)?).await?,
-        Command::Claim(a) => claim(ch, who, a).await?,
-        Command::Sign(a) => sign(ch, who, a).await?,
-        Command::Contact(a) => contact(ch, who, a).await?,
-        Command::Pause(a) => pause(ch, who, a).await?,
-        Command::Resume(a) => resume(ch, who, a).await?,
-        Command::Return(a) => request_return(ch, who, a).await?,
-        Command::Extend(a) => extend(ch, who, a).await?,
-        Command::Subdispatch(a) => subdispatch(ch, who, a).await?,
-        Command::CohandlerReport(a) => cohandler_report(ch, who, a).await?,
-        Command::Reply(a) => reply(ch, who, a).await?,
-        Command::Dispatch(a) => dispatch(ch, who, a).await?,
-        Command::Triage(a) => triage(ch, who, a).await?,
-        Command::Arbitrate(a) => arbitrate(ch, who, a).await?,
-        Command::DecideExtension(a) => decide_extension(ch, who, a).await?,
-        Command::AddCohandler(a) => add_cohandler(ch, who, a).await?,
-        Command::Review(a) => review(ch, who, a).await?,
-        Command::Callback(a) => callback(ch, who, a).await?,
-        Command::Close(a) => close(ch, who, a).await?,
-        Command::Reclassify(a) => reclassify(ch, who, a).await?,
-        Command::Flag(a) => flag(ch, who, a).await?,
+        Command::Queue(a) => queue(ch, &queue_station(station_default.as_deref(), a)?).await?,
+        Command::Claim(a) => claim(ch, a).await?,
+        Command::Sign(a) => sign(ch, a).await?,
+        Command::Contact(a) => contact(ch, a).await?,
+        Command::Pause(a) => pause(ch, a).await?,
+        Command::Resume(a) => resume(ch, a).await?,
+        Command::Return(a) => request_return(ch, a).await?,
+        Command::Extend(a) => extend(ch, a).await?,
+        Command::Subdispatch(a) => subdispatch(ch, a).await?,
+        Command::CohandlerReport(a) => cohandler_report(ch, a).await?,
+        Command::Reply(a) => reply(ch, a).await?,
+        Command::Dispatch(a) => dispatch(ch, a).await?,
+        Command::Triage(a) => triage(ch, a).await?,
+        Command::Arbitrate(a) => arbitrate(ch, a).await?,
+        Command::DecideExtension(a) => decide_extension(ch, a).await?,
+        Command::AddCohandler(a) => add_cohandler(ch, a).await?,
+        Command::Review(a) => review(ch, a).await?,
+        Command::Callback(a) => callback(ch, a).await?,
+        Command::Close(a) => close(ch, a).await?,
+        Command::Reclassify(a) => reclassify(ch, a).await?,
+        Command::Flag(a) => flag(ch, a).await?,
         Command::Divisions(a) => divisions(ch, a).await?,
         Command::Stations(a) => stations(ch, a).await?,
         Command::Station(a) => station(ch, a).await?,
@@ -233,10 +273,10 @@ pub async fn run(cli: &Cli, out: &mut (dyn Write + Send)) -> Result<(), DeskErro
     execute(channel, cli, out).await
 }
 
-fn queue_station(who: &Identity, args: &cli::QueueArgs) -> Result<String, DeskError> {
+fn queue_station(default: Option<&str>, args: &cli::QueueArgs) -> Result<String, DeskError> {
     args.station
         .clone()
-        .or_else(|| who.station.clone())
+        .or_else(|| default.map(str::to_owned))
         .ok_or_else(|| {
             DeskError::Usage("queue: give a STATION (or --station / HOTLINE_STATION)".to_owned())
         })

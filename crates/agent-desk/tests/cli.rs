@@ -12,8 +12,8 @@ use hotline_agent_desk::cli::{
     CallbackArgs, ClaimArgs, Expect, PreviewArgs, ReclassifyArgs, ReplyArgs, ReviewArgs, RouteArgs,
     SearchArgs, ShowArgs, SubmitArgs, TicketArgs,
 };
-use hotline_agent_desk::vocab::{RoleArg, SatisfactionArg, StageArg, UrgencyArg};
-use hotline_agent_desk::{Cli, DeskError, Identity, Report};
+use hotline_agent_desk::vocab::{SatisfactionArg, StageArg, UrgencyArg};
+use hotline_agent_desk::{Cli, Conn, DeskError, Report};
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -25,8 +25,21 @@ const STATION: &str = "320508021017-css";
 const OTHER_STATION: &str = "320508021018-css";
 const MISSING: &str = "00000000-0000-4000-8000-000000000000";
 
+/// The people these tests act as: login, role, scope (station or territory).
+const ACCOUNTS: &[(&str, &str, &str)] = &[
+    ("op01", "operator", ""),
+    ("sup01", "supervisor", "city"),
+    ("s01", "station_staff", STATION),
+    ("s02", "station_staff", OTHER_STATION),
+    ("lss01", "station_staff", "320508021019-lss"),
+];
+const PASSWORD: &str = "desk-test-password";
+
 struct Router {
     addr: SocketAddr,
+    /// One connection, and an access token per test account (see [`ACCOUNTS`]).
+    channel: Channel,
+    tokens: std::collections::HashMap<&'static str, String>,
     stop: Option<oneshot::Sender<()>>,
     served: Option<tokio::task::JoinHandle<Result<(), String>>>,
     _data: tempfile::TempDir,
@@ -45,9 +58,30 @@ impl Router {
                 .expect("time")
                 .into(),
         );
-        let hotline = hotline_router::server::build(&args, Arc::new(clock))
+        let hotline = hotline_router::server::build(&args, Arc::new(clock.clone()))
             .await
             .expect("router builds");
+        let identity = hotline.identity().expect("identity").clone();
+        let keys = hotline_identity::KeyRing::load(&hotline_router::server::signing_keys_path(&args))
+            .expect("signing keys");
+        let mut tokens = std::collections::HashMap::new();
+        for (login, role, scope) in ACCOUNTS {
+            let role = hotline_identity::Role::parse("role", role).unwrap();
+            let account = identity
+                .add_account(hotline_identity::NewAccount {
+                    login: hotline_identity::LoginName::parse("login", login).unwrap(),
+                    display_name: hotline_identity::DisplayName::parse("name", login).unwrap(),
+                    role,
+                    scope: hotline_router::grpc::auth::scope_for(role, scope, scope, Vec::new(), Vec::new())
+                        .unwrap(),
+                    password: hotline_identity::Password::parse("p", PASSWORD).unwrap(),
+                })
+                .await
+                .expect("test account");
+            let now = hotline_core::Clock::now(&clock);
+            let claims = hotline_identity::tokens::Claims::for_account(&account, now, chrono::Duration::hours(8));
+            tokens.insert(*login, hotline_identity::tokens::sign(&keys, &claims).unwrap());
+        }
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let (stop, stopped) = oneshot::channel::<()>();
@@ -59,6 +93,7 @@ impl Router {
                     let _ = stopped.await;
                 },
                 hotline_router::server::ServeOptions {
+                    tls: None,
                     grace: Duration::from_secs(1),
                     run_timers: true,
                     audit: None,
@@ -67,12 +102,27 @@ impl Router {
             .await
             .map_err(|e| format!("{e:#}"))
         });
+        let channel = hotline_agent_desk::connect(&format!("http://{addr}"))
+            .await
+            .expect("connects to the router");
         Self {
             addr,
+            channel,
+            tokens,
             stop: Some(stop),
             served: Some(served),
             _data: data,
         }
+    }
+
+    /// A connection acting as one of [`ACCOUNTS`].
+    fn conn(&self, login: &str) -> Conn {
+        hotline_agent_desk::session::connection(self.channel.clone(), Some(self.token(login)))
+            .expect("a token fits a header")
+    }
+
+    fn token(&self, login: &str) -> &str {
+        self.tokens.get(login).map(String::as_str).expect("a test account")
     }
 
     fn url(&self) -> String {
@@ -96,18 +146,6 @@ impl Router {
                 .expect("router served cleanly");
         }
     }
-}
-
-fn operator() -> Identity {
-    Identity::new(RoleArg::Operator, Some("op01"), None)
-}
-
-fn supervisor() -> Identity {
-    Identity::new(RoleArg::Supervisor, Some("sup01"), None)
-}
-
-fn staff(station: &str) -> Identity {
-    Identity::new(RoleArg::Station, Some("s01"), Some(station))
 }
 
 fn ticket_arg(id: &str) -> TicketArgs {
@@ -147,7 +185,6 @@ fn submit_args(text: &str) -> SubmitArgs {
 #[tokio::test]
 async fn a_ticket_goes_from_submit_to_close() {
     let router = Router::start().await;
-    let ch = router.channel().await;
 
     // Intake: the operator records the call.
     let args = SubmitArgs {
@@ -155,7 +192,7 @@ async fn a_ticket_goes_from_submit_to_close() {
         urgency: Some(UrgencyArg::Urgent),
         ..submit_args("百步街路灯不亮，晚上很危险")
     };
-    let submitted = hotline_agent_desk::submit(ch.clone(), &operator(), &args)
+    let submitted = hotline_agent_desk::submit(router.conn("op01"), &args)
         .await
         .unwrap();
     assert_eq!(submitted.json["created"], true);
@@ -176,7 +213,7 @@ async fn a_ticket_goes_from_submit_to_close() {
     assert!(submitted.human.contains(&id));
 
     // A retry of the same request returns the same ticket.
-    let retried = hotline_agent_desk::submit(ch.clone(), &operator(), &args)
+    let retried = hotline_agent_desk::submit(router.conn("op01"), &args)
         .await
         .unwrap();
     assert_eq!(retried.json["created"], false);
@@ -188,9 +225,7 @@ async fn a_ticket_goes_from_submit_to_close() {
     );
 
     // Centre: dispatch to the community service station.
-    let dispatched = hotline_agent_desk::dispatch(
-        ch.clone(),
-        &supervisor(),
+    let dispatched = hotline_agent_desk::dispatch(router.conn("sup01"),
         &RouteArgs {
             ticket: id.clone(),
             to: STATION.to_owned(),
@@ -209,7 +244,7 @@ async fn a_ticket_goes_from_submit_to_close() {
     assert!(dispatched.human.contains(STATION));
 
     // It is on the station's queue.
-    let queue = hotline_agent_desk::queue(ch.clone(), STATION)
+    let queue = hotline_agent_desk::queue(router.conn("sup01"), STATION)
         .await
         .unwrap();
     let items = queue.json["items"].as_array().unwrap();
@@ -218,24 +253,21 @@ async fn a_ticket_goes_from_submit_to_close() {
     assert!(queue.human.contains(&id));
 
     // Station: claim, sign for, reply.
-    let me = staff(STATION);
-    let claimed = hotline_agent_desk::claim(ch.clone(), &me, &ClaimArgs::default())
+    let claimed = hotline_agent_desk::claim(router.conn("s01"), &ClaimArgs::default())
         .await
         .unwrap();
     assert_eq!(claimed.json["ticket"]["id"], id.as_str());
     assert!(claimed.json["lease_until"].is_string());
     assert!(claimed.human.contains("claimed"), "{}", claimed.human);
 
-    let signed = hotline_agent_desk::sign(ch.clone(), &me, &ticket_arg(&id))
+    let signed = hotline_agent_desk::sign(router.conn("s01"), &ticket_arg(&id))
         .await
         .unwrap();
     assert_eq!(stage(&signed), "in_progress");
     assert_eq!(signed.json["ticket"]["signed_by"], "s01");
     assert!(signed.json["ticket"]["deadlines"]["resolution"].is_string());
     assert!(signed.human.contains("办理中 (in_progress)"));
-    let replied = hotline_agent_desk::reply(
-        ch.clone(),
-        &me,
+    let replied = hotline_agent_desk::reply(router.conn("s01"),
         &ReplyArgs {
             ticket: id.clone(),
             record: "已联系路灯所更换灯泡".to_owned(),
@@ -254,9 +286,7 @@ async fn a_ticket_goes_from_submit_to_close() {
     );
 
     // Centre: review, callback, close.
-    let reviewed = hotline_agent_desk::review(
-        ch.clone(),
-        &supervisor(),
+    let reviewed = hotline_agent_desk::review(router.conn("sup01"),
         &ReviewArgs {
             ticket: id.clone(),
             approve: true,
@@ -268,9 +298,7 @@ async fn a_ticket_goes_from_submit_to_close() {
     assert_eq!(stage(&reviewed), "awaiting_callback");
     assert!(reviewed.json["ticket"]["deadlines"]["callback"].is_string());
 
-    let called = hotline_agent_desk::callback(
-        ch.clone(),
-        &supervisor(),
+    let called = hotline_agent_desk::callback(router.conn("sup01"),
         &CallbackArgs {
             ticket: id.clone(),
             satisfaction: SatisfactionArg::Satisfied,
@@ -286,7 +314,7 @@ async fn a_ticket_goes_from_submit_to_close() {
         "satisfied"
     );
 
-    let closed = hotline_agent_desk::close(ch.clone(), &supervisor(), &ticket_arg(&id))
+    let closed = hotline_agent_desk::close(router.conn("sup01"), &ticket_arg(&id))
         .await
         .unwrap();
     assert_eq!(stage(&closed), "closed");
@@ -294,7 +322,7 @@ async fn a_ticket_goes_from_submit_to_close() {
     assert!(closed.human.contains("已结案 (closed)"), "{}", closed.human);
 
     // Too late to sign for it now.
-    let err = status_of(hotline_agent_desk::sign(ch.clone(), &me, &ticket_arg(&id)).await);
+    let err = status_of(hotline_agent_desk::sign(router.conn("s01"), &ticket_arg(&id)).await);
     assert_eq!(err.code(), Some(Code::FailedPrecondition));
     assert_eq!(
         err.to_string(),
@@ -303,8 +331,7 @@ async fn a_ticket_goes_from_submit_to_close() {
     assert_eq!(err.exit_code(), 2);
 
     // The whole story is in the history.
-    let shown = hotline_agent_desk::show(
-        ch.clone(),
+    let shown = hotline_agent_desk::show(router.conn("op01"),
         &ShowArgs {
             ticket: id.clone(),
             history: true,
@@ -334,8 +361,7 @@ async fn a_ticket_goes_from_submit_to_close() {
     assert!(shown.human.contains("历史 history"), "{}", shown.human);
     assert!(shown.human.contains("满意 (satisfied)"), "{}", shown.human);
 
-    let found = hotline_agent_desk::search(
-        ch.clone(),
+    let found = hotline_agent_desk::search(router.conn("op01"),
         &SearchArgs {
             stage: Some(StageArg::Closed),
             station: Some(STATION.to_owned()),
@@ -354,18 +380,16 @@ async fn a_ticket_goes_from_submit_to_close() {
 #[tokio::test]
 async fn station_staff_record_contact_and_pause_and_resume_the_clock() {
     let router = Router::start().await;
-    let ch = router.channel().await;
     let args = SubmitArgs {
         station: Some(STATION.to_owned()),
         hold: false,
         ..submit_args("百步街小区门口井盖缺失")
     };
-    let submitted = hotline_agent_desk::submit(ch.clone(), &operator(), &args)
+    let submitted = hotline_agent_desk::submit(router.conn("op01"), &args)
         .await
         .unwrap();
     let id = submitted.json["ticket"]["id"].as_str().unwrap().to_owned();
-    let me = staff(STATION);
-    let signed = hotline_agent_desk::sign(ch.clone(), &me, &ticket_arg(&id))
+    let signed = hotline_agent_desk::sign(router.conn("s01"), &ticket_arg(&id))
         .await
         .unwrap();
     assert!(
@@ -374,9 +398,7 @@ async fn station_staff_record_contact_and_pause_and_resume_the_clock() {
         signed.json
     );
     // The station reaches the caller, then waits on them for a while.
-    let reached = hotline_agent_desk::contact(
-        ch.clone(),
-        &me,
+    let reached = hotline_agent_desk::contact(router.conn("s01"),
         &hotline_agent_desk::cli::ContactArgs {
             ticket: id.clone(),
             note: Some("已电话联系".to_owned()),
@@ -386,9 +408,7 @@ async fn station_staff_record_contact_and_pause_and_resume_the_clock() {
     .await
     .unwrap();
     assert!(reached.human.starts_with("已联系"), "{}", reached.human);
-    let paused = hotline_agent_desk::pause(
-        ch.clone(),
-        &me,
+    let paused = hotline_agent_desk::pause(router.conn("s01"),
         &hotline_agent_desk::cli::PauseArgs {
             ticket: id.clone(),
             reason: "等待市民提供照片".to_owned(),
@@ -398,7 +418,7 @@ async fn station_staff_record_contact_and_pause_and_resume_the_clock() {
     .await
     .unwrap();
     assert!(paused.human.starts_with("计时暂停"), "{}", paused.human);
-    let resumed = hotline_agent_desk::resume(ch.clone(), &me, &ticket_arg(&id))
+    let resumed = hotline_agent_desk::resume(router.conn("s01"), &ticket_arg(&id))
         .await
         .unwrap();
     assert!(resumed.human.starts_with("计时恢复"), "{}", resumed.human);
@@ -407,10 +427,7 @@ async fn station_staff_record_contact_and_pause_and_resume_the_clock() {
 #[tokio::test]
 async fn router_errors_keep_their_status_and_map_to_exit_codes() {
     let router = Router::start().await;
-    let ch = router.channel().await;
-    let submitted = hotline_agent_desk::submit(
-        ch.clone(),
-        &operator(),
+    let submitted = hotline_agent_desk::submit(router.conn("op01"),
         &SubmitArgs {
             station: Some(STATION.to_owned()),
             hold: false,
@@ -424,7 +441,7 @@ async fn router_errors_keep_their_status_and_map_to_exit_codes() {
 
     // Another station's staff may not sign for it.
     let err = status_of(
-        hotline_agent_desk::sign(ch.clone(), &staff(OTHER_STATION), &ticket_arg(&id)).await,
+        hotline_agent_desk::sign(router.conn("s02"), &ticket_arg(&id)).await,
     );
     assert_eq!(err.code(), Some(Code::PermissionDenied));
     assert_eq!(err.exit_code(), 2);
@@ -434,14 +451,14 @@ async fn router_errors_keep_their_status_and_map_to_exit_codes() {
         ticket: id.clone(),
         expect: Expect { version: Some(1) },
     };
-    let err = status_of(hotline_agent_desk::sign(ch.clone(), &staff(STATION), &stale).await);
+    let err = status_of(hotline_agent_desk::sign(router.conn("s01"), &stale).await);
     assert_eq!(err.code(), Some(Code::Aborted));
     assert_eq!(err.exit_code(), 2);
     assert!(err.to_string().starts_with("ABORTED: "), "{err}");
 
     // A centre action in the wrong stage names the stage.
     let err =
-        status_of(hotline_agent_desk::close(ch.clone(), &supervisor(), &ticket_arg(&id)).await);
+        status_of(hotline_agent_desk::close(router.conn("sup01"), &ticket_arg(&id)).await);
     assert_eq!(err.code(), Some(Code::FailedPrecondition));
     assert_eq!(err.exit_code(), 2);
     assert!(
@@ -452,12 +469,11 @@ async fn router_errors_keep_their_status_and_map_to_exit_codes() {
 
     // Not a ticket id; no such ticket.
     let err =
-        status_of(hotline_agent_desk::sign(ch.clone(), &staff(STATION), &ticket_arg("nope")).await);
+        status_of(hotline_agent_desk::sign(router.conn("s01"), &ticket_arg("nope")).await);
     assert_eq!(err.code(), Some(Code::InvalidArgument));
     assert_eq!(err.exit_code(), 2);
     let err = status_of(
-        hotline_agent_desk::show(
-            ch.clone(),
+        hotline_agent_desk::show(router.conn("op01"),
             &ShowArgs {
                 ticket: MISSING.to_owned(),
                 history: false,
@@ -473,19 +489,19 @@ async fn router_errors_keep_their_status_and_map_to_exit_codes() {
         request_id: Some("kiosk-42".to_owned()),
         ..submit_args("第一件事")
     };
-    hotline_agent_desk::submit(ch.clone(), &operator(), &first)
+    hotline_agent_desk::submit(router.conn("op01"), &first)
         .await
         .unwrap();
     let reused = SubmitArgs {
         text: "另一件事".to_owned(),
         ..first
     };
-    let err = status_of(hotline_agent_desk::submit(ch.clone(), &operator(), &reused).await);
+    let err = status_of(hotline_agent_desk::submit(router.conn("op01"), &reused).await);
     assert_eq!(err.code(), Some(Code::AlreadyExists));
     assert_eq!(err.exit_code(), 1);
 
     // None of the refusals changed the ticket: its own station signs for it as usual.
-    let signed = hotline_agent_desk::sign(ch.clone(), &staff(STATION), &ticket_arg(&id))
+    let signed = hotline_agent_desk::sign(router.conn("s01"), &ticket_arg(&id))
         .await
         .unwrap();
     assert_eq!(version(&signed), version(&submitted) + 1);
@@ -500,7 +516,7 @@ async fn watch_queue_reports_arrivals_until_told_to_stop() {
     let (seen_tx, mut seen) = tokio::sync::mpsc::unbounded_channel::<Value>();
     let (stop, stopped) = oneshot::channel::<()>();
     let watching = tokio::spawn({
-        let ch = ch.clone();
+        let ch = router.conn("s01");
         async move {
             hotline_agent_desk::watch_queue(
                 ch,
@@ -518,9 +534,7 @@ async fn watch_queue_reports_arrivals_until_told_to_stop() {
     });
     // The router subscribes before it lists the queue, so the ticket comes through whether it
     // lands before or after the stream opens.
-    let submitted = hotline_agent_desk::submit(
-        ch.clone(),
-        &operator(),
+    let submitted = hotline_agent_desk::submit(router.conn("op01"),
         &SubmitArgs {
             station: Some(STATION.to_owned()),
             hold: false,
@@ -540,7 +554,7 @@ async fn watch_queue_reports_arrivals_until_told_to_stop() {
     watching.await.unwrap().unwrap();
 
     // An unknown station is the caller's mistake.
-    let err = hotline_agent_desk::queue(ch.clone(), "320508021017-nope")
+    let err = hotline_agent_desk::queue(router.conn("sup01"), "320508021017-nope")
         .await
         .unwrap_err();
     assert_eq!(err.exit_code(), 2, "{err}");
@@ -552,8 +566,9 @@ async fn watch_queue_reports_arrivals_until_told_to_stop() {
 async fn execute_parses_and_prints_json() {
     let router = Router::start().await;
     let ch = router.channel().await;
+    let op_token = router.token("op01");
     let run = |argv: &[&str]| {
-        let mut full = vec!["agent-desk", "--server", "unused"];
+        let mut full = vec!["agent-desk", "--server", "unused", "--token", op_token];
         full.extend_from_slice(argv);
         Cli::try_parse_from(full).expect("parses")
     };
@@ -604,8 +619,8 @@ async fn desk(args: &[&str]) -> Output {
         std::process::Command::new(env!("CARGO_BIN_EXE_agent-desk"))
             .args(&args)
             .env_remove("HOTLINE_SERVER")
-            .env_remove("HOTLINE_ROLE")
-            .env_remove("HOTLINE_STAFF")
+            .env_remove("HOTLINE_TOKEN")
+            .env_remove("HOTLINE_SESSION")
             .env_remove("HOTLINE_STATION")
             .output()
             .expect("runs agent-desk")
@@ -622,8 +637,8 @@ async fn desk_with_stdin(args: &[&str], stdin: &str) -> Output {
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_agent-desk"))
             .args(&args)
             .env_remove("HOTLINE_SERVER")
-            .env_remove("HOTLINE_ROLE")
-            .env_remove("HOTLINE_STAFF")
+            .env_remove("HOTLINE_TOKEN")
+            .env_remove("HOTLINE_SESSION")
             .env_remove("HOTLINE_STATION")
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
@@ -654,14 +669,15 @@ async fn the_binary_helps_and_exits_2_with_the_status_on_stderr() {
         "dispatch",
         "reclassify",
         "--server",
-        "--role",
+        "--token",
+        "login",
         "--json",
     ] {
         assert!(stdout.contains(word), "--help lacks {word}:\n{stdout}");
     }
 
     let router = Router::start().await;
-    let shown = desk(&["--server", &router.url(), "show", MISSING]).await;
+    let shown = desk(&["--server", &router.url(), "--token", router.token("op01"), "show", MISSING]).await;
     assert_eq!(shown.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&shown.stderr);
     assert!(stderr.starts_with("error: NOT_FOUND: "), "{stderr}");
@@ -693,15 +709,15 @@ const LEAK_ADDRESS: &str = "姑苏区双塔街道沧浪亭社区";
 async fn preview_submit_reclassify_and_show_the_route() {
     let router = Router::start().await;
     let ch = router.channel().await;
+    let op_token = router.token("op01");
     let run = |argv: &[&str]| {
-        let mut full = vec!["agent-desk", "--server", "unused"];
+        let mut full = vec!["agent-desk", "--server", "unused", "--token", op_token];
         full.extend_from_slice(argv);
         Cli::try_parse_from(full).expect("parses")
     };
 
     // The operator, while typing: where would it go? Nothing is recorded.
-    let previewed = hotline_agent_desk::preview(
-        ch.clone(),
+    let previewed = hotline_agent_desk::preview(router.conn("op01"),
         &PreviewArgs {
             text: LEAK.to_owned(),
             address: Some(LEAK_ADDRESS.to_owned()),
@@ -731,7 +747,7 @@ async fn preview_submit_reclassify_and_show_the_route() {
             previewed.human
         );
     }
-    let found = hotline_agent_desk::search(ch.clone(), &SearchArgs::default())
+    let found = hotline_agent_desk::search(router.conn("op01"), &SearchArgs::default())
         .await
         .unwrap();
     assert_eq!(
@@ -742,9 +758,7 @@ async fn preview_submit_reclassify_and_show_the_route() {
     );
 
     // Submitted without --hold or --station, the router routes it to the same station.
-    let submitted = hotline_agent_desk::submit(
-        ch.clone(),
-        &operator(),
+    let submitted = hotline_agent_desk::submit(router.conn("op01"),
         &SubmitArgs {
             address: Some(LEAK_ADDRESS.to_owned()),
             hold: false,
@@ -772,8 +786,7 @@ async fn preview_submit_reclassify_and_show_the_route() {
     let id = submitted.json["ticket"]["id"].as_str().unwrap().to_owned();
 
     // The same request again: the preview names the live ticket and its progress.
-    let again = hotline_agent_desk::preview(
-        ch.clone(),
+    let again = hotline_agent_desk::preview(router.conn("op01"),
         &PreviewArgs {
             text: LEAK.to_owned(),
             address: Some(LEAK_ADDRESS.to_owned()),
@@ -798,11 +811,40 @@ async fn preview_submit_reclassify_and_show_the_route() {
     );
     assert!(again.human.contains("待签收 (awaiting_sign_for)"));
 
-    // The real binary reads the text from stdin with `--text -`, and prints JSON.
+    // The real binary: `login` keeps the session in a file only its owner can read, and every
+    // command after it acts as that account.
+    let home = tempfile::tempdir().unwrap();
+    let session = home.path().join("session.json");
+    let session = session.to_str().unwrap();
+    let login = desk_with_stdin(
+        &["--server", &router.url(), "--session-file", session, "login", "op01", "--password-stdin"],
+        &format!("{PASSWORD}\n"),
+    )
+    .await;
+    assert!(login.status.success(), "{login:?}");
+    assert!(String::from_utf8_lossy(&login.stdout).contains("logged in as op01"));
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(session).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the session file is the owner's alone");
+    }
+    let me = desk(&["--server", &router.url(), "--session-file", session, "whoami"]).await;
+    assert!(String::from_utf8_lossy(&me.stdout).starts_with("op01"), "{me:?}");
+    let wrong = desk_with_stdin(
+        &["--server", &router.url(), "--session-file", session, "login", "op01", "--password-stdin"],
+        "not-the-password\n",
+    )
+    .await;
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("UNAUTHENTICATED"), "{wrong:?}");
+
+    // It reads the text from stdin with `--text -`, and prints JSON.
     let piped = desk_with_stdin(
         &[
             "--server",
             &router.url(),
+            "--session-file",
+            session,
             "--json",
             "preview",
             "--text",
@@ -819,9 +861,7 @@ async fn preview_submit_reclassify_and_show_the_route() {
     assert_eq!(printed["duplicate_of"]["id"], id.as_str());
 
     // The centre re-categorises it as 劳动保障: it moves to the community's labour station.
-    let reclassified = hotline_agent_desk::reclassify(
-        ch.clone(),
-        &supervisor(),
+    let reclassified = hotline_agent_desk::reclassify(router.conn("sup01"),
         &ReclassifyArgs {
             ticket: id.clone(),
             category: Some("LS.GZFL".to_owned()),
@@ -856,9 +896,7 @@ async fn preview_submit_reclassify_and_show_the_route() {
 
     // A station may not re-categorise.
     let err = status_of(
-        hotline_agent_desk::reclassify(
-            ch.clone(),
-            &staff(CANGLANGTING_LSS),
+        hotline_agent_desk::reclassify(router.conn("lss01"),
             &ReclassifyArgs {
                 ticket: id.clone(),
                 category: Some("LS.GZFL".to_owned()),
@@ -890,6 +928,16 @@ async fn preview_submit_reclassify_and_show_the_route() {
     let text = String::from_utf8(out).unwrap();
     assert!(text.contains("路由 route"), "{text}");
     assert!(text.contains("LS.GZFL"), "{text}");
+
+    // logout ends the session on the router and forgets it here.
+    let session = home.path().join("session.json");
+    let session = session.to_str().unwrap();
+    let out = desk(&["--server", &router.url(), "--session-file", session, "logout"]).await;
+    assert!(out.status.success(), "{out:?}");
+    assert!(!std::path::Path::new(session).exists());
+    let after = desk(&["--server", &router.url(), "--session-file", session, "whoami"]).await;
+    assert_eq!(after.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&after.stderr).contains("not logged in"), "{after:?}");
 
     router.stop().await;
 }

@@ -242,6 +242,7 @@ pub struct Event {
 pub fn open(id: TicketId, new: NewTicket, actor: Actor, at: DateTime<Utc>) -> (Ticket, Event) {
     let mut ticket = Ticket::accepted(id, new.clone(), at);
     ticket.version = 1;
+    ticket.submitted_by = actor.staff.clone();
     let event = Event {
         ticket_id: id,
         seq: 1,

@@ -26,6 +26,10 @@ pub const NAME_MAX_CHARS: usize = 64;
 pub struct Caller {
     pub name: String,
     pub phone: String,
+    /// 保密: the caller asked that the handling station not see who they are; the centre
+    /// relays. Always offered for 举报 (reports).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub confidential: bool,
 }
 
 /// WGS-84 coordinates of the place the request concerns.
@@ -130,7 +134,7 @@ pub fn optional_text(field: &'static str, raw: &str, max: usize) -> Result<Strin
     Ok(value.to_owned())
 }
 
-fn parse_phone(raw: &str) -> Result<String, InvalidInput> {
+pub fn parse_phone(raw: &str) -> Result<String, InvalidInput> {
     let value = raw.trim();
     let ok = value.len() <= 20
         && value
@@ -283,6 +287,11 @@ pub struct Ticket {
     /// The latest routing decision and why (absent for tickets routed by hand).
     #[serde(default)]
     pub route: Option<Box<crate::route::Explanation>>,
+    /// The account that recorded the request (the operator who took the call, or the
+    /// integrator that submitted it): it may read the caller's contact, and an integrator sees
+    /// only its own tickets.
+    #[serde(default)]
+    pub submitted_by: Option<StaffId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -323,6 +332,7 @@ impl Ticket {
             contacted_at: None,
             paused: None,
             route: None,
+            submitted_by: None,
             created_at: at,
             updated_at: at,
         }

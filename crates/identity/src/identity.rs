@@ -75,6 +75,10 @@ pub struct IdentityConfig {
     /// Failed logins in a row before the account locks.
     pub max_failures: u32,
     pub lockout: Duration,
+    /// How long an authenticated account is trusted without reading the store again. A change
+    /// made through this process (disable, password, revoke) applies at once; one made by
+    /// another replica or offline applies within this time.
+    pub account_cache: Duration,
 }
 
 impl Default for IdentityConfig {
@@ -84,6 +88,7 @@ impl Default for IdentityConfig {
             refresh_ttl: Duration::days(14),
             max_failures: 5,
             lockout: Duration::minutes(15),
+            account_cache: Duration::seconds(5),
         }
     }
 }
@@ -149,6 +154,11 @@ pub struct Identity {
     keys: KeyRing,
     config: IdentityConfig,
     limits: RateLimits,
+    /// Accounts recently read for authentication, with when they were read: a request should
+    /// not cost a database round trip to say who sent it.
+    cache: std::sync::Mutex<std::collections::HashMap<AccountId, (Account, DateTime<Utc>)>>,
+    /// API keys recently looked up, by hash, likewise.
+    key_cache: std::sync::Mutex<std::collections::HashMap<String, (ApiKeyRecord, DateTime<Utc>)>>,
 }
 
 impl std::fmt::Debug for Identity {
@@ -186,6 +196,8 @@ impl Identity {
             keys,
             config,
             limits,
+            cache: Default::default(),
+            key_cache: Default::default(),
         }
     }
 
@@ -347,7 +359,50 @@ impl Identity {
     }
 
     /// Every token of the account stops working now.
+    fn forget(&self, id: AccountId) {
+        self.cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&id);
+    }
+
+    /// The account for authentication: from the cache while fresh, else from the store.
+    async fn cached_account(&self, id: AccountId) -> Result<Account, IdentityError> {
+        let now = self.clock.now();
+        let fresh = self
+            .cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&id)
+            .filter(|(_, at)| now - *at < self.config.account_cache)
+            .map(|(account, _)| account.clone());
+        let account = match fresh {
+            Some(account) => account,
+            None => {
+                let account = self
+                    .store
+                    .account(id)
+                    .await?
+                    .ok_or(IdentityError::AccountDeleted)?;
+                let mut cache = self
+                    .cache
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if cache.len() > 10_000 {
+                    cache.clear();
+                }
+                cache.insert(id, (account.clone(), now));
+                account
+            }
+        };
+        if !account.enabled {
+            return Err(IdentityError::AccountDisabled);
+        }
+        Ok(account)
+    }
+
     pub async fn revoke_all(&self, id: AccountId) -> Result<(), IdentityError> {
+        self.forget(id);
         self.store.bump_token_version(id).await?;
         self.store.revoke_all_refresh(id, self.clock.now()).await?;
         Ok(())
@@ -374,6 +429,7 @@ impl Identity {
         self.store
             .set_password(account.id, &hash_password(password)?)
             .await?;
+        self.forget(account.id);
         self.store
             .revoke_all_refresh(account.id, self.clock.now())
             .await?;
@@ -387,6 +443,7 @@ impl Identity {
     ) -> Result<Account, IdentityError> {
         let account = self.require(login).await?;
         self.store.set_enabled(account.id, enabled).await?;
+        self.forget(account.id);
         if !enabled {
             self.store
                 .revoke_all_refresh(account.id, self.clock.now())
@@ -398,6 +455,7 @@ impl Identity {
     pub async fn delete_account(&self, login: &LoginName) -> Result<(), IdentityError> {
         let account = self.require(login).await?;
         self.store.delete_account(account.id).await?;
+        self.forget(account.id);
         Ok(())
     }
 
@@ -463,6 +521,10 @@ impl Identity {
     }
 
     pub async fn revoke_api_key(&self, key_id: &str) -> Result<bool, IdentityError> {
+        self.key_cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
         self.store.revoke_api_key(key_id, self.clock.now()).await
     }
 
@@ -493,7 +555,7 @@ impl Identity {
     async fn authenticate_token(&self, token: &str) -> Result<Principal, IdentityError> {
         let claims = tokens::verify(&self.keys, token, self.clock.now())?;
         let id = AccountId::parse("sub", &claims.sub).map_err(|_| IdentityError::TokenForged)?;
-        let account = self.live_account(id).await?;
+        let account = self.cached_account(id).await?;
         if account.token_version != claims.tv {
             return Err(IdentityError::TokenRevoked);
         }
@@ -502,13 +564,38 @@ impl Identity {
     }
 
     async fn authenticate_key(&self, key: &str) -> Result<Principal, IdentityError> {
-        let record = self
-            .store
-            .api_key_by_hash(&secret_hash(key))
-            .await?
-            .filter(|k| k.revoked_at.is_none())
-            .ok_or(IdentityError::ApiKeyInvalid)?;
-        let account = self.live_account(record.account).await?;
+        let hash = secret_hash(key);
+        let now = self.clock.now();
+        let cached = self
+            .key_cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&hash)
+            .filter(|(_, at)| now - *at < self.config.account_cache)
+            .map(|(record, _)| record.clone());
+        let record = match cached {
+            Some(record) => record,
+            None => {
+                let record = self
+                    .store
+                    .api_key_by_hash(&hash)
+                    .await?
+                    .ok_or(IdentityError::ApiKeyInvalid)?;
+                let mut cache = self
+                    .key_cache
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if cache.len() > 10_000 {
+                    cache.clear();
+                }
+                cache.insert(hash, (record.clone(), now));
+                record
+            }
+        };
+        if record.revoked_at.is_some() {
+            return Err(IdentityError::ApiKeyInvalid);
+        }
+        let account = self.cached_account(record.account).await?;
         self.limits.check(&record.id, record.per_minute)?;
         let mut principal = principal(&account, CredentialKind::ApiKey);
         principal.scope = Scope::Integrator {

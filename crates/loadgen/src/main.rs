@@ -27,6 +27,7 @@ use hdrhistogram::Histogram;
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::intake_client::IntakeClient;
 use tokio::task::JoinSet;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint, Uri};
 
 const MAX_REQUESTS: u64 = 10_000_000;
@@ -90,6 +91,29 @@ struct Args {
     /// Print one JSON object instead of the text report.
     #[arg(long)]
     json: bool,
+
+    /// The credential sent with every submit: an integrator API key (`hotline staff key`) or
+    /// an access token.
+    #[arg(long, env = "HOTLINE_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+}
+
+/// A connection that sends `authorization: Bearer <token>` with every call.
+type Authed = InterceptedService<Channel, Bearer>;
+
+#[derive(Clone)]
+struct Bearer(Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>);
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(value) = &self.0 {
+            request.metadata_mut().insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
 }
 
 impl Args {
@@ -250,17 +274,13 @@ fn submit_request(run: &str, label: &str, rng: &mut text::Rng) -> pb::SubmitTick
         caller: Some(pb::Caller {
             name: generated.caller_name,
             phone: generated.phone,
+            ..Default::default()
         }),
         text: generated.text,
         address: generated.address,
         location,
         nature,
         urgency: urgency as i32,
-        actor: Some(pb::Actor {
-            role: pb::Role::Integrator as i32,
-            staff_id: "hanshan-web-portal".to_owned(),
-            station_id: String::new(),
-        }),
         hold: HOLD.load(std::sync::atomic::Ordering::Relaxed),
         ..Default::default()
     }
@@ -271,7 +291,7 @@ static HOLD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(
 
 async fn worker(
     id: usize,
-    mut client: IntakeClient<Channel>,
+    mut client: IntakeClient<Authed>,
     plan: Arc<Plan>,
     run: Arc<str>,
     seed: u64,
@@ -322,7 +342,7 @@ async fn worker(
 
 /// Unmeasured requests on every worker's connection, all at once, before the clock starts.
 async fn warm_up(
-    clients: &[IntakeClient<Channel>],
+    clients: &[IntakeClient<Authed>],
     per_worker: u32,
     run: &Arc<str>,
     seed: u64,
@@ -360,8 +380,20 @@ async fn run(args: Args) -> anyhow::Result<serde_json::Value> {
             .with_context(|| format!("connecting to {}", args.server))?;
         channels.push(channel);
     }
-    let clients: Vec<IntakeClient<Channel>> = (0..args.concurrency)
-        .map(|w| IntakeClient::new(channels[w / args.workers_per_connection].clone()))
+    let bearer = Bearer(
+        args.token
+            .as_deref()
+            .map(|t| format!("Bearer {t}").parse())
+            .transpose()
+            .context("--token has characters a header cannot carry")?,
+    );
+    let clients: Vec<IntakeClient<Authed>> = (0..args.concurrency)
+        .map(|w| {
+            IntakeClient::new(InterceptedService::new(
+                channels[w / args.workers_per_connection].clone(),
+                bearer.clone(),
+            ))
+        })
         .collect();
 
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?;
@@ -554,7 +586,6 @@ mod tests {
         let b = submit_request("r", "2", &mut rng);
         assert_ne!(a.request_id, b.request_id);
         assert_eq!(a.channel, pb::Channel::Web as i32);
-        assert_eq!(a.actor.unwrap().role, pb::Role::Integrator as i32);
         assert!(a
             .request_id
             .bytes()

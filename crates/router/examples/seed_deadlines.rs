@@ -83,6 +83,7 @@ async fn main() -> anyhow::Result<()> {
                     caller: Caller {
                         name: "测试".into(),
                         phone: "13900000000".into(),
+                        ..Default::default()
                     },
                     text: format!("第{n}号：小区路灯不亮，请尽快维修"),
                     address: String::new(),

@@ -245,3 +245,131 @@ pub async fn restore(args: &crate::config::RestoreArgs) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// `hotline staff ...`: accounts, keys and signing keys, on the store, with the router stopped
+/// or running (changes made here reach running replicas within their account cache time).
+pub async fn staff(args: &crate::config::StaffArgs) -> anyhow::Result<()> {
+    use crate::config::StaffCommand as C;
+    use hotline_identity::{ApiKeyGrant, DisplayName, KeyRing, LoginName, NewAccount, Password, Role, RpcName};
+
+    let mut argv = vec!["--data-dir".to_owned(), args.data_dir.display().to_string()];
+    if let Some(url) = &args.database_url {
+        argv.extend(["--database-url".to_owned(), url.clone()]);
+    }
+    if let Some(keys) = &args.signing_keys {
+        argv.extend(["--signing-keys".to_owned(), keys.display().to_string()]);
+    }
+    let serve = crate::config::ServeArgs::parse_from(argv)?;
+    if let C::RotateSigningKey = &args.command {
+        let path = crate::server::signing_keys_path(&serve);
+        let kid = KeyRing::rotate_file(&path, chrono::Utc::now())?;
+        println!("added signing key {kid} to {}; restart the replicas to sign with it", path.display());
+        return Ok(());
+    }
+    // Opening the ticket store applies the migrations the accounts live in.
+    crate::server::open_store(&serve).await?;
+    let identity = crate::server::open_identity(&serve, std::sync::Arc::new(hotline_core::SystemClock)).await?;
+    let read_password = |from_stdin: bool| -> anyhow::Result<(String, bool)> {
+        if from_stdin {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            Ok((line.trim_end_matches(['\r', '\n']).to_owned(), false))
+        } else {
+            Ok((hotline_identity::password::random_secret(12), true))
+        }
+    };
+    match &args.command {
+        C::Add { login, name, role, station, territory, channels, rpcs, password_stdin } => {
+            let role = Role::parse("--role", role)?;
+            let channels = channels
+                .iter()
+                .map(|c| hotline_core::Channel::parse("--channel", c))
+                .collect::<Result<Vec<_>, _>>()?;
+            let rpcs = rpcs
+                .iter()
+                .map(|r| RpcName::parse("--rpc", r))
+                .collect::<Result<Vec<_>, _>>()?;
+            let scope = crate::grpc::auth::scope_for(role, station, territory, channels, rpcs)?;
+            let (password, generated) = read_password(*password_stdin)?;
+            let account = identity
+                .add_account(NewAccount {
+                    login: LoginName::parse("--login", login)?,
+                    display_name: DisplayName::parse("--name", name)?,
+                    role,
+                    scope: scope.clone(),
+                    password: Password::parse("password", &password)?,
+                })
+                .await?;
+            println!("added {} ({}, {})", account.login, account.role.code(), scope.describe());
+            if generated {
+                println!("password (shown once): {password}");
+            }
+        }
+        C::List => {
+            for a in identity.store().list_accounts().await? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    a.login,
+                    a.role.code(),
+                    a.scope.describe(),
+                    if a.enabled { "enabled" } else { "disabled" },
+                    a.display_name.as_str()
+                );
+            }
+        }
+        C::Disable { login } | C::Enable { login } => {
+            let enable = matches!(&args.command, C::Enable { .. });
+            let login = LoginName::parse("login", login)?;
+            identity.set_enabled(&login, enable).await?;
+            println!("{login} {}", if enable { "enabled" } else { "disabled" });
+        }
+        C::Passwd { login, password_stdin } => {
+            let login = LoginName::parse("login", login)?;
+            let (password, generated) = read_password(*password_stdin)?;
+            identity.set_password(&login, &Password::parse("password", &password)?).await?;
+            println!("password of {login} set; its sessions ended");
+            if generated {
+                println!("password (shown once): {password}");
+            }
+        }
+        C::Key { login, channels, rpcs, per_minute } => {
+            let login = LoginName::parse("login", login)?;
+            let account = identity
+                .store()
+                .account_by_login(&login)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no account with login name {login:?}"))?;
+            let (all_channels, all_rpcs) = match &account.scope {
+                hotline_identity::Scope::Integrator { channels, rpcs } => (channels.clone(), rpcs.clone()),
+                _ => (Vec::new(), Vec::new()),
+            };
+            let channels = channels
+                .iter()
+                .map(|c| hotline_core::Channel::parse("--channel", c))
+                .collect::<Result<Vec<_>, _>>()?;
+            let rpcs = rpcs
+                .iter()
+                .map(|r| RpcName::parse("--rpc", r))
+                .collect::<Result<Vec<_>, _>>()?;
+            let issued = identity
+                .issue_api_key(
+                    &login,
+                    ApiKeyGrant {
+                        channels: if channels.is_empty() { all_channels } else { channels },
+                        rpcs: if rpcs.is_empty() { all_rpcs } else { rpcs },
+                        per_minute: *per_minute,
+                    },
+                )
+                .await?;
+            println!("key id: {}", issued.id);
+            println!("key (shown once): {}", issued.key);
+        }
+        C::RevokeKey { key_id } => {
+            let revoked = identity.revoke_api_key(key_id.trim()).await?;
+            anyhow::ensure!(revoked, "no live API key with id {key_id:?}");
+            println!("API key {key_id} revoked");
+        }
+        C::RotateSigningKey => unreachable!("handled above"),
+    }
+    Ok(())
+}

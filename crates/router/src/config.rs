@@ -31,6 +31,82 @@ pub enum Command {
     Backup(BackupArgs),
     /// Put a backup in place as the embedded default's database (the router stopped).
     Restore(RestoreArgs),
+    /// Staff accounts, integrator keys and signing keys, offline on the store (the Admin RPCs
+    /// do the same on a running router).
+    Staff(StaffArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StaffArgs {
+    /// The embedded default's data directory (when no database URL is set).
+    #[arg(long, env = "HOTLINE_DATA_DIR", default_value = "./data", global = true)]
+    pub data_dir: PathBuf,
+    /// `postgres://...` or `sqlite:...`, as for `serve`.
+    #[arg(long, env = "HOTLINE_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// The signing-key file, as for `serve` (default `<data-dir>/signing-keys.json`).
+    #[arg(long = "keys", env = "HOTLINE_SIGNING_KEYS", global = true)]
+    pub signing_keys: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: StaffCommand,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum StaffCommand {
+    /// Add an account. Without --password-stdin a random password is printed once.
+    Add {
+        #[arg(long)]
+        login: String,
+        /// The name shown to colleagues (Chinese is fine).
+        #[arg(long)]
+        name: String,
+        /// operator, station-staff, supervisor, administrator, integrator, knowledge-editor.
+        #[arg(long)]
+        role: String,
+        /// Station staff: their station id (e.g. 320508021019-css).
+        #[arg(long, default_value = "")]
+        station: String,
+        /// Supervisors and knowledge editors: `city`, a district or a street code.
+        #[arg(long, default_value = "")]
+        territory: String,
+        /// Integrators: channels they may submit for (repeatable; default all).
+        #[arg(long = "channel")]
+        channels: Vec<String>,
+        /// Integrators: intake RPCs they may call (repeatable; default all four).
+        #[arg(long = "rpc")]
+        rpcs: Vec<String>,
+        /// Read the password from the first line of stdin.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List accounts.
+    List,
+    /// Disable an account: its logins and tokens stop working.
+    Disable { login: String },
+    /// Enable an account again.
+    Enable { login: String },
+    /// Set a password (first line of stdin, or a random one printed once); ends its sessions.
+    Passwd {
+        login: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Issue an API key for an integrator account; the key is printed once.
+    Key {
+        login: String,
+        #[arg(long = "channel")]
+        channels: Vec<String>,
+        #[arg(long = "rpc")]
+        rpcs: Vec<String>,
+        /// Requests a minute.
+        #[arg(long, default_value_t = 600)]
+        per_minute: u32,
+    },
+    /// Revoke an API key by its id.
+    RevokeKey { key_id: String },
+    /// Add a new signing key to the key file (creating it); replicas sign with it after a
+    /// restart, and tokens signed with older keys stay valid until those keys are removed.
+    RotateSigningKey,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -226,6 +302,34 @@ pub struct ServeArgs {
     /// Log format.
     #[arg(long, env = "HOTLINE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// The access-token signing keys (JSON, from `hotline staff rotate-signing-key`); every
+    /// replica must read the same file. Default `<data-dir>/signing-keys.json`, created with a
+    /// new key on first start.
+    #[arg(long, env = "HOTLINE_SIGNING_KEYS")]
+    pub signing_keys: Option<PathBuf>,
+
+    /// Minutes an access token is valid (refresh tokens: 14 days).
+    #[arg(long, env = "HOTLINE_ACCESS_TOKEN_MINUTES", default_value_t = 15)]
+    pub access_token_minutes: u32,
+
+    /// Serve gRPC over TLS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, env = "HOTLINE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The TLS private key (PEM) for --tls-cert.
+    #[arg(long, env = "HOTLINE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Also require client certificates signed by this CA (PEM): for integrators that
+    /// authenticate their platform by certificate as well as by API key.
+    #[arg(long, env = "HOTLINE_TLS_CLIENT_CA", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
+
+    /// Seed demo staff accounts for trying the system (embedded default only; never in
+    /// production): see the README.
+    #[arg(long, env = "HOTLINE_DEMO")]
+    pub demo: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

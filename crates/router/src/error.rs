@@ -29,6 +29,12 @@ pub enum RouterError {
     /// carries the advice: see `grpc::status`).
     #[error("{0}")]
     Unavailable(String),
+    /// No credential, or one that does not prove anyone (expired, forged, revoked...).
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// Over a rate limit or locked out for a while.
+    #[error("{0}")]
+    Exhausted(String),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -50,6 +56,8 @@ pub enum ErrorCode {
     PermissionDenied,
     AlreadyExists,
     Unavailable,
+    Unauthenticated,
+    ResourceExhausted,
     Internal,
 }
 
@@ -63,6 +71,8 @@ impl RouterError {
             RouterError::Forbidden(_) => ErrorCode::PermissionDenied,
             RouterError::AlreadyExists(_) => ErrorCode::AlreadyExists,
             RouterError::Unavailable(_) => ErrorCode::Unavailable,
+            RouterError::Unauthenticated(_) => ErrorCode::Unauthenticated,
+            RouterError::Exhausted(_) => ErrorCode::ResourceExhausted,
             RouterError::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -135,6 +145,31 @@ impl From<SlaError> for RouterError {
             SlaError::ExtensionRefused { reason } => {
                 RouterError::Precondition(format!("extension refused: {reason}"))
             }
+        }
+    }
+}
+
+impl From<hotline_identity::IdentityError> for RouterError {
+    fn from(err: hotline_identity::IdentityError) -> Self {
+        use hotline_identity::{ErrorCode as Id, IdentityError};
+        // A lockout is a "wait and retry" as much as a rate limit is.
+        if matches!(err, IdentityError::Locked { .. }) {
+            return RouterError::Exhausted(err.to_string());
+        }
+        match err.code() {
+            Id::Unauthenticated => RouterError::Unauthenticated(err.to_string()),
+            Id::ResourceExhausted => RouterError::Exhausted(err.to_string()),
+            Id::PermissionDenied => RouterError::Forbidden(err.to_string()),
+            Id::NotFound => RouterError::NotFound(err.to_string()),
+            Id::AlreadyExists => RouterError::AlreadyExists(err.to_string()),
+            Id::InvalidArgument => match err {
+                IdentityError::Invalid(invalid) => RouterError::Invalid(invalid),
+                other => RouterError::internal(other),
+            },
+            Id::Internal => match err {
+                IdentityError::Database(db) => StoreError::from(db).into(),
+                other => RouterError::internal(other),
+            },
         }
     }
 }

@@ -6,7 +6,8 @@
 //! - [`cli`]: the offline subcommands (train, eval, classify, resolve).
 //! - [`grpc`]: thin adapters per service (intake, station, supervision, directory), the
 //!   proto <-> domain conversions, and the one error -> status mapping.
-//! - [`tickets`]: the engine ([`Hotline`]): submit, act, claim, read.
+//! - [`access`]: who may call which RPC, on which tickets, and what of the caller they see.
+//! - [`tickets`]: the engine ([`Hotline`]): submit, act, claim, read; as a proven principal.
 //! - [`routing`]: automatic routing at intake (classify, resolve, catalogue) and duplicates.
 //! - [`deadlines`]: fills SLA deadlines into actions from the policy and working calendar.
 //! - [`working_set`]: keeps queues and timers in line with the store; rebuild; lease expiry.
@@ -17,6 +18,7 @@
 //! - [`logging`]: one-line errors with their causes, repeated errors summarised.
 //! - [`error`]: the router error, [`RouterError`].
 
+pub mod access;
 pub mod cli;
 pub mod config;
 pub mod deadlines;

@@ -14,6 +14,12 @@ use hotline_proto::v1::intake_server::IntakeServer;
 use hotline_proto::v1::station_server::StationServer;
 use hotline_proto::v1::supervision_server::SupervisionServer;
 use hotline_sla::{OfficeHours, SlaPolicy, WorkingCalendar};
+use hotline_identity::{
+    write_initial_password, AccountStore, DisplayName, Identity, IdentityConfig, KeyRing,
+    LoginName, NewAccount, Password, PgAccounts, Role, SqliteAccounts,
+};
+use hotline_proto::v1::admin_server::AdminServer;
+use hotline_proto::v1::auth_server::AuthServer;
 use hotline_store::{PgStore, SqliteStore, TicketStore};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -22,6 +28,7 @@ use tonic::transport::server::TcpIncoming;
 use crate::config::{redact, ServeArgs, Storage};
 use crate::deadlines::Sla;
 use crate::escalation;
+use crate::grpc::auth::{AdminApi, AuthApi, AuthLayer};
 use crate::grpc::directory::DirectoryApi;
 use crate::grpc::intake::IntakeApi;
 use crate::grpc::station::StationApi;
@@ -159,9 +166,115 @@ pub async fn open_working_set(
     Ok((Arc::new(queue), Arc::new(timers)))
 }
 
+/// The signing-key file `serve` uses: the flag, else `<data-dir>/signing-keys.json`.
+pub fn signing_keys_path(args: &ServeArgs) -> std::path::PathBuf {
+    args.signing_keys
+        .clone()
+        .unwrap_or_else(|| args.data_dir.join("signing-keys.json"))
+}
+
+/// Opens the identity room on the same system of record: accounts, keys, the first start's
+/// `admin`, and (with `--demo`) demo staff.
+pub async fn open_identity(
+    args: &ServeArgs,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Arc<Identity>> {
+    let storage = args.storage().map_err(anyhow::Error::msg)?;
+    let accounts: Arc<dyn AccountStore> = match &storage {
+        Storage::SqliteDir(dir) => Arc::new(SqliteAccounts::open_dir(dir).await?),
+        Storage::SqliteUrl(url) => Arc::new(SqliteAccounts::open_url(url).await?),
+        Storage::Postgres(url) => Arc::new(
+            PgAccounts::connect(url, args.db_max_connections.clamp(1, 4))
+                .await
+                .with_context(|| format!("connecting to {} for accounts", redact(url)))?,
+        ),
+    };
+    let keys_path = signing_keys_path(args);
+    if !keys_path.exists() {
+        if args.signing_keys.is_some() {
+            anyhow::bail!(
+                "signing key file {} does not exist; create it with `hotline staff rotate-signing-key --keys {}`",
+                keys_path.display(),
+                keys_path.display()
+            );
+        }
+        std::fs::create_dir_all(&args.data_dir)
+            .with_context(|| format!("creating {}", args.data_dir.display()))?;
+        let kid = KeyRing::rotate_file(&keys_path, clock.now())?;
+        if matches!(storage, Storage::Postgres(_)) {
+            tracing::warn!(path = %keys_path.display(), kid, "created a signing key for this replica alone; replicas of one deployment must share one key file (--signing-keys)");
+        } else {
+            tracing::info!(path = %keys_path.display(), kid, "created the access-token signing key");
+        }
+    }
+    let keys = KeyRing::load(&keys_path)
+        .with_context(|| format!("signing key file {}", keys_path.display()))?;
+    let config = IdentityConfig {
+        access_ttl: chrono::Duration::minutes(i64::from(args.access_token_minutes.max(1))),
+        ..IdentityConfig::default()
+    };
+    let identity = Arc::new(Identity::new(accounts, clock, keys, config));
+    if let Some(admin) = identity.bootstrap_admin().await? {
+        std::fs::create_dir_all(&args.data_dir)
+            .with_context(|| format!("creating {}", args.data_dir.display()))?;
+        let path = write_initial_password(&args.data_dir, &admin)?;
+        // Shown once, as GitLab and Jenkins do: the administrator logs in and changes it.
+        tracing::warn!(
+            login = %admin.login,
+            password = %admin.password,
+            file = %path.display(),
+            "first start: created the administrator account; log in and change its password"
+        );
+    }
+    if args.demo {
+        anyhow::ensure!(
+            matches!(storage, Storage::SqliteDir(_)),
+            "--demo seeds demo staff on the embedded default only (no --database-url)"
+        );
+        seed_demo_staff(&identity).await?;
+    }
+    Ok(identity)
+}
+
+/// The demo staff of `--demo`, all with the password [`DEMO_PASSWORD`].
+pub const DEMO_STAFF: &[(&str, &str, &str, &str)] = &[
+    ("operator", "demo-operator", "话务员小张", ""),
+    ("station_staff", "demo-css", "沧浪亭社区服务站 李", "320508021019-css"),
+    ("station_staff", "demo-office", "双塔街道办事处 王", "320508021-office"),
+    ("supervisor", "demo-supervisor", "市中心督办 陈", "city"),
+    ("supervisor", "demo-gusu", "姑苏区督办 周", "320508"),
+];
+pub const DEMO_PASSWORD: &str = "hotline-demo";
+
+async fn seed_demo_staff(identity: &Identity) -> anyhow::Result<()> {
+    tracing::warn!(
+        password = DEMO_PASSWORD,
+        "DEMO MODE: seeding demo staff accounts with a published password; never use --demo in production"
+    );
+    for (role, login, name, scope) in DEMO_STAFF {
+        let role = Role::parse("role", role)?;
+        let scope = crate::grpc::auth::scope_for(role, scope, scope, Vec::new(), Vec::new())?;
+        let added = identity
+            .add_account(NewAccount {
+                login: LoginName::parse("login", login)?,
+                display_name: DisplayName::parse("display_name", name)?,
+                role,
+                scope,
+                password: Password::parse("password", DEMO_PASSWORD)?,
+            })
+            .await;
+        match added {
+            Ok(_) | Err(hotline_identity::IdentityError::LoginTaken(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
 /// Builds the engine from configuration, with the working set rebuilt from the store if it
 /// needs it.
 pub async fn build(args: &ServeArgs, clock: Arc<dyn Clock>) -> anyhow::Result<Hotline> {
+    let clock_for_identity = clock.clone();
     let directory = load_directory(args)?;
     let sla = load_sla(args)?;
     let store = open_store(args).await?;
@@ -183,7 +296,8 @@ pub async fn build(args: &ServeArgs, clock: Arc<dyn Clock>) -> anyhow::Result<Ho
             widen_unsigned: args.widen_unsigned,
         },
     )
-    .with_routing(routing);
+    .with_routing(routing)
+    .with_identity(open_identity(args, clock_for_identity).await?);
     // A new in-process queue, or a Redis without our data, is rebuilt from the store; a Redis
     // that other replicas keep up to date is left as it is.
     let rebuilt = hotline
@@ -231,6 +345,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         )));
     }
     let options = ServeOptions {
+        tls: tls_config(&args)?,
         grace: Duration::from_secs(args.shutdown_grace_seconds),
         run_timers: args.run_timers,
         audit: (args.audit_interval_seconds > 0).then(|| Audit {
@@ -251,9 +366,32 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     served
 }
 
+/// The TLS configuration `--tls-cert`, `--tls-key` and `--tls-client-ca` name.
+pub fn tls_config(args: &ServeArgs) -> anyhow::Result<Option<tonic::transport::ServerTlsConfig>> {
+    let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) else {
+        return Ok(None);
+    };
+    let read = |path: &std::path::Path, what: &str| {
+        std::fs::read(path).with_context(|| format!("reading the TLS {what} {}", path.display()))
+    };
+    let mut config = tonic::transport::ServerTlsConfig::new().identity(
+        tonic::transport::Identity::from_pem(read(cert, "certificate")?, read(key, "key")?),
+    );
+    if let Some(ca) = &args.tls_client_ca {
+        config = config.client_ca_root(tonic::transport::Certificate::from_pem(read(
+            ca,
+            "client CA",
+        )?));
+    }
+    tracing::info!(cert = %cert.display(), client_certificates = args.tls_client_ca.is_some(), "gRPC over TLS");
+    Ok(Some(config))
+}
+
 /// How [`serve`] runs besides the gRPC services.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ServeOptions {
+    /// gRPC over TLS (`--tls-cert`, `--tls-key`); plaintext when `None`.
+    pub tls: Option<tonic::transport::ServerTlsConfig>,
     /// How long in-flight requests may finish after shutdown starts.
     pub grace: Duration,
     /// Fire SLA timers from this process (tests drive them by hand instead).
@@ -265,6 +403,7 @@ pub struct ServeOptions {
 impl Default for ServeOptions {
     fn default() -> Self {
         Self {
+            tls: None,
             grace: Duration::from_secs(30),
             run_timers: true,
             audit: Some(Audit {
@@ -350,8 +489,21 @@ pub async fn serve(
         )));
     }
 
-    let router = tonic::transport::Server::builder()
+    let identity = hotline
+        .identity()
+        .cloned()
+        .context("the engine was built without the identity room (server::build wires it)")?;
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = options.tls.clone() {
+        builder = builder
+            .tls_config(tls)
+            .context("configuring TLS (--tls-cert, --tls-key)")?;
+    }
+    let router = builder
+        .layer(AuthLayer::new(identity.clone()))
         .add_service(health_service)
+        .add_service(AuthServer::new(AuthApi::new(identity.clone())))
+        .add_service(AdminServer::new(AdminApi::new(identity)))
         .add_service(reflection)
         .add_service(reflection_alpha)
         .add_service(IntakeServer::new(IntakeApi::new(hotline.clone())))

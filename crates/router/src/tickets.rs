@@ -16,8 +16,10 @@ use hotline_core::{
 };
 use hotline_directory::Directory;
 use hotline_dispatch::{Lease, Queue, Timer, TimerIndex};
+use hotline_identity::{Principal, Scope, Territory};
 use hotline_store::{SearchQuery, TicketStore};
 
+use crate::access::{self, ContactView};
 use crate::deadlines::Sla;
 use crate::error::RouterError;
 use crate::escalation;
@@ -52,6 +54,16 @@ pub struct Hotline {
     clock: Arc<dyn Clock>,
     leases: LeasePolicy,
     routing: Option<Routing>,
+    /// Where reads of a caller's unmasked contact are recorded (the identity room's log).
+    contact_log: Option<Arc<dyn ContactLog>>,
+    /// The identity room (accounts, credentials), for the server to wire in front of the API.
+    identity: Option<Arc<hotline_identity::Identity>>,
+}
+
+/// Records that someone read a caller's unmasked contact (who, when, which ticket).
+#[async_trait::async_trait]
+pub trait ContactLog: Send + Sync {
+    async fn record(&self, reader: &Principal, ticket: TicketId) -> Result<(), RouterError>;
 }
 
 /// What one round of timer firing did.
@@ -120,12 +132,34 @@ impl Hotline {
             clock,
             leases,
             routing: None,
+            contact_log: None,
+            identity: None,
         }
     }
 
     /// Adds automatic routing (without it, unrouted requests go to centre triage).
     pub fn with_routing(mut self, routing: Routing) -> Self {
         self.routing = Some(routing);
+        self
+    }
+
+    /// The identity room: credentials are checked by it, and unmasked contact reads are
+    /// written to its access log.
+    pub fn with_identity(mut self, identity: Arc<hotline_identity::Identity>) -> Self {
+        self.contact_log = Some(Arc::new(crate::grpc::auth::IdentityContactLog(
+            identity.clone(),
+        )));
+        self.identity = Some(identity);
+        self
+    }
+
+    pub fn identity(&self) -> Option<&Arc<hotline_identity::Identity>> {
+        self.identity.as_ref()
+    }
+
+    /// Records every read of an unmasked contact here.
+    pub fn with_contact_log(mut self, log: Arc<dyn ContactLog>) -> Self {
+        self.contact_log = Some(log);
         self
     }
 
@@ -256,11 +290,28 @@ impl Hotline {
         actor: Actor,
         change: Reclassification,
     ) -> Result<Ticket, RouterError> {
+        self.reclassify_inner(id, expected_version, actor, change, None)
+            .await
+    }
+
+    async fn reclassify_inner(
+        &self,
+        id: TicketId,
+        expected_version: Option<u64>,
+        actor: Actor,
+        change: Reclassification,
+        scope: Option<&Principal>,
+    ) -> Result<Ticket, RouterError> {
         self.check_actor(&actor)?;
         if let Some(division) = &change.division {
             self.require_division(division, "division_code")?;
         }
         let ticket = self.get(id).await?;
+        if let Some(who) = scope {
+            if !access::sees(who, &ticket, &self.directory) {
+                return Err(access::out_of_scope(who, &ticket));
+            }
+        }
         if let Some(expected) = expected_version {
             if expected != ticket.version {
                 return Err(RouterError::Conflict(format!(
@@ -409,9 +460,26 @@ impl Hotline {
         actor: Actor,
         action: Action,
     ) -> Result<Ticket, RouterError> {
+        self.act_inner(id, expected_version, actor, action, None)
+            .await
+    }
+
+    async fn act_inner(
+        &self,
+        id: TicketId,
+        expected_version: Option<u64>,
+        actor: Actor,
+        action: Action,
+        scope: Option<&Principal>,
+    ) -> Result<Ticket, RouterError> {
         self.check_actor(&actor)?;
         self.check_targets(&action)?;
         let ticket = self.get(id).await?;
+        if let Some(who) = scope {
+            if !access::sees(who, &ticket, &self.directory) {
+                return Err(access::out_of_scope(who, &ticket));
+            }
+        }
         if let Some(expected) = expected_version {
             if expected != ticket.version {
                 // A retry of a change that landed although its answer was lost (a commit cut
@@ -556,6 +624,185 @@ impl Hotline {
                 Err(err)
             }
         }
+    }
+
+    // ------------------------------------------------------------------------------------
+    // The operations as a proven principal does them: its scope rules ([`crate::access`]) and
+    // the personal-data rules apply. Every gRPC call comes through these.
+
+    /// Records a request for `who`. An integrator submits only for the channels its key names.
+    pub async fn submit_as(
+        &self,
+        who: &Principal,
+        new: NewTicket,
+        disposition: Disposition,
+    ) -> Result<Submitted, RouterError> {
+        if let Scope::Integrator { channels, .. } = &who.scope {
+            if !channels.contains(&new.channel) {
+                let may: Vec<&str> = channels.iter().map(|c| c.code()).collect();
+                return Err(RouterError::Forbidden(format!(
+                    "this API key may submit for channel(s) {}, not {}",
+                    may.join(", "),
+                    new.channel.code()
+                )));
+            }
+        }
+        let actor = access::actor(who)?;
+        let mut submitted = self.submit(new, disposition, actor).await?;
+        if !submitted.created && !access::sees(who, &submitted.ticket, &self.directory) {
+            // Another client's request id: say so without showing its ticket.
+            return Err(RouterError::AlreadyExists(
+                "this request_id was used by another client; choose a new one".into(),
+            ));
+        }
+        submitted.duplicate_of = submitted
+            .duplicate_of
+            .filter(|t| access::sees(who, t, &self.directory));
+        Ok(submitted)
+    }
+
+    /// A ticket `who` may see (NOT_FOUND otherwise, as for a missing one).
+    pub async fn get_as(&self, who: &Principal, id: TicketId) -> Result<Ticket, RouterError> {
+        let ticket = self.get(id).await?;
+        if !access::sees(who, &ticket, &self.directory) {
+            return Err(access::unseen(&ticket));
+        }
+        Ok(ticket)
+    }
+
+    /// A search narrowed to what `who` may see.
+    pub async fn search_as(
+        &self,
+        who: &Principal,
+        mut query: SearchQuery,
+    ) -> Result<Vec<Ticket>, RouterError> {
+        access::narrow(who, &mut query)?;
+        let mut found = self.search(&query).await?;
+        found.retain(|t| access::sees(who, t, &self.directory));
+        Ok(found)
+    }
+
+    /// One lifecycle action by `who`, on a ticket inside its scope.
+    pub async fn act_as(
+        &self,
+        who: &Principal,
+        id: TicketId,
+        expected_version: Option<u64>,
+        action: Action,
+    ) -> Result<Ticket, RouterError> {
+        let actor = access::actor(who)?;
+        self.act_inner(id, expected_version, actor, action, Some(who))
+            .await
+    }
+
+    pub async fn reclassify_as(
+        &self,
+        who: &Principal,
+        id: TicketId,
+        expected_version: Option<u64>,
+        change: Reclassification,
+    ) -> Result<Ticket, RouterError> {
+        let actor = access::actor(who)?;
+        self.reclassify_inner(id, expected_version, actor, change, Some(who))
+            .await
+    }
+
+    pub async fn link_duplicate_as(
+        &self,
+        who: &Principal,
+        id: TicketId,
+        expected_version: Option<u64>,
+        of: TicketId,
+    ) -> Result<(Ticket, Ticket), RouterError> {
+        // The ticket acted on first: outside the scope is a refusal, whatever the original.
+        let ticket = self.get(id).await?;
+        if !access::sees(who, &ticket, &self.directory) {
+            return Err(access::out_of_scope(who, &ticket));
+        }
+        let original = self.get_as(who, of).await.map_err(|e| match e {
+            RouterError::NotFound(_) => {
+                RouterError::NotFound(format!("ticket {of} (the original) does not exist"))
+            }
+            other => other,
+        })?;
+        if !original.stage.is_live() {
+            return Err(RouterError::Precondition(format!(
+                "ticket {of} is closed; a duplicate can only link to a live ticket"
+            )));
+        }
+        let ticket = self
+            .act_as(who, id, expected_version, Action::LinkDuplicate { of })
+            .await?;
+        Ok((ticket, original))
+    }
+
+    /// Claims from the queue of `who`'s own station.
+    pub async fn claim_as(
+        &self,
+        who: &Principal,
+        ticket: Option<TicketId>,
+        lease_for: Option<Duration>,
+    ) -> Result<Option<(Ticket, Lease)>, RouterError> {
+        let actor = access::actor(who)?;
+        self.claim(actor, ticket, lease_for).await
+    }
+
+    /// Whether `who` may watch `station`'s queue: its own staff, or a supervisor whose
+    /// territory holds the station.
+    pub fn may_watch(&self, who: &Principal, station: &StationId) -> Result<(), RouterError> {
+        let found = self.directory.station(station).ok_or_else(|| {
+            RouterError::NotFound(format!("station {station} is not in the directory"))
+        })?;
+        let allowed = match &who.scope {
+            Scope::Station { station: mine } => mine == station,
+            Scope::Territory {
+                territory: Territory::City,
+            } => true,
+            Scope::Territory {
+                territory: Territory::Division(code),
+            } => found.division.as_str().starts_with(code.as_str()),
+            _ => false,
+        };
+        if allowed {
+            Ok(())
+        } else {
+            Err(RouterError::Forbidden(format!(
+                "{} ({}) may not watch station {station}'s queue",
+                who.login,
+                who.scope.describe()
+            )))
+        }
+    }
+
+    /// The ticket as `who` may read it: the caller's contact masked or hidden by
+    /// [`access::contact_view`]; a full read is written to the contact access log first (no
+    /// log, no read).
+    pub async fn reveal(&self, who: &Principal, mut ticket: Ticket) -> Result<Ticket, RouterError> {
+        let view = access::contact_view(who, &ticket);
+        if view == ContactView::Full && has_contact(&ticket.caller) {
+            if let Some(log) = &self.contact_log {
+                log.record(who, ticket.id).await?;
+            }
+        }
+        mask_caller(&mut ticket.caller, view);
+        Ok(ticket)
+    }
+
+    /// A ticket's history as `who` may read it: the submit event's caller masked like the
+    /// ticket's.
+    pub async fn history_as(
+        &self,
+        who: &Principal,
+        ticket: &Ticket,
+    ) -> Result<Vec<Event>, RouterError> {
+        let view = access::contact_view(who, ticket);
+        let mut events = self.history(ticket.id).await?;
+        for event in &mut events {
+            if let Action::Submit { ticket } = &mut event.action {
+                mask_caller(&mut ticket.caller, view);
+            }
+        }
+        Ok(events)
     }
 
     /// Rules that need more than the ticket itself (the directory, the queue's leases).
@@ -876,5 +1123,21 @@ impl Hotline {
     /// Health: the store answers.
     pub async fn ping(&self) -> Result<(), RouterError> {
         Ok(self.store.ping().await?)
+    }
+}
+
+fn has_contact(caller: &hotline_core::Caller) -> bool {
+    !caller.name.is_empty() || !caller.phone.is_empty()
+}
+
+/// Applies a contact view to a caller, in place.
+pub fn mask_caller(caller: &mut hotline_core::Caller, view: ContactView) {
+    match view {
+        ContactView::Full => {}
+        ContactView::Masked => caller.phone = hotline_identity::mask_phone(&caller.phone),
+        ContactView::Hidden => {
+            caller.name.clear();
+            caller.phone.clear();
+        }
     }
 }

@@ -385,3 +385,263 @@ async fn migrate_applies_pending_migrations_and_refuses_a_newer_schema() {
     assert!(!ok, "an older binary must not serve a newer schema");
     assert!(stderr.contains("newer than this binary knows"), "{stderr}");
 }
+
+/// A running `hotline serve` and the file its log goes to.
+struct Served {
+    child: std::process::Child,
+    grpc: u16,
+    log: PathBuf,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve_logged(dir: &std::path::Path, extra: &[&str]) -> Served {
+    let grpc = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log = dir.join("serve.log");
+    let file = std::fs::File::create(&log).unwrap();
+    let mut args = vec![
+        "serve".to_owned(),
+        "--listen".to_owned(),
+        format!("127.0.0.1:{grpc}"),
+        "--http-listen".to_owned(),
+        "off".to_owned(),
+        "--data-dir".to_owned(),
+        dir.join("data").display().to_string(),
+    ];
+    args.extend(extra.iter().map(|s| (*s).to_owned()));
+    let child = hotline()
+        .args(&args)
+        // Everything the router can say, so the check below covers the most verbose log.
+        .env("RUST_LOG", "debug")
+        .stdout(file.try_clone().unwrap())
+        .stderr(file)
+        .spawn()
+        .expect("hotline serve runs");
+    Served { child, grpc, log }
+}
+
+async fn connect_when_up(port: u16) -> tonic::transport::Channel {
+    let started = std::time::Instant::now();
+    loop {
+        let channel = tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{port}"))
+            .unwrap()
+            .connect()
+            .await;
+        if let Ok(channel) = channel {
+            return channel;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "hotline serve did not start"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+type Authed = tonic::service::interceptor::InterceptedService<
+    tonic::transport::Channel,
+    Box<dyn FnMut(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Send>,
+>;
+
+async fn log_in(channel: &tonic::transport::Channel, login: &str, password: &str) -> Authed {
+    use hotline_proto::v1 as pb;
+    let tokens = pb::auth_client::AuthClient::new(channel.clone())
+        .login(pb::LoginRequest {
+            login: login.into(),
+            password: password.into(),
+        })
+        .await
+        .expect("login")
+        .into_inner();
+    let header: tonic::metadata::MetadataValue<_> =
+        format!("Bearer {}", tokens.access_token).parse().unwrap();
+    tonic::service::interceptor::InterceptedService::new(
+        channel.clone(),
+        Box::new(move |mut request: tonic::Request<()>| {
+            request
+                .metadata_mut()
+                .insert("authorization", header.clone());
+            Ok(request)
+        }),
+    )
+}
+
+/// 个人信息保护法: a caller's phone number and name never reach the application log, on any
+/// path a ticket takes (submit, dispatch, reads by everyone, search by phone, refusals), even
+/// at debug level. The real binary, its real log file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_caller_phone_or_name_reaches_the_log() {
+    use hotline_proto::v1 as pb;
+    const PHONE: &str = "13987654321";
+    const NAME: &str = "欧阳娜娜";
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve_logged(dir.path(), &["--demo"]);
+    let channel = connect_when_up(served.grpc).await;
+    let password = hotline_router::server::DEMO_PASSWORD;
+    let operator = log_in(&channel, "demo-operator", password).await;
+    let station = log_in(&channel, "demo-css", password).await;
+    let supervisor = log_in(&channel, "demo-supervisor", password).await;
+    let mut intake = pb::intake_client::IntakeClient::new(operator.clone());
+    let caller = pb::Caller {
+        name: NAME.into(),
+        phone: PHONE.into(),
+        ..Default::default()
+    };
+    let submitted = intake
+        .submit_ticket(pb::SubmitTicketRequest {
+            channel: pb::Channel::Hotline as i32,
+            caller: Some(caller.clone()),
+            text: format!("{NAME}来电：沧浪亭社区路灯不亮，回电{PHONE}"),
+            address: "姑苏区双塔街道沧浪亭社区".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("routed submit")
+        .into_inner()
+        .ticket
+        .unwrap();
+    let held = intake
+        .submit_ticket(pb::SubmitTicketRequest {
+            channel: pb::Channel::Hotline as i32,
+            caller: Some(pb::Caller {
+                confidential: true,
+                ..caller.clone()
+            }),
+            text: "举报小区内违规经营".into(),
+            station_id: "320508021019-css".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("dispatched submit")
+        .into_inner()
+        .ticket
+        .unwrap();
+    // A phone that is not one: refused, and the refusal is not logged with it.
+    let refused = intake
+        .submit_ticket(pb::SubmitTicketRequest {
+            channel: pb::Channel::Hotline as i32,
+            caller: Some(pb::Caller {
+                name: NAME.into(),
+                phone: format!("{PHONE}x"),
+                ..Default::default()
+            }),
+            text: "路灯不亮".into(),
+            hold: true,
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(refused.unwrap_err().code(), tonic::Code::InvalidArgument);
+    for who in [&operator, &station, &supervisor] {
+        for id in [&submitted.id, &held.id] {
+            let _ = pb::intake_client::IntakeClient::new(who.clone())
+                .get_ticket(pb::GetTicketRequest {
+                    ticket_id: id.clone(),
+                    include_history: true,
+                })
+                .await;
+        }
+    }
+    let found = intake
+        .search_tickets(pb::SearchTicketsRequest {
+            caller_phone: PHONE.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .tickets;
+    assert_eq!(found.len(), 2);
+    // The station read the full contact; a supervisor sees it in the access log.
+    let log = pb::admin_client::AdminClient::new(supervisor.clone())
+        .list_contact_access(pb::ListContactAccessRequest {
+            ticket_id: held.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .accesses;
+    assert!(log.iter().any(|a| a.login == "demo-operator"), "{log:?}");
+    drop(served);
+    let text = std::fs::read_to_string(dir.path().join("serve.log")).unwrap();
+    assert!(text.contains("DEMO MODE"), "the demo is loud in the log:\n{text}");
+    assert!(text.contains("ticket changed"), "the log covers the run:\n{text}");
+    for secret in [PHONE, NAME] {
+        let leaks: Vec<&str> = text.lines().filter(|l| l.contains(secret)).collect();
+        assert!(leaks.is_empty(), "{secret} is in the log:\n{}", leaks.join("\n"));
+    }
+}
+
+/// `hotline staff`: accounts, keys and signing keys on the store, offline.
+#[test]
+fn staff_accounts_and_keys_are_managed_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let staff = |args: &[&str], stdin: &str| {
+        let mut full = vec!["staff", "--data-dir", data];
+        full.extend_from_slice(args);
+        run_with_stdin(&full, stdin)
+    };
+    let (ok, out, err) = staff(
+        &["add", "--login", "li.na", "--name", "李娜", "--role", "station-staff", "--station", "320508021019-css", "--password-stdin"],
+        "a-good-password\n",
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("added li.na (station_staff, station 320508021019-css)"), "{out}");
+    // The first use of an empty store also made the administrator, once.
+    assert!(dir.path().join("data/initial-admin-password").exists());
+    let (ok, out, err) = staff(&["add", "--login", "portal", "--name", "寒山闻钟", "--role", "integrator", "--channel", "web"], "");
+    assert!(ok, "{err}");
+    let generated = out.lines().find_map(|l| l.strip_prefix("password (shown once): ")).unwrap();
+    assert!(generated.len() >= 12, "{out}");
+    // Misfits are refused with what to give instead.
+    let (ok, _, err) = staff(&["add", "--login", "x", "--name", "某", "--role", "supervisor"], "");
+    assert!(!ok);
+    assert!(err.contains("territory"), "{err}");
+    let (ok, _, err) = staff(&["add", "--login", "li.na", "--name", "李娜", "--role", "operator"], "");
+    assert!(!ok);
+    assert!(err.contains("already exists"), "{err}");
+    let (ok, out, _) = staff(&["key", "portal", "--per-minute", "60"], "");
+    assert!(ok);
+    let key_id = out.lines().find_map(|l| l.strip_prefix("key id: ")).unwrap().to_owned();
+    assert!(out.contains("key (shown once): hk_"), "{out}");
+    let (ok, _, err) = staff(&["key", "li.na"], "");
+    assert!(!ok);
+    assert!(err.contains("integrators"), "{err}");
+    let (ok, _, _) = staff(&["disable", "li.na"], "");
+    assert!(ok);
+    let (ok, out, _) = staff(&["list"], "");
+    assert!(ok);
+    let line = out.lines().find(|l| l.starts_with("li.na\t")).unwrap();
+    assert!(line.contains("disabled"), "{line}");
+    assert!(out.lines().any(|l| l.starts_with("admin\tadministrator")), "{out}");
+    let (ok, _, _) = staff(&["enable", "li.na"], "");
+    assert!(ok);
+    let (ok, _, _) = staff(&["passwd", "li.na", "--password-stdin"], "another-good-one\n");
+    assert!(ok);
+    let (ok, _, _) = staff(&["revoke-key", &key_id], "");
+    assert!(ok);
+    let (ok, _, err) = staff(&["revoke-key", &key_id], "");
+    assert!(!ok);
+    assert!(err.contains("no live API key"), "{err}");
+    // Rotation adds a key; the file stays the owner's alone.
+    let keys = dir.path().join("data/signing-keys.json");
+    let before: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&keys).unwrap()).unwrap();
+    let (ok, out, err) = staff(&["rotate-signing-key"], "");
+    assert!(ok, "{err}");
+    assert!(out.contains("added signing key"), "{out}");
+    let after: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&keys).unwrap()).unwrap();
+    assert_eq!(after["keys"].as_array().unwrap().len(), before["keys"].as_array().unwrap().len() + 1);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&keys).unwrap().permissions().mode() & 0o777, 0o600);
+}

@@ -24,7 +24,9 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use hotline_core::{CategoryCode, DivisionCode, Event, Stage, StationId, Ticket, TicketId};
+use hotline_core::{
+    CategoryCode, DivisionCode, Event, StaffId, Stage, StationId, Ticket, TicketId,
+};
 
 pub use error::StoreError;
 pub use postgres::PgStore;
@@ -94,6 +96,10 @@ pub struct SearchQuery {
     pub updated_since: Option<DateTime<Utc>>,
     /// Only tickets older than this one (keyset pagination: ids sort by creation time).
     pub before_id: Option<TicketId>,
+    /// Only tickets recorded by this account (an integrator sees its own).
+    pub submitted_by: Option<StaffId>,
+    /// Only this caller's tickets (the phone as stored: digits, `+` and `-`).
+    pub caller_phone: Option<String>,
     pub limit: u32,
 }
 

@@ -655,6 +655,12 @@ impl TicketStore for PgStore {
         if let Some(since) = query.updated_since {
             sql.push(" AND updated_at >= ").push_bind(since);
         }
+        if let Some(who) = &query.submitted_by {
+            sql.push(" AND (body->>'submitted_by') = ").push_bind(who.as_str().to_owned());
+        }
+        if let Some(phone) = &query.caller_phone {
+            sql.push(" AND (body->'caller'->>'phone') = ").push_bind(phone.clone());
+        }
         if let Some(id) = query.before_id {
             sql.push(" AND id < ").push_bind(id.as_uuid());
         }
@@ -819,6 +825,7 @@ mod tests {
             caller: Caller {
                 name: "李四".into(),
                 phone: "13900000000".into(),
+                ..Default::default()
             },
             text: "小区路灯不亮".into(),
             address: String::new(),

@@ -15,6 +15,7 @@ fn new_ticket(text: &str, request_id: Option<&str>) -> NewTicket {
         caller: Caller {
             name: "张三".into(),
             phone: "13800000000".into(),
+            ..Default::default()
         },
         text: text.into(),
         address: "姑苏区双塔街道金麟社区".into(),

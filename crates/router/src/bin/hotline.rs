@@ -18,5 +18,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate(args) => hotline_router::cli::migrate(&args).await,
         Command::Backup(args) => hotline_router::cli::backup(&args).await,
         Command::Restore(args) => hotline_router::cli::restore(&args).await,
+        Command::Staff(args) => hotline_router::cli::staff(&args).await,
     }
 }

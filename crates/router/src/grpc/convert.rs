@@ -6,7 +6,7 @@ use hotline_core::lifecycle::Role;
 use hotline_core::ticket::{Callback, CoHandler, Outcome};
 use hotline_core::{
     Actor, CategoryCode, Channel, DivisionCode, EmergencyService, Event, Flag, GeoPoint,
-    InvalidInput, KioskId, Nature, NewTicket, RequestId, ReturnReason, Satisfaction, StaffId,
+    InvalidInput, KioskId, Nature, NewTicket, RequestId, ReturnReason, Satisfaction,
     Stage, StationId, Ticket, TicketId, Urgency,
 };
 use hotline_proto::v1 as pb;
@@ -99,20 +99,6 @@ pub fn required<T>(
     value?.ok_or_else(|| InvalidInput::new(field, "is required"))
 }
 
-pub fn role_in(raw: i32) -> Result<Role, InvalidInput> {
-    match pb::Role::try_from(raw) {
-        Ok(pb::Role::Operator) => Ok(Role::Operator),
-        Ok(pb::Role::Station) => Ok(Role::Station),
-        Ok(pb::Role::Supervisor) => Ok(Role::Supervisor),
-        Ok(pb::Role::Integrator) => Ok(Role::Integrator),
-        Ok(pb::Role::Unspecified) => Err(InvalidInput::new("actor.role", "is required")),
-        Err(_) => Err(InvalidInput::new(
-            "actor.role",
-            format!("{raw} is not a role value"),
-        )),
-    }
-}
-
 fn role_out(role: Role) -> i32 {
     match role {
         Role::Operator => pb::Role::Operator as i32,
@@ -121,18 +107,6 @@ fn role_out(role: Role) -> i32 {
         Role::Integrator => pb::Role::Integrator as i32,
         Role::System => pb::Role::Unspecified as i32,
     }
-}
-
-/// The acting person. Required on every change.
-pub fn actor_in(actor: Option<pb::Actor>) -> Result<Actor, InvalidInput> {
-    let actor = actor.ok_or_else(|| InvalidInput::new("actor", "is required"))?;
-    Ok(Actor {
-        role: role_in(actor.role)?,
-        staff: optional(&actor.staff_id, |s| StaffId::parse("actor.staff_id", s))?,
-        station: optional(&actor.station_id, |s| {
-            StationId::parse("actor.station_id", s)
-        })?,
-    })
 }
 
 fn actor_out(actor: &Actor) -> pb::Actor {
@@ -213,6 +187,7 @@ pub fn new_ticket(req: &pb::SubmitTicketRequest) -> Result<NewTicket, InvalidInp
         caller: hotline_core::Caller {
             name: caller.name,
             phone: caller.phone,
+            confidential: caller.confidential,
         },
         text: req.text.clone(),
         address: req.address.clone(),
@@ -285,6 +260,8 @@ pub fn ticket_out(t: &Ticket, events: &[Event]) -> pb::Ticket {
         caller: Some(pb::Caller {
             name: t.caller.name.clone(),
             phone: t.caller.phone.clone(),
+            confidential: t.caller.confidential,
+            masked: false,
         }),
         text: t.text.clone(),
         address: t.address.clone(),
@@ -338,6 +315,11 @@ pub fn ticket_out(t: &Ticket, events: &[Event]) -> pb::Ticket {
             .map(|p| p.reason.clone())
             .unwrap_or_default(),
         contacted_at: time_out(t.contacted_at),
+        submitted_by: t
+            .submitted_by
+            .as_ref()
+            .map(|s| s.to_string())
+            .unwrap_or_default(),
     }
 }
 
@@ -386,8 +368,3 @@ pub fn route_out(e: &hotline_core::route::Explanation) -> pb::RouteExplanation {
     }
 }
 
-pub fn ticket_response(t: &Ticket) -> pb::TicketResponse {
-    pb::TicketResponse {
-        ticket: Some(ticket_out(t, &[])),
-    }
-}

@@ -4,10 +4,11 @@ use hotline_proto::v1::intake_server::Intake;
 use hotline_store::SearchQuery;
 use tonic::{Request, Response, Status};
 
-use super::act;
+use super::auth::principal;
+use super::{act, shown};
 use super::convert::{
-    self, actor_in, division_code, expected_version, nature_in, optional, required, route_out,
-    service_in, stage_in, ticket_id, ticket_out, time_in, urgency_in,
+    self, division_code, expected_version, nature_in, optional, required, route_out,
+    service_in, stage_in, ticket_id, time_in, urgency_in,
 };
 use super::status::invalid;
 use crate::routing::Hints;
@@ -33,6 +34,7 @@ impl Intake for IntakeApi {
         &self,
         request: Request<pb::SubmitTicketRequest>,
     ) -> Result<Response<pb::SubmitTicketResponse>, Status> {
+        let who = principal(&request)?;
         let req = request.into_inner();
         let new = convert::new_ticket(&req).map_err(invalid)?;
         let station =
@@ -53,12 +55,15 @@ impl Intake for IntakeApi {
                 division: new.division.clone(),
             }),
         };
-        let actor = actor_in(req.actor).map_err(invalid)?;
-        let submitted = self.hotline.submit(new, disposition, actor).await?;
+        let submitted = self.hotline.submit_as(&who, new, disposition).await?;
+        let duplicate_of = match submitted.duplicate_of {
+            Some(t) => Some(shown(&self.hotline, &who, t, &[]).await?),
+            None => None,
+        };
         Ok(Response::new(pb::SubmitTicketResponse {
-            ticket: Some(ticket_out(&submitted.ticket, &[])),
+            ticket: Some(shown(&self.hotline, &who, submitted.ticket, &[]).await?),
             created: submitted.created,
-            duplicate_of: submitted.duplicate_of.as_ref().map(|t| ticket_out(t, &[])),
+            duplicate_of,
         }))
     }
 
@@ -66,16 +71,17 @@ impl Intake for IntakeApi {
         &self,
         request: Request<pb::GetTicketRequest>,
     ) -> Result<Response<pb::TicketResponse>, Status> {
+        let who = principal(&request)?;
         let req = request.into_inner();
         let id = ticket_id("ticket_id", &req.ticket_id).map_err(invalid)?;
-        let ticket = self.hotline.get(id).await?;
+        let ticket = self.hotline.get_as(&who, id).await?;
         let events = if req.include_history {
-            self.hotline.history(id).await?
+            self.hotline.history_as(&who, &ticket).await?
         } else {
             Vec::new()
         };
         Ok(Response::new(pb::TicketResponse {
-            ticket: Some(ticket_out(&ticket, &events)),
+            ticket: Some(shown(&self.hotline, &who, ticket, &events).await?),
         }))
     }
 
@@ -83,6 +89,7 @@ impl Intake for IntakeApi {
         &self,
         request: Request<pb::SearchTicketsRequest>,
     ) -> Result<Response<pb::SearchTicketsResponse>, Status> {
+        let who = principal(&request)?;
         let req = request.into_inner();
         let limit = match req.limit {
             0 => SEARCH_DEFAULT,
@@ -105,16 +112,25 @@ impl Intake for IntakeApi {
             updated_since: None,
             before_id: optional(&req.page_token, |s| ticket_id("page_token", s))
                 .map_err(invalid)?,
+            submitted_by: None,
+            caller_phone: optional(&req.caller_phone, |s| {
+                hotline_core::ticket::parse_phone(s)
+            })
+            .map_err(invalid)?,
             limit,
         };
-        let tickets = self.hotline.search(&query).await?;
+        let tickets = self.hotline.search_as(&who, query).await?;
         let next_page_token = if tickets.len() == limit as usize {
             tickets.last().map(|t| t.id.to_string()).unwrap_or_default()
         } else {
             String::new()
         };
+        let mut shown_all = Vec::with_capacity(tickets.len());
+        for ticket in tickets {
+            shown_all.push(shown(&self.hotline, &who, ticket, &[]).await?);
+        }
         Ok(Response::new(pb::SearchTicketsResponse {
-            tickets: tickets.iter().map(|t| ticket_out(t, &[])).collect(),
+            tickets: shown_all,
             next_page_token,
         }))
     }
@@ -123,12 +139,13 @@ impl Intake for IntakeApi {
         &self,
         request: Request<pb::AnswerDirectlyRequest>,
     ) -> Result<Response<pb::TicketResponse>, Status> {
+        let who = principal(&request)?;
         let req = request.into_inner();
         act(
             &self.hotline,
+            &who,
             &req.ticket_id,
             req.expected_version,
-            req.actor,
             || Ok(Action::AnswerDirectly { answer: req.answer }),
         )
         .await
@@ -138,12 +155,13 @@ impl Intake for IntakeApi {
         &self,
         request: Request<pb::HandOffEmergencyRequest>,
     ) -> Result<Response<pb::TicketResponse>, Status> {
+        let who = principal(&request)?;
         let req = request.into_inner();
         act(
             &self.hotline,
+            &who,
             &req.ticket_id,
             req.expected_version,
-            req.actor,
             || {
                 Ok(Action::HandOff {
                     service: required("service", service_in("service", req.service))?,
@@ -158,12 +176,13 @@ impl Intake for IntakeApi {
         &self,
         request: Request<pb::NotAcceptRequest>,
     ) -> Result<Response<pb::TicketResponse>, Status> {
+        let who = principal(&request)?;
         let req = request.into_inner();
         act(
             &self.hotline,
+            &who,
             &req.ticket_id,
             req.expected_version,
-            req.actor,
             || Ok(Action::NotAccept { advice: req.advice }),
         )
         .await
@@ -173,18 +192,18 @@ impl Intake for IntakeApi {
         &self,
         request: Request<pb::LinkDuplicateRequest>,
     ) -> Result<Response<pb::LinkDuplicateResponse>, Status> {
+        let who = principal(&request)?;
         let req = request.into_inner();
         let id = ticket_id("ticket_id", &req.ticket_id).map_err(invalid)?;
         let of = ticket_id("duplicate_of", &req.duplicate_of).map_err(invalid)?;
-        let actor = actor_in(req.actor).map_err(invalid)?;
         let (ticket, original) = self
             .hotline
-            .link_duplicate(id, expected_version(req.expected_version), actor, of)
+            .link_duplicate_as(&who, id, expected_version(req.expected_version), of)
             .await?;
         debug_assert!(original.stage != Stage::Closed);
         Ok(Response::new(pb::LinkDuplicateResponse {
-            ticket: Some(ticket_out(&ticket, &[])),
-            original: Some(ticket_out(&original, &[])),
+            ticket: Some(shown(&self.hotline, &who, ticket, &[]).await?),
+            original: Some(shown(&self.hotline, &who, original, &[]).await?),
         }))
     }
 
@@ -192,6 +211,7 @@ impl Intake for IntakeApi {
         &self,
         request: Request<pb::PreviewRouteRequest>,
     ) -> Result<Response<pb::PreviewRouteResponse>, Status> {
+        let who = principal(&request)?;
         let req = request.into_inner();
         let Some(routing) = self.hotline.routing() else {
             return Err(crate::error::RouterError::Unavailable(
@@ -236,10 +256,15 @@ impl Intake for IntakeApi {
         let decision = routing.decide_request(&request);
         let duplicate = routing
             .find_duplicate(self.hotline.store(), &text, &decision, self.hotline.now())
-            .await?;
+            .await?
+            .filter(|t| crate::access::sees(&who, t, self.hotline.directory()));
+        let duplicate_of = match duplicate {
+            Some(t) => Some(shown(&self.hotline, &who, t, &[]).await?),
+            None => None,
+        };
         Ok(Response::new(pb::PreviewRouteResponse {
             route: Some(route_out(&decision)),
-            duplicate_of: duplicate.as_ref().map(|t| ticket_out(t, &[])),
+            duplicate_of,
         }))
     }
 }

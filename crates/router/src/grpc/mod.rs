@@ -1,6 +1,7 @@
-//! gRPC adapters: each converts the request, calls [`crate::tickets::Hotline`], converts back.
-//! No business rule lives here.
+//! gRPC adapters: each converts the request, calls [`crate::tickets::Hotline`] as the principal
+//! the authentication layer ([`auth`]) proved, converts back. No business rule lives here.
 
+pub mod auth;
 pub mod convert;
 pub mod directory;
 pub mod intake;
@@ -8,27 +9,48 @@ pub mod station;
 pub mod status;
 pub mod supervision;
 
-use hotline_core::Action;
+use hotline_core::{Action, Event, Ticket};
+use hotline_identity::Principal;
 use hotline_proto::v1 as pb;
 use tonic::{Response, Status};
 
+use crate::access::{self, ContactView};
 use crate::tickets::Hotline;
-use convert::{actor_in, expected_version, ticket_id, ticket_response};
+use convert::{expected_version, ticket_id, ticket_out};
 use status::invalid;
 
 /// The shared shape of every "do X to ticket T" call.
 pub(crate) async fn act(
     hotline: &Hotline,
+    who: &Principal,
     raw_ticket_id: &str,
     raw_expected: u64,
-    actor: Option<pb::Actor>,
     action: impl FnOnce() -> Result<Action, hotline_core::InvalidInput>,
 ) -> Result<Response<pb::TicketResponse>, Status> {
     let id = ticket_id("ticket_id", raw_ticket_id).map_err(invalid)?;
-    let actor = actor_in(actor).map_err(invalid)?;
     let action = action().map_err(invalid)?;
     let ticket = hotline
-        .act(id, expected_version(raw_expected), actor, action)
+        .act_as(who, id, expected_version(raw_expected), action)
         .await?;
-    Ok(Response::new(ticket_response(&ticket)))
+    Ok(Response::new(pb::TicketResponse {
+        ticket: Some(shown(hotline, who, ticket, &[]).await?),
+    }))
+}
+
+/// A ticket as `who` may read it: the caller's contact masked or hidden by the access rules
+/// (a full read is logged by the engine), `caller.masked` telling the client which.
+pub(crate) async fn shown(
+    hotline: &Hotline,
+    who: &Principal,
+    ticket: Ticket,
+    events: &[Event],
+) -> Result<pb::Ticket, Status> {
+    let view = access::contact_view(who, &ticket);
+    let had_contact = !ticket.caller.name.is_empty() || !ticket.caller.phone.is_empty();
+    let ticket = hotline.reveal(who, ticket).await?;
+    let mut out = ticket_out(&ticket, events);
+    if let Some(caller) = out.caller.as_mut() {
+        caller.masked = had_contact && view != ContactView::Full;
+    }
+    Ok(out)
 }

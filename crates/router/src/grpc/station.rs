@@ -10,9 +10,10 @@ use tokio::sync::{broadcast, mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use super::act;
+use super::auth::principal;
+use super::{act, shown};
 use super::convert::{
-    actor_in, optional, reason_in, required, station_id, ticket_id, ticket_out, time_out,
+    optional, reason_in, required, station_id, ticket_id, time_out,
     urgency_out,
 };
 use super::status::invalid;
@@ -58,14 +59,10 @@ impl Station for StationApi {
         &self,
         request: Request<pb::WatchQueueRequest>,
     ) -> Result<Response<Self::WatchQueueStream>, Status> {
+        let who = principal(&request)?;
         let req = request.into_inner();
         let station = station_id("station_id", &req.station_id).map_err(invalid)?;
-        if self.hotline.directory().station(&station).is_none() {
-            return Err(RouterError::NotFound(format!(
-                "station {station} is not in the directory"
-            ))
-            .into());
-        }
+        self.hotline.may_watch(&who, &station)?;
         let queue = self.hotline.queues().queue().clone();
         // Subscribe before listing, so nothing that arrives in between is missed.
         let mut arrivals = queue.subscribe(&station).await.map_err(RouterError::from)?;
@@ -115,15 +112,15 @@ impl Station for StationApi {
         &self,
         request: Request<pb::ClaimTicketRequest>,
     ) -> Result<Response<pb::ClaimTicketResponse>, Status> {
+        let who = principal(&request)?;
         let req = request.into_inner();
-        let actor = actor_in(req.actor).map_err(invalid)?;
         let ticket = optional(&req.ticket_id, |s| ticket_id("ticket_id", s)).map_err(invalid)?;
         let lease =
             (req.lease_seconds != 0).then(|| Duration::seconds(i64::from(req.lease_seconds)));
-        let claimed = self.hotline.claim(actor, ticket, lease).await?;
+        let claimed = self.hotline.claim_as(&who, ticket, lease).await?;
         Ok(Response::new(match claimed {
             Some((ticket, lease)) => pb::ClaimTicketResponse {
-                ticket: Some(ticket_out(&ticket, &[])),
+                ticket: Some(shown(&self.hotline, &who, ticket, &[]).await?),
                 lease_until: time_out(Some(lease.until)),
             },
             None => pb::ClaimTicketResponse::default(),
@@ -131,12 +128,13 @@ impl Station for StationApi {
     }
 
     async fn sign_for(&self, request: Request<pb::SignForRequest>) -> TicketResult {
+        let who = principal(&request)?;
         let req = request.into_inner();
         act(
             &self.hotline,
+            &who,
             &req.ticket_id,
             req.expected_version,
-            req.actor,
             || {
                 Ok(Action::SignFor {
                     resolution_due: None,
@@ -148,12 +146,13 @@ impl Station for StationApi {
     }
 
     async fn request_return(&self, request: Request<pb::RequestReturnRequest>) -> TicketResult {
+        let who = principal(&request)?;
         let req = request.into_inner();
         act(
             &self.hotline,
+            &who,
             &req.ticket_id,
             req.expected_version,
-            req.actor,
             || {
                 Ok(Action::RequestReturn {
                     reason: required("reason", reason_in("reason", req.reason))?,
@@ -168,12 +167,13 @@ impl Station for StationApi {
         &self,
         request: Request<pb::RequestExtensionRequest>,
     ) -> TicketResult {
+        let who = principal(&request)?;
         let req = request.into_inner();
         act(
             &self.hotline,
+            &who,
             &req.ticket_id,
             req.expected_version,
-            req.actor,
             || {
                 Ok(Action::RequestExtension {
                     working_days: req.working_days,
@@ -185,12 +185,13 @@ impl Station for StationApi {
     }
 
     async fn sub_dispatch(&self, request: Request<pb::SubDispatchRequest>) -> TicketResult {
+        let who = principal(&request)?;
         let req = request.into_inner();
         act(
             &self.hotline,
+            &who,
             &req.ticket_id,
             req.expected_version,
-            req.actor,
             || {
                 Ok(Action::SubDispatch {
                     station: station_id("station_id", &req.station_id)?,
@@ -206,24 +207,26 @@ impl Station for StationApi {
         &self,
         request: Request<pb::ReportAsCoHandlerRequest>,
     ) -> TicketResult {
+        let who = principal(&request)?;
         let req = request.into_inner();
         act(
             &self.hotline,
+            &who,
             &req.ticket_id,
             req.expected_version,
-            req.actor,
             || Ok(Action::CoHandlerReport { report: req.report }),
         )
         .await
     }
 
     async fn reply(&self, request: Request<pb::ReplyRequest>) -> TicketResult {
+        let who = principal(&request)?;
         let req = request.into_inner();
         act(
             &self.hotline,
+            &who,
             &req.ticket_id,
             req.expected_version,
-            req.actor,
             || {
                 Ok(Action::Reply {
                     internal_record: req.internal_record,
@@ -235,24 +238,26 @@ impl Station for StationApi {
     }
 
     async fn pause_clock(&self, request: Request<pb::PauseClockRequest>) -> TicketResult {
+        let who = principal(&request)?;
         let req = request.into_inner();
         act(
             &self.hotline,
+            &who,
             &req.ticket_id,
             req.expected_version,
-            req.actor,
             || Ok(Action::PauseClock { reason: req.reason }),
         )
         .await
     }
 
     async fn resume_clock(&self, request: Request<pb::ResumeClockRequest>) -> TicketResult {
+        let who = principal(&request)?;
         let req = request.into_inner();
         act(
             &self.hotline,
+            &who,
             &req.ticket_id,
             req.expected_version,
-            req.actor,
             || {
                 Ok(Action::ResumeClock {
                     resolution_due: None,
@@ -263,12 +268,13 @@ impl Station for StationApi {
     }
 
     async fn contact_caller(&self, request: Request<pb::ContactCallerRequest>) -> TicketResult {
+        let who = principal(&request)?;
         let req = request.into_inner();
         act(
             &self.hotline,
+            &who,
             &req.ticket_id,
             req.expected_version,
-            req.actor,
             || Ok(Action::ContactCaller { note: req.note }),
         )
         .await

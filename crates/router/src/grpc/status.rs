@@ -6,7 +6,9 @@
 //! | unknown id | NOT_FOUND | no |
 //! | wrong stage or rule | FAILED_PRECONDITION | no: reload, decide again |
 //! | stale `expected_version` | ABORTED | reload, decide again (see README: retries) |
-//! | another station's ticket | PERMISSION_DENIED | no |
+//! | no credential; expired, forged, revoked token; unknown API key; disabled account | UNAUTHENTICATED | log in again |
+//! | a call the role may not make; a ticket outside the scope (changes) | PERMISSION_DENIED | no |
+//! | over an API key's rate limit; an account locked after failed logins | RESOURCE_EXHAUSTED | later |
 //! | reused request id | ALREADY_EXISTS | no |
 //! | database or Redis down, restarting, failing over; pool exhausted; busy SQLite file | UNAVAILABLE | yes, after the advised delay |
 //! | a bug (corrupt data, a refused script, anything unexpected) | INTERNAL | no: it is logged |
@@ -35,6 +37,8 @@ pub fn to_status(err: RouterError) -> Status {
         ErrorCode::PermissionDenied => Code::PermissionDenied,
         ErrorCode::AlreadyExists => Code::AlreadyExists,
         ErrorCode::Unavailable => Code::Unavailable,
+        ErrorCode::Unauthenticated => Code::Unauthenticated,
+        ErrorCode::ResourceExhausted => Code::ResourceExhausted,
         ErrorCode::Internal => Code::Internal,
     };
     match &err {

@@ -3,10 +3,11 @@ use hotline_proto::v1 as pb;
 use hotline_proto::v1::supervision_server::Supervision;
 use tonic::{Request, Response, Status};
 
-use super::act;
+use super::auth::principal;
+use super::{act, shown};
 use super::convert::{
-    actor_in, division_code, expected_version, flag_in, nature_in, optional, required,
-    satisfaction_in, station_id, ticket_id, ticket_response, urgency_in,
+    division_code, expected_version, flag_in, nature_in, optional, required,
+    satisfaction_in, station_id, ticket_id, urgency_in,
 };
 use super::status::invalid;
 use crate::tickets::Hotline;
@@ -28,12 +29,13 @@ type TicketResult = Result<Response<pb::TicketResponse>, Status>;
 #[tonic::async_trait]
 impl Supervision for SupervisionApi {
     async fn dispatch(&self, request: Request<pb::DispatchRequest>) -> TicketResult {
+        let who = principal(&request)?;
         let req = request.into_inner();
         act(
             &self.hotline,
+            &who,
             &req.ticket_id,
             req.expected_version,
-            req.actor,
             || {
                 Ok(Action::Dispatch {
                     station: station_id("station_id", &req.station_id)?,
@@ -46,24 +48,26 @@ impl Supervision for SupervisionApi {
     }
 
     async fn send_to_triage(&self, request: Request<pb::SendToTriageRequest>) -> TicketResult {
+        let who = principal(&request)?;
         let req = request.into_inner();
         act(
             &self.hotline,
+            &who,
             &req.ticket_id,
             req.expected_version,
-            req.actor,
             || Ok(Action::SendToTriage { reason: req.reason }),
         )
         .await
     }
 
     async fn arbitrate_return(&self, request: Request<pb::ArbitrateReturnRequest>) -> TicketResult {
+        let who = principal(&request)?;
         let req = request.into_inner();
         act(
             &self.hotline,
+            &who,
             &req.ticket_id,
             req.expected_version,
-            req.actor,
             || {
                 Ok(Action::ArbitrateReturn {
                     accept: req.accept,
@@ -75,12 +79,13 @@ impl Supervision for SupervisionApi {
     }
 
     async fn decide_extension(&self, request: Request<pb::DecideExtensionRequest>) -> TicketResult {
+        let who = principal(&request)?;
         let req = request.into_inner();
         act(
             &self.hotline,
+            &who,
             &req.ticket_id,
             req.expected_version,
-            req.actor,
             || {
                 Ok(Action::DecideExtension {
                     approve: req.approve,
@@ -93,12 +98,13 @@ impl Supervision for SupervisionApi {
     }
 
     async fn add_co_handler(&self, request: Request<pb::AddCoHandlerRequest>) -> TicketResult {
+        let who = principal(&request)?;
         let req = request.into_inner();
         act(
             &self.hotline,
+            &who,
             &req.ticket_id,
             req.expected_version,
-            req.actor,
             || {
                 Ok(Action::AddCoHandler {
                     station: station_id("station_id", &req.station_id)?,
@@ -110,12 +116,13 @@ impl Supervision for SupervisionApi {
     }
 
     async fn review_reply(&self, request: Request<pb::ReviewReplyRequest>) -> TicketResult {
+        let who = principal(&request)?;
         let req = request.into_inner();
         act(
             &self.hotline,
+            &who,
             &req.ticket_id,
             req.expected_version,
-            req.actor,
             || {
                 Ok(Action::Review {
                     approve: req.approve,
@@ -128,12 +135,13 @@ impl Supervision for SupervisionApi {
     }
 
     async fn record_callback(&self, request: Request<pb::RecordCallbackRequest>) -> TicketResult {
+        let who = principal(&request)?;
         let req = request.into_inner();
         act(
             &self.hotline,
+            &who,
             &req.ticket_id,
             req.expected_version,
-            req.actor,
             || {
                 Ok(Action::RecordCallback {
                     satisfaction: required(
@@ -150,24 +158,26 @@ impl Supervision for SupervisionApi {
     }
 
     async fn close(&self, request: Request<pb::CloseRequest>) -> TicketResult {
+        let who = principal(&request)?;
         let req = request.into_inner();
         act(
             &self.hotline,
+            &who,
             &req.ticket_id,
             req.expected_version,
-            req.actor,
             || Ok(Action::Close),
         )
         .await
     }
 
     async fn raise_flag(&self, request: Request<pb::RaiseFlagRequest>) -> TicketResult {
+        let who = principal(&request)?;
         let req = request.into_inner();
         act(
             &self.hotline,
+            &who,
             &req.ticket_id,
             req.expected_version,
-            req.actor,
             || {
                 Ok(Action::Flag {
                     flag: required("flag", flag_in("flag", req.flag))?,
@@ -179,9 +189,9 @@ impl Supervision for SupervisionApi {
     }
 
     async fn reclassify(&self, request: Request<pb::ReclassifyRequest>) -> TicketResult {
+        let who = principal(&request)?;
         let req = request.into_inner();
         let id = ticket_id("ticket_id", &req.ticket_id).map_err(invalid)?;
-        let actor = actor_in(req.actor).map_err(invalid)?;
         let change = Reclassification {
             category: optional(&req.category, |s| CategoryCode::parse("category", s))
                 .map_err(invalid)?,
@@ -192,8 +202,10 @@ impl Supervision for SupervisionApi {
         };
         let ticket = self
             .hotline
-            .reclassify(id, expected_version(req.expected_version), actor, change)
+            .reclassify_as(&who, id, expected_version(req.expected_version), change)
             .await?;
-        Ok(Response::new(ticket_response(&ticket)))
+        Ok(Response::new(pb::TicketResponse {
+            ticket: Some(shown(&self.hotline, &who, ticket, &[]).await?),
+        }))
     }
 }

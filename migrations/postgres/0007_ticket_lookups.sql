@@ -1,0 +1,4 @@
+-- Intake looks up a caller's earlier tickets by phone, and an integrator reads the tickets it
+-- submitted: both filter on fields inside the ticket body, so index those expressions.
+CREATE INDEX IF NOT EXISTS tickets_caller_phone ON tickets (((body->'caller'->>'phone')));
+CREATE INDEX IF NOT EXISTS tickets_submitted_by ON tickets (((body->>'submitted_by')));
