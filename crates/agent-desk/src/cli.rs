@@ -24,6 +24,10 @@ pub struct Cli {
     #[arg(long, global = true, env = "HOTLINE_SERVER", default_value = DEFAULT_SERVER)]
     pub server: String,
 
+    /// For `https://` servers: trust this CA certificate (PEM) besides the system's roots.
+    #[arg(long, global = true, env = "HOTLINE_CA_CERT", value_name = "PEM")]
+    pub ca_cert: Option<std::path::PathBuf>,
+
     /// Print the response as JSON instead of text.
     #[arg(long, global = true)]
     pub json: bool,

@@ -157,14 +157,34 @@ fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
 
 /// Connects to the router. `127.0.0.1:50051` without a scheme means `http://127.0.0.1:50051`.
 pub async fn connect(server: &str) -> Result<Channel, DeskError> {
+    connect_with(server, None).await
+}
+
+/// Connects over TLS for `https://` URLs: the system's roots, plus `ca_cert` when given.
+pub async fn connect_with(
+    server: &str,
+    ca_cert: Option<&std::path::Path>,
+) -> Result<Channel, DeskError> {
     let url = if server.contains("://") {
         server.to_owned()
     } else {
         format!("http://{server}")
     };
-    let endpoint = Endpoint::from_shared(url.clone())
+    let mut endpoint = Endpoint::from_shared(url.clone())
         .map_err(|err| DeskError::Usage(format!("--server {server:?} is not a URL: {err}")))?
         .connect_timeout(Duration::from_secs(5));
+    if url.starts_with("https://") {
+        let mut tls = tonic::transport::ClientTlsConfig::new().with_native_roots();
+        if let Some(path) = ca_cert {
+            let pem = std::fs::read(path).map_err(|e| {
+                DeskError::Usage(format!("--ca-cert {}: {e}", path.display()))
+            })?;
+            tls = tls.ca_certificate(tonic::transport::Certificate::from_pem(pem));
+        }
+        endpoint = endpoint
+            .tls_config(tls)
+            .map_err(|err| DeskError::Usage(format!("TLS for {url}: {err}")))?;
+    }
     endpoint.connect().await.map_err(|err| DeskError::Connect {
         server: url,
         cause: root_cause(&err),
@@ -269,7 +289,7 @@ pub async fn execute(
 
 /// Connects to `--server` and runs the command.
 pub async fn run(cli: &Cli, out: &mut (dyn Write + Send)) -> Result<(), DeskError> {
-    let channel = connect(&cli.server).await?;
+    let channel = connect_with(&cli.server, cli.ca_cert.as_deref()).await?;
     execute(channel, cli, out).await
 }
 
