@@ -7,7 +7,8 @@
 #                                  agree with each other and with the code's metrics; probes,
 #                                  mounts and ConfigMaps of the rendered manifests; the
 #                                  ConfigMap copies equal the shipped data files; the
-#                                  Dockerfile's COPY sources are in the build context
+#                                  Dockerfile's COPY sources are in the build context; every
+#                                  HOTLINE_* variable in deploy/ is one the router reads
 #   - promtool                     deploy/prometheus/prometheus.yml, and every Grafana query
 #                                  parsed as PromQL (Debian's prometheus package, unpacked)
 #   - the router itself            where a hotline binary is built: `migrate`, then `serve`
@@ -38,6 +39,10 @@ run() {
     if "$@" >"$LAST_LOG" 2>&1; then pass "$name"; else
         sed 's/^/    /' "$LAST_LOG"; fail "$name"; fi
 }
+
+# A built router, if there is one (nothing is built here): its --help names the environment
+# variables it reads, and it is run under the k8s configuration below.
+HOTLINE=${HOTLINE_BIN:-$TARGET_DIR/debug/hotline}
 
 # ---- tools ------------------------------------------------------------------------------------
 # Debian's docker-compose (v1, a Python program: `config` needs no Docker engine).
@@ -152,8 +157,8 @@ fi
 
 # ---- structure and cross-references -----------------------------------------------------------
 if $VENV_OK && [[ -s $OUT/k8s.yaml ]]; then
-    run "structure: compose, Prometheus, Grafana, rendered k8s, Dockerfile context, config copies" \
-        "$VENV/bin/python" scripts/validate_deploy.py "$OUT/compose.yaml" "$OUT/k8s.yaml"
+    run "structure: compose, Prometheus, Grafana, rendered k8s, Dockerfile context, config copies, env names" \
+        env HOTLINE_BIN="$([[ -x $HOTLINE ]] && echo "$HOTLINE")" "$VENV/bin/python" scripts/validate_deploy.py "$OUT/compose.yaml" "$OUT/k8s.yaml"
     grep '^note:' "$LAST_LOG" || true
 elif $VENV_OK; then
     skip "structural checks: the k8s manifests could not be rendered"
@@ -167,7 +172,6 @@ fi
 # the rendered hotline-env ConfigMap, the ConfigMap files and a signing key ring at the paths
 # the Deployment mounts (rewritten to this checkout), on loopback and the embedded SQLite.
 # It must start, serve gRPC and answer /metrics.
-HOTLINE=${HOTLINE_BIN:-$TARGET_DIR/debug/hotline}
 smoke() {
     local work=$1 env_file=$2
     local grpc http

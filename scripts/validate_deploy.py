@@ -9,6 +9,8 @@ the rendered Kubernetes manifests and the Dockerfile agree with each other and w
 Prints one line per failed check and exits 1 if any failed. Needs PyYAML.
 """
 import filecmp
+import os
+import subprocess
 import fnmatch
 import json
 import pathlib
@@ -189,6 +191,29 @@ def dockerfile():
     check(re.search(r"^FROM debian:bookworm-slim", text, re.M), "Dockerfile: runtime is not bookworm-slim")
 
 
+def env_names():
+    """Every HOTLINE_* variable that deploy/ sets or documents is one the router reads: named in
+    the code, or (where $HOTLINE_BIN is a built binary) in its --help."""
+    known = set()
+    for path in (ROOT / "crates").rglob("*.rs"):
+        known.update(re.findall(r'"(HOTLINE_[A-Z0-9_]+)"', path.read_text(encoding="utf-8")))
+    binary = os.environ.get("HOTLINE_BIN")
+    if binary and os.access(binary, os.X_OK):
+        for cmd in ("serve", "migrate", "staff"):
+            try:
+                out = subprocess.run([binary, cmd, "--help"], capture_output=True, text=True,
+                                     timeout=30, env={"PATH": os.environ.get("PATH", "")}).stdout
+            except (OSError, subprocess.SubprocessError):
+                continue
+            known.update(re.findall(r"\[env: (HOTLINE_[A-Z0-9_]+)=", out))
+    for path in sorted(DEPLOY.rglob("*")):
+        if not path.is_file() or path.suffix in (".sh", ".json", ".txt") or "config" in path.parts:
+            continue
+        for name in sorted(set(re.findall(r"\b(HOTLINE_[A-Z0-9_]+)", path.read_text(encoding="utf-8")))):
+            check(name in known, f"{path.relative_to(ROOT)}: {name} is read by no code of the router "
+                  "(a flag not merged yet, or a typo)")
+
+
 def copies():
     pairs = [("crates/routing/data/catalogue.txt", "deploy/k8s/base/config/catalogue.txt"),
              ("crates/sla/data/default_policy.toml", "deploy/k8s/base/config/sla.toml")]
@@ -239,6 +264,7 @@ if __name__ == "__main__":
     k8s(sys.argv[2])
     copies()
     dockerfile()
+    env_names()
     for f in failures:
         print(f"FAIL {f}")
     sys.exit(1 if failures else 0)
