@@ -98,7 +98,10 @@ elif command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null; then
     echo "fetching promtool (Debian package prometheus, unpacked, not installed) ..."
     tools=$TARGET_DIR/deploy-tools
     mkdir -p "$tools/deb"
-    if (cd "$tools/deb" && apt-get download prometheus) >"$OUT/apt-prometheus.log" 2>&1 &&
+    # apt-get download needs the package lists: refresh them once if it finds nothing.
+    if { (cd "$tools/deb" && apt-get download prometheus) >"$OUT/apt-prometheus.log" 2>&1 ||
+         { [[ $(id -u) == 0 ]] && apt-get update -qq >>"$OUT/apt-prometheus.log" 2>&1 &&
+           (cd "$tools/deb" && apt-get download prometheus) >>"$OUT/apt-prometheus.log" 2>&1; }; } &&
         dpkg-deb -x "$(ls "$tools"/deb/prometheus_*.deb | head -1)" "$tools" >>"$OUT/apt-prometheus.log" 2>&1; then
         rm -rf "$tools/deb"
         [[ -x $tools/usr/bin/promtool ]] && PROMTOOL=$tools/usr/bin/promtool
