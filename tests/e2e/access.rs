@@ -79,9 +79,7 @@ fn out_of_scope(rpc: &str) -> OutOfScope {
     match rpc {
         "Intake/GetTicket" => OutOfScope::Hidden,
         "Intake/SearchTickets" => OutOfScope::Filtered,
-        "Intake/SubmitTicket" | "Intake/PreviewRoute" | "Auth/WhoAmI" => {
-            OutOfScope::NotApplicable
-        }
+        "Intake/SubmitTicket" | "Intake/PreviewRoute" | "Auth/WhoAmI" => OutOfScope::NotApplicable,
         r if r.starts_with("Directory/") || r.starts_with("Admin/") => OutOfScope::NotApplicable,
         _ => OutOfScope::Refused,
     }
@@ -105,13 +103,43 @@ fn cells() -> Vec<Cell> {
     };
     vec![
         c("operator", operator(), 'o', true),
-        c("staff of the ticket's station", staff(COMMUNITY_CSS, "li"), 's', true),
-        c("staff of another station", staff(OTHER_CSS, "zhou"), 's', false),
+        c(
+            "staff of the ticket's station",
+            staff(COMMUNITY_CSS, "li"),
+            's',
+            true,
+        ),
+        c(
+            "staff of another station",
+            staff(OTHER_CSS, "zhou"),
+            's',
+            false,
+        ),
         c("city supervisor", supervisor(), 'v', true),
-        c("district supervisor (姑苏)", supervisor_of("320508", "gusu"), 'v', true),
-        c("street supervisor (双塔)", supervisor_of("320508021", "shuangta"), 'v', true),
-        c("district supervisor (虎丘)", supervisor_of("320505", "huqiu"), 'v', false),
-        c("integrator (not its ticket)", integrator("portal"), 'i', false),
+        c(
+            "district supervisor (姑苏)",
+            supervisor_of("320508", "gusu"),
+            'v',
+            true,
+        ),
+        c(
+            "street supervisor (双塔)",
+            supervisor_of("320508021", "shuangta"),
+            'v',
+            true,
+        ),
+        c(
+            "district supervisor (虎丘)",
+            supervisor_of("320505", "huqiu"),
+            'v',
+            false,
+        ),
+        c(
+            "integrator (not its ticket)",
+            integrator("portal"),
+            'i',
+            false,
+        ),
         c("administrator", administrator(), 'a', true),
         Cell {
             name: "no credential",
@@ -524,11 +552,7 @@ async fn call(app: &TestApp, who: Option<&Who>, rpc: &str, ticket: &str) -> (Cod
             .await
             .map(|_| ())
             .err(),
-        "Auth/WhoAmI" => auth
-            .who_am_i(pb::WhoAmIRequest {})
-            .await
-            .map(|_| ())
-            .err(),
+        "Auth/WhoAmI" => auth.who_am_i(pb::WhoAmIRequest {}).await.map(|_| ()).err(),
         "Admin/AddStaff" => admin
             .add_staff(pb::AddStaffRequest {
                 login: unique.clone(),
@@ -589,7 +613,11 @@ async fn call(app: &TestApp, who: Option<&Who>, rpc: &str, ticket: &str) -> (Cod
 fn uuid_ish() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
-    format!("{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// An auth refusal: what an allowed, in-scope call must never get.
@@ -675,7 +703,12 @@ pub async fn every_rpc_by_every_role_inside_and_outside_its_scope(backend: Backe
             }
         }
     }
-    assert!(failures.is_empty(), "{} of {checked} cells wrong:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} cells wrong:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert_eq!(checked, EXPECTED.len() * cells().len());
     // Nothing a refused call did changed the shared ticket.
     let after = app.get(&shared.id).await;
@@ -740,7 +773,11 @@ pub async fn contacts_are_masked_for_all_but_the_call_taker_and_the_responsible_
     // The operator who took the call, and the station now responsible: in full.
     for who in [operator(), staff(COMMUNITY_CSS, "li")] {
         let c = caller_of(&read(&app, &who, &t.id).await.unwrap());
-        assert_eq!((c.name.as_str(), c.phone.as_str()), ("王女士", "13912345678"), "{who:?}");
+        assert_eq!(
+            (c.name.as_str(), c.phone.as_str()),
+            ("王女士", "13912345678"),
+            "{who:?}"
+        );
         assert!(!c.masked);
     }
     // Another operator, the centre's and the district's supervisors: masked.
@@ -748,7 +785,11 @@ pub async fn contacts_are_masked_for_all_but_the_call_taker_and_the_responsible_
         login: "op-99".into(),
         ..operator()
     };
-    for who in [other_operator.clone(), supervisor(), supervisor_of("320508", "gusu")] {
+    for who in [
+        other_operator.clone(),
+        supervisor(),
+        supervisor_of("320508", "gusu"),
+    ] {
         let read = read(&app, &who, &t.id).await.unwrap();
         let c = caller_of(&read);
         assert_eq!(c.phone, "139****5678", "{who:?}");
@@ -756,7 +797,11 @@ pub async fn contacts_are_masked_for_all_but_the_call_taker_and_the_responsible_
         assert!(c.masked);
         // The history's submit event carries the caller too: masked the same way.
         let submit = read.events.iter().find(|e| e.kind == "submit").unwrap();
-        assert!(!submit.detail_json.contains("13912345678"), "{}", submit.detail_json);
+        assert!(
+            !submit.detail_json.contains("13912345678"),
+            "{}",
+            submit.detail_json
+        );
     }
     // The access log has exactly the two full reads, with who and when.
     let log = app
@@ -806,7 +851,11 @@ pub async fn contacts_are_masked_for_all_but_the_call_taker_and_the_responsible_
         .unwrap();
     let moved = read(&app, &staff(COMMUNITY_CSS, "li"), &t.id).await;
     assert_eq!(moved.unwrap_err().code(), Code::NotFound);
-    let c = caller_of(&read(&app, &staff(STREET_OFFICE, "zhao"), &t.id).await.unwrap());
+    let c = caller_of(
+        &read(&app, &staff(STREET_OFFICE, "zhao"), &t.id)
+            .await
+            .unwrap(),
+    );
     assert_eq!(c.phone, "13912345678");
 }
 
@@ -830,17 +879,30 @@ pub async fn a_confidential_caller_is_hidden_from_every_station(backend: Backend
         .unwrap();
     assert!(caller_of(&t).confidential);
     assert_eq!(caller_of(&t).phone, "13800138000", "the call taker sees it");
-    let at_station = read(&app, &staff(COMMUNITY_CSS, "li"), &t.id).await.unwrap();
+    let at_station = read(&app, &staff(COMMUNITY_CSS, "li"), &t.id)
+        .await
+        .unwrap();
     let c = caller_of(&at_station);
     assert_eq!((c.name.as_str(), c.phone.as_str()), ("", ""));
     assert!(c.masked && c.confidential);
     for event in &at_station.events {
-        assert!(!event.detail_json.contains("13800138000"), "{}", event.detail_json);
-        assert!(!event.detail_json.contains("匿名举报人"), "{}", event.detail_json);
+        assert!(
+            !event.detail_json.contains("13800138000"),
+            "{}",
+            event.detail_json
+        );
+        assert!(
+            !event.detail_json.contains("匿名举报人"),
+            "{}",
+            event.detail_json
+        );
     }
     // The centre relays: its supervisors see the name and a masked phone.
     let c = caller_of(&read(&app, &supervisor(), &t.id).await.unwrap());
-    assert_eq!((c.name.as_str(), c.phone.as_str()), ("匿名举报人", "138****8000"));
+    assert_eq!(
+        (c.name.as_str(), c.phone.as_str()),
+        ("匿名举报人", "138****8000")
+    );
     // A station's read of a hidden contact is not an unmasked read: not in the log.
     let log = app
         .admin_as(&supervisor())
@@ -911,8 +973,16 @@ pub async fn bad_credentials_are_refused_with_a_reason(backend: Backend) {
     let mut forged = token.clone();
     forged.pop();
     forged.push(if token.ends_with('A') { 'B' } else { 'A' });
-    assert_refused(who_am_i(&app, &forged).await, Code::Unauthenticated, "not valid");
-    assert_refused(who_am_i(&app, "garbage").await, Code::Unauthenticated, "not valid");
+    assert_refused(
+        who_am_i(&app, &forged).await,
+        Code::Unauthenticated,
+        "not valid",
+    );
+    assert_refused(
+        who_am_i(&app, "garbage").await,
+        Code::Unauthenticated,
+        "not valid",
+    );
     // Signed by a key this router does not hold.
     let other_dir = hotline_store::testing::TempDir::new();
     let other = other_dir.path().join("keys.json");
@@ -930,12 +1000,20 @@ pub async fn bad_credentials_are_refused_with_a_reason(backend: Backend) {
     assert_refused(who_am_i(&app, &foreign).await, Code::Unauthenticated, "key");
     // Expired.
     app.advance(chrono::Duration::minutes(16));
-    assert_refused(who_am_i(&app, &token).await, Code::Unauthenticated, "expired");
+    assert_refused(
+        who_am_i(&app, &token).await,
+        Code::Unauthenticated,
+        "expired",
+    );
     let token = app.token(&li).await;
     // Revoked: every token of the account stops working.
     let identity = app.hotline.as_ref().unwrap().identity().unwrap().clone();
     identity.revoke_all(account.id).await.unwrap();
-    assert_refused(who_am_i(&app, &token).await, Code::Unauthenticated, "revoked");
+    assert_refused(
+        who_am_i(&app, &token).await,
+        Code::Unauthenticated,
+        "revoked",
+    );
 
     // Disabled by an administrator: its tokens and its password stop working.
     let wang = staff(COMMUNITY_CSS, "wang");
@@ -948,7 +1026,11 @@ pub async fn bad_credentials_are_refused_with_a_reason(backend: Backend) {
         })
         .await
         .unwrap();
-    assert_refused(who_am_i(&app, &wang_token).await, Code::Unauthenticated, "disabled");
+    assert_refused(
+        who_am_i(&app, &wang_token).await,
+        Code::Unauthenticated,
+        "disabled",
+    );
     let login = |login: &str, password: &str| pb::LoginRequest {
         login: login.into(),
         password: password.into(),
@@ -979,10 +1061,19 @@ pub async fn bad_credentials_are_refused_with_a_reason(backend: Backend) {
         .delete_account(&hotline_identity::LoginName::parse("l", "gone").unwrap())
         .await
         .unwrap();
-    assert_refused(who_am_i(&app, &gone_token).await, Code::Unauthenticated, "no longer exists");
+    assert_refused(
+        who_am_i(&app, &gone_token).await,
+        Code::Unauthenticated,
+        "no longer exists",
+    );
 
     // Passwords: right, wrong, too long, and locked after repeated failures.
-    let ok = app.auth().login(login("li", TEST_PASSWORD)).await.unwrap().into_inner();
+    let ok = app
+        .auth()
+        .login(login("li", TEST_PASSWORD))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(who_am_i(&app, &ok.access_token).await.unwrap().login, "li");
     assert_refused(
         app.auth().login(login("li", &"x".repeat(300))).await,
@@ -1165,7 +1256,10 @@ pub async fn an_administrator_adds_staff_who_then_log_in(backend: Backend) {
         .unwrap()
         .into_inner();
     let me = who_am_i(&app, &tokens.access_token).await.unwrap();
-    assert_eq!((me.role.as_str(), me.station_id.as_str()), ("station_staff", COMMUNITY_CSS));
+    assert_eq!(
+        (me.role.as_str(), me.station_id.as_str()),
+        ("station_staff", COMMUNITY_CSS)
+    );
     // The first start's administrator exists, with its password in a 0600 file.
     let path = app.data_dir().join("initial-admin-password");
     let password = std::fs::read_to_string(&path).unwrap();

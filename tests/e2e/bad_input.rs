@@ -127,7 +127,8 @@ pub async fn unknown_ids_are_not_found_and_garbage_ids_are_invalid(backend: Back
     );
     let t = app.submit("路灯坏了", None).await;
     assert_status(
-        app.supervision_as(&operator()).await
+        app.supervision_as(&operator())
+            .await
             .dispatch(pb::DispatchRequest {
                 ticket_id: t.id.clone(),
                 expected_version: 0,
@@ -139,7 +140,8 @@ pub async fn unknown_ids_are_not_found_and_garbage_ids_are_invalid(backend: Back
         "3205-nowhere",
     );
     assert_status(
-        app.directory().await
+        app.directory()
+            .await
             .get_division(pb::GetDivisionRequest {
                 code: "320599".into(),
             })
@@ -155,7 +157,8 @@ pub async fn illegal_transitions_name_the_current_stage_and_change_nothing(backe
     let t = app.submit("路灯坏了", None).await;
     // Signing for a ticket nobody dispatched: it is no station's yet.
     assert_status(
-        app.station_as(&staff(COMMUNITY_CSS, "li")).await
+        app.station_as(&staff(COMMUNITY_CSS, "li"))
+            .await
             .sign_for(pb::SignForRequest {
                 ticket_id: t.id.clone(),
                 expected_version: 0,
@@ -166,7 +169,8 @@ pub async fn illegal_transitions_name_the_current_stage_and_change_nothing(backe
     );
     // Closing a ticket that was never handled.
     assert_status(
-        app.supervision_as(&supervisor()).await
+        app.supervision_as(&supervisor())
+            .await
             .close(pb::CloseRequest {
                 ticket_id: t.id.clone(),
                 expected_version: 0,
@@ -185,7 +189,8 @@ pub async fn a_stale_version_is_aborted(backend: Backend) {
     let t = app.submit("路灯坏了", Some(COMMUNITY_CSS)).await;
     assert_eq!(t.version, 2);
     assert_status(
-        app.station_as(&staff(COMMUNITY_CSS, "li")).await
+        app.station_as(&staff(COMMUNITY_CSS, "li"))
+            .await
             .sign_for(pb::SignForRequest {
                 ticket_id: t.id.clone(),
                 expected_version: 1,
@@ -232,7 +237,8 @@ pub async fn staff_of_another_station_are_denied(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let t = app.submit("路灯坏了", Some(COMMUNITY_CSS)).await;
     assert_status(
-        app.station_as(&staff(OTHER_CSS, "zhou")).await
+        app.station_as(&staff(OTHER_CSS, "zhou"))
+            .await
             .claim_ticket(pb::ClaimTicketRequest {
                 ticket_id: t.id.clone(),
                 lease_seconds: 0,
@@ -242,7 +248,8 @@ pub async fn staff_of_another_station_are_denied(backend: Backend) {
         OTHER_CSS,
     );
     assert_status(
-        app.station_as(&staff(OTHER_CSS, "zhou")).await
+        app.station_as(&staff(OTHER_CSS, "zhou"))
+            .await
             .sign_for(pb::SignForRequest {
                 ticket_id: t.id.clone(),
                 expected_version: 0,
@@ -254,7 +261,8 @@ pub async fn staff_of_another_station_are_denied(backend: Backend) {
     );
     // Station staff cannot do the centre's work.
     assert_status(
-        app.supervision_as(&staff(COMMUNITY_CSS, "li")).await
+        app.supervision_as(&staff(COMMUNITY_CSS, "li"))
+            .await
             .close(pb::CloseRequest {
                 ticket_id: t.id.clone(),
                 expected_version: 0,
@@ -264,7 +272,8 @@ pub async fn staff_of_another_station_are_denied(backend: Backend) {
         "may not call Supervision/Close",
     );
     assert_status(
-        app.supervision_as(&staff(COMMUNITY_CSS, "li")).await
+        app.supervision_as(&staff(COMMUNITY_CSS, "li"))
+            .await
             .raise_flag(pb::RaiseFlagRequest {
                 ticket_id: t.id.clone(),
                 expected_version: 0,
@@ -284,13 +293,15 @@ pub async fn a_retried_submit_returns_the_same_ticket(backend: Backend) {
     request.channel = pb::Channel::Kiosk as i32;
     request.request_id = "kiosk-0042:20260302-0001".into();
     let first = app
-        .intake().await
+        .intake()
+        .await
         .submit_ticket(request.clone())
         .await
         .unwrap()
         .into_inner();
     let again = app
-        .intake().await
+        .intake()
+        .await
         .submit_ticket(request.clone())
         .await
         .unwrap()
@@ -307,7 +318,8 @@ pub async fn a_retried_submit_returns_the_same_ticket(backend: Backend) {
         "kiosk-0042",
     );
     let all = app
-        .intake().await
+        .intake()
+        .await
         .search_tickets(pb::SearchTicketsRequest::default())
         .await
         .unwrap()
@@ -379,7 +391,8 @@ async fn raw_protobuf_with_invalid_utf8_is_invalid_argument_not_internal() {
     assert!(status.message().contains("UTF-8"), "{status:?}");
     // Nothing stored, still serving.
     let listed = app
-        .intake().await
+        .intake()
+        .await
         .search_tickets(pb::SearchTicketsRequest {
             limit: 10,
             ..Default::default()

@@ -22,7 +22,8 @@ async fn signed_ticket(app: &TestApp) -> pb::Ticket {
     let t = app
         .submit("沧浪亭社区小区围墙开裂有倒塌危险", Some(COMMUNITY_CSS))
         .await;
-    app.station_as(&staff(COMMUNITY_CSS, "li")).await
+    app.station_as(&staff(COMMUNITY_CSS, "li"))
+        .await
         .sign_for(pb::SignForRequest {
             ticket_id: t.id.clone(),
             expected_version: 0,
@@ -33,7 +34,8 @@ async fn signed_ticket(app: &TestApp) -> pb::Ticket {
 }
 
 async fn contact(app: &TestApp, id: &str) -> pb::Ticket {
-    app.station_as(&staff(COMMUNITY_CSS, "li")).await
+    app.station_as(&staff(COMMUNITY_CSS, "li"))
+        .await
         .contact_caller(pb::ContactCallerRequest {
             ticket_id: id.into(),
             expected_version: 0,
@@ -50,7 +52,8 @@ pub async fn the_first_contact_clock_has_its_own_lights_and_stops_at_contact(bac
     let app = TestApp::spawn(backend).await;
     let t = app.submit("楼道灯坏了", Some(COMMUNITY_CSS)).await;
     let signed = app
-        .station_as(&staff(COMMUNITY_CSS, "li")).await
+        .station_as(&staff(COMMUNITY_CSS, "li"))
+        .await
         .sign_for(pb::SignForRequest {
             ticket_id: t.id.clone(),
             expected_version: 0,
@@ -82,7 +85,8 @@ pub async fn the_first_contact_clock_has_its_own_lights_and_stops_at_contact(bac
     // The resolution clock is unaffected and still runs (its yellow light is days away).
     assert_eq!(app.fire_timers().await, 0);
     let again = app
-        .station_as(&staff(COMMUNITY_CSS, "li")).await
+        .station_as(&staff(COMMUNITY_CSS, "li"))
+        .await
         .contact_caller(pb::ContactCallerRequest {
             ticket_id: t.id.clone(),
             expected_version: 0,
@@ -164,7 +168,8 @@ pub async fn an_extension_approved_after_the_warning_moves_the_deadline(backend:
     assert_eq!(flags(&app.get(&t.id).await), [pb::Flag::Warning]);
     // The station asks for 3 more working days (in time: a full working day before the
     // deadline) and the centre approves.
-    app.station_as(&staff(COMMUNITY_CSS, "li")).await
+    app.station_as(&staff(COMMUNITY_CSS, "li"))
+        .await
         .request_extension(pb::RequestExtensionRequest {
             ticket_id: t.id.clone(),
             expected_version: 0,
@@ -174,7 +179,8 @@ pub async fn an_extension_approved_after_the_warning_moves_the_deadline(backend:
         .await
         .unwrap();
     let approved = app
-        .supervision_as(&supervisor()).await
+        .supervision_as(&supervisor())
+        .await
         .decide_extension(pb::DecideExtensionRequest {
             ticket_id: t.id.clone(),
             expected_version: 0,
@@ -219,7 +225,8 @@ pub async fn signing_late_turns_the_red_light_off_for_the_new_clock(backend: Bac
         [pb::Flag::Warning, pb::Flag::Overdue]
     );
     let signed = app
-        .station_as(&staff(COMMUNITY_CSS, "li")).await
+        .station_as(&staff(COMMUNITY_CSS, "li"))
+        .await
         .sign_for(pb::SignForRequest {
             ticket_id: t.id.clone(),
             expected_version: 0,
@@ -242,7 +249,8 @@ pub async fn signing_late_turns_the_red_light_off_for_the_new_clock(backend: Bac
 pub async fn closed_tickets_have_no_timers(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let t = app.submit("咨询公积金提取", None).await;
-    app.intake_as(&operator()).await
+    app.intake_as(&operator())
+        .await
         .answer_directly(pb::AnswerDirectlyRequest {
             ticket_id: t.id.clone(),
             expected_version: 0,
@@ -260,7 +268,8 @@ pub async fn a_paused_clock_escalates_nothing_and_resuming_moves_the_deadline(ba
     // Tuesday 09:00: waiting on the citizen for photos of the crack.
     app.clock.set(at("2026-03-03T01:00:00Z"));
     let paused = app
-        .station_as(&staff(COMMUNITY_CSS, "li")).await
+        .station_as(&staff(COMMUNITY_CSS, "li"))
+        .await
         .pause_clock(pb::PauseClockRequest {
             ticket_id: t.id.clone(),
             expected_version: 0,
@@ -278,7 +287,8 @@ pub async fn a_paused_clock_escalates_nothing_and_resuming_moves_the_deadline(ba
     // Thursday 09:00: the photos arrive; two working days stood still.
     app.clock.set(at("2026-03-05T01:00:00Z"));
     let resumed = app
-        .station_as(&staff(COMMUNITY_CSS, "li")).await
+        .station_as(&staff(COMMUNITY_CSS, "li"))
+        .await
         .resume_clock(pb::ResumeClockRequest {
             ticket_id: t.id.clone(),
             expected_version: 0,

@@ -424,7 +424,8 @@ async fn a_postgres_restart_and_crash_under_load_give_clients_unavailable_never_
     assert_eq!(unique.len(), total, "a retried submit made a second ticket");
     for id in &ids {
         let ticket = app
-            .intake().await
+            .intake()
+            .await
             .get_ticket(pb::GetTicketRequest {
                 ticket_id: id.clone(),
                 include_history: false,

@@ -8,7 +8,8 @@ use crate::support::*;
 
 async fn claim_and_sign(app: &TestApp, id: &str, station: &str, who: &str) -> pb::Ticket {
     let claimed = app
-        .station_as(&staff(station, who)).await
+        .station_as(&staff(station, who))
+        .await
         .claim_ticket(pb::ClaimTicketRequest {
             ticket_id: String::new(),
             lease_seconds: 0,
@@ -18,7 +19,8 @@ async fn claim_and_sign(app: &TestApp, id: &str, station: &str, who: &str) -> pb
         .into_inner();
     let ticket = claimed.ticket.expect("a ticket was waiting");
     assert_eq!(ticket.id, id);
-    app.station_as(&staff(station, who)).await
+    app.station_as(&staff(station, who))
+        .await
         .sign_for(pb::SignForRequest {
             ticket_id: id.into(),
             expected_version: ticket.version,
@@ -31,7 +33,8 @@ async fn claim_and_sign(app: &TestApp, id: &str, station: &str, who: &str) -> pb
 }
 
 async fn reply(app: &TestApp, id: &str, station: &str) -> pb::Ticket {
-    app.station_as(&staff(station, "li")).await
+    app.station_as(&staff(station, "li"))
+        .await
         .reply(pb::ReplyRequest {
             ticket_id: id.into(),
             expected_version: 0,
@@ -46,7 +49,8 @@ async fn reply(app: &TestApp, id: &str, station: &str) -> pb::Ticket {
 }
 
 async fn review(app: &TestApp, id: &str, approve: bool, note: &str) -> pb::Ticket {
-    app.supervision_as(&supervisor()).await
+    app.supervision_as(&supervisor())
+        .await
         .review_reply(pb::ReviewReplyRequest {
             ticket_id: id.into(),
             expected_version: 0,
@@ -66,7 +70,8 @@ async fn callback(
     satisfaction: pb::Satisfaction,
     reasonable: bool,
 ) -> pb::Ticket {
-    app.supervision_as(&operator()).await
+    app.supervision_as(&operator())
+        .await
         .record_callback(pb::RecordCallbackRequest {
             ticket_id: id.into(),
             expected_version: 0,
@@ -82,7 +87,8 @@ async fn callback(
 }
 
 async fn close(app: &TestApp, id: &str) -> pb::Ticket {
-    app.supervision_as(&supervisor()).await
+    app.supervision_as(&supervisor())
+        .await
         .close(pb::CloseRequest {
             ticket_id: id.into(),
             expected_version: 0,
@@ -95,7 +101,8 @@ async fn close(app: &TestApp, id: &str) -> pb::Ticket {
 }
 
 async fn dispatch(app: &TestApp, id: &str, station: &str) -> pb::Ticket {
-    app.supervision_as(&operator()).await
+    app.supervision_as(&operator())
+        .await
         .dispatch(pb::DispatchRequest {
             ticket_id: id.into(),
             expected_version: 0,
@@ -112,7 +119,8 @@ async fn dispatch(app: &TestApp, id: &str, station: &str) -> pb::Ticket {
 async fn queue_ids(app: &TestApp, station: &str) -> Vec<String> {
     use futures::StreamExt;
     let mut stream = app
-        .station_as(&supervisor()).await
+        .station_as(&supervisor())
+        .await
         .watch_queue(pb::WatchQueueRequest {
             station_id: station.into(),
         })
@@ -122,7 +130,8 @@ async fn queue_ids(app: &TestApp, station: &str) -> Vec<String> {
     // The stream starts with the queue as it is; read exactly as many items as the store says
     // are waiting there.
     let waiting = app
-        .intake().await
+        .intake()
+        .await
         .search_tickets(pb::SearchTicketsRequest {
             stage: if station == TRIAGE {
                 pb::Stage::PendingDispatch
@@ -224,7 +233,8 @@ pub async fn return_goes_to_arbitration_then_redispatch(backend: Backend) {
         .await;
     claim_and_sign(&app, &t.id, COMMUNITY_CSS, "li").await;
     let returned = app
-        .station_as(&staff(COMMUNITY_CSS, "li")).await
+        .station_as(&staff(COMMUNITY_CSS, "li"))
+        .await
         .request_return(pb::RequestReturnRequest {
             ticket_id: t.id.clone(),
             expected_version: 0,
@@ -240,7 +250,8 @@ pub async fn return_goes_to_arbitration_then_redispatch(backend: Backend) {
 
     // Refused first: back to the station, in the stage it was in.
     let refused = app
-        .supervision_as(&supervisor()).await
+        .supervision_as(&supervisor())
+        .await
         .arbitrate_return(pb::ArbitrateReturnRequest {
             ticket_id: t.id.clone(),
             expected_version: 0,
@@ -256,7 +267,8 @@ pub async fn return_goes_to_arbitration_then_redispatch(backend: Backend) {
     assert_eq!(refused.station_id, COMMUNITY_CSS);
 
     // Asked again with the basis confirmed, and accepted: to centre triage, then re-dispatched.
-    app.station_as(&staff(COMMUNITY_CSS, "li")).await
+    app.station_as(&staff(COMMUNITY_CSS, "li"))
+        .await
         .request_return(pb::RequestReturnRequest {
             ticket_id: t.id.clone(),
             expected_version: 0,
@@ -266,7 +278,8 @@ pub async fn return_goes_to_arbitration_then_redispatch(backend: Backend) {
         .await
         .unwrap();
     let accepted = app
-        .supervision_as(&supervisor()).await
+        .supervision_as(&supervisor())
+        .await
         .arbitrate_return(pb::ArbitrateReturnRequest {
             ticket_id: t.id.clone(),
             expected_version: 0,
@@ -323,9 +336,14 @@ pub async fn extension_approved_moves_the_deadline_and_refused_keeps_it(backend:
         note: String::new(),
     };
 
-    app.station_as(&staff(COMMUNITY_CSS, "li")).await.request_extension(ask(3)).await.unwrap();
+    app.station_as(&staff(COMMUNITY_CSS, "li"))
+        .await
+        .request_extension(ask(3))
+        .await
+        .unwrap();
     let refused = app
-        .supervision().await
+        .supervision()
+        .await
         .decide_extension(decide(false))
         .await
         .unwrap()
@@ -335,9 +353,14 @@ pub async fn extension_approved_moves_the_deadline_and_refused_keeps_it(backend:
     assert_eq!(refused.deadlines.unwrap().resolution, due);
     assert!(refused.extension_request.is_none());
 
-    app.station_as(&staff(COMMUNITY_CSS, "li")).await.request_extension(ask(3)).await.unwrap();
+    app.station_as(&staff(COMMUNITY_CSS, "li"))
+        .await
+        .request_extension(ask(3))
+        .await
+        .unwrap();
     let approved = app
-        .supervision().await
+        .supervision()
+        .await
         .decide_extension(decide(true))
         .await
         .unwrap()
@@ -357,7 +380,12 @@ pub async fn extension_approved_moves_the_deadline_and_refused_keeps_it(backend:
             .unwrap()
             .into(),
     );
-    let late = app.station_as(&staff(COMMUNITY_CSS, "li")).await.request_extension(ask(2)).await.unwrap_err();
+    let late = app
+        .station_as(&staff(COMMUNITY_CSS, "li"))
+        .await
+        .request_extension(ask(2))
+        .await
+        .unwrap_err();
     assert_eq!(late.code(), tonic::Code::FailedPrecondition);
     assert!(
         late.message().contains("extension refused"),
@@ -404,7 +432,8 @@ pub async fn duplicate_links_to_the_live_ticket_and_reports_its_progress(backend
     let original = app.submit("沧浪亭社区路灯不亮", Some(COMMUNITY_CSS)).await;
     let again = app.submit("沧浪亭社区路灯还是不亮", None).await;
     let linked = app
-        .intake_as(&operator()).await
+        .intake_as(&operator())
+        .await
         .link_duplicate(pb::LinkDuplicateRequest {
             ticket_id: again.id.clone(),
             expected_version: 0,
@@ -426,7 +455,8 @@ pub async fn duplicate_links_to_the_live_ticket_and_reports_its_progress(backend
     // A closed ticket is not a live original.
     let third = app.submit("路灯又坏了", None).await;
     let err = app
-        .intake_as(&operator()).await
+        .intake_as(&operator())
+        .await
         .link_duplicate(pb::LinkDuplicateRequest {
             ticket_id: third.id.clone(),
             expected_version: 0,
@@ -441,7 +471,8 @@ pub async fn emergency_hand_off_is_recorded_and_closed(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let t = app.submit("楼下闻到很浓的煤气味，有人晕倒了", None).await;
     let handed = app
-        .intake_as(&operator()).await
+        .intake_as(&operator())
+        .await
         .hand_off_emergency(pb::HandOffEmergencyRequest {
             ticket_id: t.id.clone(),
             expected_version: t.version,
@@ -467,7 +498,8 @@ pub async fn answered_directly_and_not_accepted_close_at_intake(backend: Backend
     let app = TestApp::spawn(backend).await;
     let asked = app.submit("请问居住证怎么办理", None).await;
     let answered = app
-        .intake_as(&operator()).await
+        .intake_as(&operator())
+        .await
         .answer_directly(pb::AnswerDirectlyRequest {
             ticket_id: asked.id.clone(),
             expected_version: 0,
@@ -481,7 +513,8 @@ pub async fn answered_directly_and_not_accepted_close_at_intake(backend: Backend
     assert_eq!(stage(&answered), pb::Stage::Closed);
     let out = app.submit("邻居家装修我想起诉他", None).await;
     let rejected = app
-        .intake_as(&operator()).await
+        .intake_as(&operator())
+        .await
         .not_accept(pb::NotAcceptRequest {
             ticket_id: out.id.clone(),
             expected_version: 0,
@@ -506,7 +539,8 @@ pub async fn sub_dispatch_and_co_handlers_report_to_the_lead(backend: Backend) {
     claim_and_sign(&app, &t.id, STREET_OFFICE, "zhao").await;
     // The street passes it down to the community, and stays the lead (首接负责).
     let down = app
-        .station_as(&staff(STREET_OFFICE, "zhao")).await
+        .station_as(&staff(STREET_OFFICE, "zhao"))
+        .await
         .sub_dispatch(pb::SubDispatchRequest {
             ticket_id: t.id.clone(),
             expected_version: 0,
@@ -524,7 +558,8 @@ pub async fn sub_dispatch_and_co_handlers_report_to_the_lead(backend: Backend) {
     claim_and_sign(&app, &t.id, COMMUNITY_CSS, "li").await;
 
     let co = "320508021-urban";
-    app.supervision_as(&supervisor()).await
+    app.supervision_as(&supervisor())
+        .await
         .add_co_handler(pb::AddCoHandlerRequest {
             ticket_id: t.id.clone(),
             expected_version: 0,
@@ -534,7 +569,8 @@ pub async fn sub_dispatch_and_co_handlers_report_to_the_lead(backend: Backend) {
         .unwrap();
     // The lead cannot reply before the co-handler reports back.
     let early = app
-        .station_as(&staff(COMMUNITY_CSS, "li")).await
+        .station_as(&staff(COMMUNITY_CSS, "li"))
+        .await
         .reply(pb::ReplyRequest {
             ticket_id: t.id.clone(),
             expected_version: 0,
@@ -545,7 +581,8 @@ pub async fn sub_dispatch_and_co_handlers_report_to_the_lead(backend: Backend) {
         .unwrap_err();
     assert_eq!(early.code(), tonic::Code::FailedPrecondition);
     assert!(early.message().contains(co), "{}", early.message());
-    app.station_as(&staff(co, "sun")).await
+    app.station_as(&staff(co, "sun"))
+        .await
         .report_as_co_handler(pb::ReportAsCoHandlerRequest {
             ticket_id: t.id.clone(),
             expected_version: 0,
@@ -589,7 +626,8 @@ pub async fn an_expired_claim_returns_the_ticket_for_someone_else(backend: Backe
     let app = TestApp::spawn(backend).await;
     let t = app.submit("小区停车位被占", Some(COMMUNITY_CSS)).await;
     let first = app
-        .station_as(&staff(COMMUNITY_CSS, "li")).await
+        .station_as(&staff(COMMUNITY_CSS, "li"))
+        .await
         .claim_ticket(pb::ClaimTicketRequest {
             ticket_id: String::new(),
             lease_seconds: 60,
@@ -600,7 +638,8 @@ pub async fn an_expired_claim_returns_the_ticket_for_someone_else(backend: Backe
     assert_eq!(first.ticket.unwrap().id, t.id);
     // While li holds it, wang gets nothing and cannot sign for it.
     let none = app
-        .station_as(&staff(COMMUNITY_CSS, "wang")).await
+        .station_as(&staff(COMMUNITY_CSS, "wang"))
+        .await
         .claim_ticket(pb::ClaimTicketRequest {
             ticket_id: String::new(),
             lease_seconds: 60,
@@ -610,7 +649,8 @@ pub async fn an_expired_claim_returns_the_ticket_for_someone_else(backend: Backe
         .into_inner();
     assert!(none.ticket.is_none());
     let blocked = app
-        .station_as(&staff(COMMUNITY_CSS, "wang")).await
+        .station_as(&staff(COMMUNITY_CSS, "wang"))
+        .await
         .sign_for(pb::SignForRequest {
             ticket_id: t.id.clone(),
             expected_version: 0,
@@ -654,7 +694,12 @@ pub async fn a_stale_queue_entry_fails_one_claim_and_is_cleared(backend: Backend
         ticket_id: String::new(),
         lease_seconds: 60,
     };
-    let stale = app.station_as(&staff(COMMUNITY_CSS, "wang")).await.claim_ticket(claim()).await.unwrap_err();
+    let stale = app
+        .station_as(&staff(COMMUNITY_CSS, "wang"))
+        .await
+        .claim_ticket(claim())
+        .await
+        .unwrap_err();
     assert_eq!(stale.code(), tonic::Code::FailedPrecondition);
     // The entry is gone (not left behind under a lease), and the ticket is untouched.
     let listed = engine
@@ -668,7 +713,8 @@ pub async fn a_stale_queue_entry_fails_one_claim_and_is_cleared(backend: Backend
         .unwrap();
     assert!(listed.is_empty(), "{listed:?}");
     assert!(app
-        .station_as(&staff(COMMUNITY_CSS, "wang")).await
+        .station_as(&staff(COMMUNITY_CSS, "wang"))
+        .await
         .claim_ticket(claim())
         .await
         .unwrap()

@@ -97,7 +97,8 @@ pub async fn health_reports_serving(backend: Backend) {
 pub async fn the_directory_lists_suzhou_and_its_stations(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let districts = app
-        .directory().await
+        .directory()
+        .await
         .list_divisions(pb::ListDivisionsRequest::default())
         .await
         .unwrap()
@@ -106,7 +107,8 @@ pub async fn the_directory_lists_suzhou_and_its_stations(backend: Backend) {
     assert_eq!(districts.len(), 10);
     assert!(districts.iter().any(|d| d.name == "姑苏区"));
     let stations = app
-        .directory().await
+        .directory()
+        .await
         .list_stations(pb::ListStationsRequest {
             division_code: "320508021019".into(),
         })
@@ -139,7 +141,8 @@ pub async fn search_pages_newest_first(backend: Backend) {
     let mut token = String::new();
     loop {
         let resp = app
-            .intake().await
+            .intake()
+            .await
             .search_tickets(page(token))
             .await
             .unwrap()

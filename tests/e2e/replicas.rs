@@ -19,14 +19,16 @@ fn at(rfc3339: &str) -> DateTime<Utc> {
 
 /// Signs for and reaches the caller, so only the resolution clock runs.
 async fn sign(app: &TestApp, id: &str) {
-    app.station_as(&staff(COMMUNITY_CSS, "li")).await
+    app.station_as(&staff(COMMUNITY_CSS, "li"))
+        .await
         .sign_for(pb::SignForRequest {
             ticket_id: id.into(),
             expected_version: 0,
         })
         .await
         .expect("sign for");
-    app.station_as(&staff(COMMUNITY_CSS, "li")).await
+    app.station_as(&staff(COMMUNITY_CSS, "li"))
+        .await
         .contact_caller(pb::ContactCallerRequest {
             ticket_id: id.into(),
             expected_version: 0,
@@ -40,7 +42,8 @@ async fn sign(app: &TestApp, id: &str) {
 async fn submit_unsure(app: &TestApp) -> String {
     let mut r = submit_request("你好", None);
     r.hold = false;
-    app.intake().await
+    app.intake()
+        .await
         .submit_ticket(r)
         .await
         .unwrap()
@@ -67,7 +70,8 @@ async fn a_ticket_submitted_on_one_replica_is_pushed_to_watchers_on_another() {
     let (replicas, _) = TestApp::spawn_replicas(2).await;
     let (a, b) = (&replicas[0], &replicas[1]);
     let mut stream = b
-        .station_as(&supervisor()).await
+        .station_as(&supervisor())
+        .await
         .watch_queue(pb::WatchQueueRequest {
             station_id: COMMUNITY_CSS.into(),
         })
@@ -84,7 +88,8 @@ async fn a_ticket_submitted_on_one_replica_is_pushed_to_watchers_on_another() {
     // A watcher that reconnects gets the queue as it is first: nothing is missed.
     drop(stream);
     let mut again = a
-        .station_as(&supervisor()).await
+        .station_as(&supervisor())
+        .await
         .watch_queue(pb::WatchQueueRequest {
             station_id: COMMUNITY_CSS.into(),
         })
@@ -95,7 +100,8 @@ async fn a_ticket_submitted_on_one_replica_is_pushed_to_watchers_on_another() {
     assert_eq!(first.ticket_id, t.id);
     // And a claim on one replica holds on the other.
     let claimed = b
-        .station_as(&staff(COMMUNITY_CSS, "li")).await
+        .station_as(&staff(COMMUNITY_CSS, "li"))
+        .await
         .claim_ticket(pb::ClaimTicketRequest {
             ticket_id: String::new(),
             lease_seconds: 60,
@@ -105,7 +111,8 @@ async fn a_ticket_submitted_on_one_replica_is_pushed_to_watchers_on_another() {
         .into_inner();
     assert_eq!(claimed.ticket.unwrap().id, t.id);
     let nothing = a
-        .station_as(&staff(COMMUNITY_CSS, "wang")).await
+        .station_as(&staff(COMMUNITY_CSS, "wang"))
+        .await
         .claim_ticket(pb::ClaimTicketRequest {
             ticket_id: String::new(),
             lease_seconds: 60,
@@ -410,7 +417,8 @@ async fn a_ticket_dispatched_by_one_replica_moves_off_the_queue_another_put_it_o
         Some(&vec![TRIAGE.to_owned()])
     );
     // ...and replica b dispatches it: one move, from triage's keys to the station's.
-    b.supervision_as(&operator()).await
+    b.supervision_as(&operator())
+        .await
         .dispatch(pb::DispatchRequest {
             ticket_id: id.clone(),
             expected_version: 0,

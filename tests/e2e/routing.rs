@@ -18,7 +18,8 @@ fn routed_request(text: &str, address: &str) -> pb::SubmitTicketRequest {
 }
 
 async fn route(app: &TestApp, text: &str, address: &str) -> pb::SubmitTicketResponse {
-    app.intake().await
+    app.intake()
+        .await
         .submit_ticket(routed_request(text, address))
         .await
         .expect("submit")
@@ -50,7 +51,8 @@ pub async fn a_request_without_a_station_lands_on_the_right_queue_with_its_expla
     assert!(!why.versions.is_empty());
     // On the station's queue, and the history says who decided what.
     let queued = app
-        .intake().await
+        .intake()
+        .await
         .search_tickets(pb::SearchTicketsRequest {
             stage: pb::Stage::AwaitingSignFor as i32,
             station_id: COMMUNITY_CSS.into(),
@@ -106,7 +108,8 @@ pub async fn an_emergency_goes_to_triage_flagged_critical_for_hand_off(backend: 
     assert_eq!(why.emergency, pb::EmergencyService::Fire119 as i32);
     // The operator hands it off from triage.
     let handed = app
-        .intake_as(&operator()).await
+        .intake_as(&operator())
+        .await
         .hand_off_emergency(pb::HandOffEmergencyRequest {
             ticket_id: t.id.clone(),
             expected_version: 0,
@@ -126,7 +129,8 @@ pub async fn re_categorising_a_ticket_moves_it_to_the_new_station(backend: Backe
     let t = route(&app, PROPERTY_REPAIR, ADDRESS).await.ticket.unwrap();
     assert_eq!(t.station_id, COMMUNITY_CSS);
     let moved = app
-        .supervision_as(&supervisor()).await
+        .supervision_as(&supervisor())
+        .await
         .reclassify(pb::ReclassifyRequest {
             ticket_id: t.id.clone(),
             expected_version: t.version,
@@ -155,7 +159,8 @@ pub async fn re_categorising_a_ticket_moves_it_to_the_new_station(backend: Backe
     );
     // A corrected address re-routes too: the same category, another community.
     let corrected = app
-        .supervision_as(&supervisor()).await
+        .supervision_as(&supervisor())
+        .await
         .reclassify(pb::ReclassifyRequest {
             ticket_id: t.id.clone(),
             expected_version: 0,
@@ -172,7 +177,8 @@ pub async fn re_categorising_a_ticket_moves_it_to_the_new_station(backend: Backe
     assert_eq!(corrected.address, "虎丘区横塘街道横塘社区");
     // Changing only the urgency keeps the category (and the station).
     let urgent = app
-        .supervision_as(&supervisor()).await
+        .supervision_as(&supervisor())
+        .await
         .reclassify(pb::ReclassifyRequest {
             ticket_id: t.id.clone(),
             expected_version: 0,
@@ -189,7 +195,8 @@ pub async fn re_categorising_a_ticket_moves_it_to_the_new_station(backend: Backe
     assert_eq!(urgent.urgency, pb::Urgency::Urgent as i32);
     // Station staff cannot re-categorise.
     let denied = app
-        .supervision_as(&staff("320505001002-lss", "li")).await
+        .supervision_as(&staff("320505001002-lss", "li"))
+        .await
         .reclassify(pb::ReclassifyRequest {
             ticket_id: t.id.clone(),
             expected_version: 0,
@@ -228,7 +235,8 @@ pub async fn a_repeated_request_is_linked_to_the_live_ticket(backend: Backend) {
 pub async fn preview_decides_without_creating_a_ticket(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let preview = app
-        .intake().await
+        .intake()
+        .await
         .preview_route(pb::PreviewRouteRequest {
             text: PROPERTY_REPAIR.into(),
             address: ADDRESS.into(),
@@ -241,7 +249,8 @@ pub async fn preview_decides_without_creating_a_ticket(backend: Backend) {
     assert_eq!(route.station_id, COMMUNITY_CSS);
     assert!(preview.duplicate_of.is_none());
     let all = app
-        .intake().await
+        .intake()
+        .await
         .search_tickets(pb::SearchTicketsRequest::default())
         .await
         .unwrap()
@@ -249,7 +258,8 @@ pub async fn preview_decides_without_creating_a_ticket(backend: Backend) {
     assert!(all.tickets.is_empty());
     // Garbage gets an answer, never an error.
     let garbage = app
-        .intake().await
+        .intake()
+        .await
         .preview_route(pb::PreviewRouteRequest {
             text: "@@@###".into(),
             ..Default::default()
@@ -260,7 +270,8 @@ pub async fn preview_decides_without_creating_a_ticket(backend: Backend) {
     assert!(garbage.route.unwrap().triage);
     // Over the limit is refused like a submit.
     let too_long = app
-        .intake().await
+        .intake()
+        .await
         .preview_route(pb::PreviewRouteRequest {
             text: "很".repeat(4_001),
             ..Default::default()

@@ -6,20 +6,22 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use hotline_core::ManualClock;
+use hotline_identity::{
+    Account, AccountId, DisplayName, KeyRing, LoginName, Role, Scope, Territory,
+};
 use hotline_proto::v1 as pb;
-use hotline_identity::{Account, AccountId, DisplayName, KeyRing, LoginName, Role, Scope, Territory};
 use hotline_proto::v1::admin_client::AdminClient;
 use hotline_proto::v1::auth_client::AuthClient;
 use hotline_proto::v1::directory_client::DirectoryClient;
 use hotline_proto::v1::intake_client::IntakeClient;
 use hotline_proto::v1::station_client::StationClient;
 use hotline_proto::v1::supervision_client::SupervisionClient;
-use tonic::service::interceptor::InterceptedService;
 use hotline_router::config::ServeArgs;
 use hotline_store::testing::TempDir;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 /// A community service station (沧浪亭社区, 双塔街道, 姑苏区) and its street office.
@@ -48,7 +50,10 @@ pub struct TestApp {
     /// Directories that must live as long as this router (a shared key file).
     pub keep: Vec<TempDir>,
     /// gRPC over TLS: the server's config and the client's (which trusts the server's CA).
-    tls: Option<(tonic::transport::ServerTlsConfig, tonic::transport::ClientTlsConfig)>,
+    tls: Option<(
+        tonic::transport::ServerTlsConfig,
+        tonic::transport::ClientTlsConfig,
+    )>,
     _dir: TempDir,
 }
 
@@ -60,7 +65,11 @@ pub struct Bearer(pub Option<tonic::metadata::MetadataValue<tonic::metadata::Asc
 
 impl Bearer {
     pub fn token(token: &str) -> Self {
-        Self(Some(format!("Bearer {token}").parse().expect("a token fits a header")))
+        Self(Some(
+            format!("Bearer {token}")
+                .parse()
+                .expect("a token fits a header"),
+        ))
     }
 }
 
@@ -70,7 +79,9 @@ impl tonic::service::Interceptor for Bearer {
         mut request: tonic::Request<()>,
     ) -> Result<tonic::Request<()>, tonic::Status> {
         if let Some(value) = &self.0 {
-            request.metadata_mut().insert("authorization", value.clone());
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
         }
         Ok(request)
     }
@@ -186,10 +197,7 @@ impl TestApp {
         client: tonic::transport::ClientTlsConfig,
     ) -> Self {
         let dir = TempDir::new();
-        let argv = vec![
-            "--data-dir".to_owned(),
-            dir.path().display().to_string(),
-        ];
+        let argv = vec!["--data-dir".to_owned(), dir.path().display().to_string()];
         let args = ServeArgs::parse_from(argv).expect("args");
         let mut app = Self {
             addr: "127.0.0.1:0".parse().unwrap(),
@@ -298,7 +306,10 @@ impl TestApp {
                 Some(_) => format!(
                     "{}-{}",
                     who.login,
-                    who.station.as_deref().or(who.territory.as_deref()).unwrap_or("x")
+                    who.station
+                        .as_deref()
+                        .or(who.territory.as_deref())
+                        .unwrap_or("x")
                 ),
                 None => who.login.clone(),
             }
@@ -330,10 +341,7 @@ impl TestApp {
                 .expect("the account exists"),
             Err(e) => panic!("create a test account: {e}"),
         };
-        self.accounts
-            .lock()
-            .unwrap()
-            .insert(login, account.clone());
+        self.accounts.lock().unwrap().insert(login, account.clone());
         account
     }
 

@@ -3,8 +3,8 @@
 use clap::{ArgGroup, Args, Parser, Subcommand};
 
 use crate::vocab::{
-    ChannelArg, FlagArg, NatureArg, ReturnReasonArg, SatisfactionArg, ServiceArg,
-    StageArg, UrgencyArg,
+    ChannelArg, FlagArg, NatureArg, ReturnReasonArg, SatisfactionArg, ServiceArg, StageArg,
+    UrgencyArg,
 };
 
 /// Where `hotline serve` listens by default.
@@ -45,7 +45,12 @@ pub struct Cli {
 #[command(next_help_heading = "Credentials (before the subcommand)")]
 pub struct Identity {
     /// An access token or an integrator API key (`hk_...`), instead of the saved login.
-    #[arg(long, env = "HOTLINE_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    #[arg(
+        long,
+        env = "HOTLINE_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
     pub token: Option<String>,
 
     /// Where `login` keeps the session (default: ~/.config/hotline/agent-desk-session.json).

@@ -5,20 +5,20 @@ use std::future::Future;
 use std::io::Read;
 use std::time::Duration;
 
+use crate::Conn as Channel;
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::directory_client::DirectoryClient;
 use hotline_proto::v1::intake_client::IntakeClient;
 use hotline_proto::v1::station_client::StationClient;
 use hotline_proto::v1::supervision_client::SupervisionClient;
 use serde_json::{json, Value};
-use crate::Conn as Channel;
 
 use crate::cli::{
     AddCohandlerArgs, AnswerArgs, ArbitrateArgs, CallbackArgs, ClaimArgs, CohandlerReportArgs,
     ContactArgs, DecideExtensionArgs, DivisionsArgs, DuplicateArgs, ExtendArgs, FlagArgs,
-    HandoffArgs, PauseArgs, PreviewArgs, ReclassifyArgs, RejectArgs, ReplyArgs,
-    ReturnArgs, ReviewArgs, RouteArgs, SearchArgs, ShowArgs, StationArgs, StationsArgs, SubmitArgs,
-    TicketArgs, TriageArgs,
+    HandoffArgs, PauseArgs, PreviewArgs, ReclassifyArgs, RejectArgs, ReplyArgs, ReturnArgs,
+    ReviewArgs, RouteArgs, SearchArgs, ShowArgs, StationArgs, StationsArgs, SubmitArgs, TicketArgs,
+    TriageArgs,
 };
 use crate::render::{
     division_json, division_line, queue_item_json, queue_item_line, route_json, route_summary,
@@ -116,7 +116,10 @@ pub async fn logout(
     session_path: &std::path::Path,
 ) -> Result<Report, DeskError> {
     let Some(session) = crate::session::load(session_path)? else {
-        return Ok(Report::new("not logged in".to_owned(), json!({ "logged_out": false })));
+        return Ok(Report::new(
+            "not logged in".to_owned(),
+            json!({ "logged_out": false }),
+        ));
     };
     hotline_proto::v1::auth_client::AuthClient::new(channel)
         .logout(pb::LogoutRequest {
@@ -163,14 +166,13 @@ fn geo_point(lat: Option<f64>, lng: Option<f64>) -> Result<Option<pb::GeoPoint>,
 /// SubmitTicket. `--text -` reads the text from stdin.
 pub async fn submit(ch: Channel, args: &SubmitArgs) -> Result<Report, DeskError> {
     let text = request_text(&args.text)?;
-    let caller = (args.name.is_some() || args.phone.is_some() || args.confidential).then(|| {
-        pb::Caller {
+    let caller =
+        (args.name.is_some() || args.phone.is_some() || args.confidential).then(|| pb::Caller {
             name: opt(args.name.as_ref()),
             phone: opt(args.phone.as_ref()),
             confidential: args.confidential,
             masked: false,
-        }
-    });
+        });
     let location = geo_point(args.lat, args.lng)?;
     let request = pb::SubmitTicketRequest {
         request_id: opt(args.request_id.as_ref()),
@@ -343,10 +345,7 @@ pub async fn reject(ch: Channel, args: &RejectArgs) -> Result<Report, DeskError>
 }
 
 /// LinkDuplicate: closes this ticket and shows the live one's progress.
-pub async fn duplicate(
-    ch: Channel,
-    args: &DuplicateArgs,
-) -> Result<Report, DeskError> {
+pub async fn duplicate(ch: Channel, args: &DuplicateArgs) -> Result<Report, DeskError> {
     let response = IntakeClient::new(ch)
         .link_duplicate(pb::LinkDuplicateRequest {
             ticket_id: args.ticket.clone(),
@@ -499,10 +498,7 @@ pub async fn resume(ch: Channel, args: &TicketArgs) -> Result<Report, DeskError>
 }
 
 /// RequestReturn (退单申请).
-pub async fn request_return(
-    ch: Channel,
-    args: &ReturnArgs,
-) -> Result<Report, DeskError> {
+pub async fn request_return(ch: Channel, args: &ReturnArgs) -> Result<Report, DeskError> {
     let response = StationClient::new(ch)
         .request_return(pb::RequestReturnRequest {
             ticket_id: args.ticket.clone(),
@@ -531,10 +527,7 @@ pub async fn extend(ch: Channel, args: &ExtendArgs) -> Result<Report, DeskError>
 }
 
 /// SubDispatch (下派).
-pub async fn subdispatch(
-    ch: Channel,
-    args: &RouteArgs,
-) -> Result<Report, DeskError> {
+pub async fn subdispatch(ch: Channel, args: &RouteArgs) -> Result<Report, DeskError> {
     let response = StationClient::new(ch)
         .sub_dispatch(pb::SubDispatchRequest {
             ticket_id: args.ticket.clone(),
@@ -605,10 +598,7 @@ pub async fn triage(ch: Channel, args: &TriageArgs) -> Result<Report, DeskError>
 }
 
 /// ArbitrateReturn (退单审核).
-pub async fn arbitrate(
-    ch: Channel,
-    args: &ArbitrateArgs,
-) -> Result<Report, DeskError> {
+pub async fn arbitrate(ch: Channel, args: &ArbitrateArgs) -> Result<Report, DeskError> {
     let response = SupervisionClient::new(ch)
         .arbitrate_return(pb::ArbitrateReturnRequest {
             ticket_id: args.ticket.clone(),
@@ -647,10 +637,7 @@ pub async fn decide_extension(
 }
 
 /// AddCoHandler (加派/协办).
-pub async fn add_cohandler(
-    ch: Channel,
-    args: &AddCohandlerArgs,
-) -> Result<Report, DeskError> {
+pub async fn add_cohandler(ch: Channel, args: &AddCohandlerArgs) -> Result<Report, DeskError> {
     let response = SupervisionClient::new(ch)
         .add_co_handler(pb::AddCoHandlerRequest {
             ticket_id: args.ticket.clone(),
@@ -680,10 +667,7 @@ pub async fn review(ch: Channel, args: &ReviewArgs) -> Result<Report, DeskError>
 }
 
 /// RecordCallback (回访).
-pub async fn callback(
-    ch: Channel,
-    args: &CallbackArgs,
-) -> Result<Report, DeskError> {
+pub async fn callback(ch: Channel, args: &CallbackArgs) -> Result<Report, DeskError> {
     let response = SupervisionClient::new(ch)
         .record_callback(pb::RecordCallbackRequest {
             ticket_id: args.ticket.clone(),
@@ -709,10 +693,7 @@ pub async fn close(ch: Channel, args: &TicketArgs) -> Result<Report, DeskError> 
 
 /// Reclassify (重新分类): corrects category, nature, urgency or place; the router routes the
 /// ticket again and it moves to the station the new decision picks.
-pub async fn reclassify(
-    ch: Channel,
-    args: &ReclassifyArgs,
-) -> Result<Report, DeskError> {
+pub async fn reclassify(ch: Channel, args: &ReclassifyArgs) -> Result<Report, DeskError> {
     let ticket = SupervisionClient::new(ch)
         .reclassify(pb::ReclassifyRequest {
             ticket_id: args.ticket.clone(),

@@ -176,9 +176,8 @@ pub async fn connect_with(
     if url.starts_with("https://") {
         let mut tls = tonic::transport::ClientTlsConfig::new().with_native_roots();
         if let Some(path) = ca_cert {
-            let pem = std::fs::read(path).map_err(|e| {
-                DeskError::Usage(format!("--ca-cert {}: {e}", path.display()))
-            })?;
+            let pem = std::fs::read(path)
+                .map_err(|e| DeskError::Usage(format!("--ca-cert {}: {e}", path.display())))?;
             tls = tls.ca_certificate(tonic::transport::Certificate::from_pem(pem));
         }
         endpoint = endpoint

@@ -28,9 +28,9 @@ impl Bearer {
     pub fn new(credential: Option<&str>) -> Result<Self, DeskError> {
         credential
             .map(|c| {
-                format!("Bearer {c}")
-                    .parse()
-                    .map_err(|_| DeskError::Usage("the token has characters a header cannot carry".into()))
+                format!("Bearer {c}").parse().map_err(|_| {
+                    DeskError::Usage("the token has characters a header cannot carry".into())
+                })
             })
             .transpose()
             .map(Self)
@@ -38,9 +38,14 @@ impl Bearer {
 }
 
 impl Interceptor for Bearer {
-    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
         if let Some(value) = &self.0 {
-            request.metadata_mut().insert("authorization", value.clone());
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
         }
         Ok(request)
     }

@@ -62,8 +62,9 @@ impl Router {
             .await
             .expect("router builds");
         let identity = hotline.identity().expect("identity").clone();
-        let keys = hotline_identity::KeyRing::load(&hotline_router::server::signing_keys_path(&args))
-            .expect("signing keys");
+        let keys =
+            hotline_identity::KeyRing::load(&hotline_router::server::signing_keys_path(&args))
+                .expect("signing keys");
         let mut tokens = std::collections::HashMap::new();
         for (login, role, scope) in ACCOUNTS {
             let role = hotline_identity::Role::parse("role", role).unwrap();
@@ -72,15 +73,28 @@ impl Router {
                     login: hotline_identity::LoginName::parse("login", login).unwrap(),
                     display_name: hotline_identity::DisplayName::parse("name", login).unwrap(),
                     role,
-                    scope: hotline_router::grpc::auth::scope_for(role, scope, scope, Vec::new(), Vec::new())
-                        .unwrap(),
+                    scope: hotline_router::grpc::auth::scope_for(
+                        role,
+                        scope,
+                        scope,
+                        Vec::new(),
+                        Vec::new(),
+                    )
+                    .unwrap(),
                     password: hotline_identity::Password::parse("p", PASSWORD).unwrap(),
                 })
                 .await
                 .expect("test account");
             let now = hotline_core::Clock::now(&clock);
-            let claims = hotline_identity::tokens::Claims::for_account(&account, now, chrono::Duration::hours(8));
-            tokens.insert(*login, hotline_identity::tokens::sign(&keys, &claims).unwrap());
+            let claims = hotline_identity::tokens::Claims::for_account(
+                &account,
+                now,
+                chrono::Duration::hours(8),
+            );
+            tokens.insert(
+                *login,
+                hotline_identity::tokens::sign(&keys, &claims).unwrap(),
+            );
         }
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
@@ -122,7 +136,10 @@ impl Router {
     }
 
     fn token(&self, login: &str) -> &str {
-        self.tokens.get(login).map(String::as_str).expect("a test account")
+        self.tokens
+            .get(login)
+            .map(String::as_str)
+            .expect("a test account")
     }
 
     fn url(&self) -> String {
@@ -225,7 +242,8 @@ async fn a_ticket_goes_from_submit_to_close() {
     );
 
     // Centre: dispatch to the community service station.
-    let dispatched = hotline_agent_desk::dispatch(router.conn("sup01"),
+    let dispatched = hotline_agent_desk::dispatch(
+        router.conn("sup01"),
         &RouteArgs {
             ticket: id.clone(),
             to: STATION.to_owned(),
@@ -267,7 +285,8 @@ async fn a_ticket_goes_from_submit_to_close() {
     assert_eq!(signed.json["ticket"]["signed_by"], "s01");
     assert!(signed.json["ticket"]["deadlines"]["resolution"].is_string());
     assert!(signed.human.contains("办理中 (in_progress)"));
-    let replied = hotline_agent_desk::reply(router.conn("s01"),
+    let replied = hotline_agent_desk::reply(
+        router.conn("s01"),
         &ReplyArgs {
             ticket: id.clone(),
             record: "已联系路灯所更换灯泡".to_owned(),
@@ -286,7 +305,8 @@ async fn a_ticket_goes_from_submit_to_close() {
     );
 
     // Centre: review, callback, close.
-    let reviewed = hotline_agent_desk::review(router.conn("sup01"),
+    let reviewed = hotline_agent_desk::review(
+        router.conn("sup01"),
         &ReviewArgs {
             ticket: id.clone(),
             approve: true,
@@ -298,7 +318,8 @@ async fn a_ticket_goes_from_submit_to_close() {
     assert_eq!(stage(&reviewed), "awaiting_callback");
     assert!(reviewed.json["ticket"]["deadlines"]["callback"].is_string());
 
-    let called = hotline_agent_desk::callback(router.conn("sup01"),
+    let called = hotline_agent_desk::callback(
+        router.conn("sup01"),
         &CallbackArgs {
             ticket: id.clone(),
             satisfaction: SatisfactionArg::Satisfied,
@@ -331,7 +352,8 @@ async fn a_ticket_goes_from_submit_to_close() {
     assert_eq!(err.exit_code(), 2);
 
     // The whole story is in the history.
-    let shown = hotline_agent_desk::show(router.conn("op01"),
+    let shown = hotline_agent_desk::show(
+        router.conn("op01"),
         &ShowArgs {
             ticket: id.clone(),
             history: true,
@@ -361,7 +383,8 @@ async fn a_ticket_goes_from_submit_to_close() {
     assert!(shown.human.contains("历史 history"), "{}", shown.human);
     assert!(shown.human.contains("满意 (satisfied)"), "{}", shown.human);
 
-    let found = hotline_agent_desk::search(router.conn("op01"),
+    let found = hotline_agent_desk::search(
+        router.conn("op01"),
         &SearchArgs {
             stage: Some(StageArg::Closed),
             station: Some(STATION.to_owned()),
@@ -398,7 +421,8 @@ async fn station_staff_record_contact_and_pause_and_resume_the_clock() {
         signed.json
     );
     // The station reaches the caller, then waits on them for a while.
-    let reached = hotline_agent_desk::contact(router.conn("s01"),
+    let reached = hotline_agent_desk::contact(
+        router.conn("s01"),
         &hotline_agent_desk::cli::ContactArgs {
             ticket: id.clone(),
             note: Some("已电话联系".to_owned()),
@@ -408,7 +432,8 @@ async fn station_staff_record_contact_and_pause_and_resume_the_clock() {
     .await
     .unwrap();
     assert!(reached.human.starts_with("已联系"), "{}", reached.human);
-    let paused = hotline_agent_desk::pause(router.conn("s01"),
+    let paused = hotline_agent_desk::pause(
+        router.conn("s01"),
         &hotline_agent_desk::cli::PauseArgs {
             ticket: id.clone(),
             reason: "等待市民提供照片".to_owned(),
@@ -427,7 +452,8 @@ async fn station_staff_record_contact_and_pause_and_resume_the_clock() {
 #[tokio::test]
 async fn router_errors_keep_their_status_and_map_to_exit_codes() {
     let router = Router::start().await;
-    let submitted = hotline_agent_desk::submit(router.conn("op01"),
+    let submitted = hotline_agent_desk::submit(
+        router.conn("op01"),
         &SubmitArgs {
             station: Some(STATION.to_owned()),
             hold: false,
@@ -440,9 +466,7 @@ async fn router_errors_keep_their_status_and_map_to_exit_codes() {
     let id = submitted.json["ticket"]["id"].as_str().unwrap().to_owned();
 
     // Another station's staff may not sign for it.
-    let err = status_of(
-        hotline_agent_desk::sign(router.conn("s02"), &ticket_arg(&id)).await,
-    );
+    let err = status_of(hotline_agent_desk::sign(router.conn("s02"), &ticket_arg(&id)).await);
     assert_eq!(err.code(), Some(Code::PermissionDenied));
     assert_eq!(err.exit_code(), 2);
 
@@ -457,8 +481,7 @@ async fn router_errors_keep_their_status_and_map_to_exit_codes() {
     assert!(err.to_string().starts_with("ABORTED: "), "{err}");
 
     // A centre action in the wrong stage names the stage.
-    let err =
-        status_of(hotline_agent_desk::close(router.conn("sup01"), &ticket_arg(&id)).await);
+    let err = status_of(hotline_agent_desk::close(router.conn("sup01"), &ticket_arg(&id)).await);
     assert_eq!(err.code(), Some(Code::FailedPrecondition));
     assert_eq!(err.exit_code(), 2);
     assert!(
@@ -468,12 +491,12 @@ async fn router_errors_keep_their_status_and_map_to_exit_codes() {
     assert!(err.to_string().contains("待签收"), "{err}");
 
     // Not a ticket id; no such ticket.
-    let err =
-        status_of(hotline_agent_desk::sign(router.conn("s01"), &ticket_arg("nope")).await);
+    let err = status_of(hotline_agent_desk::sign(router.conn("s01"), &ticket_arg("nope")).await);
     assert_eq!(err.code(), Some(Code::InvalidArgument));
     assert_eq!(err.exit_code(), 2);
     let err = status_of(
-        hotline_agent_desk::show(router.conn("op01"),
+        hotline_agent_desk::show(
+            router.conn("op01"),
             &ShowArgs {
                 ticket: MISSING.to_owned(),
                 history: false,
@@ -512,7 +535,6 @@ async fn router_errors_keep_their_status_and_map_to_exit_codes() {
 #[tokio::test]
 async fn watch_queue_reports_arrivals_until_told_to_stop() {
     let router = Router::start().await;
-    let ch = router.channel().await;
     let (seen_tx, mut seen) = tokio::sync::mpsc::unbounded_channel::<Value>();
     let (stop, stopped) = oneshot::channel::<()>();
     let watching = tokio::spawn({
@@ -534,7 +556,8 @@ async fn watch_queue_reports_arrivals_until_told_to_stop() {
     });
     // The router subscribes before it lists the queue, so the ticket comes through whether it
     // lands before or after the stream opens.
-    let submitted = hotline_agent_desk::submit(router.conn("op01"),
+    let submitted = hotline_agent_desk::submit(
+        router.conn("op01"),
         &SubmitArgs {
             station: Some(STATION.to_owned()),
             hold: false,
@@ -677,7 +700,15 @@ async fn the_binary_helps_and_exits_2_with_the_status_on_stderr() {
     }
 
     let router = Router::start().await;
-    let shown = desk(&["--server", &router.url(), "--token", router.token("op01"), "show", MISSING]).await;
+    let shown = desk(&[
+        "--server",
+        &router.url(),
+        "--token",
+        router.token("op01"),
+        "show",
+        MISSING,
+    ])
+    .await;
     assert_eq!(shown.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&shown.stderr);
     assert!(stderr.starts_with("error: NOT_FOUND: "), "{stderr}");
@@ -717,7 +748,8 @@ async fn preview_submit_reclassify_and_show_the_route() {
     };
 
     // The operator, while typing: where would it go? Nothing is recorded.
-    let previewed = hotline_agent_desk::preview(router.conn("op01"),
+    let previewed = hotline_agent_desk::preview(
+        router.conn("op01"),
         &PreviewArgs {
             text: LEAK.to_owned(),
             address: Some(LEAK_ADDRESS.to_owned()),
@@ -758,7 +790,8 @@ async fn preview_submit_reclassify_and_show_the_route() {
     );
 
     // Submitted without --hold or --station, the router routes it to the same station.
-    let submitted = hotline_agent_desk::submit(router.conn("op01"),
+    let submitted = hotline_agent_desk::submit(
+        router.conn("op01"),
         &SubmitArgs {
             address: Some(LEAK_ADDRESS.to_owned()),
             hold: false,
@@ -786,7 +819,8 @@ async fn preview_submit_reclassify_and_show_the_route() {
     let id = submitted.json["ticket"]["id"].as_str().unwrap().to_owned();
 
     // The same request again: the preview names the live ticket and its progress.
-    let again = hotline_agent_desk::preview(router.conn("op01"),
+    let again = hotline_agent_desk::preview(
+        router.conn("op01"),
         &PreviewArgs {
             text: LEAK.to_owned(),
             address: Some(LEAK_ADDRESS.to_owned()),
@@ -817,7 +851,15 @@ async fn preview_submit_reclassify_and_show_the_route() {
     let session = home.path().join("session.json");
     let session = session.to_str().unwrap();
     let login = desk_with_stdin(
-        &["--server", &router.url(), "--session-file", session, "login", "op01", "--password-stdin"],
+        &[
+            "--server",
+            &router.url(),
+            "--session-file",
+            session,
+            "login",
+            "op01",
+            "--password-stdin",
+        ],
         &format!("{PASSWORD}\n"),
     )
     .await;
@@ -828,15 +870,36 @@ async fn preview_submit_reclassify_and_show_the_route() {
         let mode = std::fs::metadata(session).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600, "the session file is the owner's alone");
     }
-    let me = desk(&["--server", &router.url(), "--session-file", session, "whoami"]).await;
-    assert!(String::from_utf8_lossy(&me.stdout).starts_with("op01"), "{me:?}");
+    let me = desk(&[
+        "--server",
+        &router.url(),
+        "--session-file",
+        session,
+        "whoami",
+    ])
+    .await;
+    assert!(
+        String::from_utf8_lossy(&me.stdout).starts_with("op01"),
+        "{me:?}"
+    );
     let wrong = desk_with_stdin(
-        &["--server", &router.url(), "--session-file", session, "login", "op01", "--password-stdin"],
+        &[
+            "--server",
+            &router.url(),
+            "--session-file",
+            session,
+            "login",
+            "op01",
+            "--password-stdin",
+        ],
         "not-the-password\n",
     )
     .await;
     assert_eq!(wrong.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&wrong.stderr).contains("UNAUTHENTICATED"), "{wrong:?}");
+    assert!(
+        String::from_utf8_lossy(&wrong.stderr).contains("UNAUTHENTICATED"),
+        "{wrong:?}"
+    );
 
     // It reads the text from stdin with `--text -`, and prints JSON.
     let piped = desk_with_stdin(
@@ -861,7 +924,8 @@ async fn preview_submit_reclassify_and_show_the_route() {
     assert_eq!(printed["duplicate_of"]["id"], id.as_str());
 
     // The centre re-categorises it as 劳动保障: it moves to the community's labour station.
-    let reclassified = hotline_agent_desk::reclassify(router.conn("sup01"),
+    let reclassified = hotline_agent_desk::reclassify(
+        router.conn("sup01"),
         &ReclassifyArgs {
             ticket: id.clone(),
             category: Some("LS.GZFL".to_owned()),
@@ -896,7 +960,8 @@ async fn preview_submit_reclassify_and_show_the_route() {
 
     // A station may not re-categorise.
     let err = status_of(
-        hotline_agent_desk::reclassify(router.conn("lss01"),
+        hotline_agent_desk::reclassify(
+            router.conn("lss01"),
             &ReclassifyArgs {
                 ticket: id.clone(),
                 category: Some("LS.GZFL".to_owned()),
@@ -932,12 +997,29 @@ async fn preview_submit_reclassify_and_show_the_route() {
     // logout ends the session on the router and forgets it here.
     let session = home.path().join("session.json");
     let session = session.to_str().unwrap();
-    let out = desk(&["--server", &router.url(), "--session-file", session, "logout"]).await;
+    let out = desk(&[
+        "--server",
+        &router.url(),
+        "--session-file",
+        session,
+        "logout",
+    ])
+    .await;
     assert!(out.status.success(), "{out:?}");
     assert!(!std::path::Path::new(session).exists());
-    let after = desk(&["--server", &router.url(), "--session-file", session, "whoami"]).await;
+    let after = desk(&[
+        "--server",
+        &router.url(),
+        "--session-file",
+        session,
+        "whoami",
+    ])
+    .await;
     assert_eq!(after.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&after.stderr).contains("not logged in"), "{after:?}");
+    assert!(
+        String::from_utf8_lossy(&after.stderr).contains("not logged in"),
+        "{after:?}"
+    );
 
     router.stop().await;
 }

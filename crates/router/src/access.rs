@@ -20,7 +20,9 @@ use hotline_store::SearchQuery;
 
 use crate::error::RouterError;
 
-use Role::{Administrator as Adm, Integrator as Int, Operator as Op, StationStaff as Sta, Supervisor as Sup};
+use Role::{
+    Administrator as Adm, Integrator as Int, Operator as Op, StationStaff as Sta, Supervisor as Sup,
+};
 
 /// Which roles may call each RPC (`Service/Method`). The RPCs of [`is_public`] are not listed;
 /// an RPC missing here is refused.
@@ -55,11 +57,26 @@ pub const RPC_ROLES: &[(&str, &[Role])] = &[
     ("Supervision/Close", &[Sup]),
     ("Supervision/RaiseFlag", &[Sup]),
     ("Supervision/Reclassify", &[Op, Sup]),
-    ("Directory/GetDivision", &[Op, Sta, Sup, Adm, Int, Role::KnowledgeEditor]),
-    ("Directory/ListDivisions", &[Op, Sta, Sup, Adm, Int, Role::KnowledgeEditor]),
-    ("Directory/GetStation", &[Op, Sta, Sup, Adm, Int, Role::KnowledgeEditor]),
-    ("Directory/ListStations", &[Op, Sta, Sup, Adm, Int, Role::KnowledgeEditor]),
-    ("Auth/WhoAmI", &[Op, Sta, Sup, Adm, Int, Role::KnowledgeEditor]),
+    (
+        "Directory/GetDivision",
+        &[Op, Sta, Sup, Adm, Int, Role::KnowledgeEditor],
+    ),
+    (
+        "Directory/ListDivisions",
+        &[Op, Sta, Sup, Adm, Int, Role::KnowledgeEditor],
+    ),
+    (
+        "Directory/GetStation",
+        &[Op, Sta, Sup, Adm, Int, Role::KnowledgeEditor],
+    ),
+    (
+        "Directory/ListStations",
+        &[Op, Sta, Sup, Adm, Int, Role::KnowledgeEditor],
+    ),
+    (
+        "Auth/WhoAmI",
+        &[Op, Sta, Sup, Adm, Int, Role::KnowledgeEditor],
+    ),
     ("Admin/AddStaff", &[Adm]),
     ("Admin/ListStaff", &[Adm]),
     ("Admin/SetStaffEnabled", &[Adm]),
@@ -89,7 +106,9 @@ pub fn rpc_of(path: &str) -> Option<&str> {
 /// Whether `who` may call `rpc` (`Service/Method`) at all.
 pub fn may_call(who: &Principal, rpc: &str) -> Result<(), RouterError> {
     let Some((_, roles)) = RPC_ROLES.iter().find(|(name, _)| *name == rpc) else {
-        return Err(RouterError::Forbidden(format!("{rpc} is not an RPC of this router")));
+        return Err(RouterError::Forbidden(format!(
+            "{rpc} is not an RPC of this router"
+        )));
     };
     if !roles.contains(&who.role) {
         let may: Vec<&str> = roles.iter().map(|r| r.code()).collect();
@@ -191,9 +210,13 @@ pub fn out_of_scope(who: &Principal, ticket: &Ticket) -> RouterError {
 /// Narrows a search to what `who` may see; refuses a filter that asks for more.
 pub fn narrow(who: &Principal, query: &mut SearchQuery) -> Result<(), RouterError> {
     match (&who.role, &who.scope) {
-        (Role::Operator, _) | (Role::Supervisor, Scope::Territory { territory: Territory::City }) => {
-            Ok(())
-        }
+        (Role::Operator, _)
+        | (
+            Role::Supervisor,
+            Scope::Territory {
+                territory: Territory::City,
+            },
+        ) => Ok(()),
         (Role::StationStaff, Scope::Station { station }) => {
             if let Some(asked) = query.station.as_ref().filter(|s| *s != station) {
                 return Err(RouterError::Forbidden(format!(
@@ -208,20 +231,18 @@ pub fn narrow(who: &Principal, query: &mut SearchQuery) -> Result<(), RouterErro
             Scope::Territory {
                 territory: Territory::Division(code),
             },
-        ) => {
-            match &query.division {
-                Some(asked) if !asked.as_str().starts_with(code.as_str()) => {
-                    Err(RouterError::Forbidden(format!(
-                        "a supervisor of {code} may not search {asked}, which is outside it"
-                    )))
-                }
-                Some(_) => Ok(()),
-                None => {
-                    query.division = Some(code.clone());
-                    Ok(())
-                }
+        ) => match &query.division {
+            Some(asked) if !asked.as_str().starts_with(code.as_str()) => {
+                Err(RouterError::Forbidden(format!(
+                    "a supervisor of {code} may not search {asked}, which is outside it"
+                )))
             }
-        }
+            Some(_) => Ok(()),
+            None => {
+                query.division = Some(code.clone());
+                Ok(())
+            }
+        },
         (Role::Integrator, _) => {
             query.submitted_by = Some(StaffId::parse("login", who.login.as_str())?);
             Ok(())

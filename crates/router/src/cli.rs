@@ -250,7 +250,9 @@ pub async fn restore(args: &crate::config::RestoreArgs) -> anyhow::Result<()> {
 /// or running (changes made here reach running replicas within their account cache time).
 pub async fn staff(args: &crate::config::StaffArgs) -> anyhow::Result<()> {
     use crate::config::StaffCommand as C;
-    use hotline_identity::{ApiKeyGrant, DisplayName, KeyRing, LoginName, NewAccount, Password, Role, RpcName};
+    use hotline_identity::{
+        ApiKeyGrant, DisplayName, KeyRing, LoginName, NewAccount, Password, Role, RpcName,
+    };
 
     let mut argv = vec!["--data-dir".to_owned(), args.data_dir.display().to_string()];
     if let Some(url) = &args.database_url {
@@ -263,12 +265,17 @@ pub async fn staff(args: &crate::config::StaffArgs) -> anyhow::Result<()> {
     if let C::RotateSigningKey = &args.command {
         let path = crate::server::signing_keys_path(&serve);
         let kid = KeyRing::rotate_file(&path, chrono::Utc::now())?;
-        println!("added signing key {kid} to {}; restart the replicas to sign with it", path.display());
+        println!(
+            "added signing key {kid} to {}; restart the replicas to sign with it",
+            path.display()
+        );
         return Ok(());
     }
     // Opening the ticket store applies the migrations the accounts live in.
     crate::server::open_store(&serve).await?;
-    let identity = crate::server::open_identity(&serve, std::sync::Arc::new(hotline_core::SystemClock)).await?;
+    let identity =
+        crate::server::open_identity(&serve, std::sync::Arc::new(hotline_core::SystemClock))
+            .await?;
     let read_password = |from_stdin: bool| -> anyhow::Result<(String, bool)> {
         if from_stdin {
             let mut line = String::new();
@@ -279,7 +286,16 @@ pub async fn staff(args: &crate::config::StaffArgs) -> anyhow::Result<()> {
         }
     };
     match &args.command {
-        C::Add { login, name, role, station, territory, channels, rpcs, password_stdin } => {
+        C::Add {
+            login,
+            name,
+            role,
+            station,
+            territory,
+            channels,
+            rpcs,
+            password_stdin,
+        } => {
             let role = Role::parse("--role", role)?;
             let channels = channels
                 .iter()
@@ -300,7 +316,12 @@ pub async fn staff(args: &crate::config::StaffArgs) -> anyhow::Result<()> {
                     password: Password::parse("password", &password)?,
                 })
                 .await?;
-            println!("added {} ({}, {})", account.login, account.role.code(), scope.describe());
+            println!(
+                "added {} ({}, {})",
+                account.login,
+                account.role.code(),
+                scope.describe()
+            );
             if generated {
                 println!("password (shown once): {password}");
             }
@@ -323,16 +344,26 @@ pub async fn staff(args: &crate::config::StaffArgs) -> anyhow::Result<()> {
             identity.set_enabled(&login, enable).await?;
             println!("{login} {}", if enable { "enabled" } else { "disabled" });
         }
-        C::Passwd { login, password_stdin } => {
+        C::Passwd {
+            login,
+            password_stdin,
+        } => {
             let login = LoginName::parse("login", login)?;
             let (password, generated) = read_password(*password_stdin)?;
-            identity.set_password(&login, &Password::parse("password", &password)?).await?;
+            identity
+                .set_password(&login, &Password::parse("password", &password)?)
+                .await?;
             println!("password of {login} set; its sessions ended");
             if generated {
                 println!("password (shown once): {password}");
             }
         }
-        C::Key { login, channels, rpcs, per_minute } => {
+        C::Key {
+            login,
+            channels,
+            rpcs,
+            per_minute,
+        } => {
             let login = LoginName::parse("login", login)?;
             let account = identity
                 .store()
@@ -340,7 +371,9 @@ pub async fn staff(args: &crate::config::StaffArgs) -> anyhow::Result<()> {
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no account with login name {login:?}"))?;
             let (all_channels, all_rpcs) = match &account.scope {
-                hotline_identity::Scope::Integrator { channels, rpcs } => (channels.clone(), rpcs.clone()),
+                hotline_identity::Scope::Integrator { channels, rpcs } => {
+                    (channels.clone(), rpcs.clone())
+                }
                 _ => (Vec::new(), Vec::new()),
             };
             let channels = channels
@@ -355,7 +388,11 @@ pub async fn staff(args: &crate::config::StaffArgs) -> anyhow::Result<()> {
                 .issue_api_key(
                     &login,
                     ApiKeyGrant {
-                        channels: if channels.is_empty() { all_channels } else { channels },
+                        channels: if channels.is_empty() {
+                            all_channels
+                        } else {
+                            channels
+                        },
                         rpcs: if rpcs.is_empty() { all_rpcs } else { rpcs },
                         per_minute: *per_minute,
                     },

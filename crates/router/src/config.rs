@@ -39,7 +39,12 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct StaffArgs {
     /// The embedded default's data directory (when no database URL is set).
-    #[arg(long, env = "HOTLINE_DATA_DIR", default_value = "./data", global = true)]
+    #[arg(
+        long,
+        env = "HOTLINE_DATA_DIR",
+        default_value = "./data",
+        global = true
+    )]
     pub data_dir: PathBuf,
     /// `postgres://...` or `sqlite:...`, as for `serve`.
     #[arg(long, env = "HOTLINE_DATABASE_URL", global = true)]

@@ -9,17 +9,17 @@ use anyhow::Context;
 use hotline_core::{Clock, SystemClock};
 use hotline_directory::Directory;
 use hotline_dispatch::{MemoryQueue, MemoryTimers, Queue, RedisQueue, RedisTimers, TimerIndex};
-use hotline_proto::v1::directory_server::DirectoryServer;
-use hotline_proto::v1::intake_server::IntakeServer;
-use hotline_proto::v1::station_server::StationServer;
-use hotline_proto::v1::supervision_server::SupervisionServer;
-use hotline_sla::{OfficeHours, SlaPolicy, WorkingCalendar};
 use hotline_identity::{
     write_initial_password, AccountStore, DisplayName, Identity, IdentityConfig, KeyRing,
     LoginName, NewAccount, Password, PgAccounts, Role, SqliteAccounts,
 };
 use hotline_proto::v1::admin_server::AdminServer;
 use hotline_proto::v1::auth_server::AuthServer;
+use hotline_proto::v1::directory_server::DirectoryServer;
+use hotline_proto::v1::intake_server::IntakeServer;
+use hotline_proto::v1::station_server::StationServer;
+use hotline_proto::v1::supervision_server::SupervisionServer;
+use hotline_sla::{OfficeHours, SlaPolicy, WorkingCalendar};
 use hotline_store::{PgStore, SqliteStore, TicketStore};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -239,8 +239,18 @@ pub async fn open_identity(
 /// The demo staff of `--demo`, all with the password [`DEMO_PASSWORD`].
 pub const DEMO_STAFF: &[(&str, &str, &str, &str)] = &[
     ("operator", "demo-operator", "话务员小张", ""),
-    ("station_staff", "demo-css", "沧浪亭社区服务站 李", "320508021019-css"),
-    ("station_staff", "demo-office", "双塔街道办事处 王", "320508021-office"),
+    (
+        "station_staff",
+        "demo-css",
+        "沧浪亭社区服务站 李",
+        "320508021019-css",
+    ),
+    (
+        "station_staff",
+        "demo-office",
+        "双塔街道办事处 王",
+        "320508021-office",
+    ),
     ("supervisor", "demo-supervisor", "市中心督办 陈", "city"),
     ("supervisor", "demo-gusu", "姑苏区督办 周", "320508"),
 ];

@@ -390,7 +390,6 @@ async fn migrate_applies_pending_migrations_and_refuses_a_newer_schema() {
 struct Served {
     child: std::process::Child,
     grpc: u16,
-    log: PathBuf,
 }
 
 impl Drop for Served {
@@ -426,7 +425,7 @@ fn serve_logged(dir: &std::path::Path, extra: &[&str]) -> Served {
         .stderr(file)
         .spawn()
         .expect("hotline serve runs");
-    Served { child, grpc, log }
+    Served { child, grpc }
 }
 
 async fn connect_when_up(port: u16) -> tonic::transport::Channel {
@@ -455,7 +454,9 @@ impl tonic::service::Interceptor for Bearer {
         &mut self,
         mut request: tonic::Request<()>,
     ) -> Result<tonic::Request<()>, tonic::Status> {
-        request.metadata_mut().insert("authorization", self.0.clone());
+        request
+            .metadata_mut()
+            .insert("authorization", self.0.clone());
         Ok(request)
     }
 }
@@ -574,11 +575,21 @@ async fn no_caller_phone_or_name_reaches_the_log() {
     assert!(log.iter().any(|a| a.login == "demo-operator"), "{log:?}");
     drop(served);
     let text = std::fs::read_to_string(dir.path().join("serve.log")).unwrap();
-    assert!(text.contains("DEMO MODE"), "the demo is loud in the log:\n{text}");
-    assert!(text.contains("logged in"), "the log covers the run:\n{text}");
+    assert!(
+        text.contains("DEMO MODE"),
+        "the demo is loud in the log:\n{text}"
+    );
+    assert!(
+        text.contains("logged in"),
+        "the log covers the run:\n{text}"
+    );
     for secret in [PHONE, NAME] {
         let leaks: Vec<&str> = text.lines().filter(|l| l.contains(secret)).collect();
-        assert!(leaks.is_empty(), "{secret} is in the log:\n{}", leaks.join("\n"));
+        assert!(
+            leaks.is_empty(),
+            "{secret} is in the log:\n{}",
+            leaks.join("\n")
+        );
     }
 }
 
@@ -594,27 +605,77 @@ fn staff_accounts_and_keys_are_managed_offline() {
         run_with_stdin(&full, stdin)
     };
     let (ok, out, err) = staff(
-        &["add", "--login", "li.na", "--name", "李娜", "--role", "station-staff", "--station", "320508021019-css", "--password-stdin"],
+        &[
+            "add",
+            "--login",
+            "li.na",
+            "--name",
+            "李娜",
+            "--role",
+            "station-staff",
+            "--station",
+            "320508021019-css",
+            "--password-stdin",
+        ],
         "a-good-password\n",
     );
     assert!(ok, "{err}");
-    assert!(out.contains("added li.na (station_staff, station 320508021019-css)"), "{out}");
+    assert!(
+        out.contains("added li.na (station_staff, station 320508021019-css)"),
+        "{out}"
+    );
     // The first use of an empty store also made the administrator, once.
     assert!(dir.path().join("data/initial-admin-password").exists());
-    let (ok, out, err) = staff(&["add", "--login", "portal", "--name", "寒山闻钟", "--role", "integrator", "--channel", "web"], "");
+    let (ok, out, err) = staff(
+        &[
+            "add",
+            "--login",
+            "portal",
+            "--name",
+            "寒山闻钟",
+            "--role",
+            "integrator",
+            "--channel",
+            "web",
+        ],
+        "",
+    );
     assert!(ok, "{err}");
-    let generated = out.lines().find_map(|l| l.strip_prefix("password (shown once): ")).unwrap();
+    let generated = out
+        .lines()
+        .find_map(|l| l.strip_prefix("password (shown once): "))
+        .unwrap();
     assert!(generated.len() >= 12, "{out}");
     // Misfits are refused with what to give instead.
-    let (ok, _, err) = staff(&["add", "--login", "x", "--name", "某", "--role", "supervisor"], "");
+    let (ok, _, err) = staff(
+        &[
+            "add",
+            "--login",
+            "x",
+            "--name",
+            "某",
+            "--role",
+            "supervisor",
+        ],
+        "",
+    );
     assert!(!ok);
     assert!(err.contains("territory"), "{err}");
-    let (ok, _, err) = staff(&["add", "--login", "li.na", "--name", "李娜", "--role", "operator"], "");
+    let (ok, _, err) = staff(
+        &[
+            "add", "--login", "li.na", "--name", "李娜", "--role", "operator",
+        ],
+        "",
+    );
     assert!(!ok);
     assert!(err.contains("already exists"), "{err}");
     let (ok, out, _) = staff(&["key", "portal", "--per-minute", "60"], "");
     assert!(ok);
-    let key_id = out.lines().find_map(|l| l.strip_prefix("key id: ")).unwrap().to_owned();
+    let key_id = out
+        .lines()
+        .find_map(|l| l.strip_prefix("key id: "))
+        .unwrap()
+        .to_owned();
     assert!(out.contains("key (shown once): hk_"), "{out}");
     let (ok, _, err) = staff(&["key", "li.na"], "");
     assert!(!ok);
@@ -625,10 +686,16 @@ fn staff_accounts_and_keys_are_managed_offline() {
     assert!(ok);
     let line = out.lines().find(|l| l.starts_with("li.na\t")).unwrap();
     assert!(line.contains("disabled"), "{line}");
-    assert!(out.lines().any(|l| l.starts_with("admin\tadministrator")), "{out}");
+    assert!(
+        out.lines().any(|l| l.starts_with("admin\tadministrator")),
+        "{out}"
+    );
     let (ok, _, _) = staff(&["enable", "li.na"], "");
     assert!(ok);
-    let (ok, _, _) = staff(&["passwd", "li.na", "--password-stdin"], "another-good-one\n");
+    let (ok, _, _) = staff(
+        &["passwd", "li.na", "--password-stdin"],
+        "another-good-one\n",
+    );
     assert!(ok);
     let (ok, _, _) = staff(&["revoke-key", &key_id], "");
     assert!(ok);
@@ -637,12 +704,20 @@ fn staff_accounts_and_keys_are_managed_offline() {
     assert!(err.contains("no live API key"), "{err}");
     // Rotation adds a key; the file stays the owner's alone.
     let keys = dir.path().join("data/signing-keys.json");
-    let before: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&keys).unwrap()).unwrap();
+    let before: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&keys).unwrap()).unwrap();
     let (ok, out, err) = staff(&["rotate-signing-key"], "");
     assert!(ok, "{err}");
     assert!(out.contains("added signing key"), "{out}");
-    let after: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&keys).unwrap()).unwrap();
-    assert_eq!(after["keys"].as_array().unwrap().len(), before["keys"].as_array().unwrap().len() + 1);
+    let after: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&keys).unwrap()).unwrap();
+    assert_eq!(
+        after["keys"].as_array().unwrap().len(),
+        before["keys"].as_array().unwrap().len() + 1
+    );
     use std::os::unix::fs::PermissionsExt;
-    assert_eq!(std::fs::metadata(&keys).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(&keys).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
 }

@@ -656,10 +656,12 @@ impl TicketStore for PgStore {
             sql.push(" AND updated_at >= ").push_bind(since);
         }
         if let Some(who) = &query.submitted_by {
-            sql.push(" AND (body->>'submitted_by') = ").push_bind(who.as_str().to_owned());
+            sql.push(" AND (body->>'submitted_by') = ")
+                .push_bind(who.as_str().to_owned());
         }
         if let Some(phone) = &query.caller_phone {
-            sql.push(" AND (body->'caller'->>'phone') = ").push_bind(phone.clone());
+            sql.push(" AND (body->'caller'->>'phone') = ")
+                .push_bind(phone.clone());
         }
         if let Some(id) = query.before_id {
             sql.push(" AND id < ").push_bind(id.as_uuid());

@@ -349,10 +349,12 @@ impl TicketStore for SqliteStore {
             sql.push(" AND updated_at >= ").push_bind(ts(since));
         }
         if let Some(who) = &query.submitted_by {
-            sql.push(" AND json_extract(body, '$.submitted_by') = ").push_bind(who.as_str().to_owned());
+            sql.push(" AND json_extract(body, '$.submitted_by') = ")
+                .push_bind(who.as_str().to_owned());
         }
         if let Some(phone) = &query.caller_phone {
-            sql.push(" AND json_extract(body, '$.caller.phone') = ").push_bind(phone.clone());
+            sql.push(" AND json_extract(body, '$.caller.phone') = ")
+                .push_bind(phone.clone());
         }
         if let Some(id) = query.before_id {
             sql.push(" AND id < ").push_bind(id.to_string());

@@ -15,8 +15,7 @@ use std::task::{Context, Poll};
 use hotline_core::Channel;
 use hotline_identity::{
     Account, ApiKeyGrant, Authenticator, ContactAccessQuery, Credential, DisplayName, Identity,
-    LoginName, NewAccount, Password, Principal, Role, RpcName, Scope, Territory,
-    INTEGRATOR_RPCS,
+    LoginName, NewAccount, Password, Principal, Role, RpcName, Scope, Territory, INTEGRATOR_RPCS,
 };
 use hotline_proto::v1 as pb;
 use tonic::{Request, Response, Status};
@@ -265,8 +264,11 @@ fn login_in(raw: &str) -> Result<LoginName, Status> {
 fn channels_in(raw: &[i32]) -> Result<Vec<Channel>, Status> {
     raw.iter()
         .map(|c| {
-            channel_in("channels", *c)
-                .and_then(|c| c.ok_or_else(|| hotline_core::InvalidInput::new("channels", "a channel is unspecified")))
+            channel_in("channels", *c).and_then(|c| {
+                c.ok_or_else(|| {
+                    hotline_core::InvalidInput::new("channels", "a channel is unspecified")
+                })
+            })
         })
         .collect::<Result<_, _>>()
         .map_err(invalid)
@@ -423,9 +425,17 @@ impl pb::admin_server::Admin for AdminApi {
             .issue_api_key(
                 &login,
                 ApiKeyGrant {
-                    channels: if channels.is_empty() { all_channels } else { channels },
+                    channels: if channels.is_empty() {
+                        all_channels
+                    } else {
+                        channels
+                    },
                     rpcs: if rpcs.is_empty() { all_rpcs } else { rpcs },
-                    per_minute: if req.per_minute == 0 { 600 } else { req.per_minute },
+                    per_minute: if req.per_minute == 0 {
+                        600
+                    } else {
+                        req.per_minute
+                    },
                 },
             )
             .await
@@ -467,18 +477,21 @@ impl pb::admin_server::Admin for AdminApi {
             }
             n => n,
         };
-        let account = match optional(&req.login, |s| LoginName::parse("login", s)).map_err(invalid)? {
-            Some(login) => Some(
-                self.identity
-                    .store()
-                    .account_by_login(&login)
-                    .await
-                    .map_err(RouterError::from)?
-                    .ok_or_else(|| Status::not_found(format!("no account with login name {login:?}")))?
-                    .id,
-            ),
-            None => None,
-        };
+        let account =
+            match optional(&req.login, |s| LoginName::parse("login", s)).map_err(invalid)? {
+                Some(login) => Some(
+                    self.identity
+                        .store()
+                        .account_by_login(&login)
+                        .await
+                        .map_err(RouterError::from)?
+                        .ok_or_else(|| {
+                            Status::not_found(format!("no account with login name {login:?}"))
+                        })?
+                        .id,
+                ),
+                None => None,
+            };
         let query = ContactAccessQuery {
             ticket: optional(&req.ticket_id, |s| ticket_id("ticket_id", s)).map_err(invalid)?,
             account,

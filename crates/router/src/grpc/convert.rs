@@ -6,8 +6,8 @@ use hotline_core::lifecycle::Role;
 use hotline_core::ticket::{Callback, CoHandler, Outcome};
 use hotline_core::{
     Actor, CategoryCode, Channel, DivisionCode, EmergencyService, Event, Flag, GeoPoint,
-    InvalidInput, KioskId, Nature, NewTicket, RequestId, ReturnReason, Satisfaction,
-    Stage, StationId, Ticket, TicketId, Urgency,
+    InvalidInput, KioskId, Nature, NewTicket, RequestId, ReturnReason, Satisfaction, Stage,
+    StationId, Ticket, TicketId, Urgency,
 };
 use hotline_proto::v1 as pb;
 
@@ -367,4 +367,3 @@ pub fn route_out(e: &hotline_core::route::Explanation) -> pb::RouteExplanation {
         versions: e.versions.clone(),
     }
 }
-

@@ -5,12 +5,12 @@ use hotline_store::SearchQuery;
 use tonic::{Request, Response, Status};
 
 use super::auth::principal;
-use super::{act, shown};
 use super::convert::{
-    self, division_code, expected_version, nature_in, optional, required, route_out,
-    service_in, stage_in, ticket_id, time_in, urgency_in,
+    self, division_code, expected_version, nature_in, optional, required, route_out, service_in,
+    stage_in, ticket_id, time_in, urgency_in,
 };
 use super::status::invalid;
+use super::{act, shown};
 use crate::routing::Hints;
 use crate::tickets::{Disposition, Hotline};
 
@@ -113,10 +113,8 @@ impl Intake for IntakeApi {
             before_id: optional(&req.page_token, |s| ticket_id("page_token", s))
                 .map_err(invalid)?,
             submitted_by: None,
-            caller_phone: optional(&req.caller_phone, |s| {
-                hotline_core::ticket::parse_phone(s)
-            })
-            .map_err(invalid)?,
+            caller_phone: optional(&req.caller_phone, hotline_core::ticket::parse_phone)
+                .map_err(invalid)?,
             limit,
         };
         let tickets = self.hotline.search_as(&who, query).await?;

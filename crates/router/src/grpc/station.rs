@@ -11,12 +11,9 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use super::auth::principal;
-use super::{act, shown};
-use super::convert::{
-    optional, reason_in, required, station_id, ticket_id, time_out,
-    urgency_out,
-};
+use super::convert::{optional, reason_in, required, station_id, ticket_id, time_out, urgency_out};
 use super::status::invalid;
+use super::{act, shown};
 use crate::error::RouterError;
 use crate::tickets::Hotline;
 

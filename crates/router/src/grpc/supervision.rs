@@ -4,12 +4,12 @@ use hotline_proto::v1::supervision_server::Supervision;
 use tonic::{Request, Response, Status};
 
 use super::auth::principal;
-use super::{act, shown};
 use super::convert::{
-    division_code, expected_version, flag_in, nature_in, optional, required,
-    satisfaction_in, station_id, ticket_id, urgency_in,
+    division_code, expected_version, flag_in, nature_in, optional, required, satisfaction_in,
+    station_id, ticket_id, urgency_in,
 };
 use super::status::invalid;
+use super::{act, shown};
 use crate::tickets::Hotline;
 use crate::tickets::Reclassification;
 use hotline_core::CategoryCode;
