@@ -5,6 +5,7 @@ mod support;
 mod access;
 mod backup;
 mod bad_input;
+mod calendar;
 mod escalation;
 mod faults;
 mod lifecycle;

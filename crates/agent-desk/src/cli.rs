@@ -81,6 +81,9 @@ pub enum Command {
     Logout,
     /// Show the account you act as (WhoAmI).
     Whoami,
+    /// The working calendar: published and provisional years, and the warning to act on
+    /// (GetCalendarStatus; supervisors).
+    Calendar(CalendarArgs),
     // -- intake
     /// Record a request as a ticket (SubmitTicket).
     Submit(SubmitArgs),
@@ -375,6 +378,14 @@ pub struct DuplicateArgs {
     pub of: String,
     #[command(flatten)]
     pub expect: Expect,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct CalendarArgs {
+    /// Load the holiday notices again and recount provisional deadlines (ReloadCalendar;
+    /// administrators).
+    #[arg(long)]
+    pub reload: bool,
 }
 
 #[derive(Debug, Clone, Default, Args)]

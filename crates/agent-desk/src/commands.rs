@@ -133,6 +133,53 @@ pub async fn logout(
     ))
 }
 
+/// `calendar [--reload]`.
+pub async fn calendar(ch: Channel, args: &crate::cli::CalendarArgs) -> Result<Report, DeskError> {
+    let mut admin = hotline_proto::v1::admin_client::AdminClient::new(ch);
+    let status = if args.reload {
+        admin.reload_calendar(pb::ReloadCalendarRequest {}).await?
+    } else {
+        admin
+            .get_calendar_status(pb::GetCalendarStatusRequest {})
+            .await?
+    }
+    .into_inner();
+    let years = |ys: &[i32]| {
+        ys.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut human = format!(
+        "已公布 published: {}\n暂定 provisional: {}",
+        years(&status.published_years),
+        if status.provisional_years.is_empty() {
+            "-".to_owned()
+        } else {
+            years(&status.provisional_years)
+        }
+    );
+    if args.reload {
+        human.push_str(&format!(
+            "\n重算 recounted: {} of {} open tickets with provisional deadlines",
+            status.tickets_recomputed, status.tickets_checked
+        ));
+    }
+    if !status.warning.is_empty() {
+        human.push_str(&format!("\n警告 warning: {}", status.warning));
+    }
+    Ok(Report::new(
+        human,
+        json!({
+            "published_years": status.published_years,
+            "provisional_years": status.provisional_years,
+            "warning": status.warning,
+            "tickets_checked": status.tickets_checked,
+            "tickets_recomputed": status.tickets_recomputed,
+        }),
+    ))
+}
+
 pub async fn whoami(ch: Channel) -> Result<Report, DeskError> {
     let account = hotline_proto::v1::auth_client::AuthClient::new(ch)
         .who_am_i(pb::WhoAmIRequest {})

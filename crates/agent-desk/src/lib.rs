@@ -232,6 +232,7 @@ pub async fn execute(
     let report = match &cli.command {
         Command::Login(_) | Command::Logout => unreachable!("handled above"),
         Command::Whoami => whoami(ch).await?,
+        Command::Calendar(a) => calendar(ch, a).await?,
         Command::Submit(a) => submit(ch, a).await?,
         Command::Show(a) => show(ch, a).await?,
         Command::Search(a) => search(ch, a).await?,

@@ -182,6 +182,7 @@ pub fn ticket_json(t: &pb::Ticket) -> Value {
             "first_contact": text(&deadlines.first_contact),
             "resolution": text(&deadlines.resolution),
             "callback": text(&deadlines.callback),
+            "provisional": deadlines.provisional,
         },
         "co_handlers": t.co_handlers.iter().map(|c| json!({
             "station_id": c.station_id,
@@ -233,10 +234,19 @@ pub fn ticket_summary(t: &pb::Ticket) -> String {
         let flags: Vec<String> = t.flags.iter().map(|f| flag_label(*f)).collect();
         let _ = writeln!(out, "  标记 flags    {}", flags.join(", "));
     }
+    // 暂定: counted over a year whose holiday notice is not loaded yet.
+    let mark = |name: &str| {
+        if d.provisional.iter().any(|p| p == name) {
+            "  (暂定 provisional)"
+        } else {
+            ""
+        }
+    };
     let _ = writeln!(
         out,
-        "  签收时限 sign-for due     {}",
-        time_human(&d.sign_for)
+        "  签收时限 sign-for due     {}{}",
+        time_human(&d.sign_for),
+        mark("sign_for")
     );
     if !d.first_contact.is_empty() {
         let contacted = if t.contacted_at.is_empty() {
@@ -246,20 +256,26 @@ pub fn ticket_summary(t: &pb::Ticket) -> String {
         };
         let _ = writeln!(
             out,
-            "  首次联系 first contact    {}{contacted}",
-            time_human(&d.first_contact)
+            "  首次联系 first contact    {}{}{contacted}",
+            time_human(&d.first_contact),
+            mark("first_contact")
         );
     }
     let _ = writeln!(
         out,
-        "  办结时限 resolution due   {}",
-        time_human(&d.resolution)
+        "  办结时限 resolution due   {}{}",
+        time_human(&d.resolution),
+        mark("resolution")
     );
     let _ = writeln!(
         out,
-        "  回访时限 callback due     {}",
-        time_human(&d.callback)
+        "  回访时限 callback due     {}{}",
+        time_human(&d.callback),
+        mark("callback")
     );
+    if !d.provisional_note.is_empty() {
+        let _ = writeln!(out, "  {}", d.provisional_note);
+    }
     out
 }
 

@@ -47,6 +47,11 @@ struct Router {
 
 impl Router {
     async fn start() -> Self {
+        Self::start_with(None).await
+    }
+
+    /// With `tls`, gRPC over TLS only (the certificate's PEM is the client's CA).
+    async fn start_with(tls: Option<(String, String)>) -> Self {
         let data = tempfile::tempdir().expect("temp dir");
         let dir = data.path().to_str().expect("utf-8 temp path").to_owned();
         let args = hotline_router::config::ServeArgs::parse_from(["--data-dir", dir.as_str()])
@@ -99,6 +104,11 @@ impl Router {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let (stop, stopped) = oneshot::channel::<()>();
+        let tls_config = tls.as_ref().map(|(cert, key)| {
+            tonic::transport::ServerTlsConfig::new()
+                .identity(tonic::transport::Identity::from_pem(cert, key))
+        });
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let served = tokio::spawn(async move {
             hotline_router::server::serve(
                 listener,
@@ -107,7 +117,7 @@ impl Router {
                     let _ = stopped.await;
                 },
                 hotline_router::server::ServeOptions {
-                    tls: None,
+                    tls: tls_config,
                     grace: Duration::from_secs(1),
                     run_timers: true,
                     audit: None,
@@ -116,9 +126,16 @@ impl Router {
             .await
             .map_err(|e| format!("{e:#}"))
         });
-        let channel = hotline_agent_desk::connect(&format!("http://{addr}"))
-            .await
-            .expect("connects to the router");
+        let ca = data.path().join("ca.pem");
+        if let Some((cert, _)) = &tls {
+            std::fs::write(&ca, cert).unwrap();
+        }
+        let channel = hotline_agent_desk::connect_with(
+            &format!("{scheme}://{addr}"),
+            tls.is_some().then_some(ca.as_path()),
+        )
+        .await
+        .expect("connects to the router");
         Self {
             addr,
             channel,
@@ -1021,5 +1038,37 @@ async fn preview_submit_reclassify_and_show_the_route() {
         "{after:?}"
     );
 
+    router.stop().await;
+}
+
+/// `--server https://…` with `--ca-cert`: the desk speaks TLS to a router serving it, with a
+/// certificate the test makes; without the CA the server is not trusted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_desk_talks_to_a_router_over_tls() {
+    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+    let (pem, key) = (cert.cert.pem(), cert.signing_key.serialize_pem());
+    let router = Router::start_with(Some((pem.clone(), key))).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &pem).unwrap();
+    let url = format!("https://{}", router.addr);
+    let token = router.token("op01");
+    let me = desk(&[
+        "--server",
+        &url,
+        "--ca-cert",
+        ca.to_str().unwrap(),
+        "--token",
+        token,
+        "whoami",
+    ])
+    .await;
+    assert!(me.status.success(), "{me:?}");
+    assert!(
+        String::from_utf8_lossy(&me.stdout).starts_with("op01"),
+        "{me:?}"
+    );
+    let untrusted = desk(&["--server", &url, "--token", token, "whoami"]).await;
+    assert!(!untrusted.status.success(), "{untrusted:?}");
     router.stop().await;
 }

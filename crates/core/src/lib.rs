@@ -18,7 +18,7 @@ pub mod route;
 pub mod ticket;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use lifecycle::{apply, open, replay, Action, Actor, Event, Role};
+pub use lifecycle::{apply, open, replay, Action, Actor, DueDates, Event, Role};
 pub use ticket::{Caller, ClockStarts, Deadlines, GeoPoint, NewTicket, Outcome, Ticket};
 
 pub use error::{InvalidInput, LifecycleError};

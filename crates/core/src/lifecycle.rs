@@ -178,6 +178,13 @@ pub enum Action {
         sign_for_due: Option<DateTime<Utc>>,
         note: String,
     },
+    /// The deadlines recounted on a newly loaded calendar (a State Council notice replacing a
+    /// provisional year): both the values before and after, and why.
+    RecomputeDeadlines {
+        before: DueDates,
+        after: DueDates,
+        reason: String,
+    },
     /// Change what the ticket is about or where (re-categorise). Routing re-decides the station.
     Reclassify {
         category: Option<CategoryCode>,
@@ -221,6 +228,27 @@ impl Action {
             Action::Route { .. } => "route",
             Action::Redispatch { .. } => "redispatch",
             Action::Reclassify { .. } => "reclassify",
+            Action::RecomputeDeadlines { .. } => "recompute_deadlines",
+        }
+    }
+}
+
+/// A ticket's four deadlines, as a value (the `recompute_deadlines` event records two).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DueDates {
+    pub sign_for: Option<DateTime<Utc>>,
+    pub first_contact: Option<DateTime<Utc>>,
+    pub resolution: Option<DateTime<Utc>>,
+    pub callback: Option<DateTime<Utc>>,
+}
+
+impl DueDates {
+    pub fn of(deadlines: &crate::ticket::Deadlines) -> Self {
+        Self {
+            sign_for: deadlines.sign_for,
+            first_contact: deadlines.first_contact,
+            resolution: deadlines.resolution,
+            callback: deadlines.callback,
         }
     }
 }
@@ -319,7 +347,9 @@ fn stamp_clock_starts(before: &Ticket, next: &mut Ticket, action: &Action, at: D
     // An extension or a resumed pause moves the deadline of a clock that keeps running.
     let extension = matches!(
         action,
-        Action::DecideExtension { .. } | Action::ResumeClock { .. }
+        Action::DecideExtension { .. }
+            | Action::ResumeClock { .. }
+            | Action::RecomputeDeadlines { .. }
     );
     let old = &before.deadlines;
     let new = &mut next.deadlines;
@@ -787,6 +817,15 @@ fn transition(t: &mut Ticket, actor: &Actor, action: &Action) -> Result<(), Life
         }
 
         // -- orthogonal to the stage --
+        (stage, Action::RecomputeDeadlines { after, reason, .. }) if stage.is_live() => {
+            require_centre(actor, action)?;
+            optional_note("reason", reason)?;
+            t.deadlines.sign_for = after.sign_for;
+            t.deadlines.first_contact = after.first_contact;
+            t.deadlines.resolution = after.resolution;
+            t.deadlines.callback = after.callback;
+            Ok(())
+        }
         (stage, Action::Flag { flag, note: text }) if stage.is_live() => {
             require_centre(actor, action)?;
             optional_note("note", text)?;

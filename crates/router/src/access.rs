@@ -84,6 +84,8 @@ pub const RPC_ROLES: &[(&str, &[Role])] = &[
     ("Admin/IssueApiKey", &[Adm]),
     ("Admin/RevokeApiKey", &[Adm]),
     ("Admin/ListContactAccess", &[Adm, Sup]),
+    ("Admin/GetCalendarStatus", &[Adm, Sup]),
+    ("Admin/ReloadCalendar", &[Adm]),
 ];
 
 /// RPCs reachable without a credential (full gRPC paths or path prefixes): health,

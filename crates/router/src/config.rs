@@ -240,6 +240,11 @@ pub struct ServeArgs {
     #[arg(long, env = "HOTLINE_HOLIDAYS_DIR")]
     pub holidays_dir: Option<PathBuf>,
 
+    /// When a newly loaded holiday notice recounts a provisional deadline, let it move earlier
+    /// than the one already told to the caller and the station (default: it never does).
+    #[arg(long, env = "HOTLINE_CALENDAR_ALLOW_EARLIER", default_value_t = false, action = clap::ArgAction::Set)]
+    pub calendar_allow_earlier: bool,
+
     /// Office hours for working-hour and working-day clocks, e.g. "09:00-12:00,13:30-17:30".
     #[arg(long, env = "HOTLINE_OFFICE_HOURS", default_value = "09:00-17:30")]
     pub office_hours: String,

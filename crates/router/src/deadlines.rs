@@ -5,25 +5,42 @@
 
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
+
 use chrono::{DateTime, Utc};
 use hotline_core::{Action, Ticket};
 use hotline_sla::{deadlines, CalendarError, Limits, SlaPolicy, Span, WorkingCalendar};
 
 use crate::error::RouterError;
 
-/// The SLA policy and the calendar it counts on.
+/// The SLA policy and the calendar it counts on. The calendar can be replaced while the router
+/// runs (a State Council notice loaded without a restart); every clone sees the new one.
 #[derive(Debug, Clone)]
 pub struct Sla {
     pub policy: Arc<SlaPolicy>,
-    pub calendar: Arc<WorkingCalendar>,
+    calendar: Arc<ArcSwap<WorkingCalendar>>,
 }
 
 impl Sla {
-    pub fn builtin() -> Self {
+    pub fn new(policy: SlaPolicy, calendar: WorkingCalendar) -> Self {
         Self {
-            policy: Arc::new(SlaPolicy::default_policy()),
-            calendar: Arc::new(WorkingCalendar::builtin()),
+            policy: Arc::new(policy),
+            calendar: Arc::new(ArcSwap::from_pointee(calendar)),
         }
+    }
+
+    pub fn builtin() -> Self {
+        Self::new(SlaPolicy::default_policy(), WorkingCalendar::builtin())
+    }
+
+    /// The calendar in force now.
+    pub fn calendar(&self) -> Arc<WorkingCalendar> {
+        self.calendar.load_full()
+    }
+
+    /// Puts `calendar` in force; returns the one it replaces.
+    pub fn replace_calendar(&self, calendar: WorkingCalendar) -> Arc<WorkingCalendar> {
+        self.calendar.swap(Arc::new(calendar))
     }
 
     fn limits(&self, ticket: &Ticket) -> &Limits {
@@ -40,7 +57,8 @@ impl Sla {
         now: DateTime<Utc>,
     ) -> Result<(), RouterError> {
         let limits = self.limits(ticket).clone();
-        let cal = &*self.calendar;
+        let calendar = self.calendar();
+        let cal = &*calendar;
         match action {
             Action::Dispatch { sign_for_due, .. }
             | Action::SubDispatch { sign_for_due, .. }
@@ -113,8 +131,36 @@ impl Sla {
             }
             _ => {}
         }
+        if action_dues(action).any(|due| cal.is_provisional_deadline(due)) {
+            // Counted over a year whose notice is not loaded: it may move when it is.
+            metrics::counter!("hotline_provisional_deadlines_total").increment(1);
+        }
         Ok(())
     }
+}
+
+/// The deadlines an action sets.
+fn action_dues(action: &Action) -> impl Iterator<Item = DateTime<Utc>> {
+    let dues: Vec<Option<DateTime<Utc>>> = match action {
+        Action::Dispatch { sign_for_due, .. }
+        | Action::SubDispatch { sign_for_due, .. }
+        | Action::Redispatch { sign_for_due, .. } => vec![*sign_for_due],
+        Action::SignFor {
+            resolution_due,
+            first_contact_due,
+        } => vec![*resolution_due, *first_contact_due],
+        Action::AddCoHandler { due, .. } => vec![*due],
+        Action::DecideExtension {
+            new_resolution_due, ..
+        } => vec![*new_resolution_due],
+        Action::ResumeClock { resolution_due } => vec![*resolution_due],
+        Action::Review { callback_due, .. } => vec![*callback_due],
+        Action::RecordCallback {
+            redo_sign_for_due, ..
+        } => vec![*redo_sign_for_due],
+        _ => Vec::new(),
+    };
+    dues.into_iter().flatten()
 }
 
 /// A deadline that falls in a year whose official calendar is not yet published cannot be

@@ -108,7 +108,8 @@ pub fn plan(ticket: &Ticket, sla: &Sla, settings: &Settings) -> Vec<Timer> {
     let limits = sla
         .policy
         .limits(ticket.category.as_ref(), ticket.nature, ticket.urgency);
-    let cal = &*sla.calendar;
+    let calendar = sla.calendar();
+    let cal = &*calendar;
     let mut timers = Vec::new();
     for (clock, due, started) in running_clocks(ticket) {
         let mut steps: Vec<(TimerStep, Option<DateTime<Utc>>)> = Vec::new();

@@ -34,7 +34,7 @@ use crate::grpc::intake::IntakeApi;
 use crate::grpc::station::StationApi;
 use crate::grpc::supervision::SupervisionApi;
 use crate::routing::Routing;
-use crate::tickets::{Hotline, LeasePolicy};
+use crate::tickets::{CalendarSource, Hotline, LeasePolicy};
 use hotline_routing::{Catalogue, DuplicateSettings, RoutingEngine};
 use hotline_territory::{DistrictPolygons, Resolver};
 
@@ -86,6 +86,18 @@ pub fn load_sla(args: &ServeArgs) -> anyhow::Result<Sla> {
         }
         None => SlaPolicy::default_policy(),
     };
+    Ok(Sla::new(policy, load_calendar(args, chrono::Utc::now())?))
+}
+
+/// The working calendar: the shipped notices, the ones in `--holidays-dir` over them, and a
+/// provisional calendar (statutory holidays, no 调休) for every later year up to next year
+/// (`now`'s year + 1), so deadlines reaching into a year whose notice is not out are counted
+/// and marked provisional instead of left unset. Later years, and years before the first
+/// notice, stay unknown.
+pub fn load_calendar(
+    args: &ServeArgs,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<WorkingCalendar> {
     let calendar = match &args.holidays_dir {
         Some(dir) => WorkingCalendar::builtin_with_updates(dir)
             .with_context(|| format!("holiday files in {}", dir.display()))?,
@@ -93,10 +105,17 @@ pub fn load_sla(args: &ServeArgs) -> anyhow::Result<Sla> {
     };
     let office = OfficeHours::parse(&args.office_hours)
         .with_context(|| format!("HOTLINE_OFFICE_HOURS {:?}", args.office_hours))?;
-    Ok(Sla {
-        policy: Arc::new(policy),
-        calendar: Arc::new(calendar.with_office_hours(office)),
-    })
+    let next_year = chrono::Datelike::year(&calendar.local_date(now)) + 1;
+    let calendar = calendar
+        .with_office_hours(office)
+        .with_provisional_until(next_year)?;
+    if !calendar.provisional_years().is_empty() {
+        tracing::info!(
+            provisional = ?calendar.provisional_years(),
+            "holiday notices not loaded for these years: their deadlines are provisional (statutory holidays only, no 调休)"
+        );
+    }
+    Ok(calendar)
 }
 
 /// Loads the directory (the shipped Suzhou divisions and stations, plus registered kiosks).
@@ -287,6 +306,8 @@ pub async fn build(args: &ServeArgs, clock: Arc<dyn Clock>) -> anyhow::Result<Ho
     let clock_for_identity = clock.clone();
     let directory = load_directory(args)?;
     let sla = load_sla(args)?;
+    // Provisional years are counted from the engine's clock, not the wall clock.
+    sla.replace_calendar(load_calendar(args, clock.now())?);
     let store = open_store(args).await?;
     let leases = LeasePolicy {
         default: chrono::Duration::seconds(i64::from(args.lease_seconds.max(1))),
@@ -307,7 +328,15 @@ pub async fn build(args: &ServeArgs, clock: Arc<dyn Clock>) -> anyhow::Result<Ho
         },
     )
     .with_routing(routing)
-    .with_identity(open_identity(args, clock_for_identity).await?);
+    .with_identity(open_identity(args, clock_for_identity).await?)
+    .with_calendar_source(CalendarSource {
+        load: {
+            let args = args.clone();
+            Arc::new(move |now| load_calendar(&args, now))
+        },
+        holidays_dir: args.holidays_dir.clone(),
+        allow_earlier: args.calendar_allow_earlier,
+    });
     // A new in-process queue, or a Redis without our data, is rebuilt from the store; a Redis
     // that other replicas keep up to date is left as it is.
     let rebuilt = hotline
@@ -326,6 +355,21 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     tracing::info!(addr = %args.listen, "serving hotline.v1");
+    // SIGHUP loads the holiday notices again (a new YYYY.json in --holidays-dir) without a
+    // restart, recounting provisional deadlines.
+    {
+        let hotline = hotline.clone();
+        let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .context("installing the SIGHUP handler")?;
+        tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                tracing::info!("SIGHUP: reloading the holiday notices");
+                if let Err(err) = hotline.reload_calendar().await {
+                    crate::logging::warn_summarised("calendar reload", &err);
+                }
+            }
+        });
+    }
     // One shutdown signal for every listener.
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
@@ -513,7 +557,7 @@ pub async fn serve(
         .layer(AuthLayer::new(identity.clone()))
         .add_service(health_service)
         .add_service(AuthServer::new(AuthApi::new(identity.clone())))
-        .add_service(AdminServer::new(AdminApi::new(identity)))
+        .add_service(AdminServer::new(AdminApi::new(identity, hotline.clone())))
         .add_service(reflection)
         .add_service(reflection_alpha)
         .add_service(IntakeServer::new(IntakeApi::new(hotline.clone())))
@@ -708,6 +752,7 @@ async fn health_probe(
     let mut tick = tokio::time::interval(PROBE_EVERY);
     let mut ready = true;
     let mut working_set = true;
+    let mut last_calendar_warning: Option<std::time::Instant> = None;
     loop {
         tokio::select! {
             _ = stop.changed() => return,
@@ -743,8 +788,29 @@ async fn health_probe(
         health
             .set_service_status(LIVENESS_HEALTH, serving(beats.live()))
             .await;
+        // From November, next year's holiday notice missing: a health detail and a warning in
+        // the log (once an hour, not once a second).
+        let calendar = hotline.calendar_status();
+        metrics::gauge!("hotline_calendar_provisional_years")
+            .set(calendar.provisional.len() as f64);
+        health
+            .set_service_status(CALENDAR_HEALTH, serving(calendar.warning.is_none()))
+            .await;
+        if let Some(warning) = &calendar.warning {
+            let due = last_calendar_warning
+                .is_none_or(|at: std::time::Instant| at.elapsed() >= CALENDAR_WARNING_EVERY);
+            if due {
+                tracing::warn!("{warning}");
+                last_calendar_warning = Some(std::time::Instant::now());
+            }
+        }
     }
 }
+
+/// The health-check name that is NOT_SERVING from November while next year's holiday notice is
+/// not loaded (readiness does not depend on it: the router works on the provisional calendar).
+pub const CALENDAR_HEALTH: &str = "hotline.calendar";
+const CALENDAR_WARNING_EVERY: Duration = Duration::from_secs(3600);
 
 /// Repairs the working set whenever it needs it: a whole rebuild after its backend lost its
 /// data, else the tickets whose update failed. Runs on its own, so a long rebuild over a slow

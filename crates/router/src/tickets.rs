@@ -8,15 +8,17 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use chrono::Datelike;
 use chrono::{DateTime, Duration, Utc};
 use hotline_core::lifecycle::Role;
 use hotline_core::{
-    apply, open, Action, Actor, CategoryCode, Clock, DivisionCode, Event, InvalidInput, Nature,
-    NewTicket, Stage, StationId, Ticket, TicketId, Urgency,
+    apply, open, Action, Actor, CategoryCode, Clock, DivisionCode, DueDates, Event, InvalidInput,
+    Nature, NewTicket, Stage, StationId, Ticket, TicketId, Urgency,
 };
 use hotline_directory::Directory;
 use hotline_dispatch::{Lease, Queue, Timer, TimerIndex};
 use hotline_identity::{Principal, Scope, Territory};
+use hotline_sla::WorkingCalendar;
 use hotline_store::{SearchQuery, TicketStore};
 
 use crate::access::{self, ContactView};
@@ -58,6 +60,29 @@ pub struct Hotline {
     contact_log: Option<Arc<dyn ContactLog>>,
     /// The identity room (accounts, credentials), for the server to wire in front of the API.
     identity: Option<Arc<hotline_identity::Identity>>,
+    /// Where a new working calendar comes from when the holiday notices are reloaded.
+    calendar_source: Option<CalendarSource>,
+}
+
+/// How to load the working calendar again (the configured notices, at a given time).
+#[derive(Clone)]
+pub struct CalendarSource {
+    pub load: Arc<dyn Fn(DateTime<Utc>) -> anyhow::Result<WorkingCalendar> + Send + Sync>,
+    /// The directory a new notice goes in (`--holidays-dir`), for the warning to name.
+    pub holidays_dir: Option<std::path::PathBuf>,
+    /// Whether a recomputed deadline may move earlier than the one already told.
+    pub allow_earlier: bool,
+}
+
+/// The calendar in force, and what its last reload did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CalendarStatus {
+    pub published: Vec<i32>,
+    pub provisional: Vec<i32>,
+    /// From November on, while next year's notice is not loaded.
+    pub warning: Option<String>,
+    pub checked: usize,
+    pub recomputed: usize,
 }
 
 /// Records that someone read a caller's unmasked contact (who, when, which ticket).
@@ -134,6 +159,7 @@ impl Hotline {
             routing: None,
             contact_log: None,
             identity: None,
+            calendar_source: None,
         }
     }
 
@@ -155,6 +181,197 @@ impl Hotline {
 
     pub fn identity(&self) -> Option<&Arc<hotline_identity::Identity>> {
         self.identity.as_ref()
+    }
+
+    /// Where the calendar is reloaded from ([`Hotline::reload_calendar`]).
+    pub fn with_calendar_source(mut self, source: CalendarSource) -> Self {
+        self.calendar_source = Some(source);
+        self
+    }
+
+    pub fn sla(&self) -> &Sla {
+        &self.sla
+    }
+
+    /// Published and provisional years, and the warning a centre must act on: from November,
+    /// next year's notice not loaded.
+    pub fn calendar_status(&self) -> CalendarStatus {
+        let calendar = self.sla.calendar();
+        let today = calendar.local_date(self.now());
+        let next = today.year() + 1;
+        let warning = (today.month() >= 11 && !calendar.published_years().contains(&next))
+            .then(|| {
+                let dir = self
+                    .calendar_source
+                    .as_ref()
+                    .and_then(|s| s.holidays_dir.as_ref())
+                    .map_or_else(
+                        || "a directory given with --holidays-dir (HOTLINE_HOLIDAYS_DIR)".to_owned(),
+                        |d| d.display().to_string(),
+                    );
+                format!(
+                    "the holiday notice for {next} is not loaded: deadlines reaching into {next} are provisional (statutory holidays only, no 调休). Put {next}.json (holiday-cn format) in {dir} and reload (SIGHUP or Admin.ReloadCalendar)"
+                )
+            });
+        CalendarStatus {
+            published: calendar.published_years().to_vec(),
+            provisional: calendar.provisional_years().to_vec(),
+            warning,
+            ..CalendarStatus::default()
+        }
+    }
+
+    /// Loads the calendar again from its source (a new notice in `--holidays-dir`), puts it in
+    /// force, and recounts every open ticket's deadlines that were counted over provisional
+    /// days: a changed one is recorded as a `recompute_deadlines` event with both values, and
+    /// its timers follow. A deadline never moves earlier than the one already told, unless the
+    /// centre allows it (`--calendar-allow-earlier`).
+    pub async fn reload_calendar(&self) -> Result<CalendarStatus, RouterError> {
+        let source = self.calendar_source.clone().ok_or_else(|| {
+            RouterError::Precondition("this router has no calendar source to reload".into())
+        })?;
+        let calendar = (source.load)(self.now()).map_err(|e| {
+            RouterError::Invalid(InvalidInput::new(
+                "holidays",
+                format!("the holiday files were not loaded: {e:#}"),
+            ))
+        })?;
+        let old = self.sla.replace_calendar(calendar);
+        let mut status = self.calendar_status();
+        let live: Vec<Stage> = Stage::ALL.iter().copied().filter(|s| s.is_live()).collect();
+        for ticket in self.store.in_stages(&live).await? {
+            let dues = DueDates::of(&ticket.deadlines);
+            let provisional = [
+                dues.sign_for,
+                dues.first_contact,
+                dues.resolution,
+                dues.callback,
+            ]
+            .into_iter()
+            .flatten()
+            .any(|due| old.is_provisional_deadline(due));
+            if !provisional {
+                continue;
+            }
+            status.checked += 1;
+            match self
+                .recompute_deadlines(ticket.id, source.allow_earlier)
+                .await
+            {
+                Ok(true) => status.recomputed += 1,
+                Ok(false) => {}
+                Err(err) => crate::logging::warn_summarised("recomputing deadlines", &err),
+            }
+        }
+        metrics::counter!("hotline_deadlines_recomputed_total").increment(status.recomputed as u64);
+        tracing::info!(
+            published = ?status.published,
+            provisional = ?status.provisional,
+            checked = status.checked,
+            recomputed = status.recomputed,
+            "working calendar reloaded"
+        );
+        Ok(status)
+    }
+
+    /// Recounts one ticket's deadlines on the calendar in force by replaying its history;
+    /// records the change, if any. True when the deadlines changed.
+    async fn recompute_deadlines(
+        &self,
+        id: TicketId,
+        allow_earlier: bool,
+    ) -> Result<bool, RouterError> {
+        for _ in 0..3 {
+            let current = self.get(id).await?;
+            let events = self.store.events(id).await?;
+            let replayed = self.replay_on_calendar(&events)?;
+            let before = DueDates::of(&current.deadlines);
+            let mut after = DueDates::of(&replayed.deadlines);
+            if !allow_earlier {
+                // What the caller and the station were told stands as the earliest.
+                for (told, new) in [
+                    (before.sign_for, &mut after.sign_for),
+                    (before.first_contact, &mut after.first_contact),
+                    (before.resolution, &mut after.resolution),
+                    (before.callback, &mut after.callback),
+                ] {
+                    if let (Some(told), Some(due)) = (told, new.as_mut()) {
+                        *due = (*due).max(told);
+                    }
+                }
+            }
+            if after == before {
+                return Ok(false);
+            }
+            let years: Vec<String> = self
+                .sla
+                .calendar()
+                .published_years()
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            let action = Action::RecomputeDeadlines {
+                before,
+                after,
+                reason: format!(
+                    "holiday notices loaded ({}); deadlines recounted",
+                    years.join(", ")
+                ),
+            };
+            match self
+                .act_inner(
+                    id,
+                    Some(current.version),
+                    escalation::engine(),
+                    action,
+                    None,
+                )
+                .await
+            {
+                Ok(_) => return Ok(true),
+                Err(RouterError::Conflict(_)) => continue,
+                Err(err) => return Err(err),
+            }
+        }
+        Err(RouterError::Unavailable(format!(
+            "ticket {id} kept changing while its deadlines were recounted; the next reload retries"
+        )))
+    }
+
+    /// The ticket its history gives when every deadline is counted again on the calendar in
+    /// force (the recorded values where the rules refuse now, e.g. an extension's notice).
+    fn replay_on_calendar(&self, events: &[Event]) -> Result<Ticket, RouterError> {
+        let (first, rest) = events
+            .split_first()
+            .ok_or_else(|| RouterError::internal(anyhow::anyhow!("a ticket without events")))?;
+        let Action::Submit { ticket: new } = &first.action else {
+            return Err(RouterError::internal(anyhow::anyhow!(
+                "ticket {}'s first event is not its submit",
+                first.ticket_id
+            )));
+        };
+        let (mut ticket, _) = open(
+            first.ticket_id,
+            (**new).clone(),
+            first.actor.clone(),
+            first.at,
+        );
+        for event in rest {
+            if let Action::RecomputeDeadlines { .. } = event.action {
+                // Recounted from scratch: an earlier recount is not an input.
+                continue;
+            }
+            let mut action = event.action.clone();
+            let recounted = self.sla.prepare(&ticket, &mut action, event.at).is_ok();
+            let next = if recounted {
+                apply(&ticket, &event.actor, action, event.at)
+                    .or_else(|_| apply(&ticket, &event.actor, event.action.clone(), event.at))
+            } else {
+                apply(&ticket, &event.actor, event.action.clone(), event.at)
+            };
+            ticket = next.map(|(next, _)| next)?;
+        }
+        Ok(ticket)
     }
 
     /// Records every read of an unmasked contact here.

@@ -721,3 +721,50 @@ fn staff_accounts_and_keys_are_managed_offline() {
         0o600
     );
 }
+
+/// SIGHUP loads a new holiday notice without a restart (the real binary, the real signal).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_loads_a_new_holiday_notice() {
+    use hotline_proto::v1 as pb;
+    let dir = tempfile::tempdir().unwrap();
+    let holidays = dir.path().join("holidays");
+    std::fs::create_dir_all(&holidays).unwrap();
+    let served = serve_logged(dir.path(), &["--holidays-dir", holidays.to_str().unwrap()]);
+    let channel = connect_when_up(served.grpc).await;
+    let password = std::fs::read_to_string(dir.path().join("data/initial-admin-password")).unwrap();
+    let admin = log_in(&channel, "admin", password.trim()).await;
+    let status = || async {
+        pb::admin_client::AdminClient::new(admin.clone())
+            .get_calendar_status(pb::GetCalendarStatusRequest {})
+            .await
+            .unwrap()
+            .into_inner()
+    };
+    // Far enough ahead of the wall clock that no shipped file has it.
+    let year = chrono::Datelike::year(&chrono::Utc::now()) + 1;
+    assert!(!status().await.published_years.contains(&year));
+    std::fs::write(
+        holidays.join(format!("{year}.json")),
+        format!(r#"{{"year": {year}, "papers": [], "days": [{{"name": "元旦", "date": "{year}-01-01", "isOffDay": true}}]}}"#),
+    )
+    .unwrap();
+    let pid = served.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let started = std::time::Instant::now();
+    while !status().await.published_years.contains(&year) {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "SIGHUP did not load {year}.json"
+        );
+        tokio::task::yield_now().await;
+    }
+    let log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap();
+    assert!(
+        log.contains("SIGHUP: reloading the holiday notices"),
+        "{log}"
+    );
+}

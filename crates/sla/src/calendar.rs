@@ -53,6 +53,10 @@ pub type Pause = (DateTime<Utc>, DateTime<Utc>);
 enum DayKind {
     Working,
     Off,
+    /// Counted on the provisional calendar (statutory holidays and weekends, no 调休) of a
+    /// year whose notice is not loaded yet: see [`crate::provisional`].
+    ProvisionalWorking,
+    ProvisionalOff,
     /// Not known until the notice of this year is loaded.
     Unknown(i32),
 }
@@ -186,6 +190,10 @@ pub struct WorkingCalendar {
     days: Vec<DayKind>,
     /// Years whose notice is loaded.
     published: Vec<i32>,
+    /// Years counted on the provisional calendar.
+    provisional: Vec<i32>,
+    /// The official files it was built from, to add provisional years later.
+    files: Vec<HolidayFile>,
     office: OfficeHours,
 }
 
@@ -195,6 +203,7 @@ impl fmt::Debug for WorkingCalendar {
             .field("first_day", &self.first_day)
             .field("days", &self.days.len())
             .field("published", &self.published)
+            .field("provisional", &self.provisional)
             .field("office", &self.office.to_string())
             .finish()
     }
@@ -216,13 +225,14 @@ impl WorkingCalendar {
     }
 
     /// The embedded files, with any year found in `dir` replacing the embedded one: drop a newly
-    /// published `2027.json` into the directory and restart.
+    /// published `2027.json` into the directory and reload (or restart). The directory may be
+    /// empty until then.
     pub fn builtin_with_updates(dir: impl AsRef<Path>) -> Result<Self, CalendarError> {
         let mut by_year: BTreeMap<i32, HolidayFile> = HolidayFile::builtin()?
             .into_iter()
             .map(|f| (f.year, f))
             .collect();
-        for file in HolidayFile::read_dir(dir.as_ref())? {
+        for file in HolidayFile::read_dir_maybe_empty(dir.as_ref())? {
             by_year.insert(file.year, file);
         }
         Self::from_files(by_year.into_values().collect())
@@ -242,6 +252,34 @@ impl WorkingCalendar {
     /// The calendar of parsed holiday files, at most one per year. Years between the first and
     /// the last file that have no file are unknown.
     pub fn from_files(files: Vec<HolidayFile>) -> Result<Self, CalendarError> {
+        Self::build(files, Vec::new())
+    }
+
+    /// The same calendar, with every year after the last published one up to `until_year`
+    /// counted on the provisional calendar (statutory holidays, weekends, no 调休) instead of
+    /// being unknown. A centre passes next year: the refusal stays for the years beyond it, and
+    /// before the first file.
+    pub fn with_provisional_until(&self, until_year: i32) -> Result<Self, CalendarError> {
+        let mut files = self.files.clone();
+        let last_published = self.published.iter().copied().max().unwrap_or(i32::MIN);
+        let mut provisional = Vec::new();
+        for year in (last_published + 1)..=until_year {
+            files.retain(|f| f.year != year);
+            if let Some(file) = crate::provisional::provisional_file(year) {
+                provisional.push(file);
+            }
+        }
+        let office = self.office.clone();
+        Ok(Self::build(files, provisional)?.with_office_hours(office))
+    }
+
+    fn build(
+        files: Vec<HolidayFile>,
+        provisional_files: Vec<HolidayFile>,
+    ) -> Result<Self, CalendarError> {
+        let provisional_years: BTreeSet<i32> = provisional_files.iter().map(|f| f.year).collect();
+        let source_files = files.clone();
+        let files: Vec<HolidayFile> = files.into_iter().chain(provisional_files).collect();
         let mut by_year: BTreeMap<i32, HolidayFile> = BTreeMap::new();
         for file in files {
             if let Some(other) = by_year.get(&file.year) {
@@ -270,22 +308,36 @@ impl WorkingCalendar {
             NaiveDate::from_ymd_opt(last_year, 12, 31).ok_or_else(|| out_of_range(last_year))?;
         let published: BTreeSet<i32> = by_year
             .values()
-            .filter(|f| f.is_published())
+            .filter(|f| f.is_published() && !provisional_years.contains(&f.year))
             .map(|f| f.year)
             .collect();
+        let known = |year: i32| published.contains(&year) || provisional_years.contains(&year);
+        let provisional_day = |date: NaiveDate| {
+            provisional_years.contains(&date.year())
+                || (date.month() == 12
+                    && date.day() > 31 - NEW_YEAR_REACH_BACK_DAYS
+                    && provisional_years.contains(&(date.year() + 1)))
+        };
 
         let mut days =
             Vec::with_capacity(usize::try_from((last_day - first_day).num_days() + 1).unwrap_or(0));
         for date in first_day.iter_days().take_while(|d| *d <= last_day) {
             let year = date.year();
-            let kind = if !published.contains(&year) {
+            let weekend = matches!(date.weekday(), Weekday::Sat | Weekday::Sun);
+            let kind = if !known(year) {
                 DayKind::Unknown(year)
-            } else if !published.contains(&(year + 1))
+            } else if !known(year + 1)
                 && date.month() == 12
                 && date.day() > 31 - NEW_YEAR_REACH_BACK_DAYS
             {
                 DayKind::Unknown(year + 1)
-            } else if matches!(date.weekday(), Weekday::Sat | Weekday::Sun) {
+            } else if provisional_day(date) {
+                if weekend {
+                    DayKind::ProvisionalOff
+                } else {
+                    DayKind::ProvisionalWorking
+                }
+            } else if weekend {
                 DayKind::Off
             } else {
                 DayKind::Working
@@ -313,10 +365,11 @@ impl WorkingCalendar {
                 seen.insert(day.date, (&file.file, day.is_off_day));
                 let index = (day.date - first_day).num_days();
                 if let Some(slot) = usize::try_from(index).ok().and_then(|i| days.get_mut(i)) {
-                    *slot = if day.is_off_day {
-                        DayKind::Off
-                    } else {
-                        DayKind::Working
+                    *slot = match (provisional_day(day.date), day.is_off_day) {
+                        (true, true) => DayKind::ProvisionalOff,
+                        (true, false) => DayKind::ProvisionalWorking,
+                        (false, true) => DayKind::Off,
+                        (false, false) => DayKind::Working,
                     };
                 }
             }
@@ -326,6 +379,8 @@ impl WorkingCalendar {
             first_day,
             days,
             published: published.into_iter().collect(),
+            provisional: provisional_years.into_iter().collect(),
+            files: source_files,
             office: OfficeHours::default(),
         })
     }
@@ -346,6 +401,35 @@ impl WorkingCalendar {
     }
 
     /// Whether `date` is a working day. Fails for a day of an unknown year.
+    /// Years counted on the provisional calendar.
+    pub fn provisional_years(&self) -> &[i32] {
+        &self.provisional
+    }
+
+    /// Whether `date` is counted on the provisional calendar (so a deadline on or after it may
+    /// move when the notice is loaded).
+    pub fn is_provisional(&self, date: NaiveDate) -> bool {
+        let index = self.index_of(date);
+        matches!(
+            usize::try_from(index).ok().and_then(|i| self.days.get(i)),
+            Some(DayKind::ProvisionalWorking | DayKind::ProvisionalOff)
+        )
+    }
+
+    /// Whether a deadline at `due` was counted over provisional days: the provisional days
+    /// are the calendar's last ones, so a deadline on or after the first of them was.
+    pub fn is_provisional_deadline(&self, due: DateTime<Utc>) -> bool {
+        let due = self.local_date(due);
+        self.is_provisional(due) || self.first_provisional().is_some_and(|first| due >= first)
+    }
+
+    fn first_provisional(&self) -> Option<NaiveDate> {
+        self.days
+            .iter()
+            .position(|k| matches!(k, DayKind::ProvisionalWorking | DayKind::ProvisionalOff))
+            .map(|i| self.date_at(i as i64))
+    }
+
     pub fn is_working_day(&self, date: NaiveDate) -> Result<bool, CalendarError> {
         self.is_working_at(self.index_of(date))
     }
@@ -562,8 +646,8 @@ impl WorkingCalendar {
             .and_then(|i| self.days.get(i).copied())
             .unwrap_or_else(|| DayKind::Unknown(self.date_at(index).year()));
         match kind {
-            DayKind::Working => Ok(true),
-            DayKind::Off => Ok(false),
+            DayKind::Working | DayKind::ProvisionalWorking => Ok(true),
+            DayKind::Off | DayKind::ProvisionalOff => Ok(false),
             DayKind::Unknown(year) => Err(CalendarError::UnknownYear(year)),
         }
     }
@@ -651,6 +735,62 @@ mod tests {
         assert!(
             text.contains("2022-12-31") && text.contains("2022.json"),
             "{text}"
+        );
+    }
+
+    /// Deadlines reaching into a year whose notice is not out are counted on its statutory
+    /// holidays and marked provisional; the year after it, and the years before 2020, stay
+    /// refused.
+    #[test]
+    fn a_provisional_next_year_counts_statutory_holidays_and_is_marked() {
+        let official = WorkingCalendar::builtin();
+        let monday = Utc.with_ymd_and_hms(2026, 12, 28, 2, 0, 0).unwrap(); // 10:00 in Suzhou
+        assert!(matches!(
+            official.add(monday, Span::WorkingDays(5)),
+            Err(CalendarError::UnknownYear(2027))
+        ));
+        let calendar = official.with_provisional_until(2027).unwrap();
+        assert_eq!(calendar.provisional_years(), &[2027]);
+        assert!(!calendar.published_years().contains(&2027));
+        // Tue 29, Wed 30, Thu 31, (Fri 1 Jan 元旦, weekend), Mon 4, Tue 5 Jan: due at 17:30.
+        let due = calendar.add(monday, Span::WorkingDays(5)).unwrap();
+        assert_eq!(due, Utc.with_ymd_and_hms(2027, 1, 5, 9, 30, 0).unwrap());
+        assert!(calendar.is_provisional_deadline(due));
+        // The reach-back days of December 2026 are provisional too (the 2027 notice may take
+        // them); earlier days are official.
+        assert!(calendar.is_provisional(NaiveDate::from_ymd_opt(2026, 12, 31).unwrap()));
+        assert!(!calendar.is_provisional(NaiveDate::from_ymd_opt(2026, 12, 1).unwrap()));
+        assert!(!calendar
+            .is_provisional_deadline(Utc.with_ymd_and_hms(2026, 12, 18, 9, 30, 0).unwrap()));
+        // 春节 2027: 除夕 Fri 5 Feb to 初三 Mon 8 Feb are off; Tue 9 Feb works.
+        for (d, working) in [(4, true), (5, false), (8, false), (9, true)] {
+            let date = NaiveDate::from_ymd_opt(2027, 2, d).unwrap();
+            assert_eq!(calendar.is_working_day(date).unwrap(), working, "{date}");
+        }
+        // Beyond next year, and before the first notice: refused as before.
+        assert!(matches!(
+            calendar.is_working_day(NaiveDate::from_ymd_opt(2028, 3, 1).unwrap()),
+            Err(CalendarError::UnknownYear(2028))
+        ));
+        assert!(calendar
+            .is_working_day(NaiveDate::from_ymd_opt(2019, 12, 2).unwrap())
+            .is_err());
+        // The official notice replaces the provisional year: nothing is provisional then.
+        let notice = r#"{"year": 2027, "papers": [], "days": [
+            {"name": "元旦", "date": "2027-01-01", "isOffDay": true},
+            {"name": "元旦", "date": "2027-01-04", "isOffDay": true}]}"#;
+        let mut files = HolidayFile::builtin().unwrap();
+        files.retain(|f| f.year != 2027);
+        files.push(HolidayFile::parse("2027.json", notice).unwrap());
+        let loaded = WorkingCalendar::from_files(files)
+            .unwrap()
+            .with_provisional_until(2027)
+            .unwrap();
+        assert!(loaded.provisional_years().is_empty());
+        assert!(!loaded.is_provisional_deadline(due));
+        assert_eq!(
+            loaded.add(monday, Span::WorkingDays(5)).unwrap(),
+            Utc.with_ymd_and_hms(2027, 1, 6, 9, 30, 0).unwrap()
         );
     }
 }

@@ -124,6 +124,19 @@ impl HolidayFile {
     /// Every `YYYY.json` in `dir` (other files, such as `schema.json` or the licence, are
     /// ignored). An unreadable or invalid file is an error naming it.
     pub fn read_dir(dir: &Path) -> Result<Vec<Self>, CalendarError> {
+        let files = Self::read_dir_maybe_empty(dir)?;
+        if files.is_empty() {
+            return Err(CalendarError::BadHolidayFile {
+                file: dir.display().to_string(),
+                problem: "the directory has no holiday files (YYYY.json)".to_owned(),
+            });
+        }
+        Ok(files)
+    }
+
+    /// Like [`HolidayFile::read_dir`], but a directory without files is no error: a centre
+    /// creates the directory that next year's notice will go in before the notice exists.
+    pub fn read_dir_maybe_empty(dir: &Path) -> Result<Vec<Self>, CalendarError> {
         let io_err = |source| CalendarError::Io {
             path: dir.to_path_buf(),
             source,
@@ -153,12 +166,6 @@ impl HolidayFile {
             })?;
             parsed.file = shown;
             files.push(parsed);
-        }
-        if files.is_empty() {
-            return Err(CalendarError::BadHolidayFile {
-                file: dir.display().to_string(),
-                problem: "the directory has no holiday files (YYYY.json)".to_owned(),
-            });
         }
         files.sort_by_key(|f| f.year);
         Ok(files)

@@ -7,6 +7,8 @@
 //!   minutes), parsed from `"5 wd"`-style text.
 //! - [`holidays`]: reading the official holiday + 调休 calendar (holiday-cn JSON); the 2020-2027
 //!   files ship embedded (`data/holidays/`, MIT).
+//! - [`provisional`]: the statutory holidays of a year whose notice is not out yet (lunar dates
+//!   and the 清明 solar term from the `nongli` crate), for a provisional calendar.
 //! - [`calendar`]: [`WorkingCalendar`] (Asia/Shanghai, office hours, a per-day table) and its
 //!   arithmetic: `add`, pauses, extensions, working time between two instants.
 //! - [`policy`]: [`SlaPolicy`], the configurable rules (TOML) that give each ticket its
@@ -35,6 +37,7 @@ pub mod deadlines;
 pub mod error;
 pub mod holidays;
 pub mod policy;
+pub mod provisional;
 pub mod span;
 
 pub use calendar::{OfficeHours, Pause, WorkingCalendar, TIME_ZONE};

@@ -249,11 +249,22 @@ impl pb::auth_server::Auth for AuthApi {
 
 pub struct AdminApi {
     identity: Arc<Identity>,
+    hotline: crate::tickets::Hotline,
 }
 
 impl AdminApi {
-    pub fn new(identity: Arc<Identity>) -> Self {
-        Self { identity }
+    pub fn new(identity: Arc<Identity>, hotline: crate::tickets::Hotline) -> Self {
+        Self { identity, hotline }
+    }
+}
+
+fn calendar_out(status: crate::tickets::CalendarStatus) -> pb::CalendarStatus {
+    pb::CalendarStatus {
+        published_years: status.published,
+        provisional_years: status.provisional,
+        warning: status.warning.unwrap_or_default(),
+        tickets_checked: u32::try_from(status.checked).unwrap_or(u32::MAX),
+        tickets_recomputed: u32::try_from(status.recomputed).unwrap_or(u32::MAX),
     }
 }
 
@@ -460,6 +471,23 @@ impl pb::admin_server::Admin for AdminApi {
             .map_err(RouterError::from)?;
         tracing::info!(by = %who.login, key_id = %req.key_id, revoked, "API key revoked");
         Ok(Response::new(pb::RevokeApiKeyResponse { revoked }))
+    }
+
+    async fn get_calendar_status(
+        &self,
+        _request: Request<pb::GetCalendarStatusRequest>,
+    ) -> Result<Response<pb::CalendarStatus>, Status> {
+        Ok(Response::new(calendar_out(self.hotline.calendar_status())))
+    }
+
+    async fn reload_calendar(
+        &self,
+        request: Request<pb::ReloadCalendarRequest>,
+    ) -> Result<Response<pb::CalendarStatus>, Status> {
+        let who = principal(&request)?;
+        tracing::info!(by = %who.login, "reloading the holiday notices");
+        let status = self.hotline.reload_calendar().await?;
+        Ok(Response::new(calendar_out(status)))
     }
 
     async fn list_contact_access(

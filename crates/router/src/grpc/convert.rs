@@ -283,6 +283,7 @@ pub fn ticket_out(t: &Ticket, events: &[Event]) -> pb::Ticket {
             resolution: time_out(t.deadlines.resolution),
             callback: time_out(t.deadlines.callback),
             first_contact: time_out(t.deadlines.first_contact),
+            ..Default::default()
         }),
         co_handlers: t.co_handlers.iter().map(co_handler_out).collect(),
         return_request: t.return_request.as_ref().map(|r| pb::ReturnRequest {

@@ -52,5 +52,39 @@ pub(crate) async fn shown(
     if let Some(caller) = out.caller.as_mut() {
         caller.masked = had_contact && view != ContactView::Full;
     }
+    mark_provisional(hotline, &ticket, &mut out);
     Ok(out)
+}
+
+/// Marks the deadlines counted over a year whose holiday notice is not loaded (暂定).
+fn mark_provisional(hotline: &Hotline, ticket: &Ticket, out: &mut pb::Ticket) {
+    if !ticket.stage.is_live() {
+        return;
+    }
+    let calendar = hotline.sla().calendar();
+    let Some(deadlines) = out.deadlines.as_mut() else {
+        return;
+    };
+    let d = &ticket.deadlines;
+    for (name, due) in [
+        ("sign_for", d.sign_for),
+        ("first_contact", d.first_contact),
+        ("resolution", d.resolution),
+        ("callback", d.callback),
+    ] {
+        if due.is_some_and(|due| calendar.is_provisional_deadline(due)) {
+            deadlines.provisional.push(name.to_owned());
+        }
+    }
+    if !deadlines.provisional.is_empty() {
+        let years: Vec<String> = calendar
+            .provisional_years()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        deadlines.provisional_note = format!(
+            "暂定 provisional: the holiday notice for {} is not loaded yet; counted on the statutory holidays without 调休, and recounted when it is",
+            years.join(", ")
+        );
+    }
 }
