@@ -26,7 +26,16 @@ const NOTICE_2027: &str = r#"{"year": 2027, "papers": [], "days": [
     {"name": "春节", "date": "2027-02-05", "isOffDay": true}]}"#;
 
 async fn spawn_in_december(backend: Backend, holidays: &std::path::Path) -> TestApp {
+    spawn_in_december_with(backend, holidays, &[]).await
+}
+
+async fn spawn_in_december_with(
+    backend: Backend,
+    holidays: &std::path::Path,
+    extra: &[&str],
+) -> TestApp {
     let mut argv = vec!["--holidays-dir".to_owned(), holidays.display().to_string()];
+    argv.extend(extra.iter().map(|a| (*a).to_owned()));
     if let Backend::Postgres = backend {
         let url = hotline_store::testing::fresh_postgres_url()
             .await
@@ -197,8 +206,22 @@ pub async fn an_extension_in_late_december_gets_a_provisional_deadline_that_the_
 }
 
 pub async fn a_notice_that_would_shorten_a_deadline_keeps_what_was_told(backend: Backend) {
+    shorter_notice(backend, false).await;
+}
+
+/// With `--calendar-allow-earlier true` the centre chose otherwise: the deadline moves earlier.
+pub async fn a_centre_may_let_a_notice_shorten_a_deadline(backend: Backend) {
+    shorter_notice(backend, true).await;
+}
+
+async fn shorter_notice(backend: Backend, allow_earlier: bool) {
     let holidays = hotline_store::testing::TempDir::new();
-    let app = spawn_in_december(backend, holidays.path()).await;
+    let extra: &[&str] = if allow_earlier {
+        &["--calendar-allow-earlier", "true"]
+    } else {
+        &[]
+    };
+    let app = spawn_in_december_with(backend, holidays.path(), extra).await;
     let t = app.submit("沧浪亭社区路灯坏了", Some(COMMUNITY_CSS)).await;
     let signed = app
         .station_as(&staff(COMMUNITY_CSS, "li"))
@@ -230,12 +253,18 @@ pub async fn a_notice_that_would_shorten_a_deadline_keeps_what_was_told(backend:
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(reloaded.tickets_recomputed, 0, "{reloaded:?}");
     let after = app.get(&t.id).await;
     let deadlines = after.deadlines.clone().unwrap();
-    assert_eq!(deadlines.resolution, "2027-01-05T09:30:00.000Z");
     assert!(deadlines.provisional.is_empty());
-    assert!(!kinds(&after).contains(&"recompute_deadlines".to_owned()));
+    if allow_earlier {
+        assert_eq!(reloaded.tickets_recomputed, 1, "{reloaded:?}");
+        assert_eq!(deadlines.resolution, "2027-01-04T09:30:00.000Z");
+        assert!(kinds(&after).contains(&"recompute_deadlines".to_owned()));
+    } else {
+        assert_eq!(reloaded.tickets_recomputed, 0, "{reloaded:?}");
+        assert_eq!(deadlines.resolution, "2027-01-05T09:30:00.000Z");
+        assert!(!kinds(&after).contains(&"recompute_deadlines".to_owned()));
+    }
 }
 
 /// A bad notice is refused with the file named, and the calendar in force stays.
@@ -264,5 +293,6 @@ pub async fn a_broken_notice_is_refused_and_changes_nothing(backend: Backend) {
 crate::support::on_both_backends!(
     an_extension_in_late_december_gets_a_provisional_deadline_that_the_notice_recounts,
     a_notice_that_would_shorten_a_deadline_keeps_what_was_told,
+    a_centre_may_let_a_notice_shorten_a_deadline,
     a_broken_notice_is_refused_and_changes_nothing,
 );
