@@ -1319,3 +1319,68 @@ async fn grpc_over_tls_with_a_certificate_the_client_trusts() {
         assert!(answer.is_err(), "{answer:?}");
     }
 }
+
+/// `--tls-client-ca`: an integrator's platform proves itself by a client certificate as well as
+/// by its key; a client without a certificate from that CA is turned away at the handshake.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_certificates_are_required_when_a_client_ca_is_set() {
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertifiedIssuer, ExtendedKeyUsagePurpose, IsCa,
+        KeyPair, KeyUsagePurpose,
+    };
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let server_key = KeyPair::generate().unwrap();
+    let server_cert = CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .signed_by(&server_key, &ca)
+        .unwrap();
+    let client_key = KeyPair::generate().unwrap();
+    let mut client_params = CertificateParams::new(vec!["portal.example".to_owned()]).unwrap();
+    client_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let client_cert = client_params.signed_by(&client_key, &ca).unwrap();
+
+    let server = tonic::transport::ServerTlsConfig::new()
+        .identity(tonic::transport::Identity::from_pem(
+            server_cert.pem(),
+            server_key.serialize_pem(),
+        ))
+        .client_ca_root(tonic::transport::Certificate::from_pem(ca.pem()));
+    let trusting = tonic::transport::ClientTlsConfig::new()
+        .ca_certificate(tonic::transport::Certificate::from_pem(ca.pem()))
+        .domain_name("localhost");
+    let with_certificate = trusting.clone().identity(tonic::transport::Identity::from_pem(
+        client_cert.pem(),
+        client_key.serialize_pem(),
+    ));
+    let app = TestApp::spawn_tls(server, with_certificate).await;
+    app.intake()
+        .await
+        .preview_route(pb::PreviewRouteRequest {
+            text: "路灯坏了".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("a client with a certificate is served");
+    let without = tonic::transport::Channel::from_shared(format!("https://{}", app.addr))
+        .unwrap()
+        .tls_config(trusting)
+        .unwrap()
+        .connect()
+        .await;
+    if let Ok(channel) = without {
+        let answer = AuthClient::new(channel)
+            .login(pb::LoginRequest {
+                login: "op-17".into(),
+                password: TEST_PASSWORD.into(),
+            })
+            .await;
+        assert!(answer.is_err(), "no certificate, no service: {answer:?}");
+    }
+}
