@@ -1355,10 +1355,12 @@ async fn client_certificates_are_required_when_a_client_ca_is_set() {
     let trusting = tonic::transport::ClientTlsConfig::new()
         .ca_certificate(tonic::transport::Certificate::from_pem(ca.pem()))
         .domain_name("localhost");
-    let with_certificate = trusting.clone().identity(tonic::transport::Identity::from_pem(
-        client_cert.pem(),
-        client_key.serialize_pem(),
-    ));
+    let with_certificate = trusting
+        .clone()
+        .identity(tonic::transport::Identity::from_pem(
+            client_cert.pem(),
+            client_key.serialize_pem(),
+        ));
     let app = TestApp::spawn_tls(server, with_certificate).await;
     app.intake()
         .await

@@ -229,6 +229,23 @@ impl Rules {
     }
 
     /// Applies every rule to `text` (normalised and truncated like the model's input).
+    /// The keywords of the rules for `category`, in file order, each once (Open311 lists them
+    /// as a service's `keywords`).
+    pub fn keywords_for(&self, category: &CategoryCode) -> Vec<&str> {
+        let mut seen = Vec::new();
+        for rule in &self.rules {
+            if rule.target == Target::Category(category.clone()) {
+                for &id in &rule.keywords {
+                    let word = self.patterns[id].as_str();
+                    if !seen.contains(&word) {
+                        seen.push(word);
+                    }
+                }
+            }
+        }
+        seen
+    }
+
     pub fn apply(&self, text: &str) -> RuleHits {
         self.apply_normalised(&normalise(text, false))
     }

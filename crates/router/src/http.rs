@@ -1,5 +1,5 @@
-//! The HTTP listener (`--http-listen`, default 127.0.0.1:8080): Prometheus `/metrics` today;
-//! the web desk and Open311 mount here too.
+//! The HTTP listener (`--http-listen`, default 127.0.0.1:8080): Prometheus `/metrics` and
+//! Open311 (`/open311/v2/`); the web desk mounts here too.
 
 use std::future::Future;
 
@@ -11,9 +11,13 @@ use axum::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 
-/// The routes of the HTTP listener.
-pub fn router(metrics: PrometheusHandle) -> Router {
-    Router::new().route(
+/// The routes of the HTTP listener: `/metrics`, and Open311 when an engine is given.
+pub fn router(metrics: PrometheusHandle, hotline: Option<crate::Hotline>) -> Router {
+    let app = match hotline {
+        Some(hotline) => crate::open311::routes(hotline),
+        None => Router::new(),
+    };
+    app.route(
         "/metrics",
         get(move || {
             let metrics = metrics.clone();

@@ -13,7 +13,8 @@
 //! - [`working_set`]: keeps queues and timers in line with the store; rebuild; lease expiry.
 //! - [`escalation`]: SLA timers per stage and what each does when it fires.
 //! - [`server`]: wiring, serving, health, reflection, graceful shutdown.
-//! - [`http`]: the HTTP listener (Prometheus `/metrics`).
+//! - [`http`]: the HTTP listener (Prometheus `/metrics`, Open311).
+//! - [`open311`]: Open311 GeoReport v2 at `/open311/v2/`, an adapter like the gRPC ones.
 //! - [`metrics`]: the Prometheus exporter and the metric names.
 //! - [`logging`]: one-line errors with their causes, repeated errors summarised.
 //! - [`error`]: the router error, [`RouterError`].
@@ -28,6 +29,7 @@ pub mod grpc;
 pub mod http;
 pub mod logging;
 pub mod metrics;
+pub mod open311;
 pub mod routing;
 pub mod server;
 pub mod tickets;

@@ -382,7 +382,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let mut http_servers = Vec::new();
     let http_listens = [
         match args.http_listen {
-            crate::config::HttpListen::On(addr) => Some((addr, "HTTP (/metrics)")),
+            crate::config::HttpListen::On(addr) => Some((addr, "HTTP (/metrics, /open311/v2)")),
             crate::config::HttpListen::Off => None,
         },
         args.metrics_listen.map(|addr| (addr, "metrics")),
@@ -394,7 +394,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!(%addr, "serving {what}");
         http_servers.push(tokio::spawn(crate::http::serve(
             http,
-            crate::http::router(metrics.clone()),
+            crate::http::router(
+                metrics.clone(),
+                (what != "metrics").then(|| hotline.clone()),
+            ),
             stopped(stop_rx.clone()),
         )));
     }

@@ -235,6 +235,11 @@ impl RoutingEngine {
         .expect("the shipped catalogue fits the shipped taxonomy")
     }
 
+    /// The classifier (its taxonomy and rules), for adapters that describe the categories.
+    pub fn classifier(&self) -> &Classifier {
+        &self.classifier
+    }
+
     /// `catalogue=… taxonomy=… rules=… model=…`, as recorded in every decision.
     pub fn versions(&self) -> &str {
         &self.versions
