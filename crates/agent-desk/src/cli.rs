@@ -81,6 +81,8 @@ pub enum Command {
     Logout,
     /// Show the account you act as (WhoAmI).
     Whoami,
+    /// Serve the web desk (browser pages for operators and station staff) against `--server`.
+    Web(WebArgs),
     /// The working calendar: published and provisional years, and the warning to act on
     /// (GetCalendarStatus; supervisors).
     Calendar(CalendarArgs),
@@ -378,6 +380,13 @@ pub struct DuplicateArgs {
     pub of: String,
     #[command(flatten)]
     pub expect: Expect,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct WebArgs {
+    /// Where the desk listens (HTTP).
+    #[arg(long, env = "HOTLINE_DESK_LISTEN", default_value = "127.0.0.1:8081")]
+    pub listen: std::net::SocketAddr,
 }
 
 #[derive(Debug, Clone, Default, Args)]

@@ -14,6 +14,7 @@ pub mod commands;
 pub mod render;
 pub mod session;
 pub mod vocab;
+pub mod web;
 
 use std::fmt;
 use std::io::Write;
@@ -230,7 +231,7 @@ pub async fn execute(
     };
     let ch = session::connection(channel, credential.as_deref())?;
     let report = match &cli.command {
-        Command::Login(_) | Command::Logout => unreachable!("handled above"),
+        Command::Login(_) | Command::Logout | Command::Web(_) => unreachable!("handled above"),
         Command::Whoami => whoami(ch).await?,
         Command::Calendar(a) => calendar(ch, a).await?,
         Command::Submit(a) => submit(ch, a).await?,
@@ -289,6 +290,9 @@ pub async fn execute(
 
 /// Connects to `--server` and runs the command.
 pub async fn run(cli: &Cli, out: &mut (dyn Write + Send)) -> Result<(), DeskError> {
+    if let Command::Web(args) = &cli.command {
+        return serve_web(cli, args).await;
+    }
     let channel = connect_with(&cli.server, cli.ca_cert.as_deref()).await?;
     execute(channel, cli, out).await
 }
@@ -300,6 +304,22 @@ fn queue_station(default: Option<&str>, args: &cli::QueueArgs) -> Result<String,
         .ok_or_else(|| {
             DeskError::Usage("queue: give a STATION (or --station / HOTLINE_STATION)".to_owned())
         })
+}
+
+/// `agent-desk web`: the web desk on its own, against the router at `--server`.
+async fn serve_web(cli: &Cli, args: &cli::WebArgs) -> Result<(), DeskError> {
+    let channel = connect_with(&cli.server, cli.ca_cert.as_deref()).await?;
+    let listener = tokio::net::TcpListener::bind(args.listen).await?;
+    eprintln!(
+        "web desk on http://{}/desk/ (router {})",
+        args.listen, cli.server
+    );
+    axum::serve(listener, web::routes(channel))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1072,3 +1072,110 @@ async fn the_desk_talks_to_a_router_over_tls() {
     assert!(!untrusted.status.success(), "{untrusted:?}");
     router.stop().await;
 }
+
+// ---------------------------------------------------------------- the web desk, in-process
+
+/// Forms without the session's CSRF token are refused before anything reaches the router; every
+/// page carries the strict CSP; an unknown session goes to login.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_web_desk_refuses_forms_without_the_csrf_token() {
+    use axum::body::Body;
+    use axum::http::{header, Request, StatusCode};
+    use tower::ServiceExt;
+    let router = Router::start().await;
+    let desk = hotline_agent_desk::web::routes(router.channel.clone());
+    let send = |request: Request<Body>| {
+        let desk = desk.clone();
+        async move { desk.oneshot(request).await.unwrap() }
+    };
+    let form = |uri: &str, cookie: &str, body: String| {
+        Request::post(uri)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::COOKIE, cookie)
+            .body(Body::from(body))
+            .unwrap()
+    };
+    // Not logged in: to the login page.
+    let anonymous = send(Request::get("/desk/intake").body(Body::empty()).unwrap()).await;
+    assert_eq!(anonymous.status(), StatusCode::SEE_OTHER);
+    assert!(anonymous.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .starts_with("/desk/login"));
+    // Wrong password: the page says so, nothing is kept.
+    let wrong = send(form(
+        "/desk/login",
+        "",
+        format!("login=op01&password=not-{PASSWORD}"),
+    ))
+    .await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    // Logged in: a session cookie, HttpOnly and SameSite=Strict.
+    let login = send(form(
+        "/desk/login",
+        "",
+        format!("login=op01&password={PASSWORD}"),
+    ))
+    .await;
+    let set_cookie = login.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"),
+        "{set_cookie}"
+    );
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    let page = send(
+        Request::get("/desk/intake")
+            .header(header::COOKIE, &cookie)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let csp = page.headers()[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(csp, hotline_agent_desk::web::CSP);
+    assert!(!csp.contains("unsafe-inline"));
+    let html = String::from_utf8(
+        axum::body::to_bytes(page.into_body(), 1 << 20)
+            .await
+            .unwrap()
+            .to_vec(),
+    )
+    .unwrap();
+    let csrf = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    // Without the token, or with another, the call is refused and nothing is recorded.
+    for body in [
+        "text=路灯坏了".to_owned(),
+        "csrf=forged&text=路灯坏了".to_owned(),
+    ] {
+        let refused = send(form("/desk/intake", &cookie, body)).await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    }
+    let found = hotline_agent_desk::search(router.conn("op01"), &SearchArgs::default())
+        .await
+        .unwrap();
+    assert_eq!(found.json["tickets"].as_array().unwrap().len(), 0);
+    // With it, the call is recorded.
+    let accepted = send(form(
+        "/desk/intake",
+        &cookie,
+        format!("csrf={csrf}&text=%E8%B7%AF%E7%81%AF%E5%9D%8F%E4%BA%86"),
+    ))
+    .await;
+    assert_eq!(accepted.status(), StatusCode::OK);
+    let found = hotline_agent_desk::search(router.conn("op01"), &SearchArgs::default())
+        .await
+        .unwrap();
+    assert_eq!(found.json["tickets"].as_array().unwrap().len(), 1);
+    router.stop().await;
+}

@@ -504,7 +504,9 @@ impl Identity {
             )
             .into());
         }
-        let id = random_secret(6);
+        // Hex, not base64url: an id that starts with `-` would read as a flag on a command line
+        // (`hotline staff revoke-key -x…`).
+        let id = hex::encode(rand::random::<[u8; 6]>());
         let key = format!("{API_KEY_PREFIX}{id}_{}", random_secret(32));
         let record = ApiKeyRecord {
             id: id.clone(),

@@ -11,12 +11,20 @@ use axum::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 
-/// The routes of the HTTP listener: `/metrics`, and Open311 when an engine is given.
-pub fn router(metrics: PrometheusHandle, hotline: Option<crate::Hotline>) -> Router {
-    let app = match hotline {
+/// The routes of the HTTP listener: `/metrics`; Open311 when an engine is given; the web desk
+/// when a gRPC channel to this router is given.
+pub fn router(
+    metrics: PrometheusHandle,
+    hotline: Option<crate::Hotline>,
+    desk: Option<tonic::transport::Channel>,
+) -> Router {
+    let mut app = match hotline {
         Some(hotline) => crate::open311::routes(hotline),
         None => Router::new(),
     };
+    if let Some(channel) = desk {
+        app = app.merge(hotline_agent_desk::web::routes(channel));
+    }
     app.route(
         "/metrics",
         get(move || {

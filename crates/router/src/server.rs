@@ -382,11 +382,29 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let mut http_servers = Vec::new();
     let http_listens = [
         match args.http_listen {
-            crate::config::HttpListen::On(addr) => Some((addr, "HTTP (/metrics, /open311/v2)")),
+            crate::config::HttpListen::On(addr) => {
+                Some((addr, "HTTP (/desk, /open311/v2, /metrics)"))
+            }
             crate::config::HttpListen::Off => None,
         },
         args.metrics_listen.map(|addr| (addr, "metrics")),
     ];
+    // The web desk is a client of the public gRPC API, this router's own listener. Over TLS it
+    // runs on its own instead (`agent-desk web --server https://… --ca-cert …`).
+    let desk_channel = match args.tls_cert {
+        None => Some(
+            tonic::transport::Endpoint::from_shared(format!("http://{}", args.listen))
+                .context("the web desk's gRPC address")?
+                .tcp_nodelay(true)
+                .connect_lazy(),
+        ),
+        Some(_) => {
+            tracing::info!(
+                "gRPC is on TLS: the web desk is not mounted; run `agent-desk web` against it"
+            );
+            None
+        }
+    };
     for (addr, what) in http_listens.into_iter().flatten() {
         let http = TcpListener::bind(addr).await.with_context(|| {
             format!("listening for {what} on {addr} (--http-listen / --metrics-listen)")
@@ -397,6 +415,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             crate::http::router(
                 metrics.clone(),
                 (what != "metrics").then(|| hotline.clone()),
+                (what != "metrics").then(|| desk_channel.clone()).flatten(),
             ),
             stopped(stop_rx.clone()),
         )));

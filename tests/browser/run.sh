@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The web desk in a real browser: Debian's chromium (with a CJK font), driven by playwright-core
+# from npm, against a real `hotline serve --demo` on the embedded default. Installs what it
+# needs; skips with a clear message where Chromium or npm cannot be had. Screenshots go to
+# target/screenshots/.
+#
+#   bash tests/browser/run.sh        # after a debug build (cargo test builds target/debug/hotline)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
+HOTLINE=${HOTLINE_BIN:-$TARGET_DIR/debug/hotline}
+[[ -x $HOTLINE ]] || cargo build --locked -q --bin hotline
+
+if [[ ! -x /usr/bin/chromium ]] || ! fc-list 2>/dev/null | grep -qi "wenquanyi\|wqy"; then
+    if ! { apt-get install -y -q chromium fonts-wqy-microhei >/dev/null 2>&1 ||
+        { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium fonts-wqy-microhei >/dev/null 2>&1; }; }; then
+        echo "SKIP browser tests: Debian's chromium and fonts-wqy-microhei could not be installed"
+        exit 0
+    fi
+fi
+NODE_DIR=$TARGET_DIR/browser-node
+if [[ ! -d $NODE_DIR/node_modules/playwright-core ]]; then
+    mkdir -p "$NODE_DIR"
+    if ! (cd "$NODE_DIR" && npm install --silent --no-audit --no-fund playwright-core@1 >/dev/null 2>&1); then
+        echo "SKIP browser tests: playwright-core could not be installed from npm"
+        exit 0
+    fi
+fi
+cp tests/browser/desk.mjs "$NODE_DIR/desk.mjs"
+
+WORK=$(mktemp -d -t hotline-browser.XXXXXX)
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+PORT=$(free_port)
+HTTP_PORT=$(free_port)
+"$HOTLINE" serve --demo --listen "127.0.0.1:$PORT" --http-listen "127.0.0.1:$HTTP_PORT" \
+    --data-dir "$WORK/data" >"$WORK/server.log" 2>&1 &
+SERVER=$!
+cleanup() {
+    kill "$SERVER" 2>/dev/null || true
+    wait "$SERVER" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+for _ in $(seq 1 300); do
+    grep -q "serving HTTP" "$WORK/server.log" && break
+    kill -0 "$SERVER" 2>/dev/null || { cat "$WORK/server.log"; exit 1; }
+    sleep 0.1
+done
+mkdir -p "$TARGET_DIR/screenshots"
+node "$NODE_DIR/desk.mjs" "http://127.0.0.1:$HTTP_PORT" "$TARGET_DIR/screenshots"
+echo "browser: screenshots in $TARGET_DIR/screenshots"
