@@ -267,6 +267,38 @@ async fn shorter_notice(backend: Backend, allow_earlier: bool) {
     }
 }
 
+/// A notice put in `--holidays-dir` while the router is down is applied at the next start, like
+/// a reload.
+pub async fn a_notice_found_at_start_recounts_like_a_reload(backend: Backend) {
+    let holidays = hotline_store::testing::TempDir::new();
+    let mut app = spawn_in_december(backend, holidays.path()).await;
+    let t = app.submit("沧浪亭社区路灯坏了", Some(COMMUNITY_CSS)).await;
+    app.station_as(&staff(COMMUNITY_CSS, "li"))
+        .await
+        .sign_for(pb::SignForRequest {
+            ticket_id: t.id.clone(),
+            expected_version: 0,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        app.get(&t.id).await.deadlines.unwrap().resolution,
+        "2027-01-05T09:30:00.000Z"
+    );
+    std::fs::write(holidays.path().join("2027.json"), NOTICE_2027).unwrap();
+    app.restart().await;
+    let after = app.get(&t.id).await;
+    // 4 January is a holiday in the notice: Tue 29, Wed 30, Thu 31, Tue 5, Wed 6.
+    assert_eq!(
+        after.deadlines.clone().unwrap().resolution,
+        "2027-01-06T09:30:00.000Z"
+    );
+    assert!(kinds(&after).contains(&"recompute_deadlines".to_owned()));
+    // Starting again changes nothing more.
+    app.restart().await;
+    assert_eq!(app.get(&t.id).await.version, after.version);
+}
+
 /// A bad notice is refused with the file named, and the calendar in force stays.
 pub async fn a_broken_notice_is_refused_and_changes_nothing(backend: Backend) {
     let holidays = hotline_store::testing::TempDir::new();
@@ -295,4 +327,5 @@ crate::support::on_both_backends!(
     a_notice_that_would_shorten_a_deadline_keeps_what_was_told,
     a_centre_may_let_a_notice_shorten_a_deadline,
     a_broken_notice_is_refused_and_changes_nothing,
+    a_notice_found_at_start_recounts_like_a_reload,
 );

@@ -337,6 +337,30 @@ pub async fn build(args: &ServeArgs, clock: Arc<dyn Clock>) -> anyhow::Result<Ho
         holidays_dir: args.holidays_dir.clone(),
         allow_earlier: args.calendar_allow_earlier,
     });
+    // A notice put in --holidays-dir while the router was down: the deadlines counted on the
+    // provisional year before are recounted now, as a reload would (idempotent: a deadline
+    // already recounted stays, with no new event).
+    if args.holidays_dir.is_some() {
+        let shipped = WorkingCalendar::builtin().with_provisional_until(
+            chrono::Datelike::year(&hotline.sla().calendar().local_date(hotline.now())) + 1,
+        )?;
+        let loaded = hotline.sla().calendar();
+        let newly_published = shipped
+            .provisional_years()
+            .iter()
+            .any(|y| loaded.published_years().contains(y));
+        if newly_published {
+            let status = hotline
+                .recount_provisional(&shipped, args.calendar_allow_earlier)
+                .await
+                .context("recounting provisional deadlines on the loaded holiday notices")?;
+            tracing::info!(
+                checked = status.checked,
+                recomputed = status.recomputed,
+                "holiday notices from --holidays-dir applied to open tickets"
+            );
+        }
+    }
     // A new in-process queue, or a Redis without our data, is rebuilt from the store; a Redis
     // that other replicas keep up to date is left as it is.
     let rebuilt = hotline

@@ -237,6 +237,17 @@ impl Hotline {
             ))
         })?;
         let old = self.sla.replace_calendar(calendar);
+        self.recount_provisional(&old, source.allow_earlier).await
+    }
+
+    /// Recounts every open ticket whose deadline `old` counted over provisional days, on the
+    /// calendar in force now. At start-up `old` is the shipped calendar: a notice put in
+    /// `--holidays-dir` while the router was down is applied like a reload.
+    pub async fn recount_provisional(
+        &self,
+        old: &WorkingCalendar,
+        allow_earlier: bool,
+    ) -> Result<CalendarStatus, RouterError> {
         let mut status = self.calendar_status();
         let live: Vec<Stage> = Stage::ALL.iter().copied().filter(|s| s.is_live()).collect();
         for ticket in self.store.in_stages(&live).await? {
@@ -254,10 +265,7 @@ impl Hotline {
                 continue;
             }
             status.checked += 1;
-            match self
-                .recompute_deadlines(ticket.id, source.allow_earlier)
-                .await
-            {
+            match self.recompute_deadlines(ticket.id, allow_earlier).await {
                 Ok(true) => status.recomputed += 1,
                 Ok(false) => {}
                 Err(err) => crate::logging::warn_summarised("recomputing deadlines", &err),
