@@ -95,6 +95,36 @@ try {
   check((await css.page.textContent("#stage")).includes("办理中"), "the station signs for it");
   await css.page.screenshot({ path: `${shots}/station-ticket.png`, fullPage: true });
 
+  // -- the station replies; the supervisor reviews, records the callback and closes
+  await css.page.fill("#record", "已联系物业更换电梯主板");
+  await css.page.fill("#public", "电梯已修复，感谢您的反映");
+  await Promise.all([css.page.waitForNavigation(), css.page.click("#reply-form button[type=submit]")]);
+  check((await css.page.textContent("#stage")).includes("待审核"), "the station replies");
+  const boss = await session("demo-supervisor");
+  await boss.page.goto(`${base}/desk/work/pending_review`);
+  await boss.page.waitForSelector(`tr[data-ticket="${second}"]`);
+  await boss.page.screenshot({ path: `${shots}/supervisor-review.png`, fullPage: true });
+  await boss.page.goto(`${base}/desk/tickets/${second}`);
+  await Promise.all([boss.page.waitForNavigation(), boss.page.click("button[value=approve]")]);
+  check((await boss.page.textContent("#stage")).includes("待回访"), "the supervisor approves the reply");
+  await boss.page.selectOption("#satisfaction", "satisfied");
+  await Promise.all([boss.page.waitForNavigation(), boss.page.click("button:has-text('记录回访')")]);
+  await Promise.all([boss.page.waitForNavigation(), boss.page.click("button:has-text('结案')")]);
+  check((await boss.page.textContent("#stage")).includes("已结案"), "the supervisor records the callback and closes");
+  await boss.page.screenshot({ path: `${shots}/supervisor-closed.png`, fullPage: true });
+
+  // -- centre triage: an unsure call lands there, and one click dispatches it
+  await takeCall(op.page, "你好我想问一下这个事情怎么办", "姑苏区双塔街道沧浪亭社区");
+  await Promise.all([op.page.waitForNavigation(), op.page.keyboard.press("Control+Enter")]);
+  const unsure = (await op.page.textContent("#ticket-number")).trim();
+  await boss.page.goto(`${base}/desk/work/pending_dispatch`);
+  await boss.page.waitForSelector(`tr[data-ticket="${unsure}"]`);
+  await boss.page.screenshot({ path: `${shots}/supervisor-triage.png`, fullPage: true });
+  await boss.page.goto(`${base}/desk/tickets/${unsure}`);
+  await boss.page.fill("#station", "320508021019-css");
+  await Promise.all([boss.page.waitForNavigation(), boss.page.click("button:has-text('派单')")]);
+  check((await boss.page.textContent("#stage")).includes("待签收"), "triage dispatches with one click");
+
   // -- another station may not see it at all
   const office = await session("demo-office");
   await office.page.goto(`${base}/desk/tickets/${number}`);

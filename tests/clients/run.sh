@@ -19,7 +19,7 @@ if ! command -v python3 >/dev/null; then
 fi
 if [[ ! -x $VENV/bin/python ]] || ! "$VENV/bin/python" -c 'import grpc_reflection, georeport' 2>/dev/null; then
     python3 -m venv "$VENV"
-    if ! "$VENV/bin/pip" install -q "grpcio==1.85.*" "grpcio-reflection==1.85.*" "georeport==1.*"; then
+    if ! "$VENV/bin/pip" install -q "grpcio==1.85.*" "grpcio-reflection==1.85.*" "georeport==0.3.*"; then
         echo "SKIP outside clients: grpcio-reflection or georeport could not be installed from PyPI"
         exit 0
     fi

@@ -88,6 +88,12 @@ pub fn routes(channel: Channel) -> Router {
         .route("/desk/tickets/{id}", get(ticket_page))
         .route("/desk/tickets/{id}/claim", post(claim))
         .route("/desk/tickets/{id}/sign", post(sign))
+        .route("/desk/tickets/{id}/reply", post(reply))
+        .route("/desk/tickets/{id}/dispatch", post(dispatch))
+        .route("/desk/tickets/{id}/review", post(review))
+        .route("/desk/tickets/{id}/callback", post(callback))
+        .route("/desk/tickets/{id}/close", post(close))
+        .route("/desk/work/{stage}", get(work_page))
         .route(
             "/desk/assets/htmx.js",
             get(|| async { asset("text/javascript", HTMX) }),
@@ -212,6 +218,13 @@ fn layout(title: &str, session: Option<&DeskSession>, clear_draft: bool, body: M
                     @if let Some(s) = session {
                         @if s.role == "operator" || s.role == "supervisor" { a href="/desk/intake" { "受理 Intake" } }
                         @if s.role == "station_staff" { a href="/desk/queue" { "待签收 Queue" } }
+                        @if s.role == "operator" || s.role == "supervisor" {
+                            a href="/desk/work/pending_dispatch" { "待派单 Triage" }
+                            a href="/desk/work/awaiting_callback" { "待回访 Callbacks" }
+                        }
+                        @if s.role == "supervisor" {
+                            a href="/desk/work/pending_review" { "待审核 Review" }
+                        }
                         span.who { (s.display_name) " (" (s.login) ", " (s.role) ")" }
                         form method="post" action="/desk/logout" {
                             input type="hidden" name="csrf" value=(s.csrf);
@@ -236,6 +249,9 @@ struct LoginForm {
 async fn home(State(desk): State<Desk>, headers: HeaderMap) -> Response {
     match desk.session(&headers) {
         Some((_, s)) if s.role == "station_staff" => Redirect::to("/desk/queue").into_response(),
+        Some((_, s)) if s.role == "supervisor" => {
+            Redirect::to("/desk/work/pending_dispatch").into_response()
+        }
         Some(_) => Redirect::to("/desk/intake").into_response(),
         None => Redirect::to("/desk/login").into_response(),
     }
@@ -683,6 +699,11 @@ async fn ticket_view(
                         button type="submit" { "签收 Sign for" }
                     }
                 }
+                (actions(session, &ticket))
+                @if let Some(reply) = &ticket.reply {
+                    h2 { "答复 Reply" }
+                    p #public-reply { (reply.public_reply) }
+                }
                 @if let Some(route) = &ticket.route {
                     h2 { "路由 Route" }
                     p.muted { (route.rule) @for f in &route.fallbacks { br; (f) } }
@@ -753,6 +774,288 @@ async fn station_action(
         }
         Err(status) if expired(&status) => return to_login("expired"),
         // Two staff at once: the loser sees why, and the ticket as it is now.
+        Err(status) => banner(&status),
+    };
+    respond(ticket_view(&desk, &session, &id, Some(notice)).await)
+}
+
+// ---------------------------------------------------------------- work lists and actions
+
+/// The forms a person may use on a ticket at its stage (the router still decides).
+fn actions(session: &DeskSession, ticket: &pb::Ticket) -> Markup {
+    let stage = pb::Stage::try_from(ticket.stage).unwrap_or(pb::Stage::Unspecified);
+    let url = |what: &str| format!("/desk/tickets/{}/{what}", ticket.id);
+    let csrf = html! { input type="hidden" name="csrf" value=(session.csrf); };
+    let centre = session.role == "operator" || session.role == "supervisor";
+    html! {
+        @if session.role == "station_staff" && stage == pb::Stage::InProgress {
+            h2 { "办结答复 Reply" }
+            form #reply-form method="post" action=(url("reply")) {
+                (csrf)
+                label for="record" { "办理情况（内部） What was done (internal)" }
+                textarea #record name="internal_record" required {}
+                label for="public" { "答复内容（群众可见） The reply the citizen sees" }
+                textarea #public name="public_reply" required {}
+                p { button type="submit" { "提交答复 Reply" } }
+            }
+        }
+        @if centre && stage == pb::Stage::PendingDispatch {
+            h2 { "派单 Dispatch" }
+            form method="post" action=(url("dispatch")) {
+                (csrf)
+                label for="station" { "承办单位 Station" }
+                input #station name="station_id" required
+                    value=(ticket.route.as_ref().map(|r| r.station_id.clone()).filter(|s| !s.ends_with("-triage")).unwrap_or_default());
+                p { button type="submit" { "派单 Dispatch" } }
+            }
+        }
+        @if session.role == "supervisor" && stage == pb::Stage::PendingReview {
+            h2 { "审核答复 Review" }
+            form method="post" action=(url("review")) {
+                (csrf)
+                label for="note" { "意见（退回时必填） Note (required to send it back)" }
+                input #note name="note";
+                p {
+                    button type="submit" name="decision" value="approve" { "通过 Approve" } " "
+                    button.secondary type="submit" name="decision" value="reject" { "退回重办 Send back" }
+                }
+            }
+        }
+        @if centre && stage == pb::Stage::AwaitingCallback {
+            h2 { "回访 Callback" }
+            form method="post" action=(url("callback")) {
+                (csrf)
+                label for="satisfaction" { "满意度 Satisfaction" }
+                select #satisfaction name="satisfaction" {
+                    option value="satisfied" { "满意 satisfied" }
+                    option value="basic" { "基本满意 basically satisfied" }
+                    option value="dissatisfied" { "不满意 dissatisfied" }
+                }
+                p { button type="submit" { "记录回访 Record" } }
+            }
+        }
+        @if session.role == "supervisor" && stage == pb::Stage::AwaitingCallback {
+            form method="post" action=(url("close")) {
+                (csrf)
+                p { button type="submit" { "结案 Close" } }
+            }
+        }
+    }
+}
+
+/// A work list by stage: triage (待派单), review (待审核), callbacks (待回访).
+async fn work_page(
+    State(desk): State<Desk>,
+    headers: HeaderMap,
+    Path(stage): Path<String>,
+) -> Response {
+    let Some((_, session)) = desk.session(&headers) else {
+        return to_login("login");
+    };
+    let (wanted, title) = match stage.as_str() {
+        "pending_dispatch" => (pb::Stage::PendingDispatch, "待派单 Triage"),
+        "pending_review" => (pb::Stage::PendingReview, "待审核 Review"),
+        "awaiting_callback" => (pb::Stage::AwaitingCallback, "待回访 Callbacks"),
+        _ => return (StatusCode::NOT_FOUND, "no such work list").into_response(),
+    };
+    let answer = IntakeClient::new(desk.conn(&session))
+        .search_tickets(pb::SearchTicketsRequest {
+            stage: wanted as i32,
+            limit: 200,
+            ..Default::default()
+        })
+        .await;
+    let tickets = match answer {
+        Ok(r) => r.into_inner().tickets,
+        Err(status) if expired(&status) => return to_login("expired"),
+        Err(status) => {
+            return respond(Outcome::Page(layout(
+                title,
+                Some(&session),
+                false,
+                banner(&status),
+            )))
+        }
+    };
+    respond(Outcome::Page(layout(
+        title,
+        Some(&session),
+        false,
+        html! {
+            div.panel {
+                h1 { (title) }
+                @if tickets.is_empty() { p.muted { "暂无 Nothing here." } }
+                @else {
+                    table {
+                        thead { tr { th { "工单 Ticket" } th { "诉求 Text" } th { "建议 Suggested" } th { "更新 Updated" } } }
+                        tbody {
+                            @for t in &tickets {
+                                tr.work data-ticket=(t.id) {
+                                    td { a href=(format!("/desk/tickets/{}", t.id)) { (t.id) } }
+                                    td { (t.text.chars().take(40).collect::<String>()) }
+                                    td { @if let Some(r) = &t.route {
+                                        @for c in r.categories.iter().take(3) { div { (c.name) " " span.muted { (format!("{:.0}%", c.score * 100.0)) } } }
+                                    } }
+                                    td { (time_human(&t.updated_at)) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )))
+}
+
+#[derive(Deserialize)]
+struct ActionForm {
+    csrf: String,
+    #[serde(default)]
+    internal_record: String,
+    #[serde(default)]
+    public_reply: String,
+    #[serde(default)]
+    station_id: String,
+    #[serde(default)]
+    decision: String,
+    #[serde(default)]
+    note: String,
+    #[serde(default)]
+    satisfaction: String,
+}
+
+enum Act {
+    Reply,
+    Dispatch,
+    Review,
+    Callback,
+    Close,
+}
+
+async fn reply(
+    State(desk): State<Desk>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<ActionForm>,
+) -> Response {
+    act(desk, headers, id, form, Act::Reply).await
+}
+async fn dispatch(
+    State(desk): State<Desk>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<ActionForm>,
+) -> Response {
+    act(desk, headers, id, form, Act::Dispatch).await
+}
+async fn review(
+    State(desk): State<Desk>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<ActionForm>,
+) -> Response {
+    act(desk, headers, id, form, Act::Review).await
+}
+async fn callback(
+    State(desk): State<Desk>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<ActionForm>,
+) -> Response {
+    act(desk, headers, id, form, Act::Callback).await
+}
+async fn close(
+    State(desk): State<Desk>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<ActionForm>,
+) -> Response {
+    act(desk, headers, id, form, Act::Close).await
+}
+
+async fn act(desk: Desk, headers: HeaderMap, id: String, form: ActionForm, what: Act) -> Response {
+    let Some((_, session)) = desk.session(&headers) else {
+        return to_login("expired");
+    };
+    if !csrf_ok(&session, &form.csrf) {
+        return forbidden();
+    }
+    let conn = desk.conn(&session);
+    let mut supervision =
+        hotline_proto::v1::supervision_client::SupervisionClient::new(conn.clone());
+    let ticket_id = id.clone();
+    let (done, result) = match what {
+        Act::Reply => (
+            "已答复 Replied",
+            StationClient::new(conn)
+                .reply(pb::ReplyRequest {
+                    ticket_id,
+                    expected_version: 0,
+                    internal_record: form.internal_record,
+                    public_reply: form.public_reply,
+                })
+                .await
+                .map(|_| ()),
+        ),
+        Act::Dispatch => (
+            "已派单 Dispatched",
+            supervision
+                .dispatch(pb::DispatchRequest {
+                    ticket_id,
+                    station_id: form.station_id.trim().to_owned(),
+                    ..Default::default()
+                })
+                .await
+                .map(|_| ()),
+        ),
+        Act::Review => (
+            if form.decision == "approve" {
+                "审核通过 Approved"
+            } else {
+                "已退回 Sent back"
+            },
+            supervision
+                .review_reply(pb::ReviewReplyRequest {
+                    ticket_id,
+                    approve: form.decision == "approve",
+                    note: form.note,
+                    ..Default::default()
+                })
+                .await
+                .map(|_| ()),
+        ),
+        Act::Callback => {
+            let satisfaction = match form.satisfaction.as_str() {
+                "satisfied" => pb::Satisfaction::Satisfied,
+                "basic" => pb::Satisfaction::Basic,
+                _ => pb::Satisfaction::Dissatisfied,
+            };
+            (
+                "已回访 Callback recorded",
+                supervision
+                    .record_callback(pb::RecordCallbackRequest {
+                        ticket_id,
+                        satisfaction: satisfaction as i32,
+                        ..Default::default()
+                    })
+                    .await
+                    .map(|_| ()),
+            )
+        }
+        Act::Close => (
+            "已结案 Closed",
+            supervision
+                .close(pb::CloseRequest {
+                    ticket_id,
+                    ..Default::default()
+                })
+                .await
+                .map(|_| ()),
+        ),
+    };
+    let notice = match result {
+        Ok(()) => html! { div.banner.info role="status" { (done) } },
+        Err(status) if expired(&status) => return to_login("expired"),
         Err(status) => banner(&status),
     };
     respond(ticket_view(&desk, &session, &id, Some(notice)).await)
