@@ -877,11 +877,24 @@ async fn work_page(
             )))
         }
     };
+    // A supervisor is told when next year's holiday notice is missing (from November).
+    let calendar_warning = if session.role == "supervisor" {
+        hotline_proto::v1::admin_client::AdminClient::new(desk.conn(&session))
+            .get_calendar_status(pb::GetCalendarStatusRequest {})
+            .await
+            .map(|r| r.into_inner().warning)
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
     respond(Outcome::Page(layout(
         title,
         Some(&session),
         false,
         html! {
+            @if !calendar_warning.is_empty() {
+                div.banner.error #calendar-warning role="alert" { "节假日安排 Holiday notice: " (calendar_warning) }
+            }
             div.panel {
                 h1 { (title) }
                 @if tickets.is_empty() { p.muted { "暂无 Nothing here." } }
