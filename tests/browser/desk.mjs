@@ -131,6 +131,15 @@ try {
   await Promise.all([boss.page.waitForNavigation(), boss.page.click("button:has-text('派单')")]);
   check((await boss.page.textContent("#stage")).includes("待签收"), "triage dispatches with one click");
 
+  // -- 直办: a question the operator answers at once, closing the ticket
+  await takeCall(op.page, "你好我想问一下这个事情怎么办理", "姑苏区双塔街道沧浪亭社区");
+  await Promise.all([op.page.waitForNavigation(), op.page.keyboard.press("Control+Enter")]);
+  const question = (await op.page.textContent("#ticket-number")).trim();
+  await op.page.goto(`${base}/desk/tickets/${question}`);
+  await op.page.fill("#answer-form textarea", "请携带身份证到社区服务站办理");
+  await Promise.all([op.page.waitForNavigation(), op.page.click("#answer-form button[type=submit]")]);
+  check((await op.page.textContent("#stage")).includes("已结案"), "直办 answers and closes at intake");
+
   // -- another station may not see it at all
   const office = await session("demo-office");
   await office.page.goto(`${base}/desk/tickets/${number}`);

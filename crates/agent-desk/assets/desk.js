@@ -16,7 +16,7 @@
     clearTimeout(timer);
     timer = setTimeout(function () {
       htmx.trigger(form, "desk:preview");
-    }, 400);
+    }, 100);
   };
   var keep = function () {
     var fields = {};

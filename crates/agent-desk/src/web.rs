@@ -93,6 +93,11 @@ pub fn routes(channel: Channel) -> Router {
         .route("/desk/tickets/{id}/review", post(review))
         .route("/desk/tickets/{id}/callback", post(callback))
         .route("/desk/tickets/{id}/close", post(close))
+        .route("/desk/tickets/{id}/answer", post(answer))
+        .route("/desk/tickets/{id}/not-accept", post(not_accept))
+        .route("/desk/tickets/{id}/contact", post(contact))
+        .route("/desk/tickets/{id}/return", post(request_return))
+        .route("/desk/tickets/{id}/extend", post(extend))
         .route("/desk/work/{stage}", get(work_page))
         .route(
             "/desk/assets/htmx.js",
@@ -799,6 +804,53 @@ fn actions(session: &DeskSession, ticket: &pb::Ticket) -> Markup {
                 p { button type="submit" { "提交答复 Reply" } }
             }
         }
+        @if session.role == "station_staff" && stage == pb::Stage::InProgress {
+            div.cols {
+                form method="post" action=(url("contact")) {
+                    (csrf)
+                    h2 { "首次联系 Contact" }
+                    input name="note" placeholder="联系情况 How the caller was reached";
+                    p { button type="submit" { "已联系 Caller reached" } }
+                }
+                form method="post" action=(url("extend")) {
+                    (csrf)
+                    h2 { "延期申请 Extension" }
+                    input name="working_days" type="number" min="1" max="30" value="3";
+                    input name="reason" placeholder="理由 Reason" required;
+                    p { button type="submit" { "申请延期 Ask" } }
+                }
+            }
+        }
+        @if session.role == "station_staff"
+            && (stage == pb::Stage::AwaitingSignFor || stage == pb::Stage::InProgress) {
+            h2 { "退单 Return" }
+            form method="post" action=(url("return")) {
+                (csrf)
+                select name="reason" {
+                    option value="wrong_territory" { "属地不符 wrong territory" }
+                    option value="not_our_function" { "职能不符 not our function" }
+                    option value="unclear_ownership" { "权属不清 unclear ownership" }
+                }
+                input name="basis" placeholder="依据 Basis" required;
+                p { button.secondary type="submit" { "申请退单 Ask to return" } }
+            }
+        }
+        @if centre && (stage == pb::Stage::Accepted || stage == pb::Stage::PendingDispatch) {
+            div.cols {
+                form #answer-form method="post" action=(url("answer")) {
+                    (csrf)
+                    h2 { "直办 Answer directly" }
+                    textarea name="answer" required {}
+                    p { button type="submit" { "直办结案 Answer and close" } }
+                }
+                form method="post" action=(url("not-accept")) {
+                    (csrf)
+                    h2 { "不予受理 Not accepted" }
+                    textarea name="advice" required {}
+                    p { button.secondary type="submit" { "不予受理 Not accept" } }
+                }
+            }
+        }
         @if centre && stage == pb::Stage::PendingDispatch {
             h2 { "派单 Dispatch" }
             form method="post" action=(url("dispatch")) {
@@ -935,9 +987,24 @@ struct ActionForm {
     note: String,
     #[serde(default)]
     satisfaction: String,
+    #[serde(default)]
+    answer: String,
+    #[serde(default)]
+    advice: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    basis: String,
+    #[serde(default)]
+    working_days: String,
 }
 
 enum Act {
+    Answer,
+    NotAccept,
+    Contact,
+    Return,
+    Extend,
     Reply,
     Dispatch,
     Review,
@@ -945,6 +1012,46 @@ enum Act {
     Close,
 }
 
+async fn answer(
+    State(desk): State<Desk>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<ActionForm>,
+) -> Response {
+    act(desk, headers, id, form, Act::Answer).await
+}
+async fn not_accept(
+    State(desk): State<Desk>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<ActionForm>,
+) -> Response {
+    act(desk, headers, id, form, Act::NotAccept).await
+}
+async fn contact(
+    State(desk): State<Desk>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<ActionForm>,
+) -> Response {
+    act(desk, headers, id, form, Act::Contact).await
+}
+async fn request_return(
+    State(desk): State<Desk>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<ActionForm>,
+) -> Response {
+    act(desk, headers, id, form, Act::Return).await
+}
+async fn extend(
+    State(desk): State<Desk>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<ActionForm>,
+) -> Response {
+    act(desk, headers, id, form, Act::Extend).await
+}
 async fn reply(
     State(desk): State<Desk>,
     headers: HeaderMap,
@@ -997,7 +1104,73 @@ async fn act(desk: Desk, headers: HeaderMap, id: String, form: ActionForm, what:
     let mut supervision =
         hotline_proto::v1::supervision_client::SupervisionClient::new(conn.clone());
     let ticket_id = id.clone();
+    let mut intake = IntakeClient::new(conn.clone());
     let (done, result) = match what {
+        Act::Answer => (
+            "已直办结案 Answered and closed",
+            intake
+                .answer_directly(pb::AnswerDirectlyRequest {
+                    ticket_id,
+                    answer: form.answer,
+                    ..Default::default()
+                })
+                .await
+                .map(|_| ()),
+        ),
+        Act::NotAccept => (
+            "不予受理 Not accepted",
+            intake
+                .not_accept(pb::NotAcceptRequest {
+                    ticket_id,
+                    advice: form.advice,
+                    ..Default::default()
+                })
+                .await
+                .map(|_| ()),
+        ),
+        Act::Contact => (
+            "已联系 Caller reached",
+            StationClient::new(conn.clone())
+                .contact_caller(pb::ContactCallerRequest {
+                    ticket_id,
+                    note: form.note,
+                    ..Default::default()
+                })
+                .await
+                .map(|_| ()),
+        ),
+        Act::Return => {
+            let reason = match form.reason.as_str() {
+                "wrong_territory" => pb::ReturnReason::WrongTerritory,
+                "not_our_function" => pb::ReturnReason::NotOurFunction,
+                _ => pb::ReturnReason::UnclearOwnership,
+            };
+            (
+                "已申请退单 Return requested",
+                StationClient::new(conn.clone())
+                    .request_return(pb::RequestReturnRequest {
+                        ticket_id,
+                        reason: reason as i32,
+                        basis: form.basis,
+                        ..Default::default()
+                    })
+                    .await
+                    .map(|_| ()),
+            )
+        }
+        Act::Extend => (
+            "已申请延期 Extension requested",
+            StationClient::new(conn.clone())
+                .request_extension(pb::RequestExtensionRequest {
+                    ticket_id,
+                    // A number the form did not send is 0: the router says what is allowed.
+                    working_days: form.working_days.trim().parse().unwrap_or(0),
+                    reason: form.reason,
+                    ..Default::default()
+                })
+                .await
+                .map(|_| ()),
+        ),
         Act::Reply => (
             "已答复 Replied",
             StationClient::new(conn)
