@@ -131,6 +131,22 @@ try {
   await Promise.all([boss.page.waitForNavigation(), boss.page.click("button:has-text('派单')")]);
   check((await boss.page.textContent("#stage")).includes("待签收"), "triage dispatches with one click");
 
+  // -- a return: the station asks, the supervisor accepts it back to triage
+  await takeCall(op.page, "小区里的电动车充电桩坏了，物业报修", "姑苏区双塔街道沧浪亭社区");
+  await Promise.all([op.page.waitForNavigation(), op.page.keyboard.press("Control+Enter")]);
+  const misrouted = (await op.page.textContent("#ticket-number")).trim();
+  await css.page.goto(`${base}/desk/tickets/${misrouted}`);
+  await css.page.fill("input[name=basis]", "充电桩属供电公司管理");
+  await Promise.all([css.page.waitForNavigation(), css.page.click("button:has-text('申请退单')")]);
+  check((await css.page.textContent("#stage")).includes("退单待审"), "the station asks to return a ticket");
+  await boss.page.goto(`${base}/desk/work/return_requested`);
+  await boss.page.waitForSelector(`tr[data-ticket="${misrouted}"]`);
+  await boss.page.goto(`${base}/desk/tickets/${misrouted}`);
+  await Promise.all([boss.page.waitForNavigation(), boss.page.click("button:has-text('同意退单')")]);
+  check((await boss.page.textContent("#stage")).includes("待派单"), "the supervisor accepts the return: back to triage");
+  await Promise.all([boss.page.waitForNavigation(), boss.page.click("button:has-text('发出')")]);
+  check((await boss.page.textContent("main")).includes("已发出"), "the supervisor raises a flag");
+
   // -- 直办: a question the operator answers at once, closing the ticket
   await takeCall(op.page, "你好我想问一下这个事情怎么办理", "姑苏区双塔街道沧浪亭社区");
   await Promise.all([op.page.waitForNavigation(), op.page.keyboard.press("Control+Enter")]);

@@ -98,6 +98,12 @@ pub fn routes(channel: Channel) -> Router {
         .route("/desk/tickets/{id}/contact", post(contact))
         .route("/desk/tickets/{id}/return", post(request_return))
         .route("/desk/tickets/{id}/extend", post(extend))
+        .route("/desk/tickets/{id}/arbitrate", post(arbitrate))
+        .route(
+            "/desk/tickets/{id}/decide-extension",
+            post(decide_extension),
+        )
+        .route("/desk/tickets/{id}/flag", post(flag))
         .route("/desk/work/{stage}", get(work_page))
         .route(
             "/desk/assets/htmx.js",
@@ -229,6 +235,7 @@ fn layout(title: &str, session: Option<&DeskSession>, clear_draft: bool, body: M
                         }
                         @if s.role == "supervisor" {
                             a href="/desk/work/pending_review" { "待审核 Review" }
+                            a href="/desk/work/return_requested" { "退单审核 Returns" }
                         }
                         span.who { (s.display_name) " (" (s.login) ", " (s.role) ")" }
                         form method="post" action="/desk/logout" {
@@ -886,6 +893,46 @@ fn actions(session: &DeskSession, ticket: &pb::Ticket) -> Markup {
                 p { button type="submit" { "记录回访 Record" } }
             }
         }
+        @if session.role == "supervisor" && stage == pb::Stage::ReturnRequested {
+            h2 { "退单审核 Return" }
+            @if let Some(r) = &ticket.return_request {
+                p { (vocab::reason_label(r.reason)) ": " (r.basis) }
+            }
+            form method="post" action=(url("arbitrate")) {
+                (csrf)
+                input name="note" placeholder="意见 Note";
+                p {
+                    button type="submit" name="decision" value="approve" { "同意退单 Accept (back to triage)" } " "
+                    button.secondary type="submit" name="decision" value="reject" { "驳回 Reject (back to the station)" }
+                }
+            }
+        }
+        @if session.role == "supervisor" && ticket.extension_request.is_some() {
+            @let e = ticket.extension_request.clone().unwrap_or_default();
+            h2 { "延期审批 Extension" }
+            p { (e.working_days) " 个工作日 working days: " (e.reason) }
+            form method="post" action=(url("decide-extension")) {
+                (csrf)
+                input name="note" placeholder="意见 Note";
+                p {
+                    button type="submit" name="decision" value="approve" { "批准 Approve" } " "
+                    button.secondary type="submit" name="decision" value="reject" { "不批准 Refuse" }
+                }
+            }
+        }
+        @if session.role == "supervisor" && stage != pb::Stage::Closed {
+            h2 { "督办 Flags" }
+            form method="post" action=(url("flag")) {
+                (csrf)
+                select name="flag" {
+                    option value="urged" { "催办 urge" }
+                    option value="supervised" { "督办 supervise" }
+                    option value="published" { "通报 publish" }
+                }
+                input name="note" placeholder="说明 Note";
+                p { button.secondary type="submit" { "发出 Raise" } }
+            }
+        }
         @if session.role == "supervisor" && stage == pb::Stage::AwaitingCallback {
             form method="post" action=(url("close")) {
                 (csrf)
@@ -908,6 +955,7 @@ async fn work_page(
         "pending_dispatch" => (pb::Stage::PendingDispatch, "待派单 Triage"),
         "pending_review" => (pb::Stage::PendingReview, "待审核 Review"),
         "awaiting_callback" => (pb::Stage::AwaitingCallback, "待回访 Callbacks"),
+        "return_requested" => (pb::Stage::ReturnRequested, "退单审核 Returns"),
         _ => return (StatusCode::NOT_FOUND, "no such work list").into_response(),
     };
     let answer = IntakeClient::new(desk.conn(&session))
@@ -997,9 +1045,14 @@ struct ActionForm {
     basis: String,
     #[serde(default)]
     working_days: String,
+    #[serde(default)]
+    flag: String,
 }
 
 enum Act {
+    Arbitrate,
+    DecideExtension,
+    Flag,
     Answer,
     NotAccept,
     Contact,
@@ -1012,6 +1065,30 @@ enum Act {
     Close,
 }
 
+async fn arbitrate(
+    State(desk): State<Desk>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<ActionForm>,
+) -> Response {
+    act(desk, headers, id, form, Act::Arbitrate).await
+}
+async fn decide_extension(
+    State(desk): State<Desk>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<ActionForm>,
+) -> Response {
+    act(desk, headers, id, form, Act::DecideExtension).await
+}
+async fn flag(
+    State(desk): State<Desk>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<ActionForm>,
+) -> Response {
+    act(desk, headers, id, form, Act::Flag).await
+}
 async fn answer(
     State(desk): State<Desk>,
     headers: HeaderMap,
@@ -1106,6 +1183,57 @@ async fn act(desk: Desk, headers: HeaderMap, id: String, form: ActionForm, what:
     let ticket_id = id.clone();
     let mut intake = IntakeClient::new(conn.clone());
     let (done, result) = match what {
+        Act::Arbitrate => (
+            if form.decision == "approve" {
+                "已同意退单 Return accepted"
+            } else {
+                "已驳回 Return rejected"
+            },
+            supervision
+                .arbitrate_return(pb::ArbitrateReturnRequest {
+                    ticket_id,
+                    accept: form.decision == "approve",
+                    note: form.note,
+                    ..Default::default()
+                })
+                .await
+                .map(|_| ()),
+        ),
+        Act::DecideExtension => (
+            if form.decision == "approve" {
+                "已批准延期 Extension approved"
+            } else {
+                "不批准延期 Extension refused"
+            },
+            supervision
+                .decide_extension(pb::DecideExtensionRequest {
+                    ticket_id,
+                    approve: form.decision == "approve",
+                    note: form.note,
+                    ..Default::default()
+                })
+                .await
+                .map(|_| ()),
+        ),
+        Act::Flag => {
+            let flag = match form.flag.as_str() {
+                "urged" => pb::Flag::Urged,
+                "supervised" => pb::Flag::Supervised,
+                _ => pb::Flag::Published,
+            };
+            (
+                "已发出 Raised",
+                supervision
+                    .raise_flag(pb::RaiseFlagRequest {
+                        ticket_id,
+                        flag: flag as i32,
+                        note: form.note,
+                        ..Default::default()
+                    })
+                    .await
+                    .map(|_| ()),
+            )
+        }
         Act::Answer => (
             "已直办结案 Answered and closed",
             intake
