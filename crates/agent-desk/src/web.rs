@@ -88,22 +88,8 @@ pub fn routes(channel: Channel) -> Router {
         .route("/desk/tickets/{id}", get(ticket_page))
         .route("/desk/tickets/{id}/claim", post(claim))
         .route("/desk/tickets/{id}/sign", post(sign))
-        .route("/desk/tickets/{id}/reply", post(reply))
-        .route("/desk/tickets/{id}/dispatch", post(dispatch))
-        .route("/desk/tickets/{id}/review", post(review))
-        .route("/desk/tickets/{id}/callback", post(callback))
-        .route("/desk/tickets/{id}/close", post(close))
-        .route("/desk/tickets/{id}/answer", post(answer))
-        .route("/desk/tickets/{id}/not-accept", post(not_accept))
-        .route("/desk/tickets/{id}/contact", post(contact))
-        .route("/desk/tickets/{id}/return", post(request_return))
-        .route("/desk/tickets/{id}/extend", post(extend))
-        .route("/desk/tickets/{id}/arbitrate", post(arbitrate))
-        .route(
-            "/desk/tickets/{id}/decide-extension",
-            post(decide_extension),
-        )
-        .route("/desk/tickets/{id}/flag", post(flag))
+        // Every other ticket action is one form post; the path names it (see `Act::named`).
+        .route("/desk/tickets/{id}/{action}", post(ticket_action))
         .route("/desk/work/{stage}", get(work_page))
         .route(
             "/desk/assets/htmx.js",
@@ -1065,109 +1051,42 @@ enum Act {
     Close,
 }
 
-async fn arbitrate(
-    State(desk): State<Desk>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Form(form): Form<ActionForm>,
-) -> Response {
-    act(desk, headers, id, form, Act::Arbitrate).await
+impl Act {
+    /// The action a form posts to `/desk/tickets/{id}/{name}`.
+    fn named(name: &str) -> Option<Self> {
+        Some(match name {
+            "arbitrate" => Act::Arbitrate,
+            "decide-extension" => Act::DecideExtension,
+            "flag" => Act::Flag,
+            "answer" => Act::Answer,
+            "not-accept" => Act::NotAccept,
+            "contact" => Act::Contact,
+            "return" => Act::Return,
+            "extend" => Act::Extend,
+            "reply" => Act::Reply,
+            "dispatch" => Act::Dispatch,
+            "review" => Act::Review,
+            "callback" => Act::Callback,
+            "close" => Act::Close,
+            _ => return None,
+        })
+    }
 }
-async fn decide_extension(
+
+async fn ticket_action(
     State(desk): State<Desk>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    Path((id, action)): Path<(String, String)>,
     Form(form): Form<ActionForm>,
 ) -> Response {
-    act(desk, headers, id, form, Act::DecideExtension).await
-}
-async fn flag(
-    State(desk): State<Desk>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Form(form): Form<ActionForm>,
-) -> Response {
-    act(desk, headers, id, form, Act::Flag).await
-}
-async fn answer(
-    State(desk): State<Desk>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Form(form): Form<ActionForm>,
-) -> Response {
-    act(desk, headers, id, form, Act::Answer).await
-}
-async fn not_accept(
-    State(desk): State<Desk>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Form(form): Form<ActionForm>,
-) -> Response {
-    act(desk, headers, id, form, Act::NotAccept).await
-}
-async fn contact(
-    State(desk): State<Desk>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Form(form): Form<ActionForm>,
-) -> Response {
-    act(desk, headers, id, form, Act::Contact).await
-}
-async fn request_return(
-    State(desk): State<Desk>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Form(form): Form<ActionForm>,
-) -> Response {
-    act(desk, headers, id, form, Act::Return).await
-}
-async fn extend(
-    State(desk): State<Desk>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Form(form): Form<ActionForm>,
-) -> Response {
-    act(desk, headers, id, form, Act::Extend).await
-}
-async fn reply(
-    State(desk): State<Desk>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Form(form): Form<ActionForm>,
-) -> Response {
-    act(desk, headers, id, form, Act::Reply).await
-}
-async fn dispatch(
-    State(desk): State<Desk>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Form(form): Form<ActionForm>,
-) -> Response {
-    act(desk, headers, id, form, Act::Dispatch).await
-}
-async fn review(
-    State(desk): State<Desk>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Form(form): Form<ActionForm>,
-) -> Response {
-    act(desk, headers, id, form, Act::Review).await
-}
-async fn callback(
-    State(desk): State<Desk>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Form(form): Form<ActionForm>,
-) -> Response {
-    act(desk, headers, id, form, Act::Callback).await
-}
-async fn close(
-    State(desk): State<Desk>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Form(form): Form<ActionForm>,
-) -> Response {
-    act(desk, headers, id, form, Act::Close).await
+    match Act::named(&action) {
+        Some(what) => act(desk, headers, id, form, what).await,
+        None => (
+            StatusCode::NOT_FOUND,
+            format!("no ticket action {action:?}"),
+        )
+            .into_response(),
+    }
 }
 
 async fn act(desk: Desk, headers: HeaderMap, id: String, form: ActionForm, what: Act) -> Response {
