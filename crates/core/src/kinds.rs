@@ -148,8 +148,19 @@ vocabulary!(
         Satisfied = ("satisfied", "满意"),
         Basic = ("basic", "基本满意"),
         Dissatisfied = ("dissatisfied", "不满意"),
+        /// 无法联系: the caller could not be reached (excluded from 回访满意率).
+        Unreachable = ("unreachable", "无法联系"),
+        /// 拒绝回访: the caller declined to answer (excluded from 回访满意率).
+        Refused = ("refused", "拒绝回访"),
     }
 );
+
+impl Satisfaction {
+    /// Whether the callback reached a caller who answered: only those count in 回访满意率.
+    pub fn is_reached(self) -> bool {
+        !matches!(self, Satisfaction::Unreachable | Satisfaction::Refused)
+    }
+}
 
 vocabulary!(
     /// The emergency service a request is handed to (转警/转急救).

@@ -30,6 +30,9 @@ use hotline_core::{
 
 pub use error::StoreError;
 pub use postgres::PgStore;
+/// Event rows decoded the store's way, for readers of the log that own other tables in the same
+/// database (the KPI follower).
+pub use row::{decode_event, decode_ticket, parse_ts};
 pub use schema::SchemaStatus;
 pub use sqlite::SqliteStore;
 

@@ -9,7 +9,7 @@ pub(crate) fn encode_ticket(ticket: &Ticket) -> Result<String, StoreError> {
     serde_json::to_string(ticket).map_err(|e| StoreError::Corrupt(format!("ticket encode: {e}")))
 }
 
-pub(crate) fn decode_ticket(body: &str) -> Result<Ticket, StoreError> {
+pub fn decode_ticket(body: &str) -> Result<Ticket, StoreError> {
     serde_json::from_str(body).map_err(|e| StoreError::Corrupt(format!("ticket body: {e}")))
 }
 
@@ -30,7 +30,7 @@ pub(crate) fn encode_event(event: &Event) -> Result<EventRow, StoreError> {
     })
 }
 
-pub(crate) fn decode_event(
+pub fn decode_event(
     ticket_id: hotline_core::TicketId,
     seq: i64,
     at: DateTime<Utc>,
@@ -56,7 +56,7 @@ pub(crate) fn ts(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-pub(crate) fn parse_ts(raw: &str) -> Result<DateTime<Utc>, StoreError> {
+pub fn parse_ts(raw: &str) -> Result<DateTime<Utc>, StoreError> {
     DateTime::parse_from_rfc3339(raw)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| StoreError::Corrupt(format!("timestamp {raw:?}: {e}")))

@@ -1,0 +1,423 @@
+//! A ticket's history to the facts it contributes to the figures. Pure: the same events always
+//! give the same facts, which is what lets the follower replace a ticket's facts instead of
+//! adding to them.
+//!
+//! Attribution (docs/kpis.md):
+//! - a **dispatch round** (dispatch, redispatch, sub-dispatch, or a redo's return to the
+//!   station) is counted in the dispatch's hour at the receiving station; its on-time sign-for,
+//!   on-time first contact, accepted return and approved extension are counted there too, so
+//!   numerator and denominator always cover the same tickets;
+//! - a **resolution round** (from a sign-for to the reply) is counted in the hour of its
+//!   deadline as it stands last (extensions and pauses move it), at the station that signed;
+//!   a round ended by an accepted return or a move to another station is not counted (the
+//!   station that gave the ticket up is not charged with its deadline); a reply at or before the
+//!   deadline is on time, and the first reply of a round decides (a rejected reply that is
+//!   redone later does not make the round late);
+//! - replies, redos, callbacks and closes are counted in their own hour, at the station that
+//!   replied;
+//! - the whole history uses the ticket's category and channel as they are now (a
+//!   re-categorised ticket moves all its figures to the new category).
+
+use chrono::{DateTime, Utc};
+use hotline_core::{Action, Event, Satisfaction};
+use hotline_sla::WorkingCalendar;
+use serde::{Deserialize, Serialize};
+
+use crate::definitions::{handling_bucket, Metric};
+
+/// One count: `value` of `metric`, at `at`'s hour, for this station and the rest of the key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Fact {
+    /// Milliseconds since the epoch of the instant the fact is counted at.
+    #[serde(rename = "t")]
+    pub at_ms: i64,
+    #[serde(rename = "m")]
+    pub metric: Metric,
+    /// Empty for intake facts (no station yet).
+    #[serde(rename = "s")]
+    pub station: String,
+    /// The station's division (its id's prefix), or the ticket's territory for intake facts.
+    #[serde(rename = "d")]
+    pub division: String,
+    /// The first level of the taxonomy (`SQ` of `SQ.JTBL`); empty when not categorised.
+    #[serde(rename = "c")]
+    pub category: String,
+    #[serde(rename = "ch")]
+    pub channel: String,
+    /// Set only on the per-staff metrics.
+    #[serde(rename = "p", default, skip_serializing_if = "String::is_empty")]
+    pub staff: String,
+    #[serde(rename = "v")]
+    pub value: i64,
+}
+
+/// The division of a station: its id is `<division code>-<kind>`.
+pub fn station_division(station: &str) -> &str {
+    station.split_once('-').map_or(station, |(d, _)| d)
+}
+
+/// The first level of a category code.
+pub fn category_top(code: &str) -> &str {
+    code.split_once('.').map_or(code, |(top, _)| top)
+}
+
+struct DispatchRound {
+    at: DateTime<Utc>,
+    station: String,
+    sign_due: Option<DateTime<Utc>>,
+    signed: bool,
+    contact_due: Option<DateTime<Utc>>,
+    contacted: bool,
+    extended: bool,
+    returned: bool,
+}
+
+struct ResolutionRound {
+    station: String,
+    signed_at: DateTime<Utc>,
+    due: Option<DateTime<Utc>>,
+    paused_since: Option<DateTime<Utc>>,
+    paused_ms: i64,
+    /// The first reply's timeliness.
+    replied_on_time: Option<bool>,
+}
+
+/// The facts of one ticket's history (`events` oldest first, starting with the submit).
+pub fn derive(events: &[Event], calendar: &WorkingCalendar) -> Vec<Fact> {
+    let Some(first) = events.first() else {
+        return Vec::new();
+    };
+    let Action::Submit { ticket: new } = &first.action else {
+        return Vec::new();
+    };
+    // The ticket's category, channel and territory as they are now (the log replayed: routing,
+    // re-categorisation and corrected addresses included).
+    let now = hotline_core::replay(events).ok();
+    let category = now
+        .as_ref()
+        .and_then(|t| t.category.as_ref())
+        .or(new.category.as_ref())
+        .map(|c| c.as_str().to_owned());
+    let territory = now
+        .as_ref()
+        .and_then(|t| t.division.as_ref())
+        .or(new.division.as_ref())
+        .map(|d| d.as_str().to_owned());
+    let category = category
+        .as_deref()
+        .map(category_top)
+        .unwrap_or("")
+        .to_owned();
+    let channel = new.channel.code().to_owned();
+    let territory = territory.unwrap_or_default();
+
+    let mut facts = Vec::new();
+    let fact =
+        |facts: &mut Vec<Fact>, at: DateTime<Utc>, metric: Metric, station: &str, staff: &str| {
+            facts.push(Fact {
+                at_ms: at.timestamp_millis(),
+                metric,
+                station: station.to_owned(),
+                division: if station.is_empty() {
+                    territory.clone()
+                } else {
+                    station_division(station).to_owned()
+                },
+                category: category.clone(),
+                channel: channel.clone(),
+                staff: staff.to_owned(),
+                value: 1,
+            });
+        };
+
+    let mut dispatch: Option<DispatchRound> = None;
+    let mut resolution: Option<ResolutionRound> = None;
+    // Closed resolution rounds that count: (due, station, on time).
+    let mut counted: Vec<(DateTime<Utc>, String, bool)> = Vec::new();
+    // The last reply: (at, station), for redos, callbacks and the close.
+    let mut last_reply: Option<(DateTime<Utc>, String)> = None;
+    let mut holder: Option<String> = None;
+
+    let start_round = |dispatch: &mut Option<DispatchRound>,
+                       facts: &mut Vec<Fact>,
+                       at: DateTime<Utc>,
+                       station: &str,
+                       sign_due: Option<DateTime<Utc>>| {
+        fact(facts, at, Metric::Dispatched, station, "");
+        *dispatch = Some(DispatchRound {
+            at,
+            station: station.to_owned(),
+            sign_due,
+            signed: false,
+            contact_due: None,
+            contacted: false,
+            extended: false,
+            returned: false,
+        });
+    };
+
+    for event in events {
+        let at = event.at;
+        let staff = event
+            .actor
+            .staff
+            .as_ref()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default();
+        match &event.action {
+            Action::Submit { .. } => fact(&mut facts, at, Metric::Accepted, "", ""),
+            Action::AnswerDirectly { .. } => fact(&mut facts, at, Metric::DirectAnswers, "", ""),
+            Action::HandOff { .. } => fact(&mut facts, at, Metric::HandedOff, "", ""),
+            Action::NotAccept { .. } => fact(&mut facts, at, Metric::NotAccepted, "", ""),
+            Action::LinkDuplicate { .. } => fact(&mut facts, at, Metric::Duplicates, "", ""),
+            Action::Dispatch {
+                station,
+                sign_for_due,
+                ..
+            }
+            | Action::Redispatch {
+                station,
+                sign_for_due,
+                ..
+            }
+            | Action::SubDispatch {
+                station,
+                sign_for_due,
+                ..
+            } => {
+                if matches!(event.action, Action::Redispatch { .. }) {
+                    // Moved away: the old station is not charged with the deadline.
+                    resolution = None;
+                }
+                start_round(
+                    &mut dispatch,
+                    &mut facts,
+                    at,
+                    station.as_str(),
+                    *sign_for_due,
+                );
+                holder = Some(station.as_str().to_owned());
+            }
+            Action::SignFor {
+                resolution_due,
+                first_contact_due,
+            } => {
+                let on_time = if let Some(round) = dispatch.as_mut() {
+                    let on_time = round.sign_due.is_none_or(|due| at <= due);
+                    if !round.signed {
+                        round.signed = true;
+                        if on_time {
+                            let (t, s) = (round.at, round.station.clone());
+                            fact(&mut facts, t, Metric::SignedOnTime, &s, "");
+                        }
+                    }
+                    round.contact_due = *first_contact_due;
+                    on_time
+                } else {
+                    true
+                };
+                if !staff.is_empty() {
+                    let station = holder.clone().unwrap_or_default();
+                    fact(&mut facts, at, Metric::StaffSigned, &station, &staff);
+                    if on_time {
+                        fact(&mut facts, at, Metric::StaffSignedOnTime, &station, &staff);
+                    }
+                }
+                // A new sign-for starts a new resolution clock; one still running (the lead's,
+                // before a sub-dispatch) is replaced, not charged.
+                resolution = Some(ResolutionRound {
+                    station: holder.clone().unwrap_or_default(),
+                    signed_at: at,
+                    due: *resolution_due,
+                    paused_since: None,
+                    paused_ms: 0,
+                    replied_on_time: None,
+                });
+            }
+            Action::ContactCaller { .. } => {
+                if let Some(round) = dispatch.as_mut() {
+                    if !round.contacted {
+                        round.contacted = true;
+                        if round.contact_due.is_none_or(|due| at <= due) {
+                            let (t, s) = (round.at, round.station.clone());
+                            fact(&mut facts, t, Metric::ContactedOnTime, &s, "");
+                        }
+                    }
+                }
+            }
+            Action::ArbitrateReturn { accept: true, .. } => {
+                if let Some(round) = dispatch.as_mut() {
+                    if !round.returned {
+                        round.returned = true;
+                        let (t, s) = (round.at, round.station.clone());
+                        fact(&mut facts, t, Metric::ReturnsAccepted, &s, "");
+                    }
+                }
+                resolution = None;
+                holder = None;
+            }
+            Action::DecideExtension {
+                approve: true,
+                new_resolution_due,
+                ..
+            } => {
+                if let Some(round) = dispatch.as_mut() {
+                    if !round.extended {
+                        round.extended = true;
+                        let (t, s) = (round.at, round.station.clone());
+                        fact(&mut facts, t, Metric::Extended, &s, "");
+                    }
+                }
+                if let Some(res) = resolution.as_mut() {
+                    if new_resolution_due.is_some() {
+                        res.due = *new_resolution_due;
+                    }
+                }
+            }
+            Action::PauseClock { .. } => {
+                if let Some(res) = resolution.as_mut() {
+                    res.paused_since = Some(at);
+                }
+            }
+            Action::ResumeClock { resolution_due } => {
+                if let Some(res) = resolution.as_mut() {
+                    if let Some(since) = res.paused_since.take() {
+                        let paused = calendar
+                            .working_time_between(since, at)
+                            .map(|d| d.num_milliseconds())
+                            .unwrap_or(0);
+                        res.paused_ms += paused;
+                    }
+                    if resolution_due.is_some() {
+                        res.due = *resolution_due;
+                    }
+                }
+            }
+            Action::RecomputeDeadlines { after, .. } => {
+                if let Some(round) = dispatch.as_mut() {
+                    if !round.signed {
+                        round.sign_due = after.sign_for;
+                    }
+                    if !round.contacted {
+                        round.contact_due = after.first_contact;
+                    }
+                }
+                if let Some(res) = resolution.as_mut() {
+                    if after.resolution.is_some() {
+                        res.due = after.resolution;
+                    }
+                }
+            }
+            Action::Reply { .. } => {
+                let station = resolution
+                    .as_ref()
+                    .map(|r| r.station.clone())
+                    .or_else(|| holder.clone())
+                    .unwrap_or_default();
+                fact(&mut facts, at, Metric::Replied, &station, "");
+                let mut on_time = true;
+                if let Some(res) = resolution.as_mut() {
+                    on_time = res.due.is_none_or(|due| at <= due);
+                    if res.replied_on_time.is_none() {
+                        res.replied_on_time = Some(on_time);
+                    }
+                    let worked = calendar
+                        .working_time_between(res.signed_at, at)
+                        .map(|d| d.num_milliseconds())
+                        .unwrap_or(0)
+                        - res.paused_ms;
+                    let hours = worked.max(0) as f64 / 3_600_000.0;
+                    let minutes = worked.max(0) / 60_000;
+                    // Once for the station, once more for the staff member who replied.
+                    let whos: &[&str] = if staff.is_empty() {
+                        &[""]
+                    } else {
+                        &["", &staff]
+                    };
+                    for who in whos {
+                        for (metric, value) in [
+                            (Metric::HandlingCount, 1),
+                            (Metric::HandlingMinutes, minutes),
+                            (handling_bucket(hours), 1),
+                        ] {
+                            fact(&mut facts, at, metric, &station, who);
+                            facts.last_mut().expect("just pushed").value = value;
+                        }
+                    }
+                }
+                if !staff.is_empty() {
+                    fact(&mut facts, at, Metric::StaffReplied, &station, &staff);
+                    if on_time {
+                        fact(&mut facts, at, Metric::StaffRepliedOnTime, &station, &staff);
+                    }
+                }
+                last_reply = Some((at, station));
+            }
+            Action::Review { approve: false, .. } => {
+                if let Some((t, s)) = &last_reply {
+                    let (t, s) = (*t, s.clone());
+                    fact(&mut facts, t, Metric::Redone, &s, "");
+                }
+            }
+            Action::Review { approve: true, .. } => {
+                // The reply stands: its resolution round is over.
+                if let Some(res) = resolution.take() {
+                    if let Some(due) = res.due {
+                        counted.push((due, res.station, res.replied_on_time.unwrap_or(false)));
+                    }
+                }
+            }
+            Action::RecordCallback {
+                satisfaction,
+                reasonable,
+                redo_sign_for_due,
+                ..
+            } => {
+                let station = last_reply
+                    .as_ref()
+                    .map(|(_, s)| s.clone())
+                    .unwrap_or_default();
+                if satisfaction.is_reached() {
+                    fact(&mut facts, at, Metric::CallbacksReached, &station, "");
+                    if matches!(satisfaction, Satisfaction::Satisfied | Satisfaction::Basic) {
+                        fact(&mut facts, at, Metric::Satisfied, &station, "");
+                    }
+                }
+                if *satisfaction == Satisfaction::Dissatisfied && *reasonable {
+                    // 重办: the reply is redone and the same station signs for it again.
+                    if let Some((t, s)) = &last_reply {
+                        let (t, s) = (*t, s.clone());
+                        fact(&mut facts, t, Metric::Redone, &s, "");
+                    }
+                    if let Some(station) = holder.clone() {
+                        start_round(&mut dispatch, &mut facts, at, &station, *redo_sign_for_due);
+                    }
+                }
+            }
+            Action::Close => {
+                let station = last_reply
+                    .as_ref()
+                    .map(|(_, s)| s.clone())
+                    .or_else(|| holder.clone())
+                    .unwrap_or_default();
+                if !station.is_empty() {
+                    fact(&mut facts, at, Metric::Closed, &station, "");
+                }
+            }
+            _ => {}
+        }
+    }
+    // A resolution round still running (or replied, awaiting review) counts at its deadline.
+    if let Some(res) = resolution {
+        if let Some(due) = res.due {
+            counted.push((due, res.station, res.replied_on_time.unwrap_or(false)));
+        }
+    }
+    for (due, station, on_time) in counted {
+        fact(&mut facts, due, Metric::Due, &station, "");
+        if on_time {
+            fact(&mut facts, due, Metric::ResolvedOnTime, &station, "");
+        }
+    }
+    facts
+}

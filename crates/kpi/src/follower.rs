@@ -1,0 +1,61 @@
+//! The follower: keeps the aggregates in line with the event log, a step at a time. Every
+//! replica runs one; their steps take turns in the database, and each step is exact (see
+//! [`crate::store::KpiStore::catch_up`]), so nothing is missed or counted twice however many
+//! run.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{watch, Mutex};
+
+use crate::query::Clocks;
+use crate::store::KpiStore;
+use crate::KpiError;
+
+#[derive(Clone)]
+pub struct Follower {
+    store: Arc<dyn KpiStore>,
+    clocks: Arc<dyn Clocks>,
+    /// One step at a time in this process (the database makes replicas take turns).
+    running: Arc<Mutex<()>>,
+}
+
+impl Follower {
+    pub fn new(store: Arc<dyn KpiStore>, clocks: Arc<dyn Clocks>) -> Self {
+        Self {
+            store,
+            clocks,
+            running: Arc::new(Mutex::new(())),
+        }
+    }
+
+    /// Brings the aggregates up to every change committed before the call. Returns how many
+    /// tickets were processed.
+    pub async fn step(&self) -> Result<usize, KpiError> {
+        let _one = self.running.lock().await;
+        let started = std::time::Instant::now();
+        let calendar = self.clocks.calendar();
+        let processed = self.store.catch_up(&calendar).await?;
+        metrics::counter!("hotline_kpi_tickets_processed_total").increment(processed as u64);
+        metrics::histogram!("hotline_kpi_step_seconds").record(started.elapsed().as_secs_f64());
+        Ok(processed)
+    }
+
+    /// Steps every `every` until `shutdown` changes; errors are logged and retried next time
+    /// (the cursor only moves with a committed step).
+    pub async fn run(self, every: Duration, mut shutdown: watch::Receiver<bool>) {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                _ = tick.tick() => {
+                    if let Err(err) = self.step().await {
+                        metrics::counter!("hotline_kpi_step_errors_total").increment(1);
+                        tracing::warn!(error = %err, "KPI follower step failed; retrying");
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! The KPI tables behind one trait, [`KpiStore`], with SQLite and PostgreSQL implementations in
+//! [`sql`]. The tables come from migration 0008, run by the ticket store's migrator; they live
+//! in the ticket store's database, because the follower reads the event log and writes the
+//! aggregates in one transaction.
+
+use std::collections::{BTreeMap, HashMap};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use hotline_core::{Event, Ticket};
+use hotline_sla::WorkingCalendar;
+
+use crate::definitions::{Counts, Metric};
+use crate::facts::Fact;
+use crate::scope::{floor_hour, local_midnight, Scope};
+use crate::KpiError;
+
+mod sql;
+
+pub use sql::{PgKpis, SqliteKpis};
+
+/// Which aggregate table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Grain {
+    Hour,
+    Day,
+}
+
+impl Grain {
+    pub(crate) fn table(self) -> &'static str {
+        match self {
+            Grain::Hour => "kpi_hourly",
+            Grain::Day => "kpi_daily",
+        }
+    }
+    /// The bucket (start instant, ms) holding `at_ms`.
+    pub fn bucket(self, at_ms: i64) -> i64 {
+        let at = DateTime::<Utc>::from_timestamp_millis(at_ms).unwrap_or_default();
+        match self {
+            Grain::Hour => floor_hour(at).timestamp_millis(),
+            Grain::Day => local_midnight(at).timestamp_millis(),
+        }
+    }
+}
+
+/// Which split of the counts a row belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Dim {
+    /// Per station (and division): every non-staff fact.
+    All,
+    Category,
+    Channel,
+    /// Per staff member: the staff metrics only.
+    Staff,
+}
+
+impl Dim {
+    pub(crate) fn code(self) -> &'static str {
+        match self {
+            Dim::All => "all",
+            Dim::Category => "category",
+            Dim::Channel => "channel",
+            Dim::Staff => "staff",
+        }
+    }
+    pub(crate) fn parse(code: &str) -> Result<Self, KpiError> {
+        Ok(match code {
+            "all" => Dim::All,
+            "category" => Dim::Category,
+            "channel" => Dim::Channel,
+            "staff" => Dim::Staff,
+            other => {
+                return Err(KpiError::Corrupt(format!(
+                    "unknown KPI dimension {other:?}"
+                )))
+            }
+        })
+    }
+}
+
+/// The key of one aggregate row.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RowKey {
+    pub grain: Grain,
+    pub bucket: i64,
+    pub dim: Dim,
+    pub station: String,
+    pub division: String,
+    pub key: String,
+}
+
+/// The rows a fact counts in, in both grains.
+pub fn rows_of(fact: &Fact) -> impl Iterator<Item = RowKey> + '_ {
+    let dims: Vec<(Dim, &str)> = if !fact.staff.is_empty() {
+        vec![(Dim::Staff, fact.staff.as_str())]
+    } else {
+        let mut dims = vec![(Dim::All, ""), (Dim::Channel, fact.channel.as_str())];
+        if !fact.category.is_empty() {
+            dims.push((Dim::Category, fact.category.as_str()));
+        }
+        dims
+    };
+    [Grain::Hour, Grain::Day]
+        .into_iter()
+        .flat_map(move |grain| {
+            dims.clone().into_iter().map(move |(dim, key)| RowKey {
+                grain,
+                bucket: grain.bucket(fact.at_ms),
+                dim,
+                station: fact.station.clone(),
+                division: fact.division.clone(),
+                key: key.to_owned(),
+            })
+        })
+}
+
+/// Adds `sign` × each fact to `deltas`.
+pub fn accumulate(deltas: &mut HashMap<RowKey, Counts>, facts: &[Fact], sign: i64) {
+    for fact in facts {
+        for row in rows_of(fact) {
+            deltas
+                .entry(row)
+                .or_default()
+                .add(fact.metric, sign * fact.value);
+        }
+    }
+}
+
+/// What to sum: one dimension of one table over `[from, to)`, in a scope, grouped.
+#[derive(Debug, Clone)]
+pub struct SumQuery {
+    pub grain: Grain,
+    pub dim: Dim,
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub scope: Scope,
+    pub group: GroupColumn,
+}
+
+/// The column a sum is grouped by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupColumn {
+    None,
+    Station,
+    Street,
+    District,
+    Key,
+    Bucket,
+}
+
+impl GroupColumn {
+    pub(crate) fn sql(self) -> &'static str {
+        match self {
+            GroupColumn::None => "''",
+            GroupColumn::Station => "station",
+            GroupColumn::Street => "substr(division, 1, 9)",
+            GroupColumn::District => "substr(division, 1, 6)",
+            GroupColumn::Key => "key",
+            GroupColumn::Bucket => "CAST(bucket AS TEXT)",
+        }
+    }
+}
+
+#[async_trait]
+pub trait KpiStore: Send + Sync + std::fmt::Debug {
+    /// One follower step, in one transaction: every ticket changed since the cursor gets its
+    /// facts derived again and swapped into the aggregates; the cursor moves. Returns how many
+    /// tickets it processed. Replicas' steps take turns (a row lock on PostgreSQL, the single
+    /// writer on SQLite).
+    async fn catch_up(&self, calendar: &WorkingCalendar) -> Result<usize, KpiError>;
+
+    /// Sums of each metric per group.
+    async fn sum(&self, query: &SumQuery) -> Result<Vec<(String, Counts)>, KpiError>;
+
+    /// Live (not closed) tickets in a scope: held by a station inside it, or about a place
+    /// inside it while in centre triage.
+    async fn live_tickets(&self, scope: &Scope) -> Result<Vec<Ticket>, KpiError>;
+
+    /// Every ticket's whole log, `limit` tickets at a time after the ticket id `after`, in id
+    /// order (for a full recomputation).
+    async fn logs_page(
+        &self,
+        after: Option<String>,
+        limit: u32,
+    ) -> Result<Vec<(String, Vec<Event>)>, KpiError>;
+
+    /// Every stored aggregate row with a non-zero count.
+    async fn rows(&self) -> Result<BTreeMap<RowKey, Counts>, KpiError>;
+
+    /// Deletes hourly rows older than `before` (the daily rows stay).
+    async fn prune_hourly(&self, before: DateTime<Utc>) -> Result<u64, KpiError>;
+}
+
+/// The metrics' columns, comma-separated, in [`Metric::ALL`] order.
+pub(crate) fn metric_columns() -> String {
+    Metric::ALL
+        .iter()
+        .map(|m| m.column())
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,582 @@
+//! The KPI tables in SQLite and PostgreSQL. The aggregate SQL is written once (a macro compiles
+//! it for both); what differs is how each finds the changes since its cursor: the last event's
+//! rowid on SQLite (one writer: rowid order is commit order), a transaction snapshot on
+//! PostgreSQL (the store's change log, `ticket_events.xid`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use hotline_core::{Event, Stage, Ticket, TicketId};
+use hotline_sla::WorkingCalendar;
+use hotline_store::{decode_event, decode_ticket, parse_ts};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, Postgres, QueryBuilder, Row, Sqlite, SqlitePool};
+
+use super::{accumulate, metric_columns, Dim, Grain, KpiStore, RowKey, SumQuery};
+use crate::definitions::{Counts, Metric};
+use crate::facts::{derive, Fact};
+use crate::scope::Scope;
+use crate::KpiError;
+
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
+static PG_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
+
+/// Rows per multi-row upsert: 36 parameters each stays far under both databases' limits.
+const UPSERT_CHUNK: usize = 200;
+/// Tickets per read of logs and stored facts.
+const READ_CHUNK: usize = 500;
+
+fn live_stage_codes() -> Vec<&'static str> {
+    Stage::ALL
+        .iter()
+        .filter(|s| s.is_live())
+        .map(|s| s.code())
+        .collect()
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> KpiError {
+    KpiError::Corrupt(format!("{what}: {e}"))
+}
+
+/// The deltas of replacing each ticket's stored facts by the ones its log gives now.
+fn deltas_of(
+    logs: &HashMap<String, Vec<Event>>,
+    stored: &HashMap<String, Vec<Fact>>,
+    calendar: &WorkingCalendar,
+) -> (HashMap<RowKey, Counts>, Vec<(String, String)>) {
+    let mut deltas = HashMap::new();
+    let mut new_facts = Vec::with_capacity(logs.len());
+    for (id, events) in logs {
+        let facts = derive(events, calendar);
+        if let Some(old) = stored.get(id) {
+            if *old == facts {
+                continue;
+            }
+            accumulate(&mut deltas, old, -1);
+        }
+        accumulate(&mut deltas, &facts, 1);
+        let json = serde_json::to_string(&facts).expect("facts serialise");
+        new_facts.push((id.clone(), json));
+    }
+    deltas.retain(|_, c| !c.is_zero());
+    (deltas, new_facts)
+}
+
+macro_rules! kpi_sql {
+    ($db:ty, $ph:expr) => {
+        pub(super) async fn stored_facts(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            ids: &[String],
+        ) -> Result<HashMap<String, Vec<Fact>>, KpiError> {
+            let mut out = HashMap::new();
+            for chunk in ids.chunks(READ_CHUNK) {
+                let mut qb: QueryBuilder<$db> = QueryBuilder::new(
+                    "SELECT ticket_id, facts FROM kpi_ticket_facts WHERE ticket_id IN (",
+                );
+                let mut list = qb.separated(", ");
+                for id in chunk {
+                    list.push_bind(id.clone());
+                }
+                qb.push(")");
+                for row in qb.build().fetch_all(&mut *conn).await? {
+                    let id: String = row.try_get("ticket_id")?;
+                    let raw: String = row.try_get("facts")?;
+                    let facts =
+                        serde_json::from_str(&raw).map_err(|e| corrupt("stored facts", e))?;
+                    out.insert(id, facts);
+                }
+            }
+            Ok(out)
+        }
+
+        pub(super) async fn write(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            deltas: HashMap<RowKey, Counts>,
+            facts: Vec<(String, String)>,
+        ) -> Result<(), KpiError> {
+            let columns = metric_columns();
+            let mut by_grain: BTreeMap<Grain, Vec<(RowKey, Counts)>> = BTreeMap::new();
+            for (key, counts) in deltas {
+                by_grain.entry(key.grain).or_default().push((key, counts));
+            }
+            for (grain, rows) in by_grain {
+                let table = grain.table();
+                let set = Metric::ALL
+                    .iter()
+                    .map(|m| format!("{c} = {table}.{c} + excluded.{c}", c = m.column()))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                for chunk in rows.chunks(UPSERT_CHUNK) {
+                    let mut qb: QueryBuilder<$db> = QueryBuilder::new(format!(
+                        "INSERT INTO {table} (bucket, dim, station, division, key, {columns}) "
+                    ));
+                    qb.push_values(chunk, |mut b, (key, counts)| {
+                        b.push_bind(key.bucket)
+                            .push_bind(key.dim.code())
+                            .push_bind(key.station.clone())
+                            .push_bind(key.division.clone())
+                            .push_bind(key.key.clone());
+                        for value in &counts.0 {
+                            b.push_bind(*value);
+                        }
+                    });
+                    qb.push(format!(
+                        " ON CONFLICT (bucket, dim, station, division, key) DO UPDATE SET {set}"
+                    ));
+                    qb.build().execute(&mut *conn).await?;
+                }
+            }
+            for chunk in facts.chunks(UPSERT_CHUNK) {
+                let mut qb: QueryBuilder<$db> =
+                    QueryBuilder::new("INSERT INTO kpi_ticket_facts (ticket_id, facts) ");
+                qb.push_values(chunk, |mut b, (id, json)| {
+                    b.push_bind(id.clone()).push_bind(json.clone());
+                });
+                qb.push(" ON CONFLICT (ticket_id) DO UPDATE SET facts = excluded.facts");
+                qb.build().execute(&mut *conn).await?;
+            }
+            Ok(())
+        }
+
+        pub(super) async fn sum_rows(
+            pool: &sqlx::Pool<$db>,
+            query: &SumQuery,
+        ) -> Result<Vec<(String, Counts)>, KpiError> {
+            let sums = Metric::ALL
+                .iter()
+                .map(|m| format!("CAST(SUM({c}) AS BIGINT) AS {c}", c = m.column()))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let mut qb: QueryBuilder<$db> = QueryBuilder::new(format!(
+                "SELECT {} AS g, {sums} FROM {} WHERE dim = ",
+                query.group.sql(),
+                query.grain.table()
+            ));
+            qb.push_bind(query.dim.code());
+            qb.push(" AND bucket >= ").push_bind(query.from_ms);
+            qb.push(" AND bucket < ").push_bind(query.to_ms);
+            match &query.scope {
+                Scope::All => {}
+                Scope::Division(code) => {
+                    qb.push(" AND division LIKE ").push_bind(format!("{code}%"));
+                }
+                Scope::Station(id) => {
+                    qb.push(" AND station = ").push_bind(id.clone());
+                }
+            }
+            qb.push(" GROUP BY g");
+            let mut out = Vec::new();
+            for row in qb.build().fetch_all(pool).await? {
+                let group: String = row.try_get("g")?;
+                let mut counts = Counts::default();
+                for metric in Metric::ALL {
+                    let value: Option<i64> = row.try_get(metric.column())?;
+                    counts.add(*metric, value.unwrap_or(0));
+                }
+                out.push((group, counts));
+            }
+            Ok(out)
+        }
+
+        pub(super) async fn all_rows(
+            pool: &sqlx::Pool<$db>,
+        ) -> Result<BTreeMap<RowKey, Counts>, KpiError> {
+            let columns = metric_columns();
+            let mut out = BTreeMap::new();
+            for grain in [Grain::Hour, Grain::Day] {
+                let sql = format!(
+                    "SELECT bucket, dim, station, division, key, {columns} FROM {}",
+                    grain.table()
+                );
+                for row in sqlx::query(&sql).fetch_all(pool).await? {
+                    let mut counts = Counts::default();
+                    for metric in Metric::ALL {
+                        counts.add(*metric, row.try_get(metric.column())?);
+                    }
+                    if counts.is_zero() {
+                        continue;
+                    }
+                    let dim: String = row.try_get("dim")?;
+                    out.insert(
+                        RowKey {
+                            grain,
+                            bucket: row.try_get("bucket")?,
+                            dim: Dim::parse(&dim)?,
+                            station: row.try_get("station")?,
+                            division: row.try_get("division")?,
+                            key: row.try_get("key")?,
+                        },
+                        counts,
+                    );
+                }
+            }
+            Ok(out)
+        }
+
+        pub(super) async fn prune(
+            pool: &sqlx::Pool<$db>,
+            before: DateTime<Utc>,
+        ) -> Result<u64, KpiError> {
+            let sql = format!("DELETE FROM kpi_hourly WHERE bucket < {}", $ph(1));
+            Ok(sqlx::query(&sql)
+                .bind(before.timestamp_millis())
+                .execute(pool)
+                .await?
+                .rows_affected())
+        }
+    };
+}
+
+mod sqlite_sql {
+    use super::*;
+    kpi_sql!(Sqlite, |_n: u32| "?".to_owned());
+}
+
+mod pg_sql {
+    use super::*;
+    kpi_sql!(Postgres, |n: u32| format!("${n}"));
+}
+
+/// The KPI tables in the embedded SQLite database.
+#[derive(Debug, Clone)]
+pub struct SqliteKpis {
+    pool: SqlitePool,
+}
+
+impl SqliteKpis {
+    /// Opens `hotline.sqlite` in `dir`, the file `hotline serve` uses.
+    pub async fn open_dir(dir: &Path) -> Result<Self, KpiError> {
+        Self::open(SqliteConnectOptions::new().filename(dir.join("hotline.sqlite"))).await
+    }
+
+    pub async fn open_url(url: &str) -> Result<Self, KpiError> {
+        Self::open(SqliteConnectOptions::from_str(url)?).await
+    }
+
+    async fn open(options: SqliteConnectOptions) -> Result<Self, KpiError> {
+        // The ticket store's settings: a second pool on the same file must not weaken them.
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(2)
+            .connect_with(options)
+            .await?;
+        SQLITE_MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| KpiError::Database(e.into()))?;
+        Ok(Self { pool })
+    }
+}
+
+async fn sqlite_logs(
+    conn: &mut sqlx::SqliteConnection,
+    ids: &[String],
+) -> Result<HashMap<String, Vec<Event>>, KpiError> {
+    let mut logs: HashMap<String, Vec<Event>> = HashMap::new();
+    for chunk in ids.chunks(READ_CHUNK) {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT ticket_id, seq, at, stage, actor, action FROM ticket_events WHERE ticket_id IN (",
+        );
+        let mut list = qb.separated(", ");
+        for id in chunk {
+            list.push_bind(id.clone());
+        }
+        qb.push(") ORDER BY ticket_id, seq");
+        for row in qb.build().fetch_all(&mut *conn).await? {
+            let id: String = row.try_get("ticket_id")?;
+            let ticket = TicketId::parse("ticket_id", &id).map_err(|e| corrupt("ticket id", e))?;
+            let event = decode_event(
+                ticket,
+                row.try_get("seq")?,
+                parse_ts(row.try_get("at")?)?,
+                row.try_get("stage")?,
+                row.try_get("actor")?,
+                row.try_get("action")?,
+            )?;
+            logs.entry(id).or_default().push(event);
+        }
+    }
+    Ok(logs)
+}
+
+#[async_trait]
+impl KpiStore for SqliteKpis {
+    async fn catch_up(&self, calendar: &WorkingCalendar) -> Result<usize, KpiError> {
+        let mut tx = self.pool.begin().await?;
+        // Writing first takes SQLite's one write lock: no commit can land while this step
+        // reads, so the rowid it stops at is exact.
+        sqlx::query("UPDATE kpi_state SET cursor = cursor WHERE id = 1")
+            .execute(&mut *tx)
+            .await?;
+        let cursor: Option<String> =
+            sqlx::query_scalar("SELECT cursor FROM kpi_state WHERE id = 1")
+                .fetch_one(&mut *tx)
+                .await?;
+        let after: i64 = match cursor {
+            Some(raw) => raw.parse().map_err(|e| corrupt("KPI cursor", e))?,
+            None => 0,
+        };
+        let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(rowid), 0) FROM ticket_events")
+            .fetch_one(&mut *tx)
+            .await?;
+        if last <= after {
+            tx.rollback().await?;
+            return Ok(0);
+        }
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT ticket_id FROM ticket_events WHERE rowid > ?1 AND rowid <= ?2",
+        )
+        .bind(after)
+        .bind(last)
+        .fetch_all(&mut *tx)
+        .await?;
+        let logs = sqlite_logs(&mut tx, &ids).await?;
+        let stored = sqlite_sql::stored_facts(&mut tx, &ids).await?;
+        let (deltas, facts) = deltas_of(&logs, &stored, calendar);
+        sqlite_sql::write(&mut tx, deltas, facts).await?;
+        sqlx::query("UPDATE kpi_state SET cursor = ?1 WHERE id = 1")
+            .bind(last.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(ids.len())
+    }
+
+    async fn sum(&self, query: &SumQuery) -> Result<Vec<(String, Counts)>, KpiError> {
+        sqlite_sql::sum_rows(&self.pool, query).await
+    }
+
+    async fn live_tickets(&self, scope: &Scope) -> Result<Vec<Ticket>, KpiError> {
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new("SELECT body FROM tickets WHERE stage IN (");
+        let mut list = qb.separated(", ");
+        for code in live_stage_codes() {
+            list.push_bind(code);
+        }
+        qb.push(")");
+        push_scope_filter(&mut qb, scope);
+        let rows = qb.build().fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| Ok(decode_ticket(r.try_get("body")?)?))
+            .collect()
+    }
+
+    async fn logs_page(
+        &self,
+        after: Option<String>,
+        limit: u32,
+    ) -> Result<Vec<(String, Vec<Event>)>, KpiError> {
+        let mut conn = self.pool.acquire().await?;
+        let ids: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM tickets WHERE id > ?1 ORDER BY id LIMIT ?2")
+                .bind(after.unwrap_or_default())
+                .bind(i64::from(limit))
+                .fetch_all(&mut *conn)
+                .await?;
+        let mut logs = sqlite_logs(&mut conn, &ids).await?;
+        Ok(ids
+            .into_iter()
+            .map(|id| {
+                let events = logs.remove(&id).unwrap_or_default();
+                (id, events)
+            })
+            .collect())
+    }
+
+    async fn rows(&self) -> Result<BTreeMap<RowKey, Counts>, KpiError> {
+        sqlite_sql::all_rows(&self.pool).await
+    }
+
+    async fn prune_hourly(&self, before: DateTime<Utc>) -> Result<u64, KpiError> {
+        sqlite_sql::prune(&self.pool, before).await
+    }
+}
+
+/// The scope's filter on `tickets`: the holding station inside it, or (no station: triage) the
+/// ticket's territory inside it.
+fn push_scope_filter<DB: sqlx::Database>(qb: &mut QueryBuilder<'_, DB>, scope: &Scope)
+where
+    String: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    match scope {
+        Scope::All => {}
+        Scope::Division(code) => {
+            let pattern = format!("{code}%");
+            qb.push(" AND (station_id LIKE ")
+                .push_bind(pattern.clone())
+                .push(" OR (station_id IS NULL AND division_code LIKE ")
+                .push_bind(pattern)
+                .push("))");
+        }
+        Scope::Station(id) => {
+            qb.push(" AND station_id = ").push_bind(id.clone());
+        }
+    }
+}
+
+/// The KPI tables in PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct PgKpis {
+    pool: PgPool,
+}
+
+impl PgKpis {
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, KpiError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .connect(url)
+            .await?;
+        PG_MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| KpiError::Database(e.into()))?;
+        Ok(Self { pool })
+    }
+
+    /// Shares a pool the caller already has (the router's), migrations already run.
+    pub fn from_pool(pool: PgPool) -> Self {
+        Self { pool }
+    }
+}
+
+async fn pg_logs(
+    conn: &mut sqlx::PgConnection,
+    ids: &[String],
+) -> Result<HashMap<String, Vec<Event>>, KpiError> {
+    let mut logs: HashMap<String, Vec<Event>> = HashMap::new();
+    for chunk in ids.chunks(READ_CHUNK) {
+        let uuids = chunk
+            .iter()
+            .map(|id| uuid::Uuid::parse_str(id).map_err(|e| corrupt("ticket id", e)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let rows = sqlx::query(
+            "SELECT ticket_id, seq, at, stage, actor::text AS actor, action::text AS action \
+             FROM ticket_events WHERE ticket_id = ANY($1) ORDER BY ticket_id, seq",
+        )
+        .bind(&uuids)
+        .fetch_all(&mut *conn)
+        .await?;
+        for row in rows {
+            let id: uuid::Uuid = row.try_get("ticket_id")?;
+            let event = decode_event(
+                TicketId::from_uuid(id),
+                row.try_get("seq")?,
+                row.try_get("at")?,
+                row.try_get("stage")?,
+                row.try_get("actor")?,
+                row.try_get("action")?,
+            )?;
+            logs.entry(id.to_string()).or_default().push(event);
+        }
+    }
+    Ok(logs)
+}
+
+#[async_trait]
+impl KpiStore for PgKpis {
+    async fn catch_up(&self, calendar: &WorkingCalendar) -> Result<usize, KpiError> {
+        let mut tx = self.pool.begin().await?;
+        // Replicas take turns: the second waits here and then starts from the first's cursor.
+        let cursor: Option<String> =
+            sqlx::query_scalar("SELECT cursor FROM kpi_state WHERE id = 1 FOR UPDATE")
+                .fetch_one(&mut *tx)
+                .await?;
+        let now: String = sqlx::query_scalar("SELECT pg_current_snapshot()::text")
+            .fetch_one(&mut *tx)
+            .await?;
+        // Tickets with an event the old snapshot did not see. A ticket whose change commits
+        // while this runs may be read here and again next time: harmless, since its facts are
+        // replaced, not added.
+        let ids: Vec<uuid::Uuid> = match &cursor {
+            None => {
+                sqlx::query_scalar("SELECT id FROM tickets")
+                    .fetch_all(&mut *tx)
+                    .await?
+            }
+            Some(old) => {
+                sqlx::query_scalar(
+                    "SELECT DISTINCT ticket_id FROM ticket_events \
+                     WHERE xid >= pg_snapshot_xmin($1::text::pg_snapshot) \
+                       AND NOT pg_visible_in_snapshot(xid, $1::text::pg_snapshot)",
+                )
+                .bind(old)
+                .fetch_all(&mut *tx)
+                .await?
+            }
+        };
+        let ids: Vec<String> = ids.into_iter().map(|u| u.to_string()).collect();
+        if !ids.is_empty() {
+            let logs = pg_logs(&mut tx, &ids).await?;
+            let stored = pg_sql::stored_facts(&mut tx, &ids).await?;
+            let (deltas, facts) = deltas_of(&logs, &stored, calendar);
+            pg_sql::write(&mut tx, deltas, facts).await?;
+        }
+        sqlx::query("UPDATE kpi_state SET cursor = $1 WHERE id = 1")
+            .bind(&now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(ids.len())
+    }
+
+    async fn sum(&self, query: &SumQuery) -> Result<Vec<(String, Counts)>, KpiError> {
+        pg_sql::sum_rows(&self.pool, query).await
+    }
+
+    async fn live_tickets(&self, scope: &Scope) -> Result<Vec<Ticket>, KpiError> {
+        let mut qb: QueryBuilder<Postgres> =
+            QueryBuilder::new("SELECT body::text AS body FROM tickets WHERE stage = ANY(");
+        qb.push_bind(live_stage_codes()).push(")");
+        push_scope_filter(&mut qb, scope);
+        let rows = qb.build().fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| Ok(decode_ticket(r.try_get("body")?)?))
+            .collect()
+    }
+
+    async fn logs_page(
+        &self,
+        after: Option<String>,
+        limit: u32,
+    ) -> Result<Vec<(String, Vec<Event>)>, KpiError> {
+        let after = match after {
+            Some(id) => Some(uuid::Uuid::parse_str(&id).map_err(|e| corrupt("ticket id", e))?),
+            None => None,
+        };
+        let mut conn = self.pool.acquire().await?;
+        let ids: Vec<uuid::Uuid> = sqlx::query_scalar(
+            "SELECT id FROM tickets WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2",
+        )
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *conn)
+        .await?;
+        let ids: Vec<String> = ids.into_iter().map(|u| u.to_string()).collect();
+        let mut logs = pg_logs(&mut conn, &ids).await?;
+        Ok(ids
+            .into_iter()
+            .map(|id| {
+                let events = logs.remove(&id).unwrap_or_default();
+                (id, events)
+            })
+            .collect())
+    }
+
+    async fn rows(&self) -> Result<BTreeMap<RowKey, Counts>, KpiError> {
+        pg_sql::all_rows(&self.pool).await
+    }
+
+    async fn prune_hourly(&self, before: DateTime<Utc>) -> Result<u64, KpiError> {
+        pg_sql::prune(&self.pool, before).await
+    }
+}
