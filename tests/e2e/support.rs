@@ -254,6 +254,7 @@ impl TestApp {
                     // Timer tests fire timers by hand at the manual clock's time.
                     run_timers: false,
                     audit: None,
+                    ..Default::default()
                 },
             )
             .await

@@ -12,6 +12,7 @@
 pub mod cli;
 pub mod commands;
 pub mod render;
+pub mod reports;
 pub mod session;
 pub mod vocab;
 pub mod web;

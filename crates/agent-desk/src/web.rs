@@ -37,6 +37,8 @@ use crate::render::time_human;
 use crate::session::{connection, Conn};
 use crate::vocab;
 
+mod board;
+
 const HTMX: &str = include_str!("../assets/vendor/htmx-2.0.11.min.js");
 const DESK_JS: &str = include_str!("../assets/desk.js");
 const DESK_CSS: &str = include_str!("../assets/desk.css");
@@ -91,6 +93,10 @@ pub fn routes(channel: Channel) -> Router {
         // Every other ticket action is one form post; the path names it (see `Act::named`).
         .route("/desk/tickets/{id}/{action}", post(ticket_action))
         .route("/desk/work/{stage}", get(work_page))
+        .route("/desk/board", get(board::board_page))
+        .route("/desk/board/at-risk", get(board::at_risk_list))
+        .route("/desk/board/bulletin", get(board::bulletin))
+        .route("/desk/board/{file}", get(board::export))
         .route(
             "/desk/assets/htmx.js",
             get(|| async { asset("text/javascript", HTMX) }),
@@ -219,6 +225,7 @@ fn layout(title: &str, session: Option<&DeskSession>, clear_draft: bool, body: M
                             a href="/desk/work/pending_dispatch" { "待派单 Triage" }
                             a href="/desk/work/awaiting_callback" { "待回访 Callbacks" }
                         }
+                        a href="/desk/board" { "看板 Board" }
                         @if s.role == "supervisor" {
                             a href="/desk/work/pending_review" { "待审核 Review" }
                             a href="/desk/work/return_requested" { "退单审核 Returns" }

@@ -121,6 +121,7 @@ impl Router {
                     grace: Duration::from_secs(1),
                     run_timers: true,
                     audit: None,
+                    ..Default::default()
                 },
             )
             .await

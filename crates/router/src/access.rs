@@ -77,6 +77,10 @@ pub const RPC_ROLES: &[(&str, &[Role])] = &[
         "Auth/WhoAmI",
         &[Op, Sta, Sup, Adm, Int, Role::KnowledgeEditor],
     ),
+    // Supervision figures: each sees their own scope (station, territory, or the centre's).
+    ("Kpis/GetKpis", &[Op, Sta, Sup]),
+    ("Kpis/ListAtRisk", &[Op, Sta, Sup]),
+    ("Kpis/WatchEvents", &[Op, Sta, Sup, Int]),
     ("Admin/AddStaff", &[Adm]),
     ("Admin/ListStaff", &[Adm]),
     ("Admin/SetStaffEnabled", &[Adm]),

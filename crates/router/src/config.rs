@@ -319,6 +319,16 @@ pub struct ServeArgs {
     #[arg(long, env = "HOTLINE_SIGNING_KEYS")]
     pub signing_keys: Option<PathBuf>,
 
+    /// The centre's KPI settings: red lines, weights of the composite score, retention (JSON;
+    /// docs/kpis.md). Without it, the defaults documented there.
+    #[arg(long, env = "HOTLINE_KPI_CONFIG")]
+    pub kpi_config: Option<PathBuf>,
+
+    /// How often the KPI aggregates catch up with the event log, in milliseconds (a report
+    /// also catches up first, so it is never stale).
+    #[arg(long, env = "HOTLINE_KPI_INTERVAL_MS", default_value_t = 5_000)]
+    pub kpi_interval_ms: u64,
+
     /// Minutes an access token is valid (refresh tokens: 14 days).
     #[arg(long, env = "HOTLINE_ACCESS_TOKEN_MINUTES", default_value_t = 15)]
     pub access_token_minutes: u32,

@@ -94,6 +94,24 @@ impl From<LifecycleError> for RouterError {
     }
 }
 
+impl From<hotline_kpi::KpiError> for RouterError {
+    fn from(err: hotline_kpi::KpiError) -> Self {
+        use hotline_kpi::{ErrorCode as K, KpiError};
+        match (err.code(), err) {
+            (_, KpiError::Invalid { field, message }) => {
+                RouterError::Invalid(InvalidInput::new(field, message))
+            }
+            (K::InvalidArgument, err) => {
+                RouterError::Invalid(InvalidInput::new("kpi_config", err.to_string()))
+            }
+            (K::PermissionDenied, err) => RouterError::Forbidden(err.to_string()),
+            (K::NotFound, err) => RouterError::NotFound(err.to_string()),
+            (_, KpiError::Store(err)) => RouterError::from(err),
+            (_, err) => RouterError::internal(err),
+        }
+    }
+}
+
 impl From<StoreError> for RouterError {
     fn from(err: StoreError) -> Self {
         match err {

@@ -193,3 +193,24 @@ pub const BATCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20
 
 /// Timers firing this late (the oldest of a claimed batch) are reported in the log.
 pub const LAG_WARNING: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The clocks running on `ticket` now, each with its deadline and when its yellow light comes
+/// on: what the supervision figures (overdue now, about to breach) read.
+pub fn running_with_warnings(
+    ticket: &Ticket,
+    sla: &Sla,
+) -> Vec<(TimerClock, DateTime<Utc>, Option<DateTime<Utc>>)> {
+    let limits = sla
+        .policy
+        .limits(ticket.category.as_ref(), ticket.nature, ticket.urgency);
+    let calendar = sla.calendar();
+    running_clocks(ticket)
+        .into_iter()
+        .map(|(clock, due, started)| {
+            let warning = started.and_then(|s| {
+                deadlines::warning_at(&calendar, s, due, span_of(clock, limits), limits).ok()
+            });
+            (clock, due, warning)
+        })
+        .collect()
+}

@@ -12,6 +12,8 @@
 //! - [`deadlines`]: fills SLA deadlines into actions from the policy and working calendar.
 //! - [`working_set`]: keeps queues and timers in line with the store; rebuild; lease expiry.
 //! - [`escalation`]: SLA timers per stage and what each does when it fires.
+//! - [`kpis`]: wiring of the supervision figures (`hotline-kpi`): their tables, the engine's
+//!   clocks, the scope a principal may see; [`feed`]: the live event stream behind WatchEvents.
 //! - [`server`]: wiring, serving, health, reflection, graceful shutdown.
 //! - [`http`]: the HTTP listener (Prometheus `/metrics`, Open311).
 //! - [`open311`]: Open311 GeoReport v2 at `/open311/v2/`, an adapter like the gRPC ones.
@@ -25,8 +27,10 @@ pub mod config;
 pub mod deadlines;
 pub mod error;
 pub mod escalation;
+pub mod feed;
 pub mod grpc;
 pub mod http;
+pub mod kpis;
 pub mod logging;
 pub mod metrics;
 pub mod open311;

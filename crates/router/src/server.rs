@@ -17,6 +17,7 @@ use hotline_proto::v1::admin_server::AdminServer;
 use hotline_proto::v1::auth_server::AuthServer;
 use hotline_proto::v1::directory_server::DirectoryServer;
 use hotline_proto::v1::intake_server::IntakeServer;
+use hotline_proto::v1::kpis_server::KpisServer;
 use hotline_proto::v1::station_server::StationServer;
 use hotline_proto::v1::supervision_server::SupervisionServer;
 use hotline_sla::{OfficeHours, SlaPolicy, WorkingCalendar};
@@ -28,9 +29,11 @@ use tonic::transport::server::TcpIncoming;
 use crate::config::{redact, ServeArgs, Storage};
 use crate::deadlines::Sla;
 use crate::escalation;
+use crate::feed::EventFeed;
 use crate::grpc::auth::{AdminApi, AuthApi, AuthLayer};
 use crate::grpc::directory::DirectoryApi;
 use crate::grpc::intake::IntakeApi;
+use crate::grpc::kpis::KpisApi;
 use crate::grpc::station::StationApi;
 use crate::grpc::supervision::SupervisionApi;
 use crate::routing::Routing;
@@ -38,6 +41,8 @@ use crate::tickets::{CalendarSource, Hotline, LeasePolicy};
 use hotline_routing::{Catalogue, DuplicateSettings, RoutingEngine};
 use hotline_territory::{DistrictPolygons, Resolver};
 
+/// How often the live event stream (WatchEvents) reads the change log while someone listens.
+const FEED_INTERVAL: Duration = Duration::from_millis(500);
 /// How often expired claim leases are returned to their queues.
 const LEASE_SWEEP: Duration = Duration::from_secs(1);
 /// The health-check name that reports the working set (queues, timers): NOT_SERVING while an
@@ -315,6 +320,7 @@ pub async fn build(args: &ServeArgs, clock: Arc<dyn Clock>) -> anyhow::Result<Ho
     };
     let routing = load_routing(args, &directory)?;
     let working_set = open_working_set(args).await?;
+    let kpis = crate::kpis::open(args, sla.clone(), clock.clone()).await?;
     let hotline = Hotline::new(
         store,
         working_set,
@@ -328,6 +334,7 @@ pub async fn build(args: &ServeArgs, clock: Arc<dyn Clock>) -> anyhow::Result<Ho
         },
     )
     .with_routing(routing)
+    .with_kpis(kpis)
     .with_identity(open_identity(args, clock_for_identity).await?)
     .with_calendar_source(CalendarSource {
         load: {
@@ -452,6 +459,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             every: Duration::from_secs(args.audit_interval_seconds),
             stations: args.audit_stations.max(1),
         }),
+        kpi_interval: Duration::from_millis(args.kpi_interval_ms.max(100)),
     };
     let served = serve(listener, hotline, stopped(stop_rx), options).await;
     for http in http_servers {
@@ -498,6 +506,8 @@ pub struct ServeOptions {
     pub run_timers: bool,
     /// Anti-entropy rounds (off when `None`).
     pub audit: Option<Audit>,
+    /// How often the KPI aggregates catch up with the event log.
+    pub kpi_interval: Duration,
 }
 
 impl Default for ServeOptions {
@@ -510,6 +520,7 @@ impl Default for ServeOptions {
                 every: Duration::from_secs(30),
                 stations: 200,
             }),
+            kpi_interval: Duration::from_secs(5),
         }
     }
 }
@@ -593,6 +604,28 @@ pub async fn serve(
         .identity()
         .cloned()
         .context("the engine was built without the identity room (server::build wires it)")?;
+    let kpis = hotline
+        .kpis()
+        .cloned()
+        .context("the engine was built without the KPI room (server::build wires it)")?;
+    tasks.push(tokio::spawn(
+        kpis.follower()
+            .clone()
+            .run(options.kpi_interval, stop_rx.clone()),
+    ));
+    let feed = EventFeed::new();
+    let (_, feed_start) = kpis
+        .store()
+        .changes(None)
+        .await
+        .context("reading the change log's position for the live event stream")?;
+    tasks.push(tokio::spawn(feed.clone().run(
+        hotline.clone(),
+        kpis.store().clone(),
+        feed_start,
+        FEED_INTERVAL,
+        stop_rx.clone(),
+    )));
     let mut builder = tonic::transport::Server::builder();
     if let Some(tls) = options.tls.clone() {
         builder = builder
@@ -612,6 +645,12 @@ pub async fn serve(
             stop_rx.clone(),
         )))
         .add_service(SupervisionServer::new(SupervisionApi::new(hotline.clone())))
+        .add_service(KpisServer::new(KpisApi::new(
+            hotline.clone(),
+            kpis,
+            feed,
+            stop_rx.clone(),
+        )))
         .add_service(DirectoryServer::new(DirectoryApi::new(Arc::new(
             hotline.directory().clone(),
         ))));

@@ -60,6 +60,7 @@ pub struct Hotline {
     contact_log: Option<Arc<dyn ContactLog>>,
     /// The identity room (accounts, credentials), for the server to wire in front of the API.
     identity: Option<Arc<hotline_identity::Identity>>,
+    kpis: Option<hotline_kpi::Kpis>,
     /// Where a new working calendar comes from when the holiday notices are reloaded.
     calendar_source: Option<CalendarSource>,
 }
@@ -159,6 +160,7 @@ impl Hotline {
             routing: None,
             contact_log: None,
             identity: None,
+            kpis: None,
             calendar_source: None,
         }
     }
@@ -181,6 +183,16 @@ impl Hotline {
 
     pub fn identity(&self) -> Option<&Arc<hotline_identity::Identity>> {
         self.identity.as_ref()
+    }
+
+    /// The supervision figures (KPIs), served by the `Kpis` service.
+    pub fn with_kpis(mut self, kpis: hotline_kpi::Kpis) -> Self {
+        self.kpis = Some(kpis);
+        self
+    }
+
+    pub fn kpis(&self) -> Option<&hotline_kpi::Kpis> {
+        self.kpis.as_ref()
     }
 
     /// Where the calendar is reloaded from ([`Hotline::reload_calendar`]).

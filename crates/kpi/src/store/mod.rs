@@ -169,6 +169,10 @@ pub trait KpiStore: Send + Sync + std::fmt::Debug {
     /// writer on SQLite).
     async fn catch_up(&self, calendar: &WorkingCalendar) -> Result<usize, KpiError>;
 
+    /// The tickets changed since `cursor` in the store's commit order, and the cursor for now
+    /// (`None`: start now, no tickets). For live event streams; read-only.
+    async fn changes(&self, cursor: Option<&str>) -> Result<(Vec<String>, String), KpiError>;
+
     /// Sums of each metric per group.
     async fn sum(&self, query: &SumQuery) -> Result<Vec<(String, Counts)>, KpiError>;
 

@@ -352,6 +352,25 @@ impl KpiStore for SqliteKpis {
         Ok(ids.len())
     }
 
+    async fn changes(&self, cursor: Option<&str>) -> Result<(Vec<String>, String), KpiError> {
+        let mut conn = self.pool.acquire().await?;
+        let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(rowid), 0) FROM ticket_events")
+            .fetch_one(&mut *conn)
+            .await?;
+        let Some(cursor) = cursor else {
+            return Ok((Vec::new(), last.to_string()));
+        };
+        let after: i64 = cursor.parse().map_err(|e| corrupt("change cursor", e))?;
+        let ids = sqlx::query_scalar(
+            "SELECT DISTINCT ticket_id FROM ticket_events WHERE rowid > ?1 AND rowid <= ?2",
+        )
+        .bind(after)
+        .bind(last)
+        .fetch_all(&mut *conn)
+        .await?;
+        Ok((ids, last.max(after).to_string()))
+    }
+
     async fn sum(&self, query: &SumQuery) -> Result<Vec<(String, Counts)>, KpiError> {
         sqlite_sql::sum_rows(&self.pool, query).await
     }
@@ -527,6 +546,31 @@ impl KpiStore for PgKpis {
             .await?;
         tx.commit().await?;
         Ok(ids.len())
+    }
+
+    async fn changes(&self, cursor: Option<&str>) -> Result<(Vec<String>, String), KpiError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *tx)
+            .await?;
+        let now: String = sqlx::query_scalar("SELECT pg_current_snapshot()::text")
+            .fetch_one(&mut *tx)
+            .await?;
+        let ids: Vec<uuid::Uuid> = match cursor {
+            None => Vec::new(),
+            Some(old) => {
+                sqlx::query_scalar(
+                    "SELECT DISTINCT ticket_id FROM ticket_events \
+                     WHERE xid >= pg_snapshot_xmin($1::text::pg_snapshot) \
+                       AND NOT pg_visible_in_snapshot(xid, $1::text::pg_snapshot)",
+                )
+                .bind(old)
+                .fetch_all(&mut *tx)
+                .await?
+            }
+        };
+        tx.commit().await?;
+        Ok((ids.into_iter().map(|u| u.to_string()).collect(), now))
     }
 
     async fn sum(&self, query: &SumQuery) -> Result<Vec<(String, Counts)>, KpiError> {
