@@ -56,7 +56,7 @@ impl Cell {
 }
 
 fn ratio(r: &Option<pb::KpiRatio>) -> Cell {
-    let r = r.clone().unwrap_or_default();
+    let r = r.unwrap_or_default();
     Cell::Ratio {
         rate: r.rate,
         numerator: r.numerator,
@@ -93,14 +93,14 @@ fn table(report: &pb::GetKpisResponse) -> Vec<(String, String, pb::KpiFigures)> 
             (
                 r.key.clone(),
                 r.label.clone(),
-                r.figures.clone().unwrap_or_default(),
+                r.figures.unwrap_or_default(),
             )
         })
         .collect();
     rows.push((
         "total".into(),
         "合计 total".into(),
-        report.total.clone().unwrap_or_default(),
+        report.total.unwrap_or_default(),
     ));
     rows
 }
@@ -226,7 +226,7 @@ pub fn bulletin(
 ) -> Markup {
     let rate = |f: &Option<pb::KpiFigures>, pick: fn(&pb::KpiFigures) -> &Option<pb::KpiRatio>| {
         f.as_ref()
-            .and_then(|f| pick(f).clone())
+            .and_then(|f| *pick(f))
             .map(|r| (r.rate, r.denominator))
             .unwrap_or((0.0, 0))
     };
@@ -260,14 +260,14 @@ pub fn bulletin(
             p.muted { "统计期 Period: " (by_district.from) " — " (by_district.to) }
             @if !by_district.note.is_empty() { p.warning { (by_district.note) } }
             h2 { "全市 Totals" }
-            (figures_table(&[("合计 total".to_owned(), by_district.total.clone().unwrap_or_default())]))
+            (figures_table(&[("合计 total".to_owned(), by_district.total.unwrap_or_default())]))
             h2 { "各区 By district" }
             (bar_chart("按时办结率 On-time resolution by district", &district_bars, Some(0.9)))
-            (figures_table(&by_district.rows.iter().map(|r| (r.label.clone(), r.figures.clone().unwrap_or_default())).collect::<Vec<_>>()))
+            (figures_table(&by_district.rows.iter().map(|r| (r.label.clone(), r.figures.unwrap_or_default())).collect::<Vec<_>>()))
             h2 { "排名靠后的承办单位 Stations with the lowest on-time resolution" }
-            (figures_table(&worst.iter().map(|r| (r.label.clone(), r.figures.clone().unwrap_or_default())).collect::<Vec<_>>()))
+            (figures_table(&worst.iter().map(|r| (r.label.clone(), r.figures.unwrap_or_default())).collect::<Vec<_>>()))
             h2 { "热点类别 Top categories" }
-            (figures_table(&categories.iter().map(|r| (r.label.clone(), r.figures.clone().unwrap_or_default())).collect::<Vec<_>>()))
+            (figures_table(&categories.iter().map(|r| (r.label.clone(), r.figures.unwrap_or_default())).collect::<Vec<_>>()))
         }
     }
 }
@@ -337,7 +337,7 @@ mod tests {
         pb::GetKpisResponse {
             from: "2026-03-01T00:00:00+08:00".into(),
             to: "2026-04-01T00:00:00+08:00".into(),
-            total: Some(figures.clone()),
+            total: Some(figures),
             rows: vec![pb::KpiRow {
                 key: "320508".into(),
                 label: "姑苏区".into(),

@@ -344,7 +344,10 @@ pub struct KpiConfig {
 }
 
 impl KpiConfig {
-    pub const DEFAULT_HOURLY_RETENTION_DAYS: u32 = 400;
+    /// A week and a day: hourly rows are the most numerous (about one per fact, since a
+    /// station rarely has two events in one hour), and only the edges of recent periods need
+    /// them; older periods are answered in whole days.
+    pub const DEFAULT_HOURLY_RETENTION_DAYS: u32 = 8;
     pub const DEFAULT_RETENTION_DAYS: u32 = 3 * 366;
 
     pub fn load(path: &Path) -> Result<Self, KpiError> {

@@ -12,30 +12,49 @@ use crate::query::Clocks;
 use crate::store::KpiStore;
 use crate::KpiError;
 
+/// How often hourly rows past their retention are deleted.
+const PRUNE_EVERY: chrono::Duration = chrono::Duration::hours(1);
+
 #[derive(Clone)]
 pub struct Follower {
     store: Arc<dyn KpiStore>,
     clocks: Arc<dyn Clocks>,
-    /// One step at a time in this process (the database makes replicas take turns).
-    running: Arc<Mutex<()>>,
+    hourly_retention: chrono::Duration,
+    /// One step at a time in this process (the database makes replicas take turns); holds
+    /// when hourly rows were last pruned.
+    running: Arc<Mutex<Option<chrono::DateTime<chrono::Utc>>>>,
 }
 
 impl Follower {
-    pub fn new(store: Arc<dyn KpiStore>, clocks: Arc<dyn Clocks>) -> Self {
+    pub fn new(
+        store: Arc<dyn KpiStore>,
+        clocks: Arc<dyn Clocks>,
+        hourly_retention: chrono::Duration,
+    ) -> Self {
         Self {
             store,
             clocks,
-            running: Arc::new(Mutex::new(())),
+            hourly_retention,
+            running: Arc::new(Mutex::new(None)),
         }
     }
 
     /// Brings the aggregates up to every change committed before the call. Returns how many
     /// tickets were processed.
     pub async fn step(&self) -> Result<usize, KpiError> {
-        let _one = self.running.lock().await;
+        let mut pruned_at = self.running.lock().await;
         let started = std::time::Instant::now();
         let calendar = self.clocks.calendar();
         let processed = self.store.catch_up(&calendar).await?;
+        // Hourly rows are only read for the edges of recent periods; older ones go (a fact
+        // swapped later may write a small correction row into a pruned hour, which the next
+        // prune removes; reports never read hours that old).
+        let now = self.clocks.now();
+        if pruned_at.is_none_or(|at| now - at >= PRUNE_EVERY) {
+            let removed = self.store.prune_hourly(now - self.hourly_retention).await?;
+            metrics::counter!("hotline_kpi_hourly_rows_pruned_total").increment(removed);
+            *pruned_at = Some(now);
+        }
         metrics::counter!("hotline_kpi_tickets_processed_total").increment(processed as u64);
         metrics::histogram!("hotline_kpi_step_seconds").record(started.elapsed().as_secs_f64());
         Ok(processed)

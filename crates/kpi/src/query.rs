@@ -88,7 +88,11 @@ pub struct Kpis {
 
 impl Kpis {
     pub fn new(store: Arc<dyn KpiStore>, clocks: Arc<dyn Clocks>, config: KpiConfig) -> Self {
-        let follower = Follower::new(store.clone(), clocks.clone());
+        let follower = Follower::new(
+            store.clone(),
+            clocks.clone(),
+            chrono::Duration::days(i64::from(config.hourly_retention_days())),
+        );
         Self {
             store,
             clocks,
@@ -137,19 +141,16 @@ impl Kpis {
     ) -> Result<KpiReport, KpiError> {
         self.follower.step().await?;
         let mut notes = self.calendar_notes(&period);
-        let now = self.clocks.now();
-        let hourly_kept =
-            now - chrono::Duration::days(i64::from(self.config.hourly_retention_days()));
-        let (_, edges) = period.split();
-        if edges.iter().any(|(from, _)| *from < hourly_kept) {
+        let (segments, widened) = self.segments(&period, group == GroupBy::Day);
+        if widened {
             notes.push(format!(
-                "hourly figures are kept {} days: the part of the period before {} counts whole days only",
-                self.config.hourly_retention_days(),
-                hourly_kept.format("%Y-%m-%d")
+                "hourly figures are kept {} days: the period's edges before then are counted as \
+                 whole days",
+                self.config.hourly_retention_days()
             ));
         }
         let totals = self
-            .sum(scope, &period, Dim::All, GroupColumn::None)
+            .sum(scope, &segments, Dim::All, GroupColumn::None)
             .await?;
         let total = totals.into_values().next().unwrap_or_default();
         let per_staff = group == GroupBy::Staff;
@@ -165,7 +166,7 @@ impl Kpis {
                     GroupBy::Staff => (Dim::Staff, GroupColumn::Key),
                     GroupBy::Day | GroupBy::None => (Dim::All, GroupColumn::Bucket),
                 };
-                self.sum(scope, &period, dim, column)
+                self.sum(scope, &segments, dim, column)
                     .await?
                     .into_iter()
                     .map(|(key, counts)| KpiRow {
@@ -185,25 +186,36 @@ impl Kpis {
         })
     }
 
-    /// Sums over the period: whole days from the daily table, edge hours from the hourly one.
-    /// Grouped by bucket, hours are folded into their local day and keys become dates.
+    /// The period's pieces (months, days, edge hours), with edge hours older than the hourly
+    /// retention widened to their whole days (true when any was).
+    fn segments(&self, period: &Period, by_day: bool) -> (Vec<(Grain, i64, i64)>, bool) {
+        let kept_since = self.clocks.now()
+            - chrono::Duration::days(i64::from(self.config.hourly_retention_days()));
+        let mut widened = false;
+        let mut out = Vec::new();
+        for (grain, from, to) in period.segments(by_day) {
+            let (grain, from, to) = if grain == Grain::Hour && from < kept_since {
+                widened = true;
+                (Grain::Day, local_midnight(from), ceil_local_day(to))
+            } else {
+                (grain, from, to)
+            };
+            out.push((grain, from.timestamp_millis(), to.timestamp_millis()));
+        }
+        (out, widened)
+    }
+
+    /// Sums over the period's pieces. Grouped by bucket, every bucket is folded into its local
+    /// day and keys become dates.
     async fn sum(
         &self,
         scope: &Scope,
-        period: &Period,
+        segments: &[(Grain, i64, i64)],
         dim: Dim,
         group: GroupColumn,
     ) -> Result<BTreeMap<String, Counts>, KpiError> {
-        let (days, hours) = period.split();
-        let mut parts: Vec<(Grain, i64, i64)> = hours
-            .iter()
-            .map(|(f, t)| (Grain::Hour, f.timestamp_millis(), t.timestamp_millis()))
-            .collect();
-        if let Some((f, t)) = days {
-            parts.push((Grain::Day, f.timestamp_millis(), t.timestamp_millis()));
-        }
         let mut out: BTreeMap<String, Counts> = BTreeMap::new();
-        for (grain, from_ms, to_ms) in parts {
+        for &(grain, from_ms, to_ms) in segments {
             let rows = self
                 .store
                 .sum(&SumQuery {
@@ -327,6 +339,16 @@ impl Kpis {
         out.sort_by_key(|r| (r.due, r.ticket.id.to_string()));
         out.truncate(limit);
         Ok(out)
+    }
+}
+
+/// The first local midnight at or after `at`.
+fn ceil_local_day(at: DateTime<Utc>) -> DateTime<Utc> {
+    let down = local_midnight(at);
+    if down == at {
+        at
+    } else {
+        local_midnight(down + chrono::Duration::hours(36))
     }
 }
 

@@ -1,8 +1,9 @@
 //! What a query covers: where ([`Scope`]), when ([`Period`]) and how it is split ([`GroupBy`]).
 
-use chrono::{DateTime, Duration, NaiveTime, TimeZone, Timelike, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveTime, TimeZone, Timelike, Utc};
 use chrono_tz::Asia::Shanghai;
 
+use crate::store::Grain;
 use crate::KpiError;
 
 /// Where figures are counted: the stations (and, for intake, the territory) inside a division,
@@ -76,34 +77,58 @@ impl Period {
         Self { from, to }
     }
 
-    /// The period's whole local days `[first, last)` and the hour ranges outside them.
-    /// Returns (days, hour ranges), each half-open in UTC instants.
-    pub fn split(
-        &self,
-    ) -> (
-        Option<(DateTime<Utc>, DateTime<Utc>)>,
-        Vec<(DateTime<Utc>, DateTime<Utc>)>,
-    ) {
-        let first_day = {
-            let m = local_midnight(self.from);
-            if m == self.from {
-                m
-            } else {
-                next_local_midnight(self.from)
-            }
-        };
+    /// The period as pieces each read from one table: whole local months from the monthly
+    /// table, whole local days at the months' edges from the daily one, and the hours at the
+    /// days' edges from the hourly one. `by_day`: no months (a report split by day needs daily
+    /// rows). Each piece is half-open, in UTC instants.
+    pub fn segments(&self, by_day: bool) -> Vec<(Grain, DateTime<Utc>, DateTime<Utc>)> {
+        let mut out = Vec::new();
+        let first_day = ceil_day(self.from);
         let last_day = local_midnight(self.to);
         if first_day >= last_day {
-            return (None, vec![(self.from, self.to)]);
+            return vec![(Grain::Hour, self.from, self.to)];
         }
-        let mut hours = Vec::new();
         if self.from < first_day {
-            hours.push((self.from, first_day));
+            out.push((Grain::Hour, self.from, first_day));
+        }
+        let first_month = ceil_month(first_day);
+        let last_month = local_month_start(last_day);
+        if by_day || first_month >= last_month {
+            out.push((Grain::Day, first_day, last_day));
+        } else {
+            if first_day < first_month {
+                out.push((Grain::Day, first_day, first_month));
+            }
+            out.push((Grain::Month, first_month, last_month));
+            if last_month < last_day {
+                out.push((Grain::Day, last_month, last_day));
+            }
         }
         if last_day < self.to {
-            hours.push((last_day, self.to));
+            out.push((Grain::Hour, last_day, self.to));
         }
-        (Some((first_day, last_day)), hours)
+        out
+    }
+}
+
+/// The first local midnight at or after `at`.
+fn ceil_day(at: DateTime<Utc>) -> DateTime<Utc> {
+    let down = local_midnight(at);
+    if down == at {
+        at
+    } else {
+        local_midnight(down + Duration::hours(36))
+    }
+}
+
+/// The first local month start at or after `at`.
+fn ceil_month(at: DateTime<Utc>) -> DateTime<Utc> {
+    let down = local_month_start(at);
+    if down == at {
+        at
+    } else {
+        // 32 days past a month's start is inside the next month.
+        local_month_start(down + Duration::days(32))
     }
 }
 
@@ -112,6 +137,17 @@ pub(crate) fn floor_hour(at: DateTime<Utc>) -> DateTime<Utc> {
         .and_then(|t| t.with_second(0))
         .and_then(|t| t.with_minute(0))
         .expect("whole hours exist")
+}
+
+/// The start (in UTC) of the local month holding `at`.
+pub(crate) fn local_month_start(at: DateTime<Utc>) -> DateTime<Utc> {
+    let local = at.with_timezone(&Shanghai).date_naive();
+    let first = local.with_day(1).expect("every month has a first day");
+    Shanghai
+        .from_local_datetime(&first.and_time(NaiveTime::MIN))
+        .single()
+        .expect("China has no DST: every local midnight exists once")
+        .with_timezone(&Utc)
 }
 
 /// The start (in UTC) of the local day holding `at`.
@@ -124,10 +160,6 @@ pub(crate) fn local_midnight(at: DateTime<Utc>) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
-fn next_local_midnight(at: DateTime<Utc>) -> DateTime<Utc> {
-    local_midnight(at + Duration::days(1))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,20 +169,57 @@ mod tests {
     }
 
     #[test]
-    fn a_period_splits_into_whole_local_days_and_edge_hours() {
-        // 2026-03-01 10:00+08 to 2026-03-04 09:00+08.
-        let p = Period::new(t("2026-03-01T02:00:00Z"), t("2026-03-04T01:00:00Z"), 400).unwrap();
-        let (days, hours) = p.split();
+    fn a_period_splits_into_months_days_and_edge_hours() {
+        // 2026-01-30 10:00+08 to 2026-04-02 09:00+08.
+        let p = Period::new(t("2026-01-30T02:00:00Z"), t("2026-04-02T01:00:00Z"), 400).unwrap();
         assert_eq!(
-            days,
-            Some((t("2026-03-01T16:00:00Z"), t("2026-03-03T16:00:00Z")))
-        );
-        assert_eq!(
-            hours,
+            p.segments(false),
             vec![
-                (t("2026-03-01T02:00:00Z"), t("2026-03-01T16:00:00Z")),
-                (t("2026-03-03T16:00:00Z"), t("2026-03-04T01:00:00Z")),
+                (
+                    Grain::Hour,
+                    t("2026-01-30T02:00:00Z"),
+                    t("2026-01-30T16:00:00Z")
+                ),
+                (
+                    Grain::Day,
+                    t("2026-01-30T16:00:00Z"),
+                    t("2026-01-31T16:00:00Z")
+                ),
+                (
+                    Grain::Month,
+                    t("2026-01-31T16:00:00Z"),
+                    t("2026-03-31T16:00:00Z")
+                ),
+                (
+                    Grain::Day,
+                    t("2026-03-31T16:00:00Z"),
+                    t("2026-04-01T16:00:00Z")
+                ),
+                (
+                    Grain::Hour,
+                    t("2026-04-01T16:00:00Z"),
+                    t("2026-04-02T01:00:00Z")
+                ),
             ]
+        );
+        // Split by day: no months.
+        assert_eq!(
+            p.segments(true)[1],
+            (
+                Grain::Day,
+                t("2026-01-30T16:00:00Z"),
+                t("2026-04-01T16:00:00Z")
+            )
+        );
+        // Inside one day: hours only.
+        let short = Period::new(t("2026-03-01T02:00:00Z"), t("2026-03-01T04:00:00Z"), 400).unwrap();
+        assert_eq!(
+            short.segments(false),
+            vec![(
+                Grain::Hour,
+                t("2026-03-01T02:00:00Z"),
+                t("2026-03-01T04:00:00Z")
+            )]
         );
     }
 

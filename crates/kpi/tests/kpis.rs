@@ -378,7 +378,12 @@ async fn check(store: Arc<dyn TicketStore>, kpi_store: Arc<dyn KpiStore>) {
         now: l("2026-03-20 12:00"),
         calendar: calendar.clone(),
     });
-    let kpis = Kpis::new(kpi_store, clocks, KpiConfig::default());
+    // Hourly rows kept long enough for the hour-level periods below (the default keeps 8 days).
+    let config = KpiConfig {
+        hourly_retention_days: Some(400),
+        ..KpiConfig::default()
+    };
+    let kpis = Kpis::new(kpi_store.clone(), clocks.clone(), config);
     write_history(store.as_ref(), &kpis).await;
     assert_aggregates_equal_recomputation(&kpis, &calendar).await;
     // A second pass over everything changes nothing.
@@ -491,6 +496,37 @@ async fn check(store: Arc<dyn TicketStore>, kpi_store: Arc<dyn KpiStore>) {
         .map(|row| (row.key.as_str(), row.figures.dispatched))
         .collect();
     assert_eq!(days, vec![("2026-02-13", 1), ("2026-02-26", 1)]);
+    // With the default retention (8 days of hourly rows), the same morning on 13 Feb is
+    // answered for the whole day, and the answer says so; the hourly rows that old are gone,
+    // and what remains still equals a recomputation of the rows kept.
+    let short = Kpis::new(kpi_store, clocks, KpiConfig::default());
+    let day = short.report(&gusu, morning, GroupBy::None).await.unwrap();
+    assert!(
+        day.notes.iter().any(|n| n.contains("whole days")),
+        "{:?}",
+        day.notes
+    );
+    assert_eq!(
+        day.total.dispatched, 3,
+        "13 Feb: T1, T2 and B's dispatch of T3"
+    );
+    let kept = short.store().rows().await.unwrap();
+    assert!(kept
+        .keys()
+        .all(|k| k.grain != hotline_kpi::store::Grain::Hour
+            || k.bucket >= l("2026-03-12 12:00").timestamp_millis()));
+    let full = aggregate_all(short.store().as_ref(), &calendar)
+        .await
+        .unwrap();
+    let full_kept: std::collections::BTreeMap<_, _> = full
+        .into_iter()
+        .filter(|(k, _)| {
+            k.grain != hotline_kpi::store::Grain::Hour
+                || k.bucket >= l("2026-03-12 12:00").timestamp_millis()
+        })
+        .collect();
+    assert_eq!(kept, full_kept);
+
     // By channel: T3 came by web.
     let ch = kpis.report(&gusu, feb_mar, GroupBy::Channel).await.unwrap();
     let web = ch.rows.iter().find(|r| r.key == "web").unwrap();

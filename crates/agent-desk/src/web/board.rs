@@ -91,7 +91,7 @@ pub(super) async fn board_page(
             let rows: Vec<(String, pb::KpiFigures)> = report
                 .rows
                 .iter()
-                .map(|r| (r.label.clone(), r.figures.clone().unwrap_or_default()))
+                .map(|r| (r.label.clone(), r.figures.unwrap_or_default()))
                 .collect();
             html! {
                 p.muted { "统计期 Period: " (report.from) " — " (report.to) }
@@ -104,7 +104,7 @@ pub(super) async fn board_page(
                     @for band in &report.backlog_by_stage { span.band { (band.band) " " (band.tickets) " " } }
                 }
                 h2 { "合计 Total" }
-                (reports::figures_table(&[("合计 total".to_owned(), report.total.clone().unwrap_or_default())]))
+                (reports::figures_table(&[("合计 total".to_owned(), report.total.unwrap_or_default())]))
                 h2 { "分组 By group" }
                 (reports::figures_table(&rows))
             }

@@ -12,7 +12,7 @@ use hotline_sla::WorkingCalendar;
 
 use crate::definitions::{Counts, Metric};
 use crate::facts::Fact;
-use crate::scope::{floor_hour, local_midnight, Scope};
+use crate::scope::{floor_hour, local_midnight, local_month_start, Scope};
 use crate::KpiError;
 
 mod sql;
@@ -24,6 +24,7 @@ pub use sql::{PgKpis, SqliteKpis};
 pub enum Grain {
     Hour,
     Day,
+    Month,
 }
 
 impl Grain {
@@ -31,6 +32,7 @@ impl Grain {
         match self {
             Grain::Hour => "kpi_hourly",
             Grain::Day => "kpi_daily",
+            Grain::Month => "kpi_monthly",
         }
     }
     /// The bucket (start instant, ms) holding `at_ms`.
@@ -39,6 +41,7 @@ impl Grain {
         match self {
             Grain::Hour => floor_hour(at).timestamp_millis(),
             Grain::Day => local_midnight(at).timestamp_millis(),
+            Grain::Month => local_month_start(at).timestamp_millis(),
         }
     }
 }
@@ -89,7 +92,7 @@ pub struct RowKey {
     pub key: String,
 }
 
-/// The rows a fact counts in, in both grains.
+/// The rows a fact counts in, in every grain.
 pub fn rows_of(fact: &Fact) -> impl Iterator<Item = RowKey> + '_ {
     let dims: Vec<(Dim, &str)> = if !fact.staff.is_empty() {
         vec![(Dim::Staff, fact.staff.as_str())]
@@ -100,7 +103,7 @@ pub fn rows_of(fact: &Fact) -> impl Iterator<Item = RowKey> + '_ {
         }
         dims
     };
-    [Grain::Hour, Grain::Day]
+    [Grain::Hour, Grain::Day, Grain::Month]
         .into_iter()
         .flat_map(move |grain| {
             dims.clone().into_iter().map(move |(dim, key)| RowKey {

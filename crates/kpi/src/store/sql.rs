@@ -188,7 +188,7 @@ macro_rules! kpi_sql {
         ) -> Result<BTreeMap<RowKey, Counts>, KpiError> {
             let columns = metric_columns();
             let mut out = BTreeMap::new();
-            for grain in [Grain::Hour, Grain::Day] {
+            for grain in [Grain::Hour, Grain::Day, Grain::Month] {
                 let sql = format!(
                     "SELECT bucket, dim, station, division, key, {columns} FROM {}",
                     grain.table()
