@@ -444,6 +444,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             stopped(stop_rx.clone()),
         )));
     }
+    // The supervision gauges go with /metrics: only a served router computes them.
+    let gauges = (args.sla_gauges_interval_seconds > 0).then(|| {
+        tokio::spawn(crate::metrics::sla_gauge_loop(
+            hotline.clone(),
+            Duration::from_secs(args.sla_gauges_interval_seconds),
+            stop_rx.clone(),
+        ))
+    });
     let options = ServeOptions {
         tls: tls_config(&args)?,
         grace: Duration::from_secs(args.shutdown_grace_seconds),
@@ -454,6 +462,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         }),
     };
     let served = serve(listener, hotline, stopped(stop_rx), options).await;
+    if let Some(gauges) = gauges {
+        gauges.abort();
+    }
     for http in http_servers {
         match http.await {
             Ok(Err(err)) => {
