@@ -53,7 +53,7 @@ fi
 echo "using $("$PROMETHEUS" --version 2>&1 | head -n 1)"
 
 WORK=$(mktemp -d -t hotline-prometheus.XXXXXX)
-SERVER= PROM=
+SERVER='' PROM=''
 cleanup() {
     local status=$?
     for pid in $PROM $SERVER; do
@@ -151,6 +151,8 @@ expect() {
 }
 
 expect "Prometheus scrapes the router" 'up{job="hotline"}' '{} 1' 60
+expect "the router reports its store and working set healthy" \
+    'hotline_store_up + hotline_working_set_up' '{} 2' 30
 
 # ---- tickets, by hand ------------------------------------------------------------------------
 desk() { local who=$1; shift; "$DESK" --server "http://127.0.0.1:$PORT" --session-file "$WORK/$who.json" "$@"; }

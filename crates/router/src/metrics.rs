@@ -55,6 +55,10 @@
 //!   Redis); `op` is the operation's name, 18 values (see [`TimedQueue`], [`TimedTimers`])
 //!
 //! # Other gauges
+//! - `hotline_store_up`: 1 when the store (PostgreSQL or SQLite) answered the last health probe
+//!   (every second, within 2 s), else 0
+//! - `hotline_working_set_up`: 1 when the working set's backend (Redis, or in-process) answered
+//!   the last probe and still holds its data, else 0
 //! - `hotline_working_set_repairs_pending`: tickets waiting for a working-set repair
 //! - `hotline_timer_lag_seconds`: how late the oldest timer of the last fired batch was
 //! - `hotline_schema_version`, `hotline_calendar_provisional_years`

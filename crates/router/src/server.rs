@@ -824,6 +824,10 @@ async fn health_probe(
             Ok(Ok(true))
         );
         let set_ok = backend_ok && !hotline.queues().is_dirty();
+        // The store's and the working set's health as this router sees it, for dashboards
+        // that have no PostgreSQL or Redis exporter to ask.
+        metrics::gauge!("hotline_store_up").set(f64::from(u8::from(store_ok)));
+        metrics::gauge!("hotline_working_set_up").set(f64::from(u8::from(backend_ok)));
         metrics::gauge!("hotline_working_set_repairs_pending")
             .set(hotline.queues().repairs_pending() as f64);
         if store_ok != ready {
