@@ -1274,9 +1274,13 @@ impl Hotline {
                     }
                 }
             }
-            let results =
+            // Nothing to write (every timer stale or done): no round trip to time.
+            let results = if changes.is_empty() {
+                Vec::new()
+            } else {
                 crate::metrics::timed_store_write("commit_many", self.store.commit_many(&changes))
-                    .await;
+                    .await
+            };
             let mut followed = Vec::new();
             let mut conflicted = Vec::new();
             let mut outage = None;
