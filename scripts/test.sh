@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: unit, behaviour suites (SQLite + PostgreSQL), end-to-end over gRPC,
-# outside clients (tests/clients) and the web desk in a browser (tests/browser).
+# outside clients (tests/clients), a real Prometheus scraping the router (tests/prometheus) and
+# the web desk in a browser (tests/browser).
 # Needs ../shared/data beside the checkout (territory and classifier accuracy tests read it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,9 @@ cargo test --workspace --locked "$@"
 # Real outside clients against a real router (Python grpcio-reflection; skipped with a message
 # where PyPI cannot be reached).
 bash tests/clients/run.sh
+# A real Prometheus (Debian's package, installed if missing; skipped with a message where it
+# cannot be) scrapes a real router; its HTTP API must show the backlog and overdue gauges.
+bash tests/prometheus/run.sh
 # The web desk in a real headless Chromium (Debian's package, installed if missing; skipped with
 # a message where it cannot be), driven by playwright-core from npm.
 bash tests/browser/run.sh

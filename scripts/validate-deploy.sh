@@ -3,8 +3,12 @@
 #   - docker-compose config        deploy/docker-compose.yml (Debian's docker-compose)
 #   - kustomize build              deploy/k8s and deploy/k8s/overlays/tls (kubectl kustomize)
 #   - kubernetes-validate --strict the rendered manifests and the Secret template (PyPI)
-#   - structural checks            scripts/validate_deploy.py: compose, Prometheus and Grafana
-#                                  agree with each other and with the code's metrics; probes,
+#   - Grafana                      scripts/validate_deploy.py --grafana: the dashboards are
+#                                  valid JSON, the provisioning YAML parses, every query names
+#                                  only series the router records (or docs/metrics.md lists as
+#                                  another exporter's), replicated gauges go through max()
+#   - structural checks            scripts/validate_deploy.py: compose and Prometheus agree
+#                                  with each other and with the routers; probes,
 #                                  mounts and ConfigMaps of the rendered manifests; the
 #                                  ConfigMap copies equal the shipped data files; the
 #                                  Dockerfile's COPY sources are in the build context; every
@@ -173,9 +177,18 @@ else
     skip "kubernetes-validate: not installable from PyPI here (see $OUT/pip.log)"
 fi
 
+# ---- Grafana -----------------------------------------------------------------------------------
+if $VENV_OK; then
+    run "grafana: dashboards are JSON, provisioning parses, queries name only documented series, replicated gauges via max()" \
+        "$VENV/bin/python" scripts/validate_deploy.py --grafana
+    grep '^note:' "$LAST_LOG" || true
+else
+    skip "grafana checks: no Python virtualenv with PyYAML (python3 or PyPI missing)"
+fi
+
 # ---- structure and cross-references -----------------------------------------------------------
 if $VENV_OK && [[ -s $OUT/k8s.yaml ]]; then
-    run "structure: compose, Prometheus, Grafana, rendered k8s, Dockerfile context, config copies, env names" \
+    run "structure: compose, Prometheus, rendered k8s, Dockerfile context, config copies, env names" \
         env HOTLINE_BIN="$([[ -x $HOTLINE ]] && echo "$HOTLINE")" "$VENV/bin/python" scripts/validate_deploy.py "$OUT/compose.yaml" "$OUT/k8s.yaml"
     grep '^note:' "$LAST_LOG" || true
 elif $VENV_OK; then

@@ -2,6 +2,7 @@
 the rendered Kubernetes manifests and the Dockerfile agree with each other and with the code.
 
     python scripts/validate_deploy.py COMPOSE_CONFIG_YAML K8S_RENDERED_YAML
+    python scripts/validate_deploy.py --grafana                   (dashboards and provisioning)
     python scripts/validate_deploy.py --dashboard-rules OUT.yml   (for `promtool check rules`)
     python scripts/validate_deploy.py --k8s-env K8S_RENDERED_YAML  (the router's env, KEY=VALUE)
       (COMPOSE_CONFIG_YAML: `docker-compose config` output, or - to read deploy/docker-compose.yml)
@@ -35,6 +36,7 @@ def code_metrics():
     for path in (ROOT / "crates").rglob("*.rs"):
         names.update(re.findall(r'"(hotline_[a-z_]+)"', path.read_text(encoding="utf-8")))
     names.discard("hotline_descriptor")  # the reflection descriptor, not a metric
+    names.discard("hotline_stage")  # an Open311 extended attribute, not a metric
     return names
 
 
@@ -75,29 +77,99 @@ def compose(path):
           f"prometheus: hotline targets {targets} are not the compose routers' :8080")
 
 
+# PromQL words that are not metric names: functions are told apart by the "(" after them.
+PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "and", "or",
+                "unless", "bool", "offset", "inf", "nan"}
+# The supervision gauges: every replica reports the same values, so a query must take max()
+# across replicas before any sum (docs/metrics.md).
+REPLICATED_GAUGES = ("hotline_backlog", "hotline_overdue", "hotline_about_to_breach")
+
+
+def exporter_metrics():
+    """The names docs/metrics.md lists under "Series from other exporters"."""
+    text = (ROOT / "docs/metrics.md").read_text(encoding="utf-8")
+    section = text.split("## Series from other exporters", 1)
+    if not check(len(section) == 2, "docs/metrics.md: no section \"Series from other exporters\""):
+        return set()
+    body = section[1].split("\n## ", 1)[0]
+    return set(re.findall(r"^\|\s*`([a-zA-Z_:][a-zA-Z0-9_:]*)`", body, re.M))
+
+
+def metric_names(expr):
+    """The metric names a PromQL expression selects (a syntactic reading, good for the queries
+    a dashboard has: strings, label matchers, grouping clauses, ranges and functions removed)."""
+    expr = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)
+    expr = re.sub(r"\{[^}]*\}", " ", expr)
+    expr = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", expr)
+    expr = re.sub(r"\[[^\]]*\]", " ", expr)
+    names = set()
+    for m in re.finditer(r"(?<![\w.$])([a-zA-Z_:][a-zA-Z0-9_:]*)\b(\s*\()?", expr):
+        word, call = m.group(1), m.group(2)
+        if call or word.lower() in PROMQL_WORDS:
+            continue
+        names.add(word)
+    return names
+
+
 def grafana():
-    ds = yaml.safe_load((DEPLOY / "grafana/provisioning/datasources/prometheus.yml").read_text())
-    uids = {d.get("uid") for d in ds.get("datasources", [])}
-    prov = yaml.safe_load((DEPLOY / "grafana/provisioning/dashboards/hotline.yml").read_text())
-    check(prov.get("providers"), "grafana: no dashboard provider")
+    """The dashboards are valid JSON, the provisioning files parse, every panel uses a
+    provisioned datasource and queries only series the router records or docs/metrics.md
+    lists as another exporter's, and the replicated supervision gauges go through max()."""
+    uids = set()
+    for rel in ("grafana/provisioning/datasources/prometheus.yml",
+                "grafana/provisioning/dashboards/hotline.yml"):
+        try:
+            doc = yaml.safe_load((DEPLOY / rel).read_text())
+        except (OSError, yaml.YAMLError) as err:
+            check(False, f"{rel}: does not parse as YAML: {err}")
+            continue
+        if rel.endswith("prometheus.yml"):
+            check(doc.get("datasources"), f"{rel}: no datasources")
+            uids = {d.get("uid") for d in doc.get("datasources", [])}
+        else:
+            check(doc.get("providers"), f"{rel}: no dashboard provider")
     known = code_metrics()
+    others = exporter_metrics()
     seen = set()
-    for path in sorted((DEPLOY / "grafana/dashboards").glob("*.json")):
-        dash = json.loads(path.read_text())
+    dashboards = sorted((DEPLOY / "grafana/dashboards").glob("*.json"))
+    check(dashboards, "grafana: no dashboard in deploy/grafana/dashboards")
+    for path in dashboards:
+        try:
+            dash = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as err:
+            check(False, f"{path.name}: not valid JSON: {err}")
+            continue
         check(dash.get("uid") and dash.get("title"), f"{path.name}: no uid or title")
         ids = [p["id"] for p in dash.get("panels", [])]
         check(len(ids) == len(set(ids)), f"{path.name}: panel ids repeat")
+        exprs = []
         for panel in dash.get("panels", []):
             if panel.get("type") == "row":
                 continue
+            title = panel.get("title")
             uid = panel.get("datasource", {}).get("uid")
-            check(uid in uids, f"{path.name}: panel {panel.get('title')!r} uses datasource {uid!r}")
-            for t in panel.get("targets", []):
-                for m in re.findall(r"\b(hotline_[a-z_]+)", t.get("expr", "")):
-                    base = re.sub(r"_(sum|count|bucket)$", "", m)
-                    seen.add(base)
-                    check(base in known, f"{path.name}: panel {panel.get('title')!r} queries "
-                          f"{m}, which no code records")
+            check(uid in uids, f"{path.name}: panel {title!r} uses datasource {uid!r}")
+            targets = panel.get("targets", [])
+            check(targets, f"{path.name}: panel {title!r} has no query")
+            exprs += [(f"panel {title!r}", t.get("expr", "")) for t in targets]
+        for var in dash.get("templating", {}).get("list", []):
+            m = re.fullmatch(r"label_values\((.+),\s*\w+\)", var.get("definition", ""))
+            if m:
+                exprs.append((f"variable {var['name']!r}", m.group(1)))
+        for where, expr in exprs:
+            check(expr.strip(), f"{path.name}: {where} has an empty query")
+            for name in metric_names(expr):
+                base = re.sub(r"_(sum|count|bucket)$", "", name)
+                seen.add(base)
+                check(base in known or name in others,
+                      f"{path.name}: {where} queries {name}, which the router does not record "
+                      "and docs/metrics.md does not list as another exporter's")
+            for gauge in REPLICATED_GAUGES:
+                if not re.search(rf"\b{gauge}\b", expr) or where.startswith("variable"):
+                    continue
+                check(re.search(rf"max(_over_time)?\s*(by\s*\([^)]*\)\s*)?\(\s*{gauge}\b", expr),
+                      f"{path.name}: {where} must aggregate {gauge} with max() across "
+                      "replicas (every replica reports the same value)")
     unused = sorted(known - seen)
     if unused:
         print(f"note: metrics not on a dashboard yet: {', '.join(unused)}")
@@ -233,13 +305,16 @@ def dashboard_rules(out):
         for panel in dash.get("panels", []):
             for t in panel.get("targets", []):
                 expr = (t.get("expr", "").replace("$__rate_interval", "5m")
-                        .replace("$__interval", "1m").replace("$instance", ".*"))
+                        .replace("$__interval", "1m"))
+                # Template variables ($instance, $district, ...) stand in regex matchers.
+                expr = re.sub(r"\$\w+", ".*", expr)
                 rules.append({"record": f"dashboard:panel{panel['id']}_{t['refId']}:check", "expr": expr})
         for var in dash.get("templating", {}).get("list", []):
             q = var.get("definition", "")
             m = re.fullmatch(r"label_values\((.+),\s*\w+\)", q)
             if m:
-                rules.append({"record": f"dashboard:var_{var['name']}:check", "expr": m.group(1)})
+                rules.append({"record": f"dashboard:var_{var['name']}:check",
+                              "expr": re.sub(r"\$\w+", ".*", m.group(1))})
     yaml.safe_dump({"groups": [{"name": "dashboard-queries", "rules": rules}]}, open(out, "w"))
     print(f"{len(rules)} queries")
 
@@ -267,8 +342,12 @@ if __name__ == "__main__":
     if sys.argv[1] == "--dashboard-rules":
         dashboard_rules(sys.argv[2])
         sys.exit(0)
+    if sys.argv[1] == "--grafana":
+        grafana()
+        for f in failures:
+            print(f"FAIL {f}")
+        sys.exit(1 if failures else 0)
     compose(sys.argv[1])
-    grafana()
     k8s(sys.argv[2])
     copies()
     dockerfile()

@@ -305,6 +305,16 @@ pub struct ServeArgs {
     #[arg(long, env = "HOTLINE_AUDIT_STATIONS", default_value_t = 200)]
     pub audit_stations: usize,
 
+    /// Seconds between computations of the supervision gauges (backlog, overdue and about to
+    /// breach per district and street; one aggregate query over the live tickets, also run at
+    /// start-up); 0 turns them off.
+    #[arg(
+        long,
+        env = "HOTLINE_SLA_GAUGES_INTERVAL_SECONDS",
+        default_value_t = 15
+    )]
+    pub sla_gauges_interval_seconds: u64,
+
     /// How long SIGTERM waits for in-flight requests before stopping anyway.
     #[arg(long, env = "HOTLINE_SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]
     pub shutdown_grace_seconds: u64,

@@ -1,32 +1,131 @@
-//! Prometheus metrics. Counters are recorded where things happen (`metrics::counter!`); this
-//! module only installs the exporter.
+//! Prometheus metrics: the exporter, the supervision gauges computed from the store, and the
+//! timing wrappers around the working set. Counters and histograms are recorded where things
+//! happen (`metrics::counter!`, `metrics::histogram!`); every series is listed here and in
+//! `docs/metrics.md` (keep both in step; `scripts/validate_deploy.py` checks that every
+//! series a Grafana panel queries is one the code records).
 //!
+//! # Supervision gauges (from the store, every `--sla-gauges-interval-seconds`, default 15 s)
+//! One aggregate query over the live tickets ([`hotline_store::TicketStore::live_tally`]) at the
+//! engine's clock, on start-up and then on the interval. Every replica computes the same
+//! values from the same store: **aggregate them across replicas with `max()`, never
+//! `sum()`**.
+//! - `hotline_backlog{district,street,stage}`: live tickets.
+//! - `hotline_overdue{district,street,clock}`: tickets whose running clock's deadline has passed.
+//! - `hotline_about_to_breach{district,street,clock}`: tickets whose running clock shows its
+//!   yellow light (黄灯, the policy's `warning_lead` before the deadline) and has not passed.
+//! - `hotline_sla_gauges_updated_seconds`: when they were last computed (Unix time, engine
+//!   clock); a value that stops moving means the query fails (the log says why).
+//!
+//! `district` is the first 6 digits of the ticket's division code, `street` the first 9;
+//! `unknown` where the division does not reach that level (no division, or only a district).
+//! `stage` is a live stage (7 values), `clock` one of `sign_for`, `first_contact`,
+//! `resolution`, `callback`. No ticket, community, station or staff label, ever.
+//!
+//! Once a street has had live tickets it keeps all its series (7 backlog, 4 overdue, 4 about to
+//! breach), at 0 when it has none: a series never freezes at its last value. For Suzhou (10
+//! districts, 118 streets) that is at most (118 + 10 + 1) x 15 = 1,935 series per replica.
+//!
+//! # Counters
 //! - `hotline_tickets_submitted_total{new}`: submits (new = false for idempotent retries)
-//! - `hotline_ticket_actions_total{action}`: lifecycle changes committed
+//! - `hotline_routed_total{triage}`: automatic routing decisions at intake
+//! - `hotline_ticket_actions_total{action}`: lifecycle changes committed (one per action name,
+//!   ~25 values)
+//! - `hotline_timers_fired_total{clock,step}`: SLA timer steps applied (clock as above; step =
+//!   warning | breach | urge | supervise | publish | widen; at most 4 x 6)
+//! - `hotline_escalations_total`: escalation events written by fired timers
 //! - `hotline_claims_total`, `hotline_leases_expired_total`
 //! - `hotline_queue_errors_total`: working-set updates that failed after a commit (each ticket
 //!   repaired from the store once the backend answers)
-//! - `hotline_working_set_repairs_pending`: tickets waiting for that repair (gauge)
 //! - `hotline_working_set_drift_total{kind}`: anti-entropy differences found and repaired,
 //!   `kind` = missing | stale | timers (should stay 0)
-//! - `hotline_escalations_total`: escalation events written by fired timers
-//! - `hotline_timer_lag_seconds`: how late the oldest timer of the last fired batch was (gauge)
 //! - `hotline_deadline_unset_total`: deadlines left unset for lack of a published calendar
+//! - `hotline_provisional_deadlines_total`, `hotline_deadlines_recomputed_total`: deadlines
+//!   counted on a provisional calendar year, and recounted when its notice was loaded
+//! - `hotline_identity_logins_total{outcome}`, `hotline_identity_authentications_total{via,outcome}`,
+//!   `hotline_identity_contact_reads_total` (the identity crate)
+//!
+//! # Histograms (seconds; buckets [`LATENCY_BUCKETS`], so `_bucket` series, not quantiles)
+//! - `hotline_submit_duration_seconds`: a successful submit, end to end in the engine (routing,
+//!   duplicate check, commit, queue update)
+//! - `hotline_routing_decision_seconds`: the routing engine's decision (classify, resolve the
+//!   territory, look up the catalogue), at intake and on re-categorisation
+//! - `hotline_store_commit_seconds{op}`: a write to the store, `op` = create | commit |
+//!   commit_many (a batch of fired timers)
+//! - `hotline_queue_op_seconds{op}`: one working-set operation on its backend (in-process or
+//!   Redis); `op` is the operation's name, 18 values (see [`TimedQueue`], [`TimedTimers`])
+//!
+//! # Other gauges
+//! - `hotline_store_up`: 1 when the store (PostgreSQL or SQLite) answered the last health probe
+//!   (every second, within 2 s), else 0
+//! - `hotline_working_set_up`: 1 when the working set's backend (Redis, or in-process) answered
+//!   the last probe and still holds its data, else 0
+//! - `hotline_working_set_repairs_pending`: tickets waiting for a working-set repair
+//! - `hotline_timer_lag_seconds`: how late the oldest timer of the last fired batch was
+//! - `hotline_schema_version`, `hotline_calendar_provisional_years`
+//! - `hotline_store_submit_batch_size` (summary): PostgreSQL group-commit batch sizes
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use hotline_core::{StaffId, StationId, TicketId};
+use hotline_dispatch::{Lease, Queue, QueueEntry, QueueError, QueuedItem, Timer, TimerIndex};
+use hotline_store::LiveTally;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tokio::sync::{broadcast, watch};
+
+use crate::Hotline;
+
+/// Submit latency.
+pub const SUBMIT_SECONDS: &str = "hotline_submit_duration_seconds";
+/// The routing engine's decision.
+pub const ROUTING_SECONDS: &str = "hotline_routing_decision_seconds";
+/// One store write.
+pub const STORE_COMMIT_SECONDS: &str = "hotline_store_commit_seconds";
+/// One working-set operation.
+pub const QUEUE_OP_SECONDS: &str = "hotline_queue_op_seconds";
+/// The histograms above, which get [`LATENCY_BUCKETS`].
+pub const HISTOGRAMS: [&str; 4] = [
+    SUBMIT_SECONDS,
+    ROUTING_SECONDS,
+    STORE_COMMIT_SECONDS,
+    QUEUE_OP_SECONDS,
+];
+
+/// From 100 µs (a routing decision, an in-process queue operation) to 10 s (a store under
+/// strain): 16 buckets, so one series of each histogram costs 18 lines.
+pub const LATENCY_BUCKETS: [f64; 16] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0,
+];
+
+/// The label value for a division level the ticket's division does not reach.
+pub const UNKNOWN: &str = "unknown";
 
 /// The process's Prometheus recorder (metrics are process-wide: one recorder, however many
 /// servers a test starts).
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// The exporter's configuration: the latency histograms as real histograms (buckets that
+/// Prometheus can aggregate across replicas), everything else as recorded.
+pub fn builder() -> anyhow::Result<PrometheusBuilder> {
+    let mut builder = PrometheusBuilder::new();
+    for name in HISTOGRAMS {
+        builder =
+            builder.set_buckets_for_metric(Matcher::Full(name.to_owned()), &LATENCY_BUCKETS)?;
+    }
+    Ok(builder)
+}
 
 /// Installs the recorder once and returns its handle, which renders the exposition text.
 pub fn handle() -> anyhow::Result<PrometheusHandle> {
     if let Some(handle) = HANDLE.get() {
         return Ok(handle.clone());
     }
-    let handle = match PrometheusBuilder::new().install_recorder() {
+    let handle = match builder()?.install_recorder() {
         Ok(handle) => handle,
         // Another thread won the race (or a recorder of our own was installed before).
         Err(err) => match HANDLE.get() {
@@ -43,4 +142,384 @@ pub fn handle() -> anyhow::Result<PrometheusHandle> {
             upkeep.run_upkeep();
         })?;
     Ok(HANDLE.get_or_init(|| handle).clone())
+}
+
+/// Awaits `write` and records how long it took in `hotline_store_commit_seconds{op}`.
+pub async fn timed_store_write<T>(op: &'static str, write: impl Future<Output = T>) -> T {
+    let started = Instant::now();
+    let result = write.await;
+    metrics::histogram!(STORE_COMMIT_SECONDS, "op" => op).record(started.elapsed().as_secs_f64());
+    result
+}
+
+/// Records a working-set operation's time in `hotline_queue_op_seconds{op}`.
+async fn timed_op<T>(op: &'static str, call: impl Future<Output = T>) -> T {
+    let started = Instant::now();
+    let result = call.await;
+    metrics::histogram!(QUEUE_OP_SECONDS, "op" => op).record(started.elapsed().as_secs_f64());
+    result
+}
+
+// ---- supervision gauges ------------------------------------------------------------------
+
+/// `(district, street)` labels of a tally's territory (a division code cut to the street).
+pub fn place_labels(territory: Option<&str>) -> (String, String) {
+    let level = |digits: usize| {
+        territory
+            .filter(|code| code.len() >= digits)
+            .and_then(|code| code.get(..digits))
+            .unwrap_or(UNKNOWN)
+            .to_owned()
+    };
+    (level(6), level(9))
+}
+
+/// The live stages, as `stage` label values.
+fn live_stage_codes() -> impl Iterator<Item = &'static str> {
+    hotline_core::Stage::ALL
+        .iter()
+        .filter(|s| s.is_live())
+        .map(|s| s.code())
+}
+
+const CLOCKS: [&str; 4] = ["sign_for", "first_contact", "resolution", "callback"];
+
+/// One gauge series: name, district, street, and the stage or clock.
+type Series = (&'static str, String, String, &'static str);
+
+/// Publishes the supervision gauges and remembers which series exist, so that a street whose
+/// tickets are all closed reads 0 rather than its last count.
+#[derive(Debug, Default)]
+pub struct SlaGauges {
+    known: BTreeSet<(String, String)>,
+}
+
+impl SlaGauges {
+    /// Sets every gauge from one tally taken at `at`.
+    pub fn publish(&mut self, tally: &[LiveTally], at: DateTime<Utc>) {
+        let mut values: BTreeMap<Series, u64> = BTreeMap::new();
+        for row in tally {
+            let (district, street) = place_labels(row.territory.as_deref());
+            self.known.insert((district.clone(), street.clone()));
+            let place = |name, third| (name, district.clone(), street.clone(), third);
+            *values
+                .entry(place("hotline_backlog", row.stage.code()))
+                .or_default() += row.tickets;
+            for (clock, n) in row.overdue.by_clock() {
+                *values.entry(place("hotline_overdue", clock)).or_default() += n;
+            }
+            for (clock, n) in row.about_to_breach.by_clock() {
+                *values
+                    .entry(place("hotline_about_to_breach", clock))
+                    .or_default() += n;
+            }
+        }
+        for (district, street) in &self.known {
+            let series = |name, third| (name, district.clone(), street.clone(), third);
+            let stages = live_stage_codes().map(|stage| series("hotline_backlog", stage));
+            let clocks = CLOCKS.iter().flat_map(|clock| {
+                [
+                    series("hotline_overdue", *clock),
+                    series("hotline_about_to_breach", *clock),
+                ]
+            });
+            for key in stages.chain(clocks) {
+                let value = values.get(&key).copied().unwrap_or(0);
+                let (name, district, street, third) = key;
+                let kind = if name == "hotline_backlog" {
+                    "stage"
+                } else {
+                    "clock"
+                };
+                metrics::gauge!(name, "district" => district, "street" => street, kind => third)
+                    .set(value as f64);
+            }
+        }
+        metrics::gauge!("hotline_sla_gauges_updated_seconds").set(at.timestamp() as f64);
+    }
+}
+
+/// Computes the supervision gauges now and then every `every`, until `stop` turns true. A
+/// failed query leaves the gauges as they were (`hotline_sla_gauges_updated_seconds` stops
+/// moving) and is logged.
+pub async fn sla_gauge_loop(hotline: Hotline, every: Duration, mut stop: watch::Receiver<bool>) {
+    let mut gauges = SlaGauges::default();
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tick.tick() => {}
+        }
+        let at = hotline.now();
+        // Bounded by the interval: a slow store must not stack rounds up.
+        match tokio::time::timeout(every, hotline.store().live_tally(at)).await {
+            Ok(Ok(tally)) => gauges.publish(&tally, at),
+            Ok(Err(err)) => crate::logging::warn_summarised("supervision gauges", &err),
+            Err(_) => crate::logging::warn_summarised(
+                "supervision gauges",
+                &crate::error::RouterError::Unavailable(format!(
+                    "the backlog query took longer than {} s",
+                    every.as_secs_f64()
+                )),
+            ),
+        }
+    }
+}
+
+// ---- working-set timing -------------------------------------------------------------------
+
+/// A [`Queue`] whose every operation is timed into `hotline_queue_op_seconds{op}` (`op` =
+/// enqueue, remove, claim, lease, release_expired, list, rebuild, subscribe, is_intact).
+pub struct TimedQueue(pub std::sync::Arc<dyn Queue>);
+
+#[async_trait]
+impl Queue for TimedQueue {
+    async fn enqueue(&self, entry: QueueEntry, from: Option<&StationId>) -> Result<(), QueueError> {
+        timed_op("enqueue", self.0.enqueue(entry, from)).await
+    }
+
+    async fn remove(&self, ticket: TicketId, station: &StationId) -> Result<bool, QueueError> {
+        timed_op("remove", self.0.remove(ticket, station)).await
+    }
+
+    async fn claim(
+        &self,
+        station: &StationId,
+        holder: &StaffId,
+        ticket: Option<TicketId>,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Lease>, QueueError> {
+        timed_op("claim", self.0.claim(station, holder, ticket, until, now)).await
+    }
+
+    async fn lease(
+        &self,
+        ticket: TicketId,
+        station: &StationId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Lease>, QueueError> {
+        timed_op("lease", self.0.lease(ticket, station, now)).await
+    }
+
+    async fn release_expired(&self, now: DateTime<Utc>) -> Result<Vec<TicketId>, QueueError> {
+        timed_op("release_expired", self.0.release_expired(now)).await
+    }
+
+    async fn list(
+        &self,
+        station: &StationId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<QueuedItem>, QueueError> {
+        timed_op("list", self.0.list(station, now)).await
+    }
+
+    async fn rebuild(&self, entries: Vec<QueueEntry>) -> Result<(), QueueError> {
+        timed_op("rebuild", self.0.rebuild(entries)).await
+    }
+
+    async fn subscribe(
+        &self,
+        station: &StationId,
+    ) -> Result<broadcast::Receiver<QueueEntry>, QueueError> {
+        timed_op("subscribe", self.0.subscribe(station)).await
+    }
+
+    async fn is_intact(&self) -> Result<bool, QueueError> {
+        timed_op("is_intact", self.0.is_intact()).await
+    }
+}
+
+/// A [`TimerIndex`] whose every operation is timed into `hotline_queue_op_seconds{op}` (`op` =
+/// timer_schedule, timer_claim_due, timer_ack, timer_ack_many, timer_release, timer_next_due,
+/// timer_list, timer_rebuild, timer_len).
+pub struct TimedTimers(pub std::sync::Arc<dyn TimerIndex>);
+
+#[async_trait]
+impl TimerIndex for TimedTimers {
+    async fn schedule(&self, ticket: TicketId, timers: Vec<Timer>) -> Result<(), QueueError> {
+        timed_op("timer_schedule", self.0.schedule(ticket, timers)).await
+    }
+
+    async fn claim_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+        lease: chrono::Duration,
+    ) -> Result<Vec<Timer>, QueueError> {
+        timed_op("timer_claim_due", self.0.claim_due(now, limit, lease)).await
+    }
+
+    async fn ack(&self, timer: &Timer) -> Result<(), QueueError> {
+        timed_op("timer_ack", self.0.ack(timer)).await
+    }
+
+    async fn ack_many(&self, timers: &[Timer]) -> Result<(), QueueError> {
+        timed_op("timer_ack_many", self.0.ack_many(timers)).await
+    }
+
+    async fn release(&self, timers: &[Timer]) -> Result<(), QueueError> {
+        timed_op("timer_release", self.0.release(timers)).await
+    }
+
+    async fn next_due(&self) -> Result<Option<DateTime<Utc>>, QueueError> {
+        timed_op("timer_next_due", self.0.next_due()).await
+    }
+
+    async fn timers_of(&self, ticket: TicketId) -> Result<Vec<Timer>, QueueError> {
+        timed_op("timer_list", self.0.timers_of(ticket)).await
+    }
+
+    async fn rebuild(&self, timers: Vec<Timer>) -> Result<(), QueueError> {
+        timed_op("timer_rebuild", self.0.rebuild(timers)).await
+    }
+
+    async fn len(&self) -> Result<usize, QueueError> {
+        timed_op("timer_len", self.0.len()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use hotline_core::Stage;
+    use hotline_store::ClockCounts;
+
+    /// The value of the one series in `text` whose line starts with `series` (name and labels
+    /// as the exporter writes them), or `None`.
+    fn value(text: &str, series: &str) -> Option<f64> {
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+    }
+
+    fn tally(territory: Option<&str>, stage: Stage, tickets: u64) -> LiveTally {
+        LiveTally {
+            territory: territory.map(str::to_owned),
+            stage,
+            tickets,
+            overdue: ClockCounts::default(),
+            about_to_breach: ClockCounts::default(),
+        }
+    }
+
+    #[test]
+    fn district_and_street_are_cut_from_the_division_and_unknown_below_it() {
+        assert_eq!(
+            place_labels(Some("320508014")),
+            ("320508".to_owned(), "320508014".to_owned())
+        );
+        assert_eq!(
+            place_labels(Some("320508")),
+            ("320508".to_owned(), UNKNOWN.to_owned())
+        );
+        assert_eq!(place_labels(Some("3205")), (UNKNOWN.into(), UNKNOWN.into()));
+        assert_eq!(place_labels(None), (UNKNOWN.into(), UNKNOWN.into()));
+    }
+
+    #[test]
+    fn gauges_sum_per_street_and_fall_to_zero_when_a_street_empties() {
+        let recorder = builder().unwrap().build_recorder();
+        let handle = recorder.handle();
+        let at = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+        let mut gauges = SlaGauges::default();
+        let mut late = tally(Some("320508014"), Stage::InProgress, 3);
+        late.overdue.resolution = 2;
+        late.about_to_breach.first_contact = 1;
+        let first = vec![
+            late,
+            tally(Some("320508014"), Stage::AwaitingSignFor, 4),
+            tally(Some("320506001"), Stage::Accepted, 1),
+            // A district-only division and none at all share the street `unknown`.
+            tally(Some("320506"), Stage::Accepted, 2),
+            tally(None, Stage::PendingDispatch, 5),
+        ];
+        metrics::with_local_recorder(&recorder, || gauges.publish(&first, at));
+        let text = handle.render();
+        let backlog = |d: &str, s: &str, stage: &str| {
+            value(
+                &text,
+                &format!("hotline_backlog{{district=\"{d}\",street=\"{s}\",stage=\"{stage}\"}}"),
+            )
+        };
+        assert_eq!(backlog("320508", "320508014", "in_progress"), Some(3.0));
+        assert_eq!(
+            backlog("320508", "320508014", "awaiting_sign_for"),
+            Some(4.0)
+        );
+        assert_eq!(backlog("320508", "320508014", "pending_review"), Some(0.0));
+        assert_eq!(backlog("320506", "unknown", "accepted"), Some(2.0));
+        assert_eq!(backlog("unknown", "unknown", "pending_dispatch"), Some(5.0));
+        assert_eq!(backlog("320508", "320508014", "closed"), None, "{text}");
+        let clock = |name: &str, s: &str, clock: &str| {
+            value(
+                &text,
+                &format!("{name}{{district=\"320508\",street=\"{s}\",clock=\"{clock}\"}}"),
+            )
+        };
+        assert_eq!(
+            clock("hotline_overdue", "320508014", "resolution"),
+            Some(2.0)
+        );
+        assert_eq!(clock("hotline_overdue", "320508014", "sign_for"), Some(0.0));
+        assert_eq!(
+            clock("hotline_about_to_breach", "320508014", "first_contact"),
+            Some(1.0)
+        );
+        assert_eq!(
+            value(&text, "hotline_sla_gauges_updated_seconds"),
+            Some(at.timestamp() as f64)
+        );
+
+        // Street 320508014's tickets are all closed now: its series read 0, not 3 and 2.
+        let second = vec![tally(Some("320506001"), Stage::Accepted, 1)];
+        metrics::with_local_recorder(&recorder, || gauges.publish(&second, at));
+        let text = handle.render();
+        let stale = value(
+            &text,
+            "hotline_backlog{district=\"320508\",street=\"320508014\",stage=\"in_progress\"}",
+        );
+        assert_eq!(stale, Some(0.0), "{text}");
+        let overdue = value(
+            &text,
+            "hotline_overdue{district=\"320508\",street=\"320508014\",clock=\"resolution\"}",
+        );
+        assert_eq!(overdue, Some(0.0), "{text}");
+    }
+
+    #[test]
+    fn latency_histograms_are_exported_with_buckets() {
+        let recorder = builder().unwrap().build_recorder();
+        metrics::with_local_recorder(&recorder, || {
+            metrics::histogram!(SUBMIT_SECONDS).record(0.003);
+            metrics::histogram!(QUEUE_OP_SECONDS, "op" => "enqueue").record(0.0002);
+        });
+        let text = recorder.handle().render();
+        assert_eq!(
+            value(
+                &text,
+                "hotline_submit_duration_seconds_bucket{le=\"0.0025\"}"
+            ),
+            Some(0.0),
+            "{text}"
+        );
+        assert_eq!(
+            value(
+                &text,
+                "hotline_submit_duration_seconds_bucket{le=\"0.005\"}"
+            ),
+            Some(1.0),
+            "{text}"
+        );
+        assert_eq!(
+            value(
+                &text,
+                "hotline_queue_op_seconds_bucket{op=\"enqueue\",le=\"0.00025\"}"
+            ),
+            Some(1.0),
+            "{text}"
+        );
+        assert!(!text.contains("quantile"), "{text}");
+    }
 }

@@ -62,7 +62,11 @@ impl Routing {
     pub fn decide_request(&self, request: &RouteRequest) -> Explanation {
         // Classification and resolution are CPU work of well under a millisecond; they run
         // inline rather than on a blocking pool.
-        self.engine.decide(request)
+        let started = std::time::Instant::now();
+        let decision = self.engine.decide(request);
+        metrics::histogram!(crate::metrics::ROUTING_SECONDS)
+            .record(started.elapsed().as_secs_f64());
+        decision
     }
 
     /// A live ticket, created within the window, in the same territory and category, whose

@@ -451,6 +451,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             stopped(stop_rx.clone()),
         )));
     }
+    // The supervision gauges go with /metrics: only a served router computes them.
+    let gauges = (args.sla_gauges_interval_seconds > 0).then(|| {
+        tokio::spawn(crate::metrics::sla_gauge_loop(
+            hotline.clone(),
+            Duration::from_secs(args.sla_gauges_interval_seconds),
+            stop_rx.clone(),
+        ))
+    });
     let options = ServeOptions {
         tls: tls_config(&args)?,
         grace: Duration::from_secs(args.shutdown_grace_seconds),
@@ -462,6 +470,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         kpi_interval: Duration::from_millis(args.kpi_interval_ms.max(100)),
     };
     let served = serve(listener, hotline, stopped(stop_rx), options).await;
+    if let Some(gauges) = gauges {
+        gauges.abort();
+    }
     for http in http_servers {
         match http.await {
             Ok(Err(err)) => {
@@ -852,6 +863,10 @@ async fn health_probe(
             Ok(Ok(true))
         );
         let set_ok = backend_ok && !hotline.queues().is_dirty();
+        // The store's and the working set's health as this router sees it, for dashboards
+        // that have no PostgreSQL or Redis exporter to ask.
+        metrics::gauge!("hotline_store_up").set(f64::from(u8::from(store_ok)));
+        metrics::gauge!("hotline_working_set_up").set(f64::from(u8::from(backend_ok)));
         metrics::gauge!("hotline_working_set_repairs_pending")
             .set(hotline.queues().repairs_pending() as f64);
         if store_ok != ready {

@@ -142,9 +142,10 @@ impl Hotline {
         escalation: escalation::Settings,
     ) -> Self {
         let (queue, timers) = working_set;
+        // Every working-set operation is timed (`hotline_queue_op_seconds{op}`), whoever calls it.
         let queues = WorkingSet::new(
-            queue,
-            timers,
+            Arc::new(crate::metrics::TimedQueue(queue)),
+            Arc::new(crate::metrics::TimedTimers(timers)),
             store.clone(),
             directory.clone(),
             sla.clone(),
@@ -428,6 +429,22 @@ impl Hotline {
         disposition: Disposition,
         actor: Actor,
     ) -> Result<Submitted, RouterError> {
+        let started = std::time::Instant::now();
+        let submitted = self.submit_inner(new, disposition, actor).await;
+        // Successful submits only: a refused one returns early and would pull the latency down.
+        if submitted.is_ok() {
+            metrics::histogram!(crate::metrics::SUBMIT_SECONDS)
+                .record(started.elapsed().as_secs_f64());
+        }
+        submitted
+    }
+
+    async fn submit_inner(
+        &self,
+        new: NewTicket,
+        disposition: Disposition,
+        actor: Actor,
+    ) -> Result<Submitted, RouterError> {
         let new = new.validate()?;
         self.check_actor(&actor)?;
         if let Some(division) = &new.division {
@@ -457,7 +474,11 @@ impl Hotline {
             }
         };
         let (ticket, events) = self.plan(&accepted, vec![submitted], follow_ups, now)?;
-        let created = self.store.create(&ticket, &events, &fingerprint).await?;
+        let created = crate::metrics::timed_store_write(
+            "create",
+            self.store.create(&ticket, &events, &fingerprint),
+        )
+        .await?;
         metrics::counter!("hotline_tickets_submitted_total", "new" => created.is_new().to_string())
             .increment(1);
         if !created.is_new() {
@@ -618,7 +639,7 @@ impl Hotline {
         }
         let (next, more) = self.plan(&changed, Vec::new(), follow_ups, now)?;
         events.extend(more);
-        self.store.commit(&next, &events).await?;
+        crate::metrics::timed_store_write("commit", self.store.commit(&next, &events)).await?;
         metrics::counter!("hotline_ticket_actions_total", "action" => "reclassify").increment(1);
         tracing::info!(ticket = %id, station = ?next.station, stage = %next.stage, "re-categorised and re-routed");
         self.follow(&ticket, &next).await;
@@ -738,7 +759,7 @@ impl Hotline {
         self.check_rules(&ticket, &actor, &action, now).await?;
         let name = action.name();
         let (next, events) = self.plan(&ticket, Vec::new(), vec![(actor, action)], now)?;
-        self.store.commit(&next, &events).await?;
+        crate::metrics::timed_store_write("commit", self.store.commit(&next, &events)).await?;
         metrics::counter!("hotline_ticket_actions_total", "action" => name).increment(1);
         tracing::info!(ticket = %id, action = name, stage = %next.stage, version = next.version, "ticket changed");
         self.follow(&ticket, &next).await;
@@ -833,12 +854,12 @@ impl Hotline {
         };
         let claimed = self.get(lease.ticket).await?;
         let recorded = match apply(&claimed, &actor, Action::Claim, now) {
-            Ok((next, event)) => self
-                .store
-                .commit(&next, &[event])
-                .await
-                .map(|()| next)
-                .map_err(RouterError::from),
+            Ok((next, event)) => {
+                crate::metrics::timed_store_write("commit", self.store.commit(&next, &[event]))
+                    .await
+                    .map(|()| next)
+                    .map_err(RouterError::from)
+            }
             Err(err) => Err(err.into()),
         };
         match recorded {
@@ -1249,12 +1270,14 @@ impl Hotline {
             }
             let mut befores = Vec::new();
             let mut changes = Vec::new();
+            let mut steps = Vec::new();
             for ticket in tickets {
                 match self.escalate(&ticket, now) {
                     Ok(None) => settled.extend(by_ticket.remove(&ticket.id).unwrap_or_default()),
-                    Ok(Some(change)) => {
+                    Ok(Some((after, events, fired))) => {
                         befores.push(ticket);
-                        changes.push(change);
+                        changes.push((after, events));
+                        steps.push(fired);
                     }
                     Err(err) => {
                         // Left in flight: retried after the lease (a calendar not yet loaded...).
@@ -1263,15 +1286,30 @@ impl Hotline {
                     }
                 }
             }
-            let results = self.store.commit_many(&changes).await;
+            // Nothing to write (every timer stale or done): no round trip to time.
+            let results = if changes.is_empty() {
+                Vec::new()
+            } else {
+                crate::metrics::timed_store_write("commit_many", self.store.commit_many(&changes))
+                    .await
+            };
             let mut followed = Vec::new();
             let mut conflicted = Vec::new();
             let mut outage = None;
-            for ((before, (after, events)), result) in befores.into_iter().zip(changes).zip(results)
+            for (((before, (after, events)), fired), result) in
+                befores.into_iter().zip(changes).zip(steps).zip(results)
             {
                 match result {
                     Ok(()) => {
                         report.escalated += events.len();
+                        for timer in &fired {
+                            metrics::counter!(
+                                "hotline_timers_fired_total",
+                                "clock" => timer.clock.code(),
+                                "step" => timer.step.code()
+                            )
+                            .increment(1);
+                        }
                         for event in &events {
                             tracing::debug!(ticket = %after.id, event = event.action.name(), "escalated");
                         }
@@ -1308,18 +1346,20 @@ impl Hotline {
         Ok((report, settled))
     }
 
-    /// Every escalation step due on `ticket` by `now`, applied in order: the ticket after them
-    /// and their events, or `None` when nothing is due (stale timers, steps already taken).
+    /// Every escalation step due on `ticket` by `now`, applied in order: the ticket after them,
+    /// their events and the timers they carried out, or `None` when nothing is due (stale
+    /// timers, steps already taken).
     #[allow(clippy::type_complexity)]
     fn escalate(
         &self,
         ticket: &Ticket,
         now: DateTime<Utc>,
-    ) -> Result<Option<(Ticket, Vec<Event>)>, RouterError> {
+    ) -> Result<Option<(Ticket, Vec<Event>, Vec<Timer>)>, RouterError> {
         let now_ms = now.timestamp_millis();
         let settings = self.queues.escalation();
         let mut current = ticket.clone();
         let mut events = Vec::new();
+        let mut fired = Vec::new();
         let mut skipped: Vec<Timer> = Vec::new();
         // Bounded: each step raises a flag (or moves the ticket), so few can be due at once.
         for _ in 0..16 {
@@ -1343,9 +1383,10 @@ impl Hotline {
                 now,
             )?;
             events.extend(more);
+            fired.push(timer);
             current = next;
         }
-        Ok((!events.is_empty()).then_some((current, events)))
+        Ok((!events.is_empty()).then_some((current, events, fired)))
     }
 
     /// The same kind of station one level up from the ticket's station, for widening.

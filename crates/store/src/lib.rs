@@ -106,6 +106,52 @@ pub struct SearchQuery {
     pub limit: u32,
 }
 
+/// Live tickets of one territory in one stage, counted by [`TicketStore::live_tally`] for the
+/// supervision gauges (backlog and overdue per district and street).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveTally {
+    /// The ticket's division code cut to its street (the first 9 digits); shorter when the
+    /// division is a district or wider, `None` when the ticket has no division.
+    pub territory: Option<String>,
+    pub stage: Stage,
+    pub tickets: u64,
+    /// Of those, the tickets whose running clock's deadline has passed (`due <= now`).
+    pub overdue: ClockCounts,
+    /// Of those, the tickets whose running clock shows its yellow light (黄灯: the `warning`
+    /// flag, or `contact_warning` for first contact) and has not passed its deadline yet.
+    pub about_to_breach: ClockCounts,
+}
+
+/// A count per SLA clock. A clock counts only while it runs, as the router's timers see it:
+/// sign-for while awaiting sign-for; first contact (until the caller is contacted) and
+/// resolution (unless paused) while in progress or while a return is arbitrated; callback
+/// while awaiting callback.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClockCounts {
+    pub sign_for: u64,
+    pub first_contact: u64,
+    pub resolution: u64,
+    pub callback: u64,
+}
+
+impl ClockCounts {
+    /// The counts with their clock's code (`sign_for`, `first_contact`, `resolution`,
+    /// `callback`), in that order.
+    pub fn by_clock(&self) -> [(&'static str, u64); 4] {
+        [
+            ("sign_for", self.sign_for),
+            ("first_contact", self.first_contact),
+            ("resolution", self.resolution),
+            ("callback", self.callback),
+        ]
+    }
+}
+
+/// The live stages (every stage but closed), as the tally counts them.
+pub(crate) fn live_stages() -> Vec<Stage> {
+    Stage::ALL.iter().copied().filter(|s| s.is_live()).collect()
+}
+
 /// A ticket store. Implementations must make each write atomic (ticket row + event).
 #[async_trait]
 pub trait TicketStore: Send + Sync + 'static {
@@ -183,6 +229,11 @@ pub trait TicketStore: Send + Sync + 'static {
 
     /// The stored versions of `ids` (unknown ids are left out), in one round trip.
     async fn versions(&self, ids: &[TicketId]) -> Result<HashMap<TicketId, u64>, StoreError>;
+
+    /// Every live (not closed) ticket counted by territory (cut to the street) and stage, with
+    /// how many are overdue or about to breach on each clock at `now`: one aggregate query,
+    /// for the supervision gauges. Groups without tickets are left out.
+    async fn live_tally(&self, now: DateTime<Utc>) -> Result<Vec<LiveTally>, StoreError>;
 
     /// A cheap round trip, for health checks.
     async fn ping(&self) -> Result<(), StoreError>;

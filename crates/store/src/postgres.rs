@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 
 use crate::row::{
     check_events, decode_event, decode_ticket, encode_event, encode_ticket, like_escape,
-    version_i64, EventRow,
+    live_stage_literals, tally_from_row, tally_sql, version_i64, EventRow,
 };
 use crate::{ChangeCursor, Created, LiveSnapshot, SearchQuery, StoreError, TicketStore};
 
@@ -802,6 +802,38 @@ impl TicketStore for PgStore {
             .into_iter()
             .map(|(id, version)| (TicketId::from_uuid(id), version.max(0) as u64))
             .collect())
+    }
+
+    async fn live_tally(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<crate::LiveTally>, StoreError> {
+        // Each body is parsed once (`json_to_record`), not once per field read out of it: the
+        // query runs over every live ticket, on every replica, every few seconds.
+        let sql = tally_sql(&format!(
+            "WITH clock AS (SELECT $1::timestamptz AS tally_now),
+live AS (
+  SELECT substr(t.division_code, 1, 9) AS territory, t.stage,
+    d.sign_for, d.first_contact, d.resolution, d.callback,
+    b.contacted_at IS NULL AS uncontacted,
+    b.paused IS NULL AS unpaused,
+    COALESCE(f.yellow, FALSE) AS yellow,
+    COALESCE(f.contact_yellow, FALSE) AS contact_yellow
+  FROM tickets t
+  CROSS JOIN LATERAL json_to_record(t.body)
+    AS b(deadlines json, contacted_at text, paused text, flags json)
+  LEFT JOIN LATERAL json_to_record(b.deadlines)
+    AS d(sign_for timestamptz, first_contact timestamptz, resolution timestamptz,
+         callback timestamptz) ON TRUE
+  CROSS JOIN LATERAL (
+    SELECT bool_or(flag = 'warning') AS yellow, bool_or(flag = 'contact_warning') AS contact_yellow
+    FROM json_array_elements_text(COALESCE(b.flags, '[]'::json)) AS flag
+  ) f
+  WHERE t.stage IN ({}))",
+            live_stage_literals()
+        ));
+        let rows = sqlx::query(&sql).bind(now).fetch_all(&self.pool).await?;
+        rows.iter().map(tally_from_row).collect()
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

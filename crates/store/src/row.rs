@@ -96,3 +96,88 @@ pub(crate) fn check_events(
     }
     Ok(())
 }
+
+/// The tally of live tickets ([`crate::TicketStore::live_tally`]) over `live`, a CTE each
+/// backend writes in its own dialect with one row per live ticket: `territory`, `stage`, the
+/// four deadlines (`sign_for`, `first_contact`, `resolution`, `callback`, comparable with
+/// `clock.tally_now`), and the booleans `uncontacted`, `unpaused`, `yellow` (the `warning`
+/// flag) and `contact_yellow` (`contact_warning`). Which clock runs in which stage is written
+/// here once, as the router's timers see it (`running_clocks` in the router's escalation).
+pub(crate) fn tally_sql(clock_and_live: &str) -> String {
+    use hotline_core::Stage;
+    let signing = Stage::AwaitingSignFor.code();
+    let handling = format!(
+        "'{}', '{}'",
+        Stage::InProgress.code(),
+        Stage::ReturnRequested.code()
+    );
+    let callback = Stage::AwaitingCallback.code();
+    let clocks = [
+        ("sign_for", format!("stage = '{signing}'"), "yellow"),
+        (
+            "first_contact",
+            format!("stage IN ({handling}) AND uncontacted"),
+            "contact_yellow",
+        ),
+        (
+            "resolution",
+            format!("stage IN ({handling}) AND unpaused"),
+            "yellow",
+        ),
+        ("callback", format!("stage = '{callback}'"), "yellow"),
+    ];
+    let mut columns = String::new();
+    for (clock, running, light) in &clocks {
+        columns.push_str(&format!(
+            ",\n  SUM(CASE WHEN {running} AND {clock} <= tally_now THEN 1 ELSE 0 END) AS {clock}_overdue"
+        ));
+        columns.push_str(&format!(
+            ",\n  SUM(CASE WHEN {running} AND {clock} > tally_now AND {light} THEN 1 ELSE 0 END) AS {clock}_soon"
+        ));
+    }
+    format!(
+        "{clock_and_live}\nSELECT territory, stage, COUNT(*) AS tickets{columns}\n\
+         FROM live CROSS JOIN clock GROUP BY territory, stage ORDER BY territory, stage"
+    )
+}
+
+/// `'accepted', 'pending_dispatch', ...`: the live stages as SQL literals (codes of a closed
+/// vocabulary, never caller input).
+pub(crate) fn live_stage_literals() -> String {
+    crate::live_stages()
+        .iter()
+        .map(|s| format!("'{}'", s.code()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One row of [`tally_sql`].
+pub(crate) fn tally_from_row<R: sqlx::Row>(row: &R) -> Result<crate::LiveTally, StoreError>
+where
+    for<'r> &'r str: sqlx::ColumnIndex<R>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let count = |column: &str| -> Result<u64, StoreError> {
+        let n: i64 = row.try_get(column)?;
+        u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("tally {column} = {n}")))
+    };
+    let clocks = |suffix: &str| -> Result<crate::ClockCounts, StoreError> {
+        Ok(crate::ClockCounts {
+            sign_for: count(&format!("sign_for_{suffix}"))?,
+            first_contact: count(&format!("first_contact_{suffix}"))?,
+            resolution: count(&format!("resolution_{suffix}"))?,
+            callback: count(&format!("callback_{suffix}"))?,
+        })
+    };
+    let stage: String = row.try_get("stage")?;
+    Ok(crate::LiveTally {
+        territory: row.try_get("territory")?,
+        stage: hotline_core::Stage::parse("stage", &stage)
+            .map_err(|e| StoreError::Corrupt(format!("tally stage: {e}")))?,
+        tickets: count("tickets")?,
+        overdue: clocks("overdue")?,
+        about_to_breach: clocks("soon")?,
+    })
+}

@@ -10,8 +10,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use crate::row::{
-    check_events, decode_event, decode_ticket, encode_event, encode_ticket, like_escape, parse_ts,
-    ts, version_i64,
+    check_events, decode_event, decode_ticket, encode_event, encode_ticket, like_escape,
+    live_stage_literals, parse_ts, tally_from_row, tally_sql, ts, version_i64,
 };
 use crate::{ChangeCursor, Created, LiveSnapshot, SearchQuery, StoreError, TicketStore};
 
@@ -504,6 +504,35 @@ impl TicketStore for SqliteStore {
             }
         }
         Ok(versions)
+    }
+
+    async fn live_tally(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<crate::LiveTally>, StoreError> {
+        // Deadlines are compared as Julian days: chrono writes RFC 3339 with as many fraction
+        // digits as it needs, which do not sort as text.
+        let sql = tally_sql(&format!(
+            "WITH clock AS (SELECT julianday(?) AS tally_now),
+live AS (
+  SELECT substr(division_code, 1, 9) AS territory, stage,
+    julianday(json_extract(body, '$.deadlines.sign_for')) AS sign_for,
+    julianday(json_extract(body, '$.deadlines.first_contact')) AS first_contact,
+    julianday(json_extract(body, '$.deadlines.resolution')) AS resolution,
+    julianday(json_extract(body, '$.deadlines.callback')) AS callback,
+    json_extract(body, '$.contacted_at') IS NULL AS uncontacted,
+    json_extract(body, '$.paused') IS NULL AS unpaused,
+    EXISTS (SELECT 1 FROM json_each(tickets.body, '$.flags') WHERE value = 'warning') AS yellow,
+    EXISTS (SELECT 1 FROM json_each(tickets.body, '$.flags') WHERE value = 'contact_warning')
+      AS contact_yellow
+  FROM tickets WHERE stage IN ({}))",
+            live_stage_literals()
+        ));
+        let rows = sqlx::query(&sql)
+            .bind(ts(now))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(tally_from_row).collect()
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -3,10 +3,10 @@
 use chrono::{TimeZone, Utc};
 use hotline_core::lifecycle::{apply, open, Action, Actor, Role};
 use hotline_core::{
-    Caller, Channel, DivisionCode, Nature, NewTicket, RequestId, Stage, StationId, Ticket,
+    Caller, Channel, DivisionCode, Flag, Nature, NewTicket, RequestId, Stage, StationId, Ticket,
     TicketId, Urgency,
 };
-use hotline_store::{SearchQuery, StoreError, TicketStore};
+use hotline_store::{ClockCounts, LiveTally, SearchQuery, StoreError, TicketStore};
 
 fn new_ticket(text: &str, request_id: Option<&str>) -> NewTicket {
     NewTicket {
@@ -557,6 +557,226 @@ pub async fn a_batch_of_changes_fails_only_the_stale_one<S: TicketStore>(store: 
     assert_eq!(at.len(), 3, "a, b and c wait at the station");
 }
 
+/// Writes `actions` one after another onto a stored ticket, each a minute after the last.
+async fn walk<S: TicketStore>(store: &S, ticket: Ticket, steps: Vec<(Actor, Action)>) -> Ticket {
+    let mut current = ticket;
+    for (actor, action) in steps {
+        let at = current.updated_at + chrono::Duration::minutes(1);
+        let (next, event) = apply(&current, &actor, action, at).unwrap();
+        store
+            .commit(&next, std::slice::from_ref(&event))
+            .await
+            .unwrap();
+        current = next;
+    }
+    current
+}
+
+/// Submits a ticket placed in `division` (none when `None`).
+async fn submit_in<S: TicketStore>(store: &S, text: &str, division: Option<&str>) -> Ticket {
+    let at = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+    let mut new = new_ticket(text, None);
+    new.division = division.map(|d| DivisionCode::parse("d", d).unwrap());
+    let fingerprint = new.fingerprint();
+    let (ticket, event) = open(TicketId::new(), new, operator(), at);
+    store
+        .create(&ticket, std::slice::from_ref(&event), &fingerprint)
+        .await
+        .unwrap()
+        .into_ticket()
+}
+
+pub async fn live_tickets_are_tallied_by_street_and_stage_with_overdue_and_yellow_clocks<
+    S: TicketStore,
+>(
+    store: S,
+) {
+    let start = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+    let now = start + chrono::Duration::hours(2);
+    let hours = |h: i64| Some(start + chrono::Duration::hours(h));
+    let css = Actor {
+        role: Role::Station,
+        staff: None,
+        station: Some(station()),
+    };
+    let dispatch_due = |due| {
+        (
+            operator(),
+            Action::Dispatch {
+                station: station(),
+                sign_for_due: due,
+                note: String::new(),
+            },
+        )
+    };
+    let sign_for = |resolution_due, first_contact_due| {
+        (
+            css.clone(),
+            Action::SignFor {
+                resolution_due,
+                first_contact_due,
+            },
+        )
+    };
+    let yellow = || {
+        (
+            operator(),
+            Action::Flag {
+                flag: Flag::Warning,
+                note: String::new(),
+            },
+        )
+    };
+    let community = Some("320508014003");
+
+    // Awaiting sign-for: one past its deadline, one before it with its yellow light on.
+    let late = submit_in(&store, "路灯不亮 1", community).await;
+    walk(&store, late, vec![dispatch_due(hours(1))]).await;
+    let warned = submit_in(&store, "路灯不亮 2", community).await;
+    walk(&store, warned, vec![dispatch_due(hours(3)), yellow()]).await;
+    // In progress, past both the first-contact and the resolution deadline (its yellow light
+    // on too: overdue is not also about to breach).
+    let handling = submit_in(&store, "路灯不亮 3", community).await;
+    walk(
+        &store,
+        handling,
+        vec![
+            dispatch_due(hours(1)),
+            sign_for(hours(1), hours(1)),
+            yellow(),
+        ],
+    )
+    .await;
+    // In progress, as late, but the caller was contacted and the clock is paused: neither
+    // clock runs.
+    let paused = submit_in(&store, "路灯不亮 4", community).await;
+    walk(
+        &store,
+        paused,
+        vec![
+            dispatch_due(hours(1)),
+            sign_for(hours(1), hours(1)),
+            (
+                css.clone(),
+                Action::ContactCaller {
+                    note: String::new(),
+                },
+            ),
+            (
+                css.clone(),
+                Action::PauseClock {
+                    reason: "等待补充材料".into(),
+                },
+            ),
+        ],
+    )
+    .await;
+    // Awaiting callback past its deadline.
+    let replied = submit_in(&store, "路灯不亮 5", community).await;
+    walk(
+        &store,
+        replied,
+        vec![
+            dispatch_due(hours(3)),
+            sign_for(hours(30), hours(30)),
+            (
+                css.clone(),
+                Action::Reply {
+                    internal_record: "已修复".into(),
+                    public_reply: "已修复".into(),
+                },
+            ),
+            (
+                operator(),
+                Action::Review {
+                    approve: true,
+                    callback_due: Some(now),
+                    note: String::new(),
+                },
+            ),
+        ],
+    )
+    .await;
+    // Without a division; placed only in a district; closed (never counted).
+    submit_in(&store, "噪音扰民", None).await;
+    submit_in(&store, "噪音扰民 区", Some("320508")).await;
+    let closed = submit_in(&store, "窨井盖缺失", Some("320506001001")).await;
+    walk(
+        &store,
+        closed,
+        vec![(
+            operator(),
+            Action::NotAccept {
+                advice: "请咨询物业".into(),
+            },
+        )],
+    )
+    .await;
+
+    let mut tally = store.live_tally(now).await.unwrap();
+    tally.sort_by(|a, b| (&a.territory, a.stage).cmp(&(&b.territory, b.stage)));
+    let row = |territory: Option<&str>, stage, tickets, overdue, soon| LiveTally {
+        territory: territory.map(str::to_owned),
+        stage,
+        tickets,
+        overdue,
+        about_to_breach: soon,
+    };
+    let none = ClockCounts::default();
+    assert_eq!(
+        tally,
+        vec![
+            row(None, Stage::Accepted, 1, none, none),
+            row(Some("320508"), Stage::Accepted, 1, none, none),
+            row(
+                Some("320508014"),
+                Stage::AwaitingSignFor,
+                2,
+                ClockCounts {
+                    sign_for: 1,
+                    ..none
+                },
+                ClockCounts {
+                    sign_for: 1,
+                    ..none
+                },
+            ),
+            row(
+                Some("320508014"),
+                Stage::InProgress,
+                2,
+                ClockCounts {
+                    first_contact: 1,
+                    resolution: 1,
+                    ..none
+                },
+                none,
+            ),
+            row(
+                Some("320508014"),
+                Stage::AwaitingCallback,
+                1,
+                ClockCounts {
+                    callback: 1,
+                    ..none
+                },
+                none,
+            ),
+        ]
+    );
+
+    // Earlier, before any deadline: the same tickets, nothing overdue; the yellow lights
+    // count as about to breach.
+    let before = store.live_tally(start).await.unwrap();
+    assert_eq!(before.iter().map(|t| t.tickets).sum::<u64>(), 7);
+    assert!(before.iter().all(|t| t.overdue == none), "{before:?}");
+    let soon: u64 = before
+        .iter()
+        .map(|t| t.about_to_breach.sign_for + t.about_to_breach.resolution)
+        .sum();
+    assert_eq!(soon, 2, "{before:?}");
+}
+
 macro_rules! behaviour_suite {
     ($backend:ident, $make:expr) => {
         mod $backend {
@@ -575,6 +795,7 @@ macro_rules! behaviour_suite {
                 concurrent_submits_each_get_their_own_answer,
                 changes_committed_after_a_snapshot_are_found_each_once,
                 a_batch_of_changes_fails_only_the_stale_one,
+                live_tickets_are_tallied_by_street_and_stage_with_overdue_and_yellow_clocks,
             );
         }
     };
