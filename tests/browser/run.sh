@@ -32,8 +32,24 @@ WORK=$(mktemp -d -t hotline-browser.XXXXXX)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 PORT=$(free_port)
 HTTP_PORT=$(free_port)
+# The shipped SLA policy plus one rule: a one-minute sign-for clock for category CJ.AQSC, so
+# the test can watch a queue light go yellow and red without waiting hours.
+{
+    cat crates/sla/data/default_policy.toml
+    cat <<'RULE'
+
+[[rule]]
+name = "browser test: a sign-for clock short enough to watch"
+category = "CJ.AQSC"
+sign_for = "1 min"
+first_contact = "1 wd"
+resolution = "5 wd"
+callback = "1 wd"
+warning_lead = "50%"
+RULE
+} >"$WORK/sla.toml"
 "$HOTLINE" serve --demo --listen "127.0.0.1:$PORT" --http-listen "127.0.0.1:$HTTP_PORT" \
-    --data-dir "$WORK/data" >"$WORK/server.log" 2>&1 &
+    --data-dir "$WORK/data" --sla-policy "$WORK/sla.toml" >"$WORK/server.log" 2>&1 &
 SERVER=$!
 cleanup() {
     kill "$SERVER" 2>/dev/null || true
