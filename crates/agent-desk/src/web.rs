@@ -1298,10 +1298,12 @@ async fn queue_page(State(desk): State<Desk>, headers: HeaderMap) -> Response {
                 }
                 // Live: refreshed when the event stream says something changed on the station
                 // (desk.js turns stream events into desk:changed), with a slow poll behind it
-                // in case the stream is down. desk.js never lets it swap under the focus.
+                // in case the stream is down. A burst of events makes one request in flight and
+                // one queued (hx-sync), not a timer: browsers stall timers in background tabs.
+                // desk.js never lets it swap under the focus.
                 div #queue.live hx-get="/desk/queue/list"
-                    hx-trigger="load, desk:changed from:body throttle:500ms, every 30s, desk:poll from:body"
-                    hx-swap="innerHTML" {
+                    hx-trigger="load, desk:changed from:body, every 30s, desk:poll from:body"
+                    hx-sync="this:queue last" hx-swap="innerHTML" {
                     p.muted { "加载中 Loading…" }
                 }
             }
@@ -1921,7 +1923,8 @@ async fn work_page(
                 h1 { (title) }
                 // Live like the station's queue: refreshed on the stream's events, slow poll behind.
                 div #work.live hx-get=(format!("/desk/work/{stage}/list"))
-                    hx-trigger="desk:changed from:body throttle:1s, every 30s, desk:poll from:body" hx-swap="innerHTML" {
+                    hx-trigger="desk:changed from:body, every 30s, desk:poll from:body"
+                    hx-sync="this:queue last" hx-swap="innerHTML" {
                     (rows)
                 }
             }

@@ -10,8 +10,8 @@
 //!
 //! Besides those, the stream says how the router is: `router` `up` / `down` (the page shows a
 //! banner while it is down; the desk keeps retrying, with backoff), `mode` `poll` when no source
-//! is available on this router (UNIMPLEMENTED: a router from before `Kpis.WatchEvents`), so the
-//! page polls faster instead, and `session` `expired`.
+//! is available (UNIMPLEMENTED: a router from before `Kpis.WatchEvents`; PERMISSION_DENIED: one
+//! that does not let this role watch), so the page polls faster instead, and `session` `expired`.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -34,7 +34,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(8);
 /// What a source's failure means for the page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Failure {
-    /// This router does not have the source: stop trying it.
+    /// This router does not have the source, or does not let this role use it: stop trying it.
     Unsupported,
     /// The session's token is no longer accepted: stop, tell the page.
     Expired,
@@ -44,7 +44,7 @@ pub enum Failure {
 
 pub fn failure(status: &tonic::Status) -> Failure {
     match status.code() {
-        tonic::Code::Unimplemented => Failure::Unsupported,
+        tonic::Code::Unimplemented | tonic::Code::PermissionDenied => Failure::Unsupported,
         tonic::Code::Unauthenticated => Failure::Expired,
         _ => Failure::Retry,
     }
@@ -208,6 +208,7 @@ mod tests {
     fn an_old_router_means_poll_an_expired_token_means_login_and_the_rest_retry() {
         let code = |c| failure(&tonic::Status::new(c, "x"));
         assert_eq!(code(tonic::Code::Unimplemented), Failure::Unsupported);
+        assert_eq!(code(tonic::Code::PermissionDenied), Failure::Unsupported);
         assert_eq!(code(tonic::Code::Unauthenticated), Failure::Expired);
         for c in [
             tonic::Code::Unavailable,
