@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The web desk in a real browser: Debian's chromium (with a CJK font), driven by playwright-core
-# from npm, against a real `hotline serve --demo` on the embedded default. Installs what it
+# from npm, against a real `hotline serve --demo` on the embedded default; then a smoke path in
+# Debian's firefox-esr, driven by puppeteer-core over WebDriver BiDi. Installs what it
 # needs; skips with a clear message where Chromium or npm cannot be had. Screenshots go to
 # target/screenshots/.
 #
@@ -32,8 +33,24 @@ WORK=$(mktemp -d -t hotline-browser.XXXXXX)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 PORT=$(free_port)
 HTTP_PORT=$(free_port)
+# The shipped SLA policy plus one rule: a one-minute sign-for clock for category CJ.AQSC, so
+# the test can watch a queue light go yellow and red without waiting hours.
+{
+    cat crates/sla/data/default_policy.toml
+    cat <<'RULE'
+
+[[rule]]
+name = "browser test: a sign-for clock short enough to watch"
+category = "CJ.AQSC"
+sign_for = "1 min"
+first_contact = "1 wd"
+resolution = "5 wd"
+callback = "1 wd"
+warning_lead = "50%"
+RULE
+} >"$WORK/sla.toml"
 "$HOTLINE" serve --demo --listen "127.0.0.1:$PORT" --http-listen "127.0.0.1:$HTTP_PORT" \
-    --data-dir "$WORK/data" >"$WORK/server.log" 2>&1 &
+    --data-dir "$WORK/data" --sla-policy "$WORK/sla.toml" >"$WORK/server.log" 2>&1 &
 SERVER=$!
 cleanup() {
     kill "$SERVER" 2>/dev/null || true
@@ -48,4 +65,16 @@ for _ in $(seq 1 300); do
 done
 mkdir -p "$TARGET_DIR/screenshots"
 node "$NODE_DIR/desk.mjs" "http://127.0.0.1:$HTTP_PORT" "$TARGET_DIR/screenshots"
+
+# Firefox (Debian's firefox-esr) for the smoke path, driven by puppeteer-core over WebDriver
+# BiDi; skipped, saying why, when either cannot be had.
+if [[ ! -x /usr/bin/firefox-esr ]] && ! apt-get install -y -q firefox-esr >/dev/null 2>&1; then
+    echo "SKIP Firefox: Debian's firefox-esr could not be installed"
+elif [[ ! -d $NODE_DIR/node_modules/puppeteer-core ]] &&
+    ! (cd "$NODE_DIR" && npm install --silent --no-audit --no-fund puppeteer-core@24 >/dev/null 2>&1); then
+    echo "SKIP Firefox: puppeteer-core could not be installed from npm"
+else
+    cp tests/browser/firefox.mjs "$NODE_DIR/firefox.mjs"
+    node "$NODE_DIR/firefox.mjs" "http://127.0.0.1:$HTTP_PORT" "$TARGET_DIR/screenshots"
+fi
 echo "browser: screenshots in $TARGET_DIR/screenshots"

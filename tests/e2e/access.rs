@@ -52,6 +52,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("Directory/ListDivisions", "osvai"),
     ("Directory/GetStation", "osvai"),
     ("Directory/ListStations", "osvai"),
+    ("Directory/ListCategories", "osvai"),
     ("Auth/WhoAmI", "osvai"),
     ("Admin/AddStaff", "a"),
     ("Admin/ListStaff", "a"),
@@ -549,6 +550,11 @@ async fn call(app: &TestApp, who: Option<&Who>, rpc: &str, ticket: &str) -> (Cod
             .list_stations(pb::ListStationsRequest {
                 division_code: "320508021019".into(),
             })
+            .await
+            .map(|_| ())
+            .err(),
+        "Directory/ListCategories" => dir
+            .list_categories(pb::ListCategoriesRequest {})
             .await
             .map(|_| ())
             .err(),

@@ -74,6 +74,10 @@ pub const RPC_ROLES: &[(&str, &[Role])] = &[
         &[Op, Sta, Sup, Adm, Int, Role::KnowledgeEditor],
     ),
     (
+        "Directory/ListCategories",
+        &[Op, Sta, Sup, Adm, Int, Role::KnowledgeEditor],
+    ),
+    (
         "Auth/WhoAmI",
         &[Op, Sta, Sup, Adm, Int, Role::KnowledgeEditor],
     ),

@@ -662,9 +662,13 @@ pub async fn serve(
             feed,
             stop_rx.clone(),
         )))
-        .add_service(DirectoryServer::new(DirectoryApi::new(Arc::new(
-            hotline.directory().clone(),
-        ))));
+        .add_service(DirectoryServer::new(
+            DirectoryApi::new(Arc::new(hotline.directory().clone())).with_taxonomy(
+                hotline
+                    .routing()
+                    .map(|r| r.engine().classifier().taxonomy().clone()),
+            ),
+        ));
 
     let mut drained = stop_rx.clone();
     let signalled = async move {

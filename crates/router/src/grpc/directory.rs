@@ -1,5 +1,6 @@
 use std::sync::Arc;
 
+use hotline_classify::taxonomy::Taxonomy;
 use hotline_directory::{Directory, Division, Station};
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::directory_server::Directory as DirectoryService;
@@ -11,11 +12,23 @@ use crate::error::RouterError;
 
 pub struct DirectoryApi {
     directory: Arc<Directory>,
+    /// The classifier's tree; `None` when automatic routing is not configured.
+    taxonomy: Option<Taxonomy>,
 }
 
 impl DirectoryApi {
     pub fn new(directory: Arc<Directory>) -> Self {
-        Self { directory }
+        Self {
+            directory,
+            taxonomy: None,
+        }
+    }
+
+    /// Lists this tree in `ListCategories` (the one the routing engine classifies into, so a
+    /// category a person picks is one the engine knows).
+    pub fn with_taxonomy(mut self, taxonomy: Option<Taxonomy>) -> Self {
+        self.taxonomy = taxonomy;
+        self
     }
 }
 
@@ -116,5 +129,31 @@ impl DirectoryService for DirectoryApi {
             .map(station_out)
             .collect();
         Ok(Response::new(pb::ListStationsResponse { stations }))
+    }
+
+    async fn list_categories(
+        &self,
+        _request: Request<pb::ListCategoriesRequest>,
+    ) -> Result<Response<pb::ListCategoriesResponse>, Status> {
+        let Some(taxonomy) = &self.taxonomy else {
+            return Ok(Response::new(pb::ListCategoriesResponse::default()));
+        };
+        let categories = taxonomy
+            .categories()
+            .iter()
+            .map(|c| pb::Category {
+                code: c.code.as_str().to_owned(),
+                name: c.name.clone(),
+                parent_code: c
+                    .parent
+                    .as_ref()
+                    .map(|p| p.as_str().to_owned())
+                    .unwrap_or_default(),
+            })
+            .collect();
+        Ok(Response::new(pb::ListCategoriesResponse {
+            categories,
+            version: taxonomy.version().to_owned(),
+        }))
     }
 }
