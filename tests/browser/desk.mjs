@@ -320,6 +320,29 @@ try {
   await css.page.waitForSelector(`${light}.light-red`, { timeout: 90000 });
   check((await css.page.textContent(light)).includes("超时"), "an overdue sign-for shows a red light and how late it is");
   await shot(css.page, "station-queue-red");
+
+  // -- the supervisors' SLA board: figures per street, the live overdue list, exports
+  await boss.page.goto(`${base}/desk/board?group=street`);
+  const board = await boss.page.textContent("main");
+  check(board.includes("及时签收率") && board.includes("双塔街道"), "the SLA board shows the KPIs per street");
+  await boss.page.waitForSelector(`#at-risk tr.red a[href="/desk/tickets/${overridden}"]`, { timeout: 30000 });
+  check(true, "the overdue ticket is on the board's live overdue list, red");
+  await shot(boss.page, "supervisor-board");
+  const csv = await boss.page.request.get(`${base}/desk/board/kpis.csv?group=station`);
+  const csvText = await csv.text();
+  check(csv.headers()["content-type"].startsWith("text/csv") && csvText.includes("320508021019-css") && csvText.includes("及时签收率"),
+    "the board exports CSV with a row per station");
+  const xlsx = await boss.page.request.get(`${base}/desk/board/kpis.xlsx?group=district`);
+  const bytes = await xlsx.body();
+  check(xlsx.headers()["content-type"].includes("spreadsheetml") && bytes[0] === 0x50 && bytes[1] === 0x4b,
+    "the board exports an Excel workbook");
+  await boss.page.goto(`${base}/desk/board/bulletin`);
+  check((await boss.page.$("figure.chart svg")) !== null && (await boss.page.textContent("main")).includes("通报"),
+    "the 通报 page has its charts");
+  await shot(boss.page, "supervisor-bulletin");
+  // A period reversed: the router's reason, shown.
+  await boss.page.goto(`${base}/desk/board?from=2026-03-02&to=2026-03-01`);
+  check((await boss.page.textContent("main")).includes("INVALID_ARGUMENT"), "a reversed period is refused with the reason");
 } catch (error) {
   console.log(`FAIL ${error.stack || error}`);
   failures += 1;

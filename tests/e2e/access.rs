@@ -10,6 +10,7 @@ use hotline_proto::v1::admin_client::AdminClient;
 use hotline_proto::v1::auth_client::AuthClient;
 use hotline_proto::v1::directory_client::DirectoryClient;
 use hotline_proto::v1::intake_client::IntakeClient;
+use hotline_proto::v1::kpis_client::KpisClient;
 use hotline_proto::v1::station_client::StationClient;
 use hotline_proto::v1::supervision_client::SupervisionClient;
 use tonic::Code;
@@ -61,6 +62,9 @@ const EXPECTED: &[(&str, &str)] = &[
     ("Admin/IssueApiKey", "a"),
     ("Admin/RevokeApiKey", "a"),
     ("Admin/ListContactAccess", "av"),
+    ("Kpis/GetKpis", "osv"),
+    ("Kpis/ListAtRisk", "osv"),
+    ("Kpis/WatchEvents", "osvi"),
 ];
 
 /// How a call on a ticket outside the caller's scope is answered.
@@ -82,6 +86,9 @@ fn out_of_scope(rpc: &str) -> OutOfScope {
         "Intake/SearchTickets" => OutOfScope::Filtered,
         "Intake/SubmitTicket" | "Intake/PreviewRoute" | "Auth/WhoAmI" => OutOfScope::NotApplicable,
         r if r.starts_with("Directory/") || r.starts_with("Admin/") => OutOfScope::NotApplicable,
+        // Called without a scope they read the caller's own; a named scope outside it is
+        // PERMISSION_DENIED, which tests/e2e/kpis.rs checks.
+        r if r.starts_with("Kpis/") => OutOfScope::NotApplicable,
         _ => OutOfScope::Refused,
     }
 }
@@ -168,6 +175,7 @@ async fn call(app: &TestApp, who: Option<&Who>, rpc: &str, ticket: &str) -> (Cod
     let mut dir = DirectoryClient::new(conn.clone());
     let mut admin = AdminClient::new(conn.clone());
     let mut auth = AuthClient::new(conn.clone());
+    let mut kpis = KpisClient::new(conn.clone());
     let unique = format!("x{}", uuid_ish());
     let c = match rpc {
         "Intake/SubmitTicket" => {
@@ -608,6 +616,22 @@ async fn call(app: &TestApp, who: Option<&Who>, rpc: &str, ticket: &str) -> (Cod
             .err(),
         "Admin/ListContactAccess" => admin
             .list_contact_access(pb::ListContactAccessRequest::default())
+            .await
+            .map(|_| ())
+            .err(),
+        // Each in the caller's own scope (no scope named).
+        "Kpis/GetKpis" => kpis
+            .get_kpis(pb::GetKpisRequest::default())
+            .await
+            .map(|_| ())
+            .err(),
+        "Kpis/ListAtRisk" => kpis
+            .list_at_risk(pb::ListAtRiskRequest::default())
+            .await
+            .map(|_| ())
+            .err(),
+        "Kpis/WatchEvents" => kpis
+            .watch_events(pb::WatchEventsRequest::default())
             .await
             .map(|_| ())
             .err(),

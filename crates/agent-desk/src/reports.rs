@@ -233,12 +233,20 @@ pub fn bulletin(
     fn on_time(f: &pb::KpiFigures) -> &Option<pb::KpiRatio> {
         &f.resolved_on_time
     }
-    let district_bars: Vec<(String, f64)> = by_district
-        .rows
-        .iter()
-        .filter(|r| rate(&r.figures, on_time).1 > 0)
-        .map(|r| (r.label.clone(), rate(&r.figures, on_time).0))
-        .collect();
+    fn signed(f: &pb::KpiFigures) -> &Option<pb::KpiRatio> {
+        &f.sign_for_on_time
+    }
+    // Only the districts with something to count (a rate of nothing is not 0%).
+    let bars = |pick: fn(&pb::KpiFigures) -> &Option<pb::KpiRatio>| -> Vec<(String, f64)> {
+        by_district
+            .rows
+            .iter()
+            .filter(|r| rate(&r.figures, pick).1 > 0)
+            .map(|r| (r.label.clone(), rate(&r.figures, pick).0))
+            .collect()
+    };
+    let signed_bars = bars(signed);
+    let on_time_bars = bars(on_time);
     let mut worst: Vec<&pb::KpiRow> = by_station
         .rows
         .iter()
@@ -257,12 +265,20 @@ pub fn bulletin(
     html! {
         section.bulletin {
             h1 { (title) }
-            p.muted { "统计期 Period: " (by_district.from) " — " (by_district.to) }
+            p.muted { "统计期 Period: " (crate::render::time_human(&by_district.from)) " — " (crate::render::time_human(&by_district.to)) }
             @if !by_district.note.is_empty() { p.warning { (by_district.note) } }
             h2 { "全市 Totals" }
             (figures_table(&[("合计 total".to_owned(), by_district.total.unwrap_or_default())]))
             h2 { "各区 By district" }
-            (bar_chart("按时办结率 On-time resolution by district", &district_bars, Some(0.9)))
+            @if signed_bars.is_empty() && on_time_bars.is_empty() {
+                p.muted { "本期尚无可统计的派单或到期工单 Nothing dispatched or due in this period yet." }
+            }
+            @if !signed_bars.is_empty() {
+                (bar_chart("及时签收率 On-time sign-for by district", &signed_bars, Some(0.95)))
+            }
+            @if !on_time_bars.is_empty() {
+                (bar_chart("按时办结率 On-time resolution by district", &on_time_bars, Some(0.9)))
+            }
             (figures_table(&by_district.rows.iter().map(|r| (r.label.clone(), r.figures.unwrap_or_default())).collect::<Vec<_>>()))
             h2 { "排名靠后的承办单位 Stations with the lowest on-time resolution" }
             (figures_table(&worst.iter().map(|r| (r.label.clone(), r.figures.unwrap_or_default())).collect::<Vec<_>>()))

@@ -94,7 +94,7 @@ pub(super) async fn board_page(
                 .map(|r| (r.label.clone(), r.figures.unwrap_or_default()))
                 .collect();
             html! {
-                p.muted { "统计期 Period: " (report.from) " — " (report.to) }
+                p.muted { "统计期 Period: " (crate::render::time_human(&report.from)) " — " (crate::render::time_human(&report.to)) }
                 @if !report.note.is_empty() { p.warning { (report.note) } }
                 div.stats {
                     span { "超期 Overdue now: " strong #overdue-now { (report.overdue_now) } }

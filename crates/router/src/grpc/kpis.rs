@@ -61,12 +61,27 @@ impl KpisApi {
                 .ok()
                 .and_then(|id| directory.station(&id).map(|s| s.name.clone()))
                 .unwrap_or_else(|| key.to_owned()),
+            GroupBy::Street | GroupBy::District if key.is_empty() => "未定位 (no territory)".into(),
             GroupBy::Street | GroupBy::District => {
                 hotline_core::DivisionCode::parse("division", key)
                     .ok()
                     .and_then(|code| directory.division(&code).map(|d| d.name.clone()))
                     .unwrap_or_else(|| key.to_owned())
             }
+            GroupBy::Category => hotline_core::CategoryCode::parse("category", key)
+                .ok()
+                .and_then(|code| {
+                    let routing = self.hotline.routing()?;
+                    let name = routing
+                        .engine()
+                        .classifier()
+                        .taxonomy()
+                        .get(&code)?
+                        .name
+                        .clone();
+                    Some(format!("{name} ({key})"))
+                })
+                .unwrap_or_else(|| key.to_owned()),
             GroupBy::Channel => hotline_core::Channel::parse("channel", key)
                 .map(|c| c.name_zh().to_owned())
                 .unwrap_or_else(|_| key.to_owned()),
