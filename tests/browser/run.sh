@@ -77,4 +77,43 @@ else
     cp tests/browser/firefox.mjs "$NODE_DIR/firefox.mjs"
     node "$NODE_DIR/firefox.mjs" "http://127.0.0.1:$HTTP_PORT" "$TARGET_DIR/screenshots"
 fi
+# The router down and back, seen from `agent-desk web` running on its own against a second
+# router (with `hotline serve` the desk lives in the router's process and would go with it).
+DESK=${AGENT_DESK_BIN:-$TARGET_DIR/debug/agent-desk}
+[[ -x $DESK ]] || cargo build --locked -q --bin agent-desk
+PORT_B=$(free_port)
+HTTP_B=$(free_port)
+DESK_PORT=$(free_port)
+cat >"$WORK/router-b.sh" <<SCRIPT
+#!/usr/bin/env bash
+# start | stop the second router (same data, same port), for router_down.mjs.
+set -euo pipefail
+case \$1 in
+start)
+    "$HOTLINE" serve --demo --listen "127.0.0.1:$PORT_B" --http-listen "127.0.0.1:$HTTP_B" \\
+        --data-dir "$WORK/data-b" >>"$WORK/router-b.log" 2>&1 &
+    echo \$! >"$WORK/router-b.pid"
+    for _ in \$(seq 1 300); do
+        [[ \$(grep -c "serving HTTP" "$WORK/router-b.log") -ge \$(cat "$WORK/router-b.starts" 2>/dev/null || echo 1) ]] && break
+        sleep 0.1
+    done
+    echo \$(( \$(cat "$WORK/router-b.starts" 2>/dev/null || echo 1) + 1 )) >"$WORK/router-b.starts"
+    ;;
+stop)
+    kill "\$(cat "$WORK/router-b.pid")"
+    while kill -0 "\$(cat "$WORK/router-b.pid")" 2>/dev/null; do sleep 0.1; done
+    ;;
+esac
+SCRIPT
+bash "$WORK/router-b.sh" start
+"$DESK" web --server "http://127.0.0.1:$PORT_B" --listen "127.0.0.1:$DESK_PORT" >"$WORK/desk-b.log" 2>&1 &
+DESK_PID=$!
+trap 'kill "$DESK_PID" 2>/dev/null || true; kill "$(cat "$WORK/router-b.pid" 2>/dev/null)" 2>/dev/null || true; cleanup' EXIT
+for _ in $(seq 1 300); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$DESK_PORT/desk/login" 2>/dev/null && break
+    sleep 0.1
+done
+cp tests/browser/router_down.mjs "$NODE_DIR/router_down.mjs"
+node "$NODE_DIR/router_down.mjs" "http://127.0.0.1:$DESK_PORT" "$TARGET_DIR/screenshots" \
+    "bash $WORK/router-b.sh stop" "bash $WORK/router-b.sh start"
 echo "browser: screenshots in $TARGET_DIR/screenshots"
