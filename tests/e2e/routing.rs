@@ -288,4 +288,54 @@ on_both_backends!(
     re_categorising_a_ticket_moves_it_to_the_new_station,
     a_repeated_request_is_linked_to_the_live_ticket,
     preview_decides_without_creating_a_ticket,
+    an_operator_station_override_is_recorded_in_the_explanation,
 );
+
+/// The operator picks a station over the router's: the call is still routed (classified,
+/// placed), dispatched to the operator's station, and the explanation keeps both choices.
+async fn an_operator_station_override_is_recorded_in_the_explanation(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut request = routed_request(PROPERTY_REPAIR, ADDRESS);
+    request.route_station_id = STREET_OFFICE.into();
+    let ticket = app
+        .intake()
+        .await
+        .submit_ticket(request.clone())
+        .await
+        .expect("submit")
+        .into_inner()
+        .ticket
+        .unwrap();
+    assert_eq!(ticket.station_id, STREET_OFFICE);
+    assert_eq!(stage(&ticket), pb::Stage::AwaitingSignFor);
+    let route = ticket.route.expect("routed: the explanation is kept");
+    let note = route
+        .fallbacks
+        .iter()
+        .find(|f| f.starts_with(hotline_router::tickets::OPERATOR_STATION))
+        .expect("the override is in the explanation");
+    assert!(
+        note.contains(STREET_OFFICE) && note.contains("系统建议"),
+        "{note}"
+    );
+    assert_eq!(route.station_id, STREET_OFFICE);
+
+    // Not with hold or station_id; not an unknown station.
+    request.hold = true;
+    let err = app
+        .intake()
+        .await
+        .submit_ticket(request.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert!(
+        err.message().contains("route_station_id"),
+        "{}",
+        err.message()
+    );
+    request.hold = false;
+    request.route_station_id = "320508021099-css".into();
+    let err = app.intake().await.submit_ticket(request).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::NotFound, "{err:?}");
+}

@@ -219,6 +219,10 @@ pub struct SubmitArgs {
     /// Dispatch at once to this station.
     #[arg(long = "station", value_name = "ID")]
     pub station: Option<String>,
+    /// Route it as usual, but dispatch to this station (the operator's choice over the
+    /// router's, recorded in the route explanation).
+    #[arg(long = "route-to", value_name = "ID", conflicts_with_all = ["station", "hold"])]
+    pub route_to: Option<String>,
     /// Record only; settle it by hand (answer, handoff, reject, duplicate, dispatch). Without
     /// this or --station the router routes it automatically.
     #[arg(long)]

@@ -235,6 +235,7 @@ pub async fn submit(ch: Channel, args: &SubmitArgs) -> Result<Report, DeskError>
         division_code: opt(args.division.as_ref()),
         station_id: opt(args.station.as_ref()),
         hold: args.hold,
+        route_station_id: opt(args.route_to.as_ref()),
     };
     let response = IntakeClient::new(ch)
         .submit_ticket(request)

@@ -778,57 +778,12 @@ async fn submit(
         return forbidden();
     }
     let conn = desk.conn(&session);
-    let chosen = form.station().to_owned();
-    // A station picked by hand. `SubmitTicket` with `station_id` dispatches at once but records
-    // no route explanation (the router leaves it out for tickets routed by hand), so the
-    // override would leave no trace of what the router would have done. Instead the call is
-    // recorded held, with the category and territory overrides, and dispatched with a note
-    // that names the station the router suggested: the ticket's history then says who chose
-    // what over which suggestion, and the ticket page shows it with the route.
-    if !chosen.is_empty() {
-        let decision = IntakeClient::new(conn.clone())
-            .preview_route(pb::PreviewRouteRequest {
-                text: form.text.clone(),
-                address: form.address.clone(),
-                category: form.category.trim().to_owned(),
-                division_code: form.division(),
-                ..Default::default()
-            })
-            .await
-            .ok()
-            .and_then(|r| r.into_inner().route)
-            .unwrap_or_default();
-        let held = match IntakeClient::new(conn.clone())
-            .submit_ticket(form.submission(true))
-            .await
-        {
-            Ok(r) => r.into_inner().ticket.unwrap_or_default(),
-            Err(status) if expired(&status) => return to_login("expired"),
-            Err(status) => return intake_failed(&session, &status),
-        };
-        let note = override_record(&chosen, &decision);
-        let dispatched = SupervisionClient::new(conn)
-            .dispatch(pb::DispatchRequest {
-                ticket_id: held.id.clone(),
-                expected_version: held.version,
-                station_id: chosen,
-                note,
-            })
-            .await;
-        return match dispatched {
-            Ok(r) => accepted_page(
-                &session,
-                &r.into_inner().ticket.unwrap_or_default(),
-                html! {},
-            ),
-            Err(status) if expired(&status) => to_login("expired"),
-            // Recorded but not dispatched: the number stands, and the ticket page can dispatch.
-            Err(status) => accepted_page(&session, &held, banner(&status)),
-        };
-    }
-    let answer = IntakeClient::new(conn)
-        .submit_ticket(form.submission(false))
-        .await;
+    // A station picked by hand: the call is still routed (so the explanation says what the
+    // router would have done), and the router dispatches it to the operator's station,
+    // recording the override in the route explanation.
+    let mut request = form.submission(false);
+    request.route_station_id = form.station().to_owned();
+    let answer = IntakeClient::new(conn).submit_ticket(request).await;
     let submitted = match answer {
         Ok(r) => r.into_inner(),
         Err(status) if expired(&status) => return to_login("expired"),
@@ -847,32 +802,9 @@ async fn submit(
     )
 }
 
-/// The note of a dispatch an operator chose by hand; the ticket page looks for it.
+/// How the router's explanation marks a station the operator chose (`hotline_router`'s
+/// `OPERATOR_STATION`; the desk is a client of the API and does not link the router).
 const OVERRIDE_NOTE: &str = "话务员指定承办单位 operator override";
-
-/// The route explanation of a call dispatched by hand: the station chosen, and the router's
-/// decision for the same call (with the operator's category and territory, marked as theirs).
-pub fn override_record(chosen: &str, decision: &pb::RouteExplanation) -> String {
-    let mine = |yes: bool| if yes { "（话务员指定）" } else { "" };
-    let territory = decision.territory.clone().unwrap_or_default();
-    let category = decision
-        .categories
-        .first()
-        .map(|c| format!("{} {}", c.code, c.name))
-        .unwrap_or_else(|| "-".to_owned());
-    format!(
-        "{OVERRIDE_NOTE}：{chosen}；系统建议 {}；类别 {category}{}；属地 {} {}{}",
-        if decision.station_id.is_empty() {
-            "-"
-        } else {
-            &decision.station_id
-        },
-        mine(decision.category_source == "operator"),
-        territory.division_code,
-        territory.name,
-        mine(territory.how == "given"),
-    )
-}
 
 /// Records the call held, then settles it at once: `settle` hands it off or links it.
 async fn settle_at_intake<F, Fut>(
@@ -1434,13 +1366,12 @@ fn viewers_markup(others: &[presence::Viewer]) -> Markup {
 /// The note of the latest dispatch chosen by hand at intake, if any (see `submit`).
 fn override_note(ticket: &pb::Ticket) -> Option<String> {
     ticket
-        .events
+        .route
+        .as_ref()?
+        .fallbacks
         .iter()
-        .rev()
-        .filter(|e| e.kind == "dispatch")
-        .filter_map(|e| serde_json::from_str::<serde_json::Value>(&e.detail_json).ok())
-        .filter_map(|v| v.get("note").and_then(|n| n.as_str()).map(str::to_owned))
-        .find(|note| note.starts_with(OVERRIDE_NOTE))
+        .find(|f| f.starts_with(OVERRIDE_NOTE))
+        .cloned()
 }
 
 /// Why the ticket is where it is: the router's explanation, with what people overrode.
@@ -2433,50 +2364,19 @@ mod tests {
     }
 
     #[test]
-    fn a_station_override_records_the_routers_suggestion_and_the_operators_choices() {
-        let decision = pb::RouteExplanation {
-            categories: vec![pb::ScoredCategory {
-                code: "CJ.AQSC".into(),
-                name: "安全生产".into(),
-                score: 1.0,
-            }],
-            category_source: "operator".into(),
-            territory: Some(pb::TerritoryMatch {
-                division_code: "320508021".into(),
-                name: "双塔街道".into(),
-                how: "resolver".into(),
-                ..Default::default()
-            }),
-            station_id: "320508021-office".into(),
-            ..Default::default()
-        };
-        let note = override_record("320508021019-css", &decision);
-        assert!(note.starts_with(OVERRIDE_NOTE), "{note}");
-        assert!(
-            note.contains("320508021019-css；系统建议 320508021-office"),
-            "{note}"
-        );
-        assert!(
-            note.contains("类别 CJ.AQSC 安全生产（话务员指定）"),
-            "{note}"
-        );
-        assert!(note.ends_with("属地 320508021 双塔街道"), "{note}");
-    }
-
-    #[test]
-    fn the_override_note_is_found_in_the_dispatch_event() {
+    fn the_override_is_found_in_the_route_explanation() {
         let mut t = ticket(pb::Stage::AwaitingSignFor);
-        t.events = vec![pb::Event {
-            kind: "dispatch".into(),
-            detail_json: serde_json::json!({
-                "kind": "dispatch",
-                "note": override_record("320508021019-css", &pb::RouteExplanation::default()),
-            })
-            .to_string(),
+        t.route = Some(pb::RouteExplanation {
+            fallbacks: vec![
+                "社区未知：街道承办".into(),
+                format!("{OVERRIDE_NOTE}：320508021019-css；系统建议 320508021-office"),
+            ],
             ..Default::default()
-        }];
-        assert!(override_note(&t).unwrap().contains("320508021019-css"));
-        t.events[0].detail_json = r#"{"kind":"dispatch","note":"catalogue rule 12"}"#.into();
+        });
+        assert!(override_note(&t)
+            .unwrap()
+            .contains("系统建议 320508021-office"));
+        t.route.as_mut().unwrap().fallbacks.pop();
         assert_eq!(override_note(&t), None);
     }
 

@@ -558,6 +558,7 @@ async fn create_request(hotline: &Hotline, params: &Params) -> Result<Document, 
         nature,
         urgency,
         division,
+        station: None,
     };
     let submitted = hotline
         .submit_as(&who, new, Disposition::Route(hints))

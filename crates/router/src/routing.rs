@@ -22,6 +22,8 @@ pub struct Hints {
     pub nature: Option<Nature>,
     pub urgency: Option<Urgency>,
     pub division: Option<DivisionCode>,
+    /// The station the operator picked over the router's (recorded in the explanation).
+    pub station: Option<hotline_core::StationId>,
 }
 
 /// The engine and the duplicate rule, shared by every request.

@@ -28,6 +28,9 @@ use crate::escalation;
 use crate::routing::{Hints, Routing};
 use crate::working_set::{Verify, WorkingSet};
 
+/// How a route explanation says the operator picked the station (the desk looks for it).
+pub const OPERATOR_STATION: &str = "话务员指定承办单位 operator override";
+
 /// Claim leases: how long a member of staff may hold a ticket before signing for it.
 #[derive(Debug, Clone, Copy)]
 pub struct LeasePolicy {
@@ -516,7 +519,26 @@ impl Hotline {
             };
             return Ok((vec![(router, triage)], None));
         };
-        let decision = routing.decide(ticket, hints);
+        let mut decision = routing.decide(ticket, hints);
+        if let Some(chosen) = &hints.station {
+            self.require_station(chosen, "route_station_id")?;
+            // The operator's station over the router's: the explanation keeps both, so the
+            // history says who chose what over which suggestion.
+            let suggested = decision
+                .station
+                .as_ref()
+                .map_or_else(|| "-".to_owned(), |s| s.to_string());
+            decision.fallbacks.push(format!(
+                "{OPERATOR_STATION}：{chosen}；系统建议 {suggested}{}",
+                if decision.triage {
+                    "（待派单 triage）"
+                } else {
+                    ""
+                }
+            ));
+            decision.station = Some(chosen.clone());
+            decision.triage = false;
+        }
         let duplicate = routing
             .find_duplicate(self.store.as_ref(), &ticket.text, &decision, now)
             .await?;
@@ -604,6 +626,7 @@ impl Hotline {
                         .then(|| changed.division.clone())
                         .flatten()
                 }),
+                station: None,
             };
             let decision = routing.decide(&changed, &hints);
             let target = decision.station.clone().filter(|_| !decision.triage);

@@ -143,8 +143,10 @@ pub(super) async fn board_page(
                 }
                 (body)
                 h2 { "超期与即将超期 Overdue and about to breach" }
-                // Live: refreshed on its own, outside any form.
-                div #at-risk hx-get=(format!("/desk/board/at-risk?division={}", query.division)) hx-trigger="load, every 10s" hx-swap="innerHTML" {
+                // Live: refreshed on every event of the shared stream (a ticket signed, a timer's
+                // flag) and every 10 s (a deadline passing is no event); outside any form.
+                div #at-risk.live hx-get=(format!("/desk/board/at-risk?division={}", query.division))
+                    hx-trigger="load, desk:changed from:body, every 10s, desk:poll from:body" hx-swap="innerHTML" hx-sync="this:queue last" {
                     p.muted { "加载中 Loading…" }
                 }
             }

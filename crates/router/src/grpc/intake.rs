@@ -39,6 +39,17 @@ impl Intake for IntakeApi {
         let new = convert::new_ticket(&req).map_err(invalid)?;
         let station =
             optional(&req.station_id, |s| convert::station_id("station_id", s)).map_err(invalid)?;
+        let chosen = optional(&req.route_station_id, |s| {
+            convert::station_id("route_station_id", s)
+        })
+        .map_err(invalid)?;
+        if chosen.is_some() && (station.is_some() || req.hold) {
+            return Err(invalid(hotline_core::InvalidInput::new(
+                "route_station_id",
+                "a routed request with the operator's station is neither dispatched by hand \
+                 (station_id) nor held (hold): give one of the three",
+            )));
+        }
         let disposition = match (station, req.hold) {
             (Some(_), true) => {
                 return Err(invalid(hotline_core::InvalidInput::new(
@@ -53,6 +64,7 @@ impl Intake for IntakeApi {
                 nature: nature_in("nature", req.nature).map_err(invalid)?,
                 urgency: urgency_in("urgency", req.urgency).map_err(invalid)?,
                 division: new.division.clone(),
+                station: chosen,
             }),
         };
         let submitted = self.hotline.submit_as(&who, new, disposition).await?;
