@@ -287,10 +287,10 @@ impl Content {
             &self.source.link,
             limits::SOURCE_LINK,
         )?;
-        if !self.source.link.is_empty()
-            && !(self.source.link.starts_with("https://")
-                || self.source.link.starts_with("http://"))
-        {
+        let web = ["https://", "http://"]
+            .iter()
+            .any(|scheme| self.source.link.starts_with(scheme));
+        if !self.source.link.is_empty() && !web {
             // A link is opened by operators from the desk: only web addresses, never
             // `javascript:` or a file path.
             return Err(InvalidInput::new(

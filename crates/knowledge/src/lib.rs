@@ -22,8 +22,10 @@
 //!   withdraw) and the reads.
 //! - [`search`]: the index ([`KnowledgeIndex`]), its tokenizers and ranking, its sync with the
 //!   store ([`IndexSync`]), and the offline benchmark with the baselines.
+//! - [`cli`]: `hotline knowledge eval`, the offline search benchmark.
 //! - [`error`]: [`KnowledgeError`] and its closed [`ErrorCode`].
 
+pub mod cli;
 pub mod domain;
 pub mod error;
 pub mod search;
