@@ -74,6 +74,12 @@ impl Segmenter {
         &self.added
     }
 
+    /// The dictionary itself (jieba's plus the hotline words plus the added ones), for other
+    /// tokenizers that must split words exactly as the classifier does (the knowledge index).
+    pub fn jieba(&self) -> &Jieba {
+        &self.jieba
+    }
+
     /// Splits `text` into words, dropping whitespace and punctuation-only tokens.
     /// Returns byte ranges into `text`.
     pub fn words<'a>(&self, text: &'a str) -> Vec<&'a str> {

@@ -34,6 +34,8 @@ pub enum Command {
     /// Staff accounts, integrator keys and signing keys, offline on the store (the Admin RPCs
     /// do the same on a running router).
     Staff(StaffArgs),
+    /// The knowledge base offline: `eval` measures search quality on CSV files.
+    Knowledge(hotline_knowledge::cli::KnowledgeArgs),
 }
 
 #[derive(Debug, Clone, Args)]

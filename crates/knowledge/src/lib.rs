@@ -1,0 +1,42 @@
+//! The operators' knowledge base (知识库, issue 21): one right answer, found while the caller is
+//! on the line.
+//!
+//! Articles live in the system of record (the ticket store's database, migration 0009): every
+//! version of their content is kept with who wrote it and when, and every change (created,
+//! edited, submitted, approved, rejected, withdrawn) is logged. An article is a draft, in
+//! review, published or withdrawn; while an edit of a published article is a draft or in
+//! review, the published version stays the one callers are read. Every write checks the
+//! version the writer read: a stale one is refused, naming the current version, and nothing
+//! is overwritten.
+//!
+//! Search is a tantivy index in RAM derived from the store (rebuilt on start, followed by
+//! revision), with jieba words from the classifier's dictionary beside character bigrams, and
+//! filters applied per query: category, the caller's division chain (street, district, city;
+//! city-wide only when the territory is unresolved), published and in effect on the call's date.
+//!
+//! # Layout
+//! - [`domain`]: [`Content`] and its validation against a [`Catalogue`], [`Status`],
+//!   [`Article`], [`Version`], [`HistoryEntry`], the territory chain.
+//! - [`store`]: [`KnowledgeStore`], with SQLite and PostgreSQL implementations.
+//! - [`service`]: [`Knowledge`], the lifecycle (create, update, submit, approve, reject,
+//!   withdraw) and the reads.
+//! - [`search`]: the index ([`KnowledgeIndex`]), its tokenizers and ranking, its sync with the
+//!   store ([`IndexSync`]), and the offline benchmark with the issue's baselines.
+//! - [`cli`]: `hotline knowledge eval`, the offline search benchmark.
+//! - [`error`]: [`KnowledgeError`] and its closed [`ErrorCode`].
+
+pub mod cli;
+pub mod domain;
+pub mod error;
+pub mod search;
+pub mod service;
+pub mod store;
+
+pub use domain::{
+    Action, Article, ArticleId, Catalogue, Content, FixedCatalogue, HistoryEntry, Source, Status,
+    Version,
+};
+pub use error::{ErrorCode, KnowledgeError};
+pub use search::{Hit, IndexSync, KnowledgeIndex, Ranking, SearchRequest};
+pub use service::Knowledge;
+pub use store::{KnowledgeStore, PgKnowledge, SqliteKnowledge};

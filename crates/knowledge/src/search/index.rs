@@ -1,0 +1,544 @@
+//! The search index: a tantivy index in RAM holding one document per live article, derived
+//! from the store and rebuilt from it at will. Filters (category, territory chain, effective
+//! on the call's date) are applied when a query runs, because the date moves without any
+//! change in the store.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::sync::Mutex;
+
+use chrono::{Datelike, NaiveDate};
+use hotline_classify::segment::Segmenter;
+use hotline_core::{CategoryCode, DivisionCode};
+use tantivy::collector::TopDocs;
+use tantivy::query::{
+    BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, RangeQuery, TermQuery,
+};
+use tantivy::schema::{
+    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED,
+    STRING,
+};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+use super::ranking::{Ranking, Weights};
+use super::tokens::{self, Analyzers};
+use crate::domain::{division_chain, ArticleId, Level, Version};
+use crate::KnowledgeError;
+
+/// The writer's memory budget. 50 MB holds a 100,000-article base in one or two segments.
+const WRITER_MEMORY: usize = 50_000_000;
+/// Snippet length in characters: about what an operator reads at a glance.
+const SNIPPET_CHARS: usize = 120;
+
+/// What the index holds of one article.
+#[derive(Debug, Clone, Default)]
+pub struct Entry {
+    /// The article id (or, offline, any unique key).
+    pub key: String,
+    pub version: u32,
+    pub title: String,
+    pub alt_questions: Vec<String>,
+    pub answer: String,
+    pub categories: Vec<String>,
+    pub territories: Vec<String>,
+    pub effective_from: Option<NaiveDate>,
+    pub effective_until: Option<NaiveDate>,
+}
+
+impl Entry {
+    pub fn of(version: &Version) -> Self {
+        let c = &version.content;
+        Self {
+            key: version.article.to_string(),
+            version: version.number,
+            title: c.title.clone(),
+            alt_questions: c.alt_questions.clone(),
+            answer: c.answer.clone(),
+            categories: c.categories.iter().map(|c| c.as_str().to_owned()).collect(),
+            territories: c
+                .territories
+                .iter()
+                .map(|t| t.as_str().to_owned())
+                .collect(),
+            effective_from: Some(c.effective_from),
+            effective_until: c.effective_until,
+        }
+    }
+}
+
+/// What a search looks for.
+#[derive(Debug, Clone)]
+pub struct SearchRequest<'a> {
+    /// What the operator typed, or the caller's message.
+    pub text: &'a str,
+    /// Articles of any of these categories; empty: any category.
+    pub categories: &'a [CategoryCode],
+    /// The caller's division: articles of its street, district or city. `None` (territory not
+    /// resolved): city-wide articles only.
+    pub territory: Option<&'a DivisionCode>,
+    /// The call's date: articles in effect that day.
+    pub on: NaiveDate,
+    pub limit: usize,
+}
+
+/// One article found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    pub key: String,
+    pub version: u32,
+    pub title: String,
+    pub score: f32,
+    /// The passage of the answer that matches best, as plain text.
+    pub fragment: String,
+    /// Byte ranges of `fragment` to highlight.
+    pub highlighted: Vec<std::ops::Range<usize>>,
+    /// `fragment` with the matches in `<b>`, everything else HTML-escaped (an article's own
+    /// markup is shown as text).
+    pub snippet_html: String,
+}
+
+impl Hit {
+    pub fn article(&self) -> Result<ArticleId, KnowledgeError> {
+        ArticleId::parse("key", &self.key).map_err(|e| KnowledgeError::Corrupt(e.message))
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Fields {
+    key: Field,
+    version: Field,
+    seq: Field,
+    title: Field,
+    question_words: Field,
+    question_bigrams: Field,
+    answer_words: Field,
+    answer_bigrams: Field,
+    answer_unigrams: Field,
+    answer_trigrams: Field,
+    categories: Field,
+    territories: Field,
+    levels: Field,
+    from_day: Field,
+    until_day: Field,
+}
+
+fn text_field(
+    builder: &mut tantivy::schema::SchemaBuilder,
+    name: &str,
+    tokenizer: &str,
+    stored: bool,
+) -> Field {
+    let indexing = TextFieldIndexing::default()
+        .set_tokenizer(tokenizer)
+        .set_index_option(IndexRecordOption::WithFreqsAndPositions);
+    let mut options = TextOptions::default().set_indexing_options(indexing);
+    if stored {
+        options = options.set_stored();
+    }
+    builder.add_text_field(name, options)
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let fields = Fields {
+        key: b.add_text_field("key", STRING | STORED),
+        version: b.add_u64_field("version", STORED),
+        seq: b.add_u64_field("seq", FAST),
+        title: b.add_text_field("title", STORED),
+        question_words: text_field(&mut b, "question_words", tokens::WORDS, false),
+        question_bigrams: text_field(&mut b, "question_bigrams", tokens::BIGRAMS, false),
+        answer_words: text_field(&mut b, "answer_words", tokens::WORDS, true),
+        answer_bigrams: text_field(&mut b, "answer_bigrams", tokens::BIGRAMS, false),
+        answer_unigrams: text_field(&mut b, "answer_unigrams", tokens::UNIGRAMS, false),
+        answer_trigrams: text_field(&mut b, "answer_trigrams", tokens::TRIGRAMS, false),
+        categories: b.add_text_field("categories", STRING),
+        territories: b.add_text_field("territories", STRING),
+        levels: b.add_text_field("levels", STRING),
+        from_day: b.add_i64_field("from_day", INDEXED | FAST),
+        until_day: b.add_i64_field("until_day", INDEXED | FAST),
+    };
+    (b.build(), fields)
+}
+
+/// A character gram of the second stage: (is a bigram, the gram).
+type Gram = (bool, String);
+
+fn day(date: NaiveDate) -> i64 {
+    i64::from(date.num_days_from_ce())
+}
+
+/// The index and its writer. Searches take no lock; writes are serialised.
+pub struct KnowledgeIndex {
+    reader: IndexReader,
+    writer: Mutex<IndexWriter>,
+    fields: Fields,
+    analyzers: Analyzers,
+    ranking: Ranking,
+    next_seq: Mutex<u64>,
+}
+
+impl std::fmt::Debug for KnowledgeIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KnowledgeIndex")
+            .field("ranking", &self.ranking)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KnowledgeIndex {
+    /// An empty index in RAM: it is derived from the store and rebuilt at start, so nothing
+    /// is gained by keeping it on disk.
+    pub fn new(segmenter: &Segmenter, ranking: Ranking) -> Result<Self, KnowledgeError> {
+        let (schema, fields) = schema();
+        let index = Index::create_in_ram(schema);
+        let analyzers = Analyzers::new(segmenter);
+        analyzers.register(&index);
+        // One indexing thread: the machine's cores belong to the router; a rebuild of a
+        // 100,000-article base still takes seconds.
+        let writer = index.writer_with_num_threads(1, WRITER_MEMORY)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(Self {
+            reader,
+            writer: Mutex::new(writer),
+            fields,
+            analyzers,
+            ranking,
+            next_seq: Mutex::new(0),
+        })
+    }
+
+    pub fn ranking(&self) -> &Ranking {
+        &self.ranking
+    }
+
+    /// How many articles the index holds.
+    pub fn len(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn document(&self, entry: &Entry, seq: u64) -> TantivyDocument {
+        let f = &self.fields;
+        let mut doc = TantivyDocument::new();
+        doc.add_text(f.key, &entry.key);
+        doc.add_u64(f.version, u64::from(entry.version));
+        doc.add_u64(f.seq, seq);
+        doc.add_text(f.title, &entry.title);
+        for question in std::iter::once(&entry.title).chain(&entry.alt_questions) {
+            if question.is_empty() {
+                continue;
+            }
+            doc.add_text(f.question_words, question);
+            doc.add_text(f.question_bigrams, question);
+        }
+        doc.add_text(f.answer_words, &entry.answer);
+        doc.add_text(f.answer_bigrams, &entry.answer);
+        doc.add_text(f.answer_unigrams, &entry.answer);
+        doc.add_text(f.answer_trigrams, &entry.answer);
+        for category in &entry.categories {
+            doc.add_text(f.categories, category);
+        }
+        for territory in &entry.territories {
+            doc.add_text(f.territories, territory);
+            let level = DivisionCode::parse("territory", territory)
+                .ok()
+                .and_then(|code| Level::of(&code));
+            if level == Some(Level::City) {
+                doc.add_text(f.levels, "city");
+            }
+        }
+        doc.add_i64(f.from_day, entry.effective_from.map_or(i64::MIN, day));
+        doc.add_i64(f.until_day, entry.effective_until.map_or(i64::MAX, day));
+        doc
+    }
+
+    /// Replaces the whole content with `entries` (a rebuild).
+    pub fn replace_all(&self, entries: &[Entry]) -> Result<(), KnowledgeError> {
+        let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let mut seq = self.next_seq.lock().unwrap_or_else(|e| e.into_inner());
+        writer.delete_all_documents()?;
+        for entry in entries {
+            writer.add_document(self.document(entry, *seq))?;
+            *seq += 1;
+        }
+        writer.commit()?;
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// Adds or replaces the given entries and removes the given keys, in one commit.
+    pub fn update(&self, upserts: &[Entry], removals: &[String]) -> Result<(), KnowledgeError> {
+        let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let mut seq = self.next_seq.lock().unwrap_or_else(|e| e.into_inner());
+        for key in removals {
+            writer.delete_term(Term::from_field_text(self.fields.key, key));
+        }
+        for entry in upserts {
+            writer.delete_term(Term::from_field_text(self.fields.key, &entry.key));
+            writer.add_document(self.document(entry, *seq))?;
+            *seq += 1;
+        }
+        writer.commit()?;
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// The ranking query for `text`: every distinct term of each weighted field, boosted by
+    /// the field's weight and the term's count in the text. `None` if `text` has no term.
+    fn text_query(&self, text: &str, weights: &Weights) -> Option<Box<dyn Query>> {
+        let f = &self.fields;
+        let a = &self.analyzers;
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut by_analyzer = |analyzer: &tantivy::tokenizer::TextAnalyzer,
+                               targets: &[(Field, f32)]| {
+            if targets.iter().all(|(_, w)| *w <= 0.0) {
+                return;
+            }
+            let mut counts: BTreeMap<String, u32> = BTreeMap::new();
+            for term in tokens::terms(analyzer, text) {
+                *counts.entry(term).or_default() += 1;
+            }
+            for (term, count) in &counts {
+                let weight = weights.query_tf.weight(*count);
+                for &(field, boost) in targets {
+                    if boost <= 0.0 {
+                        continue;
+                    }
+                    let query = TermQuery::new(
+                        Term::from_field_text(field, term),
+                        IndexRecordOption::WithFreqs,
+                    );
+                    clauses.push((
+                        Occur::Should,
+                        Box::new(BoostQuery::new(Box::new(query), boost * weight)),
+                    ));
+                }
+            }
+        };
+        by_analyzer(
+            &a.words,
+            &[
+                (f.answer_words, weights.answer_words),
+                (f.question_words, weights.question_words),
+            ],
+        );
+        by_analyzer(
+            &a.bigrams,
+            &[
+                (f.answer_bigrams, weights.answer_bigrams),
+                (f.question_bigrams, weights.question_bigrams),
+            ],
+        );
+        by_analyzer(&a.unigrams, &[(f.answer_unigrams, weights.answer_unigrams)]);
+        by_analyzer(&a.trigrams, &[(f.answer_trigrams, weights.answer_trigrams)]);
+        if clauses.is_empty() {
+            return None;
+        }
+        Some(Box::new(BooleanQuery::new(clauses)))
+    }
+
+    fn filters(&self, request: &SearchRequest<'_>) -> Vec<Box<dyn Query>> {
+        let f = &self.fields;
+        let any_of = |field: Field, values: &mut dyn Iterator<Item = String>| -> Box<dyn Query> {
+            let clauses: Vec<(Occur, Box<dyn Query>)> = values
+                .map(|v| {
+                    let q: Box<dyn Query> = Box::new(TermQuery::new(
+                        Term::from_field_text(field, &v),
+                        IndexRecordOption::Basic,
+                    ));
+                    (Occur::Should, q)
+                })
+                .collect();
+            Box::new(BooleanQuery::new(clauses))
+        };
+        let mut filters: Vec<Box<dyn Query>> = Vec::new();
+        if !request.categories.is_empty() {
+            filters.push(any_of(
+                f.categories,
+                &mut request.categories.iter().map(|c| c.as_str().to_owned()),
+            ));
+        }
+        let chain = request.territory.map(division_chain).unwrap_or_default();
+        if chain.is_empty() {
+            filters.push(any_of(f.levels, &mut std::iter::once("city".to_owned())));
+        } else {
+            filters.push(any_of(f.territories, &mut chain.into_iter()));
+        }
+        let on = day(request.on);
+        filters.push(Box::new(RangeQuery::new(
+            Bound::Unbounded,
+            Bound::Included(Term::from_field_i64(f.from_day, on)),
+        )));
+        filters.push(Box::new(RangeQuery::new(
+            Bound::Included(Term::from_field_i64(f.until_day, on)),
+            Bound::Unbounded,
+        )));
+        filters
+    }
+
+    /// The best `request.limit` live articles for the request, best first, with snippets.
+    pub fn search(&self, request: &SearchRequest<'_>) -> Result<Vec<Hit>, KnowledgeError> {
+        let Some(text) = self.text_query(request.text, self.ranking.profile(request.text)) else {
+            return Ok(Vec::new());
+        };
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, text)];
+        for filter in self.filters(request) {
+            // A filter selects; it must not change the ranking.
+            clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(filter, 0.0))));
+        }
+        let query = BooleanQuery::new(clauses);
+        let searcher = self.reader.searcher();
+        let weights = self.ranking.profile(request.text);
+        let first = searcher.search(
+            &query,
+            &TopDocs::with_limit(request.limit.max(weights.rerank_depth).max(1)).order_by_score(),
+        )?;
+        let mut top = self.rerank(&searcher, request.text, weights, first)?;
+        top.truncate(request.limit.max(1));
+        let mut snippets = SnippetGenerator::create(&searcher, &query, self.fields.answer_words)?;
+        snippets.set_max_num_chars(SNIPPET_CHARS);
+        let mut hits = Vec::with_capacity(top.len());
+        for (score, address) in top {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            let text_of = |field: Field| {
+                doc.get_first(field)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            let snippet = snippets.snippet_from_doc(&doc);
+            hits.push(Hit {
+                key: text_of(self.fields.key),
+                version: doc
+                    .get_first(self.fields.version)
+                    .and_then(|v| v.as_u64())
+                    .and_then(|v| u32::try_from(v).ok())
+                    .unwrap_or_default(),
+                title: text_of(self.fields.title),
+                score,
+                fragment: snippet.fragment().to_owned(),
+                highlighted: snippet.highlighted().to_vec(),
+                snippet_html: snippet.to_html(),
+            });
+        }
+        Ok(hits)
+    }
+
+    /// The second stage: the first `weights.rerank_depth` documents BM25 found are scored
+    /// again by a blend of their BM25 score (relative to the best) and the cosine between the
+    /// text's and the answer's character 1-2-gram TF-IDF vectors (sublinear tf, idf from the
+    /// index's own document frequencies). BM25 rewards long answers that repeat a query's
+    /// grams; the cosine normalises both sides, which the civic corpus showed to matter. The
+    /// reranked documents stay ahead of the rest, whose order is BM25's.
+    fn rerank(
+        &self,
+        searcher: &tantivy::Searcher,
+        text: &str,
+        weights: &Weights,
+        first: Vec<(f32, tantivy::DocAddress)>,
+    ) -> Result<Vec<(f32, tantivy::DocAddress)>, KnowledgeError> {
+        let depth = weights.rerank_depth.min(first.len());
+        let best = first.first().map_or(0.0, |(s, _)| *s);
+        if depth == 0 || weights.cosine <= 0.0 || best <= 0.0 {
+            return Ok(first);
+        }
+        let n = searcher.num_docs() as f32;
+        let mut idf: std::collections::HashMap<Gram, f32> = Default::default();
+        let mut vector = |text: &str| -> Result<Vec<(Gram, f32)>, KnowledgeError> {
+            let mut counts: BTreeMap<Gram, u32> = BTreeMap::new();
+            for (bigram, analyzer) in [
+                (false, &self.analyzers.unigrams),
+                (true, &self.analyzers.bigrams),
+            ] {
+                for gram in tokens::terms(analyzer, text) {
+                    *counts.entry((bigram, gram)).or_default() += 1;
+                }
+            }
+            let mut out = Vec::with_capacity(counts.len());
+            for (key, count) in counts {
+                let weight = match idf.get(&key) {
+                    Some(w) => *w,
+                    None => {
+                        let field = if key.0 {
+                            self.fields.answer_bigrams
+                        } else {
+                            self.fields.answer_unigrams
+                        };
+                        let df = searcher.doc_freq(&Term::from_field_text(field, &key.1))? as f32;
+                        let w = ((1.0 + n) / (1.0 + df)).ln() + 1.0;
+                        idf.insert(key.clone(), w);
+                        w
+                    }
+                };
+                out.push((key, (1.0 + (count as f32).ln()) * weight));
+            }
+            let norm = out.iter().map(|(_, w)| w * w).sum::<f32>().sqrt();
+            if norm > 0.0 {
+                out.iter_mut().for_each(|(_, w)| *w /= norm);
+            }
+            Ok(out)
+        };
+        let query: std::collections::HashMap<Gram, f32> = vector(text)?.into_iter().collect();
+        let mut reranked = Vec::with_capacity(first.len());
+        for &(score, address) in &first[..depth] {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            let answer = doc
+                .get_first(self.fields.answer_words)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_owned();
+            let cosine: f32 = vector(&answer)?
+                .iter()
+                .filter_map(|(key, w)| query.get(key).map(|q| q * w))
+                .sum();
+            let blended = (1.0 - weights.cosine) * score / best + weights.cosine * cosine;
+            reranked.push((1.0 + blended, address));
+        }
+        reranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+        reranked.extend(first[depth..].iter().map(|&(s, a)| (s / best, a)));
+        Ok(reranked)
+    }
+
+    /// Every document that matches `text`, as (score, insertion order) with no filter: the
+    /// offline evaluation ranks the whole base.
+    pub fn score_all(&self, text: &str) -> Result<Vec<(f32, u64)>, KnowledgeError> {
+        self.score_all_with(text, self.ranking.profile(text))
+    }
+
+    /// [`KnowledgeIndex::score_all`] with the given weights instead of the index's own (for
+    /// tuning them).
+    pub fn score_all_with(
+        &self,
+        text: &str,
+        weights: &Weights,
+    ) -> Result<Vec<(f32, u64)>, KnowledgeError> {
+        let Some(query) = self.text_query(text, weights) else {
+            return Ok(Vec::new());
+        };
+        let searcher = self.reader.searcher();
+        let limit = usize::try_from(searcher.num_docs())
+            .unwrap_or(usize::MAX)
+            .max(1);
+        let first = searcher.search(&query, &TopDocs::with_limit(limit).order_by_score())?;
+        let top = self.rerank(&searcher, text, weights, first)?;
+        let mut columns = Vec::with_capacity(searcher.segment_readers().len());
+        for segment in searcher.segment_readers() {
+            columns.push(segment.fast_fields().u64("seq")?);
+        }
+        Ok(top
+            .into_iter()
+            .filter_map(|(score, address)| {
+                columns[address.segment_ord as usize]
+                    .first(address.doc_id)
+                    .map(|seq| (score, seq))
+            })
+            .collect())
+    }
+}

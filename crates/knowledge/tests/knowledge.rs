@@ -1,0 +1,638 @@
+//! The knowledge base's behaviour on SQLite and PostgreSQL: the lifecycle, every version
+//! kept, the version check, the four-eyes rule, and the index derived from the store with its
+//! filters (territory chain, category, dates, status) and its rebuild and refresh.
+//!
+//! Territories: city 3205, districts 320508 (姑苏区) and 320505, street 320508021 in 320508.
+
+use std::sync::Arc;
+
+use chrono::{NaiveDate, TimeZone, Utc};
+use hotline_classify::segment::Segmenter;
+use hotline_core::{CategoryCode, DivisionCode, ManualClock, StaffId, StationId};
+use hotline_knowledge::domain::{Action, Content, FixedCatalogue, Source, Status};
+use hotline_knowledge::search::{IndexSync, KnowledgeIndex, Ranking, SearchRequest};
+use hotline_knowledge::{Knowledge, KnowledgeError, KnowledgeStore, PgKnowledge, SqliteKnowledge};
+use hotline_store::testing::{fresh_postgres_url, TempDir};
+
+fn staff(id: &str) -> StaffId {
+    StaffId::parse("staff", id).unwrap()
+}
+
+fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).unwrap()
+}
+
+fn div(code: &str) -> DivisionCode {
+    DivisionCode::parse("division", code).unwrap()
+}
+
+fn cat(code: &str) -> CategoryCode {
+    CategoryCode::parse("category", code).unwrap()
+}
+
+fn catalogue() -> FixedCatalogue {
+    FixedCatalogue {
+        categories: ["CJ.WY", "JT.GJ", "SB.GJJ"]
+            .iter()
+            .map(|c| cat(c))
+            .collect(),
+        divisions: ["3205", "320508", "320505", "320508021"]
+            .iter()
+            .map(|d| div(d))
+            .collect(),
+    }
+}
+
+fn content(title: &str, answer: &str, category: &str, territory: &str) -> Content {
+    Content {
+        title: title.into(),
+        alt_questions: Vec::new(),
+        answer: answer.into(),
+        internal_note: String::new(),
+        categories: vec![cat(category)],
+        territories: vec![div(territory)],
+        source: Source {
+            name: "苏州市住房公积金管理办法".into(),
+            number: "苏府规字〔2024〕1号".into(),
+            link: "https://example.org/gjj".into(),
+        },
+        effective_from: day(2025, 1, 1),
+        effective_until: None,
+        owner: StationId::parse("owner", "320508-office").unwrap(),
+        review_on: Some(day(2026, 1, 1)),
+    }
+}
+
+struct World {
+    kb: Knowledge,
+    store: Arc<dyn KnowledgeStore>,
+    clock: ManualClock,
+    _dir: Option<TempDir>,
+}
+
+async fn sqlite() -> World {
+    let dir = TempDir::new();
+    let store: Arc<dyn KnowledgeStore> =
+        Arc::new(SqliteKnowledge::open_dir(dir.path()).await.unwrap());
+    world(store, Some(dir))
+}
+
+async fn postgres() -> World {
+    let url = fresh_postgres_url().await.unwrap();
+    let store: Arc<dyn KnowledgeStore> = Arc::new(PgKnowledge::connect(&url, 4).await.unwrap());
+    world(store, None)
+}
+
+fn world(store: Arc<dyn KnowledgeStore>, dir: Option<TempDir>) -> World {
+    let clock = ManualClock::new(Utc.with_ymd_and_hms(2025, 3, 1, 2, 0, 0).unwrap());
+    let kb = Knowledge::new(
+        Arc::clone(&store),
+        Arc::new(catalogue()),
+        Arc::new(clock.clone()),
+    );
+    World {
+        kb,
+        store,
+        clock,
+        _dir: dir,
+    }
+}
+
+/// Runs each scenario on both backends.
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $name() { super::$name(super::sqlite().await).await; })*
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $name() { super::$name(super::postgres().await).await; })*
+        }
+    };
+}
+
+on_both!(
+    an_article_goes_from_draft_through_review_to_published_and_keeps_every_version,
+    a_stale_version_is_refused_naming_the_current_one_and_nothing_is_overwritten,
+    concurrent_edits_of_one_version_let_exactly_one_through,
+    a_reviewer_never_approves_their_own_edit,
+    rejection_needs_a_reason_and_returns_the_draft,
+    withdrawal_takes_the_live_version_off_and_needs_one,
+    external_keys_are_unique,
+    the_index_filters_by_territory_chain_category_date_and_status,
+    the_index_follows_edits_approvals_and_withdrawals,
+);
+
+async fn an_article_goes_from_draft_through_review_to_published_and_keeps_every_version(w: World) {
+    let (editor, reviewer) = (staff("ed1"), staff("sup1"));
+    let a =
+        w.kb.create(
+            &editor,
+            content(
+                "公积金怎么提取",
+                "带身份证到公积金中心办理。",
+                "SB.GJJ",
+                "3205",
+            ),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(a.status, Status::Draft);
+    assert_eq!(a.latest.number, 1);
+    assert_eq!(a.live, None);
+
+    w.kb.submit(&editor, a.id, 1).await.unwrap();
+    let published = w.kb.approve(&reviewer, a.id, 1).await.unwrap();
+    assert_eq!(published.status, Status::Published);
+    assert_eq!(published.live_version(), Some(1));
+
+    // An edit of a published article: a new draft version; the published one stays live.
+    w.clock.advance(chrono::Duration::hours(1));
+    let edited =
+        w.kb.update(
+            &editor,
+            a.id,
+            1,
+            content(
+                "公积金怎么提取",
+                "网上办理：登录公积金网厅提取。",
+                "SB.GJJ",
+                "3205",
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(edited.status, Status::Draft);
+    assert_eq!(edited.latest.number, 2);
+    assert_eq!(edited.live_version(), Some(1));
+    assert_eq!(
+        edited.live.as_ref().unwrap().content.answer,
+        "带身份证到公积金中心办理。"
+    );
+    let in_review = w.kb.submit(&editor, a.id, 2).await.unwrap();
+    assert_eq!(in_review.status, Status::InReview);
+    assert_eq!(in_review.live_version(), Some(1));
+    assert_eq!(w.kb.review_list().await.unwrap().len(), 1);
+
+    let approved = w.kb.approve(&reviewer, a.id, 2).await.unwrap();
+    assert_eq!(approved.live_version(), Some(2));
+    assert!(w.kb.review_list().await.unwrap().is_empty());
+
+    let versions = w.kb.versions(a.id).await.unwrap();
+    assert_eq!(versions.len(), 2);
+    assert_eq!(versions[0].content.answer, "带身份证到公积金中心办理。");
+    assert_eq!(versions[1].content.answer, "网上办理：登录公积金网厅提取。");
+    assert!(versions.iter().all(|v| v.author == editor));
+    assert!(versions[1].created_at > versions[0].created_at);
+    // The source and dates survive the round trip through the store.
+    assert_eq!(versions[1].content.source.number, "苏府规字〔2024〕1号");
+    assert_eq!(versions[1].content.review_on, Some(day(2026, 1, 1)));
+
+    let history: Vec<(Action, u32, String)> =
+        w.kb.history(a.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|h| (h.action, h.version, h.actor.as_str().to_owned()))
+            .collect();
+    assert_eq!(
+        history,
+        [
+            (Action::Created, 1, "ed1".to_owned()),
+            (Action::Submitted, 1, "ed1".to_owned()),
+            (Action::Approved, 1, "sup1".to_owned()),
+            (Action::Edited, 2, "ed1".to_owned()),
+            (Action::Submitted, 2, "ed1".to_owned()),
+            (Action::Approved, 2, "sup1".to_owned()),
+        ]
+    );
+}
+
+async fn a_stale_version_is_refused_naming_the_current_one_and_nothing_is_overwritten(w: World) {
+    let editor = staff("ed1");
+    let a =
+        w.kb.create(
+            &editor,
+            content("路灯不亮", "请拨打路灯报修电话。", "JT.GJ", "3205"),
+            None,
+        )
+        .await
+        .unwrap();
+    w.kb.update(
+        &staff("ed2"),
+        a.id,
+        1,
+        content("路灯不亮", "第二版答复。", "JT.GJ", "3205"),
+    )
+    .await
+    .unwrap();
+    let err =
+        w.kb.update(
+            &editor,
+            a.id,
+            1,
+            content("路灯不亮", "覆盖？", "JT.GJ", "3205"),
+        )
+        .await
+        .unwrap_err();
+    match &err {
+        KnowledgeError::StaleVersion {
+            expected, current, ..
+        } => assert_eq!((*expected, *current), (1, 2)),
+        other => panic!("expected a stale version, got {other:?}"),
+    }
+    assert!(err.to_string().contains("current version is 2"), "{err}");
+    let now = w.kb.get(a.id).await.unwrap();
+    assert_eq!(now.latest.number, 2);
+    assert_eq!(now.latest.content.answer, "第二版答复。");
+    assert_eq!(w.kb.versions(a.id).await.unwrap().len(), 2);
+    // Transitions check the version too: submitting version 1 is refused.
+    assert!(matches!(
+        w.kb.submit(&editor, a.id, 1).await,
+        Err(KnowledgeError::StaleVersion { current: 2, .. })
+    ));
+}
+
+async fn concurrent_edits_of_one_version_let_exactly_one_through(w: World) {
+    let a =
+        w.kb.create(
+            &staff("ed1"),
+            content("停车费", "按物价局标准。", "CJ.WY", "3205"),
+            None,
+        )
+        .await
+        .unwrap();
+    let edits = (0..6).map(|i| {
+        let kb = w.kb.clone();
+        tokio::spawn(async move {
+            kb.update(
+                &staff(&format!("ed{i}")),
+                a.id,
+                1,
+                content("停车费", &format!("答复 {i}"), "CJ.WY", "3205"),
+            )
+            .await
+        })
+    });
+    let results = futures_join(edits.collect()).await;
+    let won = results.iter().filter(|r| r.is_ok()).count();
+    let stale = results
+        .iter()
+        .filter(|r| matches!(r, Err(KnowledgeError::StaleVersion { current: 2, .. })))
+        .count();
+    assert_eq!((won, stale), (1, 5), "{results:?}");
+    assert_eq!(w.kb.versions(a.id).await.unwrap().len(), 2);
+}
+
+async fn futures_join<T>(handles: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
+    let mut out = Vec::with_capacity(handles.len());
+    for handle in handles {
+        out.push(handle.await.unwrap());
+    }
+    out
+}
+
+async fn a_reviewer_never_approves_their_own_edit(w: World) {
+    let (ed, sup) = (staff("ed1"), staff("sup1"));
+    let a =
+        w.kb.create(&sup, content("物业费", "按合同。", "CJ.WY", "320508"), None)
+            .await
+            .unwrap();
+    w.kb.submit(&sup, a.id, 1).await.unwrap();
+    let err = w.kb.approve(&sup, a.id, 1).await.unwrap_err();
+    assert!(
+        matches!(err, KnowledgeError::OwnEdit { version: 1, .. }),
+        "{err:?}"
+    );
+    assert_eq!(err.code(), hotline_knowledge::ErrorCode::PermissionDenied);
+
+    // Someone else's later edit does not launder the reviewer's own earlier one.
+    w.kb.update(
+        &ed,
+        a.id,
+        1,
+        content("物业费", "按合同约定。", "CJ.WY", "320508"),
+    )
+    .await
+    .unwrap();
+    w.kb.submit(&ed, a.id, 2).await.unwrap();
+    assert!(matches!(
+        w.kb.approve(&sup, a.id, 2).await,
+        Err(KnowledgeError::OwnEdit { version: 1, .. })
+    ));
+    let approved = w.kb.approve(&staff("sup2"), a.id, 2).await.unwrap();
+    assert_eq!(approved.live_version(), Some(2));
+    assert_eq!(approved.status, Status::Published);
+}
+
+async fn rejection_needs_a_reason_and_returns_the_draft(w: World) {
+    let ed = staff("ed1");
+    let a =
+        w.kb.create(
+            &ed,
+            content("公交改线", "12路改经人民路。", "JT.GJ", "3205"),
+            None,
+        )
+        .await
+        .unwrap();
+    // Approving a draft that was never submitted is refused.
+    assert!(matches!(
+        w.kb.approve(&staff("sup1"), a.id, 1).await,
+        Err(KnowledgeError::WrongStatus {
+            status: Status::Draft,
+            ..
+        })
+    ));
+    w.kb.submit(&ed, a.id, 1).await.unwrap();
+    assert!(matches!(
+        w.kb.reject(&staff("sup1"), a.id, 1, "  ").await,
+        Err(KnowledgeError::Invalid(_))
+    ));
+    let rejected =
+        w.kb.reject(&staff("sup1"), a.id, 1, "缺少文号")
+            .await
+            .unwrap();
+    assert_eq!(rejected.status, Status::Draft);
+    let last = w.kb.history(a.id).await.unwrap().pop().unwrap();
+    assert_eq!(
+        (last.action, last.note.as_str()),
+        (Action::Rejected, "缺少文号")
+    );
+}
+
+async fn withdrawal_takes_the_live_version_off_and_needs_one(w: World) {
+    let ed = staff("ed1");
+    let a =
+        w.kb.create(
+            &ed,
+            content("供暖", "本市不集中供暖。", "CJ.WY", "3205"),
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        w.kb.withdraw(&staff("sup1"), a.id, 1, "过时").await,
+        Err(KnowledgeError::WrongStatus { .. })
+    ));
+    w.kb.submit(&ed, a.id, 1).await.unwrap();
+    w.kb.approve(&staff("sup1"), a.id, 1).await.unwrap();
+    let withdrawn =
+        w.kb.withdraw(&staff("sup1"), a.id, 1, "政策调整")
+            .await
+            .unwrap();
+    assert_eq!(withdrawn.status, Status::Withdrawn);
+    assert_eq!(withdrawn.live, None);
+    assert!(w.store.live_articles().await.unwrap().is_empty());
+    // The content is still kept.
+    assert_eq!(w.kb.versions(a.id).await.unwrap().len(), 1);
+}
+
+async fn external_keys_are_unique(w: World) {
+    let ed = staff("ed1");
+    w.kb.create(
+        &ed,
+        content("甲", "答。", "CJ.WY", "3205"),
+        Some("KB-1".into()),
+    )
+    .await
+    .unwrap();
+    let err =
+        w.kb.create(
+            &ed,
+            content("乙", "答。", "CJ.WY", "3205"),
+            Some("KB-1".into()),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, KnowledgeError::ExternalKeyTaken(ref k) if k == "KB-1"),
+        "{err:?}"
+    );
+    let found = w.store.by_external_key("KB-1").await.unwrap().unwrap();
+    assert_eq!(found.latest.content.title, "甲");
+}
+
+/// Creates, submits and approves an article; returns its id.
+async fn publish(w: &World, c: Content) -> hotline_knowledge::ArticleId {
+    let a = w.kb.create(&staff("ed1"), c, None).await.unwrap();
+    w.kb.submit(&staff("ed1"), a.id, a.latest.number)
+        .await
+        .unwrap();
+    w.kb.approve(&staff("sup1"), a.id, a.latest.number)
+        .await
+        .unwrap();
+    a.id
+}
+
+fn titles(
+    index: &KnowledgeIndex,
+    text: &str,
+    territory: Option<&str>,
+    on: NaiveDate,
+) -> Vec<String> {
+    let code = territory.map(div);
+    let mut found: Vec<String> = index
+        .search(&SearchRequest {
+            text,
+            categories: &[],
+            territory: code.as_ref(),
+            on,
+            limit: 10,
+        })
+        .unwrap()
+        .into_iter()
+        .map(|h| h.title)
+        .collect();
+    // Sorted by code point: the filters decide the set, not the order.
+    found.sort();
+    found
+}
+
+async fn the_index_filters_by_territory_chain_category_date_and_status(w: World) {
+    publish(
+        &w,
+        content(
+            "全市停车收费标准",
+            "停车收费按全市统一标准执行。",
+            "CJ.WY",
+            "3205",
+        ),
+    )
+    .await;
+    publish(
+        &w,
+        content(
+            "姑苏区停车收费",
+            "姑苏区停车收费另有规定。",
+            "CJ.WY",
+            "320508",
+        ),
+    )
+    .await;
+    publish(
+        &w,
+        content(
+            "吴中区停车收费",
+            "吴中区停车收费按区规定。",
+            "CJ.WY",
+            "320505",
+        ),
+    )
+    .await;
+    publish(
+        &w,
+        content(
+            "街道停车收费",
+            "本街道停车收费由街道公示。",
+            "CJ.WY",
+            "320508021",
+        ),
+    )
+    .await;
+    let mut expired = content("旧停车收费", "旧的停车收费标准。", "CJ.WY", "3205");
+    expired.effective_until = Some(day(2025, 2, 28));
+    publish(&w, expired).await;
+    let mut future = content("新停车收费", "新的停车收费标准。", "CJ.WY", "3205");
+    future.effective_from = day(2025, 6, 1);
+    publish(&w, future).await;
+    publish(
+        &w,
+        content("公交停车收费", "公交场站停车收费。", "JT.GJ", "3205"),
+    )
+    .await;
+    // A draft is never found.
+    w.kb.create(
+        &staff("ed1"),
+        content("草稿停车收费", "停车收费草稿。", "CJ.WY", "3205"),
+        None,
+    )
+    .await
+    .unwrap();
+
+    let index = Arc::new(KnowledgeIndex::new(&Segmenter::new(), Ranking::default()).unwrap());
+    let sync = IndexSync::new(Arc::clone(&index));
+    assert_eq!(sync.rebuild(w.store.as_ref()).await.unwrap(), 7);
+    let on = day(2025, 3, 1);
+
+    // A community in the street: its street, its district and the city.
+    assert_eq!(
+        titles(&index, "停车收费", Some("320508021019"), on),
+        [
+            "全市停车收费标准",
+            "公交停车收费",
+            "姑苏区停车收费",
+            "街道停车收费"
+        ]
+    );
+    // Another district: the city's and its own only.
+    assert_eq!(
+        titles(&index, "停车收费", Some("320505"), on),
+        ["全市停车收费标准", "公交停车收费", "吴中区停车收费"]
+    );
+    // Territory unresolved: city-wide only.
+    assert_eq!(
+        titles(&index, "停车收费", None, on),
+        ["全市停车收费标准", "公交停车收费"]
+    );
+    // Dates are the call's: the expired one on its last day, the future one once in force.
+    assert!(titles(&index, "停车收费", None, day(2025, 2, 28)).contains(&"旧停车收费".to_owned()));
+    assert!(titles(&index, "停车收费", None, day(2025, 6, 1)).contains(&"新停车收费".to_owned()));
+    // Category.
+    let hits = index
+        .search(&SearchRequest {
+            text: "停车收费",
+            categories: &[cat("JT.GJ")],
+            territory: None,
+            on,
+            limit: 10,
+        })
+        .unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].title, "公交停车收费");
+    // The snippet highlights the matched words and escapes nothing it should not.
+    assert!(
+        hits[0].snippet_html.contains("<b>"),
+        "{}",
+        hits[0].snippet_html
+    );
+}
+
+async fn the_index_follows_edits_approvals_and_withdrawals(w: World) {
+    let id = publish(
+        &w,
+        content(
+            "垃圾分类",
+            "厨余垃圾投放时间为早七点到九点。",
+            "CJ.WY",
+            "3205",
+        ),
+    )
+    .await;
+    let index = Arc::new(KnowledgeIndex::new(&Segmenter::new(), Ranking::default()).unwrap());
+    let sync = IndexSync::new(Arc::clone(&index));
+    sync.refresh(w.store.as_ref()).await.unwrap();
+    let on = day(2025, 3, 1);
+    let search = |text: &str| {
+        index
+            .search(&SearchRequest {
+                text,
+                categories: &[],
+                territory: None,
+                on,
+                limit: 5,
+            })
+            .unwrap()
+    };
+    assert_eq!(search("厨余垃圾")[0].version, 1);
+    assert_eq!(search("厨余垃圾")[0].article().unwrap(), id);
+
+    // An edit in review: the live version is still the one found.
+    w.kb.update(
+        &staff("ed1"),
+        id,
+        1,
+        content(
+            "垃圾分类",
+            "厨余垃圾投放时间改为晚六点到八点。<script>x</script>",
+            "CJ.WY",
+            "3205",
+        ),
+    )
+    .await
+    .unwrap();
+    w.kb.submit(&staff("ed1"), id, 2).await.unwrap();
+    let changed = sync.refresh(w.store.as_ref()).await.unwrap();
+    assert_eq!(changed.indexed, 1);
+    assert_eq!(search("厨余垃圾")[0].version, 1);
+    assert!(search("晚六点").is_empty());
+
+    w.kb.approve(&staff("sup1"), id, 2).await.unwrap();
+    sync.refresh(w.store.as_ref()).await.unwrap();
+    let hits = search("晚六点 厨余垃圾");
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].version, 2);
+    assert!(
+        !hits[0].snippet_html.contains("<script>"),
+        "{}",
+        hits[0].snippet_html
+    );
+    assert!(
+        hits[0].snippet_html.contains("&lt;script&gt;"),
+        "{}",
+        hits[0].snippet_html
+    );
+
+    // Nothing changed: nothing re-read.
+    assert_eq!(
+        sync.refresh(w.store.as_ref()).await.unwrap(),
+        Default::default()
+    );
+
+    w.kb.withdraw(&staff("sup1"), id, 2, "改由区里答复")
+        .await
+        .unwrap();
+    let changed = sync.refresh(w.store.as_ref()).await.unwrap();
+    assert_eq!(changed.removed, 1);
+    assert!(search("厨余垃圾").is_empty());
+    assert_eq!(index.len(), 0);
+}
