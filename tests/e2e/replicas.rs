@@ -256,15 +256,15 @@ async fn a_flushed_redis_is_rebuilt_with_every_open_ticket_on_exactly_one_queue(
     };
     let ((), more) = tokio::join!(flush, load);
 
-    // One replica notices and rebuilds from PostgreSQL.
+    // A replica notices and rebuilds from PostgreSQL: this call, or either replica's own
+    // repair loop (every second) if it got there first on a busy machine. Whichever did, a
+    // second look finds nothing left to repair, and the queues below prove the rebuild: after
+    // the flush they were empty.
     let engine = a.hotline.clone().unwrap();
-    assert!(
-        engine.repair_working_set().await.unwrap(),
-        "the flush is noticed"
-    );
+    engine.repair_working_set().await.unwrap();
     assert!(
         !engine.repair_working_set().await.unwrap(),
-        "and repaired once"
+        "repaired once: nothing left to repair"
     );
 
     let seen = queued_on(b, &[COMMUNITY_CSS, OTHER_CSS, TRIAGE]).await;
