@@ -22,6 +22,26 @@ pub struct SqliteStore {
     pool: SqlitePool,
 }
 
+/// A pool on the embedded database with the ticket store's settings. Every room that keeps
+/// tables in the same file (accounts, KPIs, knowledge) opens its pool here, so a second pool on
+/// the file can never weaken them.
+pub async fn connect(
+    options: SqliteConnectOptions,
+    max_connections: u32,
+) -> Result<SqlitePool, sqlx::Error> {
+    let options = options
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        // FULL: a committed ticket survives a power cut, not just a process crash.
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(10));
+    SqlitePoolOptions::new()
+        .max_connections(max_connections)
+        .connect_with(options)
+        .await
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) `hotline.sqlite` in `dir` and runs the migrations.
     pub async fn open_dir(dir: &Path) -> Result<Self, StoreError> {
@@ -133,18 +153,9 @@ impl SqliteStore {
     }
 
     async fn open_pool(options: SqliteConnectOptions) -> Result<Self, StoreError> {
-        let options = options
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // FULL: a committed ticket survives a power cut, not just a process crash.
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool: connect(options, 4).await?,
+        })
     }
 
     async fn current_version(&self, id: TicketId) -> Result<Option<u64>, StoreError> {

@@ -3,13 +3,12 @@
 
 use std::path::Path;
 use std::str::FromStr;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use hotline_core::{CategoryCode, DivisionCode, StaffId, StationId};
 use sqlx::postgres::PgPoolOptions;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{PgPool, Row, SqlitePool};
 
 use super::{Change, KnowledgeStore, Live, LiveArticle, NewArticle};
@@ -42,17 +41,8 @@ impl SqliteKnowledge {
     }
 
     async fn open(options: SqliteConnectOptions) -> Result<Self, KnowledgeError> {
-        // The ticket store's settings: a second pool on the same file must not weaken them.
-        let options = options
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(2)
-            .connect_with(options)
-            .await?;
+        // The ticket store's settings, from the ticket store (one file, one set of settings).
+        let pool = hotline_store::sqlite::connect(options, 2).await?;
         SQLITE_MIGRATOR
             .run(&pool)
             .await

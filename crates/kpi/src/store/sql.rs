@@ -6,7 +6,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::str::FromStr;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -14,7 +13,7 @@ use hotline_core::{Event, Stage, Ticket, TicketId};
 use hotline_sla::WorkingCalendar;
 use hotline_store::{decode_event, decode_ticket, parse_ts};
 use sqlx::postgres::PgPoolOptions;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{PgPool, Postgres, QueryBuilder, Row, Sqlite, SqlitePool};
 
 use super::{accumulate, metric_columns, Dim, Grain, KpiStore, RowKey, SumQuery};
@@ -259,17 +258,8 @@ impl SqliteKpis {
     }
 
     async fn open(options: SqliteConnectOptions) -> Result<Self, KpiError> {
-        // The ticket store's settings: a second pool on the same file must not weaken them.
-        let options = options
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(2)
-            .connect_with(options)
-            .await?;
+        // The ticket store's settings, from the ticket store (one file, one set of settings).
+        let pool = hotline_store::sqlite::connect(options, 2).await?;
         SQLITE_MIGRATOR
             .run(&pool)
             .await
