@@ -236,6 +236,7 @@ pub async fn submit(ch: Channel, args: &SubmitArgs) -> Result<Report, DeskError>
         station_id: opt(args.station.as_ref()),
         hold: args.hold,
         route_station_id: opt(args.route_to.as_ref()),
+        answer_directly: None,
     };
     let response = IntakeClient::new(ch)
         .submit_ticket(request)
@@ -362,6 +363,7 @@ pub async fn answer(ch: Channel, args: &AnswerArgs) -> Result<Report, DeskError>
             ticket_id: args.ticket.clone(),
             expected_version: args.expect.raw(),
             answer: args.answer.clone(),
+            article: None,
         })
         .await?;
     Ok(changed("直办 answered directly", response.into_inner()))

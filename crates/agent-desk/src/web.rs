@@ -2094,6 +2094,7 @@ async fn act(desk: Desk, headers: HeaderMap, id: String, form: ActionForm, what:
                     ticket_id,
                     expected_version,
                     answer: form.answer,
+                    article: None,
                 })
                 .await
                 .map(|_| ()),

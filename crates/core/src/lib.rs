@@ -19,7 +19,9 @@ pub mod ticket;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use lifecycle::{apply, open, replay, Action, Actor, DueDates, Event, Role};
-pub use ticket::{Caller, ClockStarts, Deadlines, GeoPoint, NewTicket, Outcome, Ticket};
+pub use ticket::{
+    ArticleRef, Caller, ClockStarts, Deadlines, DirectAnswer, GeoPoint, NewTicket, Outcome, Ticket,
+};
 
 pub use error::{InvalidInput, LifecycleError};
 pub use ids::{CategoryCode, DivisionCode, KioskId, RequestId, StaffId, StationId, TicketId};

@@ -24,8 +24,8 @@ use crate::error::{InvalidInput, LifecycleError};
 use crate::ids::{CategoryCode, DivisionCode, StaffId, StationId, TicketId};
 use crate::kinds::{EmergencyService, Flag, Nature, ReturnReason, Satisfaction, Stage, Urgency};
 use crate::ticket::{
-    required_text, Callback, CoHandler, ExtensionRequest, NewTicket, Outcome, Reply, ReturnRequest,
-    Ticket, NOTE_MAX_CHARS,
+    required_text, Callback, CoHandler, DirectAnswer, ExtensionRequest, NewTicket, Outcome, Reply,
+    ReturnRequest, Ticket, NOTE_MAX_CHARS,
 };
 
 /// The part someone plays when they act on a ticket.
@@ -83,8 +83,18 @@ impl Actor {
 pub enum Action {
     /// 登记: the request is recorded. Only the first event of a ticket.
     Submit { ticket: Box<NewTicket> },
-    /// 直办: answered directly by the operator.
-    AnswerDirectly { answer: String },
+    /// 直办: answered directly by the operator, from a knowledge article or not. With
+    /// `callback` the centre calls the caller back (a share of direct answers is): the ticket
+    /// waits for the callback, due at `callback_due`, instead of closing.
+    AnswerDirectly {
+        answer: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        article: Option<crate::ticket::ArticleRef>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        callback: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        callback_due: Option<DateTime<Utc>>,
+    },
     /// 转110/119/120/122: emergency hand-off, recorded and closed here.
     HandOff {
         service: EmergencyService,
@@ -444,10 +454,39 @@ fn transition(t: &mut Ticket, actor: &Actor, action: &Action) -> Result<(), Life
         (_, Action::Submit { .. }) => Err(illegal(t, action)),
 
         // -- intake decisions, before or instead of dispatch --
-        (Accepted | PendingDispatch, Action::AnswerDirectly { answer }) => {
+        (
+            Accepted | PendingDispatch,
+            Action::AnswerDirectly {
+                answer,
+                article,
+                callback,
+                callback_due,
+            },
+        ) => {
             require_centre(actor, action)?;
             let answer = note("answer", answer)?;
-            close_with(t, Outcome::AnsweredDirectly { answer });
+            t.direct_answer = Some(DirectAnswer {
+                answer: answer.clone(),
+                article: article.clone(),
+            });
+            match callback {
+                // Called back like a handled ticket: the answer stands as the reply.
+                true => {
+                    t.reply = Some(Reply {
+                        internal_record: String::new(),
+                        public_reply: answer,
+                    });
+                    t.deadlines.callback = *callback_due;
+                    t.stage = AwaitingCallback;
+                }
+                false => close_with(
+                    t,
+                    Outcome::AnsweredDirectly {
+                        answer,
+                        article: article.clone(),
+                    },
+                ),
+            }
             Ok(())
         }
         (
@@ -787,7 +826,17 @@ fn transition(t: &mut Ticket, actor: &Actor, action: &Action) -> Result<(), Life
         ) => {
             require_centre(actor, action)?;
             let text = optional_note("note", text)?;
-            if *satisfaction == Satisfaction::Dissatisfied && *reasonable {
+            if *satisfaction == Satisfaction::Dissatisfied && *reasonable && t.station.is_none() {
+                // A direct answer that did not settle it: no station had it, so it goes to the
+                // centre's dispatch as a ticket to handle, under supervision.
+                t.redo_count += 1;
+                t.reply = None;
+                t.callback = None;
+                t.direct_answer = None;
+                t.deadlines.callback = None;
+                t.flags.insert(Flag::Supervised);
+                t.stage = PendingDispatch;
+            } else if *satisfaction == Satisfaction::Dissatisfied && *reasonable {
                 // 重办: back to the same station to sign for again, under supervision.
                 t.redo_count += 1;
                 t.reply = None;
@@ -812,7 +861,14 @@ fn transition(t: &mut Ticket, actor: &Actor, action: &Action) -> Result<(), Life
             if t.callback.is_none() {
                 return Err(precondition("record the callback before closing"));
             }
-            close_with(t, Outcome::Resolved);
+            let outcome = match &t.direct_answer {
+                Some(direct) => Outcome::AnsweredDirectly {
+                    answer: direct.answer.clone(),
+                    article: direct.article.clone(),
+                },
+                None => Outcome::Resolved,
+            };
+            close_with(t, outcome);
             Ok(())
         }
 

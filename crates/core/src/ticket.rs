@@ -224,6 +224,22 @@ pub struct Callback {
     pub note: String,
 }
 
+/// A knowledge-base article as a ticket records it: which one, and which version of it was read
+/// to the caller (versions change; the ticket keeps the one used).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArticleRef {
+    pub id: String,
+    pub version: u32,
+}
+
+/// 直办: what the operator answered on the line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectAnswer {
+    pub answer: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub article: Option<ArticleRef>,
+}
+
 /// How a closed ticket ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -231,7 +247,12 @@ pub enum Outcome {
     /// Handled by a station, reviewed and called back.
     Resolved,
     /// 直办: the operator answered from the knowledge base.
-    AnsweredDirectly { answer: String },
+    AnsweredDirectly {
+        answer: String,
+        /// The article read to the caller, if the answer came from one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        article: Option<ArticleRef>,
+    },
     /// 转110/119/120/122: handed to an emergency service.
     HandedOff {
         service: EmergencyService,
@@ -292,6 +313,10 @@ pub struct Ticket {
     /// only its own tickets.
     #[serde(default)]
     pub submitted_by: Option<StaffId>,
+    /// 直办: the answer given on the line (and the article it came from). Kept while the centre
+    /// calls the caller back, so closing it ends as a direct answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direct_answer: Option<DirectAnswer>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -333,6 +358,7 @@ impl Ticket {
             paused: None,
             route: None,
             submitted_by: None,
+            direct_answer: None,
             created_at: at,
             updated_at: at,
         }

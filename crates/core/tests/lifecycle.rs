@@ -9,8 +9,8 @@
 mod support;
 
 use hotline_core::{
-    apply, Action, Actor, Deadlines, EmergencyService, Flag, LifecycleError, Nature, Outcome,
-    ReturnReason, Satisfaction, Stage, StationId, TicketId, Urgency,
+    apply, Action, Actor, ArticleRef, Deadlines, EmergencyService, Flag, LifecycleError, Nature,
+    Outcome, ReturnReason, Satisfaction, Stage, StationId, TicketId, Urgency,
 };
 use support::*;
 
@@ -151,11 +151,81 @@ fn an_operator_answers_directly_and_the_ticket_closes_with_the_trimmed_answer() 
     assert_eq!(
         t.outcome,
         Some(Outcome::AnsweredDirectly {
-            answer: "The passport office opens at 9.".into()
+            answer: "The passport office opens at 9.".into(),
+            article: None,
         })
     );
     assert_eq!(t.station, None);
     assert_eq!(story.replayed(), story.ticket);
+}
+
+fn answer_from_article(callback_due: Option<chrono::DateTime<chrono::Utc>>) -> Action {
+    Action::AnswerDirectly {
+        answer: "按合同约定收取。".into(),
+        article: Some(ArticleRef {
+            id: "0190-article".into(),
+            version: 3,
+        }),
+        callback: callback_due.is_some(),
+        callback_due,
+    }
+}
+
+#[test]
+fn a_direct_answer_records_the_article_version_read_to_the_caller() {
+    let mut story = Story::submitted();
+    let t = story.ok(&operator(), answer_from_article(None));
+    assert_eq!(t.stage, Stage::Closed);
+    let Some(Outcome::AnsweredDirectly { article, .. }) = &t.outcome else {
+        panic!("{:?}", t.outcome)
+    };
+    assert_eq!(article.as_ref().map(|a| a.version), Some(3));
+    assert_eq!(story.replayed(), story.ticket);
+}
+
+#[test]
+fn a_direct_answer_chosen_for_callback_waits_for_it_and_closes_as_a_direct_answer() {
+    let mut story = Story::submitted();
+    let due = chrono::Utc::now() + chrono::Duration::days(2);
+    let t = story.ok(&operator(), answer_from_article(Some(due)));
+    assert_eq!(t.stage, Stage::AwaitingCallback);
+    assert_eq!(t.deadlines.callback, Some(due));
+    assert_eq!(t.reply.as_ref().unwrap().public_reply, "按合同约定收取。");
+    story.ok(&supervisor(), callback(Satisfaction::Satisfied, false));
+    let t = story.ok(&supervisor(), close());
+    let Some(Outcome::AnsweredDirectly { article, .. }) = &t.outcome else {
+        panic!("{:?}", t.outcome)
+    };
+    assert_eq!(article.as_ref().unwrap().id, "0190-article");
+    assert_eq!(story.replayed(), story.ticket);
+}
+
+#[test]
+fn a_direct_answer_the_caller_reasonably_rejects_goes_to_dispatch_under_supervision() {
+    let mut story = Story::submitted();
+    let due = chrono::Utc::now() + chrono::Duration::days(2);
+    story.ok(&operator(), answer_from_article(Some(due)));
+    let t = story.ok(&supervisor(), callback(Satisfaction::Dissatisfied, true));
+    assert_eq!(t.stage, Stage::PendingDispatch);
+    assert_eq!(t.redo_count, 1);
+    assert!(t.flags.contains(&Flag::Supervised));
+    assert_eq!(t.direct_answer, None);
+    assert_eq!(t.reply, None);
+}
+
+#[test]
+fn a_direct_answer_event_from_before_articles_still_decodes() {
+    let old = r#"{"kind":"answer_directly","answer":"see the schedule"}"#;
+    let action: Action = serde_json::from_str(old).unwrap();
+    assert_eq!(
+        action,
+        Action::AnswerDirectly {
+            answer: "see the schedule".into(),
+            article: None,
+            callback: false,
+            callback_due: None,
+        }
+    );
 }
 
 #[test]

@@ -307,6 +307,10 @@ impl Step {
             Kind::Submit => submit(),
             Kind::AnswerDirectly => Action::AnswerDirectly {
                 answer: self.text("the office opens at 9"),
+                article: None,
+                // Some direct answers are called back, so the properties cover that path.
+                callback: self.days % 2 == 1,
+                callback_due: (self.days % 2 == 1).then(|| now + chrono::Duration::days(1)),
             },
             Kind::HandOff => Action::HandOff {
                 service: EmergencyService::ALL[self.station % EmergencyService::ALL.len()],
@@ -409,10 +413,17 @@ fn check_ticket(ticket: &Ticket) -> Result<(), TestCaseError> {
         Stage::AwaitingSignFor
         | Stage::InProgress
         | Stage::ReturnRequested
-        | Stage::PendingReview
-        | Stage::AwaitingCallback => {
+        | Stage::PendingReview => {
             prop_assert!(ticket.station.is_some(), "no station at {}", stage)
         }
+        // A direct answer chosen for a callback waits for it without a station.
+        Stage::AwaitingCallback => prop_assert!(
+            ticket.station.is_some() != ticket.direct_answer.is_some(),
+            "at {} a station ({:?}) or a direct answer ({:?}), not both",
+            stage,
+            ticket.station,
+            ticket.direct_answer
+        ),
         Stage::Accepted | Stage::PendingDispatch => {
             prop_assert!(
                 ticket.station.is_none(),

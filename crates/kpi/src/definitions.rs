@@ -63,6 +63,10 @@ metrics! {
     StaffSignedOnTime = "staff_signed_on_time",
     StaffReplied = "staff_replied",
     StaffRepliedOnTime = "staff_replied_on_time",
+    // intake, by the ticket's nature as it is now: consultations (咨询) recorded, and those
+    // answered on the line from a knowledge article (migration 0011)
+    Consultations = "consultations",
+    KnowledgeAnswers = "knowledge_answers",
 }
 
 /// Upper bounds (working hours) of the handling-time histogram's buckets, in [`Metric`] order.
@@ -151,6 +155,8 @@ pub struct Figures {
     pub returns: Ratio,
     pub extensions: Ratio,
     pub direct_answers: Ratio,
+    /// 知识库命中率: consultations answered on the line from a knowledge article.
+    pub knowledge_hits: Ratio,
     pub handling_hours_mean: f64,
     pub handling_hours_p90: f64,
     pub accepted: u64,
@@ -210,6 +216,12 @@ impl Figures {
             returns: Ratio::of(c(M::ReturnsAccepted), c(M::Dispatched), t.returns, true),
             extensions: Ratio::of(c(M::Extended), c(M::Dispatched), t.extensions, true),
             direct_answers: Ratio::of(c(M::DirectAnswers), c(M::Accepted), None, false),
+            knowledge_hits: Ratio::of(
+                c(M::KnowledgeAnswers),
+                c(M::Consultations),
+                t.knowledge_hits,
+                false,
+            ),
             handling_hours_mean: if handled > 0 {
                 c(M::HandlingMinutes) as f64 / 60.0 / handled as f64
             } else {
@@ -257,6 +269,8 @@ pub struct Thresholds {
     pub redo: Option<f64>,
     pub returns: Option<f64>,
     pub extensions: Option<f64>,
+    /// 知识库命中率; no red line unless a centre sets one.
+    pub knowledge_hits: Option<f64>,
 }
 
 impl Default for Thresholds {
@@ -271,6 +285,7 @@ impl Default for Thresholds {
             redo: Some(0.05),
             returns: Some(0.05),
             extensions: Some(0.10),
+            knowledge_hits: None,
         }
     }
 }

@@ -19,7 +19,7 @@
 //!   re-categorised ticket moves all its figures to the new category).
 
 use chrono::{DateTime, Utc};
-use hotline_core::{Action, Event, Satisfaction};
+use hotline_core::{Action, Event, Nature, Satisfaction};
 use hotline_sla::WorkingCalendar;
 use serde::{Deserialize, Serialize};
 
@@ -109,6 +109,7 @@ pub fn derive(events: &[Event], calendar: &WorkingCalendar) -> Vec<Fact> {
         .unwrap_or("")
         .to_owned();
     let channel = new.channel.code().to_owned();
+    let consultation = now.as_ref().map_or(new.nature, |t| t.nature) == Nature::Consult;
     let territory = territory.unwrap_or_default();
 
     let mut facts = Vec::new();
@@ -165,8 +166,18 @@ pub fn derive(events: &[Event], calendar: &WorkingCalendar) -> Vec<Fact> {
             .map(|s| s.as_str().to_owned())
             .unwrap_or_default();
         match &event.action {
-            Action::Submit { .. } => fact(&mut facts, at, Metric::Accepted, "", ""),
-            Action::AnswerDirectly { .. } => fact(&mut facts, at, Metric::DirectAnswers, "", ""),
+            Action::Submit { .. } => {
+                fact(&mut facts, at, Metric::Accepted, "", "");
+                if consultation {
+                    fact(&mut facts, at, Metric::Consultations, "", "");
+                }
+            }
+            Action::AnswerDirectly { article, .. } => {
+                fact(&mut facts, at, Metric::DirectAnswers, "", "");
+                if consultation && article.is_some() {
+                    fact(&mut facts, at, Metric::KnowledgeAnswers, "", "");
+                }
+            }
             Action::HandOff { .. } => fact(&mut facts, at, Metric::HandedOff, "", ""),
             Action::NotAccept { .. } => fact(&mut facts, at, Metric::NotAccepted, "", ""),
             Action::LinkDuplicate { .. } => fact(&mut facts, at, Metric::Duplicates, "", ""),

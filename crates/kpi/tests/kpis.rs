@@ -73,6 +73,10 @@ struct Story {
 
 impl Story {
     fn submit(at: &str, channel: Channel, division: &str) -> Self {
+        Self::submit_as(at, channel, division, Nature::Help)
+    }
+
+    fn submit_as(at: &str, channel: Channel, division: &str, nature: Nature) -> Self {
         let new = NewTicket {
             request_id: None,
             channel,
@@ -82,7 +86,7 @@ impl Story {
             location: None,
             kiosk: None,
             category: Some(CategoryCode::parse("category", "SQ.JTBL").unwrap()),
-            nature: Nature::Help,
+            nature,
             urgency: Urgency::Normal,
             division: Some(DivisionCode::parse("division", division).unwrap()),
         };
@@ -328,12 +332,24 @@ async fn write_history(store: &dyn TicketStore, kpis: &Kpis) {
         .act(sup(), "2026-02-25 11:00", Action::Close);
     t3.save(store).await;
 
-    // T4: answered at intake (直办).
-    let mut t4 = Story::submit("2026-02-13 13:00", Channel::Web, "320508021019").act(
+    // T4: a consultation answered at intake (直办) from a knowledge article.
+    let mut t4 = Story::submit_as(
+        "2026-02-13 13:00",
+        Channel::Web,
+        "320508021019",
+        Nature::Consult,
+    )
+    .act(
         op(),
         "2026-02-13 13:05",
         Action::AnswerDirectly {
             answer: "请拨打物业电话".into(),
+            article: Some(hotline_core::ArticleRef {
+                id: "0190-article".into(),
+                version: 2,
+            }),
+            callback: false,
+            callback_due: None,
         },
     );
     t4.save(store).await;
@@ -413,6 +429,8 @@ async fn check(store: Arc<dyn TicketStore>, kpi_store: Arc<dyn KpiStore>) {
     assert_eq!(ratio(&f.satisfaction), (2, 3));
     assert_eq!(f.accepted, 6);
     assert_eq!(ratio(&f.direct_answers), (1, 6));
+    // 知识库命中率: T4 is the one consultation, answered from an article.
+    assert_eq!(ratio(&f.knowledge_hits), (1, 1));
     // Handling, working hours: T1 14 Feb 10:00 -> 24 Feb 10:00 = 7.5 + 1 = 8.5 (the holiday
     // skipped, the make-up Saturday counted); T2 24 Feb 09:30 -> 10 Mar 10:00 = 94 - 8.5
     // paused = 85.5, and to 11 Mar 10:00 = 94; T2's redo 12 Mar 11:00 -> 13 Mar 10:00 = 7.5.

@@ -85,6 +85,26 @@ pub const RPC_ROLES: &[(&str, &[Role])] = &[
     ("Kpis/GetKpis", &[Op, Sta, Sup]),
     ("Kpis/ListAtRisk", &[Op, Sta, Sup]),
     ("Kpis/WatchEvents", &[Op, Sta, Sup, Int]),
+    // The knowledge base: everyone who works calls reads; editors write within their
+    // territory, supervisors of the territory approve and withdraw (crate::knowledge).
+    (
+        "Knowledge/SearchArticles",
+        &[Op, Sta, Sup, Role::KnowledgeEditor],
+    ),
+    (
+        "Knowledge/GetArticle",
+        &[Op, Sta, Sup, Role::KnowledgeEditor],
+    ),
+    ("Knowledge/CreateArticle", &[Role::KnowledgeEditor]),
+    ("Knowledge/UpdateArticle", &[Role::KnowledgeEditor]),
+    ("Knowledge/SubmitArticle", &[Sup, Role::KnowledgeEditor]),
+    ("Knowledge/ApproveArticle", &[Sup]),
+    ("Knowledge/RejectArticle", &[Sup]),
+    ("Knowledge/WithdrawArticle", &[Sup, Role::KnowledgeEditor]),
+    ("Knowledge/ListArticles", &[Op, Sup, Role::KnowledgeEditor]),
+    ("Knowledge/ListDueForReview", &[Sup, Role::KnowledgeEditor]),
+    ("Knowledge/ReportMisfit", &[Op, Sup]),
+    ("Knowledge/DraftFromReply", &[Sup]),
     ("Admin/AddStaff", &[Adm]),
     ("Admin/ListStaff", &[Adm]),
     ("Admin/SetStaffEnabled", &[Adm]),

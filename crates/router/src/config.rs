@@ -341,6 +341,17 @@ pub struct ServeArgs {
     #[arg(long, env = "HOTLINE_KPI_INTERVAL_MS", default_value_t = 5_000)]
     pub kpi_interval_ms: u64,
 
+    /// The share of direct answers (直办) the centre calls back (0 to 1): those wait in 待回访
+    /// like a handled ticket, and their satisfaction counts in the KPIs and for the article.
+    /// Chosen by the ticket's id, so every replica agrees.
+    #[arg(long, env = "HOTLINE_DIRECT_CALLBACK_SHARE", default_value_t = 0.1)]
+    pub direct_callback_share: f64,
+
+    /// How often each replica's knowledge index catches up with the articles' publications,
+    /// edits and withdrawals, in milliseconds.
+    #[arg(long, env = "HOTLINE_KNOWLEDGE_INTERVAL_MS", default_value_t = 2_000)]
+    pub knowledge_interval_ms: u64,
+
     /// Minutes an access token is valid (refresh tokens: 14 days).
     #[arg(long, env = "HOTLINE_ACCESS_TOKEN_MINUTES", default_value_t = 15)]
     pub access_token_minutes: u32,

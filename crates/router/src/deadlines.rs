@@ -129,6 +129,14 @@ impl Sla {
             } => {
                 *redo_sign_for_due = lenient(deadlines::sign_for_due(cal, now, &limits))?;
             }
+            Action::AnswerDirectly {
+                callback: true,
+                callback_due,
+                ..
+            } => {
+                // A direct answer chosen for a callback is called back like a reviewed reply.
+                *callback_due = lenient(deadlines::callback_due(cal, now, &limits))?;
+            }
             _ => {}
         }
         if action_dues(action).any(|due| cal.is_provisional_deadline(due)) {
@@ -154,7 +162,9 @@ fn action_dues(action: &Action) -> impl Iterator<Item = DateTime<Utc>> {
             new_resolution_due, ..
         } => vec![*new_resolution_due],
         Action::ResumeClock { resolution_due } => vec![*resolution_due],
-        Action::Review { callback_due, .. } => vec![*callback_due],
+        Action::Review { callback_due, .. } | Action::AnswerDirectly { callback_due, .. } => {
+            vec![*callback_due]
+        }
         Action::RecordCallback {
             redo_sign_for_due, ..
         } => vec![*redo_sign_for_due],

@@ -112,6 +112,27 @@ impl From<hotline_kpi::KpiError> for RouterError {
     }
 }
 
+impl From<hotline_knowledge::KnowledgeError> for RouterError {
+    fn from(err: hotline_knowledge::KnowledgeError) -> Self {
+        use hotline_knowledge::{ErrorCode as K, KnowledgeError};
+        match (err.code(), err) {
+            (_, KnowledgeError::Invalid(invalid)) => RouterError::Invalid(invalid),
+            (K::InvalidArgument, err) => {
+                RouterError::Invalid(InvalidInput::new("article", err.to_string()))
+            }
+            (K::NotFound, err) => RouterError::NotFound(err.to_string()),
+            (K::Aborted, err) => RouterError::Conflict(err.to_string()),
+            (K::FailedPrecondition, err) => RouterError::Precondition(err.to_string()),
+            (K::PermissionDenied, err) => RouterError::Forbidden(err.to_string()),
+            (K::Internal, KnowledgeError::Database(err)) => {
+                crate::logging::warn_summarised("knowledge store", &err);
+                RouterError::Unavailable("the knowledge base is unavailable".into())
+            }
+            (K::Internal, err) => RouterError::internal(err),
+        }
+    }
+}
+
 impl From<StoreError> for RouterError {
     fn from(err: StoreError) -> Self {
         match err {

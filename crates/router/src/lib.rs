@@ -30,6 +30,7 @@ pub mod escalation;
 pub mod feed;
 pub mod grpc;
 pub mod http;
+pub mod knowledge;
 pub mod kpis;
 pub mod logging;
 pub mod metrics;

@@ -83,14 +83,17 @@ use crate::Hotline;
 pub const SUBMIT_SECONDS: &str = "hotline_submit_duration_seconds";
 /// The routing engine's decision.
 pub const ROUTING_SECONDS: &str = "hotline_routing_decision_seconds";
+/// The knowledge suggestions of one preview (search and the store's live versions).
+pub const SUGGEST_SECONDS: &str = "hotline_knowledge_suggest_seconds";
 /// One store write.
 pub const STORE_COMMIT_SECONDS: &str = "hotline_store_commit_seconds";
 /// One working-set operation.
 pub const QUEUE_OP_SECONDS: &str = "hotline_queue_op_seconds";
 /// The histograms above, which get [`LATENCY_BUCKETS`].
-pub const HISTOGRAMS: [&str; 4] = [
+pub const HISTOGRAMS: [&str; 5] = [
     SUBMIT_SECONDS,
     ROUTING_SECONDS,
+    SUGGEST_SECONDS,
     STORE_COMMIT_SECONDS,
     QUEUE_OP_SECONDS,
 ];

@@ -17,6 +17,7 @@ use hotline_proto::v1::admin_server::AdminServer;
 use hotline_proto::v1::auth_server::AuthServer;
 use hotline_proto::v1::directory_server::DirectoryServer;
 use hotline_proto::v1::intake_server::IntakeServer;
+use hotline_proto::v1::knowledge_server::KnowledgeServer;
 use hotline_proto::v1::kpis_server::KpisServer;
 use hotline_proto::v1::station_server::StationServer;
 use hotline_proto::v1::supervision_server::SupervisionServer;
@@ -33,6 +34,7 @@ use crate::feed::EventFeed;
 use crate::grpc::auth::{AdminApi, AuthApi, AuthLayer};
 use crate::grpc::directory::DirectoryApi;
 use crate::grpc::intake::IntakeApi;
+use crate::grpc::knowledge::KnowledgeApi;
 use crate::grpc::kpis::KpisApi;
 use crate::grpc::station::StationApi;
 use crate::grpc::supervision::SupervisionApi;
@@ -321,6 +323,14 @@ pub async fn build(args: &ServeArgs, clock: Arc<dyn Clock>) -> anyhow::Result<Ho
     let routing = load_routing(args, &directory)?;
     let working_set = open_working_set(args).await?;
     let kpis = crate::kpis::open(args, sla.clone(), clock.clone()).await?;
+    let knowledge = crate::knowledge::KnowledgeRoom::open(
+        args,
+        directory.clone(),
+        Some(routing.engine().classifier().taxonomy().clone()),
+        clock.clone(),
+    )
+    .await
+    .context("opening the knowledge base")?;
     let hotline = Hotline::new(
         store,
         working_set,
@@ -335,6 +345,7 @@ pub async fn build(args: &ServeArgs, clock: Arc<dyn Clock>) -> anyhow::Result<Ho
     )
     .with_routing(routing)
     .with_kpis(kpis)
+    .with_knowledge(knowledge)
     .with_identity(open_identity(args, clock_for_identity).await?)
     .with_calendar_source(CalendarSource {
         load: {
@@ -468,6 +479,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             stations: args.audit_stations.max(1),
         }),
         kpi_interval: Duration::from_millis(args.kpi_interval_ms.max(100)),
+        knowledge_interval: Duration::from_millis(args.knowledge_interval_ms.max(100)),
     };
     let served = serve(listener, hotline, stopped(stop_rx), options).await;
     if let Some(gauges) = gauges {
@@ -519,6 +531,8 @@ pub struct ServeOptions {
     pub audit: Option<Audit>,
     /// How often the KPI aggregates catch up with the event log.
     pub kpi_interval: Duration,
+    /// How often the knowledge index catches up with the articles.
+    pub knowledge_interval: Duration,
 }
 
 impl Default for ServeOptions {
@@ -532,6 +546,7 @@ impl Default for ServeOptions {
                 stations: 200,
             }),
             kpi_interval: Duration::from_secs(5),
+            knowledge_interval: Duration::from_secs(2),
         }
     }
 }
@@ -624,6 +639,13 @@ pub async fn serve(
             .clone()
             .run(options.kpi_interval, stop_rx.clone()),
     ));
+    if let Some(knowledge) = hotline.knowledge() {
+        tasks.push(tokio::spawn(
+            knowledge
+                .clone()
+                .follow(options.knowledge_interval, stop_rx.clone()),
+        ));
+    }
     let feed = EventFeed::new();
     let (_, feed_start) = kpis
         .store()
@@ -656,6 +678,7 @@ pub async fn serve(
             stop_rx.clone(),
         )))
         .add_service(SupervisionServer::new(SupervisionApi::new(hotline.clone())))
+        .add_service(KnowledgeServer::new(KnowledgeApi::new(hotline.clone())))
         .add_service(KpisServer::new(KpisApi::new(
             hotline.clone(),
             kpis,

@@ -12,8 +12,8 @@ use chrono::Datelike;
 use chrono::{DateTime, Duration, Utc};
 use hotline_core::lifecycle::Role;
 use hotline_core::{
-    apply, open, Action, Actor, CategoryCode, Clock, DivisionCode, DueDates, Event, InvalidInput,
-    Nature, NewTicket, Stage, StationId, Ticket, TicketId, Urgency,
+    apply, open, Action, Actor, ArticleRef, CategoryCode, Clock, DivisionCode, DueDates, Event,
+    InvalidInput, Nature, NewTicket, Stage, StationId, Ticket, TicketId, Urgency,
 };
 use hotline_directory::Directory;
 use hotline_dispatch::{Lease, Queue, Timer, TimerIndex};
@@ -64,6 +64,8 @@ pub struct Hotline {
     /// The identity room (accounts, credentials), for the server to wire in front of the API.
     identity: Option<Arc<hotline_identity::Identity>>,
     kpis: Option<hotline_kpi::Kpis>,
+    /// The knowledge base (articles, their index, which direct answers are called back).
+    knowledge: Option<crate::knowledge::KnowledgeRoom>,
     /// Where a new working calendar comes from when the holiday notices are reloaded.
     calendar_source: Option<CalendarSource>,
 }
@@ -112,6 +114,14 @@ pub enum Disposition {
     /// Route automatically (classify, resolve, catalogue; triage when unsure; link a live
     /// duplicate), with what the operator fixed by hand.
     Route(Hints),
+    /// 直办 at once: classified and resolved like a routed request (the route is recorded for
+    /// the figures), never dispatched, and answered (from the article, if one is given) in the
+    /// same write ([`Hotline::direct_answer`]).
+    Answer {
+        hints: Hints,
+        answer: String,
+        article: Option<ArticleRef>,
+    },
 }
 
 /// The outcome of a submit.
@@ -165,6 +175,7 @@ impl Hotline {
             contact_log: None,
             identity: None,
             kpis: None,
+            knowledge: None,
             calendar_source: None,
         }
     }
@@ -197,6 +208,54 @@ impl Hotline {
 
     pub fn kpis(&self) -> Option<&hotline_kpi::Kpis> {
         self.kpis.as_ref()
+    }
+
+    pub fn with_knowledge(mut self, knowledge: crate::knowledge::KnowledgeRoom) -> Self {
+        self.knowledge = Some(knowledge);
+        self
+    }
+
+    pub fn knowledge(&self) -> Option<&crate::knowledge::KnowledgeRoom> {
+        self.knowledge.as_ref()
+    }
+
+    /// The knowledge room, or UNAVAILABLE naming what is missing.
+    pub fn require_knowledge(&self) -> Result<&crate::knowledge::KnowledgeRoom, RouterError> {
+        self.knowledge.as_ref().ok_or_else(|| {
+            RouterError::Unavailable("the knowledge base is not configured on this router".into())
+        })
+    }
+
+    /// 直办 as an action: the answer read to the caller (from `article`, if the operator
+    /// answered from one: its live version must still be the one they were shown), and
+    /// whether the centre calls this caller back.
+    pub async fn direct_answer(
+        &self,
+        ticket: TicketId,
+        answer: &str,
+        article: Option<ArticleRef>,
+    ) -> Result<Action, RouterError> {
+        let answer = match &article {
+            Some(article) => {
+                let published = self.require_knowledge()?.live_answer(article).await?;
+                if answer.trim().is_empty() {
+                    published
+                } else {
+                    answer.to_owned()
+                }
+            }
+            None => answer.to_owned(),
+        };
+        let callback = self
+            .knowledge
+            .as_ref()
+            .is_some_and(|k| k.calls_back(ticket));
+        Ok(Action::AnswerDirectly {
+            answer,
+            article,
+            callback,
+            callback_due: None,
+        })
     }
 
     /// Where the calendar is reloaded from ([`Hotline::reload_calendar`]).
@@ -473,6 +532,25 @@ impl Hotline {
             Disposition::Route(hints) => {
                 let (actions, duplicate) = self.route_new(&accepted, &hints, now).await?;
                 duplicate_of = duplicate;
+                actions
+            }
+            Disposition::Answer {
+                hints,
+                answer,
+                article,
+            } => {
+                let mut actions = Vec::new();
+                if let Some(routing) = &self.routing {
+                    let decision = routing.decide(&accepted, &hints);
+                    actions.push((
+                        escalation::engine(),
+                        Action::Route {
+                            explanation: Box::new(decision),
+                        },
+                    ));
+                }
+                let answer = self.direct_answer(accepted.id, &answer, article).await?;
+                actions.push((actor, answer));
                 actions
             }
         };

@@ -112,6 +112,9 @@ pub fn new_ticket() -> NewTicket {
 pub fn answer_directly(answer: &str) -> Action {
     Action::AnswerDirectly {
         answer: answer.into(),
+        article: None,
+        callback: false,
+        callback_due: None,
     }
 }
 

@@ -5,9 +5,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use hotline_core::lifecycle::Role;
 use hotline_core::ticket::{Callback, CoHandler, Outcome};
 use hotline_core::{
-    Actor, CategoryCode, Channel, DivisionCode, EmergencyService, Event, Flag, GeoPoint,
-    InvalidInput, KioskId, Nature, NewTicket, RequestId, ReturnReason, Satisfaction, Stage,
-    StationId, Ticket, TicketId, Urgency,
+    Actor, ArticleRef, CategoryCode, Channel, DivisionCode, EmergencyService, Event, Flag,
+    GeoPoint, InvalidInput, KioskId, Nature, NewTicket, RequestId, ReturnReason, Satisfaction,
+    Stage, StationId, Ticket, TicketId, Urgency,
 };
 use hotline_proto::v1 as pb;
 
@@ -153,6 +153,46 @@ pub fn division_code(field: &'static str, raw: &str) -> Result<Option<DivisionCo
 }
 
 /// `0` means "don't check".
+/// An article version named in a request: its id must be an article id, its version at least 1.
+pub fn article_ref_in(
+    field: &'static str,
+    raw: Option<&pb::ArticleRef>,
+) -> Result<Option<ArticleRef>, InvalidInput> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    let id = hotline_knowledge::ArticleId::parse(field, &raw.article_id)?;
+    if raw.version == 0 {
+        return Err(InvalidInput::new(
+            field,
+            "name the article's version that was read to the caller (1 or more)",
+        ));
+    }
+    Ok(Some(ArticleRef {
+        id: id.to_string(),
+        version: raw.version,
+    }))
+}
+
+pub fn article_ref_out(article: &ArticleRef) -> pb::ArticleRef {
+    pb::ArticleRef {
+        article_id: article.id.clone(),
+        version: article.version,
+    }
+}
+
+pub fn suggestion_out(s: &crate::knowledge::Suggestion) -> pb::ArticleSuggestion {
+    pb::ArticleSuggestion {
+        article: Some(article_ref_out(&s.article)),
+        title: s.title.clone(),
+        answer: s.answer.clone(),
+        snippet_html: s.snippet_html.clone(),
+        score: s.score,
+        territories: s.territories.clone(),
+        source_number: s.source_number.clone(),
+    }
+}
+
 pub fn expected_version(raw: u64) -> Option<u64> {
     (raw != 0).then_some(raw)
 }
@@ -204,9 +244,10 @@ fn outcome_out(outcome: &Outcome) -> pb::Outcome {
     use pb::outcome::Kind;
     let kind = match outcome {
         Outcome::Resolved => Kind::Resolved(pb::outcome::Resolved {}),
-        Outcome::AnsweredDirectly { answer } => {
+        Outcome::AnsweredDirectly { answer, article } => {
             Kind::AnsweredDirectly(pb::outcome::AnsweredDirectly {
                 answer: answer.clone(),
+                article: article.as_ref().map(article_ref_out),
             })
         }
         Outcome::HandedOff { service, note } => Kind::HandedOff(pb::outcome::HandedOff {
@@ -321,6 +362,15 @@ pub fn ticket_out(t: &Ticket, events: &[Event]) -> pb::Ticket {
             .as_ref()
             .map(|s| s.to_string())
             .unwrap_or_default(),
+        answered_from: t
+            .direct_answer
+            .as_ref()
+            .and_then(|d| d.article.as_ref())
+            .or(match &t.outcome {
+                Some(Outcome::AnsweredDirectly { article, .. }) => article.as_ref(),
+                _ => None,
+            })
+            .map(article_ref_out),
     }
 }
 

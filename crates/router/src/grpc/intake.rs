@@ -43,6 +43,24 @@ impl Intake for IntakeApi {
             convert::station_id("route_station_id", s)
         })
         .map_err(invalid)?;
+        let direct = req
+            .answer_directly
+            .as_ref()
+            .map(|d| -> Result<_, hotline_core::InvalidInput> {
+                Ok((
+                    d.answer.clone(),
+                    convert::article_ref_in("answer_directly.article", d.article.as_ref())?,
+                ))
+            })
+            .transpose()
+            .map_err(invalid)?;
+        if direct.is_some() && (station.is_some() || chosen.is_some() || req.hold) {
+            return Err(invalid(hotline_core::InvalidInput::new(
+                "answer_directly",
+                "a request answered at once (直办) is neither dispatched (station_id, \
+                 route_station_id) nor held (hold): give one of them",
+            )));
+        }
         if chosen.is_some() && (station.is_some() || req.hold) {
             return Err(invalid(hotline_core::InvalidInput::new(
                 "route_station_id",
@@ -50,7 +68,30 @@ impl Intake for IntakeApi {
                  (station_id) nor held (hold): give one of the three",
             )));
         }
+        let hints = || -> Result<Hints, Status> {
+            Ok(Hints {
+                category: new.category.clone(),
+                nature: nature_in("nature", req.nature).map_err(invalid)?,
+                urgency: urgency_in("urgency", req.urgency).map_err(invalid)?,
+                division: new.division.clone(),
+                station: chosen.clone(),
+            })
+        };
         let disposition = match (station, req.hold) {
+            _ if direct.is_some() => {
+                let (answer, article) = direct.expect("checked above");
+                if answer.trim().is_empty() && article.is_none() {
+                    return Err(invalid(hotline_core::InvalidInput::new(
+                        "answer_directly.answer",
+                        "say what the caller was told, or give the article it came from",
+                    )));
+                }
+                Disposition::Answer {
+                    hints: hints()?,
+                    answer,
+                    article,
+                }
+            }
             (Some(_), true) => {
                 return Err(invalid(hotline_core::InvalidInput::new(
                     "hold",
@@ -59,13 +100,7 @@ impl Intake for IntakeApi {
             }
             (Some(station), false) => Disposition::DispatchTo(station),
             (None, true) => Disposition::Hold,
-            (None, false) => Disposition::Route(Hints {
-                category: new.category.clone(),
-                nature: nature_in("nature", req.nature).map_err(invalid)?,
-                urgency: urgency_in("urgency", req.urgency).map_err(invalid)?,
-                division: new.division.clone(),
-                station: chosen,
-            }),
+            (None, false) => Disposition::Route(hints()?),
         };
         let submitted = self.hotline.submit_as(&who, new, disposition).await?;
         let duplicate_of = match submitted.duplicate_of {
@@ -151,12 +186,15 @@ impl Intake for IntakeApi {
     ) -> Result<Response<pb::TicketResponse>, Status> {
         let who = principal(&request)?;
         let req = request.into_inner();
+        let id = ticket_id("ticket_id", &req.ticket_id).map_err(invalid)?;
+        let article = convert::article_ref_in("article", req.article.as_ref()).map_err(invalid)?;
+        let action = self.hotline.direct_answer(id, &req.answer, article).await?;
         act(
             &self.hotline,
             &who,
             &req.ticket_id,
             req.expected_version,
-            || Ok(Action::AnswerDirectly { answer: req.answer }),
+            || Ok(action),
         )
         .await
     }
@@ -272,9 +310,28 @@ impl Intake for IntakeApi {
             Some(t) => Some(shown(&self.hotline, &who, t, &[]).await?),
             None => None,
         };
+        let articles = match self.hotline.knowledge() {
+            Some(knowledge) => {
+                let started = std::time::Instant::now();
+                let found = knowledge
+                    .suggest(
+                        &text,
+                        decision.categories.first().map(|c| &c.code),
+                        decision.territory.division.as_ref(),
+                        knowledge.today(),
+                        crate::knowledge::SUGGESTIONS,
+                    )
+                    .await?;
+                metrics::histogram!(crate::metrics::SUGGEST_SECONDS)
+                    .record(started.elapsed().as_secs_f64());
+                found.iter().map(convert::suggestion_out).collect()
+            }
+            None => Vec::new(),
+        };
         Ok(Response::new(pb::PreviewRouteResponse {
             route: Some(route_out(&decision)),
             duplicate_of,
+            articles,
         }))
     }
 }

@@ -110,6 +110,7 @@ pub fn figures_out(f: &Figures) -> pb::KpiFigures {
         returns: Some(ratio_out(&f.returns)),
         extensions: Some(ratio_out(&f.extensions)),
         direct_answers: Some(ratio_out(&f.direct_answers)),
+        knowledge_hits: Some(ratio_out(&f.knowledge_hits)),
         handling_hours_mean: f.handling_hours_mean,
         handling_hours_p90: f.handling_hours_p90,
         accepted: f.accepted,
@@ -177,6 +178,10 @@ impl KpisRpc for KpisApi {
             .report(&scope, period, group)
             .await
             .map_err(RouterError::from)?;
+        let articles_due_for_review = match self.hotline.knowledge() {
+            Some(knowledge) => knowledge.due_for_review_in(&scope).await?,
+            None => 0,
+        };
         let band = |(band, tickets): &(String, u64)| pb::BacklogBand {
             band: band.clone(),
             tickets: *tickets,
@@ -199,6 +204,7 @@ impl KpisRpc for KpisApi {
             overdue_now: report.backlog.overdue_now,
             about_to_breach: report.backlog.about_to_breach,
             note: report.notes.join("; "),
+            articles_due_for_review,
         }))
     }
 

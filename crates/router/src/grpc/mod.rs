@@ -5,6 +5,7 @@ pub mod auth;
 pub mod convert;
 pub mod directory;
 pub mod intake;
+pub mod knowledge;
 pub mod kpis;
 pub mod station;
 pub mod status;

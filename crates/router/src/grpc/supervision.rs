@@ -137,7 +137,14 @@ impl Supervision for SupervisionApi {
     async fn record_callback(&self, request: Request<pb::RecordCallbackRequest>) -> TicketResult {
         let who = principal(&request)?;
         let req = request.into_inner();
-        act(
+        // The ticket as it was: a reasonable dissatisfaction with a direct answer sends it to
+        // dispatch and clears the answer, but the article it came from must still hear of it.
+        let before = match ticket_id("ticket_id", &req.ticket_id) {
+            Ok(id) => self.hotline.get_as(&who, id).await.ok(),
+            Err(_) => None,
+        };
+        let satisfaction = satisfaction_in("satisfaction", req.satisfaction);
+        let done = act(
             &self.hotline,
             &who,
             &req.ticket_id,
@@ -154,7 +161,15 @@ impl Supervision for SupervisionApi {
                 })
             },
         )
-        .await
+        .await?;
+        if let (Some(before), Ok(Some(satisfaction)), Some(knowledge)) =
+            (before, satisfaction, self.hotline.knowledge())
+        {
+            knowledge
+                .callback_recorded(&before, satisfaction, &who)
+                .await;
+        }
+        Ok(done)
     }
 
     async fn close(&self, request: Request<pb::CloseRequest>) -> TicketResult {
