@@ -279,6 +279,7 @@ pub const DEMO_STAFF: &[(&str, &str, &str, &str)] = &[
     ),
     ("supervisor", "demo-supervisor", "市中心督办 陈", "city"),
     ("supervisor", "demo-gusu", "姑苏区督办 周", "320508"),
+    ("knowledge_editor", "demo-editor", "知识库编辑 吴", "city"),
 ];
 pub const DEMO_PASSWORD: &str = "hotline-demo";
 
