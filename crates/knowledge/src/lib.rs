@@ -22,6 +22,8 @@
 //!   withdraw) and the reads.
 //! - [`search`]: the index ([`KnowledgeIndex`]), its tokenizers and ranking, its sync with the
 //!   store ([`IndexSync`]), and the offline benchmark with the baselines.
+//! - [`transfer`]: import from CSV (UTF-8, UTF-8 with BOM, GB18030) and Excel, all or nothing,
+//!   updating by external key; export in the same format ([`ImportRow`], [`ImportReport`]).
 //! - [`cli`]: `hotline knowledge eval`, the offline search benchmark.
 //! - [`error`]: [`KnowledgeError`] and its closed [`ErrorCode`].
 
@@ -31,6 +33,7 @@ pub mod error;
 pub mod search;
 pub mod service;
 pub mod store;
+pub mod transfer;
 
 pub use domain::{
     Action, Article, ArticleId, Catalogue, Content, FixedCatalogue, HistoryEntry, Source, Status,
@@ -40,3 +43,4 @@ pub use error::{ErrorCode, KnowledgeError};
 pub use search::{Hit, IndexSync, KnowledgeIndex, Ranking, SearchRequest};
 pub use service::Knowledge;
 pub use store::{KnowledgeStore, PgKnowledge, SqliteKnowledge};
+pub use transfer::{ImportReport, ImportRow};
