@@ -9,7 +9,9 @@ use std::sync::Arc;
 use chrono::{NaiveDate, TimeZone, Utc};
 use hotline_classify::segment::Segmenter;
 use hotline_core::{CategoryCode, DivisionCode, ManualClock, StaffId, StationId};
-use hotline_knowledge::domain::{Action, Content, FixedCatalogue, Source, Status};
+use hotline_knowledge::domain::{
+    Action, Content, DueReason, Feedback, FeedbackKind, FixedCatalogue, Source, Status,
+};
 use hotline_knowledge::search::{IndexSync, KnowledgeIndex, Ranking, SearchRequest};
 use hotline_knowledge::transfer::{read_csv, read_file, write_csv, write_xlsx};
 use hotline_knowledge::{Knowledge, KnowledgeError, KnowledgeStore, PgKnowledge, SqliteKnowledge};
@@ -141,6 +143,9 @@ on_both!(
     a_published_import_goes_live_and_a_draft_import_keeps_the_live_version,
     an_export_imports_into_a_fresh_base_unchanged_and_re_imports_as_unchanged,
     a_gb18030_csv_and_an_xlsx_with_real_date_cells_import,
+    feedback_is_stored_once_per_ticket_and_kind_and_checked,
+    the_review_list_says_why_and_puts_the_most_urgent_first,
+    search_drops_an_article_the_day_after_its_review_date,
 );
 
 async fn an_article_goes_from_draft_through_review_to_published_and_keeps_every_version(w: World) {
@@ -926,4 +931,198 @@ async fn a_gb18030_csv_and_an_xlsx_with_real_date_cells_import(w: World) {
     assert_eq!(b.latest.content.effective_from, day(2025, 3, 15));
     assert_eq!(b.latest.content.review_on, Some(day(2026, 1, 1)));
     assert_eq!(b.latest.content.title, "垃圾分类");
+}
+
+// ---- feedback and the review list ----
+
+fn mark(
+    article: hotline_knowledge::ArticleId,
+    version: u32,
+    kind: FeedbackKind,
+    ticket: Option<&str>,
+    at_minute: u32,
+) -> Feedback {
+    Feedback {
+        article,
+        version,
+        kind,
+        ticket: ticket.map(str::to_owned),
+        staff: Some(staff("op1")),
+        note: "来电问的是二手房".into(),
+        at: Utc.with_ymd_and_hms(2025, 3, 1, 3, at_minute, 0).unwrap(),
+    }
+}
+
+async fn feedback_is_stored_once_per_ticket_and_kind_and_checked(w: World) {
+    let id = publish(
+        &w,
+        content("公积金提取", "带身份证办理。", "SB.GJJ", "3205"),
+    )
+    .await;
+    let t = Some("0190a0c4-0000-7000-8000-000000000001");
+    assert!(w
+        .kb
+        .record_feedback(mark(id, 1, FeedbackKind::DidNotFit, t, 1))
+        .await
+        .unwrap());
+    // The router retries: the same ticket and kind is stored once.
+    assert!(!w
+        .kb
+        .record_feedback(mark(id, 1, FeedbackKind::DidNotFit, t, 2))
+        .await
+        .unwrap());
+    assert!(w
+        .kb
+        .record_feedback(mark(id, 1, FeedbackKind::Dissatisfied, t, 3))
+        .await
+        .unwrap());
+    // Without a ticket every mark counts.
+    assert!(w
+        .kb
+        .record_feedback(mark(id, 1, FeedbackKind::DidNotFit, None, 4))
+        .await
+        .unwrap());
+    assert!(w
+        .kb
+        .record_feedback(mark(id, 1, FeedbackKind::DidNotFit, None, 5))
+        .await
+        .unwrap());
+
+    let stored = w.kb.feedback(id).await.unwrap();
+    let kinds: Vec<(FeedbackKind, bool)> = stored
+        .iter()
+        .map(|f| (f.kind, f.ticket.is_some()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (FeedbackKind::DidNotFit, true),
+            (FeedbackKind::Dissatisfied, true),
+            (FeedbackKind::DidNotFit, false),
+            (FeedbackKind::DidNotFit, false),
+        ]
+    );
+    assert_eq!(stored[0].staff, Some(staff("op1")));
+    assert_eq!(stored[0].note, "来电问的是二手房");
+    assert_eq!(
+        stored[0].at,
+        Utc.with_ymd_and_hms(2025, 3, 1, 3, 1, 0).unwrap()
+    );
+
+    let unknown = hotline_knowledge::ArticleId::new();
+    assert!(matches!(
+        w.kb.record_feedback(mark(unknown, 1, FeedbackKind::DidNotFit, None, 6))
+            .await,
+        Err(KnowledgeError::NotFound(_))
+    ));
+    let mut long = mark(id, 1, FeedbackKind::DidNotFit, None, 7);
+    long.note = "长".repeat(1001);
+    let err = w.kb.record_feedback(long).await.unwrap_err();
+    assert!(err.to_string().contains("limit is 1000"), "{err}");
+    assert!(matches!(
+        w.kb.record_feedback(mark(id, 9, FeedbackKind::DidNotFit, None, 8))
+            .await,
+        Err(KnowledgeError::Invalid(_))
+    ));
+    assert_eq!(w.kb.feedback(id).await.unwrap().len(), 4);
+}
+
+async fn the_review_list_says_why_and_puts_the_most_urgent_first(w: World) {
+    let today = day(2025, 3, 1);
+    let mut review = content("复核到期", "答复甲。", "CJ.WY", "3205");
+    review.review_on = Some(today);
+    let review = publish(&w, review).await;
+    let mut expired = content("已过期", "答复乙。", "CJ.WY", "3205");
+    expired.effective_until = Some(day(2025, 1, 15));
+    expired.review_on = Some(day(2025, 2, 1));
+    let expired = publish(&w, expired).await;
+    let two_marks = publish(&w, content("两次反馈", "答复丙。", "CJ.WY", "3205")).await;
+    let one_mark = publish(&w, content("一次反馈", "答复丁。", "CJ.WY", "3205")).await;
+    publish(&w, content("未到期", "答复戊。", "CJ.WY", "3205")).await;
+    // A draft is not on callers' lines: not listed, whatever its dates.
+    let mut draft = content("草稿", "答复己。", "CJ.WY", "3205");
+    draft.review_on = Some(day(2024, 1, 1));
+    w.kb.create(&staff("ed1"), draft, None).await.unwrap();
+    // Feedback on a version since replaced by a published edit no longer counts.
+    let fixed = publish(&w, content("已修正", "答复庚。", "CJ.WY", "3205")).await;
+    w.kb.record_feedback(mark(fixed, 1, FeedbackKind::DidNotFit, Some("T9"), 1))
+        .await
+        .unwrap();
+    w.kb.update(
+        &staff("ed1"),
+        fixed,
+        1,
+        content("已修正", "答复庚，已改。", "CJ.WY", "3205"),
+    )
+    .await
+    .unwrap();
+    w.kb.submit(&staff("ed1"), fixed, 2).await.unwrap();
+    w.kb.approve(&staff("sup1"), fixed, 2).await.unwrap();
+
+    w.kb.record_feedback(mark(two_marks, 1, FeedbackKind::DidNotFit, Some("T1"), 1))
+        .await
+        .unwrap();
+    w.kb.record_feedback(mark(
+        two_marks,
+        1,
+        FeedbackKind::Dissatisfied,
+        Some("T2"),
+        2,
+    ))
+    .await
+    .unwrap();
+    w.kb.record_feedback(mark(one_mark, 1, FeedbackKind::Dissatisfied, Some("T3"), 3))
+        .await
+        .unwrap();
+
+    let due = w.kb.review_due(today).await.unwrap();
+    let listed: Vec<(hotline_knowledge::ArticleId, Vec<DueReason>)> =
+        due.into_iter().map(|d| (d.article.id, d.reasons)).collect();
+    assert_eq!(
+        listed,
+        [
+            (
+                two_marks,
+                vec![DueReason::Feedback {
+                    did_not_fit: 1,
+                    dissatisfied: 1
+                }]
+            ),
+            (
+                one_mark,
+                vec![DueReason::Feedback {
+                    did_not_fit: 0,
+                    dissatisfied: 1
+                }]
+            ),
+            (
+                expired,
+                vec![
+                    DueReason::Expired(day(2025, 1, 15)),
+                    DueReason::ReviewDate(day(2025, 2, 1))
+                ]
+            ),
+            (review, vec![DueReason::ReviewDate(today)]),
+        ]
+    );
+    // The day before its review date the article is not yet due.
+    let earlier = w.kb.review_due(day(2025, 2, 28)).await.unwrap();
+    assert!(earlier.iter().all(|d| d.article.id != review));
+}
+
+async fn search_drops_an_article_the_day_after_its_review_date(w: World) {
+    let mut due = content("供暖补贴", "供暖补贴按年度发放。", "CJ.WY", "3205");
+    due.review_on = Some(day(2025, 3, 1));
+    publish(&w, due).await;
+    let index = Arc::new(KnowledgeIndex::new(&Segmenter::new(), Ranking::default()).unwrap());
+    IndexSync::new(Arc::clone(&index))
+        .rebuild(w.store.as_ref())
+        .await
+        .unwrap();
+    // One index, built once: the filter is the call's date.
+    assert_eq!(
+        titles(&index, "供暖补贴", None, day(2025, 3, 1)),
+        ["供暖补贴"]
+    );
+    assert!(titles(&index, "供暖补贴", None, day(2025, 3, 2)).is_empty());
 }
