@@ -1,7 +1,7 @@
 //! The search index: a tantivy index in RAM holding one document per live article, derived
 //! from the store and rebuilt from it at will. Filters (category, territory chain, effective
-//! on the call's date) are applied when a query runs, because the date moves without any
-//! change in the store.
+//! on the call's date and not past its review date) are applied when a query runs, because
+//! the date moves without any change in the store.
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -44,6 +44,8 @@ pub struct Entry {
     pub territories: Vec<String>,
     pub effective_from: Option<NaiveDate>,
     pub effective_until: Option<NaiveDate>,
+    /// The day the owner must look at it again; from the day after, it is not suggested.
+    pub review_on: Option<NaiveDate>,
 }
 
 impl Entry {
@@ -63,6 +65,7 @@ impl Entry {
                 .collect(),
             effective_from: Some(c.effective_from),
             effective_until: c.effective_until,
+            review_on: c.review_on,
         }
     }
 }
@@ -121,6 +124,7 @@ struct Fields {
     levels: Field,
     from_day: Field,
     until_day: Field,
+    review_day: Field,
 }
 
 fn text_field(
@@ -157,6 +161,7 @@ fn schema() -> (Schema, Fields) {
         levels: b.add_text_field("levels", STRING),
         from_day: b.add_i64_field("from_day", INDEXED | FAST),
         until_day: b.add_i64_field("until_day", INDEXED | FAST),
+        review_day: b.add_i64_field("review_day", INDEXED | FAST),
     };
     (b.build(), fields)
 }
@@ -256,6 +261,7 @@ impl KnowledgeIndex {
         }
         doc.add_i64(f.from_day, entry.effective_from.map_or(i64::MIN, day));
         doc.add_i64(f.until_day, entry.effective_until.map_or(i64::MAX, day));
+        doc.add_i64(f.review_day, entry.review_on.map_or(i64::MAX, day));
         doc
     }
 
@@ -378,6 +384,13 @@ impl KnowledgeIndex {
         )));
         filters.push(Box::new(RangeQuery::new(
             Bound::Included(Term::from_field_i64(f.until_day, on)),
+            Bound::Unbounded,
+        )));
+        // An answer past its review date may be out of date: it goes to the owner's review
+        // list (`Knowledge::review_due`) instead of to callers. Like the effective dates, this
+        // is the call's date, not the build's: an index built yesterday drops it today.
+        filters.push(Box::new(RangeQuery::new(
+            Bound::Included(Term::from_field_i64(f.review_day, on)),
             Bound::Unbounded,
         )));
         filters
