@@ -25,6 +25,8 @@
 //!   0010), and the owners' review list ([`ReviewDue`]: review date come, expired, feedback).
 //! - [`search`]: the index ([`KnowledgeIndex`]), its tokenizers and ranking, its sync with the
 //!   store ([`IndexSync`]), and the offline benchmark with the baselines.
+//! - [`redact`]: a station's public reply as a draft article, with the caller's handle, name,
+//!   phone, ID-card and house numbers and e-mail taken out ([`redact::strip_personal`]).
 //! - [`transfer`]: import from CSV (UTF-8, UTF-8 with BOM, GB18030) and Excel, all or nothing,
 //!   updating by external key; export in the same format ([`ImportRow`], [`ImportReport`]).
 //! - [`cli`]: `hotline knowledge eval`, the offline search benchmark.
@@ -34,6 +36,7 @@ pub mod cli;
 pub mod domain;
 pub mod error;
 pub mod feedback;
+pub mod redact;
 pub mod search;
 pub mod service;
 pub mod store;

@@ -146,6 +146,7 @@ on_both!(
     feedback_is_stored_once_per_ticket_and_kind_and_checked,
     the_review_list_says_why_and_puts_the_most_urgent_first,
     search_drops_an_article_the_day_after_its_review_date,
+    a_reply_becomes_a_draft_without_the_callers_details,
 );
 
 async fn an_article_goes_from_draft_through_review_to_published_and_keeps_every_version(w: World) {
@@ -1125,4 +1126,55 @@ async fn search_drops_an_article_the_day_after_its_review_date(w: World) {
         ["供暖补贴"]
     );
     assert!(titles(&index, "供暖补贴", None, day(2025, 3, 2)).is_empty());
+}
+
+// ---- drafts from replies ----
+
+async fn a_reply_becomes_a_draft_without_the_callers_details(w: World) {
+    let reply =
+        "网友“UU008123” 您好！您反映的金鸡湖路5号楼301室漏水问题，经与王女士（13912345678）\
+                 联系，已安排维修。公积金提取可登录网厅办理。";
+    let draft =
+        w.kb.draft_from_reply(
+            &staff("sup1"),
+            "楼上漏水怎么办",
+            reply,
+            vec![cat("CJ.WY")],
+            vec![div("320508")],
+            StationId::parse("owner", "320508-office").unwrap(),
+            day(2025, 3, 1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(draft.status, Status::Draft);
+    assert_eq!(draft.live, None);
+    let c = &draft.latest.content;
+    assert_eq!(
+        c.answer,
+        "您反映的金鸡湖路【已隐去】漏水问题，经与【已隐去】（【已隐去】）联系，已安排维修。公积金提取可登录网厅办理。"
+    );
+    assert_eq!(c.effective_from, day(2025, 3, 1));
+    assert!(c.internal_note.contains("公开答复"), "{}", c.internal_note);
+    assert_eq!(draft.latest.author, staff("sup1"));
+    // Stored as written: the draft read back is the same.
+    assert_eq!(w.kb.get(draft.id).await.unwrap().latest.content, *c);
+
+    // A reply that is nothing but a salutation leaves no answer: refused, nothing stored.
+    let err =
+        w.kb.draft_from_reply(
+            &staff("sup1"),
+            "空",
+            "网友：您好！",
+            vec![cat("CJ.WY")],
+            vec![div("320508")],
+            StationId::parse("owner", "320508-office").unwrap(),
+            day(2025, 3, 1),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, KnowledgeError::Invalid(ref e) if e.field == "answer"),
+        "{err:?}"
+    );
+    assert_eq!(w.kb.store().list(None).await.unwrap().len(), 1);
 }
