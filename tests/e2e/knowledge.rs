@@ -52,7 +52,8 @@ async fn refresh(app: &TestApp) {
         .expect("index refresh");
 }
 
-const UNEMPLOYMENT: &str = "失业后可以在户籍所在地或常住地的公共就业服务机构办理失业登记，并申领失业保险金。";
+const UNEMPLOYMENT: &str =
+    "失业后可以在户籍所在地或常住地的公共就业服务机构办理失业登记，并申领失业保险金。";
 
 fn content(title: &str, answer: &str, territory: &str) -> pb::ArticleContent {
     pb::ArticleContent {
@@ -148,7 +149,8 @@ const CALL: &str = "我刚失业了，请问失业保险金怎么申领";
 async fn lifecycle_from_publication_to_withdrawal(backend: Backend) {
     let mut argv = backend_args(backend).await;
     argv.extend(["--direct-callback-share".into(), "0".into()]);
-    let app = TestApp::spawn_with(argv, hotline_core::ManualClock::new(TestApp::start_time())).await;
+    let app =
+        TestApp::spawn_with(argv, hotline_core::ManualClock::new(TestApp::start_time())).await;
     let city = publish(&app, "失业保险金怎么申领", UNEMPLOYMENT, "3205").await;
     let gusu = publish(
         &app,
@@ -170,7 +172,10 @@ async fn lifecycle_from_publication_to_withdrawal(backend: Backend) {
     let nowhere = preview(&app, CALL, "").await;
     assert_eq!(suggested(&nowhere, &gusu.id), None);
     let top = &in_gusu[0];
-    assert!(!top.answer.is_empty() && top.snippet_html.contains("<b>"), "{top:?}");
+    assert!(
+        !top.answer.is_empty() && top.snippet_html.contains("<b>"),
+        "{top:?}"
+    );
 
     // 直办 from the article: one request records the call and answers it with version 1.
     let answered = app
@@ -184,9 +189,11 @@ async fn lifecycle_from_publication_to_withdrawal(backend: Backend) {
         .unwrap();
     assert_eq!(stage(&answered), pb::Stage::Closed);
     let from = answered.answered_from.clone().expect("answered_from");
-    assert_eq!((from.article_id.as_str(), from.version), (city.id.as_str(), 1));
-    let Some(pb::outcome::Kind::AnsweredDirectly(outcome)) =
-        answered.outcome.and_then(|o| o.kind)
+    assert_eq!(
+        (from.article_id.as_str(), from.version),
+        (city.id.as_str(), 1)
+    );
+    let Some(pb::outcome::Kind::AnsweredDirectly(outcome)) = answered.outcome.and_then(|o| o.kind)
     else {
         panic!("not answered directly");
     };
@@ -220,9 +227,16 @@ async fn lifecycle_from_publication_to_withdrawal(backend: Backend) {
         .await
         .unwrap_err();
     assert_eq!(stale.code(), Code::Aborted, "{stale:?}");
-    assert!(stale.message().contains("current version is 2"), "{}", stale.message());
+    assert!(
+        stale.message().contains("current version is 2"),
+        "{}",
+        stale.message()
+    );
     refresh(&app).await;
-    assert_eq!(suggested(&preview(&app, CALL, "320508021019").await, &city.id), Some(1));
+    assert_eq!(
+        suggested(&preview(&app, CALL, "320508021019").await, &city.id),
+        Some(1)
+    );
     app.intake_as(&operator())
         .await
         .submit_ticket(direct(CALL, &city.id, 1))
@@ -241,11 +255,17 @@ async fn lifecycle_from_publication_to_withdrawal(backend: Backend) {
         .unwrap_err();
     assert_eq!(denied.code(), Code::PermissionDenied, "{denied:?}");
     // Editors do not publish.
-    let denied = editor_kb.approve_article(action(&city.id, 2, "")).await.unwrap_err();
+    let denied = editor_kb
+        .approve_article(action(&city.id, 2, ""))
+        .await
+        .unwrap_err();
     assert_eq!(denied.code(), Code::PermissionDenied);
 
     // Version 2 published: a call answered from what the operator saw as version 1 is refused.
-    editor_kb.submit_article(action(&city.id, 2, "")).await.expect("submit v2");
+    editor_kb
+        .submit_article(action(&city.id, 2, ""))
+        .await
+        .expect("submit v2");
     kb(&app, &supervisor())
         .await
         .approve_article(action(&city.id, 2, ""))
@@ -258,7 +278,11 @@ async fn lifecycle_from_publication_to_withdrawal(backend: Backend) {
         .await
         .unwrap_err();
     assert_eq!(changed.code(), Code::FailedPrecondition);
-    assert!(changed.message().contains("version 2"), "{}", changed.message());
+    assert!(
+        changed.message().contains("version 2"),
+        "{}",
+        changed.message()
+    );
 
     // Withdrawn: no longer suggested, and not to be read out.
     kb(&app, &supervisor())
@@ -267,7 +291,10 @@ async fn lifecycle_from_publication_to_withdrawal(backend: Backend) {
         .await
         .expect("withdraw");
     refresh(&app).await;
-    assert_eq!(suggested(&preview(&app, CALL, "320508021019").await, &city.id), None);
+    assert_eq!(
+        suggested(&preview(&app, CALL, "320508021019").await, &city.id),
+        None
+    );
     let withdrawn = app
         .intake_as(&operator())
         .await
@@ -275,7 +302,11 @@ async fn lifecycle_from_publication_to_withdrawal(backend: Backend) {
         .await
         .unwrap_err();
     assert_eq!(withdrawn.code(), Code::FailedPrecondition);
-    assert!(withdrawn.message().contains("not published"), "{}", withdrawn.message());
+    assert!(
+        withdrawn.message().contains("not published"),
+        "{}",
+        withdrawn.message()
+    );
 
     // The whole history is kept: created, submitted, approved, edited, ..., withdrawn.
     let full = kb(&app, &editor())
@@ -291,7 +322,15 @@ async fn lifecycle_from_publication_to_withdrawal(backend: Backend) {
     let actions: Vec<&str> = full.history.iter().map(|h| h.action.as_str()).collect();
     assert_eq!(
         actions,
-        ["created", "submitted", "approved", "edited", "submitted", "approved", "withdrawn"]
+        [
+            "created",
+            "submitted",
+            "approved",
+            "edited",
+            "submitted",
+            "approved",
+            "withdrawn"
+        ]
     );
 
     // 知识库命中率: both direct answers were consultations answered from an article.
@@ -335,7 +374,8 @@ async fn knowledge_from_publication_to_withdrawal_postgres() {
 #[tokio::test]
 async fn a_called_back_direct_answer_flags_its_article_when_the_caller_is_dissatisfied() {
     let argv = vec!["--direct-callback-share".to_owned(), "1".to_owned()];
-    let app = TestApp::spawn_with(argv, hotline_core::ManualClock::new(TestApp::start_time())).await;
+    let app =
+        TestApp::spawn_with(argv, hotline_core::ManualClock::new(TestApp::start_time())).await;
     let article = publish(&app, "失业保险金怎么申领", UNEMPLOYMENT, "3205").await;
     let ticket = app
         .intake_as(&operator())
@@ -386,8 +426,22 @@ async fn a_called_back_direct_answer_flags_its_article_when_the_caller_is_dissat
         ticket_id: ticket.into(),
         note: "来电问的是灵活就业".into(),
     };
-    assert!(operator_kb.report_misfit(misfit(&ticket.id)).await.unwrap().into_inner().recorded);
-    assert!(!operator_kb.report_misfit(misfit(&ticket.id)).await.unwrap().into_inner().recorded);
+    assert!(
+        operator_kb
+            .report_misfit(misfit(&ticket.id))
+            .await
+            .unwrap()
+            .into_inner()
+            .recorded
+    );
+    assert!(
+        !operator_kb
+            .report_misfit(misfit(&ticket.id))
+            .await
+            .unwrap()
+            .into_inner()
+            .recorded
+    );
 
     let due = kb(&app, &editor())
         .await
@@ -398,7 +452,10 @@ async fn a_called_back_direct_answer_flags_its_article_when_the_caller_is_dissat
         .articles;
     let flagged = due.iter().find(|a| a.id == article.id).expect("flagged");
     let reasons = flagged.due_reasons.join("; ");
-    assert!(reasons.contains("1 did not fit") && reasons.contains("1 dissatisfied"), "{reasons}");
+    assert!(
+        reasons.contains("1 did not fit") && reasons.contains("1 dissatisfied"),
+        "{reasons}"
+    );
     app.advance(chrono::Duration::minutes(1));
     let figures = KpisClient::new(app.authed(&supervisor()).await)
         .get_kpis(pb::GetKpisRequest::default())
@@ -420,7 +477,10 @@ async fn bad_articles_are_refused_naming_the_field() {
         c
     }
     let cases: Vec<(pb::ArticleContent, &str)> = vec![
-        (refused(content("t", UNEMPLOYMENT, "3205"), |c| c.answer.clear()), "answer"),
+        (
+            refused(content("t", UNEMPLOYMENT, "3205"), |c| c.answer.clear()),
+            "answer",
+        ),
         (
             refused(content("t", UNEMPLOYMENT, "3205"), |c| {
                 c.effective_until = "2024-12-31".into()
@@ -428,19 +488,27 @@ async fn bad_articles_are_refused_naming_the_field() {
             "effective_until",
         ),
         (
-            refused(content("t", UNEMPLOYMENT, "3205"), |c| c.categories = vec!["XX.YY".into()]),
+            refused(content("t", UNEMPLOYMENT, "3205"), |c| {
+                c.categories = vec!["XX.YY".into()]
+            }),
             "XX.YY",
         ),
         (
-            refused(content("t", UNEMPLOYMENT, "3205"), |c| c.territories = vec!["329999".into()]),
+            refused(content("t", UNEMPLOYMENT, "3205"), |c| {
+                c.territories = vec!["329999".into()]
+            }),
             "329999",
         ),
         (
-            refused(content("t", UNEMPLOYMENT, "3205"), |c| c.title = "长".repeat(201)),
+            refused(content("t", UNEMPLOYMENT, "3205"), |c| {
+                c.title = "长".repeat(201)
+            }),
             "limit is 200",
         ),
         (
-            refused(content("t", UNEMPLOYMENT, "3205"), |c| c.effective_from = "2025-13-01".into()),
+            refused(content("t", UNEMPLOYMENT, "3205"), |c| {
+                c.effective_from = "2025-13-01".into()
+            }),
             "effective_from",
         ),
     ];
@@ -464,7 +532,12 @@ async fn bad_articles_are_refused_naming_the_field() {
     // A direct answer naming no article needs the answer's text.
     let mut request = direct(CALL, "00000000-0000-0000-0000-000000000000", 1);
     request.answer_directly = Some(pb::DirectAnswer::default());
-    let err = app.intake_as(&operator()).await.submit_ticket(request).await.unwrap_err();
+    let err = app
+        .intake_as(&operator())
+        .await
+        .submit_ticket(request)
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
     // An article that does not exist.
     let err = app

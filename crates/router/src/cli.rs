@@ -440,9 +440,11 @@ pub async fn knowledge(args: &crate::config::KnowledgeArgs) -> anyhow::Result<()
     match &args.command {
         C::Offline(_) => unreachable!("handled above"),
         C::Import(import) => {
-            let identity =
-                crate::server::open_identity(&serve, std::sync::Arc::new(hotline_core::SystemClock))
-                    .await?;
+            let identity = crate::server::open_identity(
+                &serve,
+                std::sync::Arc::new(hotline_core::SystemClock),
+            )
+            .await?;
             let login = hotline_identity::LoginName::parse("--as", &import.as_login)?;
             let account = identity
                 .store()
@@ -492,12 +494,13 @@ pub async fn knowledge(args: &crate::config::KnowledgeArgs) -> anyhow::Result<()
                     )?;
                 }
                 "xlsx" => hotline_knowledge::transfer::write_xlsx(&articles, &export.out)?,
-                _ => anyhow::bail!(
-                    "{}: export to a .csv or .xlsx file",
-                    export.out.display()
-                ),
+                _ => anyhow::bail!("{}: export to a .csv or .xlsx file", export.out.display()),
             }
-            println!("exported {} articles to {}", articles.len(), export.out.display());
+            println!(
+                "exported {} articles to {}",
+                articles.len(),
+                export.out.display()
+            );
         }
         C::Search(search) => {
             let division = crate::grpc::convert::division_code("--division", &search.division)?;
