@@ -255,6 +255,7 @@ pub async fn closed_tickets_have_no_timers(backend: Backend) {
             ticket_id: t.id.clone(),
             expected_version: 0,
             answer: "可登录公积金中心网站办理".into(),
+            article: None,
         })
         .await
         .unwrap();

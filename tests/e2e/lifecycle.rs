@@ -504,6 +504,7 @@ pub async fn answered_directly_and_not_accepted_close_at_intake(backend: Backend
             ticket_id: asked.id.clone(),
             expected_version: 0,
             answer: "携带身份证和租房合同到社区警务室办理".into(),
+            article: None,
         })
         .await
         .unwrap()

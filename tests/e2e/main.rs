@@ -8,6 +8,7 @@ mod bad_input;
 mod calendar;
 mod escalation;
 mod faults;
+mod knowledge;
 mod kpis;
 mod lifecycle;
 mod operations;

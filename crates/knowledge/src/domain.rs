@@ -102,6 +102,9 @@ pub mod limits {
     pub const SOURCE_NUMBER: usize = 100;
     pub const SOURCE_LINK: usize = 1_000;
     pub const EXTERNAL_KEY: usize = 100;
+    pub const FEEDBACK_NOTE: usize = 1_000;
+    /// A ticket id as feedback names it (a UUID is 36).
+    pub const FEEDBACK_TICKET: usize = 128;
 }
 
 /// The document an answer rests on: its name, its number (文号, e.g. 苏府办〔2024〕12号) and a link.
@@ -458,6 +461,73 @@ impl Article {
     pub fn live_version(&self) -> Option<u32> {
         self.live.as_ref().map(|v| v.number)
     }
+}
+
+/// What an operator or a callback said of an answer read to a caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum FeedbackKind {
+    /// The operator marked "this answer did not fit" the call.
+    DidNotFit,
+    /// The caller was dissatisfied at the callback of a ticket answered from the article.
+    Dissatisfied,
+}
+
+impl FeedbackKind {
+    pub fn code(self) -> &'static str {
+        match self {
+            FeedbackKind::DidNotFit => "did_not_fit",
+            FeedbackKind::Dissatisfied => "dissatisfied",
+        }
+    }
+    pub fn parse(field: &'static str, raw: &str) -> Result<Self, InvalidInput> {
+        match raw.trim() {
+            "did_not_fit" => Ok(FeedbackKind::DidNotFit),
+            "dissatisfied" => Ok(FeedbackKind::Dissatisfied),
+            other => Err(InvalidInput::new(
+                field,
+                format!("{other:?} is not a kind of feedback (did_not_fit, dissatisfied)"),
+            )),
+        }
+    }
+}
+
+impl fmt::Display for FeedbackKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// One mark against the version of an article a caller was read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Feedback {
+    pub article: ArticleId,
+    pub version: u32,
+    pub kind: FeedbackKind,
+    /// The ticket it came from: with one, the same (article, ticket, kind) counts once.
+    pub ticket: Option<String>,
+    /// Who marked it (the operator), if anyone.
+    pub staff: Option<StaffId>,
+    /// At most [`limits::FEEDBACK_NOTE`] characters.
+    pub note: String,
+    pub at: DateTime<Utc>,
+}
+
+/// Why an article is on its owner's review list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DueReason {
+    /// Its review date has come (the date).
+    ReviewDate(NaiveDate),
+    /// Its last effective day has passed (that day).
+    Expired(NaiveDate),
+    /// Feedback on the live version (or a newer one).
+    Feedback { did_not_fit: u32, dissatisfied: u32 },
+}
+
+/// A live article its owner must look at, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewDue {
+    pub article: Article,
+    pub reasons: Vec<DueReason>,
 }
 
 #[cfg(test)]

@@ -16,14 +16,14 @@ use crate::KnowledgeError;
 /// How often a change is decided again after losing a race to another writer of the same
 /// article. Each retry reads the winner's state, so a real conflict (a new version, a new
 /// status) ends the loop with an error at once; the bound only stops a pathological livelock.
-const RACE_RETRIES: usize = 8;
+pub(crate) const RACE_RETRIES: usize = 8;
 
 /// The knowledge base's writes and reads over a store.
 #[derive(Clone)]
 pub struct Knowledge {
-    store: Arc<dyn KnowledgeStore>,
+    pub(crate) store: Arc<dyn KnowledgeStore>,
     catalogue: Arc<dyn Catalogue>,
-    clock: Arc<dyn Clock>,
+    pub(crate) clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for Knowledge {

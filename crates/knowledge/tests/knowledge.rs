@@ -9,8 +9,11 @@ use std::sync::Arc;
 use chrono::{NaiveDate, TimeZone, Utc};
 use hotline_classify::segment::Segmenter;
 use hotline_core::{CategoryCode, DivisionCode, ManualClock, StaffId, StationId};
-use hotline_knowledge::domain::{Action, Content, FixedCatalogue, Source, Status};
+use hotline_knowledge::domain::{
+    Action, Content, DueReason, Feedback, FeedbackKind, FixedCatalogue, Source, Status,
+};
 use hotline_knowledge::search::{IndexSync, KnowledgeIndex, Ranking, SearchRequest};
+use hotline_knowledge::transfer::{read_csv, read_file, write_csv, write_xlsx};
 use hotline_knowledge::{Knowledge, KnowledgeError, KnowledgeStore, PgKnowledge, SqliteKnowledge};
 use hotline_store::testing::{fresh_postgres_url, TempDir};
 
@@ -68,6 +71,18 @@ struct World {
     store: Arc<dyn KnowledgeStore>,
     clock: ManualClock,
     _dir: Option<TempDir>,
+    postgres: bool,
+}
+
+impl World {
+    /// A second, empty store of the same backend (an import into a fresh base).
+    async fn another(&self) -> World {
+        if self.postgres {
+            postgres().await
+        } else {
+            sqlite().await
+        }
+    }
 }
 
 async fn sqlite() -> World {
@@ -80,7 +95,9 @@ async fn sqlite() -> World {
 async fn postgres() -> World {
     let url = fresh_postgres_url().await.unwrap();
     let store: Arc<dyn KnowledgeStore> = Arc::new(PgKnowledge::connect(&url, 4).await.unwrap());
-    world(store, None)
+    let mut w = world(store, None);
+    w.postgres = true;
+    w
 }
 
 fn world(store: Arc<dyn KnowledgeStore>, dir: Option<TempDir>) -> World {
@@ -95,6 +112,7 @@ fn world(store: Arc<dyn KnowledgeStore>, dir: Option<TempDir>) -> World {
         store,
         clock,
         _dir: dir,
+        postgres: false,
     }
 }
 
@@ -120,6 +138,15 @@ on_both!(
     external_keys_are_unique,
     the_index_filters_by_territory_chain_category_date_and_status,
     the_index_follows_edits_approvals_and_withdrawals,
+    an_import_with_a_bad_row_names_its_line_and_writes_nothing,
+    a_re_import_updates_by_key_instead_of_duplicating,
+    a_published_import_goes_live_and_a_draft_import_keeps_the_live_version,
+    an_export_imports_into_a_fresh_base_unchanged_and_re_imports_as_unchanged,
+    a_gb18030_csv_and_an_xlsx_with_real_date_cells_import,
+    feedback_is_stored_once_per_ticket_and_kind_and_checked,
+    the_review_list_says_why_and_puts_the_most_urgent_first,
+    search_drops_an_article_the_day_after_its_review_date,
+    a_reply_becomes_a_draft_without_the_callers_details,
 );
 
 async fn an_article_goes_from_draft_through_review_to_published_and_keeps_every_version(w: World) {
@@ -635,4 +662,519 @@ async fn the_index_follows_edits_approvals_and_withdrawals(w: World) {
     assert_eq!(changed.removed, 1);
     assert!(search("厨余垃圾").is_empty());
     assert_eq!(index.len(), 0);
+}
+
+// ---- import and export ----
+
+const HEADER: &str = "external_key,title,alt_questions,answer,internal_note,categories,territories,source_name,source_number,source_link,effective_from,effective_until,owner,review_on";
+
+fn csv_file(rows: &[&str]) -> Vec<u8> {
+    let mut text = String::from(HEADER);
+    for row in rows {
+        text.push('\n');
+        text.push_str(row);
+    }
+    text.push('\n');
+    text.into_bytes()
+}
+
+const ROW_A: &str = "KB-1,公积金提取,怎么取公积金|提取公积金,带身份证到公积金中心办理。,,SB.GJJ,3205,苏州市住房公积金管理办法,苏府规字〔2024〕1号,https://example.org/gjj,2025-01-01,,320508-office,2026-01-01";
+const ROW_B: &str = "KB-2,物业费标准,,按合同约定收取。,核对合同,CJ.WY,320508|320508021,,,,2025/02/01,2025-12-31,320508-office,";
+
+async fn import_csv(
+    w: &World,
+    rows: &[&str],
+    published: bool,
+) -> Result<hotline_knowledge::ImportReport, KnowledgeError> {
+    let rows = read_csv(&csv_file(rows), "kb.csv")?;
+    w.kb.import(&staff("admin"), rows, published).await
+}
+
+async fn an_import_with_a_bad_row_names_its_line_and_writes_nothing(w: World) {
+    // The third line reads well but names a category the centre does not have.
+    let bad = "KB-3,停车,,按标准。,,XX.YY,3205,,,,2025-01-01,,320508-office,";
+    let rows = read_csv(&csv_file(&[ROW_A, bad, ROW_B]), "kb.csv").unwrap();
+    assert_eq!(rows[1].line, 3);
+    let err = w.kb.import(&staff("admin"), rows, true).await.unwrap_err();
+    match &err {
+        KnowledgeError::BadRow { line, message, .. } => {
+            assert_eq!(*line, 3);
+            assert!(message.contains("XX.YY"), "{message}");
+        }
+        other => panic!("expected a bad row, got {other:?}"),
+    }
+    assert!(err.to_string().contains("nothing was imported"), "{err}");
+    assert!(w.kb.store().list(None).await.unwrap().is_empty());
+
+    // From a file: the error names the file and the line (a bad date on line 3).
+    let file = TempDir::new();
+    let path = file.path().join("kb.csv");
+    std::fs::write(
+        &path,
+        csv_file(&[
+            ROW_A,
+            "KB-3,停车,,按标准。,,CJ.WY,3205,,,,2025-01-01,,320508-office,x",
+        ]),
+    )
+    .unwrap();
+    let err =
+        w.kb.import_file(&staff("admin"), &path, false)
+            .await
+            .unwrap_err();
+    assert!(
+        matches!(&err, KnowledgeError::BadRow { line: 3, file, .. } if file == "kb.csv"),
+        "{err:?}"
+    );
+    assert!(w.kb.store().list(None).await.unwrap().is_empty());
+}
+
+async fn a_re_import_updates_by_key_instead_of_duplicating(w: World) {
+    let report = import_csv(&w, &[ROW_A, ROW_B], false).await.unwrap();
+    assert_eq!(
+        (report.created, report.updated, report.unchanged),
+        (2, 0, 0)
+    );
+    let articles = w.kb.store().list(None).await.unwrap();
+    assert_eq!(articles.len(), 2);
+    assert!(articles
+        .iter()
+        .all(|a| a.status == Status::Draft && a.live.is_none()));
+
+    let changed = ROW_B.replace("按合同约定收取。", "按物业服务合同约定收取。");
+    w.clock.advance(chrono::Duration::minutes(5));
+    let report = import_csv(&w, &[ROW_A, &changed], false).await.unwrap();
+    assert_eq!(
+        (report.created, report.updated, report.unchanged),
+        (0, 1, 1)
+    );
+    let b = w.store.by_external_key("KB-2").await.unwrap().unwrap();
+    assert_eq!(b.latest.number, 2);
+    assert_eq!(b.latest.content.answer, "按物业服务合同约定收取。");
+    assert_eq!(b.latest.author, staff("admin"));
+    let a = w.store.by_external_key("KB-1").await.unwrap().unwrap();
+    assert_eq!(a.latest.number, 1, "an identical row writes no version");
+    assert_eq!(w.kb.store().list(None).await.unwrap().len(), 2);
+
+    // A row without a key always creates.
+    let keyless = ROW_B.replacen("KB-2", "", 1);
+    import_csv(&w, &[&keyless], false).await.unwrap();
+    import_csv(&w, &[&keyless], false).await.unwrap();
+    assert_eq!(w.kb.store().list(None).await.unwrap().len(), 4);
+}
+
+async fn a_published_import_goes_live_and_a_draft_import_keeps_the_live_version(w: World) {
+    let report = import_csv(&w, &[ROW_A], true).await.unwrap();
+    assert_eq!(report.created, 1);
+    let a = w.store.by_external_key("KB-1").await.unwrap().unwrap();
+    assert_eq!((a.status, a.live_version()), (Status::Published, Some(1)));
+    let history: Vec<Action> =
+        w.kb.history(a.id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|h| h.action)
+            .collect();
+    assert_eq!(history, [Action::Created, Action::Approved]);
+
+    // An editor's (draft) import of a change: a new draft version, version 1 stays live.
+    let changed = ROW_A.replace("带身份证", "带身份证和银行卡");
+    let report = import_csv(&w, &[&changed], false).await.unwrap();
+    assert_eq!(report.updated, 1);
+    let a = w.kb.get(a.id).await.unwrap();
+    assert_eq!(
+        (a.status, a.latest.number, a.live_version()),
+        (Status::Draft, 2, Some(1))
+    );
+    assert!(a.live.unwrap().content.answer.starts_with("带身份证到"));
+
+    // The same text imported as published: no new version, the draft goes live.
+    let report = import_csv(&w, &[&changed], true).await.unwrap();
+    assert_eq!((report.updated, report.unchanged), (1, 0));
+    let a = w.kb.get(a.id).await.unwrap();
+    assert_eq!(
+        (a.status, a.latest.number, a.live_version()),
+        (Status::Published, 2, Some(2))
+    );
+    // And once more: now nothing to do.
+    assert_eq!(
+        import_csv(&w, &[&changed], true).await.unwrap().unchanged,
+        1
+    );
+}
+
+fn contents(articles: &[hotline_knowledge::Article]) -> Vec<(Option<String>, Content)> {
+    let mut out: Vec<_> = articles
+        .iter()
+        .map(|a| (a.external_key.clone(), a.latest.content.clone()))
+        .collect();
+    out.sort_by(|a, b| a.1.title.cmp(&b.1.title));
+    out
+}
+
+async fn an_export_imports_into_a_fresh_base_unchanged_and_re_imports_as_unchanged(w: World) {
+    let ed = staff("ed1");
+    let mut full = content(
+        "公积金提取",
+        "带身份证办理。\n可以网上办理，\"网厅\"。",
+        "SB.GJJ",
+        "3205",
+    );
+    full.alt_questions = vec!["怎么取公积金".into(), "提取公积金".into()];
+    full.categories.push(cat("CJ.WY"));
+    full.territories = vec![div("320508"), div("320508021")];
+    full.internal_note = "内部说明".into();
+    full.effective_until = Some(day(2025, 12, 31));
+    w.kb.create(&ed, full, Some("KB-1".into())).await.unwrap();
+    let mut bare = content("路灯报修", "拨打路灯报修电话。", "JT.GJ", "3205");
+    bare.source = Source::default();
+    bare.review_on = None;
+    // Made here, no external key: exported under its id.
+    let made_here = w.kb.create(&ed, bare, None).await.unwrap();
+    let articles = w.kb.store().list(None).await.unwrap();
+
+    let dir = TempDir::new();
+    let mut csv = Vec::new();
+    write_csv(&articles, &mut csv).unwrap();
+    assert!(
+        csv.starts_with(b"\xEF\xBB\xBF"),
+        "Excel needs the BOM to read UTF-8"
+    );
+    let csv_path = dir.path().join("export.csv");
+    std::fs::write(&csv_path, &csv).unwrap();
+    let xlsx_path = dir.path().join("export.xlsx");
+    write_xlsx(&articles, &xlsx_path).unwrap();
+
+    for path in [&csv_path, &xlsx_path] {
+        let fresh = w.another().await;
+        let report = fresh
+            .kb
+            .import_file(&staff("admin"), path, false)
+            .await
+            .unwrap();
+        assert_eq!(report.created, 2, "{}", path.display());
+        let imported = fresh.kb.store().list(None).await.unwrap();
+        let mut expected = contents(&articles);
+        expected[1].0 = Some(made_here.id.to_string());
+        assert_eq!(contents(&imported), expected, "{}", path.display());
+        // Importing the same file again changes nothing.
+        let again = fresh
+            .kb
+            .import_file(&staff("admin"), path, false)
+            .await
+            .unwrap();
+        assert_eq!((again.created, again.updated, again.unchanged), (0, 0, 2));
+    }
+
+    // Back into the base it came from: the key-less article is found by its id.
+    let again =
+        w.kb.import_file(&staff("admin"), &csv_path, false)
+            .await
+            .unwrap();
+    assert_eq!((again.created, again.updated, again.unchanged), (0, 0, 2));
+    assert_eq!(w.kb.store().list(None).await.unwrap().len(), 2);
+}
+
+async fn a_gb18030_csv_and_an_xlsx_with_real_date_cells_import(w: World) {
+    let dir = TempDir::new();
+    let utf8 = csv_file(&[ROW_A]);
+    let (gb, _, _) = encoding_rs::GB18030.encode(std::str::from_utf8(&utf8).unwrap());
+    let gb_path = dir.path().join("gb.csv");
+    std::fs::write(&gb_path, &gb).unwrap();
+    assert_eq!(
+        w.kb.import_file(&staff("admin"), &gb_path, false)
+            .await
+            .unwrap()
+            .created,
+        1
+    );
+    let a = w.store.by_external_key("KB-1").await.unwrap().unwrap();
+    assert_eq!(a.latest.content.title, "公积金提取");
+    assert_eq!(a.latest.content.source.number, "苏府规字〔2024〕1号");
+
+    // A sheet typed by hand: columns in another order, a real date cell, a date typed as a
+    // plain number (an Excel serial), a key that Excel stores as a number.
+    let xlsx_path = dir.path().join("kb.xlsx");
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    let header = [
+        "title",
+        "answer",
+        "categories",
+        "territories",
+        "owner",
+        "effective_from",
+        "review_on",
+        "external_key",
+    ];
+    for (c, name) in header.iter().enumerate() {
+        sheet.write_string(0, c as u16, *name).unwrap();
+    }
+    let date_format = rust_xlsxwriter::Format::new().set_num_format("yyyy/m/d");
+    sheet.write_string(1, 0, "垃圾分类").unwrap();
+    sheet
+        .write_string(1, 1, "厨余垃圾早七点到九点投放。")
+        .unwrap();
+    sheet.write_string(1, 2, "CJ.WY").unwrap();
+    sheet.write_string(1, 3, "3205").unwrap();
+    sheet.write_string(1, 4, "320508-office").unwrap();
+    let from = rust_xlsxwriter::ExcelDateTime::from_ymd(2025, 3, 15).unwrap();
+    sheet
+        .write_datetime_with_format(1, 5, &from, &date_format)
+        .unwrap();
+    sheet.write_number(1, 6, 46023.0).unwrap(); // 2026-01-01
+    sheet.write_number(1, 7, 1001.0).unwrap();
+    book.save(&xlsx_path).unwrap();
+
+    let rows = read_file(&xlsx_path).unwrap();
+    assert_eq!(rows[0].line, 2);
+    w.kb.import(&staff("admin"), rows, false).await.unwrap();
+    let b = w.store.by_external_key("1001").await.unwrap().unwrap();
+    assert_eq!(b.latest.content.effective_from, day(2025, 3, 15));
+    assert_eq!(b.latest.content.review_on, Some(day(2026, 1, 1)));
+    assert_eq!(b.latest.content.title, "垃圾分类");
+}
+
+// ---- feedback and the review list ----
+
+fn mark(
+    article: hotline_knowledge::ArticleId,
+    version: u32,
+    kind: FeedbackKind,
+    ticket: Option<&str>,
+    at_minute: u32,
+) -> Feedback {
+    Feedback {
+        article,
+        version,
+        kind,
+        ticket: ticket.map(str::to_owned),
+        staff: Some(staff("op1")),
+        note: "来电问的是二手房".into(),
+        at: Utc.with_ymd_and_hms(2025, 3, 1, 3, at_minute, 0).unwrap(),
+    }
+}
+
+async fn feedback_is_stored_once_per_ticket_and_kind_and_checked(w: World) {
+    let id = publish(
+        &w,
+        content("公积金提取", "带身份证办理。", "SB.GJJ", "3205"),
+    )
+    .await;
+    let t = Some("0190a0c4-0000-7000-8000-000000000001");
+    assert!(w
+        .kb
+        .record_feedback(mark(id, 1, FeedbackKind::DidNotFit, t, 1))
+        .await
+        .unwrap());
+    // The router retries: the same ticket and kind is stored once.
+    assert!(!w
+        .kb
+        .record_feedback(mark(id, 1, FeedbackKind::DidNotFit, t, 2))
+        .await
+        .unwrap());
+    assert!(w
+        .kb
+        .record_feedback(mark(id, 1, FeedbackKind::Dissatisfied, t, 3))
+        .await
+        .unwrap());
+    // Without a ticket every mark counts.
+    assert!(w
+        .kb
+        .record_feedback(mark(id, 1, FeedbackKind::DidNotFit, None, 4))
+        .await
+        .unwrap());
+    assert!(w
+        .kb
+        .record_feedback(mark(id, 1, FeedbackKind::DidNotFit, None, 5))
+        .await
+        .unwrap());
+
+    let stored = w.kb.feedback(id).await.unwrap();
+    let kinds: Vec<(FeedbackKind, bool)> = stored
+        .iter()
+        .map(|f| (f.kind, f.ticket.is_some()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (FeedbackKind::DidNotFit, true),
+            (FeedbackKind::Dissatisfied, true),
+            (FeedbackKind::DidNotFit, false),
+            (FeedbackKind::DidNotFit, false),
+        ]
+    );
+    assert_eq!(stored[0].staff, Some(staff("op1")));
+    assert_eq!(stored[0].note, "来电问的是二手房");
+    assert_eq!(
+        stored[0].at,
+        Utc.with_ymd_and_hms(2025, 3, 1, 3, 1, 0).unwrap()
+    );
+
+    let unknown = hotline_knowledge::ArticleId::new();
+    assert!(matches!(
+        w.kb.record_feedback(mark(unknown, 1, FeedbackKind::DidNotFit, None, 6))
+            .await,
+        Err(KnowledgeError::NotFound(_))
+    ));
+    let mut long = mark(id, 1, FeedbackKind::DidNotFit, None, 7);
+    long.note = "长".repeat(1001);
+    let err = w.kb.record_feedback(long).await.unwrap_err();
+    assert!(err.to_string().contains("limit is 1000"), "{err}");
+    assert!(matches!(
+        w.kb.record_feedback(mark(id, 9, FeedbackKind::DidNotFit, None, 8))
+            .await,
+        Err(KnowledgeError::Invalid(_))
+    ));
+    assert_eq!(w.kb.feedback(id).await.unwrap().len(), 4);
+}
+
+async fn the_review_list_says_why_and_puts_the_most_urgent_first(w: World) {
+    let today = day(2025, 3, 1);
+    let mut review = content("复核到期", "答复甲。", "CJ.WY", "3205");
+    review.review_on = Some(today);
+    let review = publish(&w, review).await;
+    let mut expired = content("已过期", "答复乙。", "CJ.WY", "3205");
+    expired.effective_until = Some(day(2025, 1, 15));
+    expired.review_on = Some(day(2025, 2, 1));
+    let expired = publish(&w, expired).await;
+    let two_marks = publish(&w, content("两次反馈", "答复丙。", "CJ.WY", "3205")).await;
+    let one_mark = publish(&w, content("一次反馈", "答复丁。", "CJ.WY", "3205")).await;
+    publish(&w, content("未到期", "答复戊。", "CJ.WY", "3205")).await;
+    // A draft is not on callers' lines: not listed, whatever its dates.
+    let mut draft = content("草稿", "答复己。", "CJ.WY", "3205");
+    draft.review_on = Some(day(2024, 1, 1));
+    w.kb.create(&staff("ed1"), draft, None).await.unwrap();
+    // Feedback on a version since replaced by a published edit no longer counts.
+    let fixed = publish(&w, content("已修正", "答复庚。", "CJ.WY", "3205")).await;
+    w.kb.record_feedback(mark(fixed, 1, FeedbackKind::DidNotFit, Some("T9"), 1))
+        .await
+        .unwrap();
+    w.kb.update(
+        &staff("ed1"),
+        fixed,
+        1,
+        content("已修正", "答复庚，已改。", "CJ.WY", "3205"),
+    )
+    .await
+    .unwrap();
+    w.kb.submit(&staff("ed1"), fixed, 2).await.unwrap();
+    w.kb.approve(&staff("sup1"), fixed, 2).await.unwrap();
+
+    w.kb.record_feedback(mark(two_marks, 1, FeedbackKind::DidNotFit, Some("T1"), 1))
+        .await
+        .unwrap();
+    w.kb.record_feedback(mark(
+        two_marks,
+        1,
+        FeedbackKind::Dissatisfied,
+        Some("T2"),
+        2,
+    ))
+    .await
+    .unwrap();
+    w.kb.record_feedback(mark(one_mark, 1, FeedbackKind::Dissatisfied, Some("T3"), 3))
+        .await
+        .unwrap();
+
+    let due = w.kb.review_due(today).await.unwrap();
+    let listed: Vec<(hotline_knowledge::ArticleId, Vec<DueReason>)> =
+        due.into_iter().map(|d| (d.article.id, d.reasons)).collect();
+    assert_eq!(
+        listed,
+        [
+            (
+                two_marks,
+                vec![DueReason::Feedback {
+                    did_not_fit: 1,
+                    dissatisfied: 1
+                }]
+            ),
+            (
+                one_mark,
+                vec![DueReason::Feedback {
+                    did_not_fit: 0,
+                    dissatisfied: 1
+                }]
+            ),
+            (
+                expired,
+                vec![
+                    DueReason::Expired(day(2025, 1, 15)),
+                    DueReason::ReviewDate(day(2025, 2, 1))
+                ]
+            ),
+            (review, vec![DueReason::ReviewDate(today)]),
+        ]
+    );
+    // The day before its review date the article is not yet due.
+    let earlier = w.kb.review_due(day(2025, 2, 28)).await.unwrap();
+    assert!(earlier.iter().all(|d| d.article.id != review));
+}
+
+async fn search_drops_an_article_the_day_after_its_review_date(w: World) {
+    let mut due = content("供暖补贴", "供暖补贴按年度发放。", "CJ.WY", "3205");
+    due.review_on = Some(day(2025, 3, 1));
+    publish(&w, due).await;
+    let index = Arc::new(KnowledgeIndex::new(&Segmenter::new(), Ranking::default()).unwrap());
+    IndexSync::new(Arc::clone(&index))
+        .rebuild(w.store.as_ref())
+        .await
+        .unwrap();
+    // One index, built once: the filter is the call's date.
+    assert_eq!(
+        titles(&index, "供暖补贴", None, day(2025, 3, 1)),
+        ["供暖补贴"]
+    );
+    assert!(titles(&index, "供暖补贴", None, day(2025, 3, 2)).is_empty());
+}
+
+// ---- drafts from replies ----
+
+async fn a_reply_becomes_a_draft_without_the_callers_details(w: World) {
+    let reply =
+        "网友“UU008123” 您好！您反映的金鸡湖路5号楼301室漏水问题，经与王女士（13912345678）\
+                 联系，已安排维修。公积金提取可登录网厅办理。";
+    let draft =
+        w.kb.draft_from_reply(
+            &staff("sup1"),
+            "楼上漏水怎么办",
+            reply,
+            vec![cat("CJ.WY")],
+            vec![div("320508")],
+            StationId::parse("owner", "320508-office").unwrap(),
+            day(2025, 3, 1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(draft.status, Status::Draft);
+    assert_eq!(draft.live, None);
+    let c = &draft.latest.content;
+    assert_eq!(
+        c.answer,
+        "您反映的金鸡湖路【已隐去】漏水问题，经与【已隐去】（【已隐去】）联系，已安排维修。公积金提取可登录网厅办理。"
+    );
+    assert_eq!(c.effective_from, day(2025, 3, 1));
+    assert!(c.internal_note.contains("公开答复"), "{}", c.internal_note);
+    assert_eq!(draft.latest.author, staff("sup1"));
+    // Stored as written: the draft read back is the same.
+    assert_eq!(w.kb.get(draft.id).await.unwrap().latest.content, *c);
+
+    // A reply that is nothing but a salutation leaves no answer: refused, nothing stored.
+    let err =
+        w.kb.draft_from_reply(
+            &staff("sup1"),
+            "空",
+            "网友：您好！",
+            vec![cat("CJ.WY")],
+            vec![div("320508")],
+            StationId::parse("owner", "320508-office").unwrap(),
+            day(2025, 3, 1),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, KnowledgeError::Invalid(ref e) if e.field == "answer"),
+        "{err:?}"
+    );
+    assert_eq!(w.kb.store().list(None).await.unwrap().len(), 1);
 }

@@ -410,3 +410,130 @@ pub async fn staff(args: &crate::config::StaffArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// `hotline knowledge ...`: import, export and search on the store; `eval` needs none.
+pub async fn knowledge(args: &crate::config::KnowledgeArgs) -> anyhow::Result<()> {
+    use crate::config::KnowledgeCommand as C;
+    if let C::Offline(command) = &args.command {
+        let offline = hotline_knowledge::cli::KnowledgeArgs {
+            command: command.clone(),
+        };
+        return Ok(hotline_knowledge::cli::run(&offline)?);
+    }
+    let mut argv = vec!["--data-dir".to_owned(), args.data_dir.display().to_string()];
+    if let Some(url) = &args.database_url {
+        argv.extend(["--database-url".to_owned(), url.clone()]);
+    }
+    let serve = crate::config::ServeArgs::parse_from(argv)?;
+    // Opening the ticket store applies the migrations the articles live in.
+    crate::server::open_store(&serve).await?;
+    let directory = crate::server::load_directory(&serve)?;
+    let routing = crate::server::load_routing(&serve, &directory)?;
+    let room = crate::knowledge::KnowledgeRoom::open(
+        &serve,
+        directory,
+        Some(routing.engine().classifier().taxonomy().clone()),
+        std::sync::Arc::new(hotline_core::SystemClock),
+    )
+    .await?;
+    let service = room.service();
+    match &args.command {
+        C::Offline(_) => unreachable!("handled above"),
+        C::Import(import) => {
+            let identity = crate::server::open_identity(
+                &serve,
+                std::sync::Arc::new(hotline_core::SystemClock),
+            )
+            .await?;
+            let login = hotline_identity::LoginName::parse("--as", &import.as_login)?;
+            let account = identity
+                .store()
+                .account_by_login(&login)
+                .await?
+                .filter(|a| a.enabled)
+                .with_context(|| {
+                    format!("--as {login}: no enabled account with that login in this store")
+                })?;
+            if import.published && account.role != hotline_identity::Role::Administrator {
+                anyhow::bail!(
+                    "--published: {login} is a {}; only an administrator imports articles as published (without --published they are drafts for review)",
+                    account.role.code()
+                );
+            }
+            let rows = hotline_knowledge::transfer::read_file(&import.file)?;
+            let staff = hotline_core::StaffId::parse("--as", login.as_str())?;
+            let report = service.import(&staff, rows, import.published).await?;
+            println!(
+                "imported {}: {} created, {} updated, {} unchanged ({})",
+                import.file.display(),
+                report.created,
+                report.updated,
+                report.unchanged,
+                if import.published {
+                    "published"
+                } else {
+                    "drafts"
+                }
+            );
+        }
+        C::Export(export) => {
+            let articles = service.store().list(None).await?;
+            let extension = export
+                .out
+                .extension()
+                .and_then(|e| e.to_str())
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            match extension.as_str() {
+                "csv" => {
+                    let file = std::fs::File::create(&export.out)
+                        .with_context(|| format!("creating {}", export.out.display()))?;
+                    hotline_knowledge::transfer::write_csv(
+                        &articles,
+                        std::io::BufWriter::new(file),
+                    )?;
+                }
+                "xlsx" => hotline_knowledge::transfer::write_xlsx(&articles, &export.out)?,
+                _ => anyhow::bail!("{}: export to a .csv or .xlsx file", export.out.display()),
+            }
+            println!(
+                "exported {} articles to {}",
+                articles.len(),
+                export.out.display()
+            );
+        }
+        C::Search(search) => {
+            let division = crate::grpc::convert::division_code("--division", &search.division)?;
+            let category = search
+                .category
+                .as_deref()
+                .map(|c| hotline_core::CategoryCode::parse("--category", c))
+                .transpose()?;
+            let on = search.on.unwrap_or_else(|| room.today());
+            let hits = room
+                .suggest(
+                    &search.text,
+                    category.as_ref(),
+                    division.as_ref(),
+                    on,
+                    search.limit,
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let mut out = std::io::stdout().lock();
+            for hit in hits {
+                let line = json!({
+                    "article": hit.article.id,
+                    "version": hit.article.version,
+                    "title": hit.title,
+                    "score": hit.score,
+                    "territories": hit.territories,
+                    "source_number": hit.source_number,
+                    "answer": hit.answer,
+                });
+                writeln!(out, "{line}")?;
+            }
+        }
+    }
+    Ok(())
+}

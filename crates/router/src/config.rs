@@ -34,8 +34,77 @@ pub enum Command {
     /// Staff accounts, integrator keys and signing keys, offline on the store (the Admin RPCs
     /// do the same on a running router).
     Staff(StaffArgs),
-    /// The knowledge base offline: `eval` measures search quality on CSV files.
-    Knowledge(hotline_knowledge::cli::KnowledgeArgs),
+    /// The knowledge base offline: import a centre's base (CSV or Excel), export it, search
+    /// it as the desk would, and measure search quality on CSV files (`eval`).
+    Knowledge(KnowledgeArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct KnowledgeArgs {
+    /// The embedded default's data directory (when no database URL is set).
+    #[arg(
+        long,
+        env = "HOTLINE_DATA_DIR",
+        default_value = "./data",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+    /// `postgres://...` or `sqlite:...`, as for `serve`.
+    #[arg(long, env = "HOTLINE_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    #[command(subcommand)]
+    pub command: KnowledgeCommand,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum KnowledgeCommand {
+    #[command(flatten)]
+    Offline(hotline_knowledge::cli::KnowledgeCommand),
+    /// Import articles from CSV (UTF-8 with or without BOM, or GB18030) or Excel (.xlsx, the
+    /// first sheet); header in docs/knowledge.md. A row whose external key is known updates
+    /// that article. All or nothing: a bad row is named and nothing is imported.
+    Import(KnowledgeImportArgs),
+    /// Export every article's latest version in the import format (.csv or .xlsx by the
+    /// file's extension), so a re-import updates instead of duplicating.
+    Export(KnowledgeExportArgs),
+    /// Search published articles as the desk's suggestions do; one JSON object per hit.
+    Search(KnowledgeSearchArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct KnowledgeImportArgs {
+    /// The file: `.csv` or `.xlsx`.
+    pub file: PathBuf,
+    /// The account the import is recorded as (it must exist in this store).
+    #[arg(long = "as", value_name = "LOGIN")]
+    pub as_login: String,
+    /// Publish the imported versions at once; only an administrator account may. Without it
+    /// articles are drafts for the editors and reviewers.
+    #[arg(long)]
+    pub published: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct KnowledgeExportArgs {
+    /// Where to write: `.csv` (UTF-8 with a BOM, for Excel) or `.xlsx`.
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct KnowledgeSearchArgs {
+    /// What the operator would type.
+    pub text: String,
+    /// The caller's division code (empty: city-wide articles only).
+    #[arg(long, default_value = "")]
+    pub division: String,
+    /// The classified category (its articles weigh more).
+    #[arg(long)]
+    pub category: Option<String>,
+    /// The call's date (YYYY-MM-DD; default today).
+    #[arg(long)]
+    pub on: Option<chrono::NaiveDate>,
+    #[arg(long, default_value_t = 5)]
+    pub limit: usize,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -308,6 +308,73 @@ async fn seed_demo_staff(identity: &Identity) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A few published articles (written by the demo editor, approved by the demo supervisor) so
+/// a newcomer sees suggestions on the desk's first call; only into an empty base.
+async fn seed_demo_articles(room: &crate::knowledge::KnowledgeRoom) -> anyhow::Result<()> {
+    use hotline_core::{CategoryCode, DivisionCode, StaffId, StationId};
+    use hotline_knowledge::{Content, Source};
+    let service = room.service();
+    if !service.store().list(None).await?.is_empty() {
+        return Ok(());
+    }
+    let editor = StaffId::parse("login", "demo-editor")?;
+    let reviewer = StaffId::parse("login", "demo-supervisor")?;
+    let articles = [
+        (
+            "居住证怎么办理",
+            &["办居住证需要什么材料", "外地人怎么申领居住证"][..],
+            "在本市居住半年以上，并有合法稳定就业、合法稳定住所或连续就读之一的，可以到居住地派出所或社区警务室申领居住证。请携带本人身份证、近期照片和居住证明（房产证、租赁合同备案或单位证明）。",
+            "ZF.HJZJ",
+            "3205",
+            "居住证暂行条例",
+            "国务院令第663号",
+        ),
+        (
+            "失业保险金怎么申领",
+            &["失业金怎么领", "失业了能领多少钱"][..],
+            "失业前单位和本人已缴纳失业保险满一年、非本人意愿中断就业、已办理失业登记并有求职要求的，可以在线上或到公共就业服务机构申领失业保险金。",
+            "LS.JYPX",
+            "3205",
+            "失业保险条例",
+            "国务院令第258号",
+        ),
+        (
+            "老旧小区加装电梯有补贴吗",
+            &["加装电梯补贴怎么申请", "加梯补助"][..],
+            "姑苏区既有多层住宅加装电梯，经业主协商一致并取得规划许可、竣工验收合格后，可向所在街道申请财政补贴，具体标准以区住建部门公布的办法为准。",
+            "CJ.ZFBZ",
+            "320508",
+            "既有多层住宅增设电梯实施办法",
+            "",
+        ),
+    ];
+    for (title, questions, answer, category, territory, source, number) in articles {
+        let content = Content {
+            title: title.into(),
+            alt_questions: questions.iter().map(|q| (*q).to_owned()).collect(),
+            answer: answer.into(),
+            internal_note: "演示数据 demo data".into(),
+            categories: vec![CategoryCode::parse("category", category)?],
+            territories: vec![DivisionCode::parse("territory", territory)?],
+            source: Source {
+                name: source.into(),
+                number: number.into(),
+                link: String::new(),
+            },
+            effective_from: chrono::NaiveDate::from_ymd_opt(2024, 1, 1).expect("a date"),
+            effective_until: None,
+            owner: StationId::parse("owner", "320508021-office")?,
+            review_on: None,
+        };
+        let draft = service.create(&editor, content, None).await?;
+        service.submit(&editor, draft.id, 1).await?;
+        service.approve(&reviewer, draft.id, 1).await?;
+    }
+    room.sync().rebuild(service.store().as_ref()).await?;
+    tracing::warn!("DEMO MODE: seeded three published knowledge articles");
+    Ok(())
+}
+
 /// Builds the engine from configuration, with the working set rebuilt from the store if it
 /// needs it.
 pub async fn build(args: &ServeArgs, clock: Arc<dyn Clock>) -> anyhow::Result<Hotline> {
@@ -332,6 +399,9 @@ pub async fn build(args: &ServeArgs, clock: Arc<dyn Clock>) -> anyhow::Result<Ho
     )
     .await
     .context("opening the knowledge base")?;
+    if args.demo {
+        seed_demo_articles(&knowledge).await?;
+    }
     let hotline = Hotline::new(
         store,
         working_set,

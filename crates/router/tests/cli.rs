@@ -768,3 +768,95 @@ async fn sighup_loads_a_new_holiday_notice() {
         "{log}"
     );
 }
+
+/// `hotline knowledge import|search|export` on the store: an editor's import makes drafts, only
+/// an administrator publishes on import, a re-import updates by key, search finds what is
+/// published, the export is the import's format, and a bad row names its line and imports
+/// nothing.
+#[test]
+fn knowledge_base_is_imported_searched_and_exported_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let mut full = vec!["knowledge", "--data-dir", data];
+        full.extend_from_slice(args);
+        run_with_stdin(&full, "")
+    };
+    let (ok, _, err) = run_with_stdin(
+        &[
+            "staff", "--data-dir", data, "add", "--login", "wu", "--name", "吴编辑", "--role",
+            "knowledge-editor", "--territory", "city", "--password-stdin",
+        ],
+        "a-good-password\n",
+    );
+    assert!(ok, "{err}");
+    let header = "external_key,title,alt_questions,answer,categories,territories,effective_from,owner";
+    let csv = dir.path().join("base.csv");
+    std::fs::write(
+        &csv,
+        format!(
+            "\u{feff}{header}\n\
+             KB-1,居住证怎么办理,办居住证要什么材料|外地人怎么申领居住证,请携带身份证到居住地派出所申领居住证。,ZF.HJZJ,3205,2025-01-01,320508021-office\n\
+             KB-2,失业保险金怎么申领,失业金怎么领,请到公共就业服务机构办理失业登记并申领失业保险金。,LS.JYPX,3205|320508,2025-01-01,320508021-office\n"
+        ),
+    )
+    .unwrap();
+    let csv = csv.to_str().unwrap();
+
+    let (ok, _, err) = run(&["import", csv, "--as", "wu", "--published"]);
+    assert!(!ok && err.contains("only an administrator"), "{err}");
+    let (ok, out, err) = run(&["import", csv, "--as", "wu"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("2 created, 0 updated, 0 unchanged (drafts)"), "{out}");
+    // Drafts are not suggested.
+    let (ok, out, err) = run(&["search", "居住证怎么办", "--division", "320508021019"]);
+    assert!(ok && out.trim().is_empty(), "{out}{err}");
+    let (ok, out, err) = run(&["import", csv, "--as", "admin", "--published"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("0 created, 0 updated, 2 unchanged"), "{out}");
+
+    // The same rows, one answer changed, published by the administrator: an update by key.
+    let changed = std::fs::read_to_string(csv)
+        .unwrap()
+        .replace("请携带身份证", "请携带本人身份证和照片");
+    let changed_csv = dir.path().join("changed.csv");
+    std::fs::write(&changed_csv, changed).unwrap();
+    let (ok, out, err) = run(&["import", changed_csv.to_str().unwrap(), "--as", "admin", "--published"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("0 created, 1 updated, 1 unchanged (published)"), "{out}");
+    let (ok, out, err) = run(&["search", "居住证怎么办", "--division", "320508021019"]);
+    assert!(ok, "{err}");
+    let hits = json_lines(&out);
+    assert_eq!(hits[0]["title"], "居住证怎么办理", "{out}");
+    assert!(hits[0]["answer"].as_str().unwrap().contains("本人身份证和照片"), "{out}");
+
+    for name in ["export.csv", "export.xlsx"] {
+        let path = dir.path().join(name);
+        let (ok, out, err) = run(&["export", path.to_str().unwrap()]);
+        assert!(ok, "{err}");
+        assert!(out.contains("exported 2 articles"), "{out}");
+        let (ok, out, err) = run(&["import", path.to_str().unwrap(), "--as", "wu"]);
+        assert!(ok, "{err}");
+        assert!(out.contains("0 created, 0 updated, 2 unchanged"), "{name}: {out}");
+    }
+    let exported = std::fs::read_to_string(dir.path().join("export.csv")).unwrap();
+    assert!(exported.starts_with("\u{feff}external_key,title"), "{exported}");
+
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        format!(
+            "{header}\n\
+             KB-3,公积金怎么提取,,请登录公积金中心网站办理。,LS.SBJJ,3205,2025-01-01,320508021-office\n\
+             KB-4,医保怎么转移,,请到医保经办机构办理。,SQ.YLBX,3205,2025-02-30,320508021-office\n"
+        ),
+    )
+    .unwrap();
+    let (ok, _, err) = run(&["import", bad.to_str().unwrap(), "--as", "wu"]);
+    assert!(!ok, "a bad file is refused");
+    assert!(err.contains("line 3"), "{err}");
+    assert!(err.contains("nothing was imported"), "{err}");
+    let (_, out, _) = run(&["export", dir.path().join("after.csv").to_str().unwrap()]);
+    assert!(out.contains("exported 2 articles"), "nothing of the bad file stayed: {out}");
+}

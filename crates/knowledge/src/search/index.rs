@@ -1,7 +1,7 @@
 //! The search index: a tantivy index in RAM holding one document per live article, derived
 //! from the store and rebuilt from it at will. Filters (category, territory chain, effective
-//! on the call's date) are applied when a query runs, because the date moves without any
-//! change in the store.
+//! on the call's date and not past its review date) are applied when a query runs, because
+//! the date moves without any change in the store.
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -44,6 +44,8 @@ pub struct Entry {
     pub territories: Vec<String>,
     pub effective_from: Option<NaiveDate>,
     pub effective_until: Option<NaiveDate>,
+    /// The day the owner must look at it again; from the day after, it is not suggested.
+    pub review_on: Option<NaiveDate>,
 }
 
 impl Entry {
@@ -63,6 +65,7 @@ impl Entry {
                 .collect(),
             effective_from: Some(c.effective_from),
             effective_until: c.effective_until,
+            review_on: c.review_on,
         }
     }
 }
@@ -121,6 +124,7 @@ struct Fields {
     levels: Field,
     from_day: Field,
     until_day: Field,
+    review_day: Field,
 }
 
 fn text_field(
@@ -157,6 +161,7 @@ fn schema() -> (Schema, Fields) {
         levels: b.add_text_field("levels", STRING),
         from_day: b.add_i64_field("from_day", INDEXED | FAST),
         until_day: b.add_i64_field("until_day", INDEXED | FAST),
+        review_day: b.add_i64_field("review_day", INDEXED | FAST),
     };
     (b.build(), fields)
 }
@@ -166,6 +171,61 @@ type Gram = (bool, String);
 
 fn day(date: NaiveDate) -> i64 {
     i64::from(date.num_days_from_ce())
+}
+
+/// The highlight ranges that lie within `fragment` on character boundaries, sorted, with
+/// overlaps merged. jieba's search mode yields a word and its sub-words at overlapping
+/// offsets, and tantivy (0.26) can then compute a range starting before the fragment, which
+/// underflows to a huge offset and makes its own `Snippet::to_html` panic; such a range is
+/// dropped here instead.
+fn valid_ranges(fragment: &str, ranges: &[std::ops::Range<usize>]) -> Vec<std::ops::Range<usize>> {
+    let mut valid: Vec<std::ops::Range<usize>> = ranges
+        .iter()
+        .filter(|r| {
+            r.start < r.end
+                && r.end <= fragment.len()
+                && fragment.is_char_boundary(r.start)
+                && fragment.is_char_boundary(r.end)
+        })
+        .cloned()
+        .collect();
+    valid.sort_by_key(|r| (r.start, r.end));
+    let mut merged: Vec<std::ops::Range<usize>> = Vec::with_capacity(valid.len());
+    for range in valid {
+        match merged.last_mut() {
+            Some(last) if range.start <= last.end => last.end = last.end.max(range.end),
+            _ => merged.push(range),
+        }
+    }
+    merged
+}
+
+fn escape_html(text: &str, out: &mut String) {
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// `fragment` with `ranges` (from [`valid_ranges`]) in `<b>`, everything else escaped.
+fn snippet_html(fragment: &str, ranges: &[std::ops::Range<usize>]) -> String {
+    let mut html = String::with_capacity(fragment.len() + ranges.len() * 7);
+    let mut from = 0;
+    for range in ranges {
+        escape_html(&fragment[from..range.start], &mut html);
+        html.push_str("<b>");
+        escape_html(&fragment[range.clone()], &mut html);
+        html.push_str("</b>");
+        from = range.end;
+    }
+    escape_html(&fragment[from..], &mut html);
+    html
 }
 
 /// The index and its writer. Searches take no lock; writes are serialised.
@@ -256,6 +316,7 @@ impl KnowledgeIndex {
         }
         doc.add_i64(f.from_day, entry.effective_from.map_or(i64::MIN, day));
         doc.add_i64(f.until_day, entry.effective_until.map_or(i64::MAX, day));
+        doc.add_i64(f.review_day, entry.review_on.map_or(i64::MAX, day));
         doc
     }
 
@@ -380,6 +441,13 @@ impl KnowledgeIndex {
             Bound::Included(Term::from_field_i64(f.until_day, on)),
             Bound::Unbounded,
         )));
+        // An answer past its review date may be out of date: it goes to the owner's review
+        // list (`Knowledge::review_due`) instead of to callers. Like the effective dates, this
+        // is the call's date, not the build's: an index built yesterday drops it today.
+        filters.push(Box::new(RangeQuery::new(
+            Bound::Included(Term::from_field_i64(f.review_day, on)),
+            Bound::Unbounded,
+        )));
         filters
     }
 
@@ -414,6 +482,7 @@ impl KnowledgeIndex {
                     .to_owned()
             };
             let snippet = snippets.snippet_from_doc(&doc);
+            let highlighted = valid_ranges(snippet.fragment(), snippet.highlighted());
             hits.push(Hit {
                 key: text_of(self.fields.key),
                 version: doc
@@ -423,9 +492,9 @@ impl KnowledgeIndex {
                     .unwrap_or_default(),
                 title: text_of(self.fields.title),
                 score,
+                snippet_html: snippet_html(snippet.fragment(), &highlighted),
                 fragment: snippet.fragment().to_owned(),
-                highlighted: snippet.highlighted().to_vec(),
-                snippet_html: snippet.to_html(),
+                highlighted,
             });
         }
         Ok(hits)
@@ -540,5 +609,22 @@ impl KnowledgeIndex {
                     .map(|seq| (score, seq))
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_highlight_out_of_the_fragment_is_dropped_not_a_panic() {
+        let fragment = "烟雨阁<醉东江>";
+        let underflowed = 3..usize::MAX - 5;
+        let ranges = valid_ranges(fragment, &[6..9, underflowed, 0..4, 0..6, 3..6, 13..16]);
+        assert_eq!(ranges, [0..9, 13..16]);
+        assert_eq!(
+            snippet_html(fragment, &ranges),
+            "<b>烟雨阁</b>&lt;醉<b>东</b>江&gt;"
+        );
     }
 }

@@ -11,7 +11,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::domain::{Article, ArticleId, HistoryEntry, Status, Version};
+use crate::domain::{Article, ArticleId, Feedback, FeedbackKind, HistoryEntry, Status, Version};
 use crate::KnowledgeError;
 
 mod sql;
@@ -98,4 +98,16 @@ pub trait KnowledgeStore: Send + Sync + std::fmt::Debug {
 
     /// Every article's (id, revision): what the index compares with its own to find changes.
     async fn revisions(&self) -> Result<Vec<(ArticleId, u64)>, KnowledgeError>;
+
+    /// Stores one mark (migration 0010). Returns false, storing nothing, if a mark of the same
+    /// article, ticket and kind is already there.
+    async fn record_feedback(&self, feedback: &Feedback) -> Result<bool, KnowledgeError>;
+
+    /// Every mark against an article, oldest first.
+    async fn feedback(&self, id: ArticleId) -> Result<Vec<Feedback>, KnowledgeError>;
+
+    /// For every article with a live version: how many marks of each kind its live version,
+    /// or a newer one, has (articles without any are left out).
+    async fn feedback_on_live(&self)
+        -> Result<Vec<(ArticleId, FeedbackKind, u32)>, KnowledgeError>;
 }

@@ -12,7 +12,10 @@ use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{PgPool, Row, SqlitePool};
 
 use super::{Change, KnowledgeStore, Live, LiveArticle, NewArticle};
-use crate::domain::{Action, Article, ArticleId, Content, HistoryEntry, Source, Status, Version};
+use crate::domain::{
+    Action, Article, ArticleId, Content, Feedback, FeedbackKind, HistoryEntry, Source, Status,
+    Version,
+};
 use crate::KnowledgeError;
 
 // The same migration directories as the ticket store: whichever opens the database first
@@ -544,6 +547,78 @@ macro_rules! knowledge_sql {
                     }
                 }
                 Ok(out)
+            }
+
+            async fn record_feedback(&self, f: &Feedback) -> Result<bool, KnowledgeError> {
+                // The unique index on (article, ticket, kind) makes a repeat a no-op.
+                let inserted = sqlx::query(
+                    "INSERT INTO knowledge_feedback \
+                     (id, article_id, version, kind, ticket, staff, note, at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+                )
+                .bind(uuid::Uuid::now_v7().to_string())
+                .bind(f.article.to_string())
+                .bind(i64::from(f.version))
+                .bind(f.kind.code())
+                .bind(f.ticket.as_deref())
+                .bind(f.staff.as_ref().map(StaffId::as_str))
+                .bind(&f.note)
+                .bind(ms(f.at))
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                Ok(inserted == 1)
+            }
+
+            async fn feedback(&self, id: ArticleId) -> Result<Vec<Feedback>, KnowledgeError> {
+                sqlx::query(
+                    "SELECT version, kind, ticket, staff, note, at FROM knowledge_feedback \
+                     WHERE article_id = $1 ORDER BY at, id",
+                )
+                .bind(id.to_string())
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|row| {
+                    Ok(Feedback {
+                        article: id,
+                        version: number("version", row.try_get("version")?)?,
+                        kind: FeedbackKind::parse("kind", &row.try_get::<String, _>("kind")?)
+                            .map_err(|e| corrupt("knowledge_feedback.kind", e.message))?,
+                        ticket: row.try_get("ticket")?,
+                        staff: row
+                            .try_get::<Option<String>, _>("staff")?
+                            .map(|s| StaffId::parse("staff", &s))
+                            .transpose()
+                            .map_err(|e| corrupt("knowledge_feedback.staff", e.message))?,
+                        note: row.try_get("note")?,
+                        at: from_ms(row.try_get("at")?)?,
+                    })
+                })
+                .collect()
+            }
+
+            async fn feedback_on_live(
+                &self,
+            ) -> Result<Vec<(ArticleId, FeedbackKind, u32)>, KnowledgeError> {
+                sqlx::query(
+                    "SELECT f.article_id AS article_id, f.kind AS kind, COUNT(*) AS marks \
+                     FROM knowledge_feedback f \
+                     JOIN knowledge_articles a ON a.id = f.article_id \
+                     WHERE a.live_version IS NOT NULL AND f.version >= a.live_version \
+                     GROUP BY f.article_id, f.kind",
+                )
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|row| {
+                    let id = ArticleId::parse("article_id", &row.try_get::<String, _>("article_id")?)
+                        .map_err(|e| corrupt("knowledge_feedback.article_id", e.message))?;
+                    let kind = FeedbackKind::parse("kind", &row.try_get::<String, _>("kind")?)
+                        .map_err(|e| corrupt("knowledge_feedback.kind", e.message))?;
+                    Ok((id, kind, number("marks", row.try_get("marks")?)?))
+                })
+                .collect()
             }
 
             async fn revisions(&self) -> Result<Vec<(ArticleId, u64)>, KnowledgeError> {

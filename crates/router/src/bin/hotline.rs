@@ -19,6 +19,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Backup(args) => hotline_router::cli::backup(&args).await,
         Command::Restore(args) => hotline_router::cli::restore(&args).await,
         Command::Staff(args) => hotline_router::cli::staff(&args).await,
-        Command::Knowledge(args) => Ok(hotline_knowledge::cli::run(&args)?),
+        Command::Knowledge(args) => hotline_router::cli::knowledge(&args).await,
     }
 }
