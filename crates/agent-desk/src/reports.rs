@@ -18,6 +18,7 @@ const COLUMNS: &[&str] = &[
     "退单率 returns",
     "延期率 extensions",
     "直办率 direct answers",
+    "知识库命中率 knowledge hits",
     "平均办理时长(工作小时) mean handling h",
     "90%办理时长 p90 handling h",
     "综合得分 score",
@@ -36,7 +37,7 @@ pub enum Cell {
 }
 
 impl Cell {
-    fn text(&self) -> String {
+    pub fn text(&self) -> String {
         match self {
             Cell::Count(n) => n.to_string(),
             Cell::Ratio {
@@ -55,7 +56,7 @@ impl Cell {
     }
 }
 
-fn ratio(r: &Option<pb::KpiRatio>) -> Cell {
+pub fn ratio(r: &Option<pb::KpiRatio>) -> Cell {
     let r = r.unwrap_or_default();
     Cell::Ratio {
         rate: r.rate,
@@ -78,6 +79,7 @@ pub fn cells(f: &pb::KpiFigures) -> Vec<Cell> {
         ratio(&f.returns),
         ratio(&f.extensions),
         ratio(&f.direct_answers),
+        ratio(&f.knowledge_hits),
         Cell::Number(f.handling_hours_mean),
         Cell::Number(f.handling_hours_p90),
         Cell::Number(f.score),
@@ -157,7 +159,13 @@ pub fn xlsx(
     let parts = book.add_worksheet().set_name("分子分母 parts")?;
     parts.write_with_format(0, 0, "key", &bold)?;
     let mut col = 1u16;
-    let ratio_columns: Vec<&str> = COLUMNS[2..11].to_vec();
+    // The ratio columns, read off the cells so a new ratio joins this sheet by itself.
+    let ratio_columns: Vec<&str> = COLUMNS
+        .iter()
+        .zip(cells(&pb::KpiFigures::default()))
+        .filter(|(_, cell)| matches!(cell, Cell::Ratio { .. }))
+        .map(|(name, _)| *name)
+        .collect();
     for name in &ratio_columns {
         parts.write_with_format(0, col, format!("{name} 分子"), &bold)?;
         parts.write_with_format(0, col + 1, format!("{name} 分母"), &bold)?;
@@ -348,6 +356,12 @@ mod tests {
                 below_threshold: true,
             }),
             handling_hours_mean: 12.25,
+            knowledge_hits: Some(pb::KpiRatio {
+                numerator: 3,
+                denominator: 4,
+                rate: 0.75,
+                below_threshold: false,
+            }),
             ..Default::default()
         };
         pb::GetKpisResponse {
@@ -376,6 +390,18 @@ mod tests {
             lines[1]
         );
         assert!(lines[2].starts_with("total,"), "{}", lines[2]);
+        let header: Vec<&str> = lines[0].split(',').collect();
+        let hits = header
+            .iter()
+            .position(|h| *h == "知识库命中率 knowledge hits")
+            .expect("a knowledge hits column");
+        assert_eq!(header[hits - 1], "直办率 direct answers");
+        assert_eq!(
+            lines[1].split(',').nth(hits),
+            Some("75.0% (3/4)"),
+            "{}",
+            lines[1]
+        );
     }
 
     #[test]
@@ -393,9 +419,22 @@ mod tests {
             Some(&Data::String("姑苏区".into()))
         );
         assert_eq!(sheet.get_value((4, 4)), Some(&Data::Float(0.9)));
+        let hits = COLUMNS
+            .iter()
+            .position(|c| c.starts_with("知识库命中率"))
+            .unwrap() as u32;
+        assert_eq!(sheet.get_value((4, 2 + hits)), Some(&Data::Float(0.75)));
         let parts = book.worksheet_range("分子分母 parts").unwrap();
         assert_eq!(parts.get_value((1, 1)), Some(&Data::Float(9.0)));
         assert_eq!(parts.get_value((1, 2)), Some(&Data::Float(10.0)));
+        // Every ratio has its numerator and denominator, the knowledge hits last.
+        let last = parts.get_size().1 as u32;
+        assert_eq!(
+            parts.get_value((0, last - 2)),
+            Some(&Data::String("知识库命中率 knowledge hits 分子".into()))
+        );
+        assert_eq!(parts.get_value((1, last - 2)), Some(&Data::Float(3.0)));
+        assert_eq!(parts.get_value((1, last - 1)), Some(&Data::Float(4.0)));
     }
 
     #[test]

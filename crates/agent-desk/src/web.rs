@@ -29,12 +29,14 @@
 //! # Layout
 //! - this file: sessions, CSRF, pages and their handlers;
 //! - [`clocks`], countdowns and lights;
+//! - [`knowledge`], the knowledge base: suggestions at intake, search, articles and review;
 //! - [`live`], the event stream, `/desk/events`;
 //! - [`picker`], divisions, stations and categories to pick from;
 //! - [`presence`], who has a ticket open;
 //! - [`shortcuts`], the keyboard shortcuts and their cheat sheet.
 
 pub mod clocks;
+pub mod knowledge;
 pub mod live;
 pub mod picker;
 pub mod presence;
@@ -128,6 +130,25 @@ pub fn routes(channel: Channel) -> Router {
         .route("/desk/intake/caller", get(caller_history))
         .route("/desk/intake/handoff", post(hand_off))
         .route("/desk/intake/link", post(link_duplicate))
+        .route(
+            "/desk/intake/answer-article",
+            post(knowledge::answer_article),
+        )
+        .route("/desk/knowledge", get(knowledge::knowledge_page))
+        .route(
+            "/desk/knowledge/new",
+            get(knowledge::new_page).post(knowledge::create),
+        )
+        .route("/desk/knowledge/misfit", post(knowledge::misfit))
+        .route("/desk/knowledge/{id}", get(knowledge::article_page))
+        .route(
+            "/desk/knowledge/{id}/edit",
+            get(knowledge::edit_page).post(knowledge::update),
+        )
+        .route(
+            "/desk/knowledge/{id}/{action}",
+            post(knowledge::article_action),
+        )
         .route("/desk/picker/address", get(address_suggestions))
         .route("/desk/picker/category", get(category_picker))
         .route("/desk/picker/territory", get(territory_picker))
@@ -138,6 +159,10 @@ pub fn routes(channel: Channel) -> Router {
         .route("/desk/tickets/{id}/viewers", get(viewers))
         .route("/desk/tickets/{id}/claim", post(claim))
         .route("/desk/tickets/{id}/sign", post(sign))
+        .route(
+            "/desk/tickets/{id}/draft-article",
+            post(knowledge::draft_from_reply),
+        )
         // Every other ticket action is one form post; the path names it (see `Act::named`).
         .route("/desk/tickets/{id}/{action}", post(ticket_action))
         .route("/desk/work/{stage}", get(work_page))
@@ -255,8 +280,13 @@ pub fn hint(code: tonic::Code) -> &'static str {
 
 /// An error from the router, as a banner a person can act on.
 fn banner(status: &tonic::Status) -> Markup {
+    banner_with(status, hint(status.code()))
+}
+
+/// The banner with words of the caller's choosing: [`hint`] speaks of tickets, and a page
+/// about something else (a knowledge article) says what the same code means there.
+fn banner_with(status: &tonic::Status, hint: &str) -> Markup {
     let (code, message) = (crate::code_name(status.code()), status.message());
-    let hint = hint(status.code());
     let id = match status.code() {
         tonic::Code::Aborted | tonic::Code::FailedPrecondition => "conflict",
         tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Unknown => {
@@ -299,6 +329,9 @@ fn layout(title: &str, session: Option<&DeskSession>, clear_draft: bool, body: M
                             a href="/desk/work/awaiting_callback" { "待回访 Callbacks" }
                         }
                         a href="/desk/board" { "看板 Board" }
+                        // Everyone signed in searches the knowledge base; editors and
+                        // supervisors also write and review there.
+                        a href="/desk/knowledge" { "知识库 Knowledge" }
                         @if s.role == "supervisor" {
                             a href="/desk/work/pending_review" { "待审核 Review" }
                             a href="/desk/work/return_requested" { "退单审核 Returns" }
@@ -333,6 +366,9 @@ async fn home(State(desk): State<Desk>, headers: HeaderMap) -> Response {
         Some((_, s)) if s.role == "station_staff" => Redirect::to("/desk/queue").into_response(),
         Some((_, s)) if s.role == "supervisor" => {
             Redirect::to("/desk/work/pending_dispatch").into_response()
+        }
+        Some((_, s)) if s.role == "knowledge_editor" => {
+            Redirect::to("/desk/knowledge").into_response()
         }
         Some(_) => Redirect::to("/desk/intake").into_response(),
         None => Redirect::to("/desk/login").into_response(),
@@ -495,6 +531,9 @@ struct CallForm {
     service: String,
     #[serde(default)]
     duplicate_of: String,
+    /// 直办 from a suggested article: `<id>:<version>` (see [`knowledge`]).
+    #[serde(default)]
+    article: String,
 }
 
 impl CallForm {
@@ -730,6 +769,7 @@ async fn preview(
             } }
             tr { th { "依据 Why" } td.muted { (route.rule) @for f in &route.fallbacks { br; (f) } } }
         }
+        (knowledge::suggestions(&session, &preview.articles))
     };
     Html(markup.into_string()).into_response()
 }
@@ -754,11 +794,15 @@ fn accepted_page(session: &DeskSession, ticket: &pb::Ticket, extra: Markup) -> R
 
 /// A failed submit: the banner, and the way back to the call (its draft is kept in the browser).
 fn intake_failed(session: &DeskSession, status: &tonic::Status) -> Response {
+    intake_failed_with(session, status, hint(status.code()))
+}
+
+fn intake_failed_with(session: &DeskSession, status: &tonic::Status, hint: &str) -> Response {
     let mut page = respond(Outcome::Page(layout(
         "受理 Intake",
         Some(session),
         false,
-        html! { (banner(status)) p { a href="/desk/intake" { "返回来电（内容已保留） Back to the call (kept)" } } },
+        html! { (banner_with(status, hint)) p { a href="/desk/intake" { "返回来电（内容已保留） Back to the call (kept)" } } },
     )));
     if status.code() == tonic::Code::Unavailable {
         *page.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
@@ -1479,6 +1523,7 @@ async fn ticket_view(
                     } }
                     tr { th { "诉求 Text" } td #text { (ticket.text) } }
                     tr { th { "地址 Address" } td { (ticket.address) } }
+                    (knowledge::answered_from_row(&ticket))
                     tr { th { "时限 Clocks" } td #clocks {
                         @for c in countdowns(&ticket, now) { div { (countdown_cell(&c, now)) " " span.muted { (time_human(&c.due.to_rfc3339())) } } }
                         @if !ticket.paused_since.is_empty() { div.muted { "暂停于 paused since " (time_human(&ticket.paused_since)) ": " (ticket.pause_reason) } }
@@ -1499,6 +1544,7 @@ async fn ticket_view(
                     h2 { "答复 Reply" }
                     p #public-reply { (reply.public_reply) }
                 }
+                (knowledge::draft_form(session, &ticket))
                 (route_section(&ticket))
                 h2 { "历史 History" }
                 table #history {

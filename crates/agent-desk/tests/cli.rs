@@ -32,6 +32,7 @@ const ACCOUNTS: &[(&str, &str, &str)] = &[
     ("s01", "station_staff", STATION),
     ("s02", "station_staff", OTHER_STATION),
     ("lss01", "station_staff", "320508021019-lss"),
+    ("ed01", "knowledge_editor", "city"),
 ];
 const PASSWORD: &str = "desk-test-password";
 
@@ -1178,5 +1179,291 @@ async fn the_web_desk_refuses_forms_without_the_csrf_token() {
         .await
         .unwrap();
     assert_eq!(found.json["tickets"].as_array().unwrap().len(), 1);
+    router.stop().await;
+}
+
+/// Form-encodes `fields` the way a browser does (every byte but letters and digits escaped).
+fn form_body(fields: &[(&str, &str)]) -> String {
+    let encode = |raw: &str| {
+        raw.bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect::<String>()
+    };
+    fields
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// One person signed in to the in-process web desk.
+struct WebUser {
+    desk: axum::Router,
+    cookie: String,
+    csrf: String,
+}
+
+impl WebUser {
+    async fn sign_in(desk: &axum::Router, login: &str) -> Self {
+        let mut user = Self {
+            desk: desk.clone(),
+            cookie: String::new(),
+            csrf: String::new(),
+        };
+        let (_, headers, _) = user
+            .post("/desk/login", &[("login", login), ("password", PASSWORD)])
+            .await;
+        user.cookie = headers[axum::http::header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        let (_, _, page) = user.get("/desk/knowledge").await;
+        user.csrf = page
+            .split("name=\"csrf\" value=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("a CSRF token on the page")
+            .to_owned();
+        user
+    }
+
+    async fn send(
+        &self,
+        request: axum::http::Request<axum::body::Body>,
+    ) -> (axum::http::StatusCode, axum::http::HeaderMap, String) {
+        use tower::ServiceExt;
+        let response = self.desk.clone().oneshot(request).await.unwrap();
+        let (parts, body) = response.into_parts();
+        let bytes = axum::body::to_bytes(body, 1 << 22).await.unwrap();
+        (
+            parts.status,
+            parts.headers,
+            String::from_utf8(bytes.to_vec()).unwrap(),
+        )
+    }
+
+    async fn get(&self, uri: &str) -> (axum::http::StatusCode, axum::http::HeaderMap, String) {
+        self.send(
+            axum::http::Request::get(uri)
+                .header(axum::http::header::COOKIE, &self.cookie)
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+    }
+
+    async fn post(
+        &self,
+        uri: &str,
+        fields: &[(&str, &str)],
+    ) -> (axum::http::StatusCode, axum::http::HeaderMap, String) {
+        self.send(
+            axum::http::Request::post(uri)
+                .header(
+                    axum::http::header::CONTENT_TYPE,
+                    "application/x-www-form-urlencoded",
+                )
+                .header(axum::http::header::COOKIE, &self.cookie)
+                .body(axum::body::Body::from(form_body(fields)))
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// A form post with this session's CSRF token.
+    async fn submit(&self, uri: &str, fields: &[(&str, &str)]) -> (axum::http::StatusCode, String) {
+        let mut all = vec![("csrf", self.csrf.as_str())];
+        all.extend_from_slice(fields);
+        let (status, _, body) = self.post(uri, &all).await;
+        (status, body)
+    }
+
+    /// Asks for the route preview until `done` holds of it. The router's knowledge index
+    /// catches up with publications on its own schedule, so there is nothing to wait on but
+    /// the preview itself; asked with a growing pause, like a person retyping.
+    async fn preview_until(&self, fields: &[(&str, &str)], done: impl Fn(&str) -> bool) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let mut pause = Duration::from_millis(50);
+        loop {
+            let (_, body) = self.submit("/desk/intake/preview", fields).await;
+            if done(&body) || std::time::Instant::now() > deadline {
+                return body;
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(1));
+        }
+    }
+}
+
+/// The knowledge base through the web desk, against a real router: an editor writes an article
+/// with script in it (shown as text), submits it; a supervisor's stale approval is refused,
+/// then approves; the operator sees it suggested, answers a call from it in one request, marks
+/// it as not fitting; withdrawn, answering from it is refused with the router's reason, the
+/// call's draft is kept, and it is suggested no more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_web_desk_writes_reviews_and_answers_from_the_knowledge_base() {
+    use axum::http::{header, StatusCode};
+    let router = Router::start().await;
+    let desk = hotline_agent_desk::web::routes(router.channel.clone());
+    let editor = WebUser::sign_in(&desk, "ed01").await;
+    let boss = WebUser::sign_in(&desk, "sup01").await;
+    let operator = WebUser::sign_in(&desk, "op01").await;
+
+    // The new-article form offers the taxonomy's categories.
+    let (_, _, form) = editor.get("/desk/knowledge/new").await;
+    let category = form
+        .split("id=\"category-codes\"")
+        .nth(1)
+        .and_then(|list| list.split("<option value=\"").nth(1))
+        .and_then(|option| option.split('"').next())
+        .expect("a category to pick")
+        .to_owned();
+    let answer = "住宅物业费按合同约定收取。<script>alert(1)</script>";
+    let article = [
+        ("title", "物业费收费标准"),
+        ("alt_questions", "物业费怎么收\r\n物业费标准是多少"),
+        ("answer", answer),
+        ("categories", category.as_str()),
+        ("territories", "3205"),
+        ("source_number", "苏价规〔2024〕1号"),
+        ("owner_station_id", "320508021-office"),
+    ];
+    // Without the session's token nothing is created.
+    let (refused, _, _) = editor.post("/desk/knowledge/new", &article).await;
+    assert_eq!(refused, StatusCode::FORBIDDEN);
+    let mut with_csrf = vec![("csrf", editor.csrf.as_str())];
+    with_csrf.extend_from_slice(&article);
+    let (created, headers, _) = editor.post("/desk/knowledge/new", &with_csrf).await;
+    assert_eq!(created, StatusCode::SEE_OTHER);
+    let location = headers[header::LOCATION].to_str().unwrap().to_owned();
+    let id = location
+        .strip_prefix("/desk/knowledge/")
+        .and_then(|rest| rest.split('?').next())
+        .expect("the new article's page")
+        .to_owned();
+    let page_url = format!("/desk/knowledge/{id}");
+    let (_, _, page) = editor.get(&location).await;
+    assert!(
+        page.contains("已创建草稿") && page.contains("草稿 draft"),
+        "{page}"
+    );
+    assert!(
+        page.contains("&lt;script&gt;alert(1)&lt;/script&gt;") && !page.contains("<script>alert"),
+        "article text is escaped"
+    );
+    // An unknown territory: the router's reason, and the editor's text kept in the form.
+    let mut bad = with_csrf.clone();
+    bad.retain(|(k, _)| *k != "territories");
+    bad.push(("territories", "9999"));
+    let (_, _, refused) = editor.post("/desk/knowledge/new", &bad).await;
+    assert!(
+        refused.contains("INVALID_ARGUMENT") && refused.contains("物业费收费标准"),
+        "{refused}"
+    );
+
+    let (_, submitted) = editor
+        .submit(&format!("{page_url}/submit"), &[("version", "1")])
+        .await;
+    assert!(submitted.contains("已提交审核") && submitted.contains("待审核 in review"));
+    // In the reviewer's queue, which is what a supervisor's knowledge page opens on.
+    let (_, _, queue) = boss.get("/desk/knowledge").await;
+    assert!(queue.contains(&format!("data-article=\"{id}\"")), "{queue}");
+    // A stale version is refused with the router's words, and nothing changes.
+    let (_, stale) = boss
+        .submit(&format!("{page_url}/approve"), &[("version", "7")])
+        .await;
+    assert!(
+        stale.contains("ABORTED") && stale.contains("待审核 in review"),
+        "{stale}"
+    );
+    let (_, approved) = boss
+        .submit(&format!("{page_url}/approve"), &[("version", "1")])
+        .await;
+    assert!(approved.contains("已发布"), "{approved}");
+
+    // The operator's preview suggests it.
+    let call = [
+        ("text", "请问小区物业费收费标准是怎么规定的"),
+        ("address", "姑苏区双塔街道沧浪亭社区"),
+    ];
+    let marker = format!("data-article=\"{id}\"");
+    let preview = operator
+        .preview_until(&call, |body| body.contains(&marker))
+        .await;
+    assert!(preview.contains(&marker), "{preview}");
+    assert!(
+        preview.contains("&lt;script&gt;") && !preview.contains("<script>alert"),
+        "{preview}"
+    );
+    assert!(preview.contains(&format!("value=\"{id}:1\"")));
+
+    // 直办 from it: one request; the accepted page names the article version.
+    let mut direct = call.to_vec();
+    let value = format!("{id}:1");
+    direct.push(("article", value.as_str()));
+    let (status, accepted) = operator
+        .submit("/desk/intake/answer-article", &direct)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{accepted}");
+    assert!(
+        accepted.contains("id=\"answered-from\"")
+            && accepted.contains(&id)
+            && accepted.contains("(v1)"),
+        "{accepted}"
+    );
+    assert!(
+        accepted.contains("data-clear-draft"),
+        "the call is done with"
+    );
+    let ticket = accepted
+        .split("id=\"ticket-number\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .unwrap()
+        .to_owned();
+    let (_, _, shown) = boss.get(&format!("/desk/tickets/{ticket}")).await;
+    assert!(shown.contains("ticket-answered-from") && shown.contains(&format!("{id}</a> v1")));
+    // No station reply on it: the supervisor's draft is refused on the ticket page.
+    let (_, no_reply) = boss
+        .submit(&format!("/desk/tickets/{ticket}/draft-article"), &[])
+        .await;
+    assert!(no_reply.contains("FAILED_PRECONDITION"), "{no_reply}");
+
+    let (_, misfit) = operator
+        .submit("/desk/knowledge/misfit", &[("article", value.as_str())])
+        .await;
+    assert!(misfit.contains("已反馈"), "{misfit}");
+
+    let (_, withdrawn) = boss
+        .submit(
+            &format!("{page_url}/withdraw"),
+            &[("version", "1"), ("reason", "收费政策已调整")],
+        )
+        .await;
+    assert!(withdrawn.contains("已撤回 withdrawn"), "{withdrawn}");
+    let (_, refused) = operator
+        .submit("/desk/intake/answer-article", &direct)
+        .await;
+    assert!(
+        refused.contains("FAILED_PRECONDITION") && !refused.contains("data-clear-draft"),
+        "refused, and the draft kept: {refused}"
+    );
+    let gone = operator
+        .preview_until(&call, |body| !body.contains(&marker))
+        .await;
+    assert!(!gone.contains(&marker), "{gone}");
+
+    // The board shows the knowledge figures.
+    let (_, _, board) = boss.get("/desk/board").await;
+    assert!(board.contains("id=\"knowledge-hits\"") && board.contains("id=\"articles-due\""));
     router.stop().await;
 }

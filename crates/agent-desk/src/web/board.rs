@@ -88,6 +88,7 @@ pub(super) async fn board_page(
         Err(status) => banner(&status),
         Ok(report) => {
             let report = report.into_inner();
+            let total = report.total.unwrap_or_default();
             let rows: Vec<(String, pb::KpiFigures)> = report
                 .rows
                 .iter()
@@ -103,8 +104,17 @@ pub(super) async fn board_page(
                     " · 在办 Backlog: "
                     @for band in &report.backlog_by_stage { span.band { (band.band) " " (band.tickets) " " } }
                 }
+                // The knowledge base's share of the work, beside the direct answers it feeds.
+                div.stats #knowledge-stats {
+                    span { "直办率 Direct answers: " strong #direct-answers { (reports::ratio(&total.direct_answers).text()) } }
+                    " · "
+                    span { "知识库命中率 Knowledge hits: " strong #knowledge-hits { (reports::ratio(&total.knowledge_hits).text()) } }
+                    " · "
+                    span { "待复核条目 Articles due for review: "
+                        a #articles-due href="/desk/knowledge" { (report.articles_due_for_review) } }
+                }
                 h2 { "合计 Total" }
-                (reports::figures_table(&[("合计 total".to_owned(), report.total.unwrap_or_default())]))
+                (reports::figures_table(&[("合计 total".to_owned(), total)]))
                 h2 { "分组 By group" }
                 (reports::figures_table(&rows))
             }

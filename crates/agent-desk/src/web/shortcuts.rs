@@ -60,6 +60,11 @@ pub const SHORTCUTS: &[Shortcut] = &[
         what: "紧急转接 Hand off to the emergency service suggested",
     },
     Shortcut {
+        keys: super::knowledge::DIRECT_KEY,
+        page: Page::Intake,
+        what: "直办 Answer the call with the first knowledge article suggested",
+    },
+    Shortcut {
         keys: "Alt+R",
         page: Page::Queue,
         what: "刷新队列 Refresh the queue",
