@@ -41,8 +41,8 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 fn line(name: &str, mut samples: Vec<Duration>) -> (f64, f64) {
     samples.sort();
     let (p50, p99) = (percentile(&samples, 0.5), percentile(&samples, 0.99));
-    let mean = samples.iter().map(Duration::as_secs_f64).sum::<f64>() * 1000.0
-        / samples.len() as f64;
+    let mean =
+        samples.iter().map(Duration::as_secs_f64).sum::<f64>() * 1000.0 / samples.len() as f64;
     println!("{name}: p50={p50:.2}ms p99={p99:.2}ms mean={mean:.2}ms");
     (mean, p99)
 }
@@ -50,7 +50,9 @@ fn line(name: &str, mut samples: Vec<Duration>) -> (f64, f64) {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let mut argv = std::env::args().skip(1);
-    let corpus = argv.next().context("usage: preview_share replies.csv [articles] [queries]")?;
+    let corpus = argv
+        .next()
+        .context("usage: preview_share replies.csv [articles] [queries]")?;
     let articles: usize = argv.next().map_or(Ok(100_000), |a| a.parse())?;
     let queries: usize = argv.next().map_or(Ok(1_000), |a| a.parse())?;
     let rows = hotline_knowledge::search::eval::read_rows(std::path::Path::new(&corpus))?;
@@ -97,11 +99,24 @@ async fn main() -> anyhow::Result<()> {
         let other = &rows[rng.below(rows.len())];
         // A reply with a sentence of another appended: articles differ even where the
         // corpus repeats itself.
-        let tail: String = other.reply.split('。').next().unwrap_or_default().to_owned();
+        let tail: String = other
+            .reply
+            .split('。')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
         let content = Content {
-            title: format!("{}（{}）", row.title.chars().take(60).collect::<String>(), i % 97),
+            title: format!(
+                "{}（{}）",
+                row.title.chars().take(60).collect::<String>(),
+                i % 97
+            ),
             alt_questions: Vec::new(),
-            answer: format!("{}{}。", row.reply.chars().take(2_000).collect::<String>(), tail),
+            answer: format!(
+                "{}{}。",
+                row.reply.chars().take(2_000).collect::<String>(),
+                tail
+            ),
             internal_note: String::new(),
             categories: vec![categories[rng.below(categories.len())].clone()],
             territories: vec![places[rng.below(places.len())].clone()],
@@ -118,10 +133,7 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     service.store().apply_all(&batch, &[]).await?;
-    let indexed = knowledge
-        .sync()
-        .rebuild(service.store().as_ref())
-        .await?;
+    let indexed = knowledge.sync().rebuild(service.store().as_ref()).await?;
     eprintln!(
         "preview_share: {indexed} articles stored and indexed in {:.1?}",
         started.elapsed()

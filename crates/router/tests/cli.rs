@@ -785,13 +785,25 @@ fn knowledge_base_is_imported_searched_and_exported_offline() {
     };
     let (ok, _, err) = run_with_stdin(
         &[
-            "staff", "--data-dir", data, "add", "--login", "wu", "--name", "吴编辑", "--role",
-            "knowledge-editor", "--territory", "city", "--password-stdin",
+            "staff",
+            "--data-dir",
+            data,
+            "add",
+            "--login",
+            "wu",
+            "--name",
+            "吴编辑",
+            "--role",
+            "knowledge-editor",
+            "--territory",
+            "city",
+            "--password-stdin",
         ],
         "a-good-password\n",
     );
     assert!(ok, "{err}");
-    let header = "external_key,title,alt_questions,answer,categories,territories,effective_from,owner";
+    let header =
+        "external_key,title,alt_questions,answer,categories,territories,effective_from,owner";
     let csv = dir.path().join("base.csv");
     std::fs::write(
         &csv,
@@ -808,14 +820,20 @@ fn knowledge_base_is_imported_searched_and_exported_offline() {
     assert!(!ok && err.contains("only an administrator"), "{err}");
     let (ok, out, err) = run(&["import", csv, "--as", "wu"]);
     assert!(ok, "{err}");
-    assert!(out.contains("2 created, 0 updated, 0 unchanged (drafts)"), "{out}");
+    assert!(
+        out.contains("2 created, 0 updated, 0 unchanged (drafts)"),
+        "{out}"
+    );
     // Drafts are not suggested.
     let (ok, out, err) = run(&["search", "居住证怎么办", "--division", "320508021019"]);
     assert!(ok && out.trim().is_empty(), "{out}{err}");
     // The administrator publishes the same rows: the drafts go live (an update each).
     let (ok, out, err) = run(&["import", csv, "--as", "admin", "--published"]);
     assert!(ok, "{err}");
-    assert!(out.contains("0 created, 2 updated, 0 unchanged (published)"), "{out}");
+    assert!(
+        out.contains("0 created, 2 updated, 0 unchanged (published)"),
+        "{out}"
+    );
 
     // The same rows, one answer changed, published by the administrator: an update by key.
     let changed = std::fs::read_to_string(csv)
@@ -823,14 +841,29 @@ fn knowledge_base_is_imported_searched_and_exported_offline() {
         .replace("请携带身份证", "请携带本人身份证和照片");
     let changed_csv = dir.path().join("changed.csv");
     std::fs::write(&changed_csv, changed).unwrap();
-    let (ok, out, err) = run(&["import", changed_csv.to_str().unwrap(), "--as", "admin", "--published"]);
+    let (ok, out, err) = run(&[
+        "import",
+        changed_csv.to_str().unwrap(),
+        "--as",
+        "admin",
+        "--published",
+    ]);
     assert!(ok, "{err}");
-    assert!(out.contains("0 created, 1 updated, 1 unchanged (published)"), "{out}");
+    assert!(
+        out.contains("0 created, 1 updated, 1 unchanged (published)"),
+        "{out}"
+    );
     let (ok, out, err) = run(&["search", "居住证怎么办", "--division", "320508021019"]);
     assert!(ok, "{err}");
     let hits = json_lines(&out);
     assert_eq!(hits[0]["title"], "居住证怎么办理", "{out}");
-    assert!(hits[0]["answer"].as_str().unwrap().contains("本人身份证和照片"), "{out}");
+    assert!(
+        hits[0]["answer"]
+            .as_str()
+            .unwrap()
+            .contains("本人身份证和照片"),
+        "{out}"
+    );
 
     for name in ["export.csv", "export.xlsx"] {
         let path = dir.path().join(name);
@@ -839,10 +872,16 @@ fn knowledge_base_is_imported_searched_and_exported_offline() {
         assert!(out.contains("exported 2 articles"), "{out}");
         let (ok, out, err) = run(&["import", path.to_str().unwrap(), "--as", "wu"]);
         assert!(ok, "{err}");
-        assert!(out.contains("0 created, 0 updated, 2 unchanged"), "{name}: {out}");
+        assert!(
+            out.contains("0 created, 0 updated, 2 unchanged"),
+            "{name}: {out}"
+        );
     }
     let exported = std::fs::read_to_string(dir.path().join("export.csv")).unwrap();
-    assert!(exported.starts_with("\u{feff}external_key,title"), "{exported}");
+    assert!(
+        exported.starts_with("\u{feff}external_key,title"),
+        "{exported}"
+    );
 
     let bad = dir.path().join("bad.csv");
     std::fs::write(
@@ -859,5 +898,8 @@ fn knowledge_base_is_imported_searched_and_exported_offline() {
     assert!(err.contains("line 3"), "{err}");
     assert!(err.contains("nothing was imported"), "{err}");
     let (_, out, _) = run(&["export", dir.path().join("after.csv").to_str().unwrap()]);
-    assert!(out.contains("exported 2 articles"), "nothing of the bad file stayed: {out}");
+    assert!(
+        out.contains("exported 2 articles"),
+        "nothing of the bad file stayed: {out}"
+    );
 }
