@@ -185,32 +185,38 @@ impl KnowledgeRoom {
         if text.trim().is_empty() || limit == 0 {
             return Ok(Vec::new());
         }
-        let index = self.sync.index();
-        let any = index.search(&SearchRequest {
-            text,
-            categories: &[],
-            territory,
-            on,
-            limit,
-        })?;
-        let mut scored: Vec<(f32, hotline_knowledge::Hit)> =
-            any.into_iter().map(|h| (h.score, h)).collect();
-        if let Some(category) = category {
-            let within = index.search(&SearchRequest {
-                text,
-                categories: std::slice::from_ref(category),
-                territory,
+        // Two searches of a few milliseconds each: off the async threads, so a burst of
+        // previews does not hold up the rest of the router's requests.
+        let index = Arc::clone(self.sync.index());
+        let (text, category, territory) = (text.to_owned(), category.cloned(), territory.cloned());
+        let searched = tokio::task::spawn_blocking(move || {
+            let request = |categories| SearchRequest {
+                text: &text,
+                categories,
+                territory: territory.as_ref(),
                 on,
                 limit,
-            })?;
-            for hit in within {
-                let boosted = hit.score * CATEGORY_BOOST;
-                match scored.iter_mut().find(|(_, h)| h.key == hit.key) {
-                    Some(entry) => entry.0 = boosted,
-                    None => scored.push((boosted, hit)),
+            };
+            let mut scored: Vec<(f32, hotline_knowledge::Hit)> = index
+                .search(&request(&[]))?
+                .into_iter()
+                .map(|h| (h.score, h))
+                .collect();
+            if let Some(category) = &category {
+                for hit in index.search(&request(std::slice::from_ref(category)))? {
+                    let boosted = hit.score * CATEGORY_BOOST;
+                    match scored.iter_mut().find(|(_, h)| h.key == hit.key) {
+                        Some(entry) => entry.0 = boosted,
+                        None => scored.push((boosted, hit)),
+                    }
                 }
             }
-        }
+            Ok::<_, hotline_knowledge::KnowledgeError>(scored)
+        })
+        .await;
+        let mut scored = searched.map_err(|e| {
+            RouterError::internal(anyhow::anyhow!("the knowledge search task failed: {e}"))
+        })??;
         scored.sort_by(|a, b| b.0.total_cmp(&a.0));
         scored.truncate(limit);
         self.live_suggestions(
