@@ -268,7 +268,15 @@ pub struct KnowledgeIndex {
     analyzers: Analyzers,
     ranking: Ranking,
     next_seq: Mutex<u64>,
+    /// The idf of every gram a second stage has looked up, for the searcher generation it
+    /// was read from. A gram's document frequency is a term-dictionary lookup, and a long
+    /// query's 100 candidates have thousands of distinct grams, most of them met before.
+    idf_cache: std::sync::RwLock<(u64, std::collections::HashMap<Gram, f32>)>,
 }
+
+/// Past this many grams the idf cache starts over, so that its memory stays bounded (about
+/// 50 MB).
+const IDF_CACHE_GRAMS: usize = 1_000_000;
 
 impl std::fmt::Debug for KnowledgeIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -300,6 +308,7 @@ impl KnowledgeIndex {
             analyzers,
             ranking,
             next_seq: Mutex::new(0),
+            idf_cache: Default::default(),
         })
     }
 
@@ -594,6 +603,9 @@ impl KnowledgeIndex {
         let n = searcher.num_docs() as f32;
         let a = &self.analyzers;
         let f = &self.fields;
+        let generation = searcher.generation().generation_id();
+        let cache = self.idf_cache.read().unwrap_or_else(|e| e.into_inner());
+        let shared = (cache.0 == generation).then_some(&cache.1);
         let mut idf: std::collections::HashMap<Gram, f32> = Default::default();
         // (grams of the short group, grams of the long group) as unit TF-IDF vectors.
         let mut vectors = |text: &str, query: bool| -> Result<[GramVector; 2], KnowledgeError> {
@@ -617,7 +629,7 @@ impl KnowledgeIndex {
                 let vector = &mut out[group];
                 vector.reserve(counts.len());
                 for (key, count) in counts {
-                    let weight = match idf.get(&key) {
+                    let weight = match shared.and_then(|c| c.get(&key)).or_else(|| idf.get(&key)) {
                         Some(w) => *w,
                         None => {
                             let field = match key.0 {
@@ -725,6 +737,16 @@ impl KnowledgeIndex {
                 cos12_2,
                 cos34_2,
             ]);
+        }
+        drop(cache);
+        if !idf.is_empty() {
+            let mut cache = self.idf_cache.write().unwrap_or_else(|e| e.into_inner());
+            if cache.0 != generation || cache.1.len() + idf.len() > IDF_CACHE_GRAMS {
+                // A newer index (or a full cache): the frequencies start over. A query still
+                // on an older searcher just refills it; idf drifts little between commits.
+                *cache = (generation, Default::default());
+            }
+            cache.1.extend(idf);
         }
         Ok(out)
     }
