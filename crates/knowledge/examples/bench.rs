@@ -2,7 +2,7 @@
 //! replies-style corpus, searched with what an operator types, with the filters a call has.
 //!
 //! ```text
-//! cargo run --release -p hotline-knowledge --example bench -- replies.csv [articles] [queries]
+//! cargo run --release -p hotline-knowledge --example bench -- replies.csv [articles] [queries] [long]
 //! ```
 //! Articles (100,000 by default) recombine the corpus's reply sentences (3-8 each, in random
 //! order) under a message title with a random variation, with random categories (one or two of
@@ -12,6 +12,8 @@
 //! message body, cut to 50 characters; each asks for the top 5 with a category, a caller's
 //! community (so the street, district and city chain) and the day. Prints the index build time
 //! and search latency (p50, p90, p99, max) on one line each; the target is p99 <= 20 ms.
+//! With `long` (or `long:DEPTH`, to rerank that many instead), every query is instead the first 60-300 characters of a message body: a
+//! caller's message read into the box, which takes the ranking's long profile.
 //!
 //! The corpus is test input with no licence: pass its path, never commit it.
 
@@ -103,6 +105,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .transpose()?
         .unwrap_or(100_000);
     let queries: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(2_000);
+    // `long` or `long:DEPTH` (the long profile's rerank depth instead of the default's).
+    let mode = args.next().unwrap_or_default();
+    let long = mode.starts_with("long");
+    let mut ranking = Ranking::default();
+    if let Some(depth) = mode.strip_prefix("long:") {
+        ranking.long.rerank_depth = depth.parse()?;
+    }
     let rows = read_rows(&corpus)?;
     let pool: Vec<String> = rows.iter().flat_map(|r| sentences(&r.reply)).collect();
     let titles: Vec<&str> = rows
@@ -166,7 +175,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     eprintln!("synthesised {articles} articles in {:?}", made.elapsed());
 
     let segmenter = Segmenter::new();
-    let index = KnowledgeIndex::new(&segmenter, Ranking::default())?;
+    let index = KnowledgeIndex::new(&segmenter, ranking)?;
     let built = Instant::now();
     index.replace_all(&entries)?;
     let build = built.elapsed();
@@ -184,7 +193,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut asked = Vec::with_capacity(queries + 200);
     for _ in 0..queries + 200 {
         let row = rng.pick(&rows);
-        let text = if rng.chance(50) && !row.title.trim().is_empty() {
+        let text = if long {
+            prefix(row.text.trim(), 60 + rng.below(241))
+        } else if rng.chance(50) && !row.title.trim().is_empty() {
             prefix(row.title.trim(), 50)
         } else {
             prefix(row.text.trim(), 5 + rng.below(46))

@@ -168,6 +168,11 @@ impl<'a> Benchmark<'a> {
         self.queries.len()
     }
 
+    /// Each query's text and its relevant article rows.
+    pub fn query_list(&self) -> &[(&'a str, Vec<usize>)] {
+        &self.queries
+    }
+
     /// Runs every query through `score` (which returns (score, article row) for the articles
     /// it matched; the rest score 0) and ranks the whole base.
     pub fn run(

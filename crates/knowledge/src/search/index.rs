@@ -21,7 +21,7 @@ use tantivy::schema::{
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
-use super::ranking::{Ranking, Weights};
+use super::ranking::{Ranking, Weights, FEATURE_COUNT};
 use super::tokens::{self, Analyzers};
 use crate::domain::{division_chain, ArticleId, Level, Version};
 use crate::KnowledgeError;
@@ -119,6 +119,7 @@ struct Fields {
     answer_bigrams: Field,
     answer_unigrams: Field,
     answer_trigrams: Field,
+    answer_quadgrams: Field,
     categories: Field,
     territories: Field,
     levels: Field,
@@ -156,6 +157,7 @@ fn schema() -> (Schema, Fields) {
         answer_bigrams: text_field(&mut b, "answer_bigrams", tokens::BIGRAMS, false),
         answer_unigrams: text_field(&mut b, "answer_unigrams", tokens::UNIGRAMS, false),
         answer_trigrams: text_field(&mut b, "answer_trigrams", tokens::TRIGRAMS, false),
+        answer_quadgrams: text_field(&mut b, "answer_quadgrams", tokens::QUADGRAMS, false),
         categories: b.add_text_field("categories", STRING),
         territories: b.add_text_field("territories", STRING),
         levels: b.add_text_field("levels", STRING),
@@ -166,11 +168,41 @@ fn schema() -> (Schema, Fields) {
     (b.build(), fields)
 }
 
-/// A character gram of the second stage: (is a bigram, the gram).
-type Gram = (bool, String);
+/// A character gram of the second stage: (its length n, the gram).
+type Gram = (u8, String);
+
+/// A text's grams with their unit TF-IDF weight and (for a query) their unit tf·idf² weight.
+type GramVector = Vec<(Gram, f32, f32)>;
 
 fn day(date: NaiveDate) -> i64 {
     i64::from(date.num_days_from_ce())
+}
+
+/// The runs of two or more digits in `text`, each once: house, bus-line and policy numbers.
+fn numbers(text: &str) -> Vec<String> {
+    let mut out = std::collections::BTreeSet::new();
+    let mut run = String::new();
+    for c in text.chars().chain(std::iter::once(' ')) {
+        if c.is_ascii_digit() {
+            run.push(c);
+        } else {
+            if run.len() >= 2 {
+                out.insert(std::mem::take(&mut run));
+            }
+            run.clear();
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// Whether a jieba word names a place: a word of three or more characters ending in one of
+/// the suffixes of estates, roads, streets, towns and villages (a bare 小区 names none).
+fn is_place(word: &str) -> bool {
+    const SUFFIXES: [&str; 16] = [
+        "小区", "社区", "花园", "新村", "街道", "大道", "公寓", "广场", "路", "街", "镇", "村",
+        "巷", "苑", "园", "桥",
+    ];
+    word.chars().count() >= 3 && SUFFIXES.iter().any(|s| word.ends_with(s))
 }
 
 /// The highlight ranges that lie within `fragment` on character boundaries, sorted, with
@@ -236,7 +268,15 @@ pub struct KnowledgeIndex {
     analyzers: Analyzers,
     ranking: Ranking,
     next_seq: Mutex<u64>,
+    /// The idf of every gram a second stage has looked up, for the searcher generation it
+    /// was read from. A gram's document frequency is a term-dictionary lookup, and a long
+    /// query's 100 candidates have thousands of distinct grams, most of them met before.
+    idf_cache: std::sync::RwLock<(u64, std::collections::HashMap<Gram, f32>)>,
 }
+
+/// Past this many grams the idf cache starts over, so that its memory stays bounded (about
+/// 50 MB).
+const IDF_CACHE_GRAMS: usize = 1_000_000;
 
 impl std::fmt::Debug for KnowledgeIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -268,6 +308,7 @@ impl KnowledgeIndex {
             analyzers,
             ranking,
             next_seq: Mutex::new(0),
+            idf_cache: Default::default(),
         })
     }
 
@@ -302,6 +343,9 @@ impl KnowledgeIndex {
         doc.add_text(f.answer_bigrams, &entry.answer);
         doc.add_text(f.answer_unigrams, &entry.answer);
         doc.add_text(f.answer_trigrams, &entry.answer);
+        if self.ranking.needs_quadgrams() {
+            doc.add_text(f.answer_quadgrams, &entry.answer);
+        }
         for category in &entry.categories {
             doc.add_text(f.categories, category);
         }
@@ -501,11 +545,10 @@ impl KnowledgeIndex {
     }
 
     /// The second stage: the first `weights.rerank_depth` documents BM25 found are scored
-    /// again by a blend of their BM25 score (relative to the best) and the cosine between the
-    /// text's and the answer's character 1-2-gram TF-IDF vectors (sublinear tf, idf from the
-    /// index's own document frequencies). BM25 rewards long answers that repeat a query's
-    /// grams; the cosine normalises both sides, which the civic corpus showed to matter. The
-    /// reranked documents stay ahead of the rest, whose order is BM25's.
+    /// again by a linear combination of their features ([`super::ranking::FEATURES`]). BM25
+    /// rewards long answers that repeat a query's grams; the cosines normalise both sides,
+    /// which the civic corpus showed to matter. The reranked documents stay ahead of the
+    /// rest, whose order is BM25's.
     fn rerank(
         &self,
         searcher: &tantivy::Searcher,
@@ -513,66 +556,243 @@ impl KnowledgeIndex {
         weights: &Weights,
         first: Vec<(f32, tantivy::DocAddress)>,
     ) -> Result<Vec<(f32, tantivy::DocAddress)>, KnowledgeError> {
-        let depth = weights.rerank_depth.min(first.len());
         let best = first.first().map_or(0.0, |(s, _)| *s);
-        if depth == 0 || weights.cosine <= 0.0 || best <= 0.0 {
+        if weights.rerank_depth == 0 || weights.features.iter().all(|w| *w == 0.0) || best <= 0.0 {
             return Ok(first);
         }
+        let needed = weights.features.map(|w| w != 0.0);
+        let features = self.features(searcher, text, weights.rerank_depth, &first, needed)?;
+        let blended: Vec<f32> = features
+            .iter()
+            .map(|f| f.iter().zip(&weights.features).map(|(x, w)| x * w).sum())
+            .collect();
+        let low = blended.iter().copied().fold(f32::INFINITY, f32::min);
+        let high = blended.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let span = (high - low).max(1e-6);
+        // Reranked scores in [2, 3], the rest keep BM25's over the best in (0, 1]: the order
+        // of the two groups never mixes, and every score stays positive.
+        let mut reranked: Vec<(f32, tantivy::DocAddress)> = blended
+            .iter()
+            .zip(&first)
+            .map(|(b, &(_, address))| (2.0 + (b - low) / span, address))
+            .collect();
+        reranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let depth = reranked.len();
+        reranked.extend(first[depth..].iter().map(|&(s, a)| (s / best, a)));
+        Ok(reranked)
+    }
+
+    /// The second stage's features of the first `depth` of `first` (BM25's order). Only the
+    /// `needed` ones are computed (the rest are 0): every query pays for the 3-4-gram
+    /// vectors of its candidates or jieba on itself only when a weight uses them.
+    fn features(
+        &self,
+        searcher: &tantivy::Searcher,
+        text: &str,
+        depth: usize,
+        first: &[(f32, tantivy::DocAddress)],
+        needed: [bool; FEATURE_COUNT],
+    ) -> Result<Vec<[f32; FEATURE_COUNT]>, KnowledgeError> {
+        let groups = [needed[1] || needed[7], needed[2] || needed[8]];
+        let needs_answer = groups[0] || groups[1] || needed[3] || needed[4] || needed[5];
+        let depth = depth.min(first.len());
+        let best = first
+            .first()
+            .map_or(0.0, |(s, _)| *s)
+            .max(f32::MIN_POSITIVE);
         let n = searcher.num_docs() as f32;
+        let a = &self.analyzers;
+        let f = &self.fields;
+        let generation = searcher.generation().generation_id();
+        let cache = self.idf_cache.read().unwrap_or_else(|e| e.into_inner());
+        let shared = (cache.0 == generation).then_some(&cache.1);
         let mut idf: std::collections::HashMap<Gram, f32> = Default::default();
-        let mut vector = |text: &str| -> Result<Vec<(Gram, f32)>, KnowledgeError> {
-            let mut counts: BTreeMap<Gram, u32> = BTreeMap::new();
-            for (bigram, analyzer) in [
-                (false, &self.analyzers.unigrams),
-                (true, &self.analyzers.bigrams),
-            ] {
-                for gram in tokens::terms(analyzer, text) {
-                    *counts.entry((bigram, gram)).or_default() += 1;
+        // (grams of the short group, grams of the long group) as unit TF-IDF vectors.
+        let mut vectors = |text: &str, query: bool| -> Result<[GramVector; 2], KnowledgeError> {
+            let mut out: [GramVector; 2] = Default::default();
+            for (group, sizes) in [(0usize, [1u8, 2]), (1, [3, 4])] {
+                if !groups[group] {
+                    continue;
                 }
-            }
-            let mut out = Vec::with_capacity(counts.len());
-            for (key, count) in counts {
-                let weight = match idf.get(&key) {
-                    Some(w) => *w,
-                    None => {
-                        let field = if key.0 {
-                            self.fields.answer_bigrams
-                        } else {
-                            self.fields.answer_unigrams
-                        };
-                        let df = searcher.doc_freq(&Term::from_field_text(field, &key.1))? as f32;
-                        let w = ((1.0 + n) / (1.0 + df)).ln() + 1.0;
-                        idf.insert(key.clone(), w);
-                        w
+                let mut counts: BTreeMap<Gram, u32> = BTreeMap::new();
+                for size in sizes {
+                    let analyzer = match size {
+                        1 => &a.unigrams,
+                        2 => &a.bigrams,
+                        3 => &a.trigrams,
+                        _ => &a.quadgrams,
+                    };
+                    for gram in tokens::terms(analyzer, text) {
+                        *counts.entry((size, gram)).or_default() += 1;
                     }
-                };
-                out.push((key, (1.0 + (count as f32).ln()) * weight));
-            }
-            let norm = out.iter().map(|(_, w)| w * w).sum::<f32>().sqrt();
-            if norm > 0.0 {
-                out.iter_mut().for_each(|(_, w)| *w /= norm);
+                }
+                let vector = &mut out[group];
+                vector.reserve(counts.len());
+                for (key, count) in counts {
+                    let weight = match shared.and_then(|c| c.get(&key)).or_else(|| idf.get(&key)) {
+                        Some(w) => *w,
+                        None => {
+                            let field = match key.0 {
+                                1 => f.answer_unigrams,
+                                2 => f.answer_bigrams,
+                                3 => f.answer_trigrams,
+                                _ => f.answer_quadgrams,
+                            };
+                            let df =
+                                searcher.doc_freq(&Term::from_field_text(field, &key.1))? as f32;
+                            let w = ((1.0 + n) / (1.0 + df)).ln() + 1.0;
+                            idf.insert(key.clone(), w);
+                            w
+                        }
+                    };
+                    let tf = 1.0 + (count as f32).ln();
+                    // The second weight (idf²) only matters on the query's side.
+                    let squared = if query { tf * weight * weight } else { 0.0 };
+                    vector.push((key, tf * weight, squared));
+                }
+                for pick in [0, 1] {
+                    let norm = vector
+                        .iter()
+                        .map(|v| if pick == 0 { v.1 * v.1 } else { v.2 * v.2 })
+                        .sum::<f32>()
+                        .sqrt();
+                    if norm > 0.0 {
+                        for v in vector.iter_mut() {
+                            if pick == 0 {
+                                v.1 /= norm;
+                            } else {
+                                v.2 /= norm;
+                            }
+                        }
+                    }
+                }
             }
             Ok(out)
         };
-        let query: std::collections::HashMap<Gram, f32> = vector(text)?.into_iter().collect();
-        let mut reranked = Vec::with_capacity(first.len());
-        for &(score, address) in &first[..depth] {
+        let [short, long] = vectors(text, true)?;
+        let short: std::collections::HashMap<Gram, (f32, f32)> =
+            short.into_iter().map(|(k, w, s)| (k, (w, s))).collect();
+        let long: std::collections::HashMap<Gram, (f32, f32)> =
+            long.into_iter().map(|(k, w, s)| (k, (w, s))).collect();
+        let numbers = if needed[3] { numbers(text) } else { Vec::new() };
+        let places: Vec<String> = if needed[4] {
+            tokens::terms(&a.words, text)
+                .into_iter()
+                .filter(|w| is_place(w))
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let mut out = Vec::with_capacity(depth);
+        for (rank, &(score, address)) in first[..depth].iter().enumerate() {
+            if !needs_answer {
+                out.push([
+                    score / best,
+                    0.0,
+                    0.0,
+                    0.0,
+                    0.0,
+                    0.0,
+                    1.0 / (rank + 1) as f32,
+                    0.0,
+                    0.0,
+                ]);
+                continue;
+            }
             let doc: TantivyDocument = searcher.doc(address)?;
             let answer = doc
-                .get_first(self.fields.answer_words)
+                .get_first(f.answer_words)
                 .and_then(|v| v.as_str())
-                .unwrap_or_default()
-                .to_owned();
-            let cosine: f32 = vector(&answer)?
-                .iter()
-                .filter_map(|(key, w)| query.get(key).map(|q| q * w))
-                .sum();
-            let blended = (1.0 - weights.cosine) * score / best + weights.cosine * cosine;
-            reranked.push((1.0 + blended, address));
+                .unwrap_or_default();
+            let [s, l] = vectors(answer, false)?;
+            let dot = |query: &std::collections::HashMap<Gram, (f32, f32)>,
+                       doc: &[(Gram, f32, f32)]| {
+                doc.iter()
+                    .filter_map(|(key, w, _)| query.get(key).map(|q| (q.0 * w, q.1 * w)))
+                    .fold((0.0, 0.0), |acc, x| (acc.0 + x.0, acc.1 + x.1))
+            };
+            let (cos12, cos12_2) = dot(&short, &s);
+            let (cos34, cos34_2) = dot(&long, &l);
+            let share = |items: &[String]| {
+                if items.is_empty() {
+                    0.0
+                } else {
+                    items
+                        .iter()
+                        .filter(|i| answer.contains(String::as_str(i)))
+                        .count() as f32
+                        / items.len() as f32
+                }
+            };
+            out.push([
+                score / best,
+                cos12,
+                cos34,
+                share(&numbers),
+                share(&places),
+                (1.0 + answer.chars().count() as f32).ln() / 10.0,
+                1.0 / (rank + 1) as f32,
+                cos12_2,
+                cos34_2,
+            ]);
         }
-        reranked.sort_by(|a, b| b.0.total_cmp(&a.0));
-        reranked.extend(first[depth..].iter().map(|&(s, a)| (s / best, a)));
-        Ok(reranked)
+        drop(cache);
+        if !idf.is_empty() {
+            let mut cache = self.idf_cache.write().unwrap_or_else(|e| e.into_inner());
+            if cache.0 != generation || cache.1.len() + idf.len() > IDF_CACHE_GRAMS {
+                // A newer index (or a full cache): the frequencies start over. A query still
+                // on an older searcher just refills it; idf drifts little between commits.
+                *cache = (generation, Default::default());
+            }
+            cache.1.extend(idf);
+        }
+        Ok(out)
+    }
+
+    /// The second stage's features of BM25's best `weights.rerank_depth` for `text`, as
+    /// (insertion order, features), in BM25's order (for tuning the features' weights).
+    pub fn candidate_features(
+        &self,
+        text: &str,
+        weights: &Weights,
+    ) -> Result<Vec<(u64, [f32; FEATURE_COUNT])>, KnowledgeError> {
+        let Some(query) = self.text_query(text, weights) else {
+            return Ok(Vec::new());
+        };
+        let searcher = self.reader.searcher();
+        let first = searcher.search(
+            &query,
+            &TopDocs::with_limit(weights.rerank_depth.max(1)).order_by_score(),
+        )?;
+        let features = self.features(
+            &searcher,
+            text,
+            weights.rerank_depth,
+            &first,
+            [true; FEATURE_COUNT],
+        )?;
+        let seqs = self.seqs(&searcher, first.iter().map(|(_, a)| *a))?;
+        Ok(seqs.into_iter().zip(features).collect())
+    }
+
+    fn seqs(
+        &self,
+        searcher: &tantivy::Searcher,
+        addresses: impl Iterator<Item = tantivy::DocAddress>,
+    ) -> Result<Vec<u64>, KnowledgeError> {
+        let mut columns = Vec::with_capacity(searcher.segment_readers().len());
+        for segment in searcher.segment_readers() {
+            columns.push(segment.fast_fields().u64("seq")?);
+        }
+        Ok(addresses
+            .map(|address| {
+                columns[address.segment_ord as usize]
+                    .first(address.doc_id)
+                    .unwrap_or(u64::MAX)
+            })
+            .collect())
     }
 
     /// Every document that matches `text`, as (score, insertion order) with no filter: the
@@ -615,6 +835,23 @@ impl KnowledgeIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_are_runs_of_two_or_more_digits_and_places_end_in_a_place_suffix() {
+        assert_eq!(numbers("A2区12栋，2019年4月，1路"), ["12", "2019"]);
+        assert!(is_place("桂花坪街道"));
+        assert!(is_place("景蓉华苑"));
+        assert!(!is_place("小区"));
+        assert!(!is_place("物业费"));
+    }
+
+    #[test]
+    fn four_grams_are_indexed_only_when_a_profile_weighs_them() {
+        let mut ranking = Ranking::default();
+        assert!(!ranking.needs_quadgrams());
+        ranking.long.features[2] = 0.3;
+        assert!(ranking.needs_quadgrams());
+    }
 
     #[test]
     fn a_highlight_out_of_the_fragment_is_dropped_not_a_panic() {

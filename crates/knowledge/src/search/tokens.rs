@@ -16,6 +16,7 @@ pub const WORDS: &str = "kb_words";
 pub const UNIGRAMS: &str = "kb_unigrams";
 pub const BIGRAMS: &str = "kb_bigrams";
 pub const TRIGRAMS: &str = "kb_trigrams";
+pub const QUADGRAMS: &str = "kb_quadgrams";
 
 /// `tantivy-jieba`'s tokenizer, shared. tantivy clones a field's tokenizer for every segment
 /// writer, query and snippet; cloning a jieba dictionary costs milliseconds, so the clones
@@ -119,7 +120,7 @@ impl<S: TokenStream> TokenStream for DropPunctuationStream<S> {
     }
 }
 
-/// Character n-grams (n = 1, 2 or 3) inside runs of letters and digits: a gram never spans
+/// Character n-grams (n = 1 to 4) inside runs of letters and digits: a gram never spans
 /// punctuation or a space, so "路口，马坡岭" gives no "口马".
 #[derive(Clone, Copy, Debug)]
 pub struct CharGrams {
@@ -135,6 +136,9 @@ impl CharGrams {
     }
     pub fn trigrams() -> Self {
         Self { n: 3 }
+    }
+    pub fn quadgrams() -> Self {
+        Self { n: 4 }
     }
 }
 
@@ -206,13 +210,14 @@ impl TokenStream for CharGramStream<'_> {
     }
 }
 
-/// The three analyzers, built once and cloned cheaply.
+/// The analyzers, built once and cloned cheaply.
 #[derive(Clone)]
 pub struct Analyzers {
     pub words: TextAnalyzer,
     pub unigrams: TextAnalyzer,
     pub bigrams: TextAnalyzer,
     pub trigrams: TextAnalyzer,
+    pub quadgrams: TextAnalyzer,
 }
 
 impl Analyzers {
@@ -231,6 +236,9 @@ impl Analyzers {
             trigrams: TextAnalyzer::builder(CharGrams::trigrams())
                 .filter(LowerCaser)
                 .build(),
+            quadgrams: TextAnalyzer::builder(CharGrams::quadgrams())
+                .filter(LowerCaser)
+                .build(),
         }
     }
 
@@ -241,6 +249,7 @@ impl Analyzers {
         manager.register(UNIGRAMS, self.unigrams.clone());
         manager.register(BIGRAMS, self.bigrams.clone());
         manager.register(TRIGRAMS, self.trigrams.clone());
+        manager.register(QUADGRAMS, self.quadgrams.clone());
     }
 }
 
@@ -271,6 +280,7 @@ mod tests {
             terms(&analyzers.trigrams, "马坡岭小，路口"),
             ["马坡岭", "坡岭小"]
         );
+        assert_eq!(terms(&analyzers.quadgrams, "马坡岭小，路口"), ["马坡岭小"]);
     }
 
     #[test]
