@@ -26,6 +26,9 @@ pub const SUGGESTIONS: usize = 3;
 /// A suggestion in the call's classified category counts this much more than its words alone:
 /// the category is evidence the words may not carry ("how much is it" under 物业 vs 公积金).
 const CATEGORY_BOOST: f32 = 1.25;
+/// How many candidates a suggestion weighs before it keeps [`SUGGESTIONS`]: the second stage
+/// re-scores BM25's best 30 anyway, so asking for 10 costs only the extra snippets.
+const CANDIDATES: usize = 10;
 
 /// The centre's categories (the routing taxonomy) and divisions (the directory).
 pub struct CentreCatalogue {
@@ -185,54 +188,37 @@ impl KnowledgeRoom {
         if text.trim().is_empty() || limit == 0 {
             return Ok(Vec::new());
         }
-        // Two searches of a few milliseconds each: off the async threads, so a burst of
-        // previews does not hold up the rest of the router's requests.
+        // One search of a few milliseconds, off the async threads so a burst of previews does
+        // not hold up the router's other requests. It asks for more than it shows: the
+        // category's weight is applied from the store's copy of each candidate, so an article
+        // of the call's category a little below the shown ones can still move up.
         let index = Arc::clone(self.sync.index());
-        let (text, category, territory) = (text.to_owned(), category.cloned(), territory.cloned());
+        let (text, territory) = (text.to_owned(), territory.cloned());
         let searched = tokio::task::spawn_blocking(move || {
-            let request = |categories| SearchRequest {
+            index.search(&SearchRequest {
                 text: &text,
-                categories,
+                categories: &[],
                 territory: territory.as_ref(),
                 on,
-                limit,
-            };
-            let mut scored: Vec<(f32, hotline_knowledge::Hit)> = index
-                .search(&request(&[]))?
-                .into_iter()
-                .map(|h| (h.score, h))
-                .collect();
-            if let Some(category) = &category {
-                for hit in index.search(&request(std::slice::from_ref(category)))? {
-                    let boosted = hit.score * CATEGORY_BOOST;
-                    match scored.iter_mut().find(|(_, h)| h.key == hit.key) {
-                        Some(entry) => entry.0 = boosted,
-                        None => scored.push((boosted, hit)),
-                    }
-                }
-            }
-            Ok::<_, hotline_knowledge::KnowledgeError>(scored)
+                limit: limit.max(CANDIDATES),
+            })
         })
-        .await;
-        let mut scored = searched.map_err(|e| {
+        .await
+        .map_err(|e| {
             RouterError::internal(anyhow::anyhow!("the knowledge search task failed: {e}"))
         })??;
-        scored.sort_by(|a, b| b.0.total_cmp(&a.0));
-        scored.truncate(limit);
-        self.live_suggestions(
-            scored
-                .into_iter()
-                .map(|(score, hit)| hotline_knowledge::Hit { score, ..hit })
-                .collect(),
-        )
-        .await
+        self.live_suggestions(searched, category, limit).await
     }
 
-    /// Hits as suggestions, with the answer and version the store holds now: an article
-    /// withdrawn since the index last caught up is dropped, one edited is shown as published.
+    /// Hits as suggestions, best first, at most `limit`, with the answer and version the store
+    /// holds now: an article withdrawn since the index last caught up is dropped, one edited is
+    /// shown as published. Articles of `boost` (the call's category) count [`CATEGORY_BOOST`]
+    /// times their score.
     pub async fn live_suggestions(
         &self,
         hits: Vec<hotline_knowledge::Hit>,
+        boost: Option<&CategoryCode>,
+        limit: usize,
     ) -> Result<Vec<Suggestion>, RouterError> {
         let ids: Vec<ArticleId> = hits.iter().filter_map(|h| h.article().ok()).collect();
         let live = self.service.store().live_of(&ids).await?;
@@ -245,6 +231,10 @@ impl KnowledgeRoom {
                 continue;
             };
             let content = &now.version.content;
+            let weight = match boost {
+                Some(category) if content.categories.contains(category) => CATEGORY_BOOST,
+                _ => 1.0,
+            };
             out.push(Suggestion {
                 article: ArticleRef {
                     id: hit.key.clone(),
@@ -253,7 +243,7 @@ impl KnowledgeRoom {
                 title: content.title.clone(),
                 answer: content.answer.clone(),
                 snippet_html: hit.snippet_html,
-                score: hit.score,
+                score: hit.score * weight,
                 territories: content
                     .territories
                     .iter()
@@ -262,6 +252,9 @@ impl KnowledgeRoom {
                 source_number: content.source.number.clone(),
             });
         }
+        // A stable sort: equal scores keep the index's order.
+        out.sort_by(|a, b| b.score.total_cmp(&a.score));
+        out.truncate(limit);
         Ok(out)
     }
 

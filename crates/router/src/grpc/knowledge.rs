@@ -272,7 +272,7 @@ impl knowledge_server::Knowledge for KnowledgeApi {
                         limit: limit as usize,
                     })
                     .map_err(RouterError::from)?;
-                room.live_suggestions(hits).await?
+                room.live_suggestions(hits, None, limit as usize).await?
             }
         };
         Ok(Response::new(pb::SearchArticlesResponse {
