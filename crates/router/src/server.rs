@@ -469,7 +469,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("listening on {}", args.listen))?;
     tracing::info!(addr = %args.listen, "serving hotline.v1");
     // SIGHUP loads the holiday notices again (a new YYYY.json in --holidays-dir) without a
-    // restart, recounting provisional deadlines.
+    // restart, recounting provisional deadlines, and rebuilds the knowledge index from the
+    // store (on demand, beside its follower).
     {
         let hotline = hotline.clone();
         let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
@@ -479,6 +480,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 tracing::info!("SIGHUP: reloading the holiday notices");
                 if let Err(err) = hotline.reload_calendar().await {
                     crate::logging::warn_summarised("calendar reload", &err);
+                }
+                if let Some(knowledge) = hotline.knowledge() {
+                    let store = knowledge.service().store().clone();
+                    match knowledge.sync().rebuild(store.as_ref()).await {
+                        Ok(articles) => tracing::info!(
+                            articles,
+                            "SIGHUP: knowledge index rebuilt from the store"
+                        ),
+                        Err(err) => {
+                            crate::logging::warn_summarised("knowledge index rebuild", &err)
+                        }
+                    }
                 }
             }
         });
