@@ -26,7 +26,7 @@ use crate::holidays::{ExceptionDay, HolidayFile};
 /// the lunar calendar crate does not cover the year.
 pub fn statutory_days_off(year: i32) -> Option<Vec<(NaiveDate, &'static str)>> {
     let day = |m, d| NaiveDate::from_ymd_opt(year, m, d);
-    let lunar = |m, d| ChineseDate::new(year, m, false, d).map(|c| c.to_gregorian());
+    let lunar = |m, d| lunar_day(year, m, d);
     let mut days = vec![(day(1, 1)?, "元旦")];
     let new_year = lunar(1, 1)?;
     let eve = new_year.checked_sub_days(Days::new(1))?;
@@ -48,6 +48,23 @@ pub fn statutory_days_off(year: i32) -> Option<Vec<(NaiveDate, &'static str)>> {
 }
 
 /// The day of the 清明 solar term: 4, 5 or 6 April.
+/// The Gregorian day of the lunar date `month`/`day` (not a leap month) of lunar `year`.
+/// nongli's own `to_gregorian` prints a debugging line to stderr on every call (0.4.1, the
+/// newest), so the day is found through `from_gregorian`, which does not: every day of a lunar
+/// year's twelve months falls between 20 January of `year` and 400 days later.
+fn lunar_day(year: i32, month: u8, day: u8) -> Option<NaiveDate> {
+    let wanted = ChineseDate::new(year, month, false, day)?;
+    let start = NaiveDate::from_ymd_opt(year, 1, 20)?;
+    (0..400)
+        .filter_map(|i| start.checked_add_days(Days::new(i)))
+        .find(|date| {
+            ChineseDate::from_gregorian(date).is_some_and(|c| {
+                (c.year(), c.month(), c.leap(), c.day())
+                    == (wanted.year(), wanted.month(), wanted.leap(), wanted.day())
+            })
+        })
+}
+
 fn qingming(year: i32) -> Option<NaiveDate> {
     (3..=6)
         .filter_map(|d| NaiveDate::from_ymd_opt(year, 4, d))
@@ -126,7 +143,7 @@ mod tests {
                 .filter(|d| d.is_off_day)
                 .map(|d| d.date)
                 .collect();
-            let lunar = |m, d| ChineseDate::new(year, m, false, d).unwrap().to_gregorian();
+            let lunar = |m, d| lunar_day(year, m, d).unwrap();
             let new_year = lunar(1, 1);
             let mut must = vec![
                 ("春节初一", new_year),
