@@ -199,7 +199,44 @@ fn due_reason(reason: &DueReason) -> String {
     }
 }
 
+/// A review step on an article, with who may take it.
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    Submit,
+    Approve,
+    Reject,
+    Withdraw,
+}
+
+impl Step {
+    fn roles(self) -> &'static [Role] {
+        match self {
+            Step::Submit | Step::Withdraw => &[Role::KnowledgeEditor, Role::Supervisor],
+            Step::Approve | Step::Reject => &[Role::Supervisor],
+        }
+    }
+}
+
 impl KnowledgeApi {
+    /// One review step: the version read is required, the article must be in the caller's
+    /// territory, and the lifecycle decides the rest.
+    async fn step(&self, request: Request<pb::ArticleActionRequest>, step: Step) -> ArticleResult {
+        let who = principal(&request)?;
+        let req = request.into_inner();
+        let id = article_id(&req.article_id)?;
+        let version = expected(req.expected_version)?;
+        self.managed(&who, step.roles(), id).await?;
+        let (service, staff) = (self.room()?.service(), staff_of(&who)?);
+        let article = match step {
+            Step::Submit => service.submit(&staff, id, version).await,
+            Step::Approve => service.approve(&staff, id, version).await,
+            Step::Reject => service.reject(&staff, id, version, &req.reason).await,
+            Step::Withdraw => service.withdraw(&staff, id, version, &req.reason).await,
+        }
+        .map_err(RouterError::from)?;
+        Ok(Response::new(article_out(&article)))
+    }
+
     /// Reads the article and checks that `who` (one of `roles`) manages its territory.
     async fn managed(
         &self,
@@ -357,65 +394,19 @@ impl knowledge_server::Knowledge for KnowledgeApi {
     }
 
     async fn submit_article(&self, request: Request<pb::ArticleActionRequest>) -> ArticleResult {
-        let who = principal(&request)?;
-        let req = request.into_inner();
-        let id = article_id(&req.article_id)?;
-        let version = expected(req.expected_version)?;
-        self.managed(&who, &[Role::KnowledgeEditor, Role::Supervisor], id)
-            .await?;
-        let article = self
-            .room()?
-            .service()
-            .submit(&staff_of(&who)?, id, version)
-            .await
-            .map_err(RouterError::from)?;
-        Ok(Response::new(article_out(&article)))
+        self.step(request, Step::Submit).await
     }
 
     async fn approve_article(&self, request: Request<pb::ArticleActionRequest>) -> ArticleResult {
-        let who = principal(&request)?;
-        let req = request.into_inner();
-        let id = article_id(&req.article_id)?;
-        let version = expected(req.expected_version)?;
-        self.managed(&who, &[Role::Supervisor], id).await?;
-        let article = self
-            .room()?
-            .service()
-            .approve(&staff_of(&who)?, id, version)
-            .await
-            .map_err(RouterError::from)?;
-        Ok(Response::new(article_out(&article)))
+        self.step(request, Step::Approve).await
     }
 
     async fn reject_article(&self, request: Request<pb::ArticleActionRequest>) -> ArticleResult {
-        let who = principal(&request)?;
-        let req = request.into_inner();
-        let id = article_id(&req.article_id)?;
-        let version = expected(req.expected_version)?;
-        self.managed(&who, &[Role::Supervisor], id).await?;
-        let article = self
-            .room()?
-            .service()
-            .reject(&staff_of(&who)?, id, version, &req.reason)
-            .await
-            .map_err(RouterError::from)?;
-        Ok(Response::new(article_out(&article)))
+        self.step(request, Step::Reject).await
     }
 
     async fn withdraw_article(&self, request: Request<pb::ArticleActionRequest>) -> ArticleResult {
-        let who = principal(&request)?;
-        let req = request.into_inner();
-        let id = article_id(&req.article_id)?;
-        let version = expected(req.expected_version)?;
-        self.managed(&who, &[Role::Supervisor, Role::KnowledgeEditor], id)
-            .await?;
-        let article = self
-            .room()?
-            .service()
-            .withdraw(&staff_of(&who)?, id, version, &req.reason)
-            .await
-            .map_err(RouterError::from)?;
-        Ok(Response::new(article_out(&article)))
+        self.step(request, Step::Withdraw).await
     }
 
     async fn list_articles(
