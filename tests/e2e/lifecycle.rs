@@ -686,6 +686,8 @@ pub async fn a_stale_queue_entry_fails_one_claim_and_is_cleared(backend: Backend
                 urgency: hotline_core::Urgency::Normal,
                 due: None,
                 enqueued_at: app.clock_now(),
+                // The version the store has: the queue's own guard would refuse an older one.
+                version: signed.version,
             },
             None,
         )

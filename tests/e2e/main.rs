@@ -6,6 +6,7 @@ mod access;
 mod backup;
 mod bad_input;
 mod calendar;
+mod cluster;
 mod escalation;
 mod faults;
 mod knowledge;

@@ -1,6 +1,6 @@
 //! Races between a working-set rebuild and the changes other replicas commit meanwhile, made
-//! deterministic with the rebuild's pause points (no sleeps), on both working-set backends:
-//! in-process (SQLite) and Redis (PostgreSQL).
+//! deterministic with the rebuild's pause points (no sleeps), on every working-set backend:
+//! in-process (SQLite), Redis and a Redis Cluster (PostgreSQL).
 //!
 //! Two engines share one store and one working set, as two replicas do. Replica `a` runs a
 //! minute behind (clock skew between machines); replica `b` rebuilds. While `b` holds between
@@ -27,6 +27,7 @@ use crate::support::{TestApp, COMMUNITY_CSS, OTHER_CSS, STREET_OFFICE, TRIAGE};
 enum Backend {
     InProcess,
     Redis,
+    RedisCluster,
 }
 
 struct World {
@@ -57,6 +58,18 @@ async fn world(backend: Backend) -> World {
                 Arc::new(RedisQueue::connect(&redis, &prefix).await.unwrap()),
                 Arc::new(RedisTimers::connect(&redis, &prefix).await.unwrap()),
                 Some(prefix),
+            )
+        }
+        Backend::RedisCluster => {
+            let url = hotline_store::testing::fresh_postgres_url().await.unwrap();
+            argv.extend(["--database-url".to_owned(), url]);
+            let prefix = hotline_dispatch::testing::fresh_prefix();
+            let cluster = hotline_dispatch::testing::cluster_url_for_tests();
+            (
+                Arc::new(RedisQueue::connect(&cluster, &prefix).await.unwrap()),
+                Arc::new(RedisTimers::connect(&cluster, &prefix).await.unwrap()),
+                // (The prefix's keys stay in the test Cluster, as the behaviour suites' do.)
+                None,
             )
         }
     };
@@ -279,7 +292,10 @@ async fn anti_entropy_finds_and_repairs_drift(backend: Backend) {
     let signed = sign(&w.b, &signed, COMMUNITY_CSS).await;
     // Drift: the queue loses `lost`, keeps a stale entry for `signed`, and `lost` loses its
     // timers.
-    w.queue.remove(lost.id, &sid(COMMUNITY_CSS)).await.unwrap();
+    w.queue
+        .remove(lost.id, &sid(COMMUNITY_CSS), lost.version)
+        .await
+        .unwrap();
     w.queue
         .enqueue(
             hotline_dispatch::QueueEntry {
@@ -288,6 +304,7 @@ async fn anti_entropy_finds_and_repairs_drift(backend: Backend) {
                 urgency: Urgency::Normal,
                 due: None,
                 enqueued_at: signed.updated_at,
+                version: signed.version,
             },
             None,
         )
@@ -366,7 +383,7 @@ async fn a_retried_action_that_already_landed_is_not_refused(backend: Backend) {
     w.cleanup().await;
 }
 
-macro_rules! on_both_backends {
+macro_rules! on_every_backend {
     ($($name:ident),+ $(,)?) => {
         mod in_process {
             $(
@@ -384,10 +401,18 @@ macro_rules! on_both_backends {
                 }
             )+
         }
+        mod redis_cluster {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Backend::RedisCluster).await;
+                }
+            )+
+        }
     };
 }
 
-on_both_backends!(
+on_every_backend!(
     changes_between_snapshot_and_apply_survive_the_rebuild,
     an_older_update_landing_late_does_not_win,
     anti_entropy_finds_and_repairs_drift,

@@ -199,6 +199,7 @@ async fn queue_throughput(
                             urgency: Urgency::Normal,
                             due: Some(now + Duration::hours(1)),
                             enqueued_at: now,
+                            version: 1,
                         },
                         None,
                     )
@@ -207,7 +208,7 @@ async fn queue_throughput(
                     .claim(&station, &holder, None, now + Duration::minutes(2), now)
                     .await?;
                 if let Some(lease) = lease {
-                    if queue.remove(lease.ticket, &station).await? {
+                    if queue.remove(lease.ticket, &station, 1).await? {
                         done.fetch_add(1, Ordering::Relaxed);
                     }
                 }
@@ -226,7 +227,7 @@ async fn queue_throughput(
             .claim(&station(s), &holder, None, now + Duration::minutes(2), now)
             .await?
         {
-            if queues[0].remove(lease.ticket, &station(s)).await? {
+            if queues[0].remove(lease.ticket, &station(s), 1).await? {
                 done.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -254,18 +255,34 @@ struct TimerPlan {
     max_wait_ms: u64,
 }
 
+/// `INFO memory`'s used_memory of the Redis at `url`; on a Cluster (`redis+cluster://`), the sum
+/// over its primaries (replicas hold copies).
 async fn used_memory(url: &str) -> Result<i64, Box<dyn std::error::Error>> {
-    let client = redis::Client::open(url)?;
-    let mut conn = client.get_multiplexed_async_connection().await?;
-    let info: String = redis::cmd("INFO")
-        .arg("memory")
-        .query_async(&mut conn)
-        .await?;
-    let used = info
-        .lines()
-        .find_map(|l| l.strip_prefix("used_memory:"))
-        .ok_or("INFO memory has no used_memory")?;
-    Ok(used.trim().parse()?)
+    let nodes: Vec<String> = match url.strip_prefix("redis+cluster://") {
+        Some(list) => list.split(',').map(|n| format!("redis://{n}")).collect(),
+        None => vec![url.to_owned()],
+    };
+    let mut total = 0;
+    for node in nodes {
+        let client = redis::Client::open(node)?;
+        let mut conn = client.get_multiplexed_async_connection().await?;
+        let (memory, replication): (String, String) = redis::pipe()
+            .cmd("INFO")
+            .arg("memory")
+            .cmd("INFO")
+            .arg("replication")
+            .query_async(&mut conn)
+            .await?;
+        if replication.contains("role:slave") {
+            continue;
+        }
+        let used = memory
+            .lines()
+            .find_map(|l| l.strip_prefix("used_memory:"))
+            .ok_or("INFO memory has no used_memory")?;
+        total += used.trim().parse::<i64>()?;
+    }
+    Ok(total)
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -403,6 +420,7 @@ async fn memory(url: &str, prefix: &str, n: usize) -> Result<(), Box<dyn std::er
                             urgency: Urgency::Normal,
                             due: Some(now + Duration::hours(1)),
                             enqueued_at: now,
+                            version: 1,
                         },
                         None,
                     )

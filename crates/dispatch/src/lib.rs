@@ -31,6 +31,11 @@ pub use memory::MemoryQueue;
 pub use redis::{RedisQueue, RedisTimers};
 pub use timers::{MemoryTimers, Timer, TimerClock, TimerIndex, TimerStep};
 
+/// A version newer than any ticket's: [`Queue::remove`] with it takes the ticket off whatever
+/// version put it there (for a ticket the store does not know). Exact in a double, as the Redis
+/// scripts hold numbers.
+pub const ANY_VERSION: u64 = (1 << 53) - 1;
+
 /// A ticket waiting on a station's queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueEntry {
@@ -39,6 +44,9 @@ pub struct QueueEntry {
     pub urgency: Urgency,
     pub due: Option<DateTime<Utc>>,
     pub enqueued_at: DateTime<Utc>,
+    /// The ticket's version in the store when this entry was computed: an update carrying an
+    /// older version than the queue already saw for the ticket is ignored (see [`Queue`]).
+    pub version: u64,
 }
 
 impl QueueEntry {
@@ -60,6 +68,7 @@ impl QueueEntry {
                 .started
                 .sign_for
                 .unwrap_or(ticket.updated_at),
+            version: ticket.version,
         })
     }
 }
@@ -81,20 +90,37 @@ pub struct QueuedItem {
 }
 
 /// Station queues. All operations are atomic per ticket.
+///
+/// # Versions
+/// Updates for one ticket may come from several replicas and land out of order. Each update
+/// carries the ticket's version in the store, and each station remembers the newest version it
+/// saw of each ticket: its entry's, or for [`GONE_KEEP`](crate::redis::codec::GONE_KEEP) after a
+/// removal, the removal's. An enqueue or removal older than that changes nothing. Every
+/// operation touches one station, so on a Redis Cluster each is one slot; a move is a put on
+/// the new station, then a removal from the old one, each safe to retry.
 #[async_trait]
 pub trait Queue: Send + Sync + 'static {
     /// Puts the ticket on `entry.station`'s queue, replacing its entry there (and dropping its
-    /// lease). `from` is the station the caller's store last queued it on: when that is another
-    /// station, the ticket is taken off it in the same atomic step (a move). Idempotent.
+    /// lease, unless only the version changed). `from` is the station the caller's store last
+    /// queued it on: when that is another station, the ticket is then taken off it (a move:
+    /// put first, so the ticket is never on no queue; for a moment it may be on both, and a
+    /// claim there is refused by the store, which says where it is). Idempotent; an entry older
+    /// than what the station saw of the ticket is ignored.
     ///
     /// The queue keeps no ticket -> station index (on Redis that would be a key in another
     /// Cluster slot): the store knows where each ticket is, so the caller says. A wrong `from`
     /// (a working set that diverged from the store) is what [`Queue::rebuild`] repairs.
     async fn enqueue(&self, entry: QueueEntry, from: Option<&StationId>) -> Result<(), QueueError>;
 
-    /// Takes the ticket off `station`'s queue (signed for, returned, closed), with its lease.
-    /// Returns whether it was there.
-    async fn remove(&self, ticket: TicketId, station: &StationId) -> Result<bool, QueueError>;
+    /// Takes the ticket off `station`'s queue (signed for, returned, closed), with its lease,
+    /// as of the ticket's `version`: an entry put there by a newer version stays. Returns
+    /// whether it was taken off.
+    async fn remove(
+        &self,
+        ticket: TicketId,
+        station: &StationId,
+        version: u64,
+    ) -> Result<bool, QueueError>;
 
     /// Claims `ticket` (or, if `None`, the first unleased ticket in queue order) on `station` for
     /// `holder` until `until`. A holder re-claiming their own ticket renews the lease. Returns
@@ -127,7 +153,9 @@ pub trait Queue: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<Vec<QueuedItem>, QueueError>;
 
-    /// Replaces the whole working set with `entries` (from the store), dropping leases.
+    /// Replaces the whole working set with `entries` (from the store). A live lease on a ticket
+    /// whose entry is unchanged (same station, same place in line) is kept: a rebuild of a Redis
+    /// that other replicas share must not take tickets from the staff holding them.
     async fn rebuild(&self, entries: Vec<QueueEntry>) -> Result<(), QueueError>;
 
     /// Entries of `station` as they become available to claim (new, moved in, or released from

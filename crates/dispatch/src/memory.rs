@@ -3,14 +3,16 @@
 //! Lost on restart by design: the router rebuilds it from the store at start-up.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Mutex;
+use std::time::Instant;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use hotline_core::{StaffId, StationId, TicketId, Urgency};
 use tokio::sync::broadcast;
 
+use crate::redis::codec::GONE_KEEP;
 use crate::{Lease, Queue, QueueEntry, QueueError, QueuedItem};
 
 /// Sort key: most urgent first, then earliest deadline (none last), then first come (by
@@ -23,27 +25,61 @@ type Key = (
     TicketId,
 );
 
-/// One station's queue, as Redis keeps it: its entries, their order, their leases.
+/// One station's queue, as Redis keeps it: its entries, their order, their leases, and the
+/// versions of tickets recently removed (the tombstones).
 #[derive(Debug, Default)]
 struct Station {
     /// ticket -> (entry, its key)
     entries: HashMap<TicketId, (QueueEntry, Key)>,
     order: BTreeSet<Key>,
     leases: HashMap<TicketId, Lease>,
+    /// ticket -> the version it was removed at, kept for [`GONE_KEEP`].
+    gone: HashMap<TicketId, u64>,
+    /// When each tombstone was written, oldest first, for pruning.
+    gone_at: VecDeque<(Instant, TicketId)>,
+}
+
+/// What a put did.
+#[derive(Debug, PartialEq, Eq)]
+enum Put {
+    /// The ticket was put in line (new, or its place changed): announced.
+    Queued,
+    /// The same entry was there (perhaps an older version of it): left in line, lease kept.
+    Kept,
+    /// The station saw a newer version of the ticket: nothing changed.
+    Stale,
+}
+
+/// Whether two entries put the ticket at the same place in the same line (versions aside).
+fn same_place(a: &QueueEntry, b: &QueueEntry) -> bool {
+    a.ticket == b.ticket
+        && a.station == b.station
+        && a.urgency == b.urgency
+        && a.due == b.due
+        && a.enqueued_at == b.enqueued_at
 }
 
 impl Station {
-    /// Puts the entry in line, replacing the ticket's entry (and lease); the very same entry
-    /// already there is left as it is, lease included (as in Redis). Returns whether it changed.
-    fn put(&mut self, entry: QueueEntry) -> bool {
-        if self
-            .entries
+    /// Puts the entry in line, replacing the ticket's entry (and lease); the same entry already
+    /// there is left as it is, lease included (as in Redis), its version updated.
+    fn put(&mut self, entry: QueueEntry) -> Put {
+        if let Some((old, _)) = self.entries.get_mut(&entry.ticket) {
+            if old.version > entry.version {
+                return Put::Stale;
+            }
+            if same_place(old, &entry) {
+                old.version = entry.version;
+                return Put::Kept;
+            }
+        } else if self
+            .gone
             .get(&entry.ticket)
-            .is_some_and(|(old, _)| *old == entry)
+            .is_some_and(|v| *v > entry.version)
         {
-            return false;
+            return Put::Stale;
         }
-        self.take(entry.ticket);
+        self.gone.remove(&entry.ticket);
+        self.unlist(entry.ticket);
         let key = (
             Reverse(entry.urgency),
             entry.due.is_none(),
@@ -53,16 +89,41 @@ impl Station {
         );
         self.order.insert(key);
         self.entries.insert(entry.ticket, (entry, key));
-        true
+        Put::Queued
     }
 
-    fn take(&mut self, ticket: TicketId) -> bool {
+    /// Drops the ticket's entry and lease (no tombstone: it is being replaced or rebuilt).
+    fn unlist(&mut self, ticket: TicketId) -> bool {
         self.leases.remove(&ticket);
         let Some((_, key)) = self.entries.remove(&ticket) else {
             return false;
         };
         self.order.remove(&key);
         true
+    }
+
+    /// Takes the ticket off as of `version` (an entry of a newer version stays), leaving a
+    /// tombstone. Returns whether it was taken off.
+    fn take(&mut self, ticket: TicketId, version: u64) -> bool {
+        if self
+            .entries
+            .get(&ticket)
+            .is_some_and(|(e, _)| e.version > version)
+        {
+            return false;
+        }
+        let now = Instant::now();
+        while let Some((at, old)) = self.gone_at.front() {
+            if now.duration_since(*at) < GONE_KEEP {
+                break;
+            }
+            self.gone.remove(old);
+            self.gone_at.pop_front();
+        }
+        let newest = self.gone.entry(ticket).or_insert(version);
+        *newest = (*newest).max(version);
+        self.gone_at.push_back((now, ticket));
+        self.unlist(ticket)
     }
 
     fn live_lease(&self, ticket: TicketId, now: DateTime<Utc>) -> Option<&Lease> {
@@ -98,12 +159,12 @@ impl State {
         self.stations.entry(station.clone()).or_default()
     }
 
-    /// Drops a station's queue once it is empty.
+    /// Drops a station's queue once it is empty (tombstones included).
     fn tidy(&mut self, station: &StationId) {
         if self
             .stations
             .get(station)
-            .is_some_and(|s| s.entries.is_empty())
+            .is_some_and(|s| s.entries.is_empty() && s.gone.is_empty())
         {
             self.stations.remove(station);
         }
@@ -163,28 +224,25 @@ impl MemoryQueue {
 #[async_trait]
 impl Queue for MemoryQueue {
     async fn enqueue(&self, entry: QueueEntry, from: Option<&StationId>) -> Result<(), QueueError> {
-        {
-            let mut state = self.state();
-            if let Some(old) = from.filter(|old| **old != entry.station) {
-                if let Some(queue) = state.stations.get_mut(old) {
-                    queue.take(entry.ticket);
-                }
-                state.tidy(old);
-            }
-            if !state.station(&entry.station).put(entry.clone()) {
-                return Ok(());
-            }
+        // As in Redis: put on the new station first, then take off the old one.
+        let put = self.state().station(&entry.station).put(entry.clone());
+        if let Some(old) = from.filter(|old| **old != entry.station) {
+            self.remove(entry.ticket, old, entry.version).await?;
         }
-        self.notify(entry);
+        if put == Put::Queued {
+            self.notify(entry);
+        }
         Ok(())
     }
 
-    async fn remove(&self, ticket: TicketId, station: &StationId) -> Result<bool, QueueError> {
+    async fn remove(
+        &self,
+        ticket: TicketId,
+        station: &StationId,
+        version: u64,
+    ) -> Result<bool, QueueError> {
         let mut state = self.state();
-        let removed = state
-            .stations
-            .get_mut(station)
-            .is_some_and(|queue| queue.take(ticket));
+        let removed = state.station(station).take(ticket, version);
         state.tidy(station);
         Ok(removed)
     }
@@ -305,14 +363,26 @@ impl Queue for MemoryQueue {
 
     async fn rebuild(&self, entries: Vec<QueueEntry>) -> Result<(), QueueError> {
         let mut state = self.state();
-        *state = State::default();
+        let old = std::mem::take(&mut *state);
         // A ticket listed twice keeps its last entry (on one station).
         let mut last: HashMap<TicketId, QueueEntry> = HashMap::new();
         for entry in entries {
             last.insert(entry.ticket, entry);
         }
         for entry in last.into_values() {
-            state.station(&entry.station.clone()).put(entry);
+            // A lease on an unchanged entry is kept (as in Redis).
+            let lease = old.stations.get(&entry.station).and_then(|queue| {
+                let (was, _) = queue.entries.get(&entry.ticket)?;
+                same_place(was, &entry)
+                    .then(|| queue.leases.get(&entry.ticket).cloned())
+                    .flatten()
+            });
+            let queue = state.station(&entry.station.clone());
+            let ticket = entry.ticket;
+            queue.put(entry);
+            if let Some(lease) = lease {
+                queue.leases.insert(ticket, lease);
+            }
         }
         self.built.store(true, std::sync::atomic::Ordering::Relaxed);
         Ok(())

@@ -37,6 +37,7 @@ fn entry(station_id: &str, urgency: Urgency, due_minutes: Option<i64>) -> QueueE
         urgency,
         due: due_minutes.map(|m| t0() + Duration::minutes(m)),
         enqueued_at: t0(),
+        version: 1,
     }
 }
 
@@ -198,8 +199,14 @@ pub async fn removed_tickets_leave_the_queue_and_their_lease<Q: Queue>(queue: Q)
         )
         .await
         .unwrap();
-    assert!(queue.remove(e.ticket, &station("a-css")).await.unwrap());
-    assert!(!queue.remove(e.ticket, &station("a-css")).await.unwrap());
+    assert!(queue
+        .remove(e.ticket, &station("a-css"), e.version)
+        .await
+        .unwrap());
+    assert!(!queue
+        .remove(e.ticket, &station("a-css"), e.version)
+        .await
+        .unwrap());
     assert!(queue
         .list(&station("a-css"), t0())
         .await
@@ -229,6 +236,156 @@ pub async fn rebuild_replaces_the_working_set<Q: Queue>(queue: Q) {
         .collect();
     assert_eq!(a, vec![fresh[0].clone()]);
     assert_eq!(queue.list(&station("b-css"), t0()).await.unwrap().len(), 1);
+}
+
+/// The entries of `station`'s queue, in order.
+async fn entries_of<Q: Queue>(queue: &Q, name: &str) -> Vec<QueueEntry> {
+    queue
+        .list(&station(name), t0())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.entry)
+        .collect()
+}
+
+pub async fn updates_landing_out_of_order_leave_the_newest_in_place<Q: Queue>(queue: Q) {
+    // Version 2 (urgent) lands first; version 1 (normal) arrives late: it changes nothing.
+    let v1 = entry("a-css", Urgency::Normal, None);
+    let v2 = QueueEntry {
+        urgency: Urgency::Urgent,
+        version: 2,
+        ..v1.clone()
+    };
+    queue.enqueue(v2.clone(), None).await.unwrap();
+    queue.enqueue(v1.clone(), None).await.unwrap();
+    assert_eq!(entries_of(&queue, "a-css").await, vec![v2.clone()]);
+    // A late removal as of version 1 leaves version 2's entry.
+    assert!(!queue.remove(v1.ticket, &station("a-css"), 1).await.unwrap());
+    assert_eq!(entries_of(&queue, "a-css").await, vec![v2.clone()]);
+    // Version 3 moves it to b; version 2's put on a, arriving after, does not bring it back,
+    // and a late removal from b as of version 2 does not take it off b.
+    let v3 = QueueEntry {
+        station: station("b-css"),
+        version: 3,
+        ..v2.clone()
+    };
+    queue
+        .enqueue(v3.clone(), Some(&station("a-css")))
+        .await
+        .unwrap();
+    queue.enqueue(v2.clone(), None).await.unwrap();
+    assert!(entries_of(&queue, "a-css").await.is_empty());
+    assert!(!queue.remove(v3.ticket, &station("b-css"), 2).await.unwrap());
+    assert_eq!(entries_of(&queue, "b-css").await, vec![v3.clone()]);
+    // Version 4 brings it back to a: newer than the removal, so it is queued there again.
+    let v4 = QueueEntry {
+        version: 4,
+        ..v2.clone()
+    };
+    queue
+        .enqueue(v4.clone(), Some(&station("b-css")))
+        .await
+        .unwrap();
+    assert_eq!(entries_of(&queue, "a-css").await, vec![v4]);
+    assert!(entries_of(&queue, "b-css").await.is_empty());
+}
+
+pub async fn a_newer_version_of_the_same_entry_keeps_its_lease<Q: Queue>(queue: Q) {
+    let e = entry("a-css", Urgency::Normal, Some(30));
+    queue.enqueue(e.clone(), None).await.unwrap();
+    let until = t0() + Duration::minutes(2);
+    queue
+        .claim(&station("a-css"), &staff("li"), None, until, t0())
+        .await
+        .unwrap()
+        .unwrap();
+    // A flag raised while it waits: a new version, the same place in line.
+    let flagged = QueueEntry {
+        version: 2,
+        ..e.clone()
+    };
+    queue.enqueue(flagged.clone(), None).await.unwrap();
+    let listed = queue.list(&station("a-css"), t0()).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].entry, flagged);
+    assert_eq!(
+        listed[0].lease.as_ref().map(|l| l.holder.clone()),
+        Some(staff("li"))
+    );
+}
+
+pub async fn a_ticket_requeued_at_the_version_it_was_removed_at_is_queued<Q: Queue>(queue: Q) {
+    // Dropping a lease by removing and putting back the same version (a failed claim).
+    let e = entry("a-css", Urgency::Normal, None);
+    queue.enqueue(e.clone(), None).await.unwrap();
+    assert!(queue
+        .remove(e.ticket, &station("a-css"), e.version)
+        .await
+        .unwrap());
+    queue.enqueue(e.clone(), None).await.unwrap();
+    assert_eq!(entries_of(&queue, "a-css").await, vec![e]);
+}
+
+pub async fn a_rebuild_keeps_the_leases_of_unchanged_entries<Q: Queue>(queue: Q) {
+    let kept = entry("a-css", Urgency::Normal, Some(30));
+    let changed = entry("a-css", Urgency::Normal, Some(60));
+    let moved = entry("a-css", Urgency::Normal, Some(90));
+    for e in [&kept, &changed, &moved] {
+        queue.enqueue(e.clone(), None).await.unwrap();
+    }
+    let until = t0() + Duration::minutes(2);
+    for (who, e) in [("li", &kept), ("wang", &changed), ("zhao", &moved)] {
+        queue
+            .claim(&station("a-css"), &staff(who), Some(e.ticket), until, t0())
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    // The store's view: `kept` unchanged but a newer version; `changed` has a new deadline;
+    // `moved` went to b.
+    let fresh = vec![
+        QueueEntry {
+            version: 5,
+            ..kept.clone()
+        },
+        QueueEntry {
+            due: Some(t0() + Duration::minutes(10)),
+            version: 2,
+            ..changed.clone()
+        },
+        QueueEntry {
+            station: station("b-css"),
+            version: 2,
+            ..moved.clone()
+        },
+    ];
+    queue.rebuild(fresh.clone()).await.unwrap();
+    let a = queue.list(&station("a-css"), t0()).await.unwrap();
+    let holder = |ticket: TicketId| {
+        a.iter()
+            .find(|i| i.entry.ticket == ticket)
+            .and_then(|i| i.lease.as_ref().map(|l| l.holder.clone()))
+    };
+    assert_eq!(a.len(), 2);
+    assert_eq!(holder(kept.ticket), Some(staff("li")));
+    assert_eq!(holder(changed.ticket), None);
+    let b = queue.list(&station("b-css"), t0()).await.unwrap();
+    assert_eq!(b.len(), 1);
+    assert!(b[0].lease.is_none());
+    // Li's claim still holds against others.
+    assert!(matches!(
+        queue
+            .claim(
+                &station("a-css"),
+                &staff("wang"),
+                Some(kept.ticket),
+                until,
+                t0()
+            )
+            .await,
+        Err(QueueError::Leased { .. })
+    ));
 }
 
 pub async fn new_arrivals_are_announced_to_subscribers<Q: Queue>(queue: Q) {
@@ -424,7 +581,10 @@ pub async fn re_enqueueing_a_claimed_ticket_drops_its_lease<Q: Queue>(queue: Q) 
 pub async fn removing_from_a_station_the_ticket_is_not_on_changes_nothing<Q: Queue>(queue: Q) {
     let e = entry("a-css", Urgency::Normal, None);
     queue.enqueue(e.clone(), None).await.unwrap();
-    assert!(!queue.remove(e.ticket, &station("b-css")).await.unwrap());
+    assert!(!queue
+        .remove(e.ticket, &station("b-css"), e.version)
+        .await
+        .unwrap());
     assert!(queue
         .lease(e.ticket, &station("b-css"), t0())
         .await
@@ -479,7 +639,7 @@ pub async fn concurrent_callers_each_get_their_own_answer<Q: Queue>(queue: Q) {
         // Each ticket removed twice at once: exactly one of the two takes it.
         [e.ticket, e.ticket].map(|ticket| {
             let queue = queue.clone();
-            async move { queue.remove(ticket, &station("a-css")).await }
+            async move { queue.remove(ticket, &station("a-css"), 1).await }
         })
     });
     let removed = futures::future::join_all(removes)
@@ -512,6 +672,10 @@ macro_rules! queue_suite {
                 re_enqueueing_a_claimed_ticket_drops_its_lease,
                 removing_from_a_station_the_ticket_is_not_on_changes_nothing,
                 concurrent_callers_each_get_their_own_answer,
+                updates_landing_out_of_order_leave_the_newest_in_place,
+                a_newer_version_of_the_same_entry_keeps_its_lease,
+                a_ticket_requeued_at_the_version_it_was_removed_at_is_queued,
+                a_rebuild_keeps_the_leases_of_unchanged_entries,
             );
         }
     };
@@ -528,3 +692,6 @@ macro_rules! queue_suite {
 queue_suite!(memory, hotline_dispatch::MemoryQueue::new());
 // A fresh key prefix per test: the Redis tests run in parallel on one server.
 queue_suite!(redis, crate::support::redis_queue().await);
+// A real local Redis Cluster (3 primaries, 3 replicas), started once and shared like the test
+// Redis: every operation must be single-slot there.
+queue_suite!(redis_cluster, crate::support::cluster_queue().await);

@@ -32,6 +32,7 @@ fn entry(station_id: &str, urgency: Urgency, due_minutes: Option<i64>) -> QueueE
         urgency,
         due: due_minutes.map(|m| t0() + Duration::minutes(m)),
         enqueued_at: t0() + Duration::nanoseconds(123_456_789),
+        version: 1,
     }
 }
 
@@ -361,9 +362,18 @@ async fn a_ticket_one_replica_moved_is_removed_by_another() {
         .await
         .unwrap()
         .is_empty());
-    assert!(!queues[0].remove(e.ticket, &station("a-css")).await.unwrap());
-    assert!(queues[0].remove(e.ticket, &station("b-css")).await.unwrap());
-    assert!(!queues[0].remove(e.ticket, &station("b-css")).await.unwrap());
+    assert!(!queues[0]
+        .remove(e.ticket, &station("a-css"), 1)
+        .await
+        .unwrap());
+    assert!(queues[0]
+        .remove(e.ticket, &station("b-css"), 1)
+        .await
+        .unwrap());
+    assert!(!queues[0]
+        .remove(e.ticket, &station("b-css"), 1)
+        .await
+        .unwrap());
     for s in ["a-css", "b-css"] {
         assert!(queues[1].list(&station(s), t0()).await.unwrap().is_empty());
     }
@@ -411,7 +421,7 @@ async fn every_queue_key_but_the_registry_and_marker_carries_its_stations_hash_t
         .unwrap();
     assert!(keys.len() >= 5, "{keys:?}");
     for key in &keys {
-        if key == &format!("{prefix}:stations") || key == &format!("{prefix}:built:v4") {
+        if key == &format!("{prefix}:stations") || key == &format!("{prefix}:built:v5") {
             continue;
         }
         let tag = hash_tag(key).unwrap_or_else(|| panic!("{key} has no hash tag"));
@@ -634,6 +644,6 @@ async fn a_rebuild_clears_every_station_even_one_missing_from_the_registry() {
         .await
         .unwrap()
         .is_empty());
-    assert!(!queue.remove(e.ticket, &station("x-css")).await.unwrap());
+    assert!(!queue.remove(e.ticket, &station("x-css"), 1).await.unwrap());
     flush_prefix(&prefix).await;
 }

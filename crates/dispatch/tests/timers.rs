@@ -201,3 +201,4 @@ macro_rules! timer_suite {
 timer_suite!(memory, hotline_dispatch::MemoryTimers::new());
 // A fresh key prefix per test: the Redis tests run in parallel on one server.
 timer_suite!(redis, crate::support::redis_timers().await);
+timer_suite!(redis_cluster, crate::support::cluster_timers().await);

@@ -280,7 +280,8 @@ pub struct ServeArgs {
     pub database_url: Option<String>,
 
     /// Redis for the working set (station queues, claim leases, SLA timers), e.g.
-    /// `redis://127.0.0.1:6379/0`; unset: in-process (one router only).
+    /// `redis://127.0.0.1:6379/0`, or a Redis Cluster as `redis+cluster://host:port,host:port`
+    /// (any of its nodes); unset: in-process (one router only).
     #[arg(long, env = "HOTLINE_REDIS_URL")]
     pub redis_url: Option<String>,
 

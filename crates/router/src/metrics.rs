@@ -282,8 +282,13 @@ impl Queue for TimedQueue {
         timed_op("enqueue", self.0.enqueue(entry, from)).await
     }
 
-    async fn remove(&self, ticket: TicketId, station: &StationId) -> Result<bool, QueueError> {
-        timed_op("remove", self.0.remove(ticket, station)).await
+    async fn remove(
+        &self,
+        ticket: TicketId,
+        station: &StationId,
+        version: u64,
+    ) -> Result<bool, QueueError> {
+        timed_op("remove", self.0.remove(ticket, station, version)).await
     }
 
     async fn claim(

@@ -972,7 +972,11 @@ impl Hotline {
                 // Drop this claim's lease and put the ticket where the store says (off the
                 // queue if it moved on), so the next claim is not stuck on a stale entry.
                 if let Ok(current) = self.get(claimed.id).await {
-                    let removed = self.queues.queue().remove(current.id, &lease.station).await;
+                    let removed = self
+                        .queues
+                        .queue()
+                        .remove(current.id, &lease.station, current.version)
+                        .await;
                     if let Err(err) = removed {
                         crate::logging::warn_summarised("working set", &err);
                     }

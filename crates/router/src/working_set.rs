@@ -37,7 +37,7 @@ use tokio::sync::{oneshot, Notify};
 
 use hotline_core::{Stage, StationId, Ticket, TicketId};
 use hotline_directory::Directory;
-use hotline_dispatch::{Queue, QueueEntry, Timer, TimerIndex};
+use hotline_dispatch::{Queue, QueueEntry, Timer, TimerIndex, ANY_VERSION};
 use hotline_store::TicketStore;
 
 use crate::deadlines::Sla;
@@ -397,6 +397,7 @@ impl WorkingSet {
                 urgency: ticket.urgency,
                 due: None,
                 enqueued_at: ticket.updated_at,
+                version: ticket.version,
             }),
             _ => None,
         }
@@ -502,13 +503,15 @@ impl WorkingSet {
                 if old.station == new.station
                     && old.due == new.due
                     && old.urgency == new.urgency => {}
-            // From where the store had it: a move to another station is one atomic step.
+            // From where the store had it: a move to another station puts it there first.
             (old, Some(new)) => {
                 let from = old.map(|old| old.station);
                 self.queue.enqueue(new, from.as_ref()).await?;
             }
             (Some(old), None) => {
-                self.queue.remove(after.id, &old.station).await?;
+                self.queue
+                    .remove(after.id, &old.station, after.version)
+                    .await?;
             }
             (None, None) => {}
         }
@@ -538,7 +541,8 @@ impl WorkingSet {
             .collect();
         elsewhere.sort();
         elsewhere.dedup();
-        // A move from the first other station is one atomic step; the rest are removals.
+        // A move from the first other station (put here, then taken off there); the rest are
+        // removals.
         let mut rest = elsewhere.into_iter();
         match target {
             Some(entry) => {
@@ -547,12 +551,14 @@ impl WorkingSet {
             }
             None => {
                 if let Some(first) = rest.next() {
-                    self.queue.remove(ticket.id, first).await?;
+                    self.queue.remove(ticket.id, first, ticket.version).await?;
                 }
             }
         }
         for station in rest {
-            self.queue.remove(ticket.id, station).await?;
+            self.queue
+                .remove(ticket.id, station, ticket.version)
+                .await?;
         }
         self.schedule(ticket).await
     }
@@ -884,7 +890,7 @@ impl WorkingSet {
                 None => {
                     // A ticket the store has never heard of: take it off.
                     drift.stale += 1;
-                    self.queue.remove(*id, station).await?;
+                    self.queue.remove(*id, station, ANY_VERSION).await?;
                 }
             }
         }

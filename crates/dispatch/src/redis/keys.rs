@@ -13,7 +13,7 @@
 //! | `P:q:{S}:entries` | HASH | ticket -> `<tag>\|<urgency>\|<due>\|<enqueued_at>`, then `#<until µs>\|<ready score>\|<holder>` while claimed |
 //! | `P:arrivals:{S}` | pub/sub channel | `<ticket>\|<urgency>\|<due>\|<enqueued_at>`, subscribed while S is watched |
 //! | `P:stations` | SET | every station that has had a ticket (the lease sweep and a rebuild walk it) |
-//! | `P:built:v4` | STRING | set by a rebuild; missing = flushed, or written by an older layout |
+//! | `P:built:v5` | STRING | set by a rebuild; missing = flushed, or written by an older layout |
 //!
 //! A ticket's entry and its lease are one field of its station's `entries`: an enqueue (`HSETNX`
 //! is its check), a claim, a removal or a lease lookup each read or write that one field. A
@@ -38,12 +38,13 @@
 //! tickets with timers): ~60 bytes per ticket instead of ~120 for one big hash table.
 //!
 //! # Redis Cluster
-//! Enqueue, claim, remove, list and the lease sweep each touch one station's keys: one slot. A
-//! move between two stations (return, sub-dispatch, widening) is one script over both stations'
-//! keys, atomic on a single Redis; on a Cluster it is atomic when both stations share a slot,
-//! and otherwise needs running as take-off-then-put-on (this backend connects to one Redis, or a
-//! primary behind Sentinel, today). The timer keys all sit in the prefix's one slot. `P:stations`
-//! and `P:built:v4` are single-key commands.
+//! Every command and script touches one slot. Enqueue, claim, remove, list, the lease sweep and
+//! a station's rebuild each touch one station's keys. A move between two stations (return,
+//! sub-dispatch, widening) is a put on the new station, then a removal from the old one: each is
+//! one slot and safe to retry, and the versions they carry decide which of two replicas'
+//! updates stands. The timer keys all sit in the prefix's one slot. `P:stations` and
+//! `P:built:v5` are single-key commands; a rebuild finds stray station keys by `SCAN` on every
+//! primary.
 
 use hotline_core::TicketId;
 
@@ -107,11 +108,12 @@ pub struct StationKeys {
     pub ready: String,
     pub entries: String,
     pub claimed: String,
+    pub gone: String,
 }
 
 impl StationKeys {
-    pub fn all(&self) -> [&str; 3] {
-        [&self.ready, &self.entries, &self.claimed]
+    pub fn all(&self) -> [&str; 4] {
+        [&self.ready, &self.entries, &self.claimed, &self.gone]
     }
 }
 
@@ -120,7 +122,7 @@ impl QueueKeys {
         let p = prefix.as_str();
         Self {
             stations: format!("{p}:stations"),
-            built: format!("{p}:built:v4"),
+            built: format!("{p}:built:v5"),
             prefix,
         }
     }
@@ -132,7 +134,15 @@ impl QueueKeys {
             ready: format!("{base}:ready"),
             entries: format!("{base}:entries"),
             claimed: format!("{base}:claimed"),
+            gone: format!("{base}:gone"),
         }
+    }
+
+    /// A rebuild's scratch `ready` and `entries` for `station` (its hash tag, so the swap is
+    /// one slot).
+    pub fn scratch(&self, station: &str, token: &str) -> [String; 2] {
+        let base = format!("{}:q:{{{station}}}:rebuild:{token}", self.prefix.as_str());
+        [format!("{base}:ready"), format!("{base}:entries")]
     }
 
     /// A `SCAN MATCH` pattern for every station key (of this layout and the older ones).
@@ -156,7 +166,7 @@ impl QueueKeys {
 
     /// Prefix-wide keys of older layouts (a ticket hash, a lease index, a ticket -> station
     /// index, built markers): a rebuild deletes them so an upgraded Redis does not keep them.
-    pub fn retired(&self) -> [String; 6] {
+    pub fn retired(&self) -> [String; 7] {
         let p = self.prefix.as_str();
         [
             format!("{p}:tickets"),
@@ -165,6 +175,7 @@ impl QueueKeys {
             format!("{p}:built"),
             format!("{p}:built:v2"),
             format!("{p}:built:v3"),
+            format!("{p}:built:v4"),
         ]
     }
 
@@ -259,7 +270,8 @@ mod tests {
             [
                 "hl:q:{320505001001-css}:ready",
                 "hl:q:{320505001001-css}:entries",
-                "hl:q:{320505001001-css}:claimed"
+                "hl:q:{320505001001-css}:claimed",
+                "hl:q:{320505001001-css}:gone"
             ]
         );
         assert_eq!(keys.stations(), "hl:stations");

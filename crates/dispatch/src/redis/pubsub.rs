@@ -3,8 +3,9 @@
 //! someone on it watches that station ([`Queue::subscribe`](crate::Queue::subscribe)). So an
 //! arrival costs Redis one delivery per replica that has a watcher for its station (none when
 //! nobody watches), and a replica reads only the arrivals its watchers asked for, however many
-//! stations and replicas there are. The channel carries the station's hash tag, so on a Redis
-//! Cluster it maps onto sharded pub/sub (`SPUBLISH`/`SSUBSCRIBE`) in the station's slot.
+//! stations and replicas there are. On a Redis Cluster a `PUBLISH` reaches every node, so the
+//! subscription connection listens on any one live node, trying the configured ones in turn
+//! when it loses its node (a failover).
 //!
 //! [`Arrivals::subscribe`] returns once Redis has confirmed the subscription: a watcher that lists
 //! the queue after that and then follows misses nothing (the router's `WatchQueue` does, and
@@ -23,14 +24,14 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use hotline_core::StationId;
-use redis::aio::{ConnectionManager, PubSubSink, PubSubStream};
+use redis::aio::{PubSubSink, PubSubStream};
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
 use super::codec::arrival_in;
 use super::keys::QueueKeys;
 use super::queue::list_station;
-use super::{unavailable, RESPONSE_TIMEOUT};
+use super::{unavailable, Conn, RESPONSE_TIMEOUT};
 use crate::{QueueEntry, QueueError};
 
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
@@ -89,21 +90,33 @@ impl Drop for Arrivals {
 impl Arrivals {
     /// Opens the subscription connection (no channel yet) and starts forwarding.
     pub async fn start(
-        client: redis::Client,
-        conn: ConnectionManager,
+        clients: Vec<redis::Client>,
+        conn: Conn,
         keys: QueueKeys,
     ) -> Result<Self, QueueError> {
-        let (sink, stream) = client
-            .get_async_pubsub()
-            .await
-            .map_err(unavailable)?
-            .split();
+        let mut last_err = None;
+        let mut opened = None;
+        for (at, client) in clients.iter().enumerate() {
+            match client.get_async_pubsub().await {
+                Ok(pubsub) => {
+                    opened = Some((at, pubsub.split()));
+                    break;
+                }
+                Err(err) => last_err = Some(err),
+            }
+        }
+        let Some((at, (sink, stream))) = opened else {
+            return Err(last_err.map_or_else(
+                || QueueError::Unavailable("no Redis node to subscribe on".into()),
+                unavailable,
+            ));
+        };
         let shared = Arc::new(Shared {
             keys,
             watched: Mutex::new(HashMap::new()),
             sink: tokio::sync::Mutex::new(sink),
         });
-        let task = tokio::spawn(forward(client, conn, shared.clone(), stream));
+        let task = tokio::spawn(forward(clients, at, conn, shared.clone(), stream));
         Ok(Self { shared, task })
     }
 
@@ -175,8 +188,9 @@ async fn bounded(
 }
 
 async fn forward(
-    client: redis::Client,
-    mut conn: ConnectionManager,
+    clients: Vec<redis::Client>,
+    mut node: usize,
+    mut conn: Conn,
     shared: Arc<Shared>,
     mut stream: PubSubStream,
 ) {
@@ -216,10 +230,12 @@ async fn forward(
         let mut backoff = BACKOFF_MIN;
         stream = loop {
             tokio::time::sleep(backoff).await;
-            match resubscribe(&client, &shared).await {
+            match resubscribe(&clients[node], &shared).await {
                 Ok(stream) => break stream,
                 Err(err) => {
                     tracing::warn!(%err, ?backoff, "arrivals subscription: reconnect failed");
+                    // The next node of a Cluster (the same one on a single Redis).
+                    node = (node + 1) % clients.len();
                     backoff = (backoff * 2).min(BACKOFF_MAX);
                 }
             }
@@ -253,7 +269,7 @@ async fn resubscribe(client: &redis::Client, shared: &Shared) -> Result<PubSubSt
 }
 
 /// Sends every watched station's unleased entries to its watchers (what the gap may have hidden).
-async fn reannounce(conn: &mut ConnectionManager, shared: &Shared) {
+async fn reannounce(conn: &mut Conn, shared: &Shared) {
     let stations: Vec<(StationId, broadcast::Sender<QueueEntry>)> = shared
         .watched()
         .values()

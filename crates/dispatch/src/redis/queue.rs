@@ -6,8 +6,9 @@
 //! what arrives meanwhile goes in the next batch (group commit, as a database does with
 //! concurrent commits). A busy station costs one script call per round trip instead of one per
 //! operation, which is most of Redis's work per operation; an idle one sends each operation on
-//! its own at once. A move between stations is the `queue_move` script over both stations'
-//! keys.
+//! its own at once. A move between stations is a put on the new one, then a take off the old
+//! one (one slot each, for Redis Cluster); the versions they carry keep a late update from
+//! undoing a newer one.
 //!
 //! Arrivals (an enqueue, or a lease running out) are `PUBLISH`ed by the scripts themselves on
 //! the station's channel, and [`super::pubsub`] forwards them to [`Queue::subscribe`] in every
@@ -19,8 +20,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use futures::stream::{self, StreamExt, TryStreamExt};
 use hotline_core::{StaffId, StationId, TicketId};
-use redis::aio::ConnectionManager;
 use redis::Value;
 use tokio::sync::{broadcast, oneshot};
 
@@ -31,7 +32,7 @@ use super::codec::{
 use super::keys::{ticket_field, Prefix, QueueKeys, StationKeys};
 use super::pubsub::Arrivals;
 use super::scripts::SCRIPTS;
-use super::{corrupt, unavailable};
+use super::{corrupt, unavailable, Conn, Target};
 use crate::{Lease, Queue, QueueEntry, QueueError, QueuedItem};
 
 /// Operations per batch: bounds one script's run time (Redis serves nobody else meanwhile).
@@ -41,8 +42,10 @@ const MAX_BATCH: usize = 256;
 const MAX_IN_FLIGHT: usize = 2;
 /// Expired leases released per station per batch operation.
 const RELEASE_BATCH: usize = 512;
-/// Stations checked for expired leases per pipeline in a sweep.
-const SWEEP_CHUNK: usize = 1000;
+/// Stations checked for expired leases at once in a sweep (commands in flight).
+const SWEEP_CONCURRENCY: usize = 256;
+/// Stations rebuilt at once.
+const REBUILD_CONCURRENCY: usize = 16;
 /// How often a busy station is re-added to the registry by each replica (see
 /// `Inner::due_for_registry`).
 const REGISTRY_REFRESH: Duration = Duration::from_secs(1);
@@ -56,7 +59,7 @@ pub struct RedisQueue {
 }
 
 struct Inner {
-    conn: ConnectionManager,
+    conn: Conn,
     keys: QueueKeys,
     arrivals: Arrivals,
     /// Station -> its operations waiting for the next batch.
@@ -86,6 +89,8 @@ enum Op {
     },
     Take {
         ticket: String,
+        version: u64,
+        now_us: i64,
     },
     /// A named ticket, or (`None`) the head of the queue.
     Claim {
@@ -109,8 +114,12 @@ impl Op {
             } => {
                 call.arg("p").arg(ticket).arg(*score).arg(value);
             }
-            Op::Take { ticket } => {
-                call.arg("t").arg(ticket);
+            Op::Take {
+                ticket,
+                version,
+                now_us,
+            } => {
+                call.arg("t").arg(ticket).arg(*version).arg(*now_us);
             }
             Op::Claim {
                 ticket: Some(ticket),
@@ -148,12 +157,14 @@ impl std::fmt::Debug for RedisQueue {
 }
 
 impl RedisQueue {
-    /// Connects to the Redis at `url` (`redis://host:port/db`) and works under `prefix`: several
-    /// routers on one prefix share the queues; different prefixes are independent.
+    /// Connects to the Redis at `url` (`redis://host:port/db`, or a Cluster as
+    /// `redis+cluster://host:port,host:port`) and works under `prefix`: several routers on one
+    /// prefix share the queues; different prefixes are independent.
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, QueueError> {
         let keys = QueueKeys::new(Prefix::parse(prefix)?);
-        let (client, conn) = super::connect(url).await?;
-        let arrivals = Arrivals::start(client, conn.clone(), keys.clone()).await?;
+        let target = Target::parse(url)?;
+        let conn = super::connect(&target).await?;
+        let arrivals = Arrivals::start(target.node_clients()?, conn.clone(), keys.clone()).await?;
         Ok(Self {
             inner: Arc::new(Inner {
                 conn,
@@ -165,12 +176,61 @@ impl RedisQueue {
         })
     }
 
-    fn conn(&self) -> ConnectionManager {
+    fn conn(&self) -> Conn {
         self.inner.conn.clone()
     }
 
     fn keys(&self) -> &QueueKeys {
         &self.inner.keys
+    }
+
+    /// Rebuilds one station from `entries`: a scratch copy written in chunks, then swapped in
+    /// (see `queue_swap.lua`); the keys of older layouts go too.
+    async fn rebuild_station(
+        &self,
+        station: String,
+        entries: Vec<QueueEntry>,
+        token: &str,
+    ) -> Result<(), QueueError> {
+        let mut conn = self.conn();
+        let keys = self.keys();
+        let live = keys.station(&station);
+        let [scratch_ready, scratch_entries] = keys.scratch(&station, token);
+        for chunk in entries.chunks(REBUILD_CHUNK) {
+            let mut pipe = redis::pipe();
+            let zadd = pipe.cmd("ZADD").arg(&scratch_ready);
+            let mut fields = Vec::with_capacity(chunk.len());
+            for entry in chunk {
+                let field = ticket_field(entry.ticket);
+                let value = entry_value(entry);
+                zadd.arg(queue_score(entry.urgency, entry.due))
+                    .arg(format!("{}{field}", &value[..TAG_LEN]));
+                fields.push((field, value));
+            }
+            zadd.ignore();
+            let hset = pipe.cmd("HSET").arg(&scratch_entries);
+            for (field, value) in &fields {
+                hset.arg(field).arg(value);
+            }
+            hset.ignore();
+            pipe.query_async::<()>(&mut conn)
+                .await
+                .map_err(unavailable)?;
+        }
+        let _kept: usize = SCRIPTS
+            .queue_swap
+            .key(&live.all()[..])
+            .key(&scratch_ready)
+            .key(&scratch_entries)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        redis::cmd("DEL")
+            .arg(&keys.retired_station_keys(&station))
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
     }
 
     /// Runs `op` on `station` in the station's next batch, and returns its reply.
@@ -299,14 +359,6 @@ async fn send_batch(
     Ok(replies)
 }
 
-fn expect_ok(reply: String) -> Result<(), QueueError> {
-    if reply == "ok" {
-        Ok(())
-    } else {
-        Err(corrupt(format!("enqueue answered {reply:?}")))
-    }
-}
-
 fn strings(value: Value) -> Result<Vec<String>, QueueError> {
     redis::from_redis_value(value).map_err(|err| corrupt(err.to_string()))
 }
@@ -335,7 +387,7 @@ fn live_lease(
 
 /// The station's queue in order, read by one script (a consistent snapshot).
 pub(crate) async fn list_station(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     keys: &QueueKeys,
     station: &StationId,
     now: DateTime<Utc>,
@@ -377,65 +429,48 @@ impl Queue for RedisQueue {
         let ticket = ticket_field(entry.ticket);
         let score = queue_score(entry.urgency, entry.due);
         let value = entry_value(&entry);
-        let station = entry.station.as_str();
-        match from.filter(|old| *old != &entry.station) {
-            None => {
-                let reply = self
-                    .on_station(
-                        station,
-                        Op::Put {
-                            ticket,
-                            score,
-                            value,
-                        },
-                    )
-                    .await?;
-                expect_ok(string(reply)?)
-            }
-            Some(old) => {
-                // A move: both stations' keys in one script (one slot each; see keys.rs on
-                // Redis Cluster).
-                let (new_keys, old_keys) = (
-                    self.keys().station(station),
-                    self.keys().station(old.as_str()),
-                );
-                let mut conn = self.conn();
-                if self.inner.due_for_registry(station) {
-                    redis::cmd("SADD")
-                        .arg(self.keys().stations())
-                        .arg(station)
-                        .query_async::<()>(&mut conn)
-                        .await
-                        .map_err(unavailable)?;
-                }
-                let reply: String = SCRIPTS
-                    .queue_move
-                    .key(&new_keys.all()[..])
-                    .key(&old_keys.all()[..])
-                    .arg(self.keys().arrivals_channel(station))
-                    .arg(&ticket)
-                    .arg(score)
-                    .arg(&value)
-                    .invoke_async(&mut conn)
-                    .await
-                    .map_err(unavailable)?;
-                expect_ok(reply)
-            }
+        let reply = self
+            .on_station(
+                entry.station.as_str(),
+                Op::Put {
+                    ticket,
+                    score,
+                    value,
+                },
+            )
+            .await?;
+        match string(reply)?.as_str() {
+            // Stale: the station already holds a newer version, which has the last word.
+            "ok" | "stale" => {}
+            other => return Err(corrupt(format!("enqueue answered {other:?}"))),
         }
+        // A move: put on first, then taken off, so that the ticket is on some queue at every
+        // moment. A retry does both again; each is idempotent.
+        if let Some(old) = from.filter(|old| *old != &entry.station) {
+            self.remove(entry.ticket, old, entry.version).await?;
+        }
+        Ok(())
     }
 
-    async fn remove(&self, ticket: TicketId, station: &StationId) -> Result<bool, QueueError> {
+    async fn remove(
+        &self,
+        ticket: TicketId,
+        station: &StationId,
+        version: u64,
+    ) -> Result<bool, QueueError> {
         let reply = self
             .on_station(
                 station.as_str(),
                 Op::Take {
                     ticket: ticket_field(ticket),
+                    version,
+                    now_us: micros(Utc::now()),
                 },
             )
             .await?;
         match string(reply)?.as_str() {
             "removed" => Ok(true),
-            "none" => Ok(false),
+            "none" | "stale" => Ok(false),
             other => Err(corrupt(format!("remove answered {other:?}"))),
         }
     }
@@ -510,25 +545,28 @@ impl Queue for RedisQueue {
             .query_async(&mut conn)
             .await
             .map_err(unavailable)?;
-        // Which stations have a lease that ran out: one cheap count each, pipelined.
-        let mut expiring = Vec::new();
-        for chunk in stations.chunks(SWEEP_CHUNK) {
-            let mut pipe = redis::pipe();
-            for station in chunk {
-                pipe.cmd("ZCOUNT")
-                    .arg(self.keys().station(station).claimed)
-                    .arg("-inf")
-                    .arg(now_us);
-            }
-            let counts: Vec<usize> = pipe.query_async(&mut conn).await.map_err(unavailable)?;
-            expiring.extend(
-                chunk
-                    .iter()
-                    .zip(counts)
-                    .filter(|(_, n)| *n > 0)
-                    .map(|(station, n)| (station.clone(), n)),
-            );
-        }
+        // Which stations have a lease that ran out: one cheap count each, many in flight (each
+        // its own slot on a Cluster, so not one pipeline).
+        let keys = self.keys();
+        let expiring: Vec<(String, usize)> = stream::iter(stations)
+            .map(|station| {
+                let mut conn = conn.clone();
+                let claimed = keys.station(&station).claimed;
+                async move {
+                    let n: usize = redis::cmd("ZCOUNT")
+                        .arg(claimed)
+                        .arg("-inf")
+                        .arg(now_us)
+                        .query_async(&mut conn)
+                        .await
+                        .map_err(unavailable)?;
+                    Ok::<_, QueueError>((station, n))
+                }
+            })
+            .buffer_unordered(SWEEP_CONCURRENCY)
+            .try_filter(|(_, n)| std::future::ready(*n > 0))
+            .try_collect()
+            .await?;
         let mut released = Vec::new();
         for (station, mut left) in expiring {
             // In rounds of RELEASE_BATCH; a round that releases nothing ends it (leases renewed
@@ -571,89 +609,78 @@ impl Queue for RedisQueue {
                 .push(entry);
         }
         // Every station with something on it now (the registry), in an older layout (whose
-        // keys go too), or after the rebuild.
+        // keys go too), or after the rebuild. One key per command: each its own slot.
         let [old_tickets, old_index] = keys.retired_ticket_indexes();
-        let (registered, old_values, old_stations): (Vec<String>, Vec<String>, Vec<String>) =
-            redis::pipe()
-                .cmd("SMEMBERS")
-                .arg(keys.stations())
-                .cmd("HVALS")
-                .arg(&old_tickets)
-                .cmd("HVALS")
-                .arg(&old_index)
-                .query_async(&mut conn)
-                .await
-                .map_err(unavailable)?;
-        let mut stations: BTreeSet<String> = registered.into_iter().collect();
-        stations.extend(old_stations);
-        // The registry is refreshed lazily, so the keys themselves say which stations have any.
-        let mut cursor: u64 = 0;
-        loop {
-            let (next, found): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(keys.station_pattern())
-                .arg("COUNT")
-                .arg(1000)
-                .query_async(&mut conn)
-                .await
-                .map_err(unavailable)?;
-            stations.extend(found.iter().filter_map(|key| keys.station_of(key)));
-            if next == 0 {
-                break;
-            }
-            cursor = next;
-        }
-        // A rebuild is the way out of bad data, so an unreadable value does not stop it (the
-        // whole hash goes anyway). Older values were `<tag><station>|...`.
-        stations.extend(old_values.iter().filter_map(|v| {
-            let (station, _) = v.get(TAG_LEN..)?.split_once('|')?;
-            Some(station.to_owned())
-        }));
-        stations.extend(by_station.keys().cloned());
-
-        // One MULTI: every replica sees the old working set or the new one, nothing between (on
-        // a single Redis; on a Cluster this would go slot by slot).
-        let mut pipe = redis::pipe();
-        pipe.atomic();
-        pipe.cmd("DEL")
+        let registered: Vec<String> = redis::cmd("SMEMBERS")
             .arg(keys.stations())
-            .arg(&keys.retired())
-            .ignore();
-        for station in &stations {
-            pipe.cmd("DEL")
-                .arg(&keys.station(station).all()[..])
-                .arg(&keys.retired_station_keys(station))
-                .ignore();
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        let mut stations: BTreeSet<String> = registered.into_iter().collect();
+        for index in [&old_tickets, &old_index] {
+            let values: Vec<String> = redis::cmd("HVALS")
+                .arg(index)
+                .query_async(&mut conn)
+                .await
+                .map_err(unavailable)?;
+            // A rebuild is the way out of bad data, so an unreadable value does not stop it
+            // (the whole hash goes anyway). Older values were `<tag><station>|...` or a
+            // station.
+            stations.extend(values.iter().map(|v| {
+                v.get(TAG_LEN..)
+                    .and_then(|rest| rest.split_once('|'))
+                    .map_or(v.as_str(), |(station, _)| station)
+                    .to_owned()
+            }));
         }
-        for (station, entries) in &by_station {
-            let station_keys = keys.station(station);
-            for chunk in entries.chunks(REBUILD_CHUNK) {
-                let zadd = pipe.cmd("ZADD").arg(&station_keys.ready);
-                let mut fields = Vec::with_capacity(chunk.len());
-                for entry in chunk {
-                    let field = ticket_field(entry.ticket);
-                    let value = entry_value(entry);
-                    zadd.arg(queue_score(entry.urgency, entry.due))
-                        .arg(format!("{}{field}", &value[..TAG_LEN]));
-                    fields.push((field, value));
-                }
-                zadd.ignore();
-                let hset = pipe.cmd("HSET").arg(&station_keys.entries);
-                for (field, value) in &fields {
-                    hset.arg(field).arg(value);
-                }
-                hset.ignore();
-            }
+        // The registry is refreshed lazily, so the keys themselves say which stations have any
+        // (on every primary of a Cluster).
+        let found = conn.scan_match(&keys.station_pattern()).await?;
+        stations.extend(found.iter().filter_map(|key| keys.station_of(key)));
+        // Scratch copies of a rebuild that did not finish.
+        for key in found.iter().filter(|key| key.contains(":rebuild:")) {
+            redis::cmd("DEL")
+                .arg(key)
+                .query_async::<()>(&mut conn)
+                .await
+                .map_err(unavailable)?;
         }
-        if !by_station.is_empty() {
-            pipe.cmd("SADD")
-                .arg(keys.stations())
-                .arg(by_station.keys().collect::<Vec<_>>())
-                .ignore();
+        stations.extend(by_station.keys().cloned());
+        let busy: Vec<String> = by_station.keys().cloned().collect();
+
+        // Station by station (one slot each): the new copy is written beside the old, then
+        // swapped in by one script that keeps the leases of unchanged entries. Each station is
+        // always whole, the old queue or the new one.
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        stream::iter(stations)
+            .map(|station| {
+                let entries = by_station.remove(&station).unwrap_or_default();
+                self.rebuild_station(station, entries, &token)
+            })
+            .buffer_unordered(REBUILD_CONCURRENCY)
+            .try_collect::<Vec<()>>()
+            .await?;
+
+        for key in keys.retired().iter().chain([&old_tickets, &old_index]) {
+            redis::cmd("DEL")
+                .arg(key)
+                .query_async::<()>(&mut conn)
+                .await
+                .map_err(unavailable)?;
         }
-        pipe.cmd("SET").arg(keys.built()).arg("1").ignore();
-        pipe.query_async::<()>(&mut conn)
+        let mut registry = redis::pipe();
+        registry.atomic().cmd("DEL").arg(keys.stations()).ignore();
+        if !busy.is_empty() {
+            registry.cmd("SADD").arg(keys.stations()).arg(busy).ignore();
+        }
+        registry
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        redis::cmd("SET")
+            .arg(keys.built())
+            .arg("1")
+            .query_async::<()>(&mut conn)
             .await
             .map_err(unavailable)?;
         Ok(())

@@ -1,13 +1,11 @@
 //! The Lua scripts (`scripts/*.lua`, each with its KEYS/ARGV in a header), compiled into the
 //! binary and hashed once per process. Each atomic queue operation is one Lua function in
 //! `queue_ops.lua`; `queue_batch.lua` runs several of them on one station in one call (what
-//! concurrent callers asked of that station meanwhile), `queue_move.lua` moves a ticket between
-//! two stations; each timer operation is one script. [`load_all`] loads them into a
+//! concurrent callers asked of that station meanwhile), `queue_swap.lua` ends a station's rebuild; each timer operation is one script. [`load_all`] loads them into a
 //! server at connect time; `EVALSHA` falls back to loading again after a server restart.
 
 use std::sync::LazyLock;
 
-use redis::aio::ConnectionManager;
 use redis::Script;
 
 use super::codec::{lua_prelude, queue_lua_prelude};
@@ -15,8 +13,9 @@ use super::codec::{lua_prelude, queue_lua_prelude};
 pub struct Scripts {
     /// Operations on one station, batched (`queue_ops.lua` + `queue_batch.lua`).
     pub queue_batch: Script,
-    /// A ticket moved between two stations (`queue_ops.lua` + `queue_move.lua`).
-    pub queue_move: Script,
+    /// A station's rebuilt copy swapped in, live leases kept (`queue_ops.lua` +
+    /// `queue_swap.lua`).
+    pub queue_swap: Script,
     pub list: Script,
     pub timers_schedule: Script,
     pub timers_claim_due: Script,
@@ -38,9 +37,9 @@ pub static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| {
             "{ops}\n{}",
             include_str!("scripts/queue_batch.lua")
         )),
-        queue_move: queue(&format!(
+        queue_swap: queue(&format!(
             "{ops}\n{}",
-            include_str!("scripts/queue_move.lua")
+            include_str!("scripts/queue_swap.lua")
         )),
         list: queue(include_str!("scripts/list.lua")),
         timers_schedule: with_prelude(include_str!("scripts/timers_schedule.lua")),
@@ -53,11 +52,11 @@ pub static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| {
 });
 
 /// Loads every script into the server (`SCRIPT LOAD`), so the first calls are plain `EVALSHA`s.
-pub async fn load_all(conn: &mut ConnectionManager) -> redis::RedisResult<()> {
+pub async fn load_all(conn: &mut super::Conn) -> redis::RedisResult<()> {
     let s = &*SCRIPTS;
     for script in [
         &s.queue_batch,
-        &s.queue_move,
+        &s.queue_swap,
         &s.list,
         &s.timers_schedule,
         &s.timers_claim_due,

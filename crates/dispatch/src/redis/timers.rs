@@ -12,12 +12,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use hotline_core::TicketId;
-use redis::aio::ConnectionManager;
 
 use super::codec::ticket_timers_value;
 use super::keys::{bucket_index, ticket_field, Prefix, TimerKeys};
 use super::scripts::SCRIPTS;
-use super::{corrupt, unavailable};
+use super::{corrupt, unavailable, Conn, Target};
 use crate::{QueueError, Timer, TimerIndex};
 
 /// Members per ZADD / fields per HSET when rebuilding.
@@ -28,7 +27,7 @@ const REBUILD_PIPELINE: usize = 64;
 /// See the module docs.
 #[derive(Clone)]
 pub struct RedisTimers {
-    conn: ConnectionManager,
+    conn: Conn,
     keys: TimerKeys,
 }
 
@@ -45,11 +44,11 @@ impl RedisTimers {
     /// deployment; a distinct prefix is a distinct index).
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, QueueError> {
         let keys = TimerKeys::new(&Prefix::parse(prefix)?);
-        let (_client, conn) = super::connect(url).await?;
+        let conn = super::connect(&Target::parse(url)?).await?;
         Ok(Self { conn, keys })
     }
 
-    fn conn(&self) -> ConnectionManager {
+    fn conn(&self) -> Conn {
         self.conn.clone()
     }
 }

@@ -2,16 +2,16 @@
 -- it (the batch is atomic as a whole; each operation sees the ones before it).
 -- (Prefixed at load time with codec::queue_lua_prelude and queue_ops.lua.)
 --
--- KEYS[1..3]  the station's ready, entries, claimed (one slot)
+-- KEYS[1..4]  the station's ready, entries, claimed, gone (one slot)
 -- ARGV[1]     the station's arrivals channel
 -- ARGV[2..]   operations, each a letter and its arguments (times in µs):
---   'p' ticket score value        put (enqueue)          -> 'ok'
---   't' ticket                    take (remove)          -> 'removed' | 'none'
+--   'p' ticket score value        put (enqueue)          -> 'ok' | 'stale'
+--   't' ticket version now        take (remove)          -> 'removed' | 'none' | 'stale'
 --   'c' ticket holder until now   claim a named ticket   -> {'ok', t} | {'notqueued'} | {'leased', holder, until}
 --   'h' holder until now          claim the head         -> {'ok', t} | {'none'}
 --   'r' now limit                 release expired leases -> {ticket, ...}
 -- Returns one reply per operation, in order.
-local k = { KEYS[1], KEYS[2], KEYS[3] }
+local k = { KEYS[1], KEYS[2], KEYS[3], KEYS[4] }
 local channel = ARGV[1]
 local out = {}
 local released = false
@@ -22,8 +22,8 @@ while i <= #ARGV do
     out[#out + 1] = put(k, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], channel)
     i = i + 4
   elseif op == 't' then
-    out[#out + 1] = take(k, ARGV[i + 1])
-    i = i + 2
+    out[#out + 1] = take(k, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3])
+    i = i + 4
   elseif op == 'c' then
     out[#out + 1] = claim_named(k, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4])
     i = i + 5
