@@ -23,7 +23,7 @@ pub fn ensure_redis() {
         if std::env::var("HOTLINE_TEST_REDIS_URL").is_ok() || listening() {
             return;
         }
-        let started = Command::new("redis-server")
+        let started = daemon("redis-server")
             .args([
                 "--daemonize",
                 "yes",
@@ -242,7 +242,7 @@ pub fn cluster_url_for_tests() -> String {
         std::fs::create_dir_all(&dir).expect("cluster dir");
         let ports = free_ports(6);
         for &port in &ports {
-            let status = Command::new("redis-server")
+            let status = daemon("redis-server")
                 .args(node_args(port, 5000))
                 .args(["--daemonize", "yes", "--logfile", &format!("{port}.log")])
                 .current_dir(&dir)
@@ -275,6 +275,19 @@ pub async fn cluster_timers() -> RedisTimers {
     RedisTimers::connect(&cluster_url_for_tests(), &fresh_prefix())
         .await
         .expect("connect to the test Redis Cluster")
+}
+
+/// `program` run through bash, which first closes every descriptor above stderr: a server left
+/// running after the tests must not keep what the test process inherited (a build lock, the
+/// pipe a CI runner reads to its end).
+fn daemon(program: &str) -> Command {
+    let mut command = Command::new("bash");
+    command.args([
+        "-c",
+        r#"for fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done; exec "$0" "$@""#,
+        program,
+    ]);
+    command
 }
 
 fn node_args(port: u16, node_timeout_ms: u64) -> Vec<String> {
