@@ -11,10 +11,7 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use hotline_core::lifecycle::{Action, Actor, Role};
-use hotline_core::{
-    Caller, Channel, ManualClock, Nature, NewTicket, StaffId, Stage, StationId, Ticket, TicketId,
-    Urgency,
-};
+use hotline_core::{ManualClock, StaffId, Stage, StationId, Ticket, TicketId};
 use hotline_directory::StationKind;
 use hotline_dispatch::testing::LocalCluster;
 use hotline_dispatch::{Queue, RedisQueue, RedisTimers, TimerIndex};
@@ -24,39 +21,12 @@ use hotline_router::Hotline;
 use hotline_store::TicketStore;
 use tokio::sync::watch;
 
+use crate::rebuild_races::{operator, request};
 use crate::support::TestApp;
 
 /// Tickets submitted in all; the primary dies after a quarter of them.
 const TICKETS: usize = 240;
 const WORKERS: usize = 6;
-
-fn request(text: &str) -> NewTicket {
-    NewTicket {
-        request_id: None,
-        channel: Channel::Hotline,
-        caller: Caller {
-            name: "王女士".into(),
-            phone: "13912345678".into(),
-            ..Default::default()
-        },
-        text: text.into(),
-        address: String::new(),
-        location: None,
-        kiosk: None,
-        category: None,
-        nature: Nature::Help,
-        urgency: Urgency::Normal,
-        division: None,
-    }
-}
-
-fn operator() -> Actor {
-    Actor {
-        role: Role::Operator,
-        staff: None,
-        station: None,
-    }
-}
 
 fn staff_of(station: &StationId) -> Actor {
     Actor {

@@ -133,7 +133,7 @@ fn sid(raw: &str) -> StationId {
     StationId::parse("station", raw).unwrap()
 }
 
-fn operator() -> Actor {
+pub(crate) fn operator() -> Actor {
     Actor {
         role: Role::Operator,
         staff: None,
@@ -157,7 +157,7 @@ fn staff_of(station: &str) -> Actor {
     }
 }
 
-fn request(text: &str) -> NewTicket {
+pub(crate) fn request(text: &str) -> NewTicket {
     NewTicket {
         request_id: None,
         channel: Channel::Hotline,
