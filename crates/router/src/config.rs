@@ -37,6 +37,10 @@ pub enum Command {
     /// The knowledge base offline: import a centre's base (CSV or Excel), export it, search
     /// it as the desk would, and measure search quality on CSV files (`eval`).
     Knowledge(KnowledgeArgs),
+    /// Capacity planning: run a scenario (TOML) of arrivals, staff and events through the real
+    /// engine on a virtual clock; KPIs, backlog, breaches as a table, CSV and SVG charts.
+    /// `--find-staff --target-on-time 0.98` finds the least staff per station kind.
+    Simulate(Box<hotline_simulate::cli::SimulateArgs>),
 }
 
 #[derive(Debug, Clone, Args)]
