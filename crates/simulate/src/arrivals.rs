@@ -69,8 +69,11 @@ pub struct Arrivals {
 /// One request as the simulated caller makes it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Request {
-    /// Its number in the run (0, 1, ...): also what its random draws are seeded from.
+    /// Its number in the run (0, 1, ... in arrival order).
     pub serial: u64,
+    /// The random stream its fate is drawn from: fixed by where it came from (the usual
+    /// arrivals or a surge) and its place there, so adding a surge changes no other ticket.
+    pub stream: u64,
     pub at: DateTime<Utc>,
     pub channel: Channel,
     pub category: CategoryCode,
@@ -207,7 +210,7 @@ impl Draw {
     /// A request at `at`; `category` and `communities` fixed by a surge.
     pub fn request(
         &self,
-        serial: u64,
+        stream: u64,
         at: DateTime<Utc>,
         rng: &mut impl Rng,
         surge: Option<(&CategoryCode, &[DivisionCode])>,
@@ -228,7 +231,8 @@ impl Draw {
             None => (self.categories.draw(rng), self.territory.draw(rng)),
         };
         Request {
-            serial,
+            serial: 0,
+            stream,
             at,
             channel,
             category,

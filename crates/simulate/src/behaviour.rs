@@ -89,9 +89,11 @@ impl Dist {
             "exponential" => &["dist", "mean"],
             "lognormal" => &["dist", "median", "sigma"],
             "uniform" => &["dist", "min", "max"],
-            other => return Err(format!(
+            other => {
+                return Err(format!(
                 "{other:?} is not a distribution (one of: fixed, exponential, lognormal, uniform)"
-            )),
+            ))
+            }
         };
         if let Some(extra) = table.keys().find(|k| !allowed.contains(&k.as_str())) {
             return Err(format!(

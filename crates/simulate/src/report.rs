@@ -78,6 +78,73 @@ pub struct Heat {
     pub rows: Vec<(String, Vec<u32>)>,
 }
 
+/// One ticket's path, as the engine recorded it (`tickets.csv`): what the deadlines were.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TicketLine {
+    /// Its number in arrival order.
+    pub serial: u64,
+    pub created: DateTime<Utc>,
+    pub category: String,
+    pub community: String,
+    /// The first station it was dispatched to, and that dispatch's sign-for deadline.
+    pub station: String,
+    pub sign_for_due: Option<DateTime<Utc>>,
+    pub signed_at: Option<DateTime<Utc>>,
+    /// The resolution deadline set at the first sign-for (before any extension).
+    pub resolution_due: Option<DateTime<Utc>>,
+    pub replied_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+impl TicketLine {
+    fn of(serial: u64, events: &[Event]) -> Self {
+        let mut line = TicketLine {
+            serial,
+            created: events.first().map_or(DateTime::UNIX_EPOCH, |e| e.at),
+            category: String::new(),
+            community: String::new(),
+            station: String::new(),
+            sign_for_due: None,
+            signed_at: None,
+            resolution_due: None,
+            replied_at: None,
+            closed_at: None,
+        };
+        if let Ok(ticket) = hotline_core::replay(events) {
+            line.category = ticket
+                .category
+                .map(|c| c.as_str().to_owned())
+                .unwrap_or_default();
+            line.community = ticket
+                .division
+                .map(|d| d.as_str().to_owned())
+                .unwrap_or_default();
+        }
+        for event in events {
+            match &event.action {
+                Action::Dispatch {
+                    station,
+                    sign_for_due,
+                    ..
+                } if line.station.is_empty() => {
+                    line.station = station.as_str().to_owned();
+                    line.sign_for_due = *sign_for_due;
+                }
+                Action::SignFor { resolution_due, .. } if line.signed_at.is_none() => {
+                    line.signed_at = Some(event.at);
+                    line.resolution_due = *resolution_due;
+                }
+                Action::Reply { .. } if line.replied_at.is_none() => {
+                    line.replied_at = Some(event.at)
+                }
+                Action::Close => line.closed_at = Some(event.at),
+                _ => {}
+            }
+        }
+        line
+    }
+}
+
 /// What a run is, so its output can be traced back and run again.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Record {
@@ -115,6 +182,7 @@ pub struct Outcome {
     pub refusals: Vec<String>,
     pub duplicates: u64,
     pub triaged: u64,
+    pub ticket_lines: Vec<TicketLine>,
 }
 
 impl Outcome {
@@ -290,6 +358,12 @@ pub(crate) fn build(inputs: Inputs<'_>) -> Result<Outcome, SimulateError> {
         refusals: inputs.refusals,
         duplicates: inputs.duplicates,
         triaged: inputs.triaged,
+        ticket_lines: inputs
+            .histories
+            .iter()
+            .enumerate()
+            .map(|(i, events)| TicketLine::of(i as u64, events))
+            .collect(),
     })
 }
 
@@ -586,6 +660,38 @@ pub fn write_files(outcome: &Outcome, dir: &Path) -> Result<(), SimulateError> {
     }
     w.flush()
         .map_err(|e| SimulateError::io("busiest_stations.csv", e))?;
+    let err = csv_error("tickets.csv");
+    let mut w = csv::Writer::from_path(dir.join("tickets.csv")).map_err(&err)?;
+    w.write_record([
+        "serial",
+        "created",
+        "category",
+        "community",
+        "station",
+        "sign_for_due",
+        "signed_at",
+        "resolution_due",
+        "replied_at",
+        "closed_at",
+    ])
+    .map_err(&err)?;
+    let time = |t: Option<DateTime<Utc>>| t.map(local_iso).unwrap_or_default();
+    for t in &outcome.ticket_lines {
+        w.write_record([
+            t.serial.to_string(),
+            local_iso(t.created),
+            t.category.clone(),
+            t.community.clone(),
+            t.station.clone(),
+            time(t.sign_for_due),
+            time(t.signed_at),
+            time(t.resolution_due),
+            time(t.replied_at),
+            time(t.closed_at),
+        ])
+        .map_err(&err)?;
+    }
+    w.flush().map_err(|e| SimulateError::io("tickets.csv", e))?;
     let summary = serde_json::json!({
         "record": outcome.record,
         "tickets": outcome.tickets,
@@ -605,4 +711,11 @@ pub fn write_files(outcome: &Outcome, dir: &Path) -> Result<(), SimulateError> {
     })?;
     std::fs::write(dir.join("run.json"), text + "\n")
         .map_err(|e| SimulateError::io("writing run.json", e))
+}
+
+/// Local (Suzhou) time with its offset, as people read it: `2026-10-13T17:30:00+08:00`.
+pub fn local_iso(at: DateTime<Utc>) -> String {
+    at.with_timezone(&chrono_tz::Asia::Shanghai)
+        .format("%Y-%m-%dT%H:%M:%S%:z")
+        .to_string()
 }

@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
+use futures::{StreamExt, TryStreamExt};
 use hotline_core::lifecycle::Role;
 use hotline_core::{
     Action, Actor, Caller, NewTicket, ReturnReason, Satisfaction, StaffId, Stage, StationId,
@@ -60,9 +61,13 @@ fn stream(seed: u64, stream: u64) -> ChaCha8Rng {
 }
 
 const ARRIVAL_STREAM: u64 = 0;
-const STAFF_STREAM: u64 = 1;
-/// Tickets' own streams start here (stream = this + serial).
-const TICKET_STREAMS: u64 = 1 << 32;
+/// Surge `i` draws from stream `SURGE_STREAMS + i`.
+const SURGE_STREAMS: u64 = 1 << 16;
+/// A station's staff draw from `STAFF_STREAMS` + a hash of its id.
+const STAFF_STREAMS: u64 = 1 << 40;
+/// Tickets' own streams: `TICKET_STREAMS + index` for the usual arrivals, with the surge's
+/// number (1, 2, ...) above bit 32 for a surge's.
+const TICKET_STREAMS: u64 = 1 << 48;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Task {
@@ -129,6 +134,8 @@ pub(crate) struct StationState {
     pub kind: StationKind,
     pub staff: u32,
     busy: u32,
+    /// Which members are at a task now (a member's id is its index).
+    members: Vec<bool>,
     /// Tickets on its queue that no member has started to sign for.
     waiting: u32,
     /// Cases ready to be written up, oldest first.
@@ -141,6 +148,7 @@ pub(crate) struct StationState {
     pub peak_on_hand: u32,
     /// `on_hand` at each sample.
     pub load: Vec<u32>,
+    rng: ChaCha8Rng,
 }
 
 struct TicketState {
@@ -170,7 +178,6 @@ struct Run<'a> {
     tickets: HashMap<TicketId, TicketState>,
     /// Ticket ids in the order they were made (what the report reads, in that order).
     order: Vec<TicketId>,
-    staff_rng: ChaCha8Rng,
     centre: Actor,
     live: u64,
     samples: Vec<Sample>,
@@ -201,7 +208,6 @@ pub async fn run(
         station_index: HashMap::new(),
         tickets: HashMap::new(),
         order: Vec::new(),
-        staff_rng: stream(options.seed, STAFF_STREAM),
         centre: Actor {
             role: Role::Supervisor,
             staff: Some(StaffId::parse("staff", "sim-centre").expect("valid id")),
@@ -254,50 +260,57 @@ impl Run<'_> {
         }));
     }
 
-    /// Every arrival of the period, drawn up front from the arrival stream.
+    /// Every arrival of the period, drawn up front: the usual arrivals from one stream, each
+    /// surge from a stream of its own, so adding a surge changes nothing else.
     fn schedule_arrivals(&mut self) -> Result<(), SimulateError> {
         let scenario = self.scenario;
         let draw = Draw::new(&scenario.arrivals)?;
+        let mut requests: Vec<Request> = Vec::new();
         let mut rng = stream(self.options.seed, ARRIVAL_STREAM);
-        let mut times: Vec<(DateTime<Utc>, Option<usize>)> = Vec::new();
+        let mut times: Vec<DateTime<Utc>> = Vec::new();
         let mut day = scenario.start;
         while day <= scenario.end {
             let count = arrivals::count_of_day(&scenario.arrivals, &self.calendar, day);
             let day_start = crate::scenario::local_midnight(day);
-            for at in arrivals::times_of_day(day_start, count, &scenario.arrivals.hourly, &mut rng)
-            {
-                times.push((at, None));
-            }
+            times.extend(arrivals::times_of_day(
+                day_start,
+                count,
+                &scenario.arrivals.hourly,
+                &mut rng,
+            ));
             day += Duration::days(1);
         }
-        times.extend(scenario.arrivals.times.iter().map(|t| (*t, None)));
+        times.extend(scenario.arrivals.times.iter().copied());
+        times.sort();
+        for (i, at) in times.into_iter().enumerate() {
+            requests.push(draw.request(TICKET_STREAMS + i as u64, at, &mut rng, None));
+        }
         for (i, event) in scenario.events.iter().enumerate() {
             if let ScenarioEvent::Surge {
                 start,
                 end,
                 tickets,
-                ..
+                category,
+                communities,
             } = event
             {
+                let mut rng = stream(self.options.seed, SURGE_STREAMS + i as u64);
                 let span = (*end - *start).num_milliseconds().max(1);
-                for _ in 0..*tickets {
-                    let at = *start + Duration::milliseconds(rng.random_range(0..span));
-                    times.push((at, Some(i)));
+                let mut times: Vec<DateTime<Utc>> = (0..*tickets)
+                    .map(|_| *start + Duration::milliseconds(rng.random_range(0..span)))
+                    .collect();
+                times.sort();
+                let surge = Some((category, communities.as_slice()));
+                for (k, at) in times.into_iter().enumerate() {
+                    let id = TICKET_STREAMS + ((i as u64 + 1) << 32) + k as u64;
+                    requests.push(draw.request(id, at, &mut rng, surge));
                 }
             }
         }
-        // Stable: equal instants keep the order they were drawn in.
-        times.sort_by_key(|(at, _)| *at);
-        for (serial, (at, surge)) in times.into_iter().enumerate() {
-            let surge = surge.and_then(|i| match &scenario.events[i] {
-                ScenarioEvent::Surge {
-                    category,
-                    communities,
-                    ..
-                } => Some((category, communities.as_slice())),
-                _ => None,
-            });
-            let request = draw.request(serial as u64, at, &mut rng, surge);
+        requests.sort_by_key(|r| (r.at, r.stream));
+        for (serial, mut request) in requests.into_iter().enumerate() {
+            request.serial = serial as u64;
+            let at = request.at;
             self.push(at, Ev::Arrival(Box::new(request)));
         }
         Ok(())
@@ -381,6 +394,7 @@ impl Run<'_> {
             kind,
             staff,
             busy: 0,
+            members: Vec::new(),
             waiting: 0,
             ready: VecDeque::new(),
             on_hand: 0,
@@ -389,6 +403,7 @@ impl Run<'_> {
             replied: 0,
             peak_on_hand: 0,
             load: vec![0; self.samples.len()],
+            rng: stream(self.options.seed, STAFF_STREAMS + fnv1a(id.as_str())),
         });
         let i = self.stations.len() - 1;
         self.station_index.insert(id.clone(), i);
@@ -440,10 +455,17 @@ impl Run<'_> {
             } else {
                 return;
             };
-            let member = s.busy;
+            let member = match s.members.iter().position(|busy| !busy) {
+                Some(free) => free,
+                None => {
+                    s.members.push(false);
+                    s.members.len() - 1
+                }
+            };
+            s.members[member] = true;
             s.busy += 1;
             // At least a second, so that work started out of hours still waits for the office.
-            let work = dist.sample(&mut self.staff_rng).max(Duration::seconds(1));
+            let work = dist.sample(&mut s.rng).max(Duration::seconds(1));
             let done = self
                 .calendar
                 .add_working_time(now, work)
@@ -452,7 +474,7 @@ impl Run<'_> {
                 done,
                 Ev::TaskDone {
                     station: i,
-                    staff: member,
+                    staff: member as u32,
                     task,
                 },
             );
@@ -594,7 +616,7 @@ impl Run<'_> {
                 district,
                 stage: Stage::Accepted,
                 due: None,
-                rng: stream(self.options.seed, TICKET_STREAMS + request.serial),
+                rng: stream(self.options.seed, request.stream),
                 returned: false,
                 redone: false,
             },
@@ -625,6 +647,7 @@ impl Run<'_> {
         now: DateTime<Utc>,
     ) -> Result<(), SimulateError> {
         self.stations[i].busy -= 1;
+        self.stations[i].members[member as usize] = false;
         let actor = self.staff_actor(i, member);
         match task {
             Task::Sign => {
@@ -849,10 +872,14 @@ impl Run<'_> {
     }
 
     async fn finish(self) -> Result<Outcome, SimulateError> {
-        let mut histories = Vec::with_capacity(self.order.len());
-        for id in &self.order {
-            histories.push(self.engine.history(*id).await?);
-        }
+        // Reads in flight together: the store answers one after another without waiting for
+        // the simulator between them (the order of the results is kept).
+        let engine = self.engine;
+        let histories: Vec<_> = futures::stream::iter(self.order.iter().copied())
+            .map(|id| engine.history(id))
+            .buffered(64)
+            .try_collect()
+            .await?;
         let serials: Vec<u64> = self
             .order
             .iter()
@@ -875,6 +902,16 @@ impl Run<'_> {
             triaged: self.triaged,
         })
     }
+}
+
+/// A stable 32-bit hash (FNV-1a) of a station id: its staff's stream.
+fn fnv1a(text: &str) -> u64 {
+    let mut hash: u32 = 0x811c_9dc5;
+    for b in text.bytes() {
+        hash ^= u32::from(b);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    u64::from(hash)
 }
 
 /// A caller's request as an operator writes it up: short, and unique to the caller, so no
