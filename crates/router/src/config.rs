@@ -302,6 +302,11 @@ pub struct ServeArgs {
     #[arg(long, env = "HOTLINE_HTTP_LISTEN", default_value = "127.0.0.1:8080", value_parser = parse_http_listen)]
     pub http_listen: HttpListen,
 
+    /// Finished simulations (`hotline simulate --out DIR/<run>`) the web desk shows at
+    /// `/desk/simulations`; none when unset.
+    #[arg(long, env = "HOTLINE_SIMULATIONS_DIR")]
+    pub simulations_dir: Option<PathBuf>,
+
     /// Also serve Prometheus `/metrics` alone on this address (e.g. 127.0.0.1:9090); off when
     /// unset. The HTTP listener serves it too.
     #[arg(long, env = "HOTLINE_METRICS_LISTEN")]

@@ -496,8 +496,8 @@ pub fn render(outcome: &Outcome) -> String {
     for s in &outcome.busiest {
         let _ = writeln!(
             out,
-            "  {:<28} {:>5} {:>8} {:>7} {:>7} {:>9}",
-            truncate(&s.name, 14),
+            "  {}{:>5} {:>8} {:>7} {:>7} {:>9}",
+            truncate(&s.name),
             s.staff,
             s.received,
             s.signed,
@@ -508,11 +508,19 @@ pub fn render(outcome: &Outcome) -> String {
     out
 }
 
-fn truncate(s: &str, chars: usize) -> String {
-    let t: String = s.chars().take(chars).collect();
-    // CJK characters take two columns: pad by display width, not by chars.
-    let width: usize = t.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum();
-    format!("{t}{}", " ".repeat(28usize.saturating_sub(width)))
+/// `s` cut to fit 26 terminal columns and padded to 28 (CJK characters take two columns).
+fn truncate(s: &str) -> String {
+    let width = |c: char| if c.is_ascii() { 1 } else { 2 };
+    let mut used = 0;
+    let t: String = s
+        .chars()
+        .take_while(|c| {
+            used += width(*c);
+            used <= 26
+        })
+        .collect();
+    let w: usize = t.chars().map(width).sum();
+    format!("{t}{}", " ".repeat(28usize.saturating_sub(w)))
 }
 
 fn table(out: &mut String, what: &str, rows: &[Row]) {
@@ -526,8 +534,8 @@ fn table(out: &mut String, what: &str, rows: &[Row]) {
         let f = &row.figures;
         let _ = writeln!(
             out,
-            "  {:<28} {:>10} {:>9} {:>9} {:>9} {:>9} {:>8}",
-            truncate(&row.name, 14),
+            "  {}{:>10} {:>9} {:>9} {:>9} {:>9} {:>8}",
+            truncate(&row.name),
             f.dispatched,
             pct(&f.sign_for_on_time),
             pct(&f.resolved_on_time),
