@@ -327,3 +327,61 @@ async fn a_holiday_week_stretches_deadlines_as_the_calendar_says() {
     assert_eq!(holiday.overall.resolved_on_time.numerator, 2);
     assert_eq!(ordinary.overall.resolved_on_time.numerator, 2);
 }
+
+/// Six calls between 09:00 and 09:05 at one community service station; signing takes a
+/// member an hour, and sign-for is due two working hours after each call.
+const SIX_CALLS: &str = r#"
+name = "six calls"
+start = "2026-03-02"
+days = 1
+drain_days = 10
+
+[arrivals]
+categories = { "SQ.WYBX" = 1 }
+natures = { help = 1 }
+territory = { "320508021019" = 1 }
+times = ["2026-03-02T09:00", "2026-03-02T09:01", "2026-03-02T09:02", "2026-03-02T09:03", "2026-03-02T09:04", "2026-03-02T09:05"]
+
+[behaviour]
+sign_for = { dist = "fixed", value = "1 h" }
+handle = { dist = "fixed", value = "10 min" }
+resolve = { dist = "fixed", value = "1 h" }
+returns = 0
+extensions = 0
+dissatisfied = 0
+"#;
+
+#[tokio::test]
+async fn the_capacity_search_finds_the_least_staff_worked_out_by_hand() {
+    // By hand: with two members the fifth call (09:04, due 11:04) waits for the first member
+    // free after two signings, at 11:00, and is signed at 12:00: late. With three, the fourth
+    // to sixth calls are signed at 11:00-11:02, each before its 11:03-11:05 deadline.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("six.toml");
+    std::fs::write(&path, SIX_CALLS).unwrap();
+    let factory = Factory::new(None, None).unwrap();
+    let scenario = cli::load_scenario(&path, &shared_data(), &factory).unwrap();
+    let found = hotline_simulate::capacity::find_staff(
+        &scenario,
+        &factory,
+        &RunOptions::new(1),
+        1.0,
+        8,
+        |_, _, _| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(found.kinds.len(), 1);
+    let css = &found.kinds[0];
+    assert_eq!(
+        (css.kind.0, css.kind.1),
+        (
+            hotline_directory::Level::Community,
+            hotline_directory::StationKind::CommunityService
+        )
+    );
+    assert_eq!(css.staff, Some(3));
+    assert_eq!(found.check.overall.sign_for_on_time.rate, 1.0);
+    // 8 to start, then 4, 2, 3, and the check.
+    assert_eq!(found.runs, 5);
+}

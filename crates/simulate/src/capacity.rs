@@ -120,6 +120,24 @@ pub async fn find_staff(
             unreachable.insert(*kind, *rate);
         }
     }
+    if brackets.is_empty() {
+        // Nothing staff can buy: the run at the most staff is the answer.
+        let mut kinds: Vec<KindResult> = unreachable
+            .iter()
+            .map(|(k, rate)| KindResult {
+                kind: *k,
+                staff: None,
+                rate: *rate,
+            })
+            .collect();
+        kinds.sort_by_key(|k| k.kind);
+        return Ok(Found {
+            kinds,
+            staffing: ceiling,
+            runs,
+            check: top,
+        });
+    }
     loop {
         let open: Vec<_> = brackets
             .iter()

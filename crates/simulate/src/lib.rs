@@ -25,7 +25,7 @@
 //! - [`capacity`]: `--find-staff`: the least staff per station kind reaching a target rate, by
 //!   bisection over repeated runs.
 //! - [`cli`]: the `simulate` command's flags and what it writes.
-//! - [`error`]: [`SimulateError`].
+//! - [`error`]: the crate's one error enum, [`SimulateError`].
 
 pub mod arrivals;
 pub mod behaviour;

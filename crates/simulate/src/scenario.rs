@@ -165,6 +165,9 @@ impl CapacityTarget {
     }
 }
 
+/// A table of weights as written, every key and value with its place.
+type SpannedWeights = Spanned<BTreeMap<Spanned<String>, Spanned<f64>>>;
+
 // ---------------------------------------------------------------------------------------
 // The file as written: every value spanned, every table closed to unknown keys.
 
@@ -194,9 +197,9 @@ struct RawArrivals {
     per_day: Option<Spanned<f64>>,
     non_working_day_factor: Option<Spanned<f64>>,
     hourly: Option<Spanned<Vec<Spanned<f64>>>>,
-    channels: Option<Spanned<BTreeMap<Spanned<String>, Spanned<f64>>>>,
+    channels: Option<SpannedWeights>,
     categories: Option<Spanned<toml::Value>>,
-    natures: Option<Spanned<BTreeMap<Spanned<String>, Spanned<f64>>>>,
+    natures: Option<SpannedWeights>,
     urgent_share: Option<Spanned<f64>>,
     territory: Option<Spanned<toml::Value>>,
     #[serde(default)]
@@ -551,7 +554,7 @@ fn rate(src: &Source<'_>, key: &str, value: &Spanned<f64>) -> Result<f64, Simula
 fn weights<T>(
     src: &Source<'_>,
     key: &str,
-    table: &Spanned<BTreeMap<Spanned<String>, Spanned<f64>>>,
+    table: &SpannedWeights,
     mut parse: impl FnMut(&str) -> Result<T, String>,
 ) -> Result<Vec<(T, f64)>, SimulateError> {
     let mut out = Vec::new();
@@ -624,7 +627,7 @@ fn arrivals_of(
                     .map_err(|e| src.at("arrivals.categories", v, e.to_string()))?
             }
             toml::Value::Table(_) => {
-                let table: Spanned<BTreeMap<Spanned<String>, Spanned<f64>>> =
+                let table: SpannedWeights =
                     respan(src, "arrivals.categories", v)?;
                 weights(src, "arrivals.categories", &table, |code| category(cx, code))?
             }
@@ -644,7 +647,7 @@ fn arrivals_of(
                 arrivals::communities_under(cx.directory, &[(None, 1.0)])
             }
             toml::Value::Table(_) => {
-                let table: Spanned<BTreeMap<Spanned<String>, Spanned<f64>>> =
+                let table: SpannedWeights =
                     respan(src, "arrivals.territory", v)?;
                 let divisions = weights(src, "arrivals.territory", &table, |code| {
                     division(cx.directory, code).map(Some)
@@ -687,13 +690,13 @@ fn respan(
     src: &Source<'_>,
     key: &str,
     value: &Spanned<toml::Value>,
-) -> Result<Spanned<BTreeMap<Spanned<String>, Spanned<f64>>>, SimulateError> {
+) -> Result<SpannedWeights, SimulateError> {
     // Parse the value's own text: its spans are then relative to its start.
     let span = value.span();
     let inner = &src.text[span.clone()];
     #[derive(Deserialize)]
     struct Wrap {
-        v: Spanned<BTreeMap<Spanned<String>, Spanned<f64>>>,
+        v: SpannedWeights,
     }
     let prefix = "v = ";
     let parsed: Wrap = toml::from_str(&format!("{prefix}{inner}")).map_err(|e| {

@@ -170,7 +170,11 @@ pub(super) async fn run_page(
         )));
     };
     let Some(run) = read_run(&dir, &name) else {
-        return (StatusCode::NOT_FOUND, format!("no simulation run named {name:?}")).into_response();
+        return (
+            StatusCode::NOT_FOUND,
+            format!("no simulation run named {name:?}"),
+        )
+            .into_response();
     };
     let rows = district_rows(&dir.join(&run.name).join("kpis_district.csv"));
     let r = &run.record;
