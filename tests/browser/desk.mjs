@@ -477,6 +477,20 @@ try {
     "the board shows the knowledge hits beside the direct answers, and the articles due for review");
   const withHits = await (await boss.page.request.get(`${base}/desk/board/kpis.csv?group=station`)).text();
   check(withHits.includes("知识库命中率"), "the CSV report has the knowledge hits");
+
+  // A finished simulation (run.sh writes one with `hotline simulate`): the list, the run's
+  // figures and final line, its charts.
+  await boss.page.goto(`${base}/desk/simulations`);
+  check((await boss.page.textContent("#runs")).includes("tiny-seed1"), "the desk lists the finished simulation runs");
+  await Promise.all([boss.page.waitForNavigation(), boss.page.click("#runs a")]);
+  check((await boss.page.textContent("#final-line")).startsWith("simulated tickets=3 "), "a run's page shows its final line");
+  check((await boss.page.textContent("#districts")).includes("姑苏区"), "a run's page shows its figures per district");
+  await boss.page.waitForFunction(() => [...document.querySelectorAll("img.chart")].every(i => i.complete));
+  check(await boss.page.$$eval("img.chart", imgs => imgs.length === 3 && imgs.every(i => i.naturalWidth > 0)),
+    "the run's three charts load in the page");
+  const outside = await boss.page.request.get(`${base}/desk/simulations/..%2F..%2Fetc/run.json`);
+  check(outside.status() === 404, "a run name cannot reach outside the simulations directory");
+  await shot(boss.page, "simulation-run");
 } catch (error) {
   console.log(`FAIL ${error.stack || error}`);
   failures += 1;

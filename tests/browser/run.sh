@@ -49,8 +49,28 @@ callback = "1 wd"
 warning_lead = "50%"
 RULE
 } >"$WORK/sla.toml"
+# A finished simulation for the desk's simulations page: three calls at one station.
+mkdir -p "$WORK/simulations"
+cat >"$WORK/tiny.toml" <<'SCENARIO'
+name = "browser test: three calls at one station"
+start = "2026-03-02"
+days = 1
+drain_days = 14
+[arrivals]
+categories = { "SQ.WYBX" = 1 }
+territory = { "320508021019" = 1 }
+times = ["2026-03-02T09:00", "2026-03-02T09:10", "2026-03-02T09:20"]
+[staff]
+default = 1
+[behaviour]
+sign_for = { dist = "fixed", value = "1 h" }
+handle = { dist = "fixed", value = "30 min" }
+resolve = { dist = "fixed", value = "1 d" }
+SCENARIO
+"$HOTLINE" simulate "$WORK/tiny.toml" --out "$WORK/simulations/tiny-seed1" --quiet >"$WORK/simulate.log" 2>&1
 "$HOTLINE" serve --demo --listen "127.0.0.1:$PORT" --http-listen "127.0.0.1:$HTTP_PORT" \
-    --data-dir "$WORK/data" --sla-policy "$WORK/sla.toml" >"$WORK/server.log" 2>&1 &
+    --data-dir "$WORK/data" --sla-policy "$WORK/sla.toml" \
+    --simulations-dir "$WORK/simulations" >"$WORK/server.log" 2>&1 &
 SERVER=$!
 cleanup() {
     kill "$SERVER" 2>/dev/null || true

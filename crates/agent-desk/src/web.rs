@@ -72,6 +72,7 @@ use crate::session::{connection, Conn};
 use crate::vocab;
 
 mod board;
+mod simulations;
 
 const HTMX: &str = include_str!("../assets/vendor/htmx-2.0.11.min.js");
 const DESK_JS: &str = include_str!("../assets/desk.js");
@@ -103,6 +104,8 @@ pub struct Desk {
     places: Arc<OnceCell<Vec<Place>>>,
     /// The category tree, read once; empty on a router without `ListCategories`.
     categories: Arc<OnceCell<Vec<pb::Category>>>,
+    /// Where finished simulations are read from (`--simulations-dir`), if anywhere.
+    simulations: Option<Arc<std::path::PathBuf>>,
 }
 
 fn random_token() -> String {
@@ -113,12 +116,18 @@ fn random_token() -> String {
 
 /// The desk's routes, under `/desk`, speaking gRPC to the router on `channel`.
 pub fn routes(channel: Channel) -> Router {
+    routes_with(channel, None)
+}
+
+/// [`routes`], with the finished simulations under `simulations` shown at `/desk/simulations`.
+pub fn routes_with(channel: Channel, simulations: Option<std::path::PathBuf>) -> Router {
     let desk = Desk {
         channel,
         sessions: Arc::default(),
         presence: Arc::default(),
         places: Arc::default(),
         categories: Arc::default(),
+        simulations: simulations.map(Arc::new),
     };
     Router::new()
         .route("/desk", get(|| async { Redirect::to("/desk/") }))
@@ -171,6 +180,9 @@ pub fn routes(channel: Channel) -> Router {
         .route("/desk/board/at-risk", get(board::at_risk_list))
         .route("/desk/board/bulletin", get(board::bulletin))
         .route("/desk/board/{file}", get(board::export))
+        .route("/desk/simulations", get(simulations::list_page))
+        .route("/desk/simulations/{run}", get(simulations::run_page))
+        .route("/desk/simulations/{run}/{file}", get(simulations::file))
         .route(
             "/desk/assets/htmx.js",
             get(|| async { asset("text/javascript", HTMX) }),
@@ -329,6 +341,7 @@ fn layout(title: &str, session: Option<&DeskSession>, clear_draft: bool, body: M
                             a href="/desk/work/awaiting_callback" { "待回访 Callbacks" }
                         }
                         a href="/desk/board" { "看板 Board" }
+                        @if s.role == "supervisor" { a href="/desk/simulations" { "模拟 Simulations" } }
                         // Everyone signed in searches the knowledge base; editors and
                         // supervisors also write and review there.
                         a href="/desk/knowledge" { "知识库 Knowledge" }

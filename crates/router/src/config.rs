@@ -37,6 +37,10 @@ pub enum Command {
     /// The knowledge base offline: import a centre's base (CSV or Excel), export it, search
     /// it as the desk would, and measure search quality on CSV files (`eval`).
     Knowledge(KnowledgeArgs),
+    /// Capacity planning: run a scenario (TOML) of arrivals, staff and events through the real
+    /// engine on a virtual clock; KPIs, backlog, breaches as a table, CSV and SVG charts.
+    /// `--find-staff --target-on-time 0.98` finds the least staff per station kind.
+    Simulate(Box<hotline_simulate::cli::SimulateArgs>),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -298,6 +302,11 @@ pub struct ServeArgs {
     /// address, or `off`.
     #[arg(long, env = "HOTLINE_HTTP_LISTEN", default_value = "127.0.0.1:8080", value_parser = parse_http_listen)]
     pub http_listen: HttpListen,
+
+    /// Finished simulations (`hotline simulate --out DIR/<run>`) the web desk shows at
+    /// `/desk/simulations`; none when unset.
+    #[arg(long, env = "HOTLINE_SIMULATIONS_DIR")]
+    pub simulations_dir: Option<PathBuf>,
 
     /// Also serve Prometheus `/metrics` alone on this address (e.g. 127.0.0.1:9090); off when
     /// unset. The HTTP listener serves it too.

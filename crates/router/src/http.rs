@@ -12,18 +12,20 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 
 /// The routes of the HTTP listener: `/metrics`; Open311 when an engine is given; the web desk
-/// when a gRPC channel to this router is given.
+/// when a gRPC channel to this router is given (with the finished simulations in
+/// `simulations`, if given).
 pub fn router(
     metrics: PrometheusHandle,
     hotline: Option<crate::Hotline>,
     desk: Option<tonic::transport::Channel>,
+    simulations: Option<std::path::PathBuf>,
 ) -> Router {
     let mut app = match hotline {
         Some(hotline) => crate::open311::routes(hotline),
         None => Router::new(),
     };
     if let Some(channel) = desk {
-        app = app.merge(hotline_agent_desk::web::routes(channel));
+        app = app.merge(hotline_agent_desk::web::routes_with(channel, simulations));
     }
     app.route(
         "/metrics",

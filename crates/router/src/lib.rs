@@ -18,6 +18,7 @@
 //! - [`http`]: the HTTP listener (Prometheus `/metrics`, Open311).
 //! - [`open311`]: Open311 GeoReport v2 at `/open311/v2/`, an adapter like the gRPC ones.
 //! - [`metrics`]: the Prometheus exporter and the metric names.
+//! - [`simulate`]: `hotline simulate`, the workload simulator (`hotline-simulate`) on this engine.
 //! - [`logging`]: one-line errors with their causes, repeated errors summarised.
 //! - [`error`]: the router error, [`RouterError`].
 
@@ -37,6 +38,7 @@ pub mod metrics;
 pub mod open311;
 pub mod routing;
 pub mod server;
+pub mod simulate;
 pub mod tickets;
 pub mod working_set;
 

@@ -542,6 +542,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 metrics.clone(),
                 (what != "metrics").then(|| hotline.clone()),
                 (what != "metrics").then(|| desk_channel.clone()).flatten(),
+                args.simulations_dir.clone(),
             ),
             stopped(stop_rx.clone()),
         )));

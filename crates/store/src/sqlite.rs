@@ -54,6 +54,24 @@ impl SqliteStore {
         Self::open(options).await
     }
 
+    /// Like [`SqliteStore::open_dir`], on one connection: for a single caller that makes one
+    /// change after another (the workload simulator). With several connections each query
+    /// lands on one whose page cache another connection's write has just invalidated, so
+    /// every query reads its pages again; one connection keeps them.
+    pub async fn open_dir_single(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            StoreError::Database(sqlx::Error::Configuration(
+                format!("cannot create data directory {}: {e}", dir.display()).into(),
+            ))
+        })?;
+        let options = SqliteConnectOptions::new().filename(dir.join("hotline.sqlite"));
+        let store = Self {
+            pool: connect(options, 1).await?,
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
     /// Opens a `sqlite:` URL (e.g. `sqlite:///var/lib/hotline/hotline.sqlite`).
     pub async fn open_url(url: &str) -> Result<Self, StoreError> {
         Self::open(SqliteConnectOptions::from_str(url)?).await

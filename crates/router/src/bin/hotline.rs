@@ -20,5 +20,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Restore(args) => hotline_router::cli::restore(&args).await,
         Command::Staff(args) => hotline_router::cli::staff(&args).await,
         Command::Knowledge(args) => hotline_router::cli::knowledge(&args).await,
+        Command::Simulate(args) => hotline_router::simulate::run(&args).await,
     }
 }
