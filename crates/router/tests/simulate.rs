@@ -23,7 +23,12 @@ async fn simulate(text: &str, seed: u64) -> Outcome {
 }
 
 async fn simulate_file(path: &std::path::Path, seed: u64) -> Outcome {
-    let factory = Factory::new(None, None).unwrap();
+    simulate_on(path, seed, None).await
+}
+
+/// The same on the store at `database_url` (PostgreSQL), or SQLite in a temp dir if `None`.
+async fn simulate_on(path: &std::path::Path, seed: u64, database_url: Option<String>) -> Outcome {
+    let factory = Factory::new(database_url, None).unwrap();
     let scenario = cli::load_scenario(path, &shared_data(), &factory).unwrap();
     let engine = factory
         .open(scenario.starts_at(), cli::policy_at_start(&scenario))
@@ -72,7 +77,19 @@ callback = "4 h"
 
 #[tokio::test]
 async fn a_tiny_scenario_comes_out_as_worked_by_hand() {
-    let outcome = simulate(TINY, 1).await;
+    tiny_scenario_as_worked_by_hand(simulate(TINY, 1).await);
+}
+
+#[tokio::test]
+async fn a_tiny_scenario_comes_out_as_worked_by_hand_on_postgresql() {
+    let database = hotline_store::testing::fresh_postgres_url().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("scenario.toml");
+    std::fs::write(&path, TINY).unwrap();
+    tiny_scenario_as_worked_by_hand(simulate_on(&path, 1, Some(database)).await);
+}
+
+fn tiny_scenario_as_worked_by_hand(outcome: Outcome) {
     // By hand: the member signs at 10:00, 11:00 and 12:00 (an hour each, in queue order). The
     // sign-for limit is 2 working hours from the dispatch: 11:00, 11:10, 11:20. So the third
     // is late: its yellow light comes at 10:56 (20% of the span before), its red at 11:20; the
