@@ -11,6 +11,7 @@ mod escalation;
 mod faults;
 mod knowledge;
 mod kpis;
+mod learning;
 mod lifecycle;
 mod operations;
 mod rebuild_races;

@@ -226,6 +226,11 @@ impl TestApp {
         self.args.data_dir.clone()
     }
 
+    /// The database URL this router uses (`None` for the embedded default's data directory).
+    pub fn database_url(&self) -> Option<String> {
+        self.args.database_url.clone()
+    }
+
     /// Stops this replica as a crash would look to the others: it answers nothing more and
     /// acknowledges nothing it had claimed.
     pub async fn kill(&mut self) {

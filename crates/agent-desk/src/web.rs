@@ -1444,6 +1444,7 @@ fn route_section(ticket: &pb::Ticket) -> Markup {
                         @for c in route.categories.iter().take(3) { (c.name) " " span.muted { (c.code) } " " }
                         @if route.category_source == "operator" { span.override { "话务员指定 chosen by the operator" } }
                         @else { span.muted { "(" (route.category_source) ")" } }
+                        @if !route.confidence.is_empty() { br; span.muted { (route.confidence) } }
                     } }
                     tr { th { "属地 Territory" } td {
                         (territory.name) " " span.muted { (territory.division_code) }
@@ -1780,6 +1781,23 @@ fn actions(session: &DeskSession, ticket: &pb::Ticket, sub_stations: &[pb::Stati
         }
         @if centre && (stage == pb::Stage::Accepted || stage == pb::Stage::PendingDispatch) {
             h2 { "派单 Dispatch" }
+            // The model was not sure enough to dispatch alone: its top suggestions, one click
+            // each (the router re-routes on the chosen category).
+            @if let Some(route) = ticket.route.as_ref().filter(|r| r.triage && r.category_source == "model" && !r.categories.is_empty()) {
+                div #suggestions {
+                    p { "建议类别（点击即按该类别重新派单） Suggested categories: one click re-routes" }
+                    @for c in route.categories.iter().take(3) {
+                        form.suggestion method="post" action=(url("categorise")) {
+                            (csrf)
+                            input type="hidden" name="category" value=(c.code);
+                            button.secondary type="submit" data-category=(c.code) {
+                                (c.name) " " span.muted { (c.code) " " (format!("{:.0}%", c.score * 100.0)) }
+                            }
+                        }
+                    }
+                    @if !route.confidence.is_empty() { p.muted #confidence { (route.confidence) } }
+                }
+            }
             form method="post" action=(url("dispatch")) {
                 (csrf)
                 label for="station" { "承办单位 Station" }
@@ -2014,6 +2032,8 @@ struct ActionForm {
     flag: String,
     #[serde(default)]
     report: String,
+    #[serde(default)]
+    category: String,
 }
 
 enum Act {
@@ -2032,6 +2052,7 @@ enum Act {
     AddCoHandler,
     Reply,
     Dispatch,
+    Categorise,
     Review,
     Callback,
     Close,
@@ -2056,6 +2077,7 @@ impl Act {
             "add-cohandler" => Act::AddCoHandler,
             "reply" => Act::Reply,
             "dispatch" => Act::Dispatch,
+            "categorise" => Act::Categorise,
             "review" => Act::Review,
             "callback" => Act::Callback,
             "close" => Act::Close,
@@ -2287,6 +2309,19 @@ async fn act(desk: Desk, headers: HeaderMap, id: String, form: ActionForm, what:
                     expected_version,
                     station_id: form.station_id.trim().to_owned(),
                     note: form.note,
+                })
+                .await
+                .map(|_| ()),
+        ),
+        // A triage suggestion taken: the router re-routes on the category and dispatches.
+        Act::Categorise => (
+            "已改类别并重新派单 Categorised and re-routed",
+            supervision
+                .reclassify(pb::ReclassifyRequest {
+                    ticket_id,
+                    expected_version,
+                    category: form.category.trim().to_owned(),
+                    ..Default::default()
                 })
                 .await
                 .map(|_| ()),

@@ -14,9 +14,6 @@ use crate::model::{Driver, Model};
 use crate::rules::{EmergencyFlag, Rules};
 use crate::taxonomy::Taxonomy;
 
-/// Scores are a softmax of the decision values scaled by this: a margin lead of 1.0 between
-/// the first two labels gives the first about 88% of their combined score.
-const SOFTMAX_SCALE: f32 = 2.0;
 /// How many categories an answer lists by default.
 pub const DEFAULT_TOP_K: usize = 3;
 /// How many driving features an answer lists.
@@ -58,7 +55,9 @@ pub enum UnclassifiedReason {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
-    /// The top category is claimed (model margin >= 0, or a keyword rule hit).
+    /// The top category is claimed: its probability reaches the model's dispatch threshold
+    /// (a calibrated model), its margin is >= 0 (a model without a threshold), or a keyword
+    /// rule hit.
     Classified,
     /// Categories are listed but no label claims the text: send to triage (待派单).
     LowConfidence,
@@ -83,6 +82,9 @@ pub struct Classification {
     pub emergencies: Vec<EmergencyFlag>,
     /// The text was longer than [`MAX_CHARS`] characters and only its start was read.
     pub truncated: bool,
+    /// The top-category probability a calibrated model needs to dispatch on its own; `None`
+    /// for the rules and for a model trained without a target misroute rate.
+    pub threshold: Option<f32>,
 }
 
 impl Classification {
@@ -103,6 +105,9 @@ pub struct Classifier {
     model: Option<Model>,
     /// The taxonomy category of each model label, indexed like `Model::labels`.
     label_categories: Vec<CategoryCode>,
+    /// Categories the model could not learn (too few examples): when the keyword rules' top
+    /// category lies in one of them, the rules answer.
+    rules_fallback: Vec<CategoryCode>,
     top_k: usize,
 }
 
@@ -115,6 +120,7 @@ impl Classifier {
             rules,
             model: None,
             label_categories: Vec::new(),
+            rules_fallback: Vec::new(),
             top_k: DEFAULT_TOP_K,
         })
     }
@@ -126,10 +132,24 @@ impl Classifier {
     }
 
     /// Attaches a trained model; each label must resolve in the taxonomy (code, name (shallowest match),
-    /// or name path, see [`Taxonomy::resolve`]).
+    /// or name path, see [`Taxonomy::resolve`]). A model trained for another taxonomy version
+    /// is refused, naming both.
     pub fn with_model(mut self, model: Model) -> Result<Self, ClassifyError> {
+        if let Some(trained_for) = model.taxonomy_version() {
+            if trained_for != self.taxonomy.version() {
+                return Err(ClassifyError::TaxonomyMismatch {
+                    model: trained_for.to_owned(),
+                    taxonomy: self.taxonomy.version().to_owned(),
+                });
+            }
+        }
         self.label_categories = model
             .labels()
+            .iter()
+            .map(|label| self.taxonomy.resolve(label).map(|c| c.code.clone()))
+            .collect::<Result<_, _>>()?;
+        self.rules_fallback = model
+            .rules_fallback()
             .iter()
             .map(|label| self.taxonomy.resolve(label).map(|c| c.code.clone()))
             .collect::<Result<_, _>>()?;
@@ -182,6 +202,7 @@ impl Classifier {
             urgency_cues: hits.urgency_cues,
             emergencies: hits.emergencies,
             truncated,
+            threshold: None,
         };
         let head = || text.chars().take(MAX_CHARS);
         if head().all(char::is_whitespace) {
@@ -192,17 +213,23 @@ impl Classifier {
             answer.status = Status::Unclassified(UnclassifiedReason::NotChinese);
             return answer;
         }
-        if let Some(model) = &self.model {
+        let rules_answer = hits
+            .categories
+            .first()
+            .is_some_and(|(code, _, _)| self.falls_back(code));
+        if let (Some(model), false) = (&self.model, rules_answer) {
             let prediction = model.predict_normalised(&normalised, DRIVERS);
             if prediction.known_features == 0 {
                 return answer;
             }
             let top_margin = prediction.ranked[0].1;
-            let max = top_margin * SOFTMAX_SCALE;
+            // Probabilities when the model is calibrated (see `calibration`).
+            let scale = model.scale();
+            let max = top_margin * scale;
             let total: f32 = prediction
                 .ranked
                 .iter()
-                .map(|(_, m)| (m * SOFTMAX_SCALE - max).exp())
+                .map(|(_, m)| (m * scale - max).exp())
                 .sum();
             answer.categories = prediction
                 .ranked
@@ -211,11 +238,16 @@ impl Classifier {
                 .map(|&(label, margin)| {
                     self.score(
                         &self.label_categories[label],
-                        (margin * SOFTMAX_SCALE - max).exp() / total,
+                        (margin * scale - max).exp() / total,
                     )
                 })
                 .collect();
-            answer.status = if top_margin >= 0.0 {
+            answer.threshold = model.threshold();
+            let claimed = match answer.threshold {
+                Some(threshold) => answer.categories[0].score >= threshold,
+                None => top_margin >= 0.0,
+            };
+            answer.status = if claimed {
                 Status::Classified
             } else {
                 Status::LowConfidence
@@ -242,6 +274,21 @@ impl Classifier {
             answer.source = CategorySource::Rules;
         }
         answer
+    }
+
+    /// Whether `code` lies in a category the model left to the rules.
+    fn falls_back(&self, code: &CategoryCode) -> bool {
+        if self.rules_fallback.is_empty() {
+            return false;
+        }
+        let mut current = self.taxonomy.get(code);
+        while let Some(category) = current {
+            if self.rules_fallback.contains(&category.code) {
+                return true;
+            }
+            current = category.parent.as_ref().and_then(|p| self.taxonomy.get(p));
+        }
+        false
     }
 
     fn score(&self, code: &CategoryCode, score: f32) -> CategoryScore {
@@ -381,6 +428,86 @@ mod tests {
         assert!(answer.truncated);
         assert_eq!(answer.top().unwrap().code.as_str(), "CJ");
         assert!(!trained().classify("路灯不亮").truncated);
+    }
+
+    #[test]
+    fn a_calibrated_models_threshold_decides_the_status_and_is_reported() {
+        use crate::calibration::{Calibration, Selective, NEVER};
+        let model = trained().model().unwrap().clone();
+        let with_threshold = |threshold: f32| {
+            let calibration = Calibration {
+                scale: 1.5,
+                folds: 5,
+                examples: 6,
+                ece: 0.0,
+                selective: Some(Selective {
+                    max_misroute: 0.02,
+                    threshold,
+                    coverage: 0.8,
+                    precision: 0.98,
+                }),
+            };
+            Classifier::shipped()
+                .with_model(model.clone().with_calibration(calibration))
+                .unwrap()
+        };
+        let text = "我们小区的路灯坏了";
+        let never = with_threshold(NEVER).classify(text);
+        assert_eq!(never.status, Status::LowConfidence);
+        assert_eq!(never.threshold, Some(NEVER));
+        // The calibrated scale (1.5, not 2.0) gives the probability; at exactly the
+        // threshold the model dispatches.
+        let probability = never.categories[0].score;
+        assert_ne!(probability, trained().classify(text).categories[0].score);
+        let at = with_threshold(probability).classify(text);
+        assert_eq!(at.status, Status::Classified);
+        assert_eq!(at.categories[0].code.as_str(), "CJ");
+        // Calibration is a new model version.
+        assert_ne!(
+            model.version(),
+            with_threshold(0.5).model().unwrap().version()
+        );
+    }
+
+    #[test]
+    fn the_rules_answer_for_categories_the_model_had_too_few_examples_of() {
+        let text = "我要投诉，公司拖欠工资半年了";
+        assert_eq!(trained().classify(text).source, CategorySource::Model);
+        let model = trained()
+            .model()
+            .unwrap()
+            .clone()
+            .with_rules_fallback(vec!["LS".into()]);
+        let classifier = Classifier::shipped().with_model(model).unwrap();
+        let answer = classifier.classify(text);
+        assert_eq!(answer.source, CategorySource::Rules);
+        assert_eq!(answer.top().unwrap().code.as_str(), "LS.GZFL");
+        // Text the rules place elsewhere still goes to the model.
+        assert_eq!(
+            classifier.classify("我们小区的路灯坏了").source,
+            CategorySource::Model
+        );
+    }
+
+    #[test]
+    fn a_model_for_another_taxonomy_version_is_refused_naming_both() {
+        let model = trained()
+            .model()
+            .unwrap()
+            .clone()
+            .with_taxonomy_version("suzhou-2019.9");
+        let err = Classifier::shipped().with_model(model).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("suzhou-2019.9") && text.contains(Taxonomy::shipped().version()),
+            "{text}"
+        );
+        let same = trained()
+            .model()
+            .unwrap()
+            .clone()
+            .with_taxonomy_version(Taxonomy::shipped().version());
+        assert!(Classifier::shipped().with_model(same).is_ok());
     }
 
     #[test]

@@ -28,6 +28,9 @@ pub enum ClassifyError {
     /// A model label cannot be mapped onto the taxonomy.
     #[error("model label {label:?} is not in the taxonomy: {problem}")]
     UnknownLabel { label: String, problem: String },
+    /// A model trained for one taxonomy version, loaded with another.
+    #[error("the model was trained for taxonomy version {model}, but the taxonomy loaded is version {taxonomy}: retrain the model (`hotline train`) or load taxonomy {model}")]
+    TaxonomyMismatch { model: String, taxonomy: String },
     #[error("{context}: {source}")]
     Io {
         context: String,

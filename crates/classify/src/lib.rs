@@ -8,6 +8,10 @@
 //! - [`features`]: normalisation, truncation ([`MAX_CHARS`]) and n-gram features.
 //! - [`linear`] (private): the dual coordinate-descent linear SVM.
 //! - [`model`]: train / save / load the category model from a centre's labelled history.
+//! - [`calibration`]: out-of-fold probabilities (temperature scaling), the reliability table
+//!   and ECE, and the dispatch threshold for a target misroute rate.
+//! - [`history`]: labels from the centre's handled tickets (corrections count, disputed
+//!   categories do not).
 //! - [`eval`]: precision, recall, F1, confusion matrix, macro-F1.
 //! - [`split`]: the deterministic stratified hold-out split used by tests, benches and the
 //!   Python baseline.
@@ -16,10 +20,12 @@
 //! - [`classifier`]: puts them together: [`Classifier::classify`].
 //! - [`error`]: the crate's errors.
 
+pub mod calibration;
 pub mod classifier;
 pub mod error;
 pub mod eval;
 pub mod features;
+pub mod history;
 mod linear;
 pub mod model;
 pub mod rules;
@@ -34,8 +40,9 @@ pub use classifier::{
 pub use error::ClassifyError;
 pub use eval::{evaluate, evaluate_examples, evaluate_path, ClassMetrics, EvalReport};
 pub use features::{FeatureConfig, MAX_CHARS};
+pub use calibration::{CalibrateOptions, Calibration, CalibrationReport, Selective};
 pub use model::{
-    read_examples, read_examples_with, train, train_examples, train_path, Driver, Example, Model,
+    read_examples, read_examples_with, read_grouped, Labelled, train, train_examples, train_path, Driver, Example, Model,
     Prediction, TrainOptions,
 };
 pub use rules::{EmergencyFlag, RuleHits, Rules};

@@ -19,6 +19,7 @@ use std::path::Path;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
+use crate::calibration::{Calibration, DEFAULT_SCALE};
 use crate::error::ClassifyError;
 use crate::features::{self, Analysis, Block, FeatureConfig, Origin, MAX_CHARS};
 use crate::linear::{self, Csr, SvmParams};
@@ -101,6 +102,20 @@ pub fn read_examples_with<R: Read>(
     reader: R,
     also_text: &[&str],
 ) -> Result<Vec<Example>, ClassifyError> {
+    Ok(read_grouped(reader, also_text)?.examples)
+}
+
+/// Examples with the call each came from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Labelled {
+    pub examples: Vec<Example>,
+    /// `groups[i]`: the CSV row example `i` was read from. A body and its title share one, so
+    /// cross-validation never trains on one and tests on the other.
+    pub groups: Vec<usize>,
+}
+
+/// [`read_examples_with`], keeping each example's row (see [`Labelled::groups`]).
+pub fn read_grouped<R: Read>(reader: R, also_text: &[&str]) -> Result<Labelled, ClassifyError> {
     let mut csv = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
     let headers = csv.headers()?.clone();
     let column = |name: &str| {
@@ -118,7 +133,9 @@ pub fn read_examples_with<R: Read>(
         .map(|name| column(name).map(|at| (*name, at)))
         .collect::<Result<Vec<_>, _>>()?;
     let mut examples = Vec::new();
+    let mut groups = Vec::new();
     let mut also = Vec::new();
+    let mut also_groups = Vec::new();
     for (row, record) in csv.records().enumerate() {
         let record = record?;
         let line = row + 2;
@@ -134,6 +151,7 @@ pub fn read_examples_with<R: Read>(
             text: text.to_owned(),
             label: label.to_owned(),
         });
+        groups.push(row);
         // A short row (the CSV is flexible) or an empty cell simply adds nothing: many
         // messages have a body but no title.
         for (_, at) in &also_at {
@@ -142,12 +160,14 @@ pub fn read_examples_with<R: Read>(
                     text: extra.to_owned(),
                     label: label.to_owned(),
                 });
+                also_groups.push(row);
             }
         }
     }
     // Bodies first, then the extra texts, as `examples/civic_eval.rs` trains.
     examples.extend(also);
-    Ok(examples)
+    groups.extend(also_groups);
+    Ok(Labelled { examples, groups })
 }
 
 /// Trains a model from `text,label` CSV.
@@ -229,19 +249,25 @@ pub fn train_examples(
         .collect();
     let k = labels.len();
     let table = FeatureTable::build(&keys, &idf, &weights, k);
-    Ok(Model {
+    let mut model = Model {
         header: Header {
             labels,
             features: options.features.clone(),
             user_words: options.user_words.clone(),
             trained_on: examples.len(),
             c: options.c,
+            calibration: None,
+            taxonomy: None,
+            rules_fallback: Vec::new(),
         },
         segmenter,
         table,
         keys,
         bias,
-    })
+        version: String::new(),
+    };
+    model.stamp_version();
+    Ok(model)
 }
 
 /// Fits the per-label SVMs on the features `keys` (sorted). Returns the keys, the
@@ -455,6 +481,16 @@ struct Header {
     user_words: Vec<String>,
     trained_on: usize,
     c: f64,
+    /// Out-of-fold calibration (`hotline train` fits it); absent in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    calibration: Option<Calibration>,
+    /// The taxonomy version the labels were checked against when training, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    taxonomy: Option<String>,
+    /// Categories the training history had too few examples of: the keyword rules answer for
+    /// them (see [`Model::with_rules_fallback`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    rules_fallback: Vec<String>,
 }
 
 /// A feature that pushed the text towards its top label.
@@ -487,6 +523,9 @@ pub struct Model {
     /// The vocabulary, sorted (the file order).
     keys: Vec<u64>,
     bias: Vec<f32>,
+    /// `m-` and the first 12 hex digits of the file's checksum: the same file, the same
+    /// version, on every replica.
+    version: String,
 }
 
 impl std::fmt::Debug for Model {
@@ -495,6 +534,7 @@ impl std::fmt::Debug for Model {
             .field("labels", &self.header.labels)
             .field("features", &self.keys.len())
             .field("trained_on", &self.header.trained_on)
+            .field("version", &self.version)
             .finish_non_exhaustive()
     }
 }
@@ -518,6 +558,88 @@ impl Model {
     /// How many examples the model was trained on.
     pub fn trained_on(&self) -> usize {
         self.header.trained_on
+    }
+
+    /// A short name for this exact model (`m-` and 12 hex digits of its file's checksum), as
+    /// recorded in every routing decision and exported in the metrics.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// The out-of-fold calibration, when the model was trained with one.
+    pub fn calibration(&self) -> Option<&Calibration> {
+        self.header.calibration.as_ref()
+    }
+
+    /// The softmax scale that turns decision values into probabilities.
+    pub fn scale(&self) -> f32 {
+        self.header
+            .calibration
+            .as_ref()
+            .map_or(DEFAULT_SCALE, |c| c.scale)
+    }
+
+    /// The top-label probability at which the router dispatches on its own, when the model
+    /// was trained for a target misroute rate.
+    pub fn threshold(&self) -> Option<f32> {
+        self.header
+            .calibration
+            .as_ref()
+            .and_then(|c| c.selective)
+            .map(|s| s.threshold)
+    }
+
+    /// The same model with `calibration` stored in it (a new version).
+    pub fn with_calibration(mut self, calibration: Calibration) -> Self {
+        self.header.calibration = Some(calibration);
+        self.stamp_version();
+        self
+    }
+
+    /// The taxonomy version the model was trained for, if recorded.
+    pub fn taxonomy_version(&self) -> Option<&str> {
+        self.header.taxonomy.as_deref()
+    }
+
+    /// The same model marked as trained for taxonomy `version` (a new version).
+    pub fn with_taxonomy_version(mut self, version: impl Into<String>) -> Self {
+        self.header.taxonomy = Some(version.into());
+        self.stamp_version();
+        self
+    }
+
+    /// The categories (taxonomy codes) the keyword rules answer for, because the history had
+    /// too few examples of them to learn.
+    pub fn rules_fallback(&self) -> &[String] {
+        &self.header.rules_fallback
+    }
+
+    /// The same model with the keyword rules answering for `categories` (a new version).
+    pub fn with_rules_fallback(mut self, categories: Vec<String>) -> Self {
+        self.header.rules_fallback = categories;
+        self.stamp_version();
+        self
+    }
+
+    /// The best label and its probability (no explanation; the fast path for evaluation).
+    pub fn predict_top(&self, text: &str) -> (&str, f32) {
+        let (best, probability) = SCRATCH.with(|scratch| {
+            let scratch = &mut *scratch.borrow_mut();
+            features::normalise_into(text, self.header.features.fold_digits, &mut scratch.text);
+            let text = std::mem::take(&mut scratch.text);
+            self.score(&text, scratch);
+            scratch.text = text;
+            let best = argmax(&scratch.scores);
+            let scale = self.scale();
+            let top = scratch.scores[best] * scale;
+            let total: f32 = scratch
+                .scores
+                .iter()
+                .map(|m| (m * scale - top).exp())
+                .sum();
+            (best, 1.0 / total)
+        });
+        (&self.header.labels[best], probability)
     }
 
     /// Adds words to the segmenter (see [`Segmenter::add_words`]); words the model never saw
@@ -853,8 +975,20 @@ impl Model {
             table,
             keys,
             bias,
+            version: version_of(stored),
         })
     }
+
+    /// Recomputes the version after the header changed.
+    fn stamp_version(&mut self) {
+        let bytes = self.to_bytes();
+        let stored = u64::from_le_bytes(bytes[bytes.len() - 8..].try_into().expect("8 bytes"));
+        self.version = version_of(stored);
+    }
+}
+
+fn version_of(checksum: u64) -> String {
+    format!("m-{:012x}", checksum >> 16)
 }
 
 /// An open-addressing table (linear probing, load <= 1/2) whose slots hold the key, the idf

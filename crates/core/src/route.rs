@@ -41,6 +41,11 @@ pub struct Explanation {
     pub drivers: Vec<String>,
     /// `model`, `rules`, `operator` (given by a person) or `none`.
     pub category_source: String,
+    /// A calibrated model's probability for the top category against the dispatch threshold
+    /// the centre chose, in words (`probability 0.93 >= threshold 0.87 for at most 2.0%
+    /// misrouted ... (model m-…)`); empty for operators, rules and uncalibrated models.
+    #[serde(default)]
+    pub confidence: String,
     pub nature: Option<Nature>,
     pub nature_cues: Vec<String>,
     pub urgency: Urgency,

@@ -5,7 +5,10 @@ use std::io::{BufRead, Write};
 use std::sync::Arc;
 
 use anyhow::Context;
-use hotline_classify::{Classifier, Model, Status, TrainOptions, UnclassifiedReason};
+use hotline_classify::calibration::{self, Scored};
+use hotline_classify::{
+    CalibrateOptions, Classifier, Model, Status, TrainOptions, UnclassifiedReason,
+};
 use hotline_directory::Directory;
 use hotline_territory::{DistrictPolygons, Resolver};
 use serde_json::json;
@@ -20,7 +23,8 @@ fn place_words(directory: &Directory) -> Vec<String> {
         .collect()
 }
 
-pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
+/// `hotline train`: from a CSV, or `--from-store` from the tickets the centre has handled.
+pub async fn train(args: &TrainArgs) -> anyhow::Result<()> {
     let mut options = TrainOptions {
         user_words: place_words(&Directory::suzhou()),
         ..TrainOptions::default()
@@ -29,31 +33,305 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
         anyhow::ensure!(c > 0.0 && c.is_finite(), "--c must be a positive number");
         options.c = c;
     }
-    let file = std::fs::File::open(&args.data)
-        .with_context(|| format!("opening {}", args.data.display()))?;
-    let also: Vec<&str> = args.also_text.iter().map(String::as_str).collect();
-    let model = hotline_classify::read_examples_with(std::io::BufReader::new(file), &also)
-        .and_then(|examples| hotline_classify::train_examples(&examples, &options))
-        .with_context(|| format!("training on {}", args.data.display()))?;
+    anyhow::ensure!(
+        args.max_misroute > 0.0 && args.max_misroute < 1.0,
+        "--max-misroute is a share of dispatched tickets, between 0 and 1 (0.02 = 2%), not {}",
+        args.max_misroute
+    );
+    anyhow::ensure!(
+        args.folds != 1,
+        "--folds 1 cannot hold anything out: use 0 (no calibration) or at least 2"
+    );
+    anyhow::ensure!(args.level >= 1, "--level counts from 1 (the root categories)");
+    anyhow::ensure!(args.min_examples >= 1, "--min-examples must be at least 1");
+    // The router classifies against the shipped taxonomy: refuse labels it lacks before the
+    // long part, and stamp the version so another taxonomy refuses the model.
+    let taxonomy = hotline_classify::Taxonomy::shipped();
+    let (labelled, source, fallback) = match &args.data {
+        Some(data) => {
+            let file = std::fs::File::open(data)
+                .with_context(|| format!("opening {}", data.display()))?;
+            let also: Vec<&str> = args.also_text.iter().map(String::as_str).collect();
+            let labelled = hotline_classify::read_grouped(std::io::BufReader::new(file), &also)
+                .with_context(|| format!("reading {}", data.display()))?;
+            let mut labels: Vec<&str> =
+                labelled.examples.iter().map(|e| e.label.as_str()).collect();
+            labels.sort_unstable();
+            labels.dedup();
+            for label in labels {
+                taxonomy
+                    .resolve(label)
+                    .with_context(|| format!("{}: label {label:?}", data.display()))?;
+            }
+            (labelled, data.display().to_string(), Vec::new())
+        }
+        None => {
+            let (labelled, fallback) = history_examples(args, &taxonomy, &options).await?;
+            (labelled, "the store".to_owned(), fallback)
+        }
+    };
+    let (model, report) = if args.folds == 0 {
+        let model = hotline_classify::train_examples(&labelled.examples, &options)
+            .with_context(|| format!("training on {source}"))?;
+        (model, None)
+    } else {
+        let calibrate = CalibrateOptions {
+            folds: args.folds,
+            max_misroute: Some(args.max_misroute),
+            ..CalibrateOptions::default()
+        };
+        let (model, report) = hotline_classify::calibration::train_calibrated(
+            &labelled.examples,
+            &labelled.groups,
+            &options,
+            &calibrate,
+        )
+        .with_context(|| format!("training on {source} (--folds 0 trains without calibration)"))?;
+        (model, Some(report))
+    };
+    let model = model
+        .with_taxonomy_version(taxonomy.version())
+        .with_rules_fallback(fallback);
+    // Written beside the target and renamed over it: a router reading the live file never
+    // sees half a model.
+    let partial = args.out.with_extension("partial");
     model
-        .save(&args.out)
+        .save(&partial)
+        .and_then(|()| {
+            std::fs::rename(&partial, &args.out).map_err(|e| {
+                hotline_classify::ClassifyError::Io {
+                    context: format!("renaming {} to {}", partial.display(), args.out.display()),
+                    source: e,
+                }
+            })
+        })
         .with_context(|| format!("writing {}", args.out.display()))?;
     println!(
-        "trained on {} examples, {} labels, {} features -> {}",
+        "trained on {} examples, {} labels, {} features -> {} (version {})",
         model.trained_on(),
         model.labels().len(),
         model.feature_count(),
-        args.out.display()
+        args.out.display(),
+        model.version()
     );
+    if let Some(report) = report {
+        let c = &report.calibration;
+        println!(
+            "cross-validation ({} folds, {} examples): macro-F1 {:.4}; ECE {:.4} uncalibrated, {:.4} calibrated (softmax scale {:.2})",
+            c.folds, c.examples, report.macro_f1, report.before.ece, report.after.ece, c.scale
+        );
+        if let Some(selective) = &c.selective {
+            println!("dispatch: {} (out of fold)", selective.describe());
+        }
+    }
     Ok(())
+}
+
+/// The labelled history of the store: closed tickets' final categories at `--level`, the
+/// categories with too few examples (left to the rules), and, with `--live`, the shadow
+/// comparison that must pass before anything is written.
+async fn history_examples(
+    args: &TrainArgs,
+    taxonomy: &hotline_classify::Taxonomy,
+    options: &TrainOptions,
+) -> anyhow::Result<(hotline_classify::Labelled, Vec<String>)> {
+    use futures::{StreamExt, TryStreamExt};
+    use hotline_classify::history::{self, HistoryLabel};
+
+    let mut argv = vec!["--data-dir".to_owned(), args.data_dir.display().to_string()];
+    if let Some(url) = &args.database_url {
+        argv.extend(["--database-url".to_owned(), url.clone()]);
+    }
+    let serve = crate::config::ServeArgs::parse_from(argv)?;
+    let store = crate::server::open_store(&serve).await?;
+    let mut examples: Vec<(hotline_classify::Example, chrono::DateTime<chrono::Utc>)> = Vec::new();
+    let mut skipped: std::collections::BTreeMap<&'static str, usize> = Default::default();
+    let mut corrected = 0_usize;
+    let mut before_id = None;
+    loop {
+        let page = store
+            .search(&hotline_store::SearchQuery {
+                stage: Some(hotline_core::Stage::Closed),
+                before_id,
+                limit: 500,
+                ..Default::default()
+            })
+            .await?;
+        let Some(last) = page.last() else { break };
+        before_id = Some(last.id);
+        let logs: Vec<_> = futures::stream::iter(page.iter().map(|t| {
+            let store = store.clone();
+            let id = t.id;
+            async move { store.events(id).await }
+        }))
+        .buffered(16)
+        .try_collect()
+        .await?;
+        for (ticket, events) in page.iter().zip(logs) {
+            match history::label_of(&events) {
+                HistoryLabel::Label {
+                    category,
+                    corrected: by_hand,
+                } => {
+                    let Some(label) = history::at_level(taxonomy, &category, args.level) else {
+                        *skipped.entry("category not in the taxonomy").or_insert(0) += 1;
+                        continue;
+                    };
+                    corrected += usize::from(by_hand);
+                    examples.push((
+                        hotline_classify::Example {
+                            text: ticket.text.clone(),
+                            label: label.to_string(),
+                        },
+                        ticket.created_at,
+                    ));
+                }
+                HistoryLabel::Skip(reason) => *skipped.entry(reason.describe()).or_insert(0) += 1,
+            }
+        }
+    }
+    let skipped_text = skipped
+        .iter()
+        .map(|(why, n)| format!("{n} {why}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    println!(
+        "history: {} labelled closed tickets ({corrected} corrected by staff); skipped: {}",
+        examples.len(),
+        if skipped_text.is_empty() { "none" } else { &skipped_text }
+    );
+    let plain: Vec<hotline_classify::Example> = examples.iter().map(|(e, _)| e.clone()).collect();
+    let (counts, few) = history::too_few(&plain, args.min_examples);
+    let learnable = counts.len() - few.len();
+    let per_class = || {
+        counts
+            .iter()
+            .map(|(label, n)| format!("{label} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    anyhow::ensure!(
+        learnable >= 2,
+        "too few labelled tickets to train: {} categories have at least --min-examples {} (per category: {}); a model needs two",
+        learnable,
+        args.min_examples,
+        if counts.is_empty() { "none".to_owned() } else { per_class() }
+    );
+    if !few.is_empty() {
+        println!(
+            "too few to learn (under {}), the keyword rules answer for: {}",
+            args.min_examples,
+            few.iter()
+                .map(|l| format!("{l} ({})", counts[l]))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    examples.retain(|(e, _)| !few.contains(&e.label));
+
+    if let Some(live_path) = &args.live {
+        let live = Model::load(live_path)?;
+        let newest = examples.iter().map(|(_, at)| *at).max().expect("at least two labels");
+        let since = newest - chrono::Duration::weeks(i64::from(args.shadow_weeks));
+        let (recent, older): (Vec<_>, Vec<_>) = examples.iter().partition(|(_, at)| *at > since);
+        let older: Vec<hotline_classify::Example> = older.into_iter().map(|(e, _)| e.clone()).collect();
+        let recent: Vec<hotline_classify::Example> = recent.into_iter().map(|(e, _)| e.clone()).collect();
+        let (older_counts, _) = history::too_few(&older, 1);
+        anyhow::ensure!(
+            older_counts.len() >= 2 && !recent.is_empty(),
+            "the shadow comparison needs tickets from before and within the latest {} weeks: {} before, {} within; shorten --shadow-weeks or train without --live",
+            args.shadow_weeks,
+            older.len(),
+            recent.len()
+        );
+        let candidate = hotline_classify::train_examples(&older, options)?;
+        let shadow = history::shadow_compare(&candidate, &live, &recent, taxonomy, args.level)?;
+        println!(
+            "shadow: on the latest {} weeks ({} tickets), macro-F1 {:.4} new vs {:.4} live ({})",
+            args.shadow_weeks,
+            shadow.examples,
+            shadow.candidate_macro_f1,
+            shadow.live_macro_f1,
+            live.version()
+        );
+        anyhow::ensure!(
+            shadow.not_worse(),
+            "the new model is worse than the live one ({}) on the latest {} weeks: macro-F1 {:.4} < {:.4}; nothing written",
+            live.version(),
+            args.shadow_weeks,
+            shadow.candidate_macro_f1,
+            shadow.live_macro_f1
+        );
+    }
+    let labelled = hotline_classify::Labelled {
+        groups: (0..examples.len()).collect(),
+        examples: examples.into_iter().map(|(e, _)| e).collect(),
+    };
+    Ok((labelled, few))
 }
 
 pub fn eval(args: &EvalArgs) -> anyhow::Result<()> {
     let model = Model::load(&args.model)?;
-    let report = hotline_classify::evaluate_path(&model, &args.data)
+    // The router checks the model against its taxonomy on start: so does the evaluation.
+    Classifier::shipped().with_model(model.clone())?;
+    let examples = std::fs::File::open(&args.data)
+        .map_err(anyhow::Error::from)
+        .and_then(|f| Ok(hotline_classify::read_examples(std::io::BufReader::new(f))?))
         .with_context(|| format!("evaluating on {}", args.data.display()))?;
-    // The report's last line is `macro-F1: <value>`.
+    let report = hotline_classify::evaluate_examples(&model, &examples);
     println!("{report}");
+    let scored: Vec<Scored> = examples
+        .iter()
+        .map(|e| {
+            let (label, probability) = model.predict_top(&e.text);
+            Scored {
+                confidence: probability,
+                correct: label == e.label,
+            }
+        })
+        .collect();
+    let table = calibration::reliability(&scored, 10);
+    println!();
+    println!(
+        "reliability (top-category probability; model {}, {}):",
+        model.version(),
+        if model.calibration().is_some() {
+            "calibrated"
+        } else {
+            "not calibrated: train with --folds 5"
+        }
+    );
+    println!("  probability   messages  mean prob  share right");
+    for bin in table.bins.iter().filter(|b| b.count > 0) {
+        println!(
+            "  {:.1}-{:.1}    {:>9}  {:>9.3}  {:>11.3}",
+            bin.lower, bin.upper, bin.count, bin.confidence, bin.accuracy
+        );
+    }
+    println!("ECE: {:.4}", table.ece);
+    println!();
+    println!("precision by coverage (the most confident first):");
+    println!("  coverage  precision  lowest probability");
+    for point in calibration::coverage_curve(&scored) {
+        println!(
+            "  {:>8.1}%  {:>8.1}%  {:>18.3}",
+            point.coverage * 100.0,
+            point.precision * 100.0,
+            point.threshold
+        );
+    }
+    println!();
+    match model.threshold() {
+        Some(threshold) => {
+            let (coverage, precision) = calibration::selective_at(&scored, threshold);
+            println!(
+                "selective: threshold={threshold:.4} coverage={coverage:.4} precision={precision:.4}"
+            );
+        }
+        None => println!(
+            "selective: threshold=none (the model has no dispatch threshold: train with --max-misroute)"
+        ),
+    }
     Ok(())
 }
 
@@ -77,6 +355,8 @@ pub fn classify(args: &ClassifyArgs) -> anyhow::Result<()> {
             "category": top.map(|t| t.code.to_string()),
             "category_name": top.map(|t| t.path.clone()),
             "score": top.map(|t| t.score),
+            "threshold": c.threshold,
+            "model_version": classifier.model().map(Model::version),
             "categories": c.categories.iter().map(|t| json!({"code": t.code.to_string(), "name": t.path, "score": t.score})).collect::<Vec<_>>(),
             "drivers": c.drivers.iter().map(|d| d.feature.clone()).collect::<Vec<_>>(),
             "source": format!("{:?}", c.source).to_lowercase(),

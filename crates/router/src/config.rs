@@ -228,8 +228,36 @@ pub struct MigrateArgs {
 #[derive(Debug, Clone, Args)]
 pub struct TrainArgs {
     /// CSV with a header and columns `text,label` (other columns ignored).
+    #[arg(long, required_unless_present = "from_store", conflicts_with = "from_store")]
+    pub data: Option<PathBuf>,
+    /// Train on the tickets the centre has handled instead of a CSV: each closed ticket's final
+    /// category (a person's correction counts; a category a station returned for 职能不符 and
+    /// that was never corrected does not). Reads the store of `--data-dir` / `--database-url`.
     #[arg(long)]
-    pub data: PathBuf,
+    pub from_store: bool,
+    /// The embedded default's data directory (with `--from-store`, when no database URL is set).
+    #[arg(long, env = "HOTLINE_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// `postgres://...` or `sqlite:...`, as for `serve` (with `--from-store`).
+    #[arg(long, env = "HOTLINE_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// With `--from-store`: a category needs this many handled tickets to be learned; the
+    /// keyword rules answer for categories with fewer.
+    #[arg(long, default_value_t = 20)]
+    pub min_examples: usize,
+    /// With `--from-store`: the taxonomy level the model learns (1 = the root categories, as
+    /// the shipped training set; 2 = their children).
+    #[arg(long, default_value_t = 1)]
+    pub level: usize,
+    /// With `--from-store`: the live model. The new one is first trained without the latest
+    /// `--shadow-weeks` of tickets and compared with this one on them; it is written only when
+    /// it is not worse (write it over the live file to put it live).
+    #[arg(long)]
+    pub live: Option<PathBuf>,
+    /// With `--from-store --live`: how many weeks of the newest tickets the shadow comparison
+    /// holds out.
+    #[arg(long, default_value_t = 4)]
+    pub shadow_weeks: u32,
     /// Where to write the model.
     #[arg(long)]
     pub out: PathBuf,
@@ -241,6 +269,15 @@ pub struct TrainArgs {
     /// bodies alike.
     #[arg(long = "also-text", value_name = "COLUMN")]
     pub also_text: Vec<String>,
+    /// The share of automatically dispatched tickets the centre accepts to be misrouted. The
+    /// model stores the probability threshold that kept misroutes at or under it on held-out
+    /// folds; below it the router sends the ticket to triage with its top suggestions.
+    #[arg(long, default_value_t = 0.05)]
+    pub max_misroute: f64,
+    /// Cross-validation folds for calibration (0: no calibration and no threshold, the model's
+    /// margin decides as before; training is then `folds + 1` times quicker).
+    #[arg(long, default_value_t = 5)]
+    pub folds: usize,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -62,6 +62,8 @@
 //! - `hotline_working_set_repairs_pending`: tickets waiting for a working-set repair
 //! - `hotline_timer_lag_seconds`: how late the oldest timer of the last fired batch was
 //! - `hotline_schema_version`, `hotline_calendar_provisional_years`
+//! - `hotline_classifier_model_info{version}` (1 for the model in use) and
+//!   `hotline_classifier_dispatch_threshold` (its calibrated dispatch threshold, if any)
 //! - `hotline_store_submit_batch_size` (summary): PostgreSQL group-commit batch sizes
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -167,6 +167,14 @@ pub fn load_routing(args: &ServeArgs, directory: &Arc<Directory>) -> anyhow::Res
     };
     let engine = RoutingEngine::new(classifier, resolver, catalogue, directory.clone(), settings)?;
     tracing::info!(versions = engine.versions(), "routing engine ready");
+    if let Some(model) = engine.classifier().model() {
+        // Which model decides, on every replica: dashboards compare replicas and releases.
+        metrics::gauge!("hotline_classifier_model_info", "version" => model.version().to_owned())
+            .set(1.0);
+        if let Some(threshold) = model.threshold() {
+            metrics::gauge!("hotline_classifier_dispatch_threshold").set(f64::from(threshold));
+        }
+    }
     let duplicates = DuplicateSettings {
         window: Duration::from_secs(u64::from(args.duplicate_window_hours) * 3600),
         min_similarity: args.duplicate_min_similarity,

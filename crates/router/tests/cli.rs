@@ -164,16 +164,61 @@ fn train_then_eval_ends_with_the_macro_f1_line() {
         String::from_utf8_lossy(&evaluated.stderr)
     );
     let stdout = String::from_utf8(evaluated.stdout).unwrap();
-    let last = stdout.lines().rev().find(|l| !l.trim().is_empty()).unwrap();
-    let f1: f64 = last
-        .strip_prefix("macro-F1: ")
-        .expect(last)
-        .trim()
-        .parse()
-        .unwrap();
+    let line = |prefix: &str| {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("no `{prefix}` line in:\n{stdout}"))
+            .trim()
+            .to_owned()
+    };
+    let f1: f64 = line("macro-F1: ").parse().unwrap();
     assert!(
         f1 > 0.5,
         "a model trained on 960 messages should beat chance clearly: {f1}"
+    );
+    // Calibrated on 5 folds by default: the evaluation reports ECE and, last, the dispatch
+    // threshold's coverage and precision on these messages.
+    let ece: f64 = line("ECE: ").parse().unwrap();
+    assert!((0.0..0.5).contains(&ece), "{ece}");
+    let last = stdout.lines().rev().find(|l| !l.trim().is_empty()).unwrap();
+    let fields: std::collections::HashMap<&str, f64> = last
+        .strip_prefix("selective: ")
+        .expect(last)
+        .split_whitespace()
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap();
+            (k, v.parse().unwrap())
+        })
+        .collect();
+    assert!(
+        fields["threshold"] > 0.0 && fields["threshold"] <= 1.01,
+        "{last}"
+    );
+    assert!(
+        (0.0..=1.0).contains(&fields["coverage"]) && (0.0..=1.0).contains(&fields["precision"]),
+        "{last}"
+    );
+    assert!(stdout.contains("precision by coverage"), "{stdout}");
+    // The trainer said what it chose, out of fold.
+    let trained_text = String::from_utf8_lossy(&trained.stdout);
+    assert!(
+        trained_text.contains("dispatch: threshold") || trained_text.contains("every ticket goes to triage"),
+        "{trained_text}"
+    );
+    assert!(trained_text.contains("ECE"), "{trained_text}");
+
+    // A bad accepted misroute rate is refused before any training.
+    let bad = hotline()
+        .args(["train", "--data", train_path.to_str().unwrap()])
+        .args(["--out", model.to_str().unwrap(), "--max-misroute", "2"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("--max-misroute"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
     );
 
     // A model file that is not one is refused with the path named.

@@ -156,6 +156,9 @@ struct Categorised {
     source: &'static str,
     /// Why the top category is not trusted, if it is not.
     unsure: Option<(TriageReason, String)>,
+    /// The model's probability against its dispatch threshold, in words (see
+    /// [`Explanation::confidence`]).
+    confidence: String,
 }
 
 /// The territory found for a request.
@@ -193,11 +196,13 @@ impl RoutingEngine {
                 "the territory resolver was built from another directory than the engine's",
             ));
         }
+        // The model's version names the exact file; the sizes help a reader without it.
         let model = classifier.model().map_or_else(
             || "none".to_owned(),
             |m| {
                 format!(
-                    "{}labels/{}features/{}examples",
+                    "{}({}labels/{}features/{}examples)",
+                    m.version(),
                     m.labels().len(),
                     m.feature_count(),
                     m.trained_on()
@@ -276,6 +281,7 @@ impl RoutingEngine {
             drivers,
             source,
             unsure,
+            confidence,
         } = self.category(request, &classification, &mut fallbacks);
         let sure = unsure.is_none();
         let nature = request.nature.or(classification.nature);
@@ -373,6 +379,7 @@ impl RoutingEngine {
             categories,
             drivers,
             category_source: source.to_owned(),
+            confidence,
             nature,
             nature_cues: if request.nature.is_some() {
                 Vec::new()
@@ -419,6 +426,7 @@ impl RoutingEngine {
                     drivers: Vec::new(),
                     source: "operator",
                     unsure: None,
+                    confidence: String::new(),
                 };
             }
             fallbacks.push(format!(
@@ -444,6 +452,27 @@ impl RoutingEngine {
             CategorySource::Rules => "rules",
             CategorySource::None => "none",
         };
+        // A calibrated model's threshold, said beside the probability it was compared with.
+        let confidence = match (
+            classification.threshold,
+            categories.first(),
+            self.classifier.model(),
+        ) {
+            (Some(threshold), Some(top), Some(model)) if source == "model" => {
+                let rule = model
+                    .calibration()
+                    .and_then(|c| c.selective)
+                    .map(|s| s.describe())
+                    .unwrap_or_else(|| format!("threshold {threshold:.2}"));
+                format!(
+                    "probability {:.2} {} {rule} (model {})",
+                    top.score,
+                    if top.score >= threshold { ">=" } else { "<" },
+                    model.version()
+                )
+            }
+            _ => String::new(),
+        };
         let (reason, problem) = match (classification.status, categories.first()) {
             (Status::Classified, Some(top)) if top.score >= self.settings.min_category_score => {
                 return Categorised {
@@ -451,6 +480,7 @@ impl RoutingEngine {
                     drivers,
                     source,
                     unsure: None,
+                    confidence,
                 };
             }
             (Status::Classified, Some(top)) => (
@@ -467,6 +497,10 @@ impl RoutingEngine {
                 TriageReason::NotChinese,
                 "the message has no Chinese text".to_owned(),
             ),
+            (Status::LowConfidence, Some(top)) if classification.threshold.is_some() => (
+                TriageReason::LowCategoryScore,
+                format!("top category {} {}: {confidence}", top.code, top.name),
+            ),
             (Status::LowConfidence, _) => (
                 TriageReason::LowCategoryScore,
                 "the model claims no category for the message".to_owned(),
@@ -482,6 +516,7 @@ impl RoutingEngine {
             drivers,
             source,
             unsure: Some((reason, problem)),
+            confidence,
         }
     }
 

@@ -562,3 +562,89 @@ fn the_default_duplicate_threshold_holds_on_civic_messages() {
     assert!(recall >= 0.7, "recall {recall}");
     assert!(precision >= 0.85, "precision {precision}");
 }
+
+/// An engine whose model is calibrated with `threshold` as its dispatch threshold.
+fn calibrated_engine(threshold: f32) -> RoutingEngine {
+    use hotline_classify::calibration::{Calibration, Selective};
+    use hotline_classify::{train_examples, Example, TrainOptions};
+    let rows = [
+        ("小区路灯不亮了，晚上出行不便", "城乡建设"),
+        ("窨井盖丢失，存在安全隐患", "城乡建设"),
+        ("道路破损坑洼，车辆难行", "城乡建设"),
+        ("公司拖欠工资三个月", "劳动和社会保障"),
+        ("社保卡办理需要什么材料", "劳动和社会保障"),
+        ("单位不给缴纳养老保险", "劳动和社会保障"),
+    ];
+    let examples: Vec<Example> = rows
+        .iter()
+        .map(|(text, label)| Example {
+            text: (*text).into(),
+            label: (*label).into(),
+        })
+        .collect();
+    let options = TrainOptions {
+        min_df: 1,
+        ..TrainOptions::default()
+    };
+    let model = train_examples(&examples, &options)
+        .unwrap()
+        .with_calibration(Calibration {
+            scale: 2.0,
+            folds: 5,
+            examples: 6,
+            ece: 0.01,
+            selective: Some(Selective {
+                max_misroute: 0.02,
+                threshold,
+                coverage: 0.8,
+                precision: 0.98,
+            }),
+        });
+    let directory = Arc::new(Directory::suzhou());
+    RoutingEngine::new(
+        Classifier::shipped().with_model(model).unwrap(),
+        Resolver::new(directory.clone()),
+        Catalogue::shipped(),
+        directory,
+        Settings::default(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_calibrated_model_dispatches_at_its_threshold_and_says_so() {
+    let text = "沧浪亭社区的路灯坏了";
+    let sure = calibrated_engine(0.5).route(&RouteRequest::text(text));
+    let e = &sure.explanation;
+    assert!(!e.triage, "{e:#?}");
+    assert!(
+        e.confidence.starts_with("probability ")
+            && e.confidence.contains(">= threshold 0.50 for at most 2.0% misrouted"),
+        "{}",
+        e.confidence
+    );
+    // The model's version names the exact file, in the explanation and the confidence line.
+    let version = calibrated_engine(0.5)
+        .classifier()
+        .model()
+        .unwrap()
+        .version()
+        .to_owned();
+    assert!(e.versions.contains(&format!("model={version}")), "{}", e.versions);
+    assert!(e.confidence.contains(&version));
+
+    // The same text under a threshold it does not reach: triage, the top suggestions kept,
+    // the probability and the threshold in the reason.
+    let unsure = calibrated_engine(0.999).route(&RouteRequest::text(text));
+    let e = &unsure.explanation;
+    assert!(e.triage);
+    assert_eq!(unsure.triage_reasons, [TriageReason::LowCategoryScore]);
+    assert_eq!(e.categories.len(), 2, "{:?}", e.categories);
+    assert!(
+        e.fallbacks[0].contains("< threshold 1.00")
+            || e.fallbacks[0].contains("< threshold 0.999"),
+        "{:?}",
+        e.fallbacks
+    );
+    assert!(e.confidence.starts_with("probability "), "{}", e.confidence);
+}

@@ -11,7 +11,7 @@ async fn main() -> anyhow::Result<()> {
             hotline_router::init_tracing(args.log_format);
             hotline_router::server::run(*args).await
         }
-        Command::Train(args) => hotline_router::cli::train(&args),
+        Command::Train(args) => hotline_router::cli::train(&args).await,
         Command::Eval(args) => hotline_router::cli::eval(&args),
         Command::Classify(args) => hotline_router::cli::classify(&args),
         Command::Resolve(args) => hotline_router::cli::resolve(&args),

@@ -416,5 +416,6 @@ pub fn route_out(e: &hotline_core::route::Explanation) -> pb::RouteExplanation {
             .unwrap_or_default(),
         triage: e.triage,
         versions: e.versions.clone(),
+        confidence: e.confidence.clone(),
     }
 }
