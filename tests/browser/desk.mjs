@@ -290,6 +290,19 @@ try {
   await Promise.all([boss.page.waitForNavigation(), boss.page.click("button:has-text('派单 Dispatch')")]);
   check((await stageOf(boss.page)).includes("待签收"), "triage dispatches with one click");
 
+  // -- an unsure category: the top suggestions are one-click choices that re-route the ticket
+  await takeCall(op.page, "楼上漏水物业不管，公司还拖欠工资，路灯也坏了", "姑苏区双塔街道沧浪亭社区");
+  const torn = await submitCall(op.page);
+  await boss.page.goto(`${base}/desk/tickets/${torn}`);
+  const choices = await boss.page.$$eval("#suggestions button[data-category]", (bs) => bs.map((b) => b.dataset.category));
+  check(choices.length === 3 && choices[0] === "LS.GZFL", `an unsure category offers its top three as one-click choices (${choices})`);
+  await shot(boss.page, "supervisor-suggestions");
+  await Promise.all([boss.page.waitForNavigation(), boss.page.click('#suggestions button[data-category="LS.GZFL"]')]);
+  const routeText = await boss.page.textContent("#route");
+  check((await stageOf(boss.page)).includes("待签收") && routeText.includes("LS.GZFL") && !routeText.includes("待派单 triage"),
+    "one click on a suggestion re-categorises and dispatches");
+  await boss.page.goto(`${base}/desk/tickets/${unsure}`);
+
   // -- a co-handler: the supervisor adds the street office, which reports back
   await boss.page.fill("#cohandler-station", "320508021-office");
   await Promise.all([boss.page.waitForNavigation(), boss.page.click("#add-cohandler-form button")]);

@@ -126,9 +126,7 @@ fn model_file(path: &std::path::Path, rows: &[(&str, &str)]) {
         .unwrap();
 }
 
-pub async fn the_model_learns_from_handled_tickets_with_corrections_and_disputes(
-    backend: Backend,
-) {
+pub async fn the_model_learns_from_handled_tickets_with_corrections_and_disputes(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     for n in 0..4 {
         closed(&app, &format!("小区路灯坏了不亮第{n}盏"), "CJ").await;
@@ -206,7 +204,12 @@ pub async fn the_model_learns_from_handled_tickets_with_corrections_and_disputes
     // The router takes it: labels, fallback and taxonomy version match the shipped taxonomy.
     let classifier = hotline_router::cli::classifier(Some(&out), 3).unwrap();
     assert_eq!(
-        classifier.classify("公司拖欠工资").top().unwrap().code.as_str(),
+        classifier
+            .classify("公司拖欠工资")
+            .top()
+            .unwrap()
+            .code
+            .as_str(),
         "LS"
     );
 

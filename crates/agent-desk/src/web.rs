@@ -1431,6 +1431,18 @@ fn override_note(ticket: &pb::Ticket) -> Option<String> {
         .cloned()
 }
 
+/// The router sent the ticket to triage because it was unsure of the category (not for its
+/// territory or an emergency) and it has suggestions to offer.
+fn unsure_category(route: &pb::RouteExplanation) -> bool {
+    route.triage
+        && route.category_source != "operator"
+        && !route.categories.is_empty()
+        && route
+            .fallbacks
+            .iter()
+            .any(|f| f.starts_with("low_category_score:"))
+}
+
 /// Why the ticket is where it is: the router's explanation, with what people overrode.
 fn route_section(ticket: &pb::Ticket) -> Markup {
     let by_hand = override_note(ticket);
@@ -1781,9 +1793,9 @@ fn actions(session: &DeskSession, ticket: &pb::Ticket, sub_stations: &[pb::Stati
         }
         @if centre && (stage == pb::Stage::Accepted || stage == pb::Stage::PendingDispatch) {
             h2 { "派单 Dispatch" }
-            // The model was not sure enough to dispatch alone: its top suggestions, one click
-            // each (the router re-routes on the chosen category).
-            @if let Some(route) = ticket.route.as_ref().filter(|r| r.triage && r.category_source == "model" && !r.categories.is_empty()) {
+            // The classifier was not sure enough to dispatch alone: its top suggestions, one
+            // click each (the router re-routes on the chosen category).
+            @if let Some(route) = ticket.route.as_ref().filter(|r| unsure_category(r)) {
                 div #suggestions {
                     p { "建议类别（点击即按该类别重新派单） Suggested categories: one click re-routes" }
                     @for c in route.categories.iter().take(3) {

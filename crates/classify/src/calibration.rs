@@ -131,7 +131,10 @@ pub fn softmax_into(margins: &[f32], scale: f32, out: &mut Vec<f32>) {
 fn nll(oof: &[(Vec<f32>, usize)], scale: f64) -> f64 {
     let mut sum = 0.0;
     for (margins, gold) in oof {
-        let max = margins.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(f64::from(v))) * scale;
+        let max = margins
+            .iter()
+            .fold(f64::NEG_INFINITY, |m, &v| m.max(f64::from(v)))
+            * scale;
         let log_total = margins
             .iter()
             .map(|&m| (f64::from(m) * scale - max).exp())
@@ -290,7 +293,7 @@ pub fn coverage_curve(scored: &[Scored]) -> Vec<CurvePoint> {
     }
     (1..=10)
         .map(|tenth| {
-            let take = ((sorted.len() * tenth + 9) / 10).clamp(1, sorted.len());
+            let take = (sorted.len() * tenth).div_ceil(10).clamp(1, sorted.len());
             let right = sorted[..take].iter().filter(|s| s.correct).count();
             CurvePoint {
                 coverage: take as f64 / sorted.len() as f64,
@@ -383,11 +386,8 @@ pub fn train_calibrated(
             .collect();
         let fold_model = model::train_examples(&training, options)?;
         // A label the fold never saw cannot be predicted: its margin is the lowest possible.
-        let to_global: Vec<Option<usize>> = fold_model
-            .labels()
-            .iter()
-            .map(|l| label_index(l))
-            .collect();
+        let to_global: Vec<Option<usize>> =
+            fold_model.labels().iter().map(|l| label_index(l)).collect();
         let margins: Vec<Vec<f32>> = model::parallel_map(&held, threads, |e| {
             let prediction = fold_model.predict(&e.text, 0);
             let mut margins = vec![f32::MIN / 4.0; labels.len()];
@@ -542,7 +542,11 @@ mod tests {
         assert_eq!(table.bins[9].count, 2);
         assert!((table.bins[9].accuracy - 0.5).abs() < 1e-9);
         assert_eq!(table.bins[6].count, 2);
-        assert!((table.ece - (0.5 * 0.45 + 0.5 * 0.35)).abs() < 1e-6, "{}", table.ece);
+        assert!(
+            (table.ece - (0.5 * 0.45 + 0.5 * 0.35)).abs() < 1e-6,
+            "{}",
+            table.ece
+        );
         assert!(table.bins[0].count == 0 && table.bins[0].accuracy == 0.0);
     }
 

@@ -220,15 +220,15 @@ mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
     use hotline_core::lifecycle::Actor;
-    use hotline_core::NewTicket;
     use hotline_core::route::{Explanation, ScoredCategory};
+    use hotline_core::NewTicket;
     use hotline_core::{StationId, TicketId};
 
     fn person(role: Role) -> Actor {
         Actor {
             role,
             staff: Some(hotline_core::StaffId::parse("staff", "s1").unwrap()),
-            station: matches!(role, Role::Station).then(|| station()),
+            station: matches!(role, Role::Station).then(station),
         }
     }
 
@@ -274,8 +274,8 @@ mod tests {
         let (mut ticket, first) = lifecycle::open(TicketId::new(), new, person(Role::Operator), at);
         let mut events = vec![first];
         for (actor, action) in actions {
-            let (next, event) = lifecycle::apply(&ticket, &actor, action, at)
-                .unwrap_or_else(|e| panic!("{e}"));
+            let (next, event) =
+                lifecycle::apply(&ticket, &actor, action, at).unwrap_or_else(|e| panic!("{e}"));
             ticket = next;
             events.push(event);
         }
@@ -336,7 +336,10 @@ mod tests {
 
     #[test]
     fn a_sure_route_closed_without_dispute_is_a_label() {
-        let mut actions = vec![(Actor::system(), route("CJ", false)), dispatch(Role::System)];
+        let mut actions = vec![
+            (Actor::system(), route("CJ", false)),
+            dispatch(Role::System),
+        ];
         actions.extend(through_to_close());
         assert_eq!(
             label_of(&log(actions)),
@@ -413,7 +416,10 @@ mod tests {
             HistoryLabel::Label { .. }
         ));
         let open = unsure();
-        assert_eq!(label_of(&log(open)), HistoryLabel::Skip(SkipReason::NotClosed));
+        assert_eq!(
+            label_of(&log(open)),
+            HistoryLabel::Skip(SkipReason::NotClosed)
+        );
         assert_eq!(label_of(&[]), HistoryLabel::Skip(SkipReason::Unreadable));
     }
 

@@ -33,6 +33,7 @@ pub mod segment;
 pub mod split;
 pub mod taxonomy;
 
+pub use calibration::{CalibrateOptions, Calibration, CalibrationReport, Selective};
 pub use classifier::{
     CategoryScore, CategorySource, Classification, Classifier, Status, UnclassifiedReason,
     DEFAULT_TOP_K,
@@ -40,10 +41,9 @@ pub use classifier::{
 pub use error::ClassifyError;
 pub use eval::{evaluate, evaluate_examples, evaluate_path, ClassMetrics, EvalReport};
 pub use features::{FeatureConfig, MAX_CHARS};
-pub use calibration::{CalibrateOptions, Calibration, CalibrationReport, Selective};
 pub use model::{
-    read_examples, read_examples_with, read_grouped, Labelled, train, train_examples, train_path, Driver, Example, Model,
-    Prediction, TrainOptions,
+    read_examples, read_examples_with, read_grouped, train, train_examples, train_path, Driver,
+    Example, Labelled, Model, Prediction, TrainOptions,
 };
 pub use rules::{EmergencyFlag, RuleHits, Rules};
 pub use segment::Segmenter;

@@ -632,11 +632,7 @@ impl Model {
             let best = argmax(&scratch.scores);
             let scale = self.scale();
             let top = scratch.scores[best] * scale;
-            let total: f32 = scratch
-                .scores
-                .iter()
-                .map(|m| (m * scale - top).exp())
-                .sum();
+            let total: f32 = scratch.scores.iter().map(|m| (m * scale - top).exp()).sum();
             (best, 1.0 / total)
         });
         (&self.header.labels[best], probability)

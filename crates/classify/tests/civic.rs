@@ -222,8 +222,14 @@ fn calibrated_probabilities_are_reliable_and_the_threshold_holds_on_held_out_mes
         calibrated.ece, uncalibrated.ece, selective.threshold
     );
     assert!(calibrated.ece < 0.05, "{calibrated:?}");
-    assert!(calibrated.ece < uncalibrated.ece, "{calibrated:?} {uncalibrated:?}");
-    assert!(precision >= 0.96, "precision {precision} at coverage {coverage}");
+    assert!(
+        calibrated.ece < uncalibrated.ece,
+        "{calibrated:?} {uncalibrated:?}"
+    );
+    assert!(
+        precision >= 0.96,
+        "precision {precision} at coverage {coverage}"
+    );
     assert!(coverage >= 0.6, "coverage {coverage}");
 
     // The threshold and the version survive the file format.

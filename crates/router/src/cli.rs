@@ -42,15 +42,18 @@ pub async fn train(args: &TrainArgs) -> anyhow::Result<()> {
         args.folds != 1,
         "--folds 1 cannot hold anything out: use 0 (no calibration) or at least 2"
     );
-    anyhow::ensure!(args.level >= 1, "--level counts from 1 (the root categories)");
+    anyhow::ensure!(
+        args.level >= 1,
+        "--level counts from 1 (the root categories)"
+    );
     anyhow::ensure!(args.min_examples >= 1, "--min-examples must be at least 1");
     // The router classifies against the shipped taxonomy: refuse labels it lacks before the
     // long part, and stamp the version so another taxonomy refuses the model.
     let taxonomy = hotline_classify::Taxonomy::shipped();
     let (labelled, source, fallback) = match &args.data {
         Some(data) => {
-            let file = std::fs::File::open(data)
-                .with_context(|| format!("opening {}", data.display()))?;
+            let file =
+                std::fs::File::open(data).with_context(|| format!("opening {}", data.display()))?;
             let also: Vec<&str> = args.also_text.iter().map(String::as_str).collect();
             let labelled = hotline_classify::read_grouped(std::io::BufReader::new(file), &also)
                 .with_context(|| format!("reading {}", data.display()))?;
@@ -98,11 +101,9 @@ pub async fn train(args: &TrainArgs) -> anyhow::Result<()> {
     model
         .save(&partial)
         .and_then(|()| {
-            std::fs::rename(&partial, &args.out).map_err(|e| {
-                hotline_classify::ClassifyError::Io {
-                    context: format!("renaming {} to {}", partial.display(), args.out.display()),
-                    source: e,
-                }
+            std::fs::rename(&partial, &args.out).map_err(|e| hotline_classify::ClassifyError::Io {
+                context: format!("renaming {} to {}", partial.display(), args.out.display()),
+                source: e,
             })
         })
         .with_context(|| format!("writing {}", args.out.display()))?;
@@ -198,7 +199,11 @@ async fn history_examples(
     println!(
         "history: {} labelled closed tickets ({corrected} corrected by staff); skipped: {}",
         examples.len(),
-        if skipped_text.is_empty() { "none" } else { &skipped_text }
+        if skipped_text.is_empty() {
+            "none"
+        } else {
+            &skipped_text
+        }
     );
     let plain: Vec<hotline_classify::Example> = examples.iter().map(|(e, _)| e.clone()).collect();
     let (counts, few) = history::too_few(&plain, args.min_examples);
@@ -231,11 +236,17 @@ async fn history_examples(
 
     if let Some(live_path) = &args.live {
         let live = Model::load(live_path)?;
-        let newest = examples.iter().map(|(_, at)| *at).max().expect("at least two labels");
+        let newest = examples
+            .iter()
+            .map(|(_, at)| *at)
+            .max()
+            .expect("at least two labels");
         let since = newest - chrono::Duration::weeks(i64::from(args.shadow_weeks));
         let (recent, older): (Vec<_>, Vec<_>) = examples.iter().partition(|(_, at)| *at > since);
-        let older: Vec<hotline_classify::Example> = older.into_iter().map(|(e, _)| e.clone()).collect();
-        let recent: Vec<hotline_classify::Example> = recent.into_iter().map(|(e, _)| e.clone()).collect();
+        let older: Vec<hotline_classify::Example> =
+            older.into_iter().map(|(e, _)| e.clone()).collect();
+        let recent: Vec<hotline_classify::Example> =
+            recent.into_iter().map(|(e, _)| e.clone()).collect();
         let (older_counts, _) = history::too_few(&older, 1);
         anyhow::ensure!(
             older_counts.len() >= 2 && !recent.is_empty(),

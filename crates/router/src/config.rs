@@ -228,7 +228,11 @@ pub struct MigrateArgs {
 #[derive(Debug, Clone, Args)]
 pub struct TrainArgs {
     /// CSV with a header and columns `text,label` (other columns ignored).
-    #[arg(long, required_unless_present = "from_store", conflicts_with = "from_store")]
+    #[arg(
+        long,
+        required_unless_present = "from_store",
+        conflicts_with = "from_store"
+    )]
     pub data: Option<PathBuf>,
     /// Train on the tickets the centre has handled instead of a CSV: each closed ticket's final
     /// category (a person's correction counts; a category a station returned for 职能不符 and

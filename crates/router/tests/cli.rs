@@ -203,7 +203,8 @@ fn train_then_eval_ends_with_the_macro_f1_line() {
     // The trainer said what it chose, out of fold.
     let trained_text = String::from_utf8_lossy(&trained.stdout);
     assert!(
-        trained_text.contains("dispatch: threshold") || trained_text.contains("every ticket goes to triage"),
+        trained_text.contains("dispatch: threshold")
+            || trained_text.contains("every ticket goes to triage"),
         "{trained_text}"
     );
     assert!(trained_text.contains("ECE"), "{trained_text}");

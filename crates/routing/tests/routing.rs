@@ -619,7 +619,8 @@ fn a_calibrated_model_dispatches_at_its_threshold_and_says_so() {
     assert!(!e.triage, "{e:#?}");
     assert!(
         e.confidence.starts_with("probability ")
-            && e.confidence.contains(">= threshold 0.50 for at most 2.0% misrouted"),
+            && e.confidence
+                .contains(">= threshold 0.50 for at most 2.0% misrouted"),
         "{}",
         e.confidence
     );
@@ -630,7 +631,11 @@ fn a_calibrated_model_dispatches_at_its_threshold_and_says_so() {
         .unwrap()
         .version()
         .to_owned();
-    assert!(e.versions.contains(&format!("model={version}")), "{}", e.versions);
+    assert!(
+        e.versions.contains(&format!("model={version}")),
+        "{}",
+        e.versions
+    );
     assert!(e.confidence.contains(&version));
 
     // The same text under a threshold it does not reach: triage, the top suggestions kept,
@@ -641,8 +646,7 @@ fn a_calibrated_model_dispatches_at_its_threshold_and_says_so() {
     assert_eq!(unsure.triage_reasons, [TriageReason::LowCategoryScore]);
     assert_eq!(e.categories.len(), 2, "{:?}", e.categories);
     assert!(
-        e.fallbacks[0].contains("< threshold 1.00")
-            || e.fallbacks[0].contains("< threshold 0.999"),
+        e.fallbacks[0].contains("< threshold 1.00") || e.fallbacks[0].contains("< threshold 0.999"),
         "{:?}",
         e.fallbacks
     );
