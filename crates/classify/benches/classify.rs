@@ -45,6 +45,20 @@ fn bench(c: &mut Criterion) {
     let (train, bodies) = civic();
     let model = train_examples(&train, &TrainOptions::default()).unwrap();
     let classifier = Classifier::shipped().with_model(model).unwrap();
+    // The shipped `hotline train` path: calibrated on 5 folds, with a dispatch threshold.
+    // Each body is followed by its title: one call, one group.
+    let groups: Vec<usize> = (0..train.len()).map(|i| i / 2).collect();
+    let (calibrated, _) = hotline_classify::calibration::train_calibrated(
+        &train,
+        &groups,
+        &TrainOptions::default(),
+        &hotline_classify::CalibrateOptions {
+            max_misroute: Some(0.02),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let calibrated = Classifier::shipped().with_model(calibrated).unwrap();
     let cold = Classifier::shipped();
     let mut group = c.benchmark_group("classify");
     group.throughput(Throughput::Elements(bodies.len() as u64));
@@ -53,6 +67,13 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             for text in &bodies {
                 black_box(classifier.classify(black_box(text)));
+            }
+        })
+    });
+    group.bench_function("bodies_calibrated_model", |b| {
+        b.iter(|| {
+            for text in &bodies {
+                black_box(calibrated.classify(black_box(text)));
             }
         })
     });

@@ -21,7 +21,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::ClassifyError;
-use crate::model::{self, Example, Model, TrainOptions};
+use crate::model::{self, argmax, Example, Model, TrainOptions};
 use crate::split;
 
 /// The softmax scale of a model trained without calibration: a margin lead of 1.0 between the
@@ -481,16 +481,6 @@ fn fold_of_examples(
         .zip(fold_of_rep.iter().copied())
         .collect();
     Ok(groups.iter().map(|g| fold_of_group[g]).collect())
-}
-
-fn argmax(values: &[f32]) -> usize {
-    let mut best = 0;
-    for (i, v) in values.iter().enumerate() {
-        if *v > values[best] {
-            best = i;
-        }
-    }
-    best
 }
 
 #[cfg(test)]

@@ -1130,7 +1130,8 @@ impl FeatureTable {
     }
 }
 
-fn argmax(values: &[f32]) -> usize {
+/// The index of the largest value (the first of equals).
+pub(crate) fn argmax(values: &[f32]) -> usize {
     let mut best = 0;
     for (i, v) in values.iter().enumerate() {
         if *v > values[best] {
