@@ -607,11 +607,24 @@ async fn sizes(app: &TestApp, tickets: &StageTickets) {
         Code::InvalidArgument,
         &["public_reply"],
     );
-    // Exactly at the message limit is still RESOURCE_EXHAUSTED only when over it.
-    let mut just_over = submit_request("x", None);
-    let overhead = just_over.encoded_len();
-    just_over.text = "a".repeat(MAX_REQUEST_BYTES + 1 - overhead);
-    assert!(just_over.encoded_len() > MAX_REQUEST_BYTES);
+    // The message limit's edge: a request of exactly MAX_REQUEST_BYTES is decoded (and its
+    // text refused by name); one byte more is not decoded at all.
+    let mut at_limit = submit_request("", None);
+    // Close to it at once (the text's key and length take a few bytes), then byte by byte.
+    at_limit.text = "a".repeat(MAX_REQUEST_BYTES - at_limit.encoded_len() - 8);
+    while at_limit.encoded_len() < MAX_REQUEST_BYTES {
+        at_limit.text.push('a');
+    }
+    assert_eq!(at_limit.encoded_len(), MAX_REQUEST_BYTES);
+    refused(
+        "exactly the message limit",
+        intake.submit_ticket(at_limit.clone()).await,
+        Code::InvalidArgument,
+        &["text"],
+    );
+    let mut just_over = at_limit;
+    just_over.text.push('a');
+    assert_eq!(just_over.encoded_len(), MAX_REQUEST_BYTES + 1);
     refused(
         "one byte over the message limit",
         intake.submit_ticket(just_over).await,
@@ -1470,28 +1483,27 @@ async fn illegal_transitions(app: &TestApp, tickets: &StageTickets) {
                     || ticket.co_handlers.iter().any(|c| &c.station == s)
             });
             // Legal here: a change, not part of the corpus; the ticket stays in its stage.
-            if verdict.is_ok() {
+            let Err(refusal) = verdict else {
                 continue;
-            }
+            };
             let answer = raw(
                 app.authed(&who).await,
                 &format!("/hotline.v1.{}", rpc.path()),
                 rpc.request(id, other),
             )
             .await;
-            match verdict {
-                Ok(_) => unreachable!("skipped above"),
+            match refusal {
                 // A claim names the queue: the ticket is not on the caller's.
-                Err(_) if !involved && rpc == Rpc::ClaimTicket => {
+                _ if !involved && rpc == Rpc::ClaimTicket => {
                     refused(&case, answer, Code::PermissionDenied, &["queue"])
                 }
-                Err(_) if !involved => refused(
+                _ if !involved => refused(
                     &case,
                     answer,
                     Code::PermissionDenied,
                     &["outside the scope"],
                 ),
-                Err(LifecycleError::IllegalTransition { stage: s, action }) => {
+                LifecycleError::IllegalTransition { stage: s, action } => {
                     refused_pairs += 1;
                     refused(
                         &case,
@@ -1500,13 +1512,13 @@ async fn illegal_transitions(app: &TestApp, tickets: &StageTickets) {
                         &[action, s.code(), s.name_zh()],
                     )
                 }
-                Err(LifecycleError::Precondition(why)) => {
+                LifecycleError::Precondition(why) => {
                     refused(&case, answer, Code::FailedPrecondition, &[why.as_str()])
                 }
-                Err(LifecycleError::Forbidden(why)) => {
+                LifecycleError::Forbidden(why) => {
                     refused(&case, answer, Code::PermissionDenied, &[why.as_str()])
                 }
-                Err(LifecycleError::Invalid(why)) => {
+                LifecycleError::Invalid(why) => {
                     refused(&case, answer, Code::InvalidArgument, &[why.field])
                 }
             }
