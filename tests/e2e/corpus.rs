@@ -1,5 +1,5 @@
 //! The malformed-request corpus (issue 14, part 4): requests a careless or hostile client can
-//! send, over a real socket, to a router on the embedded default. Each one is answered with
+//! send, over a real socket, to a router on SQLite and on PostgreSQL. Each one is answered with
 //! INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION, PERMISSION_DENIED (a ticket outside the
 //! caller's scope) or RESOURCE_EXHAUSTED (a message over the size limit), with a message that
 //! names the problem; the store is unchanged afterwards and the router still serves.
@@ -212,9 +212,10 @@ async fn snapshot(app: &TestApp) -> Snapshot {
 
 // ------------------------------------------------------------------ the corpus
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_malformed_request_corpus_is_refused_naming_the_problem_and_changes_nothing() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+async fn the_malformed_request_corpus_is_refused_naming_the_problem_and_changes_nothing(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
     // Make every account the corpus acts as first: making one changes the account list.
     for who in [operator(), supervisor(), li(), editor(), administrator()] {
         app.account(&who).await;
@@ -246,6 +247,8 @@ async fn the_malformed_request_corpus_is_refused_naming_the_problem_and_changes_
         .await;
     assert_eq!(stage(&ticket), pb::Stage::AwaitingSignFor);
 }
+
+on_both_backends!(the_malformed_request_corpus_is_refused_naming_the_problem_and_changes_nothing);
 
 /// One ticket in each stage of the lifecycle, all at 沧浪亭社区's station where a station holds
 /// them.
