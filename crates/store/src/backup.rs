@@ -200,7 +200,12 @@ async fn in_use(database: &Path) -> Result<bool, StoreError> {
         {
             Ok(true)
         }
-        Err(err) => Err(err.into()),
+        // Whatever is there is not a database (a stray file): no router can have it open.
+        Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("26") => Ok(false),
+        Err(err) => Err(refuse(format!(
+            "cannot tell whether a router has {} open: {err}",
+            database.display()
+        ))),
     }
 }
 
@@ -402,6 +407,11 @@ mod tests {
             not_sqlite.to_string().contains("not a SQLite database"),
             "{not_sqlite}"
         );
+
+        // A stray file where the database goes is replaced when forced: no router has it open.
+        let stray = TempDir::new();
+        std::fs::write(stray.path().join(DATABASE_FILE), "not a database").unwrap();
+        restore(&file, stray.path(), true).await.unwrap();
 
         // A SQLite file of something else.
         let other = out.path().join("other.sqlite");
