@@ -73,7 +73,12 @@ fn content(title: &str, answer: &str, territory: &str) -> pb::ArticleContent {
     }
 }
 
-async fn publish(app: &TestApp, title: &str, answer: &str, territory: &str) -> pb::Article {
+pub(crate) async fn publish(
+    app: &TestApp,
+    title: &str,
+    answer: &str,
+    territory: &str,
+) -> pb::Article {
     let mut editor_kb = kb(app, &editor()).await;
     let draft = editor_kb
         .create_article(pb::CreateArticleRequest {

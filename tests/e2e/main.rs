@@ -7,6 +7,7 @@ mod backup;
 mod bad_input;
 mod calendar;
 mod cluster;
+mod corpus;
 mod escalation;
 mod faults;
 mod knowledge;

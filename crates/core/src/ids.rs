@@ -25,10 +25,36 @@ impl TicketId {
     pub fn as_uuid(&self) -> Uuid {
         self.0
     }
+    /// Only the hyphenated form the API writes (36 characters): the braced, URN and bare-hex
+    /// spellings the `uuid` crate also reads would make one ticket answer to several ids.
     pub fn parse(field: &'static str, raw: &str) -> Result<Self, InvalidInput> {
-        Uuid::parse_str(raw.trim())
+        let trimmed = raw.trim();
+        (trimmed.len() == 36)
+            .then(|| Uuid::try_parse(trimmed).ok())
+            .flatten()
             .map(Self)
-            .map_err(|_| InvalidInput::new(field, format!("{raw:?} is not a ticket id (a UUID)")))
+            .ok_or_else(|| {
+                InvalidInput::new(
+                    field,
+                    format!(
+                        "{} is not a ticket id (a UUID, e.g. 0190f7a0-0000-7000-8000-000000000000)",
+                        quoted_prefix(raw)
+                    ),
+                )
+            })
+    }
+}
+
+/// `raw` quoted for an error message, cut short when it is long: the answer to a 10,000
+/// character id need not carry it back.
+fn quoted_prefix(raw: &str) -> String {
+    const SHOWN: usize = 40;
+    let n = raw.chars().count();
+    if n <= SHOWN {
+        format!("{raw:?}")
+    } else {
+        let head: String = raw.chars().take(SHOWN).collect();
+        format!("{head:?}... ({n} characters)")
     }
 }
 
@@ -196,6 +222,28 @@ impl StationId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ticket_ids_are_read_only_in_the_form_the_api_writes() {
+        let id = TicketId::new();
+        assert_eq!(TicketId::parse("t", &id.to_string()).unwrap(), id);
+        assert_eq!(
+            TicketId::parse("t", &id.to_string().to_uppercase()).unwrap(),
+            id
+        );
+        let uuid = id.as_uuid();
+        for other in [
+            uuid.simple().to_string(),
+            uuid.braced().to_string(),
+            uuid.urn().to_string(),
+        ] {
+            let err = TicketId::parse("ticket_id", &other).unwrap_err();
+            assert_eq!(err.field, "ticket_id", "{other}");
+        }
+        let long = TicketId::parse("ticket_id", &"0".repeat(10_000)).unwrap_err();
+        assert!(long.message.contains("10000 characters"), "{long}");
+        assert!(long.message.len() < 200, "{long}");
+    }
 
     #[test]
     fn division_codes_of_every_level_parse() {

@@ -507,32 +507,52 @@ pub async fn migrate(args: &crate::config::MigrateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `hotline backup`: a consistent online copy of the embedded default's database.
+/// `hotline backup`: a consistent online copy of the embedded default's database, safe while
+/// routers serve and write (`hotline_store::backup`).
 pub async fn backup(args: &crate::config::BackupArgs) -> anyhow::Result<()> {
-    let file = args.data_dir.join("hotline.sqlite");
-    anyhow::ensure!(
-        file.is_file(),
-        "{} has no database to back up (is --data-dir / HOTLINE_DATA_DIR right?)",
-        args.data_dir.display()
-    );
-    let store = hotline_store::SqliteStore::open_dir_unmigrated(&args.data_dir).await?;
-    store
-        .backup_to(&args.to)
+    let copied = hotline_store::backup::backup(&args.data_dir, &args.to)
         .await
-        .with_context(|| format!("backing up to {}", args.to.display()))?;
-    println!("backed up {} to {}", file.display(), args.to.display());
+        .with_context(|| {
+            format!(
+                "backing up {} to {}",
+                args.data_dir.display(),
+                args.to.display()
+            )
+        })?;
+    println!(
+        "backed up {} to {}: {} tickets, {} events, schema version {}, {} bytes",
+        args.data_dir
+            .join(hotline_store::backup::DATABASE_FILE)
+            .display(),
+        copied.path.display(),
+        copied.tickets,
+        copied.events,
+        copied.schema_version,
+        copied.bytes
+    );
     Ok(())
 }
 
-/// `hotline restore`: puts a backup in place; the next `serve` rebuilds the working set.
+/// `hotline restore`: checks a backup and puts it in place; the next `serve` migrates it if it
+/// is older than this binary and rebuilds the working set and the knowledge index from it.
 pub async fn restore(args: &crate::config::RestoreArgs) -> anyhow::Result<()> {
-    hotline_store::SqliteStore::restore(&args.from, &args.data_dir, args.replace)
+    let copied = hotline_store::backup::restore(&args.from, &args.data_dir, args.force)
         .await
-        .with_context(|| format!("restoring {}", args.from.display()))?;
+        .with_context(|| {
+            format!(
+                "restoring {} into {}",
+                args.from.display(),
+                args.data_dir.display()
+            )
+        })?;
     println!(
-        "restored {} into {}; the working set is rebuilt from it when the router starts",
+        "restored {} into {}: {} tickets, {} events, schema version {}; start the router on it \
+         to rebuild the queues and the knowledge index",
         args.from.display(),
-        args.data_dir.display()
+        copied.path.display(),
+        copied.tickets,
+        copied.events,
+        copied.schema_version
     );
     Ok(())
 }

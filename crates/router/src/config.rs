@@ -29,7 +29,8 @@ pub enum Command {
     Migrate(MigrateArgs),
     /// Back up the embedded default's database while it runs (a consistent online copy).
     Backup(BackupArgs),
-    /// Put a backup in place as the embedded default's database (the router stopped).
+    /// Put a backup in place as the embedded default's database (the router stopped); checks
+    /// it first, and replaces an existing database only with --force.
     Restore(RestoreArgs),
     /// Staff accounts, integrator keys and signing keys, offline on the store (the Admin RPCs
     /// do the same on a running router).
@@ -194,7 +195,7 @@ pub struct BackupArgs {
     /// The embedded default's data directory.
     #[arg(long, env = "HOTLINE_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
-    /// The backup file to write (must not exist).
+    /// The backup file to write (must not exist: a backup never overwrites a file).
     #[arg(long)]
     pub to: PathBuf,
 }
@@ -207,9 +208,9 @@ pub struct RestoreArgs {
     /// The data directory to restore into.
     #[arg(long, env = "HOTLINE_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
-    /// Overwrite a database already in the directory.
-    #[arg(long)]
-    pub replace: bool,
+    /// Replace the database already in the directory (never one a running router has open).
+    #[arg(long, alias = "replace")]
+    pub force: bool,
 }
 
 #[derive(Debug, Clone, Args)]

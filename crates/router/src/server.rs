@@ -758,33 +758,48 @@ pub async fn serve(
             .tls_config(tls)
             .context("configuring TLS (--tls-cert, --tls-key)")?;
     }
+    // Every hotline.v1 service decodes at most MAX_REQUEST_BYTES per message, and a larger
+    // one is RESOURCE_EXHAUSTED (grpc::limits).
+    let max = crate::grpc::MAX_REQUEST_BYTES;
     let router = builder
+        .layer(crate::grpc::limits::MessageSizeLayer)
         .layer(AuthLayer::new(identity.clone()))
         .add_service(health_service)
-        .add_service(AuthServer::new(AuthApi::new(identity.clone())))
-        .add_service(AdminServer::new(AdminApi::new(identity, hotline.clone())))
+        .add_service(AuthServer::new(AuthApi::new(identity.clone())).max_decoding_message_size(max))
+        .add_service(
+            AdminServer::new(AdminApi::new(identity, hotline.clone()))
+                .max_decoding_message_size(max),
+        )
         .add_service(reflection)
         .add_service(reflection_alpha)
-        .add_service(IntakeServer::new(IntakeApi::new(hotline.clone())))
-        .add_service(StationServer::new(StationApi::new(
-            hotline.clone(),
-            stop_rx.clone(),
-        )))
-        .add_service(SupervisionServer::new(SupervisionApi::new(hotline.clone())))
-        .add_service(KnowledgeServer::new(KnowledgeApi::new(hotline.clone())))
-        .add_service(KpisServer::new(KpisApi::new(
-            hotline.clone(),
-            kpis,
-            feed,
-            stop_rx.clone(),
-        )))
-        .add_service(DirectoryServer::new(
-            DirectoryApi::new(Arc::new(hotline.directory().clone())).with_taxonomy(
-                hotline
-                    .routing()
-                    .map(|r| r.engine().classifier().taxonomy().clone()),
-            ),
-        ));
+        .add_service(
+            IntakeServer::new(IntakeApi::new(hotline.clone())).max_decoding_message_size(max),
+        )
+        .add_service(
+            StationServer::new(StationApi::new(hotline.clone(), stop_rx.clone()))
+                .max_decoding_message_size(max),
+        )
+        .add_service(
+            SupervisionServer::new(SupervisionApi::new(hotline.clone()))
+                .max_decoding_message_size(max),
+        )
+        .add_service(
+            KnowledgeServer::new(KnowledgeApi::new(hotline.clone())).max_decoding_message_size(max),
+        )
+        .add_service(
+            KpisServer::new(KpisApi::new(hotline.clone(), kpis, feed, stop_rx.clone()))
+                .max_decoding_message_size(max),
+        )
+        .add_service(
+            DirectoryServer::new(
+                DirectoryApi::new(Arc::new(hotline.directory().clone())).with_taxonomy(
+                    hotline
+                        .routing()
+                        .map(|r| r.engine().classifier().taxonomy().clone()),
+                ),
+            )
+            .max_decoding_message_size(max),
+        );
 
     let mut drained = stop_rx.clone();
     let signalled = async move {

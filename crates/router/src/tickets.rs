@@ -13,7 +13,7 @@ use chrono::{DateTime, Duration, Utc};
 use hotline_core::lifecycle::Role;
 use hotline_core::{
     apply, open, Action, Actor, ArticleRef, CategoryCode, Clock, DivisionCode, DueDates, Event,
-    InvalidInput, Nature, NewTicket, Stage, StationId, Ticket, TicketId, Urgency,
+    InvalidInput, LifecycleError, Nature, NewTicket, Stage, StationId, Ticket, TicketId, Urgency,
 };
 use hotline_directory::Directory;
 use hotline_dispatch::{Lease, Queue, Timer, TimerIndex};
@@ -787,6 +787,7 @@ impl Hotline {
         let mut current = ticket.clone();
         for (actor, mut action) in actions {
             self.check_targets(&action)?;
+            stage_allows(&current, &actor, &action, now)?;
             self.sla.prepare(&current, &mut action, now)?;
             let (next, event) = apply(&current, &actor, action, now)?;
             events.push(event);
@@ -857,6 +858,7 @@ impl Hotline {
             }
         }
         let now = self.now();
+        stage_allows(&ticket, &actor, &action, now)?;
         self.check_rules(&ticket, &actor, &action, now).await?;
         let name = action.name();
         let (next, events) = self.plan(&ticket, Vec::new(), vec![(actor, action)], now)?;
@@ -942,6 +944,11 @@ impl Hotline {
                 return Err(RouterError::Forbidden(format!(
                     "ticket {id} is not on station {station}'s queue"
                 )));
+            }
+            if found.stage != Stage::AwaitingSignFor {
+                // Its own station's ticket, past (or not yet at) sign-for: the lifecycle's
+                // refusal names the stage it is in.
+                apply(&found, &actor, Action::Claim, self.now())?;
             }
         }
         let now = self.now();
@@ -1522,5 +1529,21 @@ pub fn mask_caller(caller: &mut hotline_core::Caller, view: ContactView) {
             caller.name.clear();
             caller.phone.clear();
         }
+    }
+}
+
+/// Refuses an action the ticket's stage does not allow, naming the stage, before any rule the
+/// action would be subject to in that stage (a sub-dispatch's target, an extension decision
+/// with none pending, a lease): every RPC answers a wrong stage the same way. Whether the
+/// stage allows it does not depend on the deadlines the SLA fills in later.
+fn stage_allows(
+    ticket: &Ticket,
+    actor: &Actor,
+    action: &Action,
+    now: DateTime<Utc>,
+) -> Result<(), RouterError> {
+    match apply(ticket, actor, action.clone(), now) {
+        Err(err @ LifecycleError::IllegalTransition { .. }) => Err(err.into()),
+        _ => Ok(()),
     }
 }

@@ -36,6 +36,9 @@ pub enum StoreError {
          {known}): run the release that migrated it, or a newer one"
     )]
     SchemaNewer { schema: i64, known: i64 },
+    /// A backup or restore refused or failed; the message says why and what to do.
+    #[error("{0}")]
+    Backup(String),
 }
 
 impl StoreError {

@@ -3,6 +3,7 @@
 //! # Layout
 //! - [`TicketStore`]: the trait every backend implements (and the one behaviour suite tests).
 //! - [`sqlite`]: the embedded default, a file under the data directory.
+//! - [`backup`]: online backups of that file, and restoring one into a data directory.
 //! - [`postgres`]: production, by URL.
 //! - [`row`]: the shared encoding of tickets and events into rows.
 //! - [`schema`]: the schema version, pending migrations, and the refusal of a newer schema.
@@ -13,6 +14,7 @@
 //! version the change was computed from: two staff acting at once cannot both win.
 //! Invariant: `ticket.version` equals the `seq` of its last event.
 
+pub mod backup;
 pub mod error;
 pub mod postgres;
 mod row;

@@ -95,70 +95,6 @@ impl SqliteStore {
         Self::open_pool(options).await
     }
 
-    /// Writes a consistent copy of the database to `to` while it is in use (`VACUUM INTO`: one
-    /// read transaction, so the copy is the database as of one commit). `to` must not exist.
-    pub async fn backup_to(&self, to: &Path) -> Result<(), StoreError> {
-        if to.exists() {
-            return Err(StoreError::Database(sqlx::Error::Configuration(
-                format!("{} already exists; back up to a new file", to.display()).into(),
-            )));
-        }
-        sqlx::query("VACUUM INTO ?")
-            .bind(to.display().to_string())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Puts the backup `from` in place as the database of `dir` (nothing may be serving it).
-    /// The backup is checked first: a SQLite file with this project's schema, not newer than
-    /// this binary. A directory that already has a database is refused unless `replace`.
-    pub async fn restore(from: &Path, dir: &Path, replace: bool) -> Result<(), StoreError> {
-        let refuse =
-            |message: String| StoreError::Database(sqlx::Error::Configuration(message.into()));
-        if !from.is_file() {
-            return Err(refuse(format!("{} is not a file", from.display())));
-        }
-        // Read as it is: no journal-mode change, nothing written to the backup.
-        let backup = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(
-                SqliteConnectOptions::new()
-                    .filename(from)
-                    .read_only(true)
-                    .create_if_missing(false),
-            )
-            .await?;
-        let status = schema_status(&backup).await?;
-        if status.applied.is_empty() {
-            return Err(refuse(format!(
-                "{} is not a hotline database (no migrations recorded)",
-                from.display()
-            )));
-        }
-        status.check_not_newer()?;
-        backup.close().await;
-        std::fs::create_dir_all(dir)
-            .map_err(|e| refuse(format!("cannot create {}: {e}", dir.display())))?;
-        let target = dir.join("hotline.sqlite");
-        if target.exists() && !replace {
-            return Err(refuse(format!(
-                "{} already has a database; stop the router and pass --replace to overwrite it",
-                dir.display()
-            )));
-        }
-        // Copy beside it, then rename: the directory never holds half a database.
-        let partial = dir.join("hotline.sqlite.restoring");
-        std::fs::copy(from, &partial)
-            .map_err(|e| refuse(format!("copying {}: {e}", from.display())))?;
-        for stale in ["hotline.sqlite-wal", "hotline.sqlite-shm"] {
-            let _ = std::fs::remove_file(dir.join(stale));
-        }
-        std::fs::rename(&partial, &target)
-            .map_err(|e| refuse(format!("putting the backup in place: {e}")))?;
-        Ok(())
-    }
-
     /// Opens a `sqlite:` URL without migrating.
     pub async fn open_url_unmigrated(url: &str) -> Result<Self, StoreError> {
         Self::open_pool(SqliteConnectOptions::from_str(url)?).await
@@ -204,7 +140,7 @@ fn select_in_stages<'a>(
     sql
 }
 
-async fn schema_status(pool: &SqlitePool) -> Result<crate::SchemaStatus, StoreError> {
+pub(crate) async fn schema_status(pool: &SqlitePool) -> Result<crate::SchemaStatus, StoreError> {
     let exists: Option<String> = sqlx::query_scalar(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
     )

@@ -272,8 +272,11 @@ fn login_in(raw: &str) -> Result<LoginName, Status> {
     LoginName::parse("login", raw).map_err(invalid)
 }
 
+/// An integrator's channels: known ones, each once. (A list of 10,000 would be stored and
+/// checked on every call.)
 fn channels_in(raw: &[i32]) -> Result<Vec<Channel>, Status> {
-    raw.iter()
+    let channels = raw
+        .iter()
         .map(|c| {
             channel_in("channels", *c).and_then(|c| {
                 c.ok_or_else(|| {
@@ -281,15 +284,43 @@ fn channels_in(raw: &[i32]) -> Result<Vec<Channel>, Status> {
                 })
             })
         })
-        .collect::<Result<_, _>>()
-        .map_err(invalid)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(invalid)?;
+    listed_once("channels", &channels, |c| c.code().to_owned())?;
+    Ok(channels)
 }
 
+/// An integrator's intake RPCs: known ones, each once.
 fn rpcs_in(raw: &[String]) -> Result<Vec<RpcName>, Status> {
-    raw.iter()
+    let rpcs = raw
+        .iter()
         .map(|r| RpcName::parse("rpcs", r))
-        .collect::<Result<_, _>>()
-        .map_err(invalid)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(invalid)?;
+    listed_once("rpcs", &rpcs, |r| r.as_str().to_owned())?;
+    Ok(rpcs)
+}
+
+/// Refuses a list that names an entry twice, saying how long it was.
+fn listed_once<T>(
+    field: &'static str,
+    items: &[T],
+    name: impl Fn(&T) -> String,
+) -> Result<(), Status> {
+    let mut seen = std::collections::HashSet::new();
+    for item in items {
+        let item = name(item);
+        if !seen.insert(item.clone()) {
+            return Err(invalid(hotline_core::InvalidInput::new(
+                field,
+                format!(
+                    "{} entries, {item} among them more than once; list each once",
+                    items.len()
+                ),
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The scope an `AddStaff` asks for, from the fields that fit the role.

@@ -59,6 +59,35 @@ fn date_out(date: Option<NaiveDate>) -> String {
 /// An article's content from the request; `today` stands in for a missing effective-from.
 fn content_in(raw: Option<pb::ArticleContent>, today: NaiveDate) -> Result<Content, InvalidInput> {
     let raw = raw.ok_or_else(|| InvalidInput::new("content", "give the article's content"))?;
+    // Counted as sent: the domain drops blank and repeated entries (friendly to spreadsheet
+    // imports), but a request of 10,000 copies is not a spreadsheet, and each would be parsed.
+    {
+        use hotline_knowledge::domain::limits;
+        for (field, sent, limit) in [
+            (
+                "content.alt_questions",
+                raw.alt_questions.len(),
+                limits::ALT_QUESTIONS,
+            ),
+            (
+                "content.categories",
+                raw.categories.len(),
+                limits::CATEGORIES,
+            ),
+            (
+                "content.territories",
+                raw.territories.len(),
+                limits::TERRITORIES,
+            ),
+        ] {
+            if sent > limit {
+                return Err(InvalidInput::new(
+                    field,
+                    format!("{sent} entries; the limit is {limit}"),
+                ));
+            }
+        }
+    }
     let owner = raw.owner_station_id.trim();
     if owner.is_empty() {
         return Err(InvalidInput::new(
@@ -280,6 +309,14 @@ impl knowledge_server::Knowledge for KnowledgeApi {
             }
             n => n,
         };
+        // A filter, as on an article: at most as many categories as an article may carry.
+        let most = hotline_knowledge::domain::limits::CATEGORIES;
+        if req.categories.len() > most {
+            return Err(invalid(InvalidInput::new(
+                "categories",
+                format!("{} categories; the limit is {most}", req.categories.len()),
+            )));
+        }
         let categories: Vec<CategoryCode> = req
             .categories
             .iter()

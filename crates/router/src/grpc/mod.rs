@@ -7,6 +7,7 @@ pub mod directory;
 pub mod intake;
 pub mod knowledge;
 pub mod kpis;
+pub mod limits;
 pub mod station;
 pub mod status;
 pub mod supervision;
@@ -20,6 +21,8 @@ use crate::access::{self, ContactView};
 use crate::tickets::Hotline;
 use convert::{expected_version, ticket_id, ticket_out};
 use status::invalid;
+
+pub use limits::MAX_REQUEST_BYTES;
 
 /// The shared shape of every "do X to ticket T" call.
 pub(crate) async fn act(

@@ -9,6 +9,7 @@
 //! | no credential; expired, forged, revoked token; unknown API key; disabled account | UNAUTHENTICATED | log in again |
 //! | a call the role may not make; a ticket outside the scope (changes) | PERMISSION_DENIED | no |
 //! | over an API key's rate limit; an account locked after failed logins | RESOURCE_EXHAUSTED | later |
+//! | a request message over `grpc::limits::MAX_REQUEST_BYTES` (answered by `grpc::limits`, before decoding) | RESOURCE_EXHAUSTED | no: send less |
 //! | reused request id | ALREADY_EXISTS | no |
 //! | database or Redis down, restarting, failing over; pool exhausted; busy SQLite file | UNAVAILABLE | yes, after the advised delay |
 //! | a bug (corrupt data, a refused script, anything unexpected) | INTERNAL | no: it is logged |
