@@ -4,6 +4,8 @@
 //! - [`TicketStore`]: the trait every backend implements (and the one behaviour suite tests).
 //! - [`sqlite`]: the embedded default, a file under the data directory.
 //! - [`postgres`]: production, by URL.
+//! - [`aliases`]: [`AliasStore`]: address aliases proposed from territory corrections, their
+//!   agreeing count and the supervisor's decision (both backends).
 //! - [`row`]: the shared encoding of tickets and events into rows.
 //! - [`schema`]: the schema version, pending migrations, and the refusal of a newer schema.
 //! - [`testing`]: fresh databases for tests.
@@ -13,6 +15,7 @@
 //! version the change was computed from: two staff acting at once cannot both win.
 //! Invariant: `ticket.version` equals the `seq` of its last event.
 
+pub mod aliases;
 pub mod error;
 pub mod postgres;
 mod row;
@@ -28,6 +31,7 @@ use hotline_core::{
     CategoryCode, DivisionCode, Event, StaffId, Stage, StationId, Ticket, TicketId,
 };
 
+pub use aliases::{AliasProposal, AliasStatus, AliasStore, AliasVote, Decided};
 pub use error::StoreError;
 pub use postgres::PgStore;
 /// Event rows decoded the store's way, for readers of the log that own other tables in the same
