@@ -267,6 +267,9 @@ pub struct ResolveArgs {
     /// District polygons (GeoJSON) for `lat,lng` lines.
     #[arg(long, env = "HOTLINE_POLYGONS")]
     pub polygons: Option<PathBuf>,
+    /// Address book (地址库) CSV, as for `serve` (a bad line is refused with its number).
+    #[arg(long, env = "HOTLINE_ADDRESS_BOOK")]
+    pub address_book: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
