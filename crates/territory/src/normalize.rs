@@ -63,8 +63,7 @@ pub fn normalize(text: &str) -> Normalized {
                     continue;
                 }
             }
-            for j in i..run_end {
-                let (b, c) = chars[j];
+            for (j, &(b, c)) in chars.iter().enumerate().take(run_end).skip(i) {
                 let mut buffer = [0u8; 4];
                 push(&mut out, c.encode_utf8(&mut buffer), b, end_of(j));
             }

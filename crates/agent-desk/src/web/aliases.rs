@@ -12,6 +12,8 @@ use hotline_proto::v1::supervision_client::SupervisionClient;
 use maud::{html, Markup};
 use serde::Deserialize;
 
+use crate::render::time_human;
+
 use super::{
     banner_with, csrf_ok, expired, forbidden, layout, respond, to_login, Desk, DeskSession, Outcome,
 };
@@ -168,11 +170,15 @@ fn aliases_markup(
                     tbody {
                         @for p in &pending.proposals {
                             tr data-alias=(p.alias) {
-                                td { strong { (p.alias) } br; span.muted { code { (p.key) } } }
+                                td {
+                                    strong { (p.alias) }
+                                    // The compared form, when normalising changed it (苑 -> 园...).
+                                    @if p.key != p.alias { br; span.muted { code { (p.key) } } }
+                                }
                                 td { (p.division_path) br; span.muted { (p.division_code) } }
                                 td.num { (p.agreeing) }
                                 td { (rivals(p)) }
-                                td { (p.last_at) }
+                                td { (time_human(&p.last_at)) }
                                 td {
                                     @for (decision, label) in [("confirm", "确认 Confirm"), ("reject", "驳回 Reject")] {
                                         form.inline method="post" action="/desk/aliases/decide" {
@@ -202,7 +208,7 @@ fn aliases_markup(
                                 td { (p.division_path) " (" (p.division_code) ")" }
                                 td.num { (p.agreeing) }
                                 td { (p.decided_by) }
-                                td { (p.decided_at) }
+                                td { (time_human(&p.decided_at)) }
                             }
                         }
                     }
