@@ -559,6 +559,10 @@ impl AddressBook {
     /// The best match for `text`, exact first, then typos; `None` when nothing matches or two
     /// equally good matches name different communities.
     pub fn find(&self, text: &str) -> Option<BookMatch> {
+        // Most resolutions of a router without a book end here, before any allocation.
+        if self.automaton.is_none() && self.read_learned().is_empty() {
+            return None;
+        }
         let normalized = normalize(text);
         let (found, any_key) = self.exact(text, &normalized);
         if !found.is_empty() {
