@@ -163,6 +163,19 @@ async fn three_agreeing_corrections_and_a_confirmation_teach_the_resolver(backen
         .await
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::PermissionDenied);
+    let err = decide(&app, &operator(), "锦绣大厦", JINSHI, true)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::PermissionDenied);
+    let err = pb::supervision_client::SupervisionClient::new(app.anonymous())
+        .decide_alias(pb::DecideAliasRequest {
+            alias: "锦绣大厦".into(),
+            division_code: JINSHI.into(),
+            confirm: true,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unauthenticated);
     let huqiu = supervisor_of("320505", "sup-huqiu");
     assert!(proposals(&app, &huqiu).await.is_empty());
     let err = decide(&app, &huqiu, "锦绣大厦", JINSHI, true)
