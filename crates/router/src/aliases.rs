@@ -245,3 +245,232 @@ fn holds(who: &Principal, division: &DivisionCode) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use chrono::TimeZone;
+    use hotline_classify::Classifier;
+    use hotline_core::lifecycle::{open, Actor};
+    use hotline_core::{Caller, Channel, Nature, NewTicket, TicketId, Urgency};
+    use hotline_identity::{AccountId, CredentialKind, LoginName};
+    use hotline_routing::{Catalogue, Settings};
+    use hotline_store::testing::{fresh_sqlite, TempDir};
+    use hotline_territory::{AddressBook, Resolver};
+
+    use super::*;
+
+    const JINSHI: &str = "320508020024";
+
+    fn at() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 2, 1, 0, 0).unwrap()
+    }
+
+    fn code(raw: &str) -> DivisionCode {
+        DivisionCode::parse("c", raw).unwrap()
+    }
+
+    /// An engine whose resolver has a one-line book (南园新村 -> 翠园社区).
+    fn engine() -> Arc<RoutingEngine> {
+        let directory = Arc::new(Directory::suzhou());
+        let book = AddressBook::parse(
+            "book.csv",
+            "kind,name,range,parity,community,aliases\nname,南园新村,,,320508021021,\n",
+            &directory,
+        )
+        .unwrap();
+        let resolver = Resolver::new(directory.clone()).with_address_book(book);
+        Arc::new(
+            RoutingEngine::new(
+                Classifier::shipped(),
+                resolver,
+                Catalogue::shipped(),
+                directory,
+                Settings::default(),
+            )
+            .unwrap(),
+        )
+    }
+
+    async fn room(min_agreeing: u32) -> (AliasRoom, TempDir) {
+        let (store, dir) = fresh_sqlite().await.unwrap();
+        let room = AliasRoom::open(Arc::new(store), engine(), min_agreeing)
+            .await
+            .unwrap();
+        (room, dir)
+    }
+
+    /// A ticket from `address` that the router placed in 姑苏区.
+    fn ticket(address: &str) -> Ticket {
+        let new = NewTicket {
+            request_id: None,
+            channel: Channel::Hotline,
+            caller: Caller {
+                name: "王女士".into(),
+                phone: "13900000000".into(),
+                ..Default::default()
+            },
+            text: "楼道灯坏了".into(),
+            address: address.into(),
+            location: None,
+            kiosk: None,
+            category: None,
+            nature: Nature::Help,
+            urgency: Urgency::Normal,
+            division: Some(code("320508")),
+        }
+        .validate()
+        .unwrap();
+        open(TicketId::new(), new, Actor::system(), at()).0
+    }
+
+    fn supervisor(territory: Territory) -> Principal {
+        Principal {
+            account: AccountId::new(),
+            login: LoginName::parse("login", "sup-1").unwrap(),
+            display_name: "督办".into(),
+            role: Role::Supervisor,
+            scope: Scope::Territory { territory },
+            via: CredentialKind::AccessToken,
+        }
+    }
+
+    #[tokio::test]
+    async fn only_a_correction_to_another_community_with_an_unexplained_span_proposes() {
+        let (room, _dir) = room(1).await;
+        let address = "姑苏区锦绣大厦3号楼";
+        // To a street: nothing to learn about a community.
+        let street = room
+            .record_correction(&ticket(address), address, &code("320508020"), "op", at())
+            .await
+            .unwrap();
+        assert_eq!(street, None);
+        // Nothing but division names in the address.
+        let names = room
+            .record_correction(
+                &ticket("姑苏区沧浪街道"),
+                "姑苏区沧浪街道",
+                &code(JINSHI),
+                "op",
+                at(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(names, None);
+        // The book already says so: nothing new.
+        let known = room
+            .record_correction(
+                &ticket("南园新村5幢"),
+                "南园新村5幢",
+                &code("320508021021"),
+                "op",
+                at(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(known, None);
+        // The ticket was already there.
+        let mut there = ticket(address);
+        there.division = Some(code(JINSHI));
+        let same = room
+            .record_correction(&there, address, &code(JINSHI), "op", at())
+            .await
+            .unwrap();
+        assert_eq!(same, None);
+
+        let proposed = room
+            .record_correction(&ticket(address), address, &code(JINSHI), "op", at())
+            .await
+            .unwrap()
+            .expect("a proposal");
+        assert_eq!(
+            (proposed.spoken.as_str(), proposed.agreeing),
+            ("锦绣大厦", 1)
+        );
+        let listed = room
+            .list(&supervisor(Territory::City), AliasStatus::Proposed)
+            .await
+            .unwrap();
+        assert_eq!(listed.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_confirmation_the_book_contradicts_is_refused_and_a_valid_one_is_used_at_once() {
+        let (room, _dir) = room(1).await;
+        let city = supervisor(Territory::City);
+        // Staff corrected 南园新村 tickets to 金狮社区, but the book says 翠园社区.
+        let store = room.store.clone();
+        store
+            .propose_alias(&AliasVote {
+                alias: &alias_key("南园新村"),
+                spoken: "南园新村",
+                division: &code(JINSHI),
+                ticket: TicketId::new(),
+                staff: "op",
+                at: at(),
+            })
+            .await
+            .unwrap();
+        let err = room
+            .decide(&city, "南园新村", &code(JINSHI), true, at())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, RouterError::Precondition(_)), "{err:?}");
+        assert!(err.to_string().contains("book.csv line 2"), "{err}");
+        // Rejecting it is fine.
+        let rejected = room
+            .decide(&city, "南园新村", &code(JINSHI), false, at())
+            .await
+            .unwrap();
+        assert_eq!(rejected.status, AliasStatus::Rejected);
+
+        let address = "姑苏区锦绣大厦3号楼";
+        room.record_correction(&ticket(address), address, &code(JINSHI), "op", at())
+            .await
+            .unwrap();
+        let resolver = room.engine.resolver();
+        assert_eq!(resolver.resolve_text("锦绣大厦7幢").division, None);
+        let gusu = supervisor(Territory::Division(code("320508")));
+        room.decide(&gusu, "锦绣大厦", &code(JINSHI), true, at())
+            .await
+            .unwrap();
+        assert_eq!(
+            resolver.resolve_text("锦绣大厦7幢").division,
+            Some(code(JINSHI))
+        );
+    }
+
+    #[tokio::test]
+    async fn confirmed_aliases_are_loaded_when_the_room_opens() {
+        let (store, _dir) = fresh_sqlite().await.unwrap();
+        let store: Arc<dyn AliasStore> = Arc::new(store);
+        store
+            .propose_alias(&AliasVote {
+                alias: &alias_key("锦绣大厦"),
+                spoken: "锦绣大厦",
+                division: &code(JINSHI),
+                ticket: TicketId::new(),
+                staff: "op",
+                at: at(),
+            })
+            .await
+            .unwrap();
+        store
+            .decide_alias(
+                &alias_key("锦绣大厦"),
+                &code(JINSHI),
+                AliasStatus::Confirmed,
+                "sup",
+                at(),
+            )
+            .await
+            .unwrap();
+        let room = AliasRoom::open(store, engine(), 3).await.unwrap();
+        assert_eq!(
+            room.engine.resolver().resolve_text("锦绣大厦").division,
+            Some(code(JINSHI))
+        );
+        assert_eq!(room.min_agreeing(), 3);
+    }
+}
