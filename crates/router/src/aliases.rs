@@ -5,10 +5,12 @@
 //! confirms or rejects it. A confirmed alias is put into the resolver's address book at once,
 //! and loaded from the store again at every start.
 //!
-//! Replicas: a confirmation reaches the other replicas' resolvers at their next start (see the
-//! README); the proposals themselves are in the shared store.
+//! Replicas: the proposals are in the shared store; a confirmation on one replica is used by
+//! the others once they next read the confirmed aliases ([`AliasRoom::follow`], every
+//! [`REFRESH_EVERY`]).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use hotline_core::{DivisionCode, Ticket};
@@ -19,6 +21,9 @@ use hotline_store::{AliasProposal, AliasStatus, AliasStore, AliasVote, Decided};
 use hotline_territory::address_book::alias_key;
 
 use crate::error::RouterError;
+
+/// How often a replica reads the aliases confirmed on the others.
+pub const REFRESH_EVERY: Duration = Duration::from_secs(15);
 
 /// A proposal as offered to a supervisor: with the other communities proposed for the same
 /// alias, so a disagreement among staff is seen before deciding.
@@ -51,19 +56,43 @@ impl AliasRoom {
             directory,
             min_agreeing: min_agreeing.max(1),
         };
-        let confirmed = room
-            .store
-            .alias_proposals(AliasStatus::Confirmed, 0)
-            .await?;
-        for alias in &confirmed {
-            room.book().learn(&alias.spoken, alias.division.clone());
-        }
+        let confirmed = room.refresh().await?;
         tracing::info!(
-            confirmed = confirmed.len(),
+            confirmed,
             min_agreeing = room.min_agreeing,
             "learned address aliases loaded"
         );
         Ok(room)
+    }
+
+    /// Puts the store's confirmed aliases into the resolver (those confirmed on another
+    /// replica since); returns how many are confirmed.
+    pub async fn refresh(&self) -> Result<usize, RouterError> {
+        let confirmed = self
+            .store
+            .alias_proposals(AliasStatus::Confirmed, 0)
+            .await?;
+        for alias in &confirmed {
+            if self.book().learned_target(&alias.spoken).as_ref() != Some(&alias.division) {
+                self.book().learn(&alias.spoken, alias.division.clone());
+            }
+        }
+        Ok(confirmed.len())
+    }
+
+    /// [`AliasRoom::refresh`] every `every` until `stop` turns true.
+    pub async fn follow(self, every: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = stop.changed() => return,
+                _ = tick.tick() => {}
+            }
+            if let Err(err) = self.refresh().await {
+                crate::logging::warn_summarised("learned address aliases", &err);
+            }
+        }
     }
 
     pub fn min_agreeing(&self) -> u32 {
@@ -439,6 +468,33 @@ mod tests {
             resolver.resolve_text("锦绣大厦7幢").division,
             Some(code(JINSHI))
         );
+    }
+
+    #[tokio::test]
+    async fn a_replica_uses_an_alias_confirmed_on_another_once_it_refreshes() {
+        let (store, _dir) = fresh_sqlite().await.unwrap();
+        let store: Arc<dyn AliasStore> = Arc::new(store);
+        let first = AliasRoom::open(store.clone(), engine(), 1).await.unwrap();
+        let second = AliasRoom::open(store, engine(), 1).await.unwrap();
+        let address = "姑苏区锦绣大厦3号楼";
+        first
+            .record_correction(&ticket(address), address, &code(JINSHI), "op", at())
+            .await
+            .unwrap();
+        first
+            .decide(
+                &supervisor(Territory::City),
+                "锦绣大厦",
+                &code(JINSHI),
+                true,
+                at(),
+            )
+            .await
+            .unwrap();
+        let on_second = |text| second.engine.resolver().resolve_text(text).division;
+        assert_eq!(on_second("锦绣大厦"), None);
+        assert_eq!(second.refresh().await.unwrap(), 1);
+        assert_eq!(on_second("锦绣大厦"), Some(code(JINSHI)));
     }
 
     #[tokio::test]

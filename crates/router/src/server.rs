@@ -754,6 +754,13 @@ pub async fn serve(
                 .follow(options.knowledge_interval, stop_rx.clone()),
         ));
     }
+    if let Some(aliases) = hotline.aliases() {
+        tasks.push(tokio::spawn(
+            aliases
+                .clone()
+                .follow(crate::aliases::REFRESH_EVERY, stop_rx.clone()),
+        ));
+    }
     let feed = EventFeed::new();
     let (_, feed_start) = kpis
         .store()

@@ -219,6 +219,10 @@ impl Hotline {
         self
     }
 
+    pub fn aliases(&self) -> Option<&crate::aliases::AliasRoom> {
+        self.aliases.as_ref()
+    }
+
     /// The learned-alias room, or UNAVAILABLE naming what is missing.
     pub fn require_aliases(&self) -> Result<&crate::aliases::AliasRoom, RouterError> {
         self.aliases.as_ref().ok_or_else(|| {
