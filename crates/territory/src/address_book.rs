@@ -255,6 +255,34 @@ enum Pattern {
     Road(String),
 }
 
+/// The patterns long enough to be matched loosely, by their first and their last character,
+/// with their length in characters and their edit bound (indexed by pattern id).
+#[derive(Debug, Default)]
+struct FuzzyIndex {
+    by_first: HashMap<char, Vec<usize>>,
+    by_last: HashMap<char, Vec<usize>>,
+    length: Vec<usize>,
+    bound: Vec<usize>,
+}
+
+impl FuzzyIndex {
+    fn new(patterns: &[Pattern]) -> Self {
+        let mut index = FuzzyIndex::default();
+        for (id, pattern) in patterns.iter().enumerate() {
+            let chars: Vec<char> = pattern_text(pattern).chars().collect();
+            index.length.push(chars.len());
+            index.bound.push(if chars.len() <= 5 { 1 } else { 2 });
+            if let (true, Some(first), Some(last)) =
+                (chars.len() >= MIN_FUZZY_CHARS, chars.first(), chars.last())
+            {
+                index.by_first.entry(*first).or_default().push(id);
+                index.by_last.entry(*last).or_default().push(id);
+            }
+        }
+        index
+    }
+}
+
 /// The address book. Build with [`AddressBook::parse`] or [`AddressBook::load_path`] (an
 /// empty one with `Default`); learned aliases are added while it is in use
 /// ([`AddressBook::learn`]), so it is shared by reference and never rebuilt.
@@ -269,6 +297,8 @@ pub struct AddressBook {
     road_labels: HashMap<String, String>,
     automaton: Option<AhoCorasick>,
     patterns: Vec<Pattern>,
+    /// Which patterns a typo may be of, by their first and last character.
+    fuzzy: FuzzyIndex,
     /// Normalised alias -> the community; read on every resolution, written on a confirmation.
     learned: RwLock<HashMap<String, Learned>>,
 }
@@ -492,6 +522,7 @@ impl AddressBook {
             .build(patterns.iter().map(pattern_text))
             .expect("address-book keys are short literals, far below the automaton's limits");
         self.automaton = Some(automaton);
+        self.fuzzy = FuzzyIndex::new(&patterns);
         self.patterns = patterns;
     }
 
@@ -610,7 +641,10 @@ impl AddressBook {
         (found, any_key)
     }
 
-    /// Keys within the edit bound of a window of the text.
+    /// Keys within the edit bound of a window of the text. A typo rarely hits both ends of a
+    /// name, so only windows that start with a key's first character or end with its last are
+    /// compared, found through [`FuzzyIndex`]: the work grows with the text and the keys that
+    /// share a character with it, not with the whole book.
     fn typos(&self, text: &str, normalized: &Normalized) -> Vec<BookMatch> {
         let bytes: Vec<usize> = normalized
             .text
@@ -619,62 +653,68 @@ impl AddressBook {
             .chain(std::iter::once(normalized.text.len()))
             .collect();
         let chars: Vec<char> = normalized.text.chars().collect();
-        let mut found = Vec::new();
-        for pattern in &self.patterns {
-            let key = pattern_text(pattern);
-            let key_chars: Vec<char> = key.chars().collect();
-            let length = key_chars.len();
-            if length < MIN_FUZZY_CHARS {
-                continue;
+        // A window never splits a number: `十全街3|01号` is not a typo of 十全街.
+        let splits = |at: usize| {
+            at > 0
+                && at < chars.len()
+                && chars[at - 1].is_ascii_digit()
+                && chars[at].is_ascii_digit()
+        };
+        // Per pattern: the closest window (distance, start, end), the first one found on a tie.
+        let mut closest: HashMap<usize, (usize, usize, usize)> = HashMap::new();
+        let mut try_window = |pattern: usize, start: usize, end: usize| {
+            if start >= end || end > chars.len() || end - start < MIN_FUZZY_CHARS {
+                return;
             }
-            let bound = if length <= 5 { 1 } else { 2 };
-            let mut best_here: Option<(usize, usize, usize)> = None;
-            for width in length.saturating_sub(bound).max(MIN_FUZZY_CHARS)..=length + bound {
-                if width > chars.len() {
-                    continue;
-                }
-                for start in 0..=chars.len() - width {
-                    // A window never splits a number: `十全街3|01号` is not a typo of 十全街.
-                    let splits = |at: usize| {
-                        at > 0
-                            && at < chars.len()
-                            && chars[at - 1].is_ascii_digit()
-                            && chars[at].is_ascii_digit()
-                    };
-                    if splits(start) || splits(start + width) {
-                        continue;
-                    }
-                    // A cheap filter first: a typo rarely hits both ends of a name.
-                    if chars[start] != key_chars[0]
-                        && chars[start + width - 1] != key_chars[length - 1]
-                    {
-                        continue;
-                    }
-                    let window = &normalized.text[bytes[start]..bytes[start + width]];
-                    let distance = strsim::levenshtein(window, key);
-                    if distance == 0 || distance > bound {
-                        continue;
-                    }
-                    if best_here.is_none_or(|(d, _, _)| distance < d) {
-                        best_here = Some((distance, start, start + width));
-                    }
+            if splits(start) || splits(end) {
+                return;
+            }
+            let key = pattern_text(&self.patterns[pattern]);
+            let bound = self.fuzzy.bound[pattern];
+            let window = &normalized.text[bytes[start]..bytes[end]];
+            let distance = strsim::levenshtein(window, key);
+            if distance == 0 || distance > bound {
+                return;
+            }
+            let better = closest
+                .get(&pattern)
+                .is_none_or(|&(d, s, _)| distance < d || (distance == d && start < s));
+            if better {
+                closest.insert(pattern, (distance, start, end));
+            }
+        };
+        for (at, c) in chars.iter().enumerate() {
+            for &pattern in self.fuzzy.by_first.get(c).into_iter().flatten() {
+                let (length, bound) = (self.fuzzy.length[pattern], self.fuzzy.bound[pattern]);
+                for width in length.saturating_sub(bound)..=length + bound {
+                    try_window(pattern, at, at + width);
                 }
             }
-            if let Some((distance, start, end)) = best_here {
+            for &pattern in self.fuzzy.by_last.get(c).into_iter().flatten() {
+                let (length, bound) = (self.fuzzy.length[pattern], self.fuzzy.bound[pattern]);
+                for width in length.saturating_sub(bound)..=length + bound {
+                    if let Some(start) = (at + 1).checked_sub(width) {
+                        try_window(pattern, start, at + 1);
+                    }
+                }
+            }
+        }
+        let mut patterns: Vec<_> = closest.into_iter().collect();
+        patterns.sort_unstable_by_key(|(pattern, _)| *pattern);
+        patterns
+            .into_iter()
+            .filter_map(|(pattern, (distance, start, end))| {
                 let distance = u8::try_from(distance).unwrap_or(u8::MAX);
-                if let Some(m) = self.matched(
-                    pattern,
+                self.matched(
+                    &self.patterns[pattern],
                     text,
                     normalized,
                     bytes[start],
                     bytes[end],
                     Some(Fuzz::Typo { distance }),
-                ) {
-                    found.push(m);
-                }
-            }
-        }
-        found
+                )
+            })
+            .collect()
     }
 
     /// The match for `pattern` found at normalised bytes `[start, end)`; a road needs a house
