@@ -248,6 +248,49 @@ async fn three_agreeing_corrections_and_a_confirmation_teach_the_resolver(backen
     assert_eq!(confirmed[0].agreeing, 3);
 }
 
+/// A bad book stops the router at start-up, naming the file's line and what to fix.
+#[tokio::test]
+async fn a_router_refuses_to_start_on_a_bad_address_book() {
+    let dir = hotline_store::testing::TempDir::new();
+    let path = dir.path().join("book.csv");
+    std::fs::write(
+        &path,
+        "# a comment\nkind,name,range,parity,community,aliases\nroad,十全街,99-1,单号,320508021019,\n",
+    )
+    .unwrap();
+    let args = hotline_router::config::ServeArgs::parse_from([
+        "--address-book".to_owned(),
+        path.display().to_string(),
+    ])
+    .unwrap();
+    let directory = hotline_router::server::load_directory(&args).unwrap();
+    let err = hotline_router::server::load_routing(&args, &directory)
+        .err()
+        .expect("refused");
+    let message = format!("{err:#}");
+    assert!(
+        message.contains("HOTLINE_ADDRESS_BOOK")
+            && message.contains("book.csv:3: bad range `99-1`"),
+        "{message}"
+    );
+    // A bad flag value is refused too.
+    assert!(hotline_router::config::ServeArgs::parse_from(["--alias-min-agreeing", "0"]).is_err());
+}
+
+/// An unknown status in ListAliasProposals is INVALID_ARGUMENT, naming the field.
+#[tokio::test]
+async fn an_unknown_alias_status_is_invalid() {
+    let app = app_with_book(Backend::Sqlite).await;
+    let err = app
+        .supervision_as(&supervisor())
+        .await
+        .list_alias_proposals(pb::ListAliasProposalsRequest { status: 99 })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert!(err.message().contains("status"), "{}", err.message());
+}
+
 on_both_backends!(
     a_road_and_house_number_route_by_the_address_book,
     three_agreeing_corrections_and_a_confirmation_teach_the_resolver,
