@@ -504,6 +504,23 @@ try {
   const outside = await boss.page.request.get(`${base}/desk/simulations/..%2F..%2Fetc/run.json`);
   check(outside.status() === 404, "a run name cannot reach outside the simulations directory");
   await shot(boss.page, "simulation-run");
+
+  // 地址别名: run.sh corrected a ticket's territory (姑苏区锦绣大厦 -> 金狮社区) with the
+  // command-line desk, and the router runs with --alias-min-agreeing 1, so it is offered now.
+  await boss.page.goto(`${base}/desk/aliases`);
+  const proposed = '#proposals tr[data-alias="锦绣大厦"]';
+  check((await boss.page.$(proposed)) !== null, "a supervisor sees the alias a territory correction proposed");
+  check((await boss.page.textContent(proposed)).includes("金狮社区"), "the proposal names the community staff corrected the ticket to");
+  await shot(boss.page, "aliases-proposed");
+  await Promise.all([boss.page.waitForNavigation(), boss.page.click(`${proposed} button[value=confirm]`)]);
+  check((await boss.page.textContent("#done")).includes("锦绣大厦"), "confirming says which alias now places calls");
+  check((await boss.page.textContent("#confirmed")).includes("锦绣大厦") && (await boss.page.$(proposed)) === null,
+    "the confirmed alias leaves the list to decide and is listed as confirmed");
+  await shot(boss.page, "aliases-confirmed");
+  // The next call from there is placed by it at once, and the preview says how.
+  await typeCall(op.page, "锦绣大厦楼顶漏水，雨天家里滴水", "锦绣大厦7幢");
+  const placed = await op.page.textContent("#preview");
+  check(placed.includes("金狮社区"), `a new call is placed by the confirmed alias (${placed.replace(/\s+/g, " ").slice(0, 160)})`);
 } catch (error) {
   console.log(`FAIL ${error.stack || error}`);
   failures += 1;

@@ -70,7 +70,7 @@ SCENARIO
 "$HOTLINE" simulate "$WORK/tiny.toml" --out "$WORK/simulations/tiny-seed1" --quiet >"$WORK/simulate.log" 2>&1
 "$HOTLINE" serve --demo --listen "127.0.0.1:$PORT" --http-listen "127.0.0.1:$HTTP_PORT" \
     --data-dir "$WORK/data" --sla-policy "$WORK/sla.toml" \
-    --simulations-dir "$WORK/simulations" >"$WORK/server.log" 2>&1 &
+    --simulations-dir "$WORK/simulations" --alias-min-agreeing 1 >"$WORK/server.log" 2>&1 &
 SERVER=$!
 cleanup() {
     kill "$SERVER" 2>/dev/null || true
@@ -83,6 +83,15 @@ for _ in $(seq 1 300); do
     kill -0 "$SERVER" 2>/dev/null || { cat "$WORK/server.log"; exit 1; }
     sleep 0.1
 done
+# A territory correction for the desk's 地址别名 page, made with the command-line desk as any
+# integrator would: a call from 锦绣大厦 (known only as 姑苏区) corrected to 金狮社区.
+DESK=${AGENT_DESK_BIN:-$TARGET_DIR/debug/agent-desk}
+[[ -x $DESK ]] || cargo build --locked -q --bin agent-desk
+CLI=("$DESK" --server "http://127.0.0.1:$PORT" --session-file "$WORK/cli-session.json")
+echo hotline-demo | "${CLI[@]}" login demo-operator --password-stdin >/dev/null
+CORRECTED=$("${CLI[@]}" --json submit --text "楼道灯坏了好几天" --address "姑苏区锦绣大厦3号楼" \
+    --name 王女士 --phone 13900000001 | python3 -c 'import json,sys; print(json.load(sys.stdin)["ticket"]["id"])')
+"${CLI[@]}" reclassify "$CORRECTED" --division 320508020024 >/dev/null
 mkdir -p "$TARGET_DIR/screenshots"
 node "$NODE_DIR/desk.mjs" "http://127.0.0.1:$HTTP_PORT" "$TARGET_DIR/screenshots"
 
@@ -99,8 +108,6 @@ else
 fi
 # The router down and back, seen from `agent-desk web` running on its own against a second
 # router (with `hotline serve` the desk lives in the router's process and would go with it).
-DESK=${AGENT_DESK_BIN:-$TARGET_DIR/debug/agent-desk}
-[[ -x $DESK ]] || cargo build --locked -q --bin agent-desk
 PORT_B=$(free_port)
 HTTP_B=$(free_port)
 DESK_PORT=$(free_port)

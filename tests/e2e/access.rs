@@ -49,6 +49,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("Supervision/Close", "v"),
     ("Supervision/RaiseFlag", "v"),
     ("Supervision/Reclassify", "ov"),
+    ("Supervision/ListAliasProposals", "v"),
     ("Directory/GetDivision", "osvai"),
     ("Directory/ListDivisions", "osvai"),
     ("Directory/GetStation", "osvai"),
@@ -89,6 +90,8 @@ fn out_of_scope(rpc: &str) -> OutOfScope {
         // Called without a scope they read the caller's own; a named scope outside it is
         // PERMISSION_DENIED, which tests/e2e/kpis.rs checks.
         r if r.starts_with("Kpis/") => OutOfScope::NotApplicable,
+        // Lists what lies in the supervisor's territory; tests/e2e/addresses.rs checks that.
+        "Supervision/ListAliasProposals" => OutOfScope::NotApplicable,
         _ => OutOfScope::Refused,
     }
 }
@@ -535,6 +538,11 @@ async fn call(app: &TestApp, who: Option<&Who>, rpc: &str, ticket: &str) -> (Cod
                 false,
             )
         }
+        "Supervision/ListAliasProposals" => sup
+            .list_alias_proposals(pb::ListAliasProposalsRequest::default())
+            .await
+            .map(|_| ())
+            .err(),
         "Directory/GetDivision" => dir
             .get_division(pb::GetDivisionRequest {
                 code: "320508".into(),

@@ -3,6 +3,7 @@
 mod support;
 
 mod access;
+mod addresses;
 mod backup;
 mod bad_input;
 mod calendar;

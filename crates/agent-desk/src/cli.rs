@@ -151,6 +151,12 @@ pub enum Command {
     Reclassify(ReclassifyArgs),
     /// 催办/督办/通报 (RaiseFlag).
     Flag(FlagArgs),
+    /// 地址别名: aliases learned from territory corrections, ready for a supervisor's decision
+    /// (ListAliasProposals).
+    Aliases(AliasesArgs),
+    /// Confirm or reject a learned address alias (DecideAlias): a confirmed one places the next
+    /// call at once.
+    DecideAlias(DecideAliasArgs),
 
     // -- directory
     /// Divisions under PARENT_CODE, or the city's districts (ListDivisions).
@@ -575,6 +581,35 @@ pub struct FlagArgs {
     pub note: Option<String>,
     #[command(flatten)]
     pub expect: Expect,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AliasStatusArg {
+    Proposed,
+    Confirmed,
+    Rejected,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AliasesArgs {
+    /// proposed (enough agreeing corrections, to decide), confirmed or rejected.
+    #[arg(long, value_enum, default_value = "proposed")]
+    pub status: AliasStatusArg,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DecideAliasArgs {
+    /// The alias as `aliases` lists it, e.g. 锦绣大厦.
+    pub alias: String,
+    /// The community it was proposed for.
+    #[arg(long = "division", value_name = "CODE")]
+    pub division_code: String,
+    /// Confirm it (the resolver uses it at once).
+    #[arg(long, conflicts_with = "reject", required_unless_present = "reject")]
+    pub confirm: bool,
+    /// Reject it.
+    #[arg(long)]
+    pub reject: bool,
 }
 
 #[derive(Debug, Clone, Default, Args)]

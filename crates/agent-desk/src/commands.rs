@@ -14,11 +14,11 @@ use hotline_proto::v1::supervision_client::SupervisionClient;
 use serde_json::{json, Value};
 
 use crate::cli::{
-    AddCohandlerArgs, AnswerArgs, ArbitrateArgs, CallbackArgs, ClaimArgs, CohandlerReportArgs,
-    ContactArgs, DecideExtensionArgs, DivisionsArgs, DuplicateArgs, ExtendArgs, FlagArgs,
-    HandoffArgs, PauseArgs, PreviewArgs, ReclassifyArgs, RejectArgs, ReplyArgs, ReturnArgs,
-    ReviewArgs, RouteArgs, SearchArgs, ShowArgs, StationArgs, StationsArgs, SubmitArgs, TicketArgs,
-    TriageArgs,
+    AddCohandlerArgs, AliasStatusArg, AliasesArgs, AnswerArgs, ArbitrateArgs, CallbackArgs,
+    ClaimArgs, CohandlerReportArgs, ContactArgs, DecideAliasArgs, DecideExtensionArgs,
+    DivisionsArgs, DuplicateArgs, ExtendArgs, FlagArgs, HandoffArgs, PauseArgs, PreviewArgs,
+    ReclassifyArgs, RejectArgs, ReplyArgs, ReturnArgs, ReviewArgs, RouteArgs, SearchArgs, ShowArgs,
+    StationArgs, StationsArgs, SubmitArgs, TicketArgs, TriageArgs,
 };
 use crate::render::{
     division_json, division_line, queue_item_json, queue_item_line, route_json, route_summary,
@@ -798,6 +798,104 @@ pub async fn divisions(ch: Channel, args: &DivisionsArgs) -> Result<Report, Desk
             .collect::<Vec<_>>()
             .join("\n"),
         json!({ "divisions": response.divisions.iter().map(division_json).collect::<Vec<_>>() }),
+    ))
+}
+
+fn alias_line(p: &pb::AliasProposal) -> String {
+    let rivals = p
+        .rivals
+        .iter()
+        .map(|r| format!("{} ({}) x{}", r.division_path, r.division_code, r.agreeing))
+        .collect::<Vec<_>>();
+    let mut line = format!(
+        "{}  -> {} ({})  一致更正 agreeing {}",
+        p.alias, p.division_path, p.division_code, p.agreeing
+    );
+    if !p.decided_by.is_empty() {
+        line.push_str(&format!(
+            "  by {} {}",
+            p.decided_by,
+            time_human(&p.decided_at)
+        ));
+    }
+    if !rivals.is_empty() {
+        line.push_str(&format!("\n    also proposed for: {}", rivals.join(", ")));
+    }
+    line
+}
+
+fn alias_json(p: &pb::AliasProposal) -> Value {
+    json!({
+        "alias": p.alias,
+        "key": p.key,
+        "division_code": p.division_code,
+        "division_path": p.division_path,
+        "agreeing": p.agreeing,
+        "status": pb::AliasStatus::try_from(p.status).map_or("unknown", |s| match s {
+            pb::AliasStatus::Proposed => "proposed",
+            pb::AliasStatus::Confirmed => "confirmed",
+            pb::AliasStatus::Rejected => "rejected",
+            pb::AliasStatus::Unspecified => "unspecified",
+        }),
+        "decided_by": p.decided_by,
+        "decided_at": p.decided_at,
+        "rivals": p.rivals.iter().map(alias_json).collect::<Vec<_>>(),
+    })
+}
+
+/// ListAliasProposals.
+pub async fn aliases(ch: Channel, args: &AliasesArgs) -> Result<Report, DeskError> {
+    let status = match args.status {
+        AliasStatusArg::Proposed => pb::AliasStatus::Proposed,
+        AliasStatusArg::Confirmed => pb::AliasStatus::Confirmed,
+        AliasStatusArg::Rejected => pb::AliasStatus::Rejected,
+    };
+    let response = SupervisionClient::new(ch)
+        .list_alias_proposals(pb::ListAliasProposalsRequest {
+            status: status as i32,
+        })
+        .await?
+        .into_inner();
+    let text = if response.proposals.is_empty() {
+        format!(
+            "no aliases ({} agreeing corrections make a proposal)",
+            response.min_agreeing
+        )
+    } else {
+        response
+            .proposals
+            .iter()
+            .map(alias_line)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    Ok(Report::new(
+        text,
+        json!({
+            "min_agreeing": response.min_agreeing,
+            "proposals": response.proposals.iter().map(alias_json).collect::<Vec<_>>(),
+        }),
+    ))
+}
+
+/// DecideAlias.
+pub async fn decide_alias(ch: Channel, args: &DecideAliasArgs) -> Result<Report, DeskError> {
+    let decided = SupervisionClient::new(ch)
+        .decide_alias(pb::DecideAliasRequest {
+            alias: args.alias.clone(),
+            division_code: args.division_code.clone(),
+            confirm: args.confirm,
+        })
+        .await?
+        .into_inner();
+    let verb = if args.confirm {
+        "confirmed: new calls are placed by it"
+    } else {
+        "rejected"
+    };
+    Ok(Report::new(
+        format!("{verb}\n{}", alias_line(&decided)),
+        alias_json(&decided),
     ))
 }
 

@@ -281,6 +281,8 @@ pub async fn execute(
         Command::Close(a) => close(ch, a).await?,
         Command::Reclassify(a) => reclassify(ch, a).await?,
         Command::Flag(a) => flag(ch, a).await?,
+        Command::Aliases(a) => aliases(ch, a).await?,
+        Command::DecideAlias(a) => decide_alias(ch, a).await?,
         Command::Divisions(a) => divisions(ch, a).await?,
         Command::Stations(a) => stations(ch, a).await?,
         Command::Station(a) => station(ch, a).await?,

@@ -28,6 +28,7 @@
 //!
 //! # Layout
 //! - this file: sessions, CSRF, pages and their handlers;
+//! - [`aliases`], learned address aliases for supervisors to confirm or reject;
 //! - [`clocks`], countdowns and lights;
 //! - [`knowledge`], the knowledge base: suggestions at intake, search, articles and review;
 //! - [`live`], the event stream, `/desk/events`;
@@ -35,6 +36,7 @@
 //! - [`presence`], who has a ticket open;
 //! - [`shortcuts`], the keyboard shortcuts and their cheat sheet.
 
+pub mod aliases;
 pub mod clocks;
 pub mod knowledge;
 pub mod live;
@@ -176,6 +178,8 @@ pub fn routes_with(channel: Channel, simulations: Option<std::path::PathBuf>) ->
         .route("/desk/tickets/{id}/{action}", post(ticket_action))
         .route("/desk/work/{stage}", get(work_page))
         .route("/desk/work/{stage}/list", get(work_list))
+        .route("/desk/aliases", get(aliases::aliases_page))
+        .route("/desk/aliases/decide", post(aliases::decide))
         .route("/desk/board", get(board::board_page))
         .route("/desk/board/at-risk", get(board::at_risk_list))
         .route("/desk/board/bulletin", get(board::bulletin))
@@ -348,6 +352,7 @@ fn layout(title: &str, session: Option<&DeskSession>, clear_draft: bool, body: M
                         @if s.role == "supervisor" {
                             a href="/desk/work/pending_review" { "待审核 Review" }
                             a href="/desk/work/return_requested" { "退单审核 Returns" }
+                            a href="/desk/aliases" { "地址别名 Aliases" }
                         }
                         span.who { (s.display_name) " (" (s.login) ", " (s.role) ")" }
                         form method="post" action="/desk/logout" {

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use clap::Parser;
 use hotline_agent_desk::cli::{
-    CallbackArgs, ClaimArgs, Expect, PreviewArgs, ReclassifyArgs, ReplyArgs, ReviewArgs, RouteArgs,
-    SearchArgs, ShowArgs, SubmitArgs, TicketArgs,
+    AliasStatusArg, AliasesArgs, CallbackArgs, ClaimArgs, DecideAliasArgs, Expect, PreviewArgs,
+    ReclassifyArgs, ReplyArgs, ReviewArgs, RouteArgs, SearchArgs, ShowArgs, SubmitArgs, TicketArgs,
 };
 use hotline_agent_desk::vocab::{SatisfactionArg, StageArg, UrgencyArg};
 use hotline_agent_desk::{Cli, Conn, DeskError, Report};
@@ -1465,5 +1465,111 @@ async fn the_web_desk_writes_reviews_and_answers_from_the_knowledge_base() {
     // The board shows the knowledge figures.
     let (_, _, board) = boss.get("/desk/board").await;
     assert!(board.contains("id=\"knowledge-hits\"") && board.contains("id=\"articles-due\""));
+    router.stop().await;
+}
+
+/// 地址别名 from the command line: three territory corrections (`reclassify --division`)
+/// propose an alias; a supervisor lists it (`aliases`) and confirms it (`decide-alias`);
+/// deciding again is refused with the router's reason.
+#[tokio::test]
+async fn learned_aliases_are_listed_and_decided_from_the_command_line() {
+    const JINSHI: &str = "320508020024";
+    let router = Router::start().await;
+    for (n, text) in ["楼道灯坏了好几天", "楼下饭店油烟很大", "电梯经常停运"]
+        .into_iter()
+        .enumerate()
+    {
+        let submitted = hotline_agent_desk::submit(
+            router.conn("op01"),
+            &SubmitArgs {
+                address: Some(format!("姑苏区锦绣大厦{}号楼", n + 1)),
+                hold: false,
+                ..submit_args(text)
+            },
+        )
+        .await
+        .unwrap();
+        let id = submitted.json["ticket"]["id"].as_str().unwrap().to_owned();
+        hotline_agent_desk::reclassify(
+            router.conn("op01"),
+            &ReclassifyArgs {
+                ticket: id,
+                division: Some(JINSHI.to_owned()),
+                ..ReclassifyArgs::default()
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let listed = hotline_agent_desk::aliases(
+        router.conn("sup01"),
+        &AliasesArgs {
+            status: AliasStatusArg::Proposed,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(listed.json["min_agreeing"], 3);
+    assert_eq!(
+        listed.json["proposals"][0]["alias"], "锦绣大厦",
+        "{}",
+        listed.human
+    );
+    assert_eq!(listed.json["proposals"][0]["agreeing"], 3);
+    assert!(
+        listed
+            .human
+            .contains("锦绣大厦  -> 姑苏区沧浪街道金狮社区 (320508020024)  一致更正 agreeing 3"),
+        "{}",
+        listed.human
+    );
+    let decide = |confirm: bool| DecideAliasArgs {
+        alias: "锦绣大厦".to_owned(),
+        division_code: JINSHI.to_owned(),
+        confirm,
+        reject: !confirm,
+    };
+    let confirmed = hotline_agent_desk::decide_alias(router.conn("sup01"), &decide(true))
+        .await
+        .unwrap();
+    assert_eq!(confirmed.json["status"], "confirmed");
+    assert!(
+        confirmed.human.starts_with("confirmed"),
+        "{}",
+        confirmed.human
+    );
+    let again =
+        status_of(hotline_agent_desk::decide_alias(router.conn("sup01"), &decide(false)).await);
+    assert_eq!(again.code(), Some(Code::FailedPrecondition), "{again}");
+    // An operator may not decide.
+    let refused = status_of(
+        hotline_agent_desk::aliases(
+            router.conn("op01"),
+            &AliasesArgs {
+                status: AliasStatusArg::Confirmed,
+            },
+        )
+        .await,
+    );
+    assert_eq!(refused.code(), Some(Code::PermissionDenied));
+    // Deciding needs exactly one of --confirm and --reject.
+    assert!(Cli::try_parse_from([
+        "agent-desk",
+        "decide-alias",
+        "锦绣大厦",
+        "--division",
+        JINSHI
+    ])
+    .is_err());
+    assert!(Cli::try_parse_from([
+        "agent-desk",
+        "decide-alias",
+        "锦绣大厦",
+        "--division",
+        JINSHI,
+        "--confirm",
+        "--reject"
+    ])
+    .is_err());
     router.stop().await;
 }

@@ -57,6 +57,9 @@ pub const RPC_ROLES: &[(&str, &[Role])] = &[
     ("Supervision/Close", &[Sup]),
     ("Supervision/RaiseFlag", &[Sup]),
     ("Supervision/Reclassify", &[Op, Sup]),
+    // Learned address aliases: supervisors decide within their territory (crate::aliases).
+    ("Supervision/ListAliasProposals", &[Sup]),
+    ("Supervision/DecideAlias", &[Sup]),
     (
         "Directory/GetDivision",
         &[Op, Sta, Sup, Adm, Int, Role::KnowledgeEditor],

@@ -10,7 +10,7 @@ use hotline_classify::{
     CalibrateOptions, Classifier, Model, Status, TrainOptions, UnclassifiedReason,
 };
 use hotline_directory::Directory;
-use hotline_territory::{DistrictPolygons, Resolver};
+use hotline_territory::{AddressBook, DistrictPolygons, Resolver};
 use serde_json::json;
 
 use crate::config::{ClassifyArgs, EvalArgs, ResolveArgs, TrainArgs};
@@ -391,9 +391,13 @@ fn status_code(status: &Status) -> &'static str {
 }
 
 pub fn resolve(args: &ResolveArgs) -> anyhow::Result<()> {
-    let mut resolver = Resolver::new(Arc::new(Directory::suzhou()));
+    let directory = Arc::new(Directory::suzhou());
+    let mut resolver = Resolver::new(directory.clone());
     if let Some(path) = &args.polygons {
         resolver = resolver.with_polygons(DistrictPolygons::from_geojson_path(path)?);
+    }
+    if let Some(path) = &args.address_book {
+        resolver = resolver.with_address_book(AddressBook::load_path(path, &directory)?);
     }
     for_each_line(|line| {
         // `lat,lng` resolves a point to its district; anything else is an address or text.

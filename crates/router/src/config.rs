@@ -309,6 +309,9 @@ pub struct ResolveArgs {
     /// District polygons (GeoJSON) for `lat,lng` lines.
     #[arg(long, env = "HOTLINE_POLYGONS")]
     pub polygons: Option<PathBuf>,
+    /// Address book (地址库) CSV, as for `serve` (a bad line is refused with its number).
+    #[arg(long, env = "HOTLINE_ADDRESS_BOOK")]
+    pub address_book: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -384,6 +387,17 @@ pub struct ServeArgs {
     /// District polygons (GeoJSON) to place requests that come with a map point.
     #[arg(long, env = "HOTLINE_POLYGONS")]
     pub polygons: Option<PathBuf>,
+
+    /// Address book (地址库) CSV: 小区 names, roads with house-number ranges and landmarks mapped
+    /// to communities, with aliases (header and rules in `crates/territory/src/address_book.rs`).
+    /// Consulted where the division names fail or are weak; a bad line stops start-up.
+    #[arg(long, env = "HOTLINE_ADDRESS_BOOK")]
+    pub address_book: Option<PathBuf>,
+
+    /// Agreeing territory corrections after which a learned address alias is offered to a
+    /// supervisor to confirm.
+    #[arg(long, env = "HOTLINE_ALIAS_MIN_AGREEING", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub alias_min_agreeing: u32,
 
     /// Below this top-category score the router is unsure and sends the ticket to triage.
     #[arg(long, env = "HOTLINE_MIN_CATEGORY_SCORE", default_value_t = 0.5)]

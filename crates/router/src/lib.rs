@@ -8,6 +8,7 @@
 //!   proto <-> domain conversions, and the one error -> status mapping.
 //! - [`access`]: who may call which RPC, on which tickets, and what of the caller they see.
 //! - [`tickets`]: the engine ([`Hotline`]): submit, act, claim, read; as a proven principal.
+//! - [`aliases`]: address aliases learned from territory corrections, confirmed by supervisors.
 //! - [`routing`]: automatic routing at intake (classify, resolve, catalogue) and duplicates.
 //! - [`deadlines`]: fills SLA deadlines into actions from the policy and working calendar.
 //! - [`working_set`]: keeps queues and timers in line with the store; rebuild; lease expiry.
@@ -23,6 +24,7 @@
 //! - [`error`]: the router error, [`RouterError`].
 
 pub mod access;
+pub mod aliases;
 pub mod cli;
 pub mod config;
 pub mod deadlines;

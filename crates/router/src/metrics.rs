@@ -28,6 +28,8 @@
 //! # Counters
 //! - `hotline_tickets_submitted_total{new}`: submits (new = false for idempotent retries)
 //! - `hotline_routed_total{triage}`: automatic routing decisions at intake
+//! - `hotline_alias_corrections_total`: territory corrections recorded as address-alias
+//!   proposals; `hotline_alias_decisions_total{decision}`: confirmed | rejected
 //! - `hotline_ticket_actions_total{action}`: lifecycle changes committed (one per action name,
 //!   ~25 values)
 //! - `hotline_timers_fired_total{clock,step}`: SLA timer steps applied (clock as above; step =

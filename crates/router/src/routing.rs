@@ -42,6 +42,11 @@ impl Routing {
         &self.engine
     }
 
+    /// The shared engine, for rooms that keep it (the learned aliases teach its resolver).
+    pub fn engine_arc(&self) -> Arc<RoutingEngine> {
+        self.engine.clone()
+    }
+
     /// The decision for a ticket's text, address, point and kiosk, with the operator's hints.
     pub fn decide(&self, ticket: &Ticket, hints: &Hints) -> Explanation {
         self.decide_request(&Self::request_for(ticket, hints))

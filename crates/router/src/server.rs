@@ -22,7 +22,7 @@ use hotline_proto::v1::kpis_server::KpisServer;
 use hotline_proto::v1::station_server::StationServer;
 use hotline_proto::v1::supervision_server::SupervisionServer;
 use hotline_sla::{OfficeHours, SlaPolicy, WorkingCalendar};
-use hotline_store::{PgStore, SqliteStore, TicketStore};
+use hotline_store::{AliasStore, PgStore, SqliteStore, TicketStore};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tonic::transport::server::TcpIncoming;
@@ -41,7 +41,7 @@ use crate::grpc::supervision::SupervisionApi;
 use crate::routing::Routing;
 use crate::tickets::{CalendarSource, Hotline, LeasePolicy};
 use hotline_routing::{Catalogue, DuplicateSettings, RoutingEngine};
-use hotline_territory::{DistrictPolygons, Resolver};
+use hotline_territory::{AddressBook, DistrictPolygons, Resolver};
 
 /// How often the live event stream (WatchEvents) reads the change log while someone listens.
 const FEED_INTERVAL: Duration = Duration::from_millis(500);
@@ -53,6 +53,18 @@ pub const WORKING_SET_HEALTH: &str = "hotline.working_set";
 
 /// Opens the system of record the configuration names.
 pub async fn open_store(args: &ServeArgs) -> anyhow::Result<Arc<dyn TicketStore>> {
+    Ok(open_record(args).await?.0)
+}
+
+/// The system of record as its two rooms on one connection pool: tickets, and the address
+/// aliases learned from corrections.
+pub async fn open_record(
+    args: &ServeArgs,
+) -> anyhow::Result<(Arc<dyn TicketStore>, Arc<dyn AliasStore>)> {
+    fn both<S: TicketStore + AliasStore>(store: S) -> (Arc<dyn TicketStore>, Arc<dyn AliasStore>) {
+        let store = Arc::new(store);
+        (store.clone(), store)
+    }
     let storage = args.storage().map_err(anyhow::Error::msg)?;
     Ok(match storage {
         Storage::SqliteDir(dir) => {
@@ -62,7 +74,7 @@ pub async fn open_store(args: &ServeArgs) -> anyhow::Result<Arc<dyn TicketStore>
             let schema = store.schema_status().await?.version();
             tracing::info!(dir = %dir.display(), schema, "storage: embedded SQLite");
             metrics::gauge!("hotline_schema_version").set(schema as f64);
-            Arc::new(store)
+            both(store)
         }
         Storage::SqliteUrl(url) => {
             let store = SqliteStore::open_url(&url)
@@ -71,7 +83,7 @@ pub async fn open_store(args: &ServeArgs) -> anyhow::Result<Arc<dyn TicketStore>
             let schema = store.schema_status().await?.version();
             tracing::info!(%url, schema, "storage: SQLite");
             metrics::gauge!("hotline_schema_version").set(schema as f64);
-            Arc::new(store)
+            both(store)
         }
         Storage::Postgres(url) => {
             let store = PgStore::connect(&url, args.db_max_connections)
@@ -80,7 +92,7 @@ pub async fn open_store(args: &ServeArgs) -> anyhow::Result<Arc<dyn TicketStore>
             let schema = store.schema_status().await?.version();
             tracing::info!(url = %redact(&url), schema, "storage: PostgreSQL");
             metrics::gauge!("hotline_schema_version").set(schema as f64);
-            Arc::new(store)
+            both(store)
         }
     })
 }
@@ -143,6 +155,12 @@ pub fn load_routing(args: &ServeArgs, directory: &Arc<Directory>) -> anyhow::Res
     let classifier = crate::cli::classifier(args.model.as_deref(), 3)
         .with_context(|| "loading the category model (HOTLINE_MODEL)")?;
     let mut resolver = Resolver::new(directory.clone());
+    if let Some(path) = &args.address_book {
+        let book = AddressBook::load_path(path, directory)
+            .with_context(|| format!("address book {} (HOTLINE_ADDRESS_BOOK)", path.display()))?;
+        tracing::info!(path = %path.display(), entries = book.len(), "address book loaded");
+        resolver = resolver.with_address_book(book);
+    }
     if let Some(path) = &args.polygons {
         resolver = resolver.with_polygons(
             DistrictPolygons::from_geojson_path(path)
@@ -391,12 +409,16 @@ pub async fn build(args: &ServeArgs, clock: Arc<dyn Clock>) -> anyhow::Result<Ho
     let sla = load_sla(args)?;
     // Provisional years are counted from the engine's clock, not the wall clock.
     sla.replace_calendar(load_calendar(args, clock.now())?);
-    let store = open_store(args).await?;
+    let (store, alias_store) = open_record(args).await?;
     let leases = LeasePolicy {
         default: chrono::Duration::seconds(i64::from(args.lease_seconds.max(1))),
         ..LeasePolicy::default()
     };
     let routing = load_routing(args, &directory)?;
+    let aliases =
+        crate::aliases::AliasRoom::open(alias_store, routing.engine_arc(), args.alias_min_agreeing)
+            .await
+            .context("loading the learned address aliases")?;
     let working_set = open_working_set(args).await?;
     let kpis = crate::kpis::open(args, sla.clone(), clock.clone()).await?;
     let knowledge = crate::knowledge::KnowledgeRoom::open(
@@ -423,6 +445,7 @@ pub async fn build(args: &ServeArgs, clock: Arc<dyn Clock>) -> anyhow::Result<Ho
         },
     )
     .with_routing(routing)
+    .with_aliases(aliases)
     .with_kpis(kpis)
     .with_knowledge(knowledge)
     .with_identity(open_identity(args, clock_for_identity).await?)
@@ -737,6 +760,13 @@ pub async fn serve(
             knowledge
                 .clone()
                 .follow(options.knowledge_interval, stop_rx.clone()),
+        ));
+    }
+    if let Some(aliases) = hotline.aliases() {
+        tasks.push(tokio::spawn(
+            aliases
+                .clone()
+                .follow(crate::aliases::REFRESH_EVERY, stop_rx.clone()),
         ));
     }
     let feed = EventFeed::new();

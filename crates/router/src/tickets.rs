@@ -68,6 +68,8 @@ pub struct Hotline {
     knowledge: Option<crate::knowledge::KnowledgeRoom>,
     /// Where a new working calendar comes from when the holiday notices are reloaded.
     calendar_source: Option<CalendarSource>,
+    /// Address aliases learned from territory corrections.
+    aliases: Option<crate::aliases::AliasRoom>,
 }
 
 /// How to load the working calendar again (the configured notices, at a given time).
@@ -177,6 +179,7 @@ impl Hotline {
             kpis: None,
             knowledge: None,
             calendar_source: None,
+            aliases: None,
         }
     }
 
@@ -208,6 +211,27 @@ impl Hotline {
 
     pub fn kpis(&self) -> Option<&hotline_kpi::Kpis> {
         self.kpis.as_ref()
+    }
+
+    /// Learned address aliases: territory corrections propose them, supervisors decide.
+    pub fn with_aliases(mut self, aliases: crate::aliases::AliasRoom) -> Self {
+        self.aliases = Some(aliases);
+        self
+    }
+
+    pub fn aliases(&self) -> Option<&crate::aliases::AliasRoom> {
+        self.aliases.as_ref()
+    }
+
+    /// The learned-alias room, or UNAVAILABLE naming what is missing.
+    pub fn require_aliases(&self) -> Result<&crate::aliases::AliasRoom, RouterError> {
+        self.aliases.as_ref().ok_or_else(|| {
+            RouterError::Unavailable(
+                "learned address aliases are not configured on this router (it routes without \
+                 a routing engine)"
+                    .into(),
+            )
+        })
     }
 
     pub fn with_knowledge(mut self, knowledge: crate::knowledge::KnowledgeRoom) -> Self {
@@ -679,6 +703,14 @@ impl Hotline {
             }
         }
         let now = self.now();
+        // A territory correction teaches the address book (after the commit, below).
+        let correction = change.division.clone().map(|division| {
+            let address = change
+                .address
+                .clone()
+                .unwrap_or_else(|| ticket.address.clone());
+            (division, address)
+        });
         let reclassify = Action::Reclassify {
             // No new category: keep the current one (routing may still replace it below).
             category: change.category.clone().or_else(|| ticket.category.clone()),
@@ -743,6 +775,17 @@ impl Hotline {
         crate::metrics::timed_store_write("commit", self.store.commit(&next, &events)).await?;
         metrics::counter!("hotline_ticket_actions_total", "action" => "reclassify").increment(1);
         tracing::info!(ticket = %id, station = ?next.station, stage = %next.stage, "re-categorised and re-routed");
+        if let (Some(aliases), Some((division, address))) = (&self.aliases, correction) {
+            let staff = actor.staff.as_ref().map_or("", |s| s.as_str());
+            // The correction is committed: a proposal that cannot be written now is lost, not
+            // worth failing the staff member's change for.
+            if let Err(err) = aliases
+                .record_correction(&ticket, &address, &division, staff, now)
+                .await
+            {
+                tracing::warn!(ticket = %id, error = %err, "could not record the territory correction as an alias proposal");
+            }
+        }
         self.follow(&ticket, &next).await;
         Ok(next)
     }

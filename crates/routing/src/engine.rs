@@ -250,6 +250,11 @@ impl RoutingEngine {
         &self.versions
     }
 
+    /// The territory resolver (its address book takes learned aliases while in use).
+    pub fn resolver(&self) -> &Resolver {
+        &self.resolver
+    }
+
     pub fn catalogue(&self) -> &Catalogue {
         &self.catalogue
     }

@@ -5,6 +5,8 @@
 //! - [`sqlite`]: the embedded default, a file under the data directory.
 //! - [`backup`]: online backups of that file, and restoring one into a data directory.
 //! - [`postgres`]: production, by URL.
+//! - [`aliases`]: [`AliasStore`]: address aliases proposed from territory corrections, their
+//!   agreeing count and the supervisor's decision (both backends).
 //! - [`row`]: the shared encoding of tickets and events into rows.
 //! - [`schema`]: the schema version, pending migrations, and the refusal of a newer schema.
 //! - [`testing`]: fresh databases for tests.
@@ -14,6 +16,7 @@
 //! version the change was computed from: two staff acting at once cannot both win.
 //! Invariant: `ticket.version` equals the `seq` of its last event.
 
+pub mod aliases;
 pub mod backup;
 pub mod error;
 pub mod postgres;
@@ -30,6 +33,7 @@ use hotline_core::{
     CategoryCode, DivisionCode, Event, StaffId, Stage, StationId, Ticket, TicketId,
 };
 
+pub use aliases::{AliasProposal, AliasStatus, AliasStore, AliasVote, Decided};
 pub use error::StoreError;
 pub use postgres::PgStore;
 /// Event rows decoded the store's way, for readers of the log that own other tables in the same

@@ -24,7 +24,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/post
 
 #[derive(Debug, Clone)]
 pub struct PgStore {
-    pool: PgPool,
+    pub(crate) pool: PgPool,
     /// New tickets on their way to the group-commit writers (see [`write_batches`]).
     intake: mpsc::Sender<PendingCreate>,
 }

@@ -6,7 +6,10 @@ use hotline_core::{
     Caller, Channel, DivisionCode, Flag, Nature, NewTicket, RequestId, Stage, StationId, Ticket,
     TicketId, Urgency,
 };
-use hotline_store::{ClockCounts, LiveTally, SearchQuery, StoreError, TicketStore};
+use hotline_store::{
+    AliasStatus, AliasStore, AliasVote, ClockCounts, Decided, LiveTally, SearchQuery, StoreError,
+    TicketStore,
+};
 
 fn new_ticket(text: &str, request_id: Option<&str>) -> NewTicket {
     NewTicket {
@@ -777,6 +780,170 @@ pub async fn live_tickets_are_tallied_by_street_and_stage_with_overdue_and_yello
     assert_eq!(soon, 2, "{before:?}");
 }
 
+fn vote<'a>(
+    alias: &'a str,
+    division: &'a DivisionCode,
+    ticket: TicketId,
+    minute: u32,
+) -> AliasVote<'a> {
+    AliasVote {
+        alias,
+        spoken: alias,
+        division,
+        ticket,
+        staff: "sup-1",
+        at: Utc.with_ymd_and_hms(2026, 3, 2, 9, minute, 0).unwrap(),
+    }
+}
+
+pub async fn a_correction_proposes_an_alias_and_each_ticket_agrees_once<
+    S: TicketStore + AliasStore,
+>(
+    store: S,
+) {
+    let community = DivisionCode::parse("c", "320508020024").unwrap();
+    let (first, second) = (TicketId::new(), TicketId::new());
+    let proposal = store
+        .propose_alias(&vote("金狮大厦", &community, first, 0))
+        .await
+        .unwrap();
+    assert_eq!(proposal.agreeing, 1);
+    assert_eq!(proposal.status, AliasStatus::Proposed);
+    assert_eq!(proposal.spoken, "金狮大厦");
+    // The same ticket corrected again does not count twice.
+    let again = store
+        .propose_alias(&vote("金狮大厦", &community, first, 1))
+        .await
+        .unwrap();
+    assert_eq!(again.agreeing, 1);
+    let proposal = store
+        .propose_alias(&vote("金狮大厦", &community, second, 2))
+        .await
+        .unwrap();
+    assert_eq!(proposal.agreeing, 2);
+    assert!(proposal.last_at > proposal.first_at);
+    // Offered only from the configured count.
+    assert!(store
+        .alias_proposals(AliasStatus::Proposed, 3)
+        .await
+        .unwrap()
+        .is_empty());
+    let offered = store
+        .alias_proposals(AliasStatus::Proposed, 2)
+        .await
+        .unwrap();
+    assert_eq!(offered.len(), 1);
+    assert_eq!(offered[0].division, community);
+}
+
+pub async fn concurrent_corrections_are_all_counted<S: TicketStore + AliasStore>(store: S) {
+    let store = std::sync::Arc::new(store);
+    let community = DivisionCode::parse("c", "320508020024").unwrap();
+    let mut tasks = Vec::new();
+    for minute in 0..8u32 {
+        let store = store.clone();
+        let community = community.clone();
+        tasks.push(tokio::spawn(async move {
+            // SQLite allows one writer: a busy file is retried by the pool's busy timeout.
+            store
+                .propose_alias(&vote("金狮大厦", &community, TicketId::new(), minute))
+                .await
+                .unwrap()
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let offered = store
+        .alias_proposals(AliasStatus::Proposed, 1)
+        .await
+        .unwrap();
+    assert_eq!(offered.len(), 1);
+    assert_eq!(offered[0].agreeing, 8);
+}
+
+pub async fn a_supervisor_confirms_one_community_for_an_alias_and_rejects_others<
+    S: TicketStore + AliasStore,
+>(
+    store: S,
+) {
+    let jinshi = DivisionCode::parse("c", "320508020024").unwrap();
+    let daoqian = DivisionCode::parse("c", "320508020025").unwrap();
+    for minute in 0..3 {
+        store
+            .propose_alias(&vote("金狮大厦", &jinshi, TicketId::new(), minute))
+            .await
+            .unwrap();
+    }
+    store
+        .propose_alias(&vote("金狮大厦", &daoqian, TicketId::new(), 5))
+        .await
+        .unwrap();
+    let rivals = store.alias_rivals("金狮大厦").await.unwrap();
+    assert_eq!(
+        rivals
+            .iter()
+            .map(|r| (r.division.as_str(), r.agreeing))
+            .collect::<Vec<_>>(),
+        vec![("320508020024", 3), ("320508020025", 1)]
+    );
+
+    let at = Utc.with_ymd_and_hms(2026, 3, 3, 10, 0, 0).unwrap();
+    let confirmed = match store
+        .decide_alias("金狮大厦", &jinshi, AliasStatus::Confirmed, "sup-1", at)
+        .await
+        .unwrap()
+    {
+        Decided::Done(p) => p,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(confirmed.status, AliasStatus::Confirmed);
+    assert_eq!(confirmed.decided_by.as_deref(), Some("sup-1"));
+    assert_eq!(confirmed.decided_at, Some(at));
+    // Deciding twice: the first decision stands.
+    assert!(matches!(
+        store
+            .decide_alias("金狮大厦", &jinshi, AliasStatus::Rejected, "sup-2", at)
+            .await
+            .unwrap(),
+        Decided::NotPending(p) if p.status == AliasStatus::Confirmed
+    ));
+    // The rival cannot be confirmed as well, but can be rejected.
+    assert!(matches!(
+        store
+            .decide_alias("金狮大厦", &daoqian, AliasStatus::Confirmed, "sup-2", at)
+            .await
+            .unwrap(),
+        Decided::Taken(p) if p.division == jinshi
+    ));
+    assert!(matches!(
+        store
+            .decide_alias("金狮大厦", &daoqian, AliasStatus::Rejected, "sup-2", at)
+            .await
+            .unwrap(),
+        Decided::Done(p) if p.status == AliasStatus::Rejected
+    ));
+    assert_eq!(
+        store
+            .decide_alias("无此别名", &jinshi, AliasStatus::Confirmed, "sup-2", at)
+            .await
+            .unwrap(),
+        Decided::NotFound
+    );
+    // What the resolver loads at start-up.
+    let confirmed = store
+        .alias_proposals(AliasStatus::Confirmed, 0)
+        .await
+        .unwrap();
+    assert_eq!(confirmed.len(), 1);
+    assert_eq!(confirmed[0].division, jinshi);
+    assert!(store
+        .alias_proposals(AliasStatus::Proposed, 0)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
 macro_rules! behaviour_suite {
     ($backend:ident, $make:expr) => {
         mod $backend {
@@ -796,6 +963,9 @@ macro_rules! behaviour_suite {
                 changes_committed_after_a_snapshot_are_found_each_once,
                 a_batch_of_changes_fails_only_the_stale_one,
                 live_tickets_are_tallied_by_street_and_stage_with_overdue_and_yellow_clocks,
+                a_correction_proposes_an_alias_and_each_ticket_agrees_once,
+                concurrent_corrections_are_all_counted,
+                a_supervisor_confirms_one_community_for_an_alias_and_rejects_others,
             );
         }
     };

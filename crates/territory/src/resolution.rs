@@ -7,6 +7,8 @@ use hotline_core::DivisionCode;
 use hotline_directory::Level;
 use serde::Serialize;
 
+use crate::address_book::{BookMatch, MatchKind};
+
 /// The three outcomes a router acts on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -35,6 +37,16 @@ pub enum Why {
     LooseName,
     /// Resolved: the kiosk is registered in this community.
     Kiosk,
+    /// Resolved by the address book: a 小区's name ([`Resolution::book`] says how closely).
+    BookName,
+    /// Resolved by the address book: an alias the book lists.
+    BookAlias,
+    /// Resolved by the address book: a road and house number inside one of its ranges.
+    BookRoad,
+    /// Resolved by the address book: a landmark (school, market, hospital).
+    BookLandmark,
+    /// Resolved by an alias learned from corrections and confirmed by a supervisor.
+    LearnedAlias,
     /// Ambiguous: the name is shared by several divisions and the text does not say which.
     NameRepeats,
     /// Ambiguous: the text names several different places of the same level.
@@ -61,7 +73,12 @@ impl Why {
             | Why::ConfirmedByContext
             | Why::PickedByContext
             | Why::LooseName
-            | Why::Kiosk => Outcome::Resolved,
+            | Why::Kiosk
+            | Why::BookName
+            | Why::BookAlias
+            | Why::BookRoad
+            | Why::BookLandmark
+            | Why::LearnedAlias => Outcome::Resolved,
             Why::NameRepeats | Why::SeveralPlaces | Why::Contradiction => Outcome::Ambiguous,
             Why::Empty
             | Why::NoPlaceName
@@ -79,6 +96,11 @@ impl Why {
             Why::PickedByContext => "picked_by_context",
             Why::LooseName => "loose_name",
             Why::Kiosk => "kiosk",
+            Why::BookName => "book_name",
+            Why::BookAlias => "book_alias",
+            Why::BookRoad => "book_road",
+            Why::BookLandmark => "book_landmark",
+            Why::LearnedAlias => "learned_alias",
             Why::NameRepeats => "name_repeats",
             Why::SeveralPlaces => "several_places",
             Why::Contradiction => "contradiction",
@@ -87,6 +109,19 @@ impl Why {
             Why::OutsideCity => "outside_city",
             Why::CityOnly => "city_only",
             Why::UnknownKiosk => "unknown_kiosk",
+        }
+    }
+}
+
+impl Why {
+    /// The reason an address-book match of `kind` is given.
+    pub fn of_book(kind: MatchKind) -> Self {
+        match kind {
+            MatchKind::Name => Why::BookName,
+            MatchKind::Alias => Why::BookAlias,
+            MatchKind::Road => Why::BookRoad,
+            MatchKind::Landmark => Why::BookLandmark,
+            MatchKind::Learned => Why::LearnedAlias,
         }
     }
 }
@@ -135,6 +170,8 @@ pub struct Resolution {
     pub candidates: Vec<Candidate>,
     /// 0.0 (nothing) to 1.0 (certain); a router may send anything below its threshold to triage.
     pub confidence: f32,
+    /// Resolved by the address book: what matched, how closely, and how sure.
+    pub book: Option<BookMatch>,
 }
 
 impl Resolution {
@@ -149,6 +186,7 @@ impl Resolution {
             span,
             candidates: Vec::new(),
             confidence: 0.0,
+            book: None,
         }
     }
 
@@ -181,6 +219,17 @@ impl Resolution {
             ),
             Why::LooseName => format!("{named} loosely names {division} (low confidence)"),
             Why::Kiosk => format!("the kiosk stands in {division}"),
+            Why::BookName
+            | Why::BookAlias
+            | Why::BookRoad
+            | Why::BookLandmark
+            | Why::LearnedAlias => match &self.book {
+                Some(book) => format!(
+                    "{named} is in the address book as {}: {division}",
+                    book.describe()
+                ),
+                None => format!("{named} names {division} in the address book"),
+            },
             Why::NameRepeats => format!(
                 "{named} is the name of {} places and the text does not say which: {candidates}",
                 self.candidates.len()
@@ -210,6 +259,11 @@ mod tests {
             Why::PickedByContext,
             Why::LooseName,
             Why::Kiosk,
+            Why::BookName,
+            Why::BookAlias,
+            Why::BookRoad,
+            Why::BookLandmark,
+            Why::LearnedAlias,
             Why::NameRepeats,
             Why::SeveralPlaces,
             Why::Contradiction,

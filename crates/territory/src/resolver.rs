@@ -12,6 +12,13 @@
 //!    uncontradicted beats contradicted, more support beats less, strong forms beat loose ones.
 //!    One winner: resolved. Several: ambiguous, with the candidates and what they share.
 //!
+//! 4. Where that fails or is weak — nothing found, ambiguous, only a street or district, or a
+//!    loose community name — the [`AddressBook`] is asked (小区 names, roads with house numbers,
+//!    landmarks, learned aliases). Its community is taken when it lies inside what the names
+//!    said (a street or district, or one of the ambiguous candidates), or when the names said
+//!    nothing; a community the names contradict is not guessed. The answer's `why` says the
+//!    book's match kind and `book` how close the match was and how sure.
+//!
 //! The hot path allocates only the match list and the answer's strings.
 
 use std::collections::{BTreeMap, HashMap};
@@ -21,6 +28,7 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use hotline_core::{DivisionCode, KioskId};
 use hotline_directory::{Directory, Level};
 
+use crate::address_book::{unexplained_span, AddressBook};
 use crate::elsewhere::outside_names;
 use crate::names::{forms, Strength};
 use crate::polygons::DistrictPolygons;
@@ -103,6 +111,8 @@ pub struct Resolver {
     targets: Vec<Target>,
     nodes: Vec<Node>,
     polygons: Option<DistrictPolygons>,
+    /// Empty unless one is loaded; learned aliases are added to it while in use.
+    book: AddressBook,
 }
 
 impl std::fmt::Debug for Resolver {
@@ -111,6 +121,8 @@ impl std::fmt::Debug for Resolver {
             .field("divisions", &self.nodes.len())
             .field("patterns", &self.patterns.len())
             .field("polygons", &self.polygons.as_ref().map(|p| p.len()))
+            .field("address_book", &self.book.len())
+            .field("learned_aliases", &self.book.learned_count())
             .finish()
     }
 }
@@ -199,7 +211,42 @@ impl Resolver {
             targets,
             nodes,
             polygons: None,
+            book: AddressBook::default(),
         }
+    }
+
+    /// Consults `book` where the division names fail or are weak. The book must have been
+    /// parsed against this resolver's directory.
+    pub fn with_address_book(mut self, book: AddressBook) -> Self {
+        self.book = book;
+        self
+    }
+
+    /// The address book (empty unless one was loaded); [`AddressBook::learn`] on it puts a
+    /// confirmed alias to use at once.
+    pub fn address_book(&self) -> &AddressBook {
+        &self.book
+    }
+
+    /// The part of `address` no division name explains, as a learned alias would be keyed
+    /// (`姑苏区南园新村5幢` -> `南园新村`); see [`unexplained_span`].
+    pub fn unexplained_span(&self, address: &str) -> Option<String> {
+        // A bare community stem stays: it is often part of an estate's name (金狮大厦 holds
+        // the stem of 金狮社区), and the resolver did not trust it either.
+        let spans: Vec<(usize, usize)> = self
+            .hits(address)
+            .iter()
+            .filter(|h| {
+                let targets = self.targets_of(h.pattern);
+                targets.is_empty()
+                    || targets.iter().any(|t| {
+                        t.strength == Strength::Strong
+                            || self.node(t.node).level != Level::Community
+                    })
+            })
+            .map(|h| (h.start, h.end))
+            .collect();
+        unexplained_span(address, &spans)
     }
 
     /// Adds district polygons for [`Resolver::resolve_point`].
@@ -257,13 +304,65 @@ impl Resolver {
             span: None,
             candidates: Vec::new(),
             confidence: 1.0,
+            book: None,
         }
     }
 
     /// The most specific division the text identifies (community, else street or town, else
-    /// district), the span that named it, or the candidates when the text does not decide.
+    /// district), the span that named it, or the candidates when the text does not decide; the
+    /// address book where the names fail or are weak (see the module's documentation).
     /// Never panics; empty, foreign or garbage text is `Unresolved` with a reason.
     pub fn resolve_text(&self, text: &str) -> Resolution {
+        let by_names = self.resolve_names(text);
+        let strong_community = by_names.is_resolved()
+            && by_names.level == Some(Level::Community)
+            && by_names.why != Why::LooseName;
+        if strong_community || by_names.why == Why::Empty {
+            return by_names;
+        }
+        let Some(found) = self.book.find(text) else {
+            return by_names;
+        };
+        let Some(community) = self.directory.division(&found.community) else {
+            return by_names;
+        };
+        let inside = |code: &DivisionCode| {
+            self.directory
+                .ancestors(&community.code)
+                .any(|a| &a.code == code)
+        };
+        let agrees = match (by_names.outcome, &by_names.division) {
+            (Outcome::Unresolved, _) => true,
+            (Outcome::Ambiguous, _)
+                if by_names.candidates.iter().any(|c| c.code == community.code) =>
+            {
+                true
+            }
+            // A loose community name is outweighed by a surer book entry.
+            (Outcome::Resolved, Some(_)) if by_names.level == Some(Level::Community) => {
+                found.confidence > by_names.confidence
+            }
+            (_, Some(named)) => inside(named),
+            (_, None) => true,
+        };
+        if !agrees {
+            return by_names;
+        }
+        Resolution {
+            outcome: Outcome::Resolved,
+            why: Why::of_book(found.kind),
+            division: Some(community.code.clone()),
+            level: Some(community.level),
+            name: Some(community.name.clone()),
+            span: Some(found.span.clone()),
+            candidates: Vec::new(),
+            confidence: found.confidence,
+            book: Some(found),
+        }
+    }
+
+    /// [`Resolver::resolve_text`] from the division names alone.
+    fn resolve_names(&self, text: &str) -> Resolution {
         if text.trim().is_empty() {
             return Resolution::unresolved(Why::Empty, None);
         }
@@ -430,6 +529,7 @@ impl Resolver {
             span: Some(span(text, winner.span.0, winner.span.1)),
             candidates: Vec::new(),
             confidence,
+            book: None,
         }
     }
 
@@ -506,6 +606,7 @@ impl Resolver {
                 })
                 .collect(),
             confidence,
+            book: None,
         }
     }
 }

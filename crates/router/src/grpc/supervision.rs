@@ -6,13 +6,14 @@ use tonic::{Request, Response, Status};
 use super::auth::principal;
 use super::convert::{
     division_code, expected_version, flag_in, nature_in, optional, required, satisfaction_in,
-    station_id, ticket_id, urgency_in,
+    station_id, ticket_id, time_out, urgency_in,
 };
 use super::status::invalid;
 use super::{act, shown};
 use crate::tickets::Hotline;
 use crate::tickets::Reclassification;
-use hotline_core::CategoryCode;
+use hotline_core::{CategoryCode, InvalidInput};
+use hotline_store::AliasStatus;
 
 pub struct SupervisionApi {
     hotline: Hotline,
@@ -222,5 +223,120 @@ impl Supervision for SupervisionApi {
         Ok(Response::new(pb::TicketResponse {
             ticket: Some(shown(&self.hotline, &who, ticket, &[]).await?),
         }))
+    }
+
+    async fn list_alias_proposals(
+        &self,
+        request: Request<pb::ListAliasProposalsRequest>,
+    ) -> Result<Response<pb::ListAliasProposalsResponse>, Status> {
+        self.list_alias_proposals_impl(request).await
+    }
+
+    async fn decide_alias(
+        &self,
+        request: Request<pb::DecideAliasRequest>,
+    ) -> Result<Response<pb::AliasProposal>, Status> {
+        self.decide_alias_impl(request).await
+    }
+}
+
+/// The learned-alias RPCs (thin: the rules are in `crate::aliases`).
+impl SupervisionApi {
+    fn proposal_out(
+        &self,
+        proposal: hotline_store::AliasProposal,
+        rivals: Vec<pb::AliasProposal>,
+    ) -> pb::AliasProposal {
+        let directory = self.hotline.directory();
+        let mut path: Vec<&str> = directory
+            .ancestors(&proposal.division)
+            .filter(|d| d.level != hotline_directory::Level::City)
+            .map(|d| d.short_name.as_str())
+            .collect();
+        path.reverse();
+        pb::AliasProposal {
+            key: proposal.alias,
+            alias: proposal.spoken,
+            division_code: proposal.division.to_string(),
+            division_path: path.concat(),
+            agreeing: proposal.agreeing,
+            status: alias_status_out(proposal.status) as i32,
+            first_at: time_out(Some(proposal.first_at)),
+            last_at: time_out(Some(proposal.last_at)),
+            decided_by: proposal.decided_by.unwrap_or_default(),
+            decided_at: time_out(proposal.decided_at),
+            rivals,
+        }
+    }
+
+    pub(super) async fn list_alias_proposals_impl(
+        &self,
+        request: Request<pb::ListAliasProposalsRequest>,
+    ) -> Result<Response<pb::ListAliasProposalsResponse>, Status> {
+        let who = principal(&request)?;
+        let req = request.into_inner();
+        let status = match pb::AliasStatus::try_from(req.status) {
+            Ok(pb::AliasStatus::Unspecified | pb::AliasStatus::Proposed) => AliasStatus::Proposed,
+            Ok(pb::AliasStatus::Confirmed) => AliasStatus::Confirmed,
+            Ok(pb::AliasStatus::Rejected) => AliasStatus::Rejected,
+            Err(_) => {
+                return Err(invalid(InvalidInput::new(
+                    "status",
+                    format!(
+                        "{} is not an alias status (proposed, confirmed, rejected)",
+                        req.status
+                    ),
+                )))
+            }
+        };
+        let room = self.hotline.require_aliases()?;
+        let offered = room.list(&who, status).await?;
+        let proposals = offered
+            .into_iter()
+            .map(|o| {
+                let rivals = o
+                    .rivals
+                    .into_iter()
+                    .map(|r| self.proposal_out(r, Vec::new()))
+                    .collect();
+                self.proposal_out(o.proposal, rivals)
+            })
+            .collect();
+        Ok(Response::new(pb::ListAliasProposalsResponse {
+            proposals,
+            min_agreeing: room.min_agreeing(),
+        }))
+    }
+
+    pub(super) async fn decide_alias_impl(
+        &self,
+        request: Request<pb::DecideAliasRequest>,
+    ) -> Result<Response<pb::AliasProposal>, Status> {
+        let who = principal(&request)?;
+        let req = request.into_inner();
+        if req.alias.trim().is_empty() {
+            return Err(invalid(InvalidInput::new(
+                "alias",
+                "the alias is required, as ListAliasProposals lists it",
+            )));
+        }
+        let division = required(
+            "division_code",
+            division_code("division_code", &req.division_code),
+        )
+        .map_err(invalid)?;
+        let room = self.hotline.require_aliases()?;
+        let decided = room
+            .decide(&who, &req.alias, &division, req.confirm, self.hotline.now())
+            .await?;
+        Ok(Response::new(self.proposal_out(decided, Vec::new())))
+    }
+}
+
+fn alias_status_out(status: AliasStatus) -> pb::AliasStatus {
+    match status {
+        AliasStatus::Proposed => pb::AliasStatus::Proposed,
+        AliasStatus::Confirmed => pb::AliasStatus::Confirmed,
+        AliasStatus::Rejected => pb::AliasStatus::Rejected,
     }
 }

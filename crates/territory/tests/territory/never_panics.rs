@@ -2,13 +2,27 @@
 
 use std::sync::{Arc, OnceLock};
 
+use hotline_core::DivisionCode;
 use hotline_directory::Directory;
-use hotline_territory::{Outcome, Resolver};
+use hotline_territory::{AddressBook, Outcome, Resolver};
 use proptest::prelude::*;
 
+/// With the synthetic address book and a learned alias, so the book's paths (normalisation,
+/// typo windows, spans mapped back to the text) are exercised too.
 fn resolver() -> &'static Resolver {
     static RESOLVER: OnceLock<Resolver> = OnceLock::new();
-    RESOLVER.get_or_init(|| Resolver::new(Arc::new(Directory::suzhou())))
+    RESOLVER.get_or_init(|| {
+        let directory = Arc::new(Directory::suzhou());
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/address_book_synthetic.csv");
+        let book = AddressBook::load_path(&path, &directory).unwrap();
+        let resolver = Resolver::new(directory).with_address_book(book);
+        resolver.address_book().learn(
+            "锦绣大厦",
+            DivisionCode::parse("c", "320508020024").unwrap(),
+        );
+        resolver
+    })
 }
 
 /// Pieces of real names and the characters around them, to reach the matching paths more
@@ -46,6 +60,19 @@ const FRAGMENTS: &[&str] = &[
     " ",
     "3组",
     "\u{0}",
+    "十全街",
+    "８８号",
+    "八十七号",
+    "号楼",
+    "栋",
+    "十",
+    "一二〇",
+    "南苑新村",
+    "南园新材",
+    "盘溪新村18幢",
+    "苏州市丽医院木部",
+    "锦绣大厦",
+    "９",
 ];
 
 fn check(text: &str) {
