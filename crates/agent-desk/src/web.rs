@@ -1804,7 +1804,7 @@ fn actions(session: &DeskSession, ticket: &pb::Ticket, sub_stations: &[pb::Stati
                 div #suggestions {
                     p { "建议类别（点击即按该类别重新派单） Suggested categories: one click re-routes" }
                     @for c in route.categories.iter().take(3) {
-                        form.suggestion method="post" action=(url("categorise")) {
+                        form.inline method="post" action=(url("categorise")) {
                             (csrf)
                             input type="hidden" name="category" value=(c.code);
                             button.secondary type="submit" data-category=(c.code) {
