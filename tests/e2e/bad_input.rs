@@ -342,50 +342,15 @@ on_both_backends!(
 /// and the router goes on serving.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn raw_protobuf_with_invalid_utf8_is_invalid_argument_not_internal() {
-    use tonic::codec::{BufferSettings, Codec, EncodeBuf, Encoder};
-
-    /// Sends the given bytes as the request; decodes the answer as the real response.
-    #[derive(Default)]
-    struct Raw;
-    struct RawEncoder;
-    impl Encoder for RawEncoder {
-        type Item = Vec<u8>;
-        type Error = tonic::Status;
-        fn encode(&mut self, item: Vec<u8>, buf: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
-            use prost::bytes::BufMut;
-            buf.put_slice(&item);
-            Ok(())
-        }
-        fn buffer_settings(&self) -> BufferSettings {
-            BufferSettings::default()
-        }
-    }
-    impl Codec for Raw {
-        type Encode = Vec<u8>;
-        type Decode = pb::SubmitTicketResponse;
-        type Encoder = RawEncoder;
-        type Decoder = tonic_prost::ProstDecoder<pb::SubmitTicketResponse>;
-        fn encoder(&mut self) -> RawEncoder {
-            RawEncoder
-        }
-        fn decoder(&mut self) -> Self::Decoder {
-            tonic_prost::ProstCodec::<(), pb::SubmitTicketResponse>::raw_decoder(
-                BufferSettings::default(),
-            )
-        }
-    }
-
     let app = TestApp::spawn(Backend::Sqlite).await;
     // SubmitTicketRequest { channel = 1 (field 2), text = <0xff 0xfe> (field 4) }
     let bytes = vec![0x10, 0x01, 0x22, 0x02, 0xff, 0xfe];
-    let mut grpc = tonic::client::Grpc::new(app.authed(&operator()).await);
-    grpc.ready().await.unwrap();
-    let path =
-        tonic::codegen::http::uri::PathAndQuery::from_static("/hotline.v1.Intake/SubmitTicket");
-    let answer = grpc
-        .unary(tonic::Request::new(bytes), path, Raw)
-        .await
-        .map(|r| r.into_inner());
+    let answer = crate::corpus::raw(
+        app.authed(&operator()).await,
+        "/hotline.v1.Intake/SubmitTicket",
+        bytes,
+    )
+    .await;
     let status = answer.expect_err("refused");
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
     assert!(status.message().contains("UTF-8"), "{status:?}");

@@ -97,7 +97,11 @@ impl Pb {
 }
 
 /// Sends `bytes` as the request of `path` and returns the response's bytes.
-async fn raw(conn: Authed, path: &str, bytes: Vec<u8>) -> Result<Vec<u8>, tonic::Status> {
+pub(crate) async fn raw(
+    conn: Authed,
+    path: &str,
+    bytes: Vec<u8>,
+) -> Result<Vec<u8>, tonic::Status> {
     use tonic::codec::{BufferSettings, Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 
     struct Bytes;
