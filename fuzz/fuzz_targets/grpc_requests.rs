@@ -21,7 +21,11 @@ fn decode<M: Message + Default>(bytes: &[u8]) -> Option<M> {
     let message = M::decode(bytes).ok()?;
     let encoded = message.encode_to_vec();
     let again = M::decode(encoded.as_slice()).expect("a re-encoded message decodes");
-    assert_eq!(again.encode_to_vec(), encoded, "encode/decode is not a fixpoint");
+    assert_eq!(
+        again.encode_to_vec(),
+        encoded,
+        "encode/decode is not a fixpoint"
+    );
     Some(message)
 }
 
