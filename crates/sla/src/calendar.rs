@@ -261,9 +261,20 @@ impl WorkingCalendar {
     /// before the first file.
     pub fn with_provisional_until(&self, until_year: i32) -> Result<Self, CalendarError> {
         let mut files = self.files.clone();
-        let last_published = self.published.iter().copied().max().unwrap_or(i32::MIN);
+        // With no published year at all (only files with empty `days`, such as the shipped
+        // 2027.json), the provisional years start at the calendar's first year. Counting from
+        // before every year (`i32::MIN`) walked four billion years: the fuzzer found this hang.
+        let first_provisional = match self.published.iter().copied().max() {
+            Some(last_published) => last_published.saturating_add(1),
+            None => self
+                .files
+                .iter()
+                .map(|f| f.year)
+                .min()
+                .unwrap_or(until_year),
+        };
         let mut provisional = Vec::new();
-        for year in (last_published + 1)..=until_year {
+        for year in first_provisional..=until_year {
             files.retain(|f| f.year != year);
             if let Some(file) = crate::provisional::provisional_file(year) {
                 provisional.push(file);
@@ -792,5 +803,27 @@ mod tests {
             loaded.add(monday, Span::WorkingDays(5)).unwrap(),
             Utc.with_ymd_and_hms(2027, 1, 6, 9, 30, 0).unwrap()
         );
+    }
+
+    /// Found by the `holiday_file` fuzz target: a calendar built from the shipped 2027.json
+    /// alone (the notice not out yet, `days` empty) hung in `with_provisional_until`, which
+    /// counted provisional years from `i32::MIN`. The unpublished year becomes provisional.
+    #[test]
+    fn a_calendar_with_no_published_year_gets_its_provisional_years_at_once() {
+        let unpublished = r#"{
+    "$schema": "https://raw.githubusercontent.com/NateScarlet/holiday-cn/master/schema.json",
+    "$id": "https://raw.githubusercontent.com/NateScarlet/holiday-cn/master/2027.json",
+    "year": 2027,
+    "papers": [],
+    "days": []
+}"#;
+        let calendar = WorkingCalendar::from_json([("a.json", unpublished)]).unwrap();
+        assert!(calendar.published_years().is_empty());
+        let provisional = calendar.with_provisional_until(2028).unwrap();
+        assert_eq!(provisional.provisional_years(), &[2027, 2028]);
+        // 元旦 2027 is a statutory holiday; Monday 4 January works.
+        let day = |d| NaiveDate::from_ymd_opt(2027, 1, d).unwrap();
+        assert!(!provisional.is_working_day(day(1)).unwrap());
+        assert!(provisional.is_working_day(day(4)).unwrap());
     }
 }

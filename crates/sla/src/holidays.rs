@@ -82,14 +82,13 @@ impl HolidayFile {
                 ))
             })?;
             // A notice covers its own year and may reach into the last days of the previous
-            // one; anything further away is a mistake in the file.
-            if date.year() < raw.year - 1 || date.year() > raw.year {
+            // one; anything further away is a mistake in the file. Saturating: the year is
+            // whatever the file says, and `i32::MIN - 1` overflowed.
+            let previous_year = raw.year.saturating_sub(1);
+            if date.year() < previous_year || date.year() > raw.year {
                 return Err(bad(format!(
                     "day {index} ({}): {date} is outside the years a {} notice can cover ({}-{})",
-                    day.name,
-                    raw.year,
-                    raw.year - 1,
-                    raw.year
+                    day.name, raw.year, previous_year, raw.year
                 )));
             }
             let exception = ExceptionDay {
@@ -201,6 +200,16 @@ struct RawDay {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found reading the parser while fuzzing it (the `holiday_file` target had not reached
+    /// it): a year of `i32::MIN` with one day overflowed computing the previous year.
+    #[test]
+    fn a_file_for_the_smallest_year_is_refused_not_overflowed() {
+        let file = r#"{"year": -2147483648, "papers": [],
+            "days": [{"name": "元旦", "date": "2026-01-01", "isOffDay": true}]}"#;
+        let error = HolidayFile::parse("a.json", file).unwrap_err().to_string();
+        assert!(error.contains("outside the years"), "{error}");
+    }
 
     #[test]
     fn every_builtin_file_parses_and_only_2027_is_unpublished() {
