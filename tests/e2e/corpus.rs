@@ -21,6 +21,7 @@ use hotline_proto::v1::kpis_client::KpisClient;
 use prost::Message;
 use tonic::Code;
 
+use crate::knowledge::editor;
 use crate::support::*;
 
 /// The largest request message the router accepts (`hotline_router::grpc::MAX_REQUEST_BYTES`).
@@ -28,15 +29,6 @@ const MAX_REQUEST_BYTES: usize = hotline_router::grpc::MAX_REQUEST_BYTES;
 
 /// 沧浪亭社区's labour security station: a station the community station may pass work to.
 const COMMUNITY_LSS: &str = "320508021019-lss";
-
-fn editor() -> Who {
-    Who {
-        role: Role::KnowledgeEditor,
-        login: "kb-editor".into(),
-        station: None,
-        territory: Some("city".into()),
-    }
-}
 
 fn li() -> Who {
     staff(COMMUNITY_CSS, "li")

@@ -15,7 +15,8 @@ use tonic::Code;
 
 use crate::support::*;
 
-fn editor() -> Who {
+/// The city's knowledge editor (also the corpus's editor).
+pub(crate) fn editor() -> Who {
     Who {
         role: Role::KnowledgeEditor,
         login: "kb-editor".into(),
