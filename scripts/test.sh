@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: unit, behaviour suites (SQLite + PostgreSQL), end-to-end over gRPC,
 # outside clients (tests/clients), a real Prometheus scraping the router (tests/prometheus) and
-# the web desk in a browser (tests/browser).
+# the web desk in a browser (tests/browser), then the chaos harness (tests/chaos --short).
 # Needs ../shared/data beside the checkout (territory and classifier accuracy tests read it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,3 +22,7 @@ bash tests/prometheus/run.sh
 # The web desk in a real headless Chromium (Debian's package, installed if missing; skipped with
 # a message where it cannot be), driven by playwright-core from npm.
 bash tests/browser/run.sh
+# Real process faults under load (tests/chaos): a private PostgreSQL and Redis on their own
+# ports, three replicas, every fault once, then an audit of the store and Redis; its last line
+# says `lost=0 double=0 timers_missed=0 ...`. `--long` is for benches.
+bash tests/chaos/run.sh --short

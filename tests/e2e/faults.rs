@@ -2,100 +2,19 @@
 //! PostgreSQL and Redis by a TCP proxy and healed, and a private PostgreSQL restarted and
 //! crashed under load.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hotline_proto::v1 as pb;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::HealthCheckRequest;
 
+use hotline_e2e::proxy::loopback_of;
+use hotline_e2e::{OwnPostgres, Proxy};
+
 use crate::support::{submit_request, TestApp, COMMUNITY_CSS};
-
-/// A TCP proxy that can cut its links (a network partition: nothing passes either way and new
-/// connections hang, as with dropped packets) and heal them.
-struct Proxy {
-    addr: SocketAddr,
-    cut: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Proxy {
-    async fn start(target: SocketAddr) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (cut, cut_rx) = watch::channel(false);
-        let task = tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let cut = cut_rx.clone();
-                tokio::spawn(async move {
-                    // A new connection during a cut waits for the heal, like a SYN into the void.
-                    let mut waiting = cut.clone();
-                    let _ = waiting.wait_for(|cut| !*cut).await;
-                    let Ok(server) = TcpStream::connect(target).await else {
-                        return;
-                    };
-                    let (client_read, client_write) = client.into_split();
-                    let (server_read, server_write) = server.into_split();
-                    tokio::join!(
-                        pump(client_read, server_write, cut.clone()),
-                        pump(server_read, client_write, cut)
-                    );
-                });
-            }
-        });
-        Self { addr, cut, task }
-    }
-
-    fn cut(&self) {
-        self.cut.send_replace(true);
-    }
-
-    fn heal(&self) {
-        self.cut.send_replace(false);
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-/// Copies one direction, holding every chunk while the link is cut.
-async fn pump(
-    mut from: tokio::net::tcp::OwnedReadHalf,
-    mut to: tokio::net::tcp::OwnedWriteHalf,
-    mut cut: watch::Receiver<bool>,
-) {
-    let mut buf = vec![0u8; 16 * 1024];
-    loop {
-        let n = match from.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => n,
-        };
-        if cut.wait_for(|cut| !*cut).await.is_err() {
-            return;
-        }
-        if to.write_all(&buf[..n]).await.is_err() {
-            return;
-        }
-    }
-}
-
-async fn resolve(url: &str) -> SocketAddr {
-    // Both test services listen on 127.0.0.1.
-    let port: u16 = url
-        .rsplit_once(':')
-        .and_then(|(_, rest)| rest.split(['/', '?']).next())
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("no port in {url}"));
-    SocketAddr::from(([127, 0, 0, 1], port))
-}
 
 /// Waits on the health Watch stream until `service` reports `want`, for at most `limit`.
 async fn health_becomes(
@@ -135,25 +54,14 @@ async fn a_replica_cut_off_from_its_servers_reports_it_and_recovers_within_10_s_
     hotline_dispatch::testing::ensure_redis();
     let pg_url = hotline_store::testing::fresh_postgres_url().await.unwrap();
     let redis_url = hotline_dispatch::testing::redis_url();
-    let pg = Proxy::start(resolve(&pg_url).await).await;
-    let redis = Proxy::start(resolve(&redis_url).await).await;
-    let via = |url: &str, proxy: &Proxy| {
-        let port = url
-            .rsplit_once(':')
-            .unwrap()
-            .1
-            .split(['/', '?'])
-            .next()
-            .unwrap()
-            .to_owned();
-        url.replacen(&format!(":{port}"), &format!(":{}", proxy.addr.port()), 1)
-    };
+    let pg = Proxy::start(loopback_of(&pg_url)).await;
+    let redis = Proxy::start(loopback_of(&redis_url)).await;
     let prefix = hotline_dispatch::testing::fresh_prefix();
     let argv = vec![
         "--database-url".to_owned(),
-        via(&pg_url, &pg),
+        pg.via(&pg_url),
         "--redis-url".to_owned(),
-        via(&redis_url, &redis),
+        redis.via(&redis_url),
         "--redis-prefix".to_owned(),
         prefix.clone(),
     ];
@@ -203,136 +111,6 @@ async fn a_replica_cut_off_from_its_servers_reports_it_and_recovers_within_10_s_
     // And it works: a submit after the heal is queued.
     app.submit("井盖缺失", Some(COMMUNITY_CSS)).await;
     hotline_dispatch::testing::flush_prefix(&prefix).await;
-}
-
-/// A PostgreSQL cluster of our own (initdb in a temp dir, its own port), to restart and crash.
-struct OwnPostgres {
-    dir: std::path::PathBuf,
-    port: u16,
-    bin: std::path::PathBuf,
-}
-
-impl OwnPostgres {
-    fn start() -> Self {
-        let bin = std::process::Command::new("pg_config")
-            .arg("--bindir")
-            .output()
-            .ok()
-            .and_then(|o| String::from_utf8(o.stdout).ok())
-            .map(|s| std::path::PathBuf::from(s.trim()))
-            .filter(|p| p.join("initdb").exists())
-            .unwrap_or_else(|| std::path::PathBuf::from("/usr/lib/postgresql/15/bin"));
-        let dir = std::env::temp_dir().join(format!("hotline-pg-{}", uuid_like()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let pg = Self { dir, port, bin };
-        // PostgreSQL refuses to run as root: run it as the postgres user when we are root.
-        pg.chown();
-        pg.run(
-            "initdb",
-            &[
-                "-D",
-                &pg.data(),
-                "-A",
-                "trust",
-                "-U",
-                "postgres",
-                "--no-sync",
-            ],
-        );
-        pg.ctl(&["start", "-w", "-t", "60"]);
-        pg
-    }
-
-    fn data(&self) -> String {
-        self.dir.join("data").display().to_string()
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
-    }
-
-    fn chown(&self) {
-        if is_root() {
-            let status = std::process::Command::new("chown")
-                .args(["-R", "postgres:postgres", &self.dir.display().to_string()])
-                .status()
-                .unwrap();
-            assert!(status.success());
-        }
-    }
-
-    fn run(&self, tool: &str, args: &[&str]) {
-        let program = self.bin.join(tool);
-        let mut command = if is_root() {
-            let mut c = std::process::Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(&program);
-            c
-        } else {
-            std::process::Command::new(&program)
-        };
-        let output = command.args(args).output().unwrap();
-        assert!(
-            output.status.success(),
-            "{tool} {args:?}: {}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-
-    fn ctl(&self, args: &[&str]) {
-        let options = format!(
-            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c fsync=off",
-            self.port,
-            self.dir.display()
-        );
-        let log = self.dir.join("log").display().to_string();
-        let data = self.data();
-        let mut full = vec!["-D", &data, "-l", &log, "-o", &options];
-        full.extend_from_slice(args);
-        self.run("pg_ctl", &full);
-    }
-}
-
-impl Drop for OwnPostgres {
-    fn drop(&mut self) {
-        let data = self.data();
-        let program = self.bin.join("pg_ctl");
-        let mut command = if is_root() {
-            let mut c = std::process::Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(&program);
-            c
-        } else {
-            std::process::Command::new(&program)
-        };
-        let _ = command
-            .args(["-D", &data, "stop", "-m", "immediate"])
-            .output();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn is_root() -> bool {
-    std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .ok()
-        .is_some_and(|o| o.stdout.trim_ascii() == b"0")
-}
-
-fn uuid_like() -> String {
-    format!(
-        "{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,5 +1,6 @@
 //! Time is injected: every deadline, lease and timer asks a [`Clock`], so tests drive time by hand.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
@@ -39,5 +40,43 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> DateTime<Utc> {
         *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The wall clock moved by an offset that can be stepped while it runs, as NTP steps a host's
+/// clock. Only the chaos harness uses it (`HOTLINE_TEST_CLOCK_OFFSET_FILE`): a replica whose
+/// clock jumps must not fire a deadline twice or lose one. Clones share the offset.
+#[derive(Debug, Clone, Default)]
+pub struct SteppedClock(Arc<AtomicI64>);
+
+impl SteppedClock {
+    /// Sets the offset from the wall clock, in milliseconds (negative: behind).
+    pub fn set_offset_ms(&self, offset: i64) {
+        self.0.store(offset, Ordering::Relaxed);
+    }
+    pub fn offset_ms(&self) -> i64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl Clock for SteppedClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now() + Duration::milliseconds(self.offset_ms())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stepped_clock_moves_by_its_offset_and_clones_share_it() {
+        let clock = SteppedClock::default();
+        let other = clock.clone();
+        clock.set_offset_ms(3_600_000);
+        let ahead = other.now() - Utc::now();
+        assert!(ahead > Duration::minutes(59) && ahead <= Duration::minutes(60));
+        other.set_offset_ms(-3_600_000);
+        assert!(clock.now() < Utc::now() - Duration::minutes(59));
     }
 }

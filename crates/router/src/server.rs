@@ -491,10 +491,51 @@ pub async fn build(args: &ServeArgs, clock: Arc<dyn Clock>) -> anyhow::Result<Ho
     Ok(hotline)
 }
 
+/// A test hook for the chaos harness (tests/chaos): the router's clock is the wall clock plus
+/// the offset in milliseconds written in this file, read at start and again on every SIGUSR1,
+/// so the harness can step one replica's clock while it runs. Not for production.
+pub const TEST_CLOCK_OFFSET_FILE: &str = "HOTLINE_TEST_CLOCK_OFFSET_FILE";
+
+fn stepped_clock(path: std::path::PathBuf) -> anyhow::Result<Arc<dyn Clock>> {
+    fn read(path: &std::path::Path) -> anyhow::Result<i64> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        text.trim().parse().with_context(|| {
+            format!(
+                "{}: want a clock offset in milliseconds, found {:?}",
+                path.display(),
+                text.trim()
+            )
+        })
+    }
+    let clock = hotline_core::SteppedClock::default();
+    clock.set_offset_ms(read(&path)?);
+    tracing::warn!(offset_ms = clock.offset_ms(), file = %path.display(), "test hook: a stepped clock");
+    let mut steps = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())
+        .context("installing the SIGUSR1 handler")?;
+    let stepped = clock.clone();
+    tokio::spawn(async move {
+        while steps.recv().await.is_some() {
+            match read(&path) {
+                Ok(offset) => {
+                    stepped.set_offset_ms(offset);
+                    tracing::warn!(offset_ms = offset, "test hook: clock stepped");
+                }
+                Err(err) => tracing::warn!(error = %err, "test hook: clock not stepped"),
+            }
+        }
+    });
+    Ok(Arc::new(clock))
+}
+
 /// The whole `hotline serve`: build, listen, serve until SIGTERM/ctrl-c, drain.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let metrics = crate::metrics::handle()?;
-    let hotline = build(&args, Arc::new(SystemClock)).await?;
+    let clock: Arc<dyn Clock> = match std::env::var_os(TEST_CLOCK_OFFSET_FILE) {
+        Some(path) => stepped_clock(std::path::PathBuf::from(path))?,
+        None => Arc::new(SystemClock),
+    };
+    let hotline = build(&args, clock).await?;
     let listener = TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
