@@ -222,10 +222,7 @@ impl Load {
             .await
         {
             Ok(reply) => {
-                let id = reply.into_inner().ticket.map(|t| t.id).unwrap_or_default();
-                let mut record = self.record.lock().unwrap();
-                record.acknowledged.push((id, request_id));
-                record.last_ack = Some(Instant::now());
+                acknowledged(&self.record, reply.into_inner(), request_id);
                 true
             }
             Err(status) => {
@@ -295,10 +292,7 @@ impl Submitter {
                     .await
                 {
                     Ok(reply) => {
-                        let id = reply.into_inner().ticket.map(|t| t.id).unwrap_or_default();
-                        let mut record = self.record.lock().unwrap();
-                        record.acknowledged.push((id, request_id));
-                        record.last_ack = Some(Instant::now());
+                        acknowledged(&self.record, reply.into_inner(), request_id);
                         break;
                     }
                     Err(status) if transient(status.code()) => {
@@ -321,6 +315,14 @@ impl Submitter {
             tokio::time::sleep_until(next.max(tokio::time::Instant::now())).await;
         }
     }
+}
+
+/// A submit the router acknowledged: the auditor looks for its ticket.
+fn acknowledged(record: &Mutex<Record>, reply: pb::SubmitTicketResponse, request_id: String) {
+    let id = reply.ticket.map(|t| t.id).unwrap_or_default();
+    let mut record = record.lock().unwrap();
+    record.acknowledged.push((id, request_id));
+    record.last_ack = Some(Instant::now());
 }
 
 fn seen(record: &Mutex<Record>, rpc: &str, status: &Status) {
@@ -462,42 +464,20 @@ impl Worker {
     }
 
     async fn signed_by_me(&self, id: &str, replica: usize) -> Option<u64> {
-        for attempt in 0..50 {
-            let mut intake = IntakeClient::new(self.channels[(replica + attempt) % 3].clone());
-            match intake
-                .get_ticket(authed(
-                    pb::GetTicketRequest {
-                        ticket_id: id.to_owned(),
-                        include_history: false,
-                    },
-                    &self.token,
-                ))
-                .await
-            {
-                Ok(reply) => {
-                    let ticket = reply.into_inner().ticket?;
-                    let mine = ticket.stage == pb::Stage::InProgress as i32
-                        && ticket.signed_by.contains(&self.login);
-                    if mine {
-                        self.record
-                            .lock()
-                            .unwrap()
-                            .signed
-                            .push((id.to_owned(), self.login.clone()));
-                        return Some(ticket.version);
-                    }
-                    return None;
-                }
-                Err(status) if transient(status.code()) => {
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-                Err(status) => {
-                    unexpected(&self.record, "GetTicket", &status);
-                    return None;
-                }
-            }
+        let mut replica = replica;
+        let ticket =
+            get_ticket(&self.channels, &self.token, &self.record, id, &mut replica).await?;
+        let mine =
+            ticket.stage == pb::Stage::InProgress as i32 && ticket.signed_by.contains(&self.login);
+        if !mine {
+            return None;
         }
-        None
+        self.record
+            .lock()
+            .unwrap()
+            .signed
+            .push((id.to_owned(), self.login.clone()));
+        Some(ticket.version)
     }
 
     async fn reply(&self, id: &str, version: u64, replica: &mut usize) {
@@ -566,10 +546,13 @@ impl Supervisor {
                 if *stop.borrow() {
                     return;
                 }
-                let ticket = match self.get(&id, &mut replica).await {
-                    Some(ticket) => ticket,
-                    None => break,
-                };
+                let ticket =
+                    match get_ticket(&self.channels, &self.token, &self.record, &id, &mut replica)
+                        .await
+                    {
+                        Some(ticket) => ticket,
+                        None => break,
+                    };
                 let mut supervision = SupervisionClient::new(self.channels[replica].clone());
                 let result = if ticket.stage == pb::Stage::PendingReview as i32 {
                     supervision
@@ -635,31 +618,39 @@ impl Supervisor {
             }
         }
     }
+}
 
-    async fn get(&self, id: &str, replica: &mut usize) -> Option<pb::Ticket> {
-        for _ in 0..50 {
-            let mut intake = IntakeClient::new(self.channels[*replica].clone());
-            match intake
-                .get_ticket(authed(
-                    pb::GetTicketRequest {
-                        ticket_id: id.to_owned(),
-                        include_history: false,
-                    },
-                    &self.token,
-                ))
-                .await
-            {
-                Ok(reply) => return reply.into_inner().ticket,
-                Err(status) if transient(status.code()) => {
-                    *replica = (*replica + 1) % self.channels.len();
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-                Err(status) => {
-                    unexpected(&self.record, "GetTicket", &status);
-                    return None;
-                }
+/// The ticket as it is now, from the first replica that answers (moving on after a failure).
+async fn get_ticket(
+    channels: &[Channel],
+    token: &MetadataValue<tonic::metadata::Ascii>,
+    record: &Mutex<Record>,
+    id: &str,
+    replica: &mut usize,
+) -> Option<pb::Ticket> {
+    for _ in 0..50 {
+        let mut intake = IntakeClient::new(channels[*replica].clone());
+        match intake
+            .get_ticket(authed(
+                pb::GetTicketRequest {
+                    ticket_id: id.to_owned(),
+                    include_history: false,
+                },
+                token,
+            ))
+            .await
+        {
+            Ok(reply) => return reply.into_inner().ticket,
+            Err(status) if transient(status.code()) => {
+                seen(record, "GetTicket", &status);
+                *replica = (*replica + 1) % channels.len();
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(status) => {
+                unexpected(record, "GetTicket", &status);
+                return None;
             }
         }
-        None
     }
+    None
 }

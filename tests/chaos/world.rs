@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use hotline_e2e::{OwnPostgres, Proxy};
+use hotline_e2e::{free_port, OwnPostgres, OwnRedis, Proxy};
 use tonic::transport::{Channel, Endpoint};
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -41,7 +41,7 @@ pub struct World {
     dir: PathBuf,
     hotline: PathBuf,
     pub pg: OwnPostgres,
-    redis: Mutex<Option<Child>>,
+    redis: Mutex<OwnRedis>,
     pub redis_port: u16,
     pub replicas: Vec<Replica>,
 }
@@ -56,13 +56,6 @@ pub struct Replica {
     pub channel: Channel,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
 impl World {
     pub async fn start(hotline: &Path) -> anyhow::Result<Self> {
         let hotline = std::fs::canonicalize(hotline)
@@ -73,7 +66,10 @@ impl World {
         let pg = tokio::task::spawn_blocking(OwnPostgres::start).await?;
         let redis_port = free_port();
         let world = Self {
-            redis: Mutex::new(Some(spawn_redis(&dir, redis_port)?)),
+            redis: Mutex::new(OwnRedis::start_logged(
+                redis_port,
+                Some(dir.join("redis.log")),
+            )),
             dir,
             hotline,
             pg,
@@ -265,15 +261,11 @@ impl World {
     }
 
     pub fn kill_redis(&self) {
-        if let Some(mut child) = self.redis.lock().unwrap().take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.redis.lock().unwrap().stop();
     }
 
     pub async fn start_redis(&self) -> anyhow::Result<()> {
-        let child = spawn_redis(&self.dir, self.redis_port)?;
-        *self.redis.lock().unwrap() = Some(child);
+        tokio::task::block_in_place(|| self.redis.lock().unwrap().start());
         self.wait_redis().await
     }
 
@@ -340,29 +332,6 @@ impl World {
     pub fn remove(&self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-fn spawn_redis(dir: &Path, port: u16) -> anyhow::Result<Child> {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("redis.log"))?;
-    Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .spawn()
-        .context("starting redis-server (Debian's redis-server package)")
 }
 
 fn signal(pid: u32, name: &str) -> anyhow::Result<()> {

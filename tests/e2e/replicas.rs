@@ -3,12 +3,12 @@
 //! Redis rebuilt complete, and an unreachable Redis losing nothing.
 
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use hotline_core::{StationId, TicketId};
+use hotline_e2e::{free_port, OwnRedis};
 use hotline_proto::v1 as pb;
 
 use crate::support::*;
@@ -296,64 +296,6 @@ async fn a_flushed_redis_is_rebuilt_with_every_open_ticket_on_exactly_one_queue(
             .unwrap();
         assert!(!timers.is_empty(), "{id} has no timers after the rebuild");
     }
-}
-
-/// A Redis of our own on a free port, to stop and start under a running router.
-struct OwnRedis {
-    port: u16,
-    child: Option<Child>,
-}
-
-impl OwnRedis {
-    fn start_on(port: u16) -> Self {
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server runs");
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "redis-server on {port} did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Self {
-            port,
-            child: Some(child),
-        }
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
