@@ -632,3 +632,67 @@ async fn assert_whole(
 }
 
 on_both_backends!(a_submit_cut_off_by_its_deadline_leaves_its_ticket_whole_or_absent);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_sends_its_message_loses_its_slot_at_the_request_timeout() {
+    let app = TestApp::spawn_with(
+        [
+            "--grpc-max-in-flight",
+            "2",
+            "--grpc-max-in-flight-per-connection",
+            "2",
+            "--grpc-request-timeout-seconds",
+            "1",
+        ]
+        .map(String::from)
+        .to_vec(),
+        hotline_core::ManualClock::new(TestApp::start_time()),
+    )
+    .await;
+    // Two submits that send their headers and never their message fill the router ...
+    let slow = connection(&app).await;
+    let held = [
+        Held::start(&app, slow.clone(), request("never-a")).await,
+        Held::start(&app, slow.clone(), request("never-b")).await,
+    ];
+    app.in_flight.wait_until(|n| *n == 2).await;
+    // ... until the request timeout (they set no deadline of their own): then they are
+    // answered, and their slots are free again although the client still holds its side of
+    // the streams open: the answer resets the stream, which ends the handler's wait.
+    for h in held {
+        let answer = tokio::time::timeout(Duration::from_secs(30), h.answer)
+            .await
+            .expect("answered at the router's request timeout")
+            .unwrap();
+        assert_eq!(answer.unwrap_err().code(), Code::Cancelled);
+        drop(h.message);
+    }
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        app.in_flight.wait_until(|n| *n == 0),
+    )
+    .await
+    .expect("the withheld submits gave their slots back");
+    let found = app
+        .hotline
+        .as_ref()
+        .unwrap()
+        .store()
+        .search(&hotline_store::SearchQuery {
+            text_contains: Some("never-".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(found.is_empty(), "{found:?}");
+    let mut intake = intake_on(&app, connection(&app).await).await;
+    assert!(
+        intake
+            .submit_ticket(request("after"))
+            .await
+            .unwrap()
+            .into_inner()
+            .created
+    );
+}

@@ -463,8 +463,9 @@ pub struct ServeArgs {
     pub grpc_max_in_flight_per_connection: u32,
 
     /// HTTP/2 streams one connection may have open (requests and watches); a client sees it as
-    /// SETTINGS_MAX_CONCURRENT_STREAMS and waits, a stream over it is refused.
-    #[arg(long, env = "HOTLINE_GRPC_MAX_STREAMS_PER_CONNECTION", default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..))]
+    /// SETTINGS_MAX_CONCURRENT_STREAMS and waits, a stream over it is refused. The web desk's
+    /// one connection carries one or two watches per browser: raise it past ~500 desk users.
+    #[arg(long, env = "HOTLINE_GRPC_MAX_STREAMS_PER_CONNECTION", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
     pub grpc_max_streams_per_connection: u32,
 
     /// The longest a gRPC request may take, in seconds (a client's shorter `grpc-timeout`

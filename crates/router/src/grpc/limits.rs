@@ -12,8 +12,9 @@
 //! | search and list page sizes | 500 tickets, 50 articles found, 1,000 listed | `grpc::intake`, `grpc::knowledge` |
 //! | requests in flight, whole router | 256 (`--grpc-max-in-flight`) | here ([`InFlightLayer`]): over it RESOURCE_EXHAUSTED at once, retry in [`SHED_RETRY_AFTER`] |
 //! | requests in flight, one connection | 64 (`--grpc-max-in-flight-per-connection`) | here, the same way, checked first |
-//! | HTTP/2 streams open on one connection | 128 (`--grpc-max-streams-per-connection`) | hyper/h2: SETTINGS_MAX_CONCURRENT_STREAMS; a stream over it is reset with REFUSED_STREAM |
+//! | HTTP/2 streams open on one connection | 1,024 (`--grpc-max-streams-per-connection`) | hyper/h2: SETTINGS_MAX_CONCURRENT_STREAMS; a stream over it is reset with REFUSED_STREAM |
 //! | a request's time | the client's `grpc-timeout`, at most 30 s (`--grpc-request-timeout-seconds`) | tonic (`Server::timeout`): CANCELLED; the work itself finishes ([`InFlightLayer`]) |
+//! | a request message's arrival | the same 30 s | tonic answers CANCELLED and hyper resets the stream, so the handler waiting for the message fails, does nothing and frees its slot |
 //! | request headers (all metadata) | [`MAX_HEADER_LIST_BYTES`] (16 KiB) | hyper/h2: HTTP 431, the call fails before any handler runs |
 //! | unread request data | [`STREAM_WINDOW_BYTES`] (1 MiB) a stream, [`CONNECTION_WINDOW_BYTES`] (2 MiB) a connection | HTTP/2 flow control |
 //! | an idle or dead peer | pinged every [`KEEPALIVE_INTERVAL`] (30 s), dropped after [`KEEPALIVE_TIMEOUT`] (10 s) without an answer; TCP keep-alive [`TCP_KEEPALIVE`] (60 s) | hyper, the socket |
@@ -37,9 +38,12 @@
 //! started, never cut off between the two. A streaming answer (WatchEvents, a queue watch)
 //! counts until its stream has started; the stream limit bounds the open ones.
 //!
-//! A slow client cannot pin memory: what it has not sent is bounded by the flow-control
-//! windows above; what it does not read stays in hyper's send buffer (400 KB a stream) and
-//! its handler waits; a peer that stops answering pings is dropped.
+//! A slow client cannot pin memory for long, nor much of it: a message it sends slowly is
+//! dropped with its slot at the request timeout (the stream is reset once the timeout's answer
+//! is sent, which ends the handler's wait for the message); the part it did send is bounded by the
+//! message limit and the in-flight limits (at most 64 MiB a connection, 256 MiB for the
+//! router, by default) and by the flow-control windows above; what it does not read stays in
+//! hyper's send buffer (400 KB a stream); a peer that stops answering pings is dropped.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -159,13 +163,15 @@ impl Default for GrpcLimits {
     /// 256 in flight is ten times what the submit bench keeps busy at its peak (16 clients on
     /// a pool of 16 connections): room for bursts, not a queue that only adds latency. 64 a
     /// connection leaves three quarters of it to everyone else; the web desk, which carries
-    /// all its users on one connection, stays far under it. 128 streams lets a connection
-    /// hold its 64 requests and as many watches.
+    /// all its users on one connection, stays far under it. Streams are another matter: the
+    /// desk also keeps one or two watches open per browser on that connection, and an idle
+    /// watch costs a few KB, so 1,024 streams serve some 500 desk users at once while still
+    /// bounding what one connection can hold open.
     fn default() -> Self {
         Self {
             max_in_flight: 256,
             max_in_flight_per_connection: 64,
-            max_streams_per_connection: 128,
+            max_streams_per_connection: 1024,
             request_timeout: Duration::from_secs(30),
         }
     }
