@@ -38,12 +38,12 @@
 //! started, never cut off between the two. A streaming answer (WatchEvents, a queue watch)
 //! counts until its stream has started; the stream limit bounds the open ones.
 //!
-//! A slow client cannot pin memory for long, nor much of it: a message it sends slowly is
-//! dropped with its slot at the request timeout (the stream is reset once the timeout's answer
-//! is sent, which ends the handler's wait for the message); the part it did send is bounded by the
-//! message limit and the in-flight limits (at most 64 MiB a connection, 256 MiB for the
-//! router, by default) and by the flow-control windows above; what it does not read stays in
-//! hyper's send buffer (400 KB a stream); a peer that stops answering pings is dropped.
+//! A slow client cannot pin memory for long, nor much of it. A message it sends slowly is
+//! dropped with its slot at the request timeout (once the timeout's answer is sent, the stream
+//! is reset, which ends the handler's wait for the message). What it did send is bounded by the
+//! message limit times the in-flight limits (64 MiB a connection, 256 MiB for the router, by
+//! default) and by the flow-control windows above. What it does not read stays in hyper's send
+//! buffer (400 KB a stream). A peer that stops answering pings is dropped.
 
 use std::collections::HashMap;
 use std::future::Future;
