@@ -16,6 +16,7 @@ mod kpis;
 mod learning;
 mod lifecycle;
 mod operations;
+mod overload;
 mod rebuild_races;
 mod replicas;
 mod routing;

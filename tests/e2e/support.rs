@@ -49,6 +49,8 @@ pub struct TestApp {
     accounts: std::sync::Mutex<std::collections::HashMap<String, Account>>,
     /// Directories that must live as long as this router (a shared key file).
     pub keep: Vec<TempDir>,
+    /// The requests the router is working on (its gRPC in-flight count), to wait on.
+    pub in_flight: hotline_router::grpc::limits::InFlight,
     /// gRPC over TLS: the server's config and the client's (which trusts the server's CA).
     tls: Option<(
         tonic::transport::ServerTlsConfig,
@@ -189,6 +191,7 @@ impl TestApp {
             task: None,
             accounts: Default::default(),
             keep: Vec::new(),
+            in_flight: Default::default(),
             tls: None,
             _dir: dir,
         };
@@ -214,6 +217,7 @@ impl TestApp {
             task: None,
             accounts: Default::default(),
             keep: Vec::new(),
+            in_flight: Default::default(),
             tls: Some((server, client)),
             _dir: dir,
         };
@@ -251,6 +255,10 @@ impl TestApp {
         self.addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let tls_server = self.tls.as_ref().map(|(server, _)| server.clone());
+        // `--grpc-*` flags reach the server as `serve` passes them; a fresh count per start.
+        let limits = self.args.grpc_limits().expect("gRPC limits");
+        self.in_flight = Default::default();
+        let in_flight = self.in_flight.clone();
         let task = tokio::spawn(async move {
             hotline_router::server::serve(
                 listener,
@@ -264,6 +272,8 @@ impl TestApp {
                     // Timer tests fire timers by hand at the manual clock's time.
                     run_timers: false,
                     audit: None,
+                    limits,
+                    in_flight,
                     ..Default::default()
                 },
             )

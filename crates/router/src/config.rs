@@ -452,6 +452,27 @@ pub struct ServeArgs {
     )]
     pub sla_gauges_interval_seconds: u64,
 
+    /// gRPC requests the router works on at once; more are refused at once with
+    /// RESOURCE_EXHAUSTED and retry advice, never queued (health checks are not counted).
+    #[arg(long, env = "HOTLINE_GRPC_MAX_IN_FLIGHT", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+    pub grpc_max_in_flight: u32,
+
+    /// gRPC requests one connection may have in flight (at most --grpc-max-in-flight), so one
+    /// flooding client is refused before the others are.
+    #[arg(long, env = "HOTLINE_GRPC_MAX_IN_FLIGHT_PER_CONNECTION", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+    pub grpc_max_in_flight_per_connection: u32,
+
+    /// HTTP/2 streams one connection may have open (requests and watches); a client sees it as
+    /// SETTINGS_MAX_CONCURRENT_STREAMS and waits, a stream over it is refused. The web desk's
+    /// one connection carries one or two watches per browser: raise it past ~500 desk users.
+    #[arg(long, env = "HOTLINE_GRPC_MAX_STREAMS_PER_CONNECTION", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    pub grpc_max_streams_per_connection: u32,
+
+    /// The longest a gRPC request may take, in seconds (a client's shorter `grpc-timeout`
+    /// wins); the client is then answered CANCELLED while the work finishes.
+    #[arg(long, env = "HOTLINE_GRPC_REQUEST_TIMEOUT_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub grpc_request_timeout_seconds: u64,
+
     /// How long SIGTERM waits for in-flight requests before stopping anyway.
     #[arg(long, env = "HOTLINE_SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]
     pub shutdown_grace_seconds: u64,
@@ -541,6 +562,17 @@ impl ServeArgs {
         }
     }
 
+    /// The gRPC serving limits (`--grpc-*`), checked together.
+    pub fn grpc_limits(&self) -> Result<crate::grpc::limits::GrpcLimits, String> {
+        crate::grpc::limits::GrpcLimits {
+            max_in_flight: self.grpc_max_in_flight as usize,
+            max_in_flight_per_connection: self.grpc_max_in_flight_per_connection as usize,
+            max_streams_per_connection: self.grpc_max_streams_per_connection,
+            request_timeout: std::time::Duration::from_secs(self.grpc_request_timeout_seconds),
+        }
+        .checked()
+    }
+
     pub fn storage(&self) -> Result<Storage, String> {
         match self.database_url.as_deref().map(str::trim) {
             None | Some("") => Ok(Storage::SqliteDir(self.data_dir.clone())),
@@ -593,6 +625,46 @@ mod tests {
         let bad = args(&["--database-url", "mysql://u:secret@db/h"]);
         let err = bad.storage().unwrap_err();
         assert!(!err.contains("secret"), "{err}");
+    }
+
+    #[test]
+    fn grpc_limits_default_to_the_documented_values_and_are_checked_together() {
+        use crate::grpc::limits::GrpcLimits;
+        assert_eq!(args(&[]).grpc_limits(), Ok(GrpcLimits::default()));
+        let set = args(&[
+            "--grpc-max-in-flight",
+            "8",
+            "--grpc-max-in-flight-per-connection",
+            "2",
+            "--grpc-max-streams-per-connection",
+            "4",
+            "--grpc-request-timeout-seconds",
+            "5",
+        ])
+        .grpc_limits()
+        .unwrap();
+        assert_eq!(
+            (
+                set.max_in_flight,
+                set.max_in_flight_per_connection,
+                set.max_streams_per_connection,
+                set.request_timeout.as_secs()
+            ),
+            (8, 2, 4, 5)
+        );
+        let err = args(&[
+            "--grpc-max-in-flight",
+            "8",
+            "--grpc-max-in-flight-per-connection",
+            "9",
+        ])
+        .grpc_limits()
+        .unwrap_err();
+        assert!(
+            err.contains("HOTLINE_GRPC_MAX_IN_FLIGHT_PER_CONNECTION"),
+            "{err}"
+        );
+        assert!(ServeArgs::parse_from(["--grpc-max-in-flight", "0"]).is_err());
     }
 }
 

@@ -35,6 +35,10 @@ pub enum RouterError {
     /// Over a rate limit or locked out for a while.
     #[error("{0}")]
     Exhausted(String),
+    /// The router is at an in-flight limit and sheds the request without starting it; the
+    /// client may retry (the status carries the advice: see `grpc::status`).
+    #[error("{0}")]
+    Overloaded(String),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -72,7 +76,7 @@ impl RouterError {
             RouterError::AlreadyExists(_) => ErrorCode::AlreadyExists,
             RouterError::Unavailable(_) => ErrorCode::Unavailable,
             RouterError::Unauthenticated(_) => ErrorCode::Unauthenticated,
-            RouterError::Exhausted(_) => ErrorCode::ResourceExhausted,
+            RouterError::Exhausted(_) | RouterError::Overloaded(_) => ErrorCode::ResourceExhausted,
             RouterError::Internal(_) => ErrorCode::Internal,
         }
     }

@@ -45,6 +45,8 @@
 //!   counted on a provisional calendar year, and recounted when its notice was loaded
 //! - `hotline_identity_logins_total{outcome}`, `hotline_identity_authentications_total{via,outcome}`,
 //!   `hotline_identity_contact_reads_total` (the identity crate)
+//! - `hotline_grpc_shed_total{reason}`: gRPC requests refused at an in-flight limit, `reason` =
+//!   connection | server (`grpc::limits`)
 //!
 //! # Histograms (seconds; buckets [`LATENCY_BUCKETS`], so `_bucket` series, not quantiles)
 //! - `hotline_submit_duration_seconds`: a successful submit, end to end in the engine (routing,
@@ -63,6 +65,7 @@
 //!   the last probe and still holds its data, else 0
 //! - `hotline_working_set_repairs_pending`: tickets waiting for a working-set repair
 //! - `hotline_timer_lag_seconds`: how late the oldest timer of the last fired batch was
+//! - `hotline_grpc_in_flight`: gRPC requests being worked on (health checks not counted)
 //! - `hotline_schema_version`, `hotline_calendar_provisional_years`
 //! - `hotline_classifier_model_info{version}` (1 for the model in use) and
 //!   `hotline_classifier_dispatch_threshold` (its calibrated dispatch threshold, if any)

@@ -36,6 +36,7 @@ use crate::grpc::directory::DirectoryApi;
 use crate::grpc::intake::IntakeApi;
 use crate::grpc::knowledge::KnowledgeApi;
 use crate::grpc::kpis::KpisApi;
+use crate::grpc::limits::{GrpcLimits, InFlight, InFlightLayer};
 use crate::grpc::station::StationApi;
 use crate::grpc::supervision::SupervisionApi;
 use crate::routing::Routing;
@@ -637,6 +638,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         }),
         kpi_interval: Duration::from_millis(args.kpi_interval_ms.max(100)),
         knowledge_interval: Duration::from_millis(args.knowledge_interval_ms.max(100)),
+        limits: args.grpc_limits().map_err(anyhow::Error::msg)?,
+        in_flight: InFlight::default(),
     };
     let served = serve(listener, hotline, stopped(stop_rx), options).await;
     if let Some(gauges) = gauges {
@@ -690,6 +693,10 @@ pub struct ServeOptions {
     pub kpi_interval: Duration,
     /// How often the knowledge index catches up with the articles.
     pub knowledge_interval: Duration,
+    /// In-flight, HTTP/2 and time limits on gRPC requests (`grpc::limits`).
+    pub limits: GrpcLimits,
+    /// The count of requests in flight; a harness keeps a clone to wait until they are done.
+    pub in_flight: InFlight,
 }
 
 impl Default for ServeOptions {
@@ -704,6 +711,8 @@ impl Default for ServeOptions {
             }),
             kpi_interval: Duration::from_secs(5),
             knowledge_interval: Duration::from_secs(2),
+            limits: GrpcLimits::default(),
+            in_flight: InFlight::default(),
         }
     }
 }
@@ -823,7 +832,19 @@ pub async fn serve(
         FEED_INTERVAL,
         stop_rx.clone(),
     )));
-    let mut builder = tonic::transport::Server::builder();
+    // HTTP/2 and connection limits (grpc::limits has the table and the reasons). tonic's own
+    // load shedding and per-connection limit are off: InFlightLayer sheds instead, with retry
+    // advice and a metric, and counts a request until its work is done.
+    let limits = options.limits;
+    let mut builder = tonic::transport::Server::builder()
+        .max_concurrent_streams(limits.max_streams_per_connection)
+        .http2_max_header_list_size(crate::grpc::limits::MAX_HEADER_LIST_BYTES)
+        .initial_stream_window_size(crate::grpc::limits::STREAM_WINDOW_BYTES)
+        .initial_connection_window_size(crate::grpc::limits::CONNECTION_WINDOW_BYTES)
+        .http2_adaptive_window(Some(false))
+        .http2_keepalive_interval(Some(crate::grpc::limits::KEEPALIVE_INTERVAL))
+        .http2_keepalive_timeout(Some(crate::grpc::limits::KEEPALIVE_TIMEOUT))
+        .timeout(limits.request_timeout);
     if let Some(tls) = options.tls.clone() {
         builder = builder
             .tls_config(tls)
@@ -832,7 +853,9 @@ pub async fn serve(
     // Every hotline.v1 service decodes at most MAX_REQUEST_BYTES per message, and a larger
     // one is RESOURCE_EXHAUSTED (grpc::limits).
     let max = crate::grpc::MAX_REQUEST_BYTES;
+    let in_flight = options.in_flight.clone();
     let router = builder
+        .layer(InFlightLayer::new(in_flight.clone(), limits))
         .layer(crate::grpc::limits::MessageSizeLayer)
         .layer(AuthLayer::new(identity.clone()))
         .add_service(health_service)
@@ -880,11 +903,21 @@ pub async fn serve(
     };
     // TCP_NODELAY: a unary response goes out as two small writes (message, then trailers);
     // with Nagle on, the second waits for the client's delayed ACK, ~40 ms per call.
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    // (TCP keep-alive is set here: tonic's own setting applies only to sockets it binds.)
+    let incoming = TcpIncoming::from(listener)
+        .with_nodelay(Some(true))
+        .with_keepalive(Some(crate::grpc::limits::TCP_KEEPALIVE));
     let serving = router.serve_with_incoming_shutdown(incoming, signalled);
     tokio::pin!(serving);
+    let finished = async {
+        let served = (&mut serving).await.map_err(anyhow::Error::from);
+        // The connections are closed, but a request whose client went away may still be
+        // finishing on its own task (InFlightLayer): let it, within the same grace.
+        in_flight.wait_until(|n| *n == 0).await;
+        served
+    };
     let result = tokio::select! {
-        result = &mut serving => result.map_err(anyhow::Error::from),
+        result = finished => result,
         () = async {
             // Once shutdown starts, give in-flight requests `grace` to finish.
             let _ = drained.wait_for(|stopped| *stopped).await;
