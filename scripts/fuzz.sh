@@ -4,6 +4,11 @@
 # and an input that crashes (panic, hang, out of memory) is saved under fuzz/artifacts/<target>.
 #
 #   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]     (default 60 s; every target)
+#   FUZZ_SHORT=1 scripts/fuzz.sh 5                       (CI's short form: a debug build, which
+#                                                         compiles in half the time, and a few
+#                                                         seconds a target: the targets build,
+#                                                         and the seeds and a first burst of
+#                                                         mutations find nothing)
 #
 # Prints each target's executions and whether it found anything; exits non-zero when one did.
 # A finding is fixed in the project and kept as a regression test in the owning crate (with
@@ -25,6 +30,11 @@ cargo=${CARGO:-cargo}
 export RUSTC_BOOTSTRAP=1
 # The same flags for the build and every run, so a run never rebuilds.
 flags=(--sanitizer none --debug-assertions --features router)
+profile=release
+if [ -n "${FUZZ_SHORT:-}" ]; then
+    flags+=(--dev)
+    profile=debug
+fi
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
     $cargo install cargo-fuzz --locked
@@ -55,7 +65,7 @@ if [ "${FUZZ_BUILD:-1}" != 0 ]; then
 fi
 # The runs start the built binaries themselves: `cargo fuzz run` would take the build lock (and
 # check the build) for as long as each run lasts.
-bin=target/$(rustc -vV | sed -n 's/^host: //p')/release
+bin=target/$(rustc -vV | sed -n 's/^host: //p')/$profile
 
 failed=()
 summary=()
