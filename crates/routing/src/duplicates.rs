@@ -69,6 +69,20 @@ pub fn similarity(a: &str, b: &str) -> f32 {
     shared as f32 / union as f32
 }
 
+/// The set [`similarity`] compares, sorted and de-duplicated: the character bigrams of the
+/// normalised text, each packed into a `u64`; for a text of one kept character, that character
+/// alone (below 2^21, so never equal to a bigram, whose first character sits above bit 32);
+/// empty when nothing is left to compare. Texts that [`similarity`] scores 1.0 have equal
+/// shingle sets, which is what lets [`crate::minhash`] stand in for it as a first filter.
+pub fn shingles(text: &str) -> Vec<u64> {
+    let chars = normalise(text);
+    match chars.len() {
+        0 => Vec::new(),
+        1 => vec![u64::from(chars[0])],
+        _ => bigrams(&chars),
+    }
+}
+
 /// `Some(similarity)` when the new request's text is similar enough to the live ticket's.
 /// The caller has already matched territory, category and the window.
 pub fn is_duplicate(new_text: &str, live_text: &str, settings: &DuplicateSettings) -> Option<f32> {
