@@ -19,3 +19,4 @@ mod operations;
 mod rebuild_races;
 mod replicas;
 mod routing;
+mod routing_duplicates;
