@@ -20,7 +20,10 @@ const TRAIN_CSV: &str = "../../../shared/data/civic/train.csv";
 
 /// Pairs sharing a title (near-duplicates) and 20,000 same-label pairs with different titles:
 /// the sample of `the_default_duplicate_threshold_holds_on_civic_messages` (same LCG, seed).
-fn labelled_pairs(rows: &[(String, String, String)]) -> (Vec<(usize, usize)>, Vec<(usize, usize)>) {
+/// Pairs of row numbers.
+type Pairs = Vec<(usize, usize)>;
+
+fn labelled_pairs(rows: &[(String, String, String)]) -> (Pairs, Pairs) {
     let mut by_title: HashMap<&str, Vec<usize>> = HashMap::new();
     let mut by_label: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, (_, label, title)) in rows.iter().enumerate() {
