@@ -161,7 +161,7 @@ impl Hotline {
         let queues = WorkingSet::new(
             Arc::new(crate::metrics::TimedQueue(queue)),
             Arc::new(crate::metrics::TimedTimers(timers)),
-            duplicates,
+            Arc::new(crate::metrics::TimedDuplicates(duplicates)),
             store.clone(),
             directory.clone(),
             sla.clone(),

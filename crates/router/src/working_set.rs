@@ -1082,7 +1082,11 @@ impl WorkingSet {
                     .filter(|_| !hotline_routing::duplicates::shingles(&t.text).is_empty());
                 let have = filed.get(&t.id);
                 match (want, have) {
-                    (Some(key), Some(have)) => have.key != key || have.created_at != t.created_at,
+                    // The index keeps creation times to the millisecond.
+                    (Some(key), Some(have)) => {
+                        have.key != key
+                            || have.created_at.timestamp_millis() != t.created_at.timestamp_millis()
+                    }
                     (None, None) => false,
                     _ => true,
                 }

@@ -2,7 +2,11 @@
 //!
 //! The caller (the intake service) picks the live tickets to compare with: same territory,
 //! same category, created within [`DuplicateSettings::window`]. This module says whether the
-//! texts say the same thing.
+//! texts say the same thing. The caller does not compare with every such ticket: the working
+//! set's duplicate index files each live ticket under the MinHash bands of these same shingles
+//! ([`crate::minhash`]) and hands back the few that share a band; [`similarity`] then decides.
+//! On the tuning set below the index changes nothing: the same 47 of 62 pairs found, the same
+//! 1 of 20,000 flagged (`crates/dispatch/tests/duplicate_recall.rs`).
 //!
 //! The measure is the Jaccard index of the character-bigram sets of the normalised texts.
 //! Normalising keeps Chinese characters and letters (ASCII lower-cased, full-width folded) and

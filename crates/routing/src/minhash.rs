@@ -18,9 +18,13 @@
 //! a fixed number of the newest tickets per bucket and verifies a fixed number of the best
 //! candidates (see `hotline_dispatch::duplicates`).
 //!
-//! Measured on the civic messages (the tuning set of [`crate::duplicates`]), the index (the
-//! in-process backend, its bounds, then the exact check) against the exact comparison of every
-//! pair: see `crates/dispatch/tests/duplicate_recall.rs`; it prints the figures.
+//! Measured on the civic messages (the tuning set of [`crate::duplicates`]; every message filed,
+//! its label as its category, through the in-process index with its bounds, then the exact
+//! check; `crates/dispatch/tests/duplicate_recall.rs`, which prints the figures): exact
+//! Jaccard finds 47 of the 62 same-title pairs (recall 0.7581) and flags 1 of the 20,000
+//! same-label pairs (precision 0.9792); the index finds the same 47 and flags the same 1, so
+//! recall and precision are unchanged. The S-curve predicted 0.002 misses over those 48 exact
+//! hits: most duplicates score far above 0.3, where a miss is rarer still.
 //!
 //! # Stability
 //! Every replica must compute the same bands for the same text, in every version that shares a
