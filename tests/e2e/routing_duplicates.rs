@@ -1,5 +1,6 @@
 //! Duplicates through the working set's duplicate index: a repeated request is linked by what
-//! the index hands to the exact check (not by a store scan), a closed ticket leaves the index,
+//! the index hands to the exact check (not by a store scan), a closed ticket leaves the index, a
+//! ticket moved to another territory is re-filed there,
 //! anti-entropy puts back a filing the index lost, and after a restart or a flushed Redis the
 //! rebuilt index still finds duplicates (shared by every replica).
 
@@ -15,9 +16,13 @@ const FIRST: &str = "我家楼上漏水，找物业报修没人来修";
 const AGAIN: &str = "楼上漏水，找物业报修一直没人来修";
 
 async fn route(app: &TestApp, text: &str) -> pb::SubmitTicketResponse {
+    route_at(app, text, ADDRESS).await
+}
+
+async fn route_at(app: &TestApp, text: &str, address: &str) -> pb::SubmitTicketResponse {
     let mut request = submit_request(text, None);
     request.hold = false;
-    request.address = ADDRESS.into();
+    request.address = address.into();
     request.division_code = String::new();
     request.channel = pb::Channel::Web as i32;
     app.intake()
@@ -195,6 +200,45 @@ pub async fn a_duplicate_is_linked_through_the_index_and_a_closed_ticket_no_long
     );
 }
 
+pub async fn a_ticket_moved_to_another_territory_is_matched_there_and_no_longer_here(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let first = route(&app, FIRST).await.ticket.unwrap();
+    let elsewhere = "虎丘区横塘街道横塘社区";
+    let moved = app
+        .supervision_as(&supervisor())
+        .await
+        .reclassify(pb::ReclassifyRequest {
+            ticket_id: first.id.clone(),
+            expected_version: 0,
+            category: first.category.clone(),
+            address: elsewhere.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .ticket
+        .unwrap();
+    assert_ne!(moved.division_code, first.division_code);
+    let filed = hotline(&app)
+        .queues()
+        .duplicates()
+        .filed(&[id(&first)])
+        .await
+        .unwrap();
+    assert_eq!(
+        filed[&id(&first)].key.division.as_str(),
+        moved.division_code
+    );
+    assert_eq!(linked_to(&route(&app, AGAIN).await), None);
+    assert_eq!(
+        linked_to(&route_at(&app, AGAIN, elsewhere).await),
+        Some(first.id)
+    );
+}
+
 pub async fn duplicates_are_still_found_after_a_restart(backend: Backend) {
     let mut app = TestApp::spawn(backend).await;
     let first = route(&app, FIRST).await.ticket.unwrap();
@@ -211,6 +255,7 @@ pub async fn duplicates_are_still_found_after_a_restart(backend: Backend) {
 
 on_both_backends!(
     a_duplicate_is_linked_through_the_index_and_a_closed_ticket_no_longer_matches,
+    a_ticket_moved_to_another_territory_is_matched_there_and_no_longer_here,
     duplicates_are_still_found_after_a_restart,
 );
 
