@@ -1,8 +1,8 @@
 //! Duplicates through the working set's duplicate index: a repeated request is linked by what
 //! the index hands to the exact check (not by a store scan), a closed ticket leaves the index, a
-//! ticket moved to another territory is re-filed there,
-//! anti-entropy puts back a filing the index lost, and after a restart or a flushed Redis the
-//! rebuilt index still finds duplicates (shared by every replica).
+//! ticket moved to another territory is re-filed there, anti-entropy puts back a filing the
+//! index lost, and after a restart or a flushed Redis the rebuilt index still finds duplicates
+//! (shared by every replica).
 
 use chrono::Duration;
 use hotline_core::TicketId;
