@@ -62,9 +62,18 @@ async fn a_primary_killed_under_load_is_failed_over_and_no_ticket_is_lost() {
             Arc::new(RedisQueue::connect(&cluster.url(), &prefix).await.unwrap());
         let timers: Arc<dyn TimerIndex> =
             Arc::new(RedisTimers::connect(&cluster.url(), &prefix).await.unwrap());
+        let duplicates: Arc<dyn hotline_dispatch::DuplicateIndex> = Arc::new(
+            hotline_dispatch::RedisDuplicates::connect(
+                &cluster.url(),
+                &prefix,
+                hotline_routing::minhash::SCHEME,
+            )
+            .await
+            .unwrap(),
+        );
         replicas.push(Hotline::new(
             store.clone(),
-            (queue, timers),
+            (queue, timers, duplicates),
             directory.clone(),
             sla.clone(),
             Arc::new(ManualClock::new(TestApp::start_time())),

@@ -20,3 +20,4 @@ mod overload;
 mod rebuild_races;
 mod replicas;
 mod routing;
+mod routing_duplicates;

@@ -42,37 +42,52 @@ struct World {
 async fn world(backend: Backend) -> World {
     let dir = hotline_store::testing::TempDir::new();
     let mut argv = vec!["--data-dir".to_owned(), dir.path().display().to_string()];
-    let (queue, timers, prefix): (Arc<dyn Queue>, Arc<dyn TimerIndex>, _) = match backend {
-        Backend::InProcess => (
-            Arc::new(MemoryQueue::new()),
-            Arc::new(MemoryTimers::new()),
-            None,
-        ),
-        Backend::Redis => {
-            hotline_dispatch::testing::ensure_redis();
-            let url = hotline_store::testing::fresh_postgres_url().await.unwrap();
-            argv.extend(["--database-url".to_owned(), url]);
-            let prefix = hotline_dispatch::testing::fresh_prefix();
-            let redis = hotline_dispatch::testing::redis_url();
-            (
-                Arc::new(RedisQueue::connect(&redis, &prefix).await.unwrap()),
-                Arc::new(RedisTimers::connect(&redis, &prefix).await.unwrap()),
-                Some(prefix),
-            )
-        }
-        Backend::RedisCluster => {
-            let url = hotline_store::testing::fresh_postgres_url().await.unwrap();
-            argv.extend(["--database-url".to_owned(), url]);
-            let prefix = hotline_dispatch::testing::fresh_prefix();
-            let cluster = hotline_dispatch::testing::cluster_url_for_tests();
-            (
-                Arc::new(RedisQueue::connect(&cluster, &prefix).await.unwrap()),
-                Arc::new(RedisTimers::connect(&cluster, &prefix).await.unwrap()),
-                // (The prefix's keys stay in the test Cluster, as the behaviour suites' do.)
+    type Duplicates = Arc<dyn hotline_dispatch::DuplicateIndex>;
+    let scheme = hotline_routing::minhash::SCHEME;
+    let (queue, timers, duplicates, prefix): (Arc<dyn Queue>, Arc<dyn TimerIndex>, Duplicates, _) =
+        match backend {
+            Backend::InProcess => (
+                Arc::new(MemoryQueue::new()),
+                Arc::new(MemoryTimers::new()),
+                // One index for both replicas, as they share one in-process queue.
+                Arc::new(hotline_dispatch::MemoryDuplicates::new()),
                 None,
-            )
-        }
-    };
+            ),
+            Backend::Redis => {
+                hotline_dispatch::testing::ensure_redis();
+                let url = hotline_store::testing::fresh_postgres_url().await.unwrap();
+                argv.extend(["--database-url".to_owned(), url]);
+                let prefix = hotline_dispatch::testing::fresh_prefix();
+                let redis = hotline_dispatch::testing::redis_url();
+                (
+                    Arc::new(RedisQueue::connect(&redis, &prefix).await.unwrap()),
+                    Arc::new(RedisTimers::connect(&redis, &prefix).await.unwrap()),
+                    Arc::new(
+                        hotline_dispatch::RedisDuplicates::connect(&redis, &prefix, scheme)
+                            .await
+                            .unwrap(),
+                    ),
+                    Some(prefix),
+                )
+            }
+            Backend::RedisCluster => {
+                let url = hotline_store::testing::fresh_postgres_url().await.unwrap();
+                argv.extend(["--database-url".to_owned(), url]);
+                let prefix = hotline_dispatch::testing::fresh_prefix();
+                let cluster = hotline_dispatch::testing::cluster_url_for_tests();
+                (
+                    Arc::new(RedisQueue::connect(&cluster, &prefix).await.unwrap()),
+                    Arc::new(RedisTimers::connect(&cluster, &prefix).await.unwrap()),
+                    Arc::new(
+                        hotline_dispatch::RedisDuplicates::connect(&cluster, &prefix, scheme)
+                            .await
+                            .unwrap(),
+                    ),
+                    // (The prefix's keys stay in the test Cluster, as the behaviour suites' do.)
+                    None,
+                )
+            }
+        };
     let args = ServeArgs::parse_from(argv).unwrap();
     let store: Arc<dyn TicketStore> = hotline_router::server::open_store(&args).await.unwrap();
     let directory = hotline_router::server::load_directory(&args).unwrap();
@@ -80,7 +95,7 @@ async fn world(backend: Backend) -> World {
     let engine = |clock: ManualClock| {
         Hotline::new(
             store.clone(),
-            (queue.clone(), timers.clone()),
+            (queue.clone(), timers.clone(), duplicates.clone()),
             directory.clone(),
             sla.clone(),
             Arc::new(clock),

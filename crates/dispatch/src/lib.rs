@@ -8,6 +8,8 @@
 //!   router replicas (keys, Lua scripts, the cross-replica arrivals subscription).
 //! - [`testing`]: the local test Redis and per-test key prefixes, for tests.
 //! - [`timers`]: the SLA timer index ([`TimerIndex`]) and its in-process implementation.
+//! - [`duplicates`]: the duplicate index ([`DuplicateIndex`]): live tickets by key and MinHash
+//!   band, and its in-process implementation.
 //! - [`error`]: the queue error, [`QueueError`].
 //!
 //! The queue is *derived* state: the store is the truth, and [`Queue::rebuild`] recreates the
@@ -15,6 +17,7 @@
 //! then the earlier sign-for deadline, then first come (the earlier `enqueued_at`, then the
 //! ticket id): all from the entry itself, so a rebuild restores the same order.
 
+pub mod duplicates;
 pub mod error;
 pub mod memory;
 pub mod redis;
@@ -26,9 +29,12 @@ use chrono::{DateTime, Utc};
 use hotline_core::{StaffId, StationId, Ticket, TicketId, Urgency};
 use tokio::sync::broadcast;
 
+pub use duplicates::{
+    Candidate, DuplicateEntry, DuplicateIndex, DuplicateKey, Filed, MemoryDuplicates,
+};
 pub use error::QueueError;
 pub use memory::MemoryQueue;
-pub use redis::{RedisQueue, RedisTimers};
+pub use redis::{RedisDuplicates, RedisQueue, RedisTimers};
 pub use timers::{MemoryTimers, Timer, TimerClock, TimerIndex, TimerStep};
 
 /// A version newer than any ticket's: [`Queue::remove`] with it takes the ticket off whatever

@@ -7,7 +7,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crate::{RedisQueue, RedisTimers};
+use crate::{RedisDuplicates, RedisQueue, RedisTimers};
 
 /// `HOTLINE_TEST_REDIS_URL`, else database 14 of the local Redis (the bench uses 15).
 pub fn redis_url() -> String {
@@ -75,6 +75,14 @@ pub async fn redis_queue() -> RedisQueue {
 pub async fn redis_timers() -> RedisTimers {
     ensure_redis();
     RedisTimers::connect(&redis_url(), &fresh_prefix())
+        .await
+        .expect("connect to the test Redis")
+}
+
+/// A duplicate index under a fresh prefix, with a test signature scheme name.
+pub async fn redis_duplicates() -> RedisDuplicates {
+    ensure_redis();
+    RedisDuplicates::connect(&redis_url(), &fresh_prefix(), "test-scheme")
         .await
         .expect("connect to the test Redis")
 }
@@ -273,6 +281,12 @@ pub async fn cluster_queue() -> RedisQueue {
 
 pub async fn cluster_timers() -> RedisTimers {
     RedisTimers::connect(&cluster_url_for_tests(), &fresh_prefix())
+        .await
+        .expect("connect to the test Redis Cluster")
+}
+
+pub async fn cluster_duplicates() -> RedisDuplicates {
+    RedisDuplicates::connect(&cluster_url_for_tests(), &fresh_prefix(), "test-scheme")
         .await
         .expect("connect to the test Redis Cluster")
 }

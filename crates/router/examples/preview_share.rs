@@ -164,7 +164,13 @@ async fn main() -> anyhow::Result<()> {
         let decision = routing.decide_request(&request);
         let t1 = Instant::now();
         routing
-            .find_duplicate(hotline.store(), &text, &decision, hotline.now())
+            .find_duplicate(
+                hotline.store(),
+                hotline.queues(),
+                &text,
+                &decision,
+                hotline.now(),
+            )
             .await?;
         let t2 = Instant::now();
         knowledge

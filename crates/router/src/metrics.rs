@@ -56,7 +56,8 @@
 //! - `hotline_store_commit_seconds{op}`: a write to the store, `op` = create | commit |
 //!   commit_many (a batch of fired timers)
 //! - `hotline_queue_op_seconds{op}`: one working-set operation on its backend (in-process or
-//!   Redis); `op` is the operation's name, 18 values (see [`TimedQueue`], [`TimedTimers`])
+//!   Redis); `op` is the operation's name, 25 values (see [`TimedQueue`], [`TimedTimers`],
+//!   [`TimedDuplicates`])
 //!
 //! # Other gauges
 //! - `hotline_store_up`: 1 when the store (PostgreSQL or SQLite) answered the last health probe
@@ -79,7 +80,10 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use hotline_core::{StaffId, StationId, TicketId};
-use hotline_dispatch::{Lease, Queue, QueueEntry, QueueError, QueuedItem, Timer, TimerIndex};
+use hotline_dispatch::{
+    Candidate, DuplicateEntry, DuplicateIndex, DuplicateKey, Filed, Lease, Queue, QueueEntry,
+    QueueError, QueuedItem, Timer, TimerIndex,
+};
 use hotline_store::LiveTally;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio::sync::{broadcast, watch};
@@ -392,6 +396,53 @@ impl TimerIndex for TimedTimers {
 
     async fn len(&self) -> Result<usize, QueueError> {
         timed_op("timer_len", self.0.len()).await
+    }
+}
+
+/// The duplicate index, each operation timed as `hotline_queue_op_seconds{op="dup_*"}`.
+pub struct TimedDuplicates(pub std::sync::Arc<dyn DuplicateIndex>);
+
+#[async_trait]
+impl DuplicateIndex for TimedDuplicates {
+    async fn put(&self, entry: DuplicateEntry) -> Result<(), QueueError> {
+        timed_op("dup_put", self.0.put(entry)).await
+    }
+
+    async fn remove(&self, ticket: TicketId) -> Result<bool, QueueError> {
+        timed_op("dup_remove", self.0.remove(ticket)).await
+    }
+
+    async fn candidates(
+        &self,
+        key: &DuplicateKey,
+        bands: &[u64],
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Option<Vec<Candidate>>, QueueError> {
+        timed_op(
+            "dup_candidates",
+            self.0.candidates(key, bands, since, limit),
+        )
+        .await
+    }
+
+    async fn filed(
+        &self,
+        tickets: &[TicketId],
+    ) -> Result<std::collections::HashMap<TicketId, Filed>, QueueError> {
+        timed_op("dup_filed", self.0.filed(tickets)).await
+    }
+
+    async fn rebuild(&self, entries: Vec<DuplicateEntry>) -> Result<(), QueueError> {
+        timed_op("dup_rebuild", self.0.rebuild(entries)).await
+    }
+
+    async fn len(&self) -> Result<usize, QueueError> {
+        timed_op("dup_len", self.0.len()).await
+    }
+
+    async fn is_intact(&self) -> Result<bool, QueueError> {
+        timed_op("dup_intact", self.0.is_intact()).await
     }
 }
 

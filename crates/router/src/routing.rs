@@ -1,18 +1,27 @@
 //! Automatic routing at intake: the routing engine's decision for a ticket, and duplicate
 //! detection against live tickets of the same territory and category.
+//!
+//! Duplicates are looked up in the working set's duplicate index (MinHash bands, see
+//! `hotline_routing::minhash` and `hotline_dispatch::duplicates`), so a submit reads a bounded
+//! number of candidates however many tickets are live; the candidates' texts are then read from
+//! the store and checked with the exact similarity, which alone decides.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use hotline_core::route::Explanation;
 use hotline_core::{CategoryCode, DivisionCode, Nature, Stage, Ticket, Urgency};
-use hotline_routing::{DuplicateSettings, RouteRequest, RoutingEngine};
+use hotline_dispatch::duplicates::VERIFY_LIMIT;
+use hotline_dispatch::DuplicateKey;
+use hotline_routing::{minhash, DuplicateSettings, RouteRequest, RoutingEngine};
 use hotline_store::TicketStore;
 
 use crate::error::RouterError;
+use crate::working_set::WorkingSet;
 
-/// How many recent live tickets of the same territory and category a new request is compared
-/// with (newest first).
+/// When the duplicate index cannot be trusted (being rebuilt, waiting for repair): how many
+/// recent live tickets of the same territory and category the store scan compares a new
+/// request with (newest first), as before the index existed.
 const DUPLICATE_CANDIDATES: u32 = 100;
 
 /// What an operator fixed by hand; everything else the engine decides.
@@ -81,6 +90,7 @@ impl Routing {
     pub async fn find_duplicate(
         &self,
         store: &dyn TicketStore,
+        working_set: &WorkingSet,
         text: &str,
         decision: &Explanation,
         now: DateTime<Utc>,
@@ -91,11 +101,61 @@ impl Routing {
         ) else {
             return Ok(None);
         };
+        // Nothing to compare (no letters or ideographs): the exact check scores 0.0 against
+        // any ticket, so it duplicates none.
+        let Some(bands) = minhash::bands(text) else {
+            return Ok(None);
+        };
         let window =
             chrono::Duration::from_std(self.duplicates.window).unwrap_or(chrono::Duration::days(7));
+        let since = now - window;
+        let key = DuplicateKey::new(division.clone(), category.clone());
+        let found = working_set
+            .duplicate_candidates(&key, bands.as_slice(), since, VERIFY_LIMIT)
+            .await?;
+        let Some(found) = found else {
+            metrics::counter!("hotline_duplicate_lookups_total", "path" => "store").increment(1);
+            return self
+                .scan_store(store, text, division, category, since)
+                .await;
+        };
+        metrics::counter!("hotline_duplicate_lookups_total", "path" => "index").increment(1);
+        if found.is_empty() {
+            return Ok(None);
+        }
+        // The store is the truth: a candidate that closed, moved to another territory or
+        // category, or is older than the window since the index filed it is not one.
+        let ids: Vec<_> = found.iter().map(|c| c.ticket).collect();
+        let live = store.get_many(&ids).await?;
+        Ok(live
+            .into_iter()
+            .filter(|t| {
+                t.stage != Stage::Closed
+                    && t.division.as_ref() == Some(division)
+                    && t.category.as_ref() == Some(category)
+                    && t.created_at >= since
+            })
+            .filter_map(|t| {
+                hotline_routing::is_duplicate(text, &t.text, &self.duplicates).map(|s| (s, t))
+            })
+            .max_by(|(a, x), (b, y)| a.total_cmp(b).then(y.id.cmp(&x.id)))
+            .map(|(_, t)| t))
+    }
+
+    /// The comparison before the index: the newest live tickets of the key, from the store.
+    /// Its cost grows with the live tickets read; it runs only while the index is not to be
+    /// trusted (a rebuild under way or due, an update waiting for repair, a flushed Redis).
+    async fn scan_store(
+        &self,
+        store: &dyn TicketStore,
+        text: &str,
+        division: &DivisionCode,
+        category: &CategoryCode,
+        since: DateTime<Utc>,
+    ) -> Result<Option<Ticket>, RouterError> {
         // Ids and texts only: the body is read for the one ticket that matches.
         let candidates = store
-            .live_in(division, category, now - window, DUPLICATE_CANDIDATES)
+            .live_in(division, category, since, DUPLICATE_CANDIDATES)
             .await?;
         let best = candidates
             .into_iter()

@@ -8,7 +8,10 @@ use std::time::Duration;
 use anyhow::Context;
 use hotline_core::{Clock, SystemClock};
 use hotline_directory::Directory;
-use hotline_dispatch::{MemoryQueue, MemoryTimers, Queue, RedisQueue, RedisTimers, TimerIndex};
+use hotline_dispatch::{
+    DuplicateIndex, MemoryDuplicates, MemoryQueue, MemoryTimers, Queue, RedisDuplicates,
+    RedisQueue, RedisTimers, TimerIndex,
+};
 use hotline_identity::{
     write_initial_password, AccountStore, DisplayName, Identity, IdentityConfig, KeyRing,
     LoginName, NewAccount, Password, PgAccounts, Role, SqliteAccounts,
@@ -41,7 +44,7 @@ use crate::grpc::station::StationApi;
 use crate::grpc::supervision::SupervisionApi;
 use crate::routing::Routing;
 use crate::tickets::{CalendarSource, Hotline, LeasePolicy};
-use hotline_routing::{Catalogue, DuplicateSettings, RoutingEngine};
+use hotline_routing::{minhash, Catalogue, DuplicateSettings, RoutingEngine};
 use hotline_territory::{AddressBook, DistrictPolygons, Resolver};
 
 /// How often the live event stream (WatchEvents) reads the change log while someone listens.
@@ -204,10 +207,14 @@ pub fn load_routing(args: &ServeArgs, directory: &Arc<Directory>) -> anyhow::Res
 /// Opens the working set the configuration names: Redis (shared by replicas) or in-process.
 pub async fn open_working_set(
     args: &ServeArgs,
-) -> anyhow::Result<(Arc<dyn Queue>, Arc<dyn TimerIndex>)> {
+) -> anyhow::Result<(Arc<dyn Queue>, Arc<dyn TimerIndex>, Arc<dyn DuplicateIndex>)> {
     let Some(url) = args.redis_url.as_deref().filter(|u| !u.trim().is_empty()) else {
         tracing::info!("working set: in-process");
-        return Ok((Arc::new(MemoryQueue::new()), Arc::new(MemoryTimers::new())));
+        return Ok((
+            Arc::new(MemoryQueue::new()),
+            Arc::new(MemoryTimers::new()),
+            Arc::new(MemoryDuplicates::new()),
+        ));
     };
     let queue = RedisQueue::connect(url, &args.redis_prefix)
         .await
@@ -215,8 +222,12 @@ pub async fn open_working_set(
     let timers = RedisTimers::connect(url, &args.redis_prefix)
         .await
         .with_context(|| format!("connecting to Redis at {} (HOTLINE_REDIS_URL)", redact(url)))?;
+    // Under the signature scheme: routers signing texts differently never share an index.
+    let duplicates = RedisDuplicates::connect(url, &args.redis_prefix, minhash::SCHEME)
+        .await
+        .with_context(|| format!("connecting to Redis at {} (HOTLINE_REDIS_URL)", redact(url)))?;
     tracing::info!(url = %redact(url), prefix = %args.redis_prefix, "working set: Redis");
-    Ok((Arc::new(queue), Arc::new(timers)))
+    Ok((Arc::new(queue), Arc::new(timers), Arc::new(duplicates)))
 }
 
 /// The signing-key file `serve` uses: the flag, else `<data-dir>/signing-keys.json`.

@@ -146,6 +146,7 @@ impl EngineFactory for Factory {
             store,
             queue,
             timers,
+            duplicates: Arc::new(hotline_dispatch::MemoryDuplicates::new()),
             directory: self.directory.clone(),
             clock: clock.clone(),
             routing,
@@ -184,6 +185,7 @@ struct Parts {
     store: Arc<dyn TicketStore>,
     queue: Arc<dyn Queue>,
     timers: Arc<dyn TimerIndex>,
+    duplicates: Arc<dyn hotline_dispatch::DuplicateIndex>,
     directory: Arc<Directory>,
     clock: ManualClock,
     routing: Routing,
@@ -193,7 +195,11 @@ impl Parts {
     fn engine(&self, sla: Sla) -> Hotline {
         Hotline::new(
             self.store.clone(),
-            (self.queue.clone(), self.timers.clone()),
+            (
+                self.queue.clone(),
+                self.timers.clone(),
+                self.duplicates.clone(),
+            ),
             self.directory.clone(),
             sla,
             Arc::new(self.clock.clone()),

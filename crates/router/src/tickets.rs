@@ -16,7 +16,7 @@ use hotline_core::{
     InvalidInput, LifecycleError, Nature, NewTicket, Stage, StationId, Ticket, TicketId, Urgency,
 };
 use hotline_directory::Directory;
-use hotline_dispatch::{Lease, Queue, Timer, TimerIndex};
+use hotline_dispatch::{DuplicateIndex, Lease, Queue, Timer, TimerIndex};
 use hotline_identity::{Principal, Scope, Territory};
 use hotline_sla::WorkingCalendar;
 use hotline_store::{SearchQuery, TicketStore};
@@ -149,18 +149,19 @@ pub struct Reclassification {
 impl Hotline {
     pub fn new(
         store: Arc<dyn TicketStore>,
-        working_set: (Arc<dyn Queue>, Arc<dyn TimerIndex>),
+        working_set: (Arc<dyn Queue>, Arc<dyn TimerIndex>, Arc<dyn DuplicateIndex>),
         directory: Arc<Directory>,
         sla: Sla,
         clock: Arc<dyn Clock>,
         leases: LeasePolicy,
         escalation: escalation::Settings,
     ) -> Self {
-        let (queue, timers) = working_set;
+        let (queue, timers, duplicates) = working_set;
         // Every working-set operation is timed (`hotline_queue_op_seconds{op}`), whoever calls it.
         let queues = WorkingSet::new(
             Arc::new(crate::metrics::TimedQueue(queue)),
             Arc::new(crate::metrics::TimedTimers(timers)),
+            Arc::new(crate::metrics::TimedDuplicates(duplicates)),
             store.clone(),
             directory.clone(),
             sla.clone(),
@@ -642,7 +643,13 @@ impl Hotline {
             decision.triage = false;
         }
         let duplicate = routing
-            .find_duplicate(self.store.as_ref(), &ticket.text, &decision, now)
+            .find_duplicate(
+                self.store.as_ref(),
+                &self.queues,
+                &ticket.text,
+                &decision,
+                now,
+            )
             .await?;
         let next = match (&duplicate, &decision.station) {
             (Some(original), _) => Action::LinkDuplicate { of: original.id },

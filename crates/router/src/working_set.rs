@@ -1,5 +1,6 @@
-//! The working set (station queues, claim leases, SLA timers) kept in line with the store:
-//! which queue a ticket belongs on and which timers run for it in each stage, updated after
+//! The working set (station queues, claim leases, SLA timers, the duplicate index) kept in line
+//! with the store: which queue a ticket belongs on, which timers run for it in each stage, and
+//! under which territory and category its text is filed for duplicate lookups; updated after
 //! every change, rebuilt after a restart or a lost Redis, checked by anti-entropy, with expired
 //! leases released.
 //!
@@ -22,6 +23,12 @@
 //!   else's leases and in-flight timers. Only a backend that lost its data (flushed, replaced,
 //!   a new process) is rebuilt whole.
 //!
+//! The duplicate index follows the same three paths: a ticket is filed (its MinHash bands under
+//! its division and category) while it is live (not closed) and has both, re-filed when either
+//! changes, taken out when it closes ([`WorkingSet::duplicate_entry_for`]). While the set may
+//! disagree with the store ([`WorkingSet::is_dirty`]) lookups do not trust the index and scan
+//! the store instead ([`WorkingSet::duplicate_candidates`]).
+//!
 //! Anti-entropy ([`WorkingSet::audit`]) compares, a few stations at a time, the store's live
 //! tickets with the queues and pending timers in both directions, re-reads a ticket before
 //! calling a difference drift, repairs it and counts it (`hotline_working_set_drift_total`,
@@ -37,7 +44,10 @@ use tokio::sync::{oneshot, Notify};
 
 use hotline_core::{Stage, StationId, Ticket, TicketId};
 use hotline_directory::Directory;
-use hotline_dispatch::{Queue, QueueEntry, Timer, TimerIndex, ANY_VERSION};
+use hotline_dispatch::{
+    Candidate, DuplicateEntry, DuplicateIndex, DuplicateKey, Queue, QueueEntry, Timer, TimerIndex,
+    ANY_VERSION,
+};
 use hotline_store::TicketStore;
 
 use crate::deadlines::Sla;
@@ -50,6 +60,18 @@ pub const LIVE_STAGES: [Stage; 5] = [
     Stage::AwaitingSignFor,
     Stage::InProgress,
     Stage::ReturnRequested,
+    Stage::AwaitingCallback,
+];
+
+/// Every stage but closed: the tickets a new request may duplicate (the store's `live_in`), so
+/// what a rebuild reads for the duplicate index. Queues and timers use [`LIVE_STAGES`] of them.
+pub const OPEN_STAGES: [Stage; 7] = [
+    Stage::Accepted,
+    Stage::PendingDispatch,
+    Stage::AwaitingSignFor,
+    Stage::InProgress,
+    Stage::ReturnRequested,
+    Stage::PendingReview,
     Stage::AwaitingCallback,
 ];
 
@@ -68,6 +90,7 @@ const REPAIR_LIMIT: usize = 20_000;
 pub struct WorkingSet {
     queue: Arc<dyn Queue>,
     timers: Arc<dyn TimerIndex>,
+    duplicates: Arc<dyn DuplicateIndex>,
     store: Arc<dyn TicketStore>,
     directory: Arc<Directory>,
     sla: Sla,
@@ -267,11 +290,13 @@ pub struct Drift {
     pub stale: usize,
     /// Tickets whose pending timers differed from what their state calls for.
     pub timers: usize,
+    /// Tickets the duplicate index filed under another key, or not at all.
+    pub filings: usize,
 }
 
 impl Drift {
     pub fn total(&self) -> usize {
-        self.missing + self.stale + self.timers
+        self.missing + self.stale + self.timers + self.filings
     }
 }
 
@@ -332,6 +357,7 @@ impl WorkingSet {
     pub fn new(
         queue: Arc<dyn Queue>,
         timers: Arc<dyn TimerIndex>,
+        duplicates: Arc<dyn DuplicateIndex>,
         store: Arc<dyn TicketStore>,
         directory: Arc<Directory>,
         sla: Sla,
@@ -340,6 +366,7 @@ impl WorkingSet {
         Self {
             queue,
             timers,
+            duplicates,
             store,
             directory,
             sla,
@@ -361,6 +388,42 @@ impl WorkingSet {
 
     pub fn timers(&self) -> &Arc<dyn TimerIndex> {
         &self.timers
+    }
+
+    pub fn duplicates(&self) -> &Arc<dyn DuplicateIndex> {
+        &self.duplicates
+    }
+
+    /// How the duplicate index files a ticket: its MinHash bands under its division and
+    /// category, while it is not closed; `None` when it is closed, lacks either, or its text
+    /// has nothing to compare (the store's `live_in` would offer it, and the exact check would
+    /// score it 0.0, so it can duplicate nothing).
+    pub fn duplicate_entry_for(&self, ticket: &Ticket) -> Option<DuplicateEntry> {
+        let key = duplicate_key(ticket)?;
+        let bands = hotline_routing::minhash::bands(&ticket.text)?;
+        Some(DuplicateEntry {
+            ticket: ticket.id,
+            key,
+            created_at: ticket.created_at,
+            bands: bands.as_slice().to_vec(),
+        })
+    }
+
+    /// The live tickets of `key` created since `since` whose texts share a band with `bands`,
+    /// best first, at most `limit`; `None` when the index cannot be trusted right now (a
+    /// rebuild is due or under way, an update is waiting for repair, or the backend lost its
+    /// data): the caller then scans the store as before the index existed.
+    pub async fn duplicate_candidates(
+        &self,
+        key: &DuplicateKey,
+        bands: &[u64],
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Option<Vec<Candidate>>, RouterError> {
+        if self.is_dirty() {
+            return Ok(None);
+        }
+        Ok(self.duplicates.candidates(key, bands, since, limit).await?)
     }
 
     /// The centre's escalation choices.
@@ -429,7 +492,9 @@ impl WorkingSet {
             .into_iter()
             .chain(self.station_for(after))
             .collect();
-        let applied_now = self.apply_change(before, after).await;
+        let applied_now = self
+            .apply_change(before, after, verify == Verify::NewTicket)
+            .await;
         if let Some(applied) = applied {
             let _ = applied.send(());
         }
@@ -451,7 +516,7 @@ impl WorkingSet {
     pub async fn follow_many(&self, changes: &[(Ticket, Ticket)]) {
         let mut updates = Vec::with_capacity(changes.len());
         for (before, after) in changes {
-            updates.push(self.apply_change(before, after));
+            updates.push(self.apply_change(before, after, false));
         }
         let applied = bounded(updates).await;
         let mut done = Vec::new();
@@ -493,9 +558,15 @@ impl WorkingSet {
         crate::logging::warn_summarised("working set", err);
     }
 
-    /// Moves the ticket from where `before` had it to where `after` puts it, and replaces its
-    /// timers.
-    async fn apply_change(&self, before: &Ticket, after: &Ticket) -> Result<(), RouterError> {
+    /// Moves the ticket from where `before` had it to where `after` puts it, replaces its
+    /// timers, and re-files it in the duplicate index if its filing changed (`created`: the
+    /// ticket is new, so `before` was never filed, whatever it says).
+    async fn apply_change(
+        &self,
+        before: &Ticket,
+        after: &Ticket,
+        created: bool,
+    ) -> Result<(), RouterError> {
         let old = self.entry_for(before);
         let new = self.entry_for(after);
         match (old, new) {
@@ -515,7 +586,26 @@ impl WorkingSet {
             }
             (None, None) => {}
         }
+        // Most changes (a sign-for, a timer step) keep the filing: no signature is computed.
+        let refile = created
+            || duplicate_key(before) != duplicate_key(after)
+            || before.created_at != after.created_at
+            || before.text != after.text;
+        if refile {
+            self.file(after).await?;
+        }
         self.schedule(after).await
+    }
+
+    /// Files the ticket in the duplicate index as its current state says (or takes it out).
+    async fn file(&self, ticket: &Ticket) -> Result<(), RouterError> {
+        match self.duplicate_entry_for(ticket) {
+            Some(entry) => self.duplicates.put(entry).await?,
+            None => {
+                self.duplicates.remove(ticket.id).await?;
+            }
+        }
+        Ok(())
     }
 
     async fn schedule(&self, ticket: &Ticket) -> Result<(), RouterError> {
@@ -560,6 +650,7 @@ impl WorkingSet {
                 .remove(ticket.id, station, ticket.version)
                 .await?;
         }
+        self.file(ticket).await?;
         self.schedule(ticket).await
     }
 
@@ -649,7 +740,10 @@ impl WorkingSet {
     /// Repairs what needs it: a whole rebuild when the backend lost its data (or a rebuild is
     /// due), else the tickets whose update failed. Returns whether anything was repaired.
     pub async fn repair(&self) -> Result<bool, RouterError> {
-        if self.state.rebuild.load(Ordering::SeqCst) || !self.queue.is_intact().await? {
+        if self.state.rebuild.load(Ordering::SeqCst)
+            || !self.queue.is_intact().await?
+            || !self.duplicates.is_intact().await?
+        {
             let (queued, timers) = self.rebuild().await?;
             tracing::warn!(queued, timers, "working set rebuilt from the store");
             return Ok(true);
@@ -699,22 +793,29 @@ impl WorkingSet {
             let pending = self.state.pending();
             pending.iter().map(|(k, v)| (*k, v.clone())).collect()
         };
-        let snapshot = self.store.live_snapshot(&LIVE_STAGES).await?;
+        // Every open ticket (the duplicate index files them all); queues and timers are
+        // computed from those in LIVE_STAGES only, as before the index existed.
+        let snapshot = self.store.live_snapshot(&OPEN_STAGES).await?;
         self.pauses.hit(PausePoint::RebuildAfterSnapshot).await;
+        let queued_or_timed = |t: &&Ticket| LIVE_STAGES.contains(&t.stage);
         let entries: Vec<QueueEntry> = snapshot
             .tickets
             .iter()
+            .filter(queued_or_timed)
             .filter_map(|t| self.entry_for(t))
             .collect();
         let timers: Vec<Timer> = snapshot
             .tickets
             .iter()
+            .filter(queued_or_timed)
             .flat_map(|t| escalation::plan(t, &self.sla, &self.escalation))
             .collect();
+        let filings = self.duplicate_entries(&snapshot.tickets).await?;
         let counts = (entries.len(), timers.len());
         let first_due = timers.iter().map(|t| t.fire_at_ms).min();
         self.queue.rebuild(entries).await?;
         self.timers.rebuild(timers).await?;
+        self.duplicates.rebuild(filings).await?;
         if let Some(due) = first_due {
             self.alarm.scheduled(due);
         }
@@ -795,6 +896,7 @@ impl WorkingSet {
             ("missing", drift.missing),
             ("stale", drift.stale),
             ("timers", drift.timers),
+            ("filings", drift.filings),
         ] {
             if count > 0 {
                 metrics::counter!("hotline_working_set_drift_total", "kind" => kind)
@@ -843,12 +945,18 @@ impl WorkingSet {
             .flatten()
             .collect();
 
+        // Filings of the same tickets (only those the store lists at this station: a ticket
+        // filed after it closed is never found here, and costs a lookup a store read, not a
+        // wrong link, as every candidate is checked against the store).
+        let filings_off = self.filings_differ(&stored).await?;
+
         let missing: Vec<TicketId> = expected.difference(&queued).copied().collect();
         let stale: Vec<TicketId> = queued.difference(&expected).copied().collect();
         let suspects: HashSet<TicketId> = missing
             .iter()
             .chain(&stale)
             .chain(&timers_off)
+            .chain(&filings_off)
             .copied()
             .collect();
         if suspects.is_empty() {
@@ -902,6 +1010,14 @@ impl WorkingSet {
                 }
             }
         }
+        for id in &filings_off {
+            if let (true, Some(t)) = (settled(id), current.get(id)) {
+                drift.filings += 1;
+                if !repair.iter().any(|r| r.id == *id) {
+                    repair.push(t.clone());
+                }
+            }
+        }
         self.settle(repair, &maybe_on).await
     }
 
@@ -926,6 +1042,59 @@ impl WorkingSet {
         Ok((want != have).then_some(ticket.id))
     }
 
+    /// The filings of `tickets`, their signatures computed off the async workers (a rebuild
+    /// signs every open ticket: tens of microseconds each, seconds for a city).
+    async fn duplicate_entries(
+        &self,
+        tickets: &[Ticket],
+    ) -> Result<Vec<DuplicateEntry>, RouterError> {
+        let to_sign: Vec<(TicketId, DuplicateKey, DateTime<Utc>, String)> = tickets
+            .iter()
+            .filter_map(|t| Some((t.id, duplicate_key(t)?, t.created_at, t.text.clone())))
+            .collect();
+        tokio::task::spawn_blocking(move || {
+            to_sign
+                .into_iter()
+                .filter_map(|(ticket, key, created_at, text)| {
+                    let bands = hotline_routing::minhash::bands(&text)?;
+                    Some(DuplicateEntry {
+                        ticket,
+                        key,
+                        created_at,
+                        bands: bands.as_slice().to_vec(),
+                    })
+                })
+                .collect()
+        })
+        .await
+        .map_err(|err| RouterError::internal(anyhow::anyhow!("signing tickets failed: {err}")))
+    }
+
+    /// The tickets of `stored` the duplicate index files differently from their state (or
+    /// not at all, or files though it should not).
+    async fn filings_differ(&self, stored: &[Ticket]) -> Result<Vec<TicketId>, RouterError> {
+        let ids: Vec<TicketId> = stored.iter().map(|t| t.id).collect();
+        let filed = self.duplicates.filed(&ids).await?;
+        Ok(stored
+            .iter()
+            .filter(|t| {
+                let want = duplicate_key(t)
+                    .filter(|_| !hotline_routing::duplicates::shingles(&t.text).is_empty());
+                let have = filed.get(&t.id);
+                match (want, have) {
+                    // The index keeps creation times to the millisecond.
+                    (Some(key), Some(have)) => {
+                        have.key != key
+                            || have.created_at.timestamp_millis() != t.created_at.timestamp_millis()
+                    }
+                    (None, None) => false,
+                    _ => true,
+                }
+            })
+            .map(|t| t.id)
+            .collect())
+    }
+
     async fn place_owned(
         &self,
         ticket: &Ticket,
@@ -945,6 +1114,18 @@ impl WorkingSet {
         }
         Ok(released.len())
     }
+}
+
+/// Where the duplicate index files a ticket, by its state alone: its division and category
+/// while it is not closed (the store's `live_in` matches the same).
+fn duplicate_key(ticket: &Ticket) -> Option<DuplicateKey> {
+    if ticket.stage == Stage::Closed {
+        return None;
+    }
+    Some(DuplicateKey::new(
+        ticket.division.clone()?,
+        ticket.category.clone()?,
+    ))
 }
 
 /// Runs `work` with at most [`PLACE_CONCURRENCY`] in flight; answers in the order given.

@@ -2,7 +2,11 @@
 //!
 //! The caller (the intake service) picks the live tickets to compare with: same territory,
 //! same category, created within [`DuplicateSettings::window`]. This module says whether the
-//! texts say the same thing.
+//! texts say the same thing. The caller does not compare with every such ticket: the working
+//! set's duplicate index files each live ticket under the MinHash bands of these same shingles
+//! ([`crate::minhash`]) and hands back the few that share a band; [`similarity`] then decides.
+//! On the tuning set below the index changes nothing: the same 47 of 62 pairs found, the same
+//! 1 of 20,000 flagged (`crates/dispatch/tests/duplicate_recall.rs`).
 //!
 //! The measure is the Jaccard index of the character-bigram sets of the normalised texts.
 //! Normalising keeps Chinese characters and letters (ASCII lower-cased, full-width folded) and
@@ -67,6 +71,20 @@ pub fn similarity(a: &str, b: &str) -> f32 {
     let shared = count_shared(&a_grams, &b_grams);
     let union = a_grams.len() + b_grams.len() - shared;
     shared as f32 / union as f32
+}
+
+/// The set [`similarity`] compares, sorted and de-duplicated: the character bigrams of the
+/// normalised text, each packed into a `u64`; for a text of one kept character, that character
+/// alone (below 2^21, so never equal to a bigram, whose first character sits above bit 32);
+/// empty when nothing is left to compare. Texts that [`similarity`] scores 1.0 have equal
+/// shingle sets, which is what lets [`crate::minhash`] stand in for it as a first filter.
+pub fn shingles(text: &str) -> Vec<u64> {
+    let chars = normalise(text);
+    match chars.len() {
+        0 => Vec::new(),
+        1 => vec![u64::from(chars[0])],
+        _ => bigrams(&chars),
+    }
 }
 
 /// `Some(similarity)` when the new request's text is similar enough to the live ticket's.

@@ -14,12 +14,15 @@
 //!   rule, station, fallbacks, versions), with [`Settings`] and typed [`TriageReason`]s.
 //! - [`duplicates`]: [`similarity`] and [`is_duplicate`]: the pure text part of linking a new
 //!   request to a live ticket.
+//! - [`minhash`]: [`minhash::bands`]: MinHash/LSH band hashes of the same shingles, the
+//!   deterministic signature the duplicate index files live tickets under.
 //! - [`error`]: [`RoutingError`]: every configuration problem names its file and line.
 
 pub mod catalogue;
 pub mod duplicates;
 pub mod engine;
 pub mod error;
+pub mod minhash;
 
 pub use catalogue::{Catalogue, Query, Rule, Step};
 pub use duplicates::{is_duplicate, similarity, DuplicateSettings};

@@ -33,6 +33,17 @@
 //! | `P:timers:{P}:inflight-at` | HASH | member -> fire time (ms), to re-pend an expired lease |
 //! | `P:timers:{P}:tk:<xyz>` | HASH | ticket -> its timers, compact ([`codec`](super::codec)); 4,096 buckets |
 //!
+//! The duplicate index, one hash tag per prefix (`{P}`) like the timers, because filing a
+//! ticket must drop its old filing (maybe another key) and add the new one atomically; `V` is
+//! the signature scheme (`hotline_routing::minhash::SCHEME`), so routers computing other
+//! signatures never share an index:
+//!
+//! | key | type | content |
+//! |---|---|---|
+//! | `P:dup:{P}:V:buckets` | ZSET | all scores 0, member `<bucket:8><rev:8><ticket:16>` (raw bytes; rev = u64::MAX - created ms), so one bucket is a lexical range, newest first |
+//! | `P:dup:{P}:V:tickets` | HASH | ticket (16 raw bytes) -> its record: bucket count, rev, buckets, `division\|category` |
+//! | `P:dup:{P}:V:built` | STRING | set by a rebuild; missing = flushed or never built |
+//!
 //! The per-ticket membership is bucketed by the last three hex digits of the ticket id (random
 //! bits in a UUIDv7) so each bucket stays a small listpack-encoded hash (<= 512 entries up to ~2M
 //! tickets with timers): ~60 bytes per ticket instead of ~120 for one big hash table.
@@ -202,6 +213,41 @@ impl QueueKeys {
     }
 }
 
+/// Duplicate-index keys under one prefix and signature scheme (optionally a rebuild's scratch
+/// copy, swapped in by RENAME).
+#[derive(Debug, Clone)]
+pub struct DuplicateKeys {
+    base: String,
+}
+
+impl DuplicateKeys {
+    pub fn new(prefix: &Prefix, scheme: &Prefix) -> Self {
+        let p = prefix.as_str();
+        Self {
+            base: format!("{p}:dup:{{{p}}}:{}", scheme.as_str()),
+        }
+    }
+
+    /// The same layout under a scratch name (same hash tag, so RENAME stays in one slot).
+    pub fn scratch(&self, token: &str) -> Self {
+        Self {
+            base: format!("{}:rebuild:{token}", self.base),
+        }
+    }
+
+    pub fn buckets(&self) -> String {
+        format!("{}:buckets", self.base)
+    }
+
+    pub fn tickets(&self) -> String {
+        format!("{}:tickets", self.base)
+    }
+
+    pub fn built(&self) -> String {
+        format!("{}:built", self.base)
+    }
+}
+
 /// Timer keys under one prefix (optionally a rebuild's scratch copy, swapped in by RENAME).
 #[derive(Debug, Clone)]
 pub struct TimerKeys {
@@ -303,6 +349,20 @@ mod tests {
             keys.scratch("x").bucket(10),
             "hl:timers:{hl}:rebuild:x:tk:00a"
         );
+    }
+
+    #[test]
+    fn duplicate_keys_share_the_prefix_hash_tag_even_when_scratch() {
+        let keys = DuplicateKeys::new(
+            &Prefix::parse("hl").unwrap(),
+            &Prefix::parse("mh1-bigram-50x2").unwrap(),
+        );
+        assert_eq!(keys.buckets(), "hl:dup:{hl}:mh1-bigram-50x2:buckets");
+        assert_eq!(
+            keys.scratch("x").tickets(),
+            "hl:dup:{hl}:mh1-bigram-50x2:rebuild:x:tickets"
+        );
+        assert_eq!(keys.built(), "hl:dup:{hl}:mh1-bigram-50x2:built");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! - [`queue`]: [`RedisQueue`], station queues, and the per-station batching of operations.
 //! - [`pubsub`]: the arrivals subscription that feeds [`crate::Queue::subscribe`] across replicas.
 //! - [`timers`]: [`RedisTimers`], the SLA timer index.
+//! - [`duplicates`]: [`RedisDuplicates`], the duplicate index.
 //!
 //! Connection errors (including timeouts) map to [`QueueError::Unavailable`]; commands go through
 //! a [`Conn`]: one Redis (a [`redis::aio::ConnectionManager`], which reconnects on its own) or a
@@ -16,6 +17,7 @@
 //! `ASK` redirections and a failover on its own). Every command and script touches one slot.
 
 pub mod codec;
+pub mod duplicates;
 pub mod keys;
 pub mod pubsub;
 pub mod queue;
@@ -32,6 +34,7 @@ use redis::{Cmd, Pipeline, RedisFuture, Value};
 
 use crate::QueueError;
 
+pub use duplicates::RedisDuplicates;
 pub use queue::RedisQueue;
 pub use timers::RedisTimers;
 

@@ -1,7 +1,7 @@
 //! The Lua scripts (`scripts/*.lua`, each with its KEYS/ARGV in a header), compiled into the
 //! binary and hashed once per process. Each atomic queue operation is one Lua function in
 //! `queue_ops.lua`; `queue_batch.lua` runs several of them on one station in one call (what
-//! concurrent callers asked of that station meanwhile), `queue_swap.lua` ends a station's rebuild; each timer operation is one script. [`load_all`] loads them into a
+//! concurrent callers asked of that station meanwhile), `queue_swap.lua` ends a station's rebuild; each timer operation is one script, and so is each duplicate-index operation. [`load_all`] loads them into a
 //! server at connect time; `EVALSHA` falls back to loading again after a server restart.
 
 use std::sync::LazyLock;
@@ -23,6 +23,10 @@ pub struct Scripts {
     pub timers_ack_many: Script,
     pub timers_release: Script,
     pub timers_of: Script,
+    /// The duplicate index (`dup_prelude.lua` + one script per operation).
+    pub dup_put: Script,
+    pub dup_remove: Script,
+    pub dup_candidates: Script,
 }
 
 /// The scripts of this process, built (and hashed) on first use.
@@ -32,6 +36,13 @@ pub static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| {
     // The queue scripts share the member layout (the tag width) and the operations.
     let queue = |body: &str| Script::new(&format!("{}{body}", queue_lua_prelude()));
     let ops = include_str!("scripts/queue_ops.lua");
+    // The duplicate-index scripts share the record layout (`unfile`).
+    let dup = |body: &str| {
+        Script::new(&format!(
+            "{}\n{body}",
+            include_str!("scripts/dup_prelude.lua")
+        ))
+    };
     Scripts {
         queue_batch: queue(&format!(
             "{ops}\n{}",
@@ -48,6 +59,9 @@ pub static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| {
         timers_ack_many: with_prelude(include_str!("scripts/timers_ack_many.lua")),
         timers_release: Script::new(include_str!("scripts/timers_release.lua")),
         timers_of: with_prelude(include_str!("scripts/timers_of.lua")),
+        dup_put: dup(include_str!("scripts/dup_put.lua")),
+        dup_remove: dup(include_str!("scripts/dup_remove.lua")),
+        dup_candidates: Script::new(include_str!("scripts/dup_candidates.lua")),
     }
 });
 
@@ -64,6 +78,9 @@ pub async fn load_all(conn: &mut super::Conn) -> redis::RedisResult<()> {
         &s.timers_ack_many,
         &s.timers_release,
         &s.timers_of,
+        &s.dup_put,
+        &s.dup_remove,
+        &s.dup_candidates,
     ] {
         script.load_async(conn).await?;
     }

@@ -303,7 +303,13 @@ impl Intake for IntakeApi {
         };
         let decision = routing.decide_request(&request);
         let duplicate = routing
-            .find_duplicate(self.hotline.store(), &text, &decision, self.hotline.now())
+            .find_duplicate(
+                self.hotline.store(),
+                self.hotline.queues(),
+                &text,
+                &decision,
+                self.hotline.now(),
+            )
             .await?
             .filter(|t| crate::access::sees(&who, t, self.hotline.directory()));
         let duplicate_of = match duplicate {

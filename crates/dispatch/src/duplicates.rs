@@ -1,0 +1,380 @@
+//! The duplicate index (part of the working set): which live tickets of a territory and
+//! category look like a new request, found in a cost that does not grow with the number of
+//! live tickets.
+//!
+//! Each live ticket is filed under its [`DuplicateKey`] (division and category, exactly as the
+//! store's `live_in` matches them) once per band of its text's MinHash signature
+//! (`hotline_routing::minhash`, computed by the caller: this crate knows nothing of text). A
+//! band's *bucket* is the hash of (key, band number, band hash) ([`bucket`]); a lookup reads the
+//! new request's [`BANDS`](DuplicateEntry::bands) buckets and ranks the tickets found by how many
+//! bands they share (more shared bands, more likely similar), newest first on ties.
+//!
+//! # Why the cost is flat
+//! A lookup reads at most [`BUCKET_READ`] tickets per bucket (the newest inside the time
+//! window: buckets are kept newest first), so at most `bands x BUCKET_READ` entries whatever
+//! the number of live tickets, and hands back at most `limit` candidates for the exact check.
+//! Crowded buckets are those whose band is made of common bigrams (`小区`, `物业`); a true
+//! duplicate shares many bands with the request, most of them in uncrowded buckets, so the cap
+//! costs recall only when the index is full of near-copies, which the exact rule would also
+//! compare with only the newest (the store scan it replaces read the newest 100).
+//!
+//! # Truth and repair
+//! Like the queues, the index is derived: the store is the truth, [`DuplicateIndex::rebuild`]
+//! recreates it from the store's live tickets, and the router re-files a ticket after each
+//! committed change (`hotline_router::working_set`). The caller checks every candidate against
+//! the store (still live, same key, inside the window) and the exact similarity, so a stale
+//! entry costs a read, never a wrong link.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeZone, Utc};
+use hotline_core::{CategoryCode, DivisionCode, TicketId};
+
+use crate::QueueError;
+
+/// The newest tickets read from each bucket per lookup (see the module docs).
+pub const BUCKET_READ: usize = 32;
+
+/// How many candidates a lookup hands to the exact check (the router reads their texts): the
+/// best-ranked ones. A duplicate at the threshold (Jaccard 0.3) shares about 4.5 of 50 bands;
+/// unrelated tickets of the same key rarely share more than one.
+pub const VERIFY_LIMIT: usize = 32;
+
+/// Where a ticket is filed: its division (community, street or district, whatever the ticket
+/// names) and category.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DuplicateKey {
+    pub division: DivisionCode,
+    pub category: CategoryCode,
+}
+
+impl DuplicateKey {
+    pub fn new(division: DivisionCode, category: CategoryCode) -> Self {
+        Self { division, category }
+    }
+
+    /// `division|category`: how the Redis backend records the key (neither code holds `|`).
+    pub fn name(&self) -> String {
+        format!("{}|{}", self.division.as_str(), self.category.as_str())
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        let (division, category) = name.split_once('|')?;
+        Some(Self {
+            division: DivisionCode::parse("division", division).ok()?,
+            category: CategoryCode::parse("category", category).ok()?,
+        })
+    }
+
+    /// A stable 64-bit hash of the key (FNV-1a, then mixed): the same in every process.
+    pub fn hash64(&self) -> u64 {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for byte in self.name().bytes() {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        mix(hash)
+    }
+}
+
+/// A live ticket as the index files it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuplicateEntry {
+    pub ticket: TicketId,
+    pub key: DuplicateKey,
+    /// Its creation time: the duplicate window counts from it.
+    pub created_at: DateTime<Utc>,
+    /// The band hashes of its text, in band order (at most 255).
+    pub bands: Vec<u64>,
+}
+
+impl DuplicateEntry {
+    /// The buckets it is filed in, one per band.
+    pub fn buckets(&self) -> Vec<u64> {
+        buckets(&self.key, &self.bands)
+    }
+}
+
+/// A ticket a lookup found, with how many of the request's bands it shares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub ticket: TicketId,
+    pub created_at: DateTime<Utc>,
+    pub shared_bands: usize,
+}
+
+/// Where the index has a ticket filed (for anti-entropy).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filed {
+    pub key: DuplicateKey,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The live tickets of each key, by the bands of their texts.
+// `len` is a remote count for metrics and tests; an `is_empty` would add nothing.
+#[allow(clippy::len_without_is_empty)]
+#[async_trait]
+pub trait DuplicateIndex: Send + Sync + 'static {
+    /// Files the ticket under `entry.key` and its bands, replacing wherever it was filed
+    /// before (another key after a re-categorisation), atomically. Idempotent.
+    async fn put(&self, entry: DuplicateEntry) -> Result<(), QueueError>;
+
+    /// Takes the ticket out (closed, or no longer has a division or category). Returns whether
+    /// it was filed.
+    async fn remove(&self, ticket: TicketId) -> Result<bool, QueueError>;
+
+    /// The tickets of `key` created at or after `since` that share a band with `bands`: at most
+    /// [`BUCKET_READ`] per bucket, the newest; ranked by shared bands, then newest first; at
+    /// most `limit`. `None` when the index lost its data since its last
+    /// [`DuplicateIndex::rebuild`] (the caller then asks the store).
+    async fn candidates(
+        &self,
+        key: &DuplicateKey,
+        bands: &[u64],
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Option<Vec<Candidate>>, QueueError>;
+
+    /// Where each of `tickets` is filed (those not filed are left out), in one round trip.
+    async fn filed(&self, tickets: &[TicketId]) -> Result<HashMap<TicketId, Filed>, QueueError>;
+
+    /// Replaces the whole index with `entries` (from the store).
+    async fn rebuild(&self, entries: Vec<DuplicateEntry>) -> Result<(), QueueError>;
+
+    /// Number of tickets filed.
+    async fn len(&self) -> Result<usize, QueueError>;
+
+    /// False when the index lost its data since the last [`DuplicateIndex::rebuild`] (or was
+    /// never built): it must be rebuilt from the store before it can be trusted.
+    async fn is_intact(&self) -> Result<bool, QueueError>;
+}
+
+/// The bucket of band number `band` with hash `band_hash` under a key of hash `key_hash`.
+pub fn bucket(key_hash: u64, band: usize, band_hash: u64) -> u64 {
+    mix(mix(key_hash ^ (band as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)) ^ band_hash)
+}
+
+/// The buckets of `bands` under `key`, in band order.
+pub fn buckets(key: &DuplicateKey, bands: &[u64]) -> Vec<u64> {
+    let key_hash = key.hash64();
+    bands
+        .iter()
+        .enumerate()
+        .map(|(band, hash)| bucket(key_hash, band, *hash))
+        .collect()
+}
+
+/// SplitMix64's finaliser (the same as `hotline_routing::minhash::mix`; copied, as this crate
+/// does not depend on routing): stable across processes and versions.
+const fn mix(value: u64) -> u64 {
+    let mut z = value;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Creation time as the index orders it: newest first is ascending `rev`, so a bucket (a Redis
+/// sorted set by lexical order, or a sorted vector) reads its newest entries first.
+pub(crate) fn rev_of(created_at: DateTime<Utc>) -> u64 {
+    u64::MAX - created_at.timestamp_millis().max(0) as u64
+}
+
+pub(crate) fn created_of(rev: u64) -> DateTime<Utc> {
+    let ms = i64::try_from(u64::MAX - rev).unwrap_or(i64::MAX);
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+/// Ranks what the buckets gave (`(rev, ticket) -> shared bands`): most shared bands first, then
+/// newest, then by id; at most `limit`. Both backends rank with this, so they agree.
+pub(crate) fn rank(found: HashMap<(u64, TicketId), usize>, limit: usize) -> Vec<Candidate> {
+    let mut ranked: Vec<((u64, TicketId), usize)> = found.into_iter().collect();
+    ranked.sort_by(|(a, a_hits), (b, b_hits)| b_hits.cmp(a_hits).then(a.cmp(b)));
+    ranked.truncate(limit);
+    ranked
+        .into_iter()
+        .map(|((rev, ticket), shared_bands)| Candidate {
+            ticket,
+            created_at: created_of(rev),
+            shared_bands,
+        })
+        .collect()
+}
+
+#[derive(Debug)]
+struct FiledState {
+    key: DuplicateKey,
+    rev: u64,
+    buckets: Vec<u64>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    tickets: HashMap<TicketId, FiledState>,
+    /// bucket -> (rev, ticket), ascending: newest first.
+    buckets: HashMap<u64, Vec<(u64, TicketId)>>,
+}
+
+impl State {
+    fn drop_ticket(&mut self, ticket: TicketId) -> bool {
+        let Some(old) = self.tickets.remove(&ticket) else {
+            return false;
+        };
+        for bucket in old.buckets {
+            if let Some(list) = self.buckets.get_mut(&bucket) {
+                if let Ok(at) = list.binary_search(&(old.rev, ticket)) {
+                    list.remove(at);
+                }
+                if list.is_empty() {
+                    self.buckets.remove(&bucket);
+                }
+            }
+        }
+        true
+    }
+
+    fn file(&mut self, entry: DuplicateEntry) {
+        let rev = rev_of(entry.created_at);
+        let buckets = entry.buckets();
+        for bucket in &buckets {
+            let list = self.buckets.entry(*bucket).or_default();
+            if let Err(at) = list.binary_search(&(rev, entry.ticket)) {
+                list.insert(at, (rev, entry.ticket));
+            }
+        }
+        self.tickets.insert(
+            entry.ticket,
+            FiledState {
+                key: entry.key,
+                rev,
+                buckets,
+            },
+        );
+    }
+}
+
+/// The in-process duplicate index of the embedded default. Not intact until its first
+/// rebuild, like the in-process queue: a new process must fill it from the store.
+#[derive(Debug, Default)]
+pub struct MemoryDuplicates {
+    state: Mutex<State>,
+    built: AtomicBool,
+}
+
+impl MemoryDuplicates {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[async_trait]
+impl DuplicateIndex for MemoryDuplicates {
+    async fn put(&self, entry: DuplicateEntry) -> Result<(), QueueError> {
+        let mut state = self.state();
+        state.drop_ticket(entry.ticket);
+        state.file(entry);
+        Ok(())
+    }
+
+    async fn remove(&self, ticket: TicketId) -> Result<bool, QueueError> {
+        Ok(self.state().drop_ticket(ticket))
+    }
+
+    async fn candidates(
+        &self,
+        key: &DuplicateKey,
+        bands: &[u64],
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Option<Vec<Candidate>>, QueueError> {
+        if !self.built.load(Ordering::SeqCst) {
+            return Ok(None);
+        }
+        let max_rev = rev_of(since);
+        let state = self.state();
+        let mut found: HashMap<(u64, TicketId), usize> = HashMap::new();
+        for bucket in buckets(key, bands) {
+            let Some(list) = state.buckets.get(&bucket) else {
+                continue;
+            };
+            for (rev, ticket) in list
+                .iter()
+                .take_while(|(rev, _)| *rev <= max_rev)
+                .take(BUCKET_READ)
+            {
+                *found.entry((*rev, *ticket)).or_default() += 1;
+            }
+        }
+        Ok(Some(rank(found, limit)))
+    }
+
+    async fn filed(&self, tickets: &[TicketId]) -> Result<HashMap<TicketId, Filed>, QueueError> {
+        let state = self.state();
+        Ok(tickets
+            .iter()
+            .filter_map(|id| {
+                state.tickets.get(id).map(|f| {
+                    (
+                        *id,
+                        Filed {
+                            key: f.key.clone(),
+                            created_at: created_of(f.rev),
+                        },
+                    )
+                })
+            })
+            .collect())
+    }
+
+    async fn rebuild(&self, entries: Vec<DuplicateEntry>) -> Result<(), QueueError> {
+        let mut fresh = State::default();
+        for entry in entries {
+            fresh.drop_ticket(entry.ticket);
+            fresh.file(entry);
+        }
+        *self.state() = fresh;
+        self.built.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+
+    async fn len(&self) -> Result<usize, QueueError> {
+        Ok(self.state().tickets.len())
+    }
+
+    async fn is_intact(&self) -> Result<bool, QueueError> {
+        Ok(self.built.load(Ordering::SeqCst))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn newer_tickets_order_first_and_times_round_trip() {
+        let early = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+        let late = early + chrono::Duration::minutes(1);
+        assert!(rev_of(late) < rev_of(early));
+        assert_eq!(created_of(rev_of(early)), early);
+    }
+
+    #[test]
+    fn key_hashes_are_fixed_across_processes() {
+        let key = DuplicateKey::new(
+            DivisionCode::parse("d", "320508021019").unwrap(),
+            CategoryCode::parse("c", "SQ.JTBL").unwrap(),
+        );
+        assert_eq!(DuplicateKey::parse(&key.name()), Some(key.clone()));
+        // Pinned: replicas of different builds must file a ticket in the same buckets.
+        assert_eq!(key.hash64(), KEY_HASH, "{:#x}", key.hash64());
+        assert_ne!(bucket(1, 0, 7), bucket(1, 1, 7));
+    }
+
+    const KEY_HASH: u64 = 0xdc36_0552_e6b9_afa6;
+}

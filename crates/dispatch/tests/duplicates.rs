@@ -1,0 +1,320 @@
+//! One behaviour suite for every duplicate index backend (in-process, Redis, Redis Cluster).
+
+mod support;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use hotline_core::{CategoryCode, DivisionCode, TicketId};
+use hotline_dispatch::duplicates::BUCKET_READ;
+use hotline_dispatch::{DuplicateEntry, DuplicateIndex, DuplicateKey, RedisDuplicates};
+
+const BANDS: usize = 50;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap()
+}
+
+fn key(division: &str, category: &str) -> DuplicateKey {
+    DuplicateKey::new(
+        DivisionCode::parse("division", division).unwrap(),
+        CategoryCode::parse("category", category).unwrap(),
+    )
+}
+
+fn lights() -> DuplicateKey {
+    key("320508021019", "SQ.JTBL")
+}
+
+/// Bands of a text nothing else shares, bar the bands `shared` copies from `like`.
+fn bands(seed: u64, like: &[u64], shared: &[usize]) -> Vec<u64> {
+    let mut out: Vec<u64> = (0..BANDS as u64)
+        .map(|i| seed.wrapping_mul(1_000_003).wrapping_add(i))
+        .collect();
+    for &band in shared {
+        out[band] = like[band];
+    }
+    out
+}
+
+fn entry(key: DuplicateKey, minutes: i64, bands: Vec<u64>) -> DuplicateEntry {
+    DuplicateEntry {
+        ticket: TicketId::new(),
+        key,
+        created_at: t0() + Duration::minutes(minutes),
+        bands,
+    }
+}
+
+fn ids(found: Option<Vec<hotline_dispatch::Candidate>>) -> Vec<TicketId> {
+    found
+        .expect("the index is intact")
+        .into_iter()
+        .map(|c| c.ticket)
+        .collect()
+}
+
+pub async fn an_index_never_built_refuses_lookups<T: DuplicateIndex>(index: T) {
+    assert!(!index.is_intact().await.unwrap());
+    let request = bands(1, &[], &[]);
+    let found = index
+        .candidates(&lights(), &request, t0(), 10)
+        .await
+        .unwrap();
+    assert_eq!(found, None, "the caller must ask the store instead");
+    index.rebuild(Vec::new()).await.unwrap();
+    assert!(index.is_intact().await.unwrap());
+    assert_eq!(
+        index
+            .candidates(&lights(), &request, t0(), 10)
+            .await
+            .unwrap(),
+        Some(Vec::new())
+    );
+}
+
+pub async fn a_ticket_sharing_a_band_is_found_and_one_sharing_none_is_not<T: DuplicateIndex>(
+    index: T,
+) {
+    index.rebuild(Vec::new()).await.unwrap();
+    let request = bands(1, &[], &[]);
+    let similar = entry(lights(), 0, bands(2, &request, &[7]));
+    let unrelated = entry(lights(), 1, bands(3, &request, &[]));
+    index.put(similar.clone()).await.unwrap();
+    index.put(unrelated.clone()).await.unwrap();
+    let found = index
+        .candidates(&lights(), &request, t0(), 10)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].ticket, similar.ticket);
+    assert_eq!(found[0].created_at, similar.created_at);
+    assert_eq!(found[0].shared_bands, 1);
+    assert_eq!(index.len().await.unwrap(), 2);
+}
+
+pub async fn candidates_rank_by_shared_bands_then_newest_and_stop_at_the_limit<
+    T: DuplicateIndex,
+>(
+    index: T,
+) {
+    index.rebuild(Vec::new()).await.unwrap();
+    let request = bands(1, &[], &[]);
+    let one_band_old = entry(lights(), 0, bands(2, &request, &[0]));
+    let one_band_new = entry(lights(), 5, bands(3, &request, &[1]));
+    let many_bands = entry(lights(), 1, bands(4, &request, &[2, 3, 4, 5]));
+    for e in [&one_band_old, &one_band_new, &many_bands] {
+        index.put(e.clone()).await.unwrap();
+    }
+    let found = index
+        .candidates(&lights(), &request, t0(), 10)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        found.iter().map(|c| c.ticket).collect::<Vec<_>>(),
+        vec![many_bands.ticket, one_band_new.ticket, one_band_old.ticket]
+    );
+    assert_eq!(found[0].shared_bands, 4);
+    let top = index
+        .candidates(&lights(), &request, t0(), 2)
+        .await
+        .unwrap();
+    assert_eq!(ids(top), vec![many_bands.ticket, one_band_new.ticket]);
+}
+
+pub async fn tickets_created_before_the_window_are_left_out<T: DuplicateIndex>(index: T) {
+    index.rebuild(Vec::new()).await.unwrap();
+    let request = bands(1, &[], &[]);
+    let old = entry(lights(), 0, bands(2, &request, &[0, 1]));
+    let recent = entry(lights(), 10, bands(3, &request, &[0]));
+    index.put(old.clone()).await.unwrap();
+    index.put(recent.clone()).await.unwrap();
+    // The window is inclusive: a ticket created exactly at `since` is in it.
+    let since = t0() + Duration::minutes(10);
+    let found = index
+        .candidates(&lights(), &request, since, 10)
+        .await
+        .unwrap();
+    assert_eq!(ids(found), vec![recent.ticket]);
+    let found = index
+        .candidates(&lights(), &request, t0(), 10)
+        .await
+        .unwrap();
+    assert_eq!(ids(found), vec![old.ticket, recent.ticket]);
+}
+
+pub async fn another_territory_or_category_is_never_matched<T: DuplicateIndex>(index: T) {
+    index.rebuild(Vec::new()).await.unwrap();
+    let request = bands(1, &[], &[]);
+    let every_band: Vec<usize> = (0..BANDS).collect();
+    let street = entry(key("320508021000", "SQ.JTBL"), 0, request.clone());
+    let other_category = entry(key("320508021019", "SQ.ZAFZ"), 0, request.clone());
+    index.put(street).await.unwrap();
+    index.put(other_category).await.unwrap();
+    let found = index
+        .candidates(&lights(), &bands(1, &request, &every_band), t0(), 10)
+        .await
+        .unwrap();
+    assert_eq!(ids(found), Vec::<TicketId>::new());
+}
+
+pub async fn filing_again_under_another_key_moves_the_ticket<T: DuplicateIndex>(index: T) {
+    index.rebuild(Vec::new()).await.unwrap();
+    let request = bands(1, &[], &[]);
+    let mut ticket = entry(lights(), 0, bands(2, &request, &[0, 1, 2]));
+    index.put(ticket.clone()).await.unwrap();
+    // Filing the same thing again changes nothing.
+    index.put(ticket.clone()).await.unwrap();
+    assert_eq!(index.len().await.unwrap(), 1);
+    let corrected = key("320508021020", "SQ.JTBL");
+    ticket.key = corrected.clone();
+    index.put(ticket.clone()).await.unwrap();
+    assert_eq!(
+        ids(index
+            .candidates(&lights(), &request, t0(), 10)
+            .await
+            .unwrap()),
+        Vec::<TicketId>::new()
+    );
+    assert_eq!(
+        ids(index
+            .candidates(&corrected, &request, t0(), 10)
+            .await
+            .unwrap()),
+        vec![ticket.ticket]
+    );
+    let filed = index
+        .filed(&[ticket.ticket, TicketId::new()])
+        .await
+        .unwrap();
+    assert_eq!(filed.len(), 1);
+    assert_eq!(filed[&ticket.ticket].key, corrected);
+    assert_eq!(filed[&ticket.ticket].created_at, ticket.created_at);
+    assert_eq!(index.len().await.unwrap(), 1);
+}
+
+pub async fn a_removed_ticket_is_no_longer_found<T: DuplicateIndex>(index: T) {
+    index.rebuild(Vec::new()).await.unwrap();
+    let request = bands(1, &[], &[]);
+    let closed = entry(lights(), 0, bands(2, &request, &[0, 1]));
+    index.put(closed.clone()).await.unwrap();
+    assert!(index.remove(closed.ticket).await.unwrap());
+    assert!(!index.remove(closed.ticket).await.unwrap());
+    assert_eq!(
+        ids(index
+            .candidates(&lights(), &request, t0(), 10)
+            .await
+            .unwrap()),
+        Vec::<TicketId>::new()
+    );
+    assert!(index.filed(&[closed.ticket]).await.unwrap().is_empty());
+    assert_eq!(index.len().await.unwrap(), 0);
+}
+
+/// What keeps a lookup's cost flat: a crowded bucket gives only its newest tickets.
+pub async fn a_crowded_bucket_gives_only_its_newest_tickets<T: DuplicateIndex>(index: T) {
+    index.rebuild(Vec::new()).await.unwrap();
+    let request = bands(1, &[], &[]);
+    let crowd: Vec<DuplicateEntry> = (0..BUCKET_READ as i64 + 10)
+        .map(|minute| entry(lights(), minute, bands(100 + minute as u64, &request, &[0])))
+        .collect();
+    // Out of order, as replicas would file them.
+    for e in crowd.iter().rev() {
+        index.put(e.clone()).await.unwrap();
+    }
+    let found = ids(index
+        .candidates(&lights(), &request, t0(), 1_000)
+        .await
+        .unwrap());
+    let newest: Vec<TicketId> = crowd
+        .iter()
+        .rev()
+        .take(BUCKET_READ)
+        .map(|e| e.ticket)
+        .collect();
+    assert_eq!(found, newest);
+}
+
+pub async fn rebuild_replaces_everything<T: DuplicateIndex>(index: T) {
+    index.rebuild(Vec::new()).await.unwrap();
+    let request = bands(1, &[], &[]);
+    let stale = entry(lights(), 0, bands(2, &request, &[0]));
+    index.put(stale.clone()).await.unwrap();
+    let live = entry(lights(), 1, bands(3, &request, &[1]));
+    let elsewhere = entry(key("320508021020", "SQ.JTBL"), 1, bands(4, &request, &[1]));
+    index
+        .rebuild(vec![live.clone(), elsewhere.clone()])
+        .await
+        .unwrap();
+    assert_eq!(index.len().await.unwrap(), 2);
+    assert_eq!(
+        ids(index
+            .candidates(&lights(), &request, t0(), 10)
+            .await
+            .unwrap()),
+        vec![live.ticket]
+    );
+    assert!(index.filed(&[stale.ticket]).await.unwrap().is_empty());
+    assert!(index.remove(live.ticket).await.unwrap());
+    index.rebuild(Vec::new()).await.unwrap();
+    assert_eq!(index.len().await.unwrap(), 0);
+}
+
+macro_rules! duplicate_suite {
+    ($backend:ident, $make:expr) => {
+        mod $backend {
+            duplicate_suite!(@tests $make;
+                an_index_never_built_refuses_lookups,
+                a_ticket_sharing_a_band_is_found_and_one_sharing_none_is_not,
+                candidates_rank_by_shared_bands_then_newest_and_stop_at_the_limit,
+                tickets_created_before_the_window_are_left_out,
+                another_territory_or_category_is_never_matched,
+                filing_again_under_another_key_moves_the_ticket,
+                a_removed_ticket_is_no_longer_found,
+                a_crowded_bucket_gives_only_its_newest_tickets,
+                rebuild_replaces_everything,
+            );
+        }
+    };
+    (@tests $make:expr; $($name:ident),+ $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                super::$name($make).await;
+            }
+        )+
+    };
+}
+
+duplicate_suite!(memory, hotline_dispatch::MemoryDuplicates::new());
+// A fresh key prefix per test: the Redis tests run in parallel on one server.
+duplicate_suite!(redis, crate::support::redis_duplicates().await);
+duplicate_suite!(redis_cluster, crate::support::cluster_duplicates().await);
+
+/// Redis only: what a flushed Redis looks like to a replica, and that every replica sharing the
+/// prefix sees the same filings.
+#[tokio::test]
+async fn replicas_share_one_index_and_a_flushed_one_asks_for_a_rebuild() {
+    support::ensure_redis();
+    let prefix = support::fresh_prefix();
+    let url = support::redis_url();
+    let a = RedisDuplicates::connect(&url, &prefix, "s1").await.unwrap();
+    let b = RedisDuplicates::connect(&url, &prefix, "s1").await.unwrap();
+    let other_scheme = RedisDuplicates::connect(&url, &prefix, "s2").await.unwrap();
+    a.rebuild(Vec::new()).await.unwrap();
+    let request = bands(1, &[], &[]);
+    let filed_by_a = entry(lights(), 0, bands(2, &request, &[0]));
+    a.put(filed_by_a.clone()).await.unwrap();
+    assert_eq!(
+        ids(b.candidates(&lights(), &request, t0(), 10).await.unwrap()),
+        vec![filed_by_a.ticket]
+    );
+    // Another signature scheme is another index: never built, so not trusted.
+    assert!(!other_scheme.is_intact().await.unwrap());
+    support::flush_prefix(&prefix).await;
+    assert!(!b.is_intact().await.unwrap());
+    assert_eq!(
+        b.candidates(&lights(), &request, t0(), 10).await.unwrap(),
+        None
+    );
+}
