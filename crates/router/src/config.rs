@@ -697,7 +697,10 @@ mod tests {
             ("--hotspot-history-weeks", "0", "--hotspot-history-weeks"),
             ("--hotspot-floor-per-hour", "-1", "--hotspot-floor-per-hour"),
         ] {
-            let err = args(&[flag, value]).hotspot_config().unwrap_err();
+            // `--flag=value`: a value like -1 is not taken for a flag.
+            let err = args(&[&format!("{flag}={value}")])
+                .hotspot_config()
+                .unwrap_err();
             assert!(err.starts_with(named), "{flag} {value}: {err}");
         }
         // Not a number at all: clap refuses it before anything runs.
