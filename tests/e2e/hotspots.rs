@@ -44,7 +44,11 @@ async fn submit_about(app: &TestApp, category: &str, division: &str) {
     let mut request = submit_request("小区停水了，一直没有来水", None);
     request.category = category.into();
     request.division_code = division.into();
-    app.intake().await.submit_ticket(request).await.expect("submit");
+    app.intake()
+        .await
+        .submit_ticket(request)
+        .await
+        .expect("submit");
 }
 
 async fn next_alert(stream: &mut tonic::Streaming<pb::HotspotAlert>) -> pb::HotspotAlert {
@@ -92,7 +96,13 @@ async fn a_surge_of_submits_raises_one_alert_per_level_then_clears(backend: Back
     }
     let places: Vec<(&str, &str, &str)> = alerts
         .iter()
-        .map(|a| (a.level.as_str(), a.division_code.as_str(), a.category.as_str()))
+        .map(|a| {
+            (
+                a.level.as_str(),
+                a.division_code.as_str(),
+                a.category.as_str(),
+            )
+        })
         .collect();
     assert_eq!(
         places,
@@ -105,7 +115,10 @@ async fn a_surge_of_submits_raises_one_alert_per_level_then_clears(backend: Back
     let community = &alerts[2];
     assert_eq!(community.count, MIN_COUNT);
     assert!(!community.cleared);
-    assert!(community.expected > 0.0 && community.expected < 1.0, "{community:?}");
+    assert!(
+        community.expected > 0.0 && community.expected < 1.0,
+        "{community:?}"
+    );
     assert_eq!(community.window_seconds, 600);
     assert!(!community.division_name.is_empty() && community.division_name != "320508021019");
     let since = chrono::DateTime::parse_from_rfc3339(&community.since).unwrap();
@@ -114,17 +127,24 @@ async fn a_surge_of_submits_raises_one_alert_per_level_then_clears(backend: Back
     // Listed for the centre, the district, the street's community station; not for another
     // district's supervisor.
     let ids: Vec<String> = alerts.iter().map(|a| a.alert_id.clone()).collect();
-    assert_eq!(sorted(listed(&app, &supervisor(), None).await), sorted(ids.clone()));
+    assert_eq!(
+        sorted(listed(&app, &supervisor(), None).await),
+        sorted(ids.clone())
+    );
     let gusu = supervisor_of("320508", "sup-gusu");
     assert_eq!(listed(&app, &gusu, None).await.len(), 3);
     assert_eq!(
-        listed(&app, &staff(COMMUNITY_CSS, "wang"), None).await.len(),
+        listed(&app, &staff(COMMUNITY_CSS, "wang"), None)
+            .await
+            .len(),
         3
     );
     let wuzhong = supervisor_of("320505", "sup-wuzhong");
     assert!(listed(&app, &wuzhong, None).await.is_empty());
     // The centre narrowing to another district sees none of them either.
-    assert!(listed(&app, &supervisor(), division("320505")).await.is_empty());
+    assert!(listed(&app, &supervisor(), division("320505"))
+        .await
+        .is_empty());
 
     // Ordinary again for the cool-down (30 min) after the window (10 min): all clear.
     app.advance(Duration::minutes(45));
@@ -202,7 +222,10 @@ async fn hotspot_alerts_are_the_same_on_every_replica() {
         }
         seen.push(ids);
     }
-    assert_eq!(seen[0], seen[1], "both replicas raise the same alerts, same ids");
+    assert_eq!(
+        seen[0], seen[1],
+        "both replicas raise the same alerts, same ids"
+    );
     assert_eq!(
         sorted(listed(&replicas[1], &supervisor(), None).await),
         sorted(seen[0].clone())
@@ -218,20 +241,13 @@ async fn a_router_with_an_impossible_hotspot_setting_does_not_start_and_names_th
         ("--hotspot-window-seconds", "90"),
         ("--hotspot-min-count", "0"),
     ] {
-        let args = ServeArgs::parse_from([
-            "--data-dir",
-            data_dir.as_str(),
-            flag,
-            value,
-        ])
-        .expect("parses");
-        let err = hotline_router::server::build(
-            &args,
-            Arc::new(ManualClock::new(TestApp::start_time())),
-        )
-        .await
-        .err()
-        .expect("refused");
+        let args =
+            ServeArgs::parse_from(["--data-dir", data_dir.as_str(), flag, value]).expect("parses");
+        let err =
+            hotline_router::server::build(&args, Arc::new(ManualClock::new(TestApp::start_time())))
+                .await
+                .err()
+                .expect("refused");
         let message = format!("{err:#}");
         assert!(message.contains(flag), "{flag}: {message}");
     }

@@ -1627,7 +1627,10 @@ async fn the_web_desk_shows_a_surge_banner_to_operators_and_supervisors() {
     // Three levels: the community, its street and its district.
     assert_eq!(banner.matches(r#"role="alert""#).count(), 3, "{banner}");
     assert!(banner.contains("(社区 320508021019)"), "{banner}");
-    assert!(banner.contains("<strong class=\"count\">10</strong>"), "{banner}");
+    assert!(
+        banner.contains("<strong class=\"count\">10</strong>"),
+        "{banner}"
+    );
     assert!(banner.contains("2026-03-02 09:00"), "{banner}");
     let (_, _, seen_by_operator) = operator.get("/desk/alerts").await;
     assert_eq!(seen_by_operator, banner);

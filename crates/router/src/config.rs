@@ -689,7 +689,11 @@ mod tests {
             None
         );
         for (flag, value, named) in [
-            ("--hotspot-p-value", "0.9", "--hotspot-p-value (HOTLINE_HOTSPOT_P_VALUE)"),
+            (
+                "--hotspot-p-value",
+                "0.9",
+                "--hotspot-p-value (HOTLINE_HOTSPOT_P_VALUE)",
+            ),
             ("--hotspot-p-value", "0", "--hotspot-p-value"),
             ("--hotspot-min-count", "0", "--hotspot-min-count"),
             ("--hotspot-window-seconds", "90", "--hotspot-window-seconds"),

@@ -250,4 +250,3 @@ fn normalised(call: &Intake) -> Intake {
 pub fn concerns(territory: &str, division: &str) -> bool {
     territory.starts_with(division) || division.starts_with(territory)
 }
-

@@ -93,7 +93,10 @@ mod tests {
     fn the_banner_names_the_place_the_category_the_count_against_the_usual_and_since_when() {
         let html = alerts_banner(&[alert("street:320508021:SW:1", false)]).into_string();
         assert!(html.contains(r#"role="alert""#), "{html}");
-        assert!(html.contains(r#"data-alert-id="street:320508021:SW:1""#), "{html}");
+        assert!(
+            html.contains(r#"data-alert-id="street:320508021:SW:1""#),
+            "{html}"
+        );
         assert!(html.contains("双塔街道 (街道 320508021)"), "{html}");
         assert!(html.contains("供水 (SW)"), "{html}");
         assert!(html.contains("212"), "{html}");

@@ -145,9 +145,7 @@ impl Detector {
     /// The usual calls in the window ending with bucket `end`, and in its suffixes.
     fn expected(&self, key: &HotspotKey, bucket: i64) -> f64 {
         let hours = self.config.bucket.num_milliseconds() as f64 / 3_600_000.0;
-        self.baseline
-            .rate_per_hour(key, self.bucket_start(bucket))
-            * hours
+        self.baseline.rate_per_hour(key, self.bucket_start(bucket)) * hours
     }
 
     fn evaluate(&mut self, end: i64, transitions: &mut Vec<Transition>) {

@@ -120,7 +120,10 @@ impl HotspotConfig {
         if !(self.p_value > 0.0 && self.p_value < 0.5) {
             return invalid(
                 "hotspot p-value",
-                format!("{}: give a probability between 0 and 0.5, e.g. 1e-6", self.p_value),
+                format!(
+                    "{}: give a probability between 0 and 0.5, e.g. 1e-6",
+                    self.p_value
+                ),
             );
         }
         if self.min_count == 0 {
@@ -130,7 +133,10 @@ impl HotspotConfig {
             );
         }
         if self.cool_down < Duration::zero() {
-            return invalid("hotspot cool-down", "negative: give 0 or more seconds".into());
+            return invalid(
+                "hotspot cool-down",
+                "negative: give 0 or more seconds".into(),
+            );
         }
         if !(1..=52).contains(&self.history_weeks) {
             return invalid(

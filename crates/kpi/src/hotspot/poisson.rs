@@ -70,7 +70,11 @@ mod tests {
     #[test]
     fn the_tail_matches_values_computed_by_hand() {
         // P(X >= 1 | 1) = 1 - e^-1.
-        assert!(close(ln_upper_tail(1, 1.0).exp(), 1.0 - (-1.0f64).exp(), 1e-12));
+        assert!(close(
+            ln_upper_tail(1, 1.0).exp(),
+            1.0 - (-1.0f64).exp(),
+            1e-12
+        ));
         // P(X >= 3 | 5) = 1 - e^-5 (1 + 5 + 12.5).
         let expected = 1.0 - (-5.0f64).exp() * 18.5;
         assert!(close(ln_upper_tail(3, 5.0).exp(), expected, 1e-12));

@@ -134,7 +134,13 @@ fn learned(world: &World, config: &HotspotConfig, rng: &mut ChaCha8Rng) -> Detec
     let (from, to) = history_range(day_one(), config.history_weeks);
     let rows = world.history(to, rng);
     let mut detector = Detector::new(config.clone());
-    detector.set_baseline(Baseline::learn(&rows, from, to, Some(from), config.floor_per_hour));
+    detector.set_baseline(Baseline::learn(
+        &rows,
+        from,
+        to,
+        Some(from),
+        config.floor_per_hour,
+    ));
     detector.start_at(day_one());
     detector
 }
@@ -238,7 +244,10 @@ fn measure_the_false_alarm_rate_over_a_simulated_year() {
         ),
     ] {
         let (alerts, rate) = false_alarm_rate(&config, 364, 11);
-        eprintln!("{label}: {alerts} alerts in {} key-days: {rate:.2e} per key-day", 200 * 364);
+        eprintln!(
+            "{label}: {alerts} alerts in {} key-days: {rate:.2e} per key-day",
+            200 * 364
+        );
     }
 }
 
@@ -274,12 +283,18 @@ fn a_surge_in_one_street_is_caught_within_three_minutes_and_raised_once_per_leve
     let street = alerts[1];
     // The district, busier, takes longer to stand out, but not much.
     let district_delay = alerts[0].raised_at + detector.config().grace - start;
-    eprintln!("district-level alert {} s after", district_delay.num_seconds());
+    eprintln!(
+        "district-level alert {} s after",
+        district_delay.num_seconds()
+    );
     assert!(district_delay <= Duration::minutes(3), "{district_delay}");
     assert_eq!(street.key.category, "SW");
     // Known at the evaluation after the bucket closes: raised_at + grace.
     let delay = street.raised_at + detector.config().grace - start;
-    eprintln!("200 calls in 10 min: alert {} s after the surge began", delay.num_seconds());
+    eprintln!(
+        "200 calls in 10 min: alert {} s after the surge began",
+        delay.num_seconds()
+    );
     assert!(delay <= Duration::minutes(3), "{delay}");
     // The surge began in the bucket `since` names.
     assert!(street.since <= start && start - street.since < Duration::minutes(1));
@@ -298,7 +313,10 @@ fn a_surge_in_one_street_is_caught_within_three_minutes_and_raised_once_per_leve
     assert!(street_clear.peak >= 180, "{street_clear:?}");
     let cleared_at = street_clear.cleared_at.unwrap();
     assert!(cleared_at >= start + Duration::minutes(10) + detector.config().cool_down);
-    assert!(cleared_at <= start + Duration::minutes(20) + detector.config().cool_down + Duration::minutes(2));
+    assert!(
+        cleared_at
+            <= start + Duration::minutes(20) + detector.config().cool_down + Duration::minutes(2)
+    );
     assert!(detector.active().is_empty());
 }
 
@@ -320,8 +338,14 @@ fn the_bench_surge_of_2000_calls_is_caught_within_a_bucket_and_the_grace() {
         .find(|a| a.key.level == Level::Street)
         .expect("a street alert");
     let delay = street.raised_at + detector.config().grace - start;
-    eprintln!("2,000 calls in 10 min: alert {} s after the surge began", delay.num_seconds());
-    assert!(delay <= detector.config().bucket + detector.config().grace, "{delay}");
+    eprintln!(
+        "2,000 calls in 10 min: alert {} s after the surge began",
+        delay.num_seconds()
+    );
+    assert!(
+        delay <= detector.config().bucket + detector.config().grace,
+        "{delay}"
+    );
     // A minute's share of the surge when it was raised (2,000 calls in 600 s, from 17 s in).
     assert!(street.count >= 100, "{street:?}");
 }
@@ -420,7 +444,10 @@ fn memory_holds_one_window_of_calls_after_a_day() {
     run_days(&mut detector, &world, 1, &[], &mut rng);
     let (keys, tickets) = detector.held();
     // A day has about 1,100 calls; ten minutes at midnight a handful.
-    assert!(keys <= 60 && tickets <= 20, "{keys} keys, {tickets} tickets");
+    assert!(
+        keys <= 60 && tickets <= 20,
+        "{keys} keys, {tickets} tickets"
+    );
 }
 
 #[test]
@@ -487,5 +514,7 @@ fn invalid_settings_are_refused_naming_the_setting() {
         let err = config.validate().expect_err(field).to_string();
         assert!(err.starts_with(field), "{err}");
     }
-    HotspotConfig::default().validate().expect("the defaults are valid");
+    HotspotConfig::default()
+        .validate()
+        .expect("the defaults are valid");
 }

@@ -473,8 +473,9 @@ where
     rows.iter()
         .map(|r| {
             let hour: String = r.try_get("hour")?;
-            let naive = chrono::NaiveDateTime::parse_from_str(&format!("{hour}:00"), "%Y-%m-%dT%H:%M")
-                .map_err(|e| corrupt("ticket creation hour", e))?;
+            let naive =
+                chrono::NaiveDateTime::parse_from_str(&format!("{hour}:00"), "%Y-%m-%dT%H:%M")
+                    .map_err(|e| corrupt("ticket creation hour", e))?;
             let count: i64 = r.try_get("n")?;
             Ok(IntakeHour {
                 hour: naive.and_utc(),
