@@ -58,8 +58,11 @@ pub(super) fn alerts_banner(alerts: &[pb::HotspotAlert]) -> Markup {
                 strong { "突发聚集 Surge: " }
                 (alert.division_name) " (" (level_zh(&alert.level)) " " (alert.division_code) ") · "
                 (alert.category_name) ": "
-                strong.count { (alert.count) } " 件 calls in " (alert.window_seconds / 60) " 分钟 min"
+                // The surge's size is its peak; while it dies down (the cool-down) the count
+                // now says so.
+                strong.count { (alert.peak) } " 件 calls in " (alert.window_seconds / 60) " 分钟 min"
                 " (通常 usually " (format!("{:.1}", alert.expected)) ")"
+                @if alert.count != alert.peak { " · 现在 now " (alert.count) }
                 " · 自 since " (time_human(&alert.since))
             }
         }
@@ -104,6 +107,17 @@ mod tests {
         assert!(html.contains("通常 usually 0.4"), "{html}");
         // 02:03 UTC is 10:03 in Suzhou.
         assert!(html.contains("2026-03-30 10:03"), "{html}");
+    }
+
+    #[test]
+    fn a_surge_dying_down_shows_its_peak_and_the_count_now() {
+        let mut cooling = alert("x", false);
+        cooling.count = 3;
+        let html = alerts_banner(&[cooling]).into_string();
+        assert!(html.contains(r#"<strong class="count">212</strong>"#), "{html}");
+        assert!(html.contains("现在 now 3"), "{html}");
+        let steady = alerts_banner(&[alert("x", false)]).into_string();
+        assert!(!steady.contains("现在 now"), "{steady}");
     }
 
     #[test]
