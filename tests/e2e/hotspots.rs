@@ -190,7 +190,31 @@ async fn alerts_are_refused_outside_the_callers_scope_and_to_integrators(backend
     assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
 }
 
+async fn a_restarted_router_shows_the_alerts_already_on_under_the_same_ids(backend: Backend) {
+    let mut app = spawn(backend).await;
+    let mut stream = kpis_as(&app, &supervisor())
+        .await
+        .watch_alerts(pb::WatchAlertsRequest { scope: None })
+        .await
+        .expect("watch alerts")
+        .into_inner();
+    for _ in 0..MIN_COUNT {
+        submit_about(&app, "SQ.WYBX", "320508021019").await;
+    }
+    app.advance(Duration::seconds(75));
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(next_alert(&mut stream).await.alert_id);
+    }
+    // Five minutes on, the router restarts: it replays the calls from the store before it
+    // serves, so the alerts are listed at once, under the ids they were raised with.
+    app.advance(Duration::minutes(5));
+    app.restart().await;
+    assert_eq!(sorted(listed(&app, &supervisor(), None).await), sorted(ids));
+}
+
 crate::support::on_both_backends!(
+    a_restarted_router_shows_the_alerts_already_on_under_the_same_ids,
     a_surge_of_submits_raises_one_alert_per_level_then_clears,
     alerts_are_refused_outside_the_callers_scope_and_to_integrators,
 );

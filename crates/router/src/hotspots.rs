@@ -12,9 +12,10 @@
 //! its own `hotline_hotspot_alerts_total`: aggregate across replicas with `max()`, as the
 //! supervision gauges.
 //!
-//! A replica that starts primes its windows from the store (the calls of the last window and
-//! cool-down) and replays them without announcing, so it shows the alerts already on, under the
-//! ids the others gave them, and does not raise them again.
+//! A replica that starts primes its windows from the store (the calls of the last six hours,
+//! window and cool-down) and replays them without announcing, so it shows the alerts already
+//! on, under the ids the others gave them, and does not raise them again (a surge on for longer
+//! than that gets a new id on the new replica).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -31,6 +32,9 @@ use crate::tickets::Hotline;
 pub const ALERTS_TOTAL: &str = "hotline_hotspot_alerts_total";
 /// Alerts on now.
 pub const ACTIVE: &str = "hotline_hotspot_active_alerts";
+
+/// How far back a starting replica replays the calls, beyond the window and the cool-down.
+const REPLAY: chrono::Duration = chrono::Duration::hours(6);
 
 #[derive(Clone)]
 pub struct HotspotRoom {
@@ -127,7 +131,9 @@ impl HotspotRoom {
         self.refresh_baseline().await?;
         let now = self.inner.clock.now();
         let config = self.config();
-        let replay_from = now - config.cool_down - config.window - config.grace;
+        // Far enough back that a surge still on began inside it (then its id is the one the
+        // other replicas gave it), unless it has been on for longer than REPLAY.
+        let replay_from = now - REPLAY - config.cool_down - config.window - config.grace;
         let calls = self
             .inner
             .store
@@ -148,8 +154,9 @@ impl HotspotRoom {
     /// Returns the next cursor.
     pub async fn step(&self, hotline: &Hotline, cursor: &str) -> Result<String, KpiError> {
         if let Err(err) = self.refresh_baseline().await {
-            // Yesterday's rates are still good rates: keep them and try again next turn.
-            tracing::warn!(error = %err, "hotspot alerts: learning the usual rates failed");
+            // Yesterday's rates are still good rates: keep them and try again next turn (the
+            // log summarises the repeats).
+            crate::logging::warn_summarised("hotspot alerts: learning the usual rates", &err);
         }
         let (ids, next) = self.inner.store.changes(Some(cursor)).await?;
         let mut calls = Vec::with_capacity(ids.len());

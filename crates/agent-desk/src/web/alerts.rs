@@ -114,7 +114,10 @@ mod tests {
         let mut cooling = alert("x", false);
         cooling.count = 3;
         let html = alerts_banner(&[cooling]).into_string();
-        assert!(html.contains(r#"<strong class="count">212</strong>"#), "{html}");
+        assert!(
+            html.contains(r#"<strong class="count">212</strong>"#),
+            "{html}"
+        );
         assert!(html.contains("现在 now 3"), "{html}");
         let steady = alerts_banner(&[alert("x", false)]).into_string();
         assert!(!steady.contains("现在 now"), "{steady}");
