@@ -50,6 +50,16 @@ fn level_zh(level: &str) -> &'static str {
     }
 }
 
+/// The usual number of calls, to one decimal; below that, "<0.1" (a quiet place's usual
+/// 0.008 calls a minute would read as a misleading 0.0).
+fn usual(expected: f64) -> String {
+    if expected < 0.05 {
+        "<0.1".to_owned()
+    } else {
+        format!("{expected:.1}")
+    }
+}
+
 /// One line per alert on now; nothing at all when there is none.
 pub(super) fn alerts_banner(alerts: &[pb::HotspotAlert]) -> Markup {
     html! {
@@ -61,7 +71,7 @@ pub(super) fn alerts_banner(alerts: &[pb::HotspotAlert]) -> Markup {
                 // The surge's size is its peak; while it dies down (the cool-down) the count
                 // now says so.
                 strong.count { (alert.peak) } " 件 calls in " (alert.window_seconds / 60) " 分钟 min"
-                " (通常 usually " (format!("{:.1}", alert.expected)) ")"
+                " (通常 usually " (usual(alert.expected)) ")"
                 @if alert.count != alert.peak { " · 现在 now " (alert.count) }
                 " · 自 since " (time_human(&alert.since))
             }
@@ -121,6 +131,14 @@ mod tests {
         assert!(html.contains("现在 now 3"), "{html}");
         let steady = alerts_banner(&[alert("x", false)]).into_string();
         assert!(!steady.contains("现在 now"), "{steady}");
+    }
+
+    #[test]
+    fn a_usual_count_below_a_tenth_is_not_shown_as_nothing() {
+        let mut quiet = alert("x", false);
+        quiet.expected = 0.008;
+        let html = alerts_banner(&[quiet]).into_string();
+        assert!(html.contains("通常 usually &lt;0.1"), "{html}");
     }
 
     #[test]
