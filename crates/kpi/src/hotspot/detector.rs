@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 
 use super::poisson::ln_upper_tail;
 use super::{Alert, Baseline, HotspotConfig, HotspotKey, Intake};
@@ -253,10 +253,5 @@ impl Detector {
     /// Keys and ticket ids held (for the bounded-memory test and a gauge).
     pub fn held(&self) -> (usize, usize) {
         (self.keys.len(), self.seen.len())
-    }
-
-    /// The window length as a duration (for messages).
-    pub fn window(&self) -> Duration {
-        self.config.window
     }
 }
