@@ -521,6 +521,21 @@ try {
   await typeCall(op.page, "锦绣大厦楼顶漏水，雨天家里滴水", "锦绣大厦7幢");
   const placed = await op.page.textContent("#preview");
   check(placed.includes("金狮社区"), `a new call is placed by the confirmed alias (${placed.replace(/\s+/g, " ").slice(0, 160)})`);
+
+  // -- hotspot banner: run.sh submitted ten calls about 停水 in 龙西社区 within seconds (the
+  // router counts in 5 s buckets there), so a surge is on for the supervisor and the operator.
+  const surgeBanner = '#hotspot-alerts .hotspot[data-alert-id^="community:320506001013:CJ:"]';
+  await boss.page.goto(`${base}/desk/work/pending_dispatch`);
+  await boss.page.waitForSelector(surgeBanner, { timeout: 30000 });
+  const surge = (await boss.page.textContent(surgeBanner)).replace(/\s+/g, " ").trim();
+  check(surge.includes("龙西社区") && surge.includes("城乡建设") && /10 件/.test(surge) && surge.includes("自 since"),
+    `the supervisor's page shows the surge: place, category, count, since when (${surge})`);
+  check((await boss.page.$$('#hotspot-alerts .hotspot[data-alert-id*=":320506"]')).length === 3,
+    "one banner line per level: the community, its street and its district");
+  await shot(boss.page, "hotspot-banner");
+  await op.page.goto(`${base}/desk/intake`);
+  await op.page.waitForSelector(surgeBanner, { timeout: 30000 });
+  check((await op.page.textContent(surgeBanner)).includes("龙西社区"), "the operator's intake page shows the surge too");
 } catch (error) {
   console.log(`FAIL ${error.stack || error}`);
   failures += 1;

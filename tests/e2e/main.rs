@@ -11,6 +11,7 @@ mod cluster;
 mod corpus;
 mod escalation;
 mod faults;
+mod hotspots;
 mod knowledge;
 mod kpis;
 mod learning;

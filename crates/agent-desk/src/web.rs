@@ -29,6 +29,7 @@
 //! # Layout
 //! - this file: sessions, CSRF, pages and their handlers;
 //! - [`aliases`], learned address aliases for supervisors to confirm or reject;
+//! - [`alerts`], the hotspot / surge banner on operators' and supervisors' pages;
 //! - [`clocks`], countdowns and lights;
 //! - [`knowledge`], the knowledge base: suggestions at intake, search, articles and review;
 //! - [`live`], the event stream, `/desk/events`;
@@ -36,6 +37,7 @@
 //! - [`presence`], who has a ticket open;
 //! - [`shortcuts`], the keyboard shortcuts and their cheat sheet.
 
+pub mod alerts;
 pub mod aliases;
 pub mod clocks;
 pub mod knowledge;
@@ -164,6 +166,7 @@ pub fn routes_with(channel: Channel, simulations: Option<std::path::PathBuf>) ->
         .route("/desk/picker/category", get(category_picker))
         .route("/desk/picker/territory", get(territory_picker))
         .route("/desk/events", get(events))
+        .route("/desk/alerts", get(alerts::alerts_partial))
         .route("/desk/queue", get(queue_page))
         .route("/desk/queue/list", get(queue_list))
         .route("/desk/tickets/{id}", get(ticket_page))
@@ -364,6 +367,13 @@ fn layout(title: &str, session: Option<&DeskSession>, clear_draft: bool, body: M
                 // Shown by desk.js while the router cannot be reached; the desk keeps retrying.
                 div.banner.error #router-down role="alert" hidden {
                     "路由服务暂时无法连接，正在重试；已填写的内容会保留 The router cannot be reached: retrying. What you typed is kept."
+                }
+                // Surges on now (Kpis.ListAlerts), for those who take the calls and those who
+                // supervise: asked for on load and every 30 s.
+                @if let Some(s) = session {
+                    @if s.role == "operator" || s.role == "supervisor" {
+                        div #hotspot-alerts hx-get="/desk/alerts" hx-trigger="load, every 30s" {}
+                    }
                 }
                 main { (body) }
             }

@@ -43,6 +43,8 @@ struct Router {
     tokens: std::collections::HashMap<&'static str, String>,
     stop: Option<oneshot::Sender<()>>,
     served: Option<tokio::task::JoinHandle<Result<(), String>>>,
+    /// The router's time, moved by the tests that need it to pass.
+    clock: hotline_core::ManualClock,
     _data: tempfile::TempDir,
 }
 
@@ -144,6 +146,7 @@ impl Router {
             tokens,
             stop: Some(stop),
             served: Some(served),
+            clock,
             _data: data,
         }
     }
@@ -1571,5 +1574,65 @@ async fn learned_aliases_are_listed_and_decided_from_the_command_line() {
         "--reject"
     ])
     .is_err());
+    router.stop().await;
+}
+
+/// The hotspot banner through the web desk, against a real router: nothing while all is quiet;
+/// ten calls about one thing in one community within a minute, and once that minute has closed
+/// the operator's and the supervisor's pages show a banner naming the place, the category, the
+/// count against the usual and since when. Station staff's pages do not ask for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_web_desk_shows_a_surge_banner_to_operators_and_supervisors() {
+    use hotline_proto::v1 as pb;
+    let router = Router::start().await;
+    let desk = hotline_agent_desk::web::routes(router.channel.clone());
+    let operator = WebUser::sign_in(&desk, "op01").await;
+    let boss = WebUser::sign_in(&desk, "sup01").await;
+    let staff = WebUser::sign_in(&desk, "s01").await;
+
+    let (_, _, intake) = operator.get("/desk/intake").await;
+    assert!(intake.contains(r#"hx-get="/desk/alerts""#), "{intake}");
+    let (_, _, queue) = staff.get("/desk/queue").await;
+    assert!(!queue.contains("hotspot-alerts"), "{queue}");
+    let (_, _, quiet) = operator.get("/desk/alerts").await;
+    assert!(!quiet.contains("突发聚集"), "{quiet}");
+
+    let mut intake_api = pb::intake_client::IntakeClient::new(router.conn("op01"));
+    for _ in 0..10 {
+        intake_api
+            .submit_ticket(pb::SubmitTicketRequest {
+                channel: pb::Channel::Hotline as i32,
+                text: "小区停水了，一直没有来水".into(),
+                division_code: "320508021019".into(),
+                category: "SQ.WYBX".into(),
+                hold: true,
+                ..Default::default()
+            })
+            .await
+            .expect("submit");
+    }
+    // The minute closes and its grace (10 s) passes; the router's loop then evaluates it on
+    // its own schedule, so ask until the banner is there (or 20 s have gone).
+    router.clock.advance(chrono::Duration::seconds(75));
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let banner = loop {
+        let (_, _, body) = boss.get("/desk/alerts").await;
+        if body.contains("突发聚集") || std::time::Instant::now() > deadline {
+            break body;
+        }
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(banner.contains("突发聚集"), "{banner}");
+    // Three levels: the community, its street and its district.
+    assert_eq!(banner.matches(r#"role="alert""#).count(), 3, "{banner}");
+    assert!(banner.contains("(社区 320508021019)"), "{banner}");
+    assert!(
+        banner.contains("<strong class=\"count\">10</strong>"),
+        "{banner}"
+    );
+    assert!(banner.contains("2026-03-02 09:00"), "{banner}");
+    let (_, _, seen_by_operator) = operator.get("/desk/alerts").await;
+    assert_eq!(seen_by_operator, banner);
     router.stop().await;
 }

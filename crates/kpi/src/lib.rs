@@ -24,6 +24,7 @@
 //! - [`scope`]: [`Scope`], [`Period`], [`GroupBy`].
 //! - [`store`]: [`KpiStore`], with SQLite and PostgreSQL implementations (migration 0008).
 //! - [`follower`]: the incremental aggregation.
+//! - [`hotspot`]: surge alerts: calls per place and category against their usual rate.
 //! - [`query`]: [`Kpis`], the service: figures by scope, period and group; backlog; at-risk list.
 //! - [`recompute`]: the same figures from the events, for checks and benches.
 //! - [`error`]: [`KpiError`] and its closed [`ErrorCode`].
@@ -32,6 +33,7 @@ pub mod definitions;
 pub mod error;
 pub mod facts;
 pub mod follower;
+pub mod hotspot;
 pub mod query;
 pub mod recompute;
 pub mod scope;
@@ -40,6 +42,7 @@ pub mod store;
 pub use definitions::{Counts, Figures, KpiConfig, Metric, Ratio};
 pub use error::{ErrorCode, KpiError};
 pub use follower::Follower;
+pub use hotspot::{Alert, Detector, HotspotConfig, HotspotKey};
 pub use query::{AtRisk, Backlog, KpiReport, KpiRow, Kpis};
 pub use scope::{GroupBy, Period, Scope};
 pub use store::{KpiStore, PgKpis, SqliteKpis};

@@ -572,3 +572,67 @@ fn bad_periods_are_refused_with_a_reason() {
     let err = Period::new(l("2020-03-02 00:00"), l("2026-03-01 00:00"), 400).unwrap_err();
     assert!(err.to_string().contains("kept for 400 days"), "{err}");
 }
+
+/// The hotspot baseline's and priming's reads: three tickets in one hour and one in the next,
+/// per hour, territory and category, and the calls since a time, oldest first.
+async fn check_hotspot_history(store: Arc<dyn TicketStore>, kpis: Arc<dyn KpiStore>) {
+    for (at, division) in [
+        ("2026-03-02 09:05", "320508021019"),
+        ("2026-03-02 09:40", "320508021019"),
+        ("2026-03-02 09:59", "320505001"),
+        ("2026-03-02 10:01", "320508021019"),
+    ] {
+        Story::submit(at, Channel::Hotline, division)
+            .save(store.as_ref())
+            .await;
+    }
+    let (mut rows, earliest) = kpis
+        .intake_hours(l("2026-03-02 00:00"), l("2026-03-03 00:00"))
+        .await
+        .unwrap();
+    rows.sort_by(|a, b| (a.hour, &a.division).cmp(&(b.hour, &b.division)));
+    let got: Vec<(DateTime<Utc>, &str, &str, u64)> = rows
+        .iter()
+        .map(|r| (r.hour, r.division.as_str(), r.category.as_str(), r.count))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (l("2026-03-02 09:00"), "320505001", "SQ.JTBL", 1),
+            (l("2026-03-02 09:00"), "320508021019", "SQ.JTBL", 2),
+            (l("2026-03-02 10:00"), "320508021019", "SQ.JTBL", 1),
+        ]
+    );
+    assert_eq!(earliest, Some(l("2026-03-02 09:05")));
+    // The range's end is exclusive.
+    let (before, _) = kpis
+        .intake_hours(l("2026-03-02 00:00"), l("2026-03-02 09:40"))
+        .await
+        .unwrap();
+    assert_eq!(before.iter().map(|r| r.count).sum::<u64>(), 1);
+    let since = kpis.intake_since(l("2026-03-02 09:40")).await.unwrap();
+    let times: Vec<DateTime<Utc>> = since.iter().map(|c| c.at).collect();
+    assert_eq!(
+        times,
+        [
+            l("2026-03-02 09:40"),
+            l("2026-03-02 09:59"),
+            l("2026-03-02 10:01")
+        ]
+    );
+    assert!(TicketId::parse("id", &since[0].ticket_id).is_ok());
+}
+
+#[tokio::test]
+async fn hotspot_history_reads_sqlite() {
+    let (store, dir) = fresh_sqlite().await.unwrap();
+    let kpis = SqliteKpis::open_dir(dir.path()).await.unwrap();
+    check_hotspot_history(Arc::new(store), Arc::new(kpis)).await;
+}
+
+#[tokio::test]
+async fn hotspot_history_reads_postgres() {
+    let store = fresh_postgres().await.unwrap();
+    let kpis = PgKpis::from_pool(store.pool().clone());
+    check_hotspot_history(Arc::new(store), Arc::new(kpis)).await;
+}

@@ -88,6 +88,8 @@ pub const RPC_ROLES: &[(&str, &[Role])] = &[
     ("Kpis/GetKpis", &[Op, Sta, Sup]),
     ("Kpis/ListAtRisk", &[Op, Sta, Sup]),
     ("Kpis/WatchEvents", &[Op, Sta, Sup, Int]),
+    ("Kpis/ListAlerts", &[Op, Sta, Sup]),
+    ("Kpis/WatchAlerts", &[Op, Sta, Sup]),
     // The knowledge base: everyone who works calls reads; editors write within their
     // territory, supervisors of the territory approve and withdraw (crate::knowledge).
     (

@@ -497,6 +497,44 @@ pub struct ServeArgs {
     #[arg(long, env = "HOTLINE_KPI_INTERVAL_MS", default_value_t = 5_000)]
     pub kpi_interval_ms: u64,
 
+    /// Hotspot / surge alerts: watch calls per place and category against their usual rate
+    /// (README, "Hotspot alerts"). `false` turns them off.
+    #[arg(long, env = "HOTLINE_HOTSPOT_ALERTS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub hotspot_alerts: bool,
+
+    /// Hotspot alerts: the counting bucket, in seconds (the window slides by one bucket).
+    #[arg(long, env = "HOTLINE_HOTSPOT_BUCKET_SECONDS", default_value_t = 60)]
+    pub hotspot_bucket_seconds: u32,
+
+    /// Hotspot alerts: the counting window, in seconds (a whole number of buckets).
+    #[arg(long, env = "HOTLINE_HOTSPOT_WINDOW_SECONDS", default_value_t = 600)]
+    pub hotspot_window_seconds: u32,
+
+    /// Hotspot alerts: alert when a window's count is this improbable at the usual rate.
+    #[arg(long, env = "HOTLINE_HOTSPOT_P_VALUE", default_value_t = 1e-6)]
+    pub hotspot_p_value: f64,
+
+    /// Hotspot alerts: ...and has at least this many calls.
+    #[arg(long, env = "HOTLINE_HOTSPOT_MIN_COUNT", default_value_t = 10)]
+    pub hotspot_min_count: u32,
+
+    /// Hotspot alerts: an alert clears after the window has been ordinary this many minutes.
+    #[arg(long, env = "HOTLINE_HOTSPOT_COOL_DOWN_MINUTES", default_value_t = 30)]
+    pub hotspot_cool_down_minutes: u32,
+
+    /// Hotspot alerts: weeks of history the usual rates are learned from.
+    #[arg(long, env = "HOTLINE_HOTSPOT_HISTORY_WEEKS", default_value_t = 4)]
+    pub hotspot_history_weeks: u32,
+
+    /// Hotspot alerts: the usual rate (calls per hour) assumed where history shows less.
+    #[arg(long, env = "HOTLINE_HOTSPOT_FLOOR_PER_HOUR", default_value_t = 0.5)]
+    pub hotspot_floor_per_hour: f64,
+
+    /// Hotspot alerts: a bucket is evaluated this many seconds after it ends (calls committed
+    /// late are in; every replica counts the same calls).
+    #[arg(long, env = "HOTLINE_HOTSPOT_GRACE_SECONDS", default_value_t = 10)]
+    pub hotspot_grace_seconds: u32,
+
     /// The share of direct answers (直办) the centre calls back (0 to 1): those wait in 待回访
     /// like a handled ticket, and their satisfaction counts in the KPIs and for the article.
     /// Chosen by the ticket's id, so every replica agrees.
@@ -588,6 +626,51 @@ impl ServeArgs {
     }
 }
 
+impl ServeArgs {
+    /// The hotspot alerts' settings, checked; `None` when they are off. The error names the
+    /// flag and its variable.
+    pub fn hotspot_config(&self) -> Result<Option<hotline_kpi::HotspotConfig>, String> {
+        if !self.hotspot_alerts {
+            return Ok(None);
+        }
+        let seconds = |n: u32| chrono::Duration::seconds(i64::from(n));
+        let config = hotline_kpi::HotspotConfig {
+            bucket: seconds(self.hotspot_bucket_seconds),
+            window: seconds(self.hotspot_window_seconds),
+            p_value: self.hotspot_p_value,
+            min_count: self.hotspot_min_count,
+            cool_down: chrono::Duration::minutes(i64::from(self.hotspot_cool_down_minutes)),
+            history_weeks: self.hotspot_history_weeks,
+            floor_per_hour: self.hotspot_floor_per_hour,
+            grace: seconds(self.hotspot_grace_seconds),
+        };
+        config.validate().map_err(|err| {
+            let flag = match &err {
+                hotline_kpi::KpiError::Invalid { field, .. } => match *field {
+                    "hotspot bucket" => "--hotspot-bucket-seconds (HOTLINE_HOTSPOT_BUCKET_SECONDS)",
+                    "hotspot window" => "--hotspot-window-seconds (HOTLINE_HOTSPOT_WINDOW_SECONDS)",
+                    "hotspot p-value" => "--hotspot-p-value (HOTLINE_HOTSPOT_P_VALUE)",
+                    "hotspot min count" => "--hotspot-min-count (HOTLINE_HOTSPOT_MIN_COUNT)",
+                    "hotspot cool-down" => {
+                        "--hotspot-cool-down-minutes (HOTLINE_HOTSPOT_COOL_DOWN_MINUTES)"
+                    }
+                    "hotspot history weeks" => {
+                        "--hotspot-history-weeks (HOTLINE_HOTSPOT_HISTORY_WEEKS)"
+                    }
+                    "hotspot floor per hour" => {
+                        "--hotspot-floor-per-hour (HOTLINE_HOTSPOT_FLOOR_PER_HOUR)"
+                    }
+                    "hotspot grace" => "--hotspot-grace-seconds (HOTLINE_HOTSPOT_GRACE_SECONDS)",
+                    _ => "hotspot alerts",
+                },
+                _ => "hotspot alerts",
+            };
+            format!("{flag}: {err}")
+        })?;
+        Ok(Some(config))
+    }
+}
+
 /// Hides a password in a URL before it goes into a message.
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -665,6 +748,39 @@ mod tests {
             "{err}"
         );
         assert!(ServeArgs::parse_from(["--grpc-max-in-flight", "0"]).is_err());
+    }
+
+    #[test]
+    fn hotspot_settings_default_to_valid_ones_and_bad_ones_are_refused_naming_the_flag() {
+        let config = args(&[]).hotspot_config().unwrap().expect("on by default");
+        assert_eq!(config, hotline_kpi::HotspotConfig::default());
+        assert_eq!(
+            args(&["--hotspot-alerts", "false"])
+                .hotspot_config()
+                .unwrap(),
+            None
+        );
+        for (flag, value, named) in [
+            (
+                "--hotspot-p-value",
+                "0.9",
+                "--hotspot-p-value (HOTLINE_HOTSPOT_P_VALUE)",
+            ),
+            ("--hotspot-p-value", "0", "--hotspot-p-value"),
+            ("--hotspot-min-count", "0", "--hotspot-min-count"),
+            ("--hotspot-window-seconds", "90", "--hotspot-window-seconds"),
+            ("--hotspot-bucket-seconds", "0", "--hotspot-bucket-seconds"),
+            ("--hotspot-history-weeks", "0", "--hotspot-history-weeks"),
+            ("--hotspot-floor-per-hour", "-1", "--hotspot-floor-per-hour"),
+        ] {
+            // `--flag=value`: a value like -1 is not taken for a flag.
+            let err = args(&[&format!("{flag}={value}")])
+                .hotspot_config()
+                .unwrap_err();
+            assert!(err.starts_with(named), "{flag} {value}: {err}");
+        }
+        // Not a number at all: clap refuses it before anything runs.
+        assert!(ServeArgs::parse_from(["--hotspot-min-count", "lots"]).is_err());
     }
 }
 

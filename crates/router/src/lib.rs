@@ -14,7 +14,8 @@
 //! - [`working_set`]: keeps queues and timers in line with the store; rebuild; lease expiry.
 //! - [`escalation`]: SLA timers per stage and what each does when it fires.
 //! - [`kpis`]: wiring of the supervision figures (`hotline-kpi`): their tables, the engine's
-//!   clocks, the scope a principal may see; [`feed`]: the live event stream behind WatchEvents.
+//!   clocks, the scope a principal may see; [`feed`]: the live event stream behind WatchEvents;
+//!   [`hotspots`]: surge alerts behind ListAlerts and WatchAlerts.
 //! - [`server`]: wiring, serving, health, reflection, graceful shutdown.
 //! - [`http`]: the HTTP listener (Prometheus `/metrics`, Open311).
 //! - [`open311`]: Open311 GeoReport v2 at `/open311/v2/`, an adapter like the gRPC ones.
@@ -32,6 +33,7 @@ pub mod error;
 pub mod escalation;
 pub mod feed;
 pub mod grpc;
+pub mod hotspots;
 pub mod http;
 pub mod knowledge;
 pub mod kpis;

@@ -43,6 +43,9 @@
 //! - `hotline_deadline_unset_total`: deadlines left unset for lack of a published calendar
 //! - `hotline_provisional_deadlines_total`, `hotline_deadlines_recomputed_total`: deadlines
 //!   counted on a provisional calendar year, and recounted when its notice was loaded
+//! - `hotline_hotspot_alerts_total{level,category,state}`: hotspot alerts raised and cleared
+//!   (`crate::hotspots`; every replica counts the same alerts: `max`, never `sum`), and
+//!   `hotline_hotspot_step_errors_total`
 //! - `hotline_identity_logins_total{outcome}`, `hotline_identity_authentications_total{via,outcome}`,
 //!   `hotline_identity_contact_reads_total` (the identity crate)
 //! - `hotline_grpc_shed_total{reason}`: gRPC requests refused at an in-flight limit, `reason` =
@@ -71,6 +74,7 @@
 //! - `hotline_classifier_model_info{version}` (1 for the model in use) and
 //!   `hotline_classifier_dispatch_threshold` (its calibrated dispatch threshold, if any)
 //! - `hotline_store_submit_batch_size` (summary): PostgreSQL group-commit batch sizes
+//! - `hotline_hotspot_active_alerts`: hotspot alerts on now (the same on every replica)
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;

@@ -433,6 +433,14 @@ pub async fn build(args: &ServeArgs, clock: Arc<dyn Clock>) -> anyhow::Result<Ho
             .context("loading the learned address aliases")?;
     let working_set = open_working_set(args).await?;
     let kpis = crate::kpis::open(args, sla.clone(), clock.clone()).await?;
+    let hotspots = match args.hotspot_config().map_err(anyhow::Error::msg)? {
+        Some(config) => Some(crate::hotspots::HotspotRoom::new(
+            config,
+            kpis.store().clone(),
+            clock.clone(),
+        )?),
+        None => None,
+    };
     let knowledge = crate::knowledge::KnowledgeRoom::open(
         args,
         directory.clone(),
@@ -459,6 +467,7 @@ pub async fn build(args: &ServeArgs, clock: Arc<dyn Clock>) -> anyhow::Result<Ho
     .with_routing(routing)
     .with_aliases(aliases)
     .with_kpis(kpis)
+    .with_hotspots(hotspots)
     .with_knowledge(knowledge)
     .with_identity(open_identity(args, clock_for_identity).await?)
     .with_calendar_source(CalendarSource {
@@ -843,6 +852,18 @@ pub async fn serve(
         FEED_INTERVAL,
         stop_rx.clone(),
     )));
+    if let Some(hotspots) = hotline.hotspots() {
+        let cursor = hotspots
+            .start()
+            .await
+            .context("hotspot alerts: learning the usual rates and priming the windows")?;
+        tasks.push(tokio::spawn(hotspots.clone().run(
+            hotline.clone(),
+            cursor,
+            FEED_INTERVAL,
+            stop_rx.clone(),
+        )));
+    }
     // HTTP/2 and connection limits (grpc::limits has the table and the reasons). tonic's own
     // load shedding and per-connection limit are off: InFlightLayer sheds instead, with retry
     // advice and a metric, and counts a request until its work is done.

@@ -64,6 +64,8 @@ pub struct Hotline {
     /// The identity room (accounts, credentials), for the server to wire in front of the API.
     identity: Option<Arc<hotline_identity::Identity>>,
     kpis: Option<hotline_kpi::Kpis>,
+    /// Hotspot / surge alerts (off when `None`).
+    hotspots: Option<crate::hotspots::HotspotRoom>,
     /// The knowledge base (articles, their index, which direct answers are called back).
     knowledge: Option<crate::knowledge::KnowledgeRoom>,
     /// Where a new working calendar comes from when the holiday notices are reloaded.
@@ -178,6 +180,7 @@ impl Hotline {
             contact_log: None,
             identity: None,
             kpis: None,
+            hotspots: None,
             knowledge: None,
             calendar_source: None,
             aliases: None,
@@ -212,6 +215,16 @@ impl Hotline {
 
     pub fn kpis(&self) -> Option<&hotline_kpi::Kpis> {
         self.kpis.as_ref()
+    }
+
+    /// Hotspot alerts, or `None` when they are off.
+    pub fn with_hotspots(mut self, hotspots: Option<crate::hotspots::HotspotRoom>) -> Self {
+        self.hotspots = hotspots;
+        self
+    }
+
+    pub fn hotspots(&self) -> Option<&crate::hotspots::HotspotRoom> {
+        self.hotspots.as_ref()
     }
 
     /// Learned address aliases: territory corrections propose them, supervisors decide.

@@ -12,6 +12,7 @@ use hotline_sla::WorkingCalendar;
 
 use crate::definitions::{Counts, Metric};
 use crate::facts::Fact;
+use crate::hotspot::{Intake, IntakeHour};
 use crate::scope::{floor_hour, local_midnight, local_month_start, Scope};
 use crate::KpiError;
 
@@ -196,6 +197,19 @@ pub trait KpiStore: Send + Sync + std::fmt::Debug {
 
     /// Deletes hourly rows older than `before` (the daily rows stay).
     async fn prune_hourly(&self, before: DateTime<Utc>) -> Result<u64, KpiError>;
+
+    /// Tickets created in `[from, to)` per UTC hour, territory and category (tickets without
+    /// either are left out), and when the store's first ticket was created: the history the
+    /// hotspot baseline learns from.
+    async fn intake_hours(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<(Vec<IntakeHour>, Option<DateTime<Utc>>), KpiError>;
+
+    /// Tickets created at or after `from` with a territory and a category, oldest first: the
+    /// calls a starting hotspot detector primes its windows with.
+    async fn intake_since(&self, from: DateTime<Utc>) -> Result<Vec<Intake>, KpiError>;
 }
 
 /// The metrics' columns, comma-separated, in [`Metric::ALL`] order.

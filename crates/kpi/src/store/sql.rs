@@ -19,6 +19,7 @@ use sqlx::{PgPool, Postgres, QueryBuilder, Row, Sqlite, SqlitePool};
 use super::{accumulate, metric_columns, Dim, Grain, KpiStore, RowKey, SumQuery};
 use crate::definitions::{Counts, Metric};
 use crate::facts::{derive, Fact};
+use crate::hotspot::{Intake, IntakeHour};
 use crate::scope::Scope;
 use crate::KpiError;
 
@@ -409,6 +410,81 @@ impl KpiStore for SqliteKpis {
     async fn prune_hourly(&self, before: DateTime<Utc>) -> Result<u64, KpiError> {
         sqlite_sql::prune(&self.pool, before).await
     }
+
+    async fn intake_hours(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<(Vec<IntakeHour>, Option<DateTime<Utc>>), KpiError> {
+        // created_at is RFC 3339 in UTC with a `Z` (the ticket store's format): its first 13
+        // characters are the hour, and text order is time order.
+        let rows = sqlx::query(
+            "SELECT substr(created_at, 1, 13) AS hour, division_code, category, COUNT(*) AS n \
+             FROM tickets WHERE created_at >= ?1 AND created_at < ?2 \
+               AND division_code IS NOT NULL AND category IS NOT NULL \
+             GROUP BY 1, 2, 3",
+        )
+        .bind(store_ts(from))
+        .bind(store_ts(to))
+        .fetch_all(&self.pool)
+        .await?;
+        let earliest: Option<String> = sqlx::query_scalar("SELECT MIN(created_at) FROM tickets")
+            .fetch_one(&self.pool)
+            .await?;
+        let earliest = earliest.map(|raw| parse_ts(&raw)).transpose()?;
+        Ok((intake_hour_rows(&rows)?, earliest))
+    }
+
+    async fn intake_since(&self, from: DateTime<Utc>) -> Result<Vec<Intake>, KpiError> {
+        let rows = sqlx::query(
+            "SELECT id, created_at, division_code, category FROM tickets \
+             WHERE created_at >= ?1 AND division_code IS NOT NULL AND category IS NOT NULL \
+             ORDER BY created_at",
+        )
+        .bind(store_ts(from))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Intake {
+                    ticket_id: r.try_get("id")?,
+                    at: parse_ts(r.try_get("created_at")?)?,
+                    division: r.try_get("division_code")?,
+                    category: r.try_get("category")?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// A time as the ticket store writes it in SQLite (microseconds, `Z`), for range bounds.
+fn store_ts(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// Rows of `hour` (`YYYY-MM-DDTHH`, UTC), `division_code`, `category`, `n`.
+fn intake_hour_rows<R: Row>(rows: &[R]) -> Result<Vec<IntakeHour>, KpiError>
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> &'r str: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    rows.iter()
+        .map(|r| {
+            let hour: String = r.try_get("hour")?;
+            let naive =
+                chrono::NaiveDateTime::parse_from_str(&format!("{hour}:00"), "%Y-%m-%dT%H:%M")
+                    .map_err(|e| corrupt("ticket creation hour", e))?;
+            let count: i64 = r.try_get("n")?;
+            Ok(IntakeHour {
+                hour: naive.and_utc(),
+                division: r.try_get("division_code")?,
+                category: r.try_get("category")?,
+                count: u64::try_from(count).unwrap_or(0),
+            })
+        })
+        .collect()
 }
 
 /// The scope's filter on `tickets`: the holding station inside it, or (no station: triage) the
@@ -612,5 +688,50 @@ impl KpiStore for PgKpis {
 
     async fn prune_hourly(&self, before: DateTime<Utc>) -> Result<u64, KpiError> {
         pg_sql::prune(&self.pool, before).await
+    }
+
+    async fn intake_hours(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<(Vec<IntakeHour>, Option<DateTime<Utc>>), KpiError> {
+        // The hour as SQLite gives it, so one decoder reads both.
+        let rows = sqlx::query(
+            "SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24') AS hour, \
+                    division_code, category, COUNT(*) AS n \
+             FROM tickets WHERE created_at >= $1 AND created_at < $2 \
+               AND division_code IS NOT NULL AND category IS NOT NULL \
+             GROUP BY 1, 2, 3",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        let earliest: Option<DateTime<Utc>> =
+            sqlx::query_scalar("SELECT MIN(created_at) FROM tickets")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok((intake_hour_rows(&rows)?, earliest))
+    }
+
+    async fn intake_since(&self, from: DateTime<Utc>) -> Result<Vec<Intake>, KpiError> {
+        let rows = sqlx::query(
+            "SELECT id::text AS id, created_at, division_code, category FROM tickets \
+             WHERE created_at >= $1 AND division_code IS NOT NULL AND category IS NOT NULL \
+             ORDER BY created_at",
+        )
+        .bind(from)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Intake {
+                    ticket_id: r.try_get("id")?,
+                    at: r.try_get("created_at")?,
+                    division: r.try_get("division_code")?,
+                    category: r.try_get("category")?,
+                })
+            })
+            .collect()
     }
 }

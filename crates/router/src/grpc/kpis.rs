@@ -5,7 +5,7 @@
 use std::pin::Pin;
 
 use hotline_identity::{Principal, Scope as PrincipalScope};
-use hotline_kpi::{Figures, GroupBy, Kpis, Ratio, Scope};
+use hotline_kpi::{Alert, Figures, GroupBy, Kpis, Ratio, Scope};
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::kpis_server::Kpis as KpisRpc;
 use tokio::sync::{broadcast, mpsc, watch};
@@ -18,6 +18,7 @@ use super::convert::{division_code, optional, stage_out, station_id, time_in, ti
 use super::status::invalid;
 use crate::error::RouterError;
 use crate::feed::{EventFeed, Notice};
+use crate::hotspots::{concerns, HotspotRoom};
 use crate::kpis::{in_scope, scope_for};
 use crate::tickets::Hotline;
 
@@ -26,6 +27,20 @@ pub struct KpisApi {
     kpis: Kpis,
     feed: EventFeed,
     shutdown: watch::Receiver<bool>,
+}
+
+/// Whether an alert about `alert`'s territory is one a caller with `scope` sees: the centre
+/// every one; a territory's supervisors those inside it or holding it; a station's staff those
+/// of its place.
+fn alert_in_scope(scope: &Scope, alert: &Alert) -> bool {
+    match scope {
+        Scope::All => true,
+        Scope::Division(code) => concerns(&alert.key.territory, code),
+        Scope::Station(id) => hotline_core::StationId::parse("station", id)
+            .ok()
+            .and_then(|station| station.division())
+            .is_some_and(|division| concerns(&alert.key.territory, division.as_str())),
+    }
 }
 
 impl KpisApi {
@@ -50,6 +65,35 @@ impl KpisApi {
         let division =
             division_code("scope.division_code", &scope.division_code).map_err(invalid)?;
         Ok(scope_for(&self.hotline, who, station, division)?)
+    }
+
+    fn hotspots(&self) -> Result<&HotspotRoom, RouterError> {
+        self.hotline.hotspots().ok_or_else(|| {
+            RouterError::Precondition(
+                "hotspot alerts are off on this router (--hotspot-alerts / HOTLINE_HOTSPOT_ALERTS)"
+                    .into(),
+            )
+        })
+    }
+
+    /// The alert as the API gives it, with the territory's and category's names.
+    fn alert_out(&self, alert: &Alert) -> pb::HotspotAlert {
+        pb::HotspotAlert {
+            alert_id: alert.id.clone(),
+            level: alert.key.level.code().to_owned(),
+            division_code: alert.key.territory.clone(),
+            division_name: self.label(GroupBy::District, &alert.key.territory),
+            category: alert.key.category.clone(),
+            category_name: self.label(GroupBy::Category, &alert.key.category),
+            count: alert.count,
+            peak: alert.peak,
+            expected: alert.expected,
+            window_seconds: u32::try_from(alert.window.num_seconds()).unwrap_or(u32::MAX),
+            since: time_out(Some(alert.since)),
+            raised_at: time_out(Some(alert.raised_at)),
+            cleared: alert.cleared_at.is_some(),
+            cleared_at: time_out(alert.cleared_at),
+        }
     }
 
     /// A name for a row's key: the station's or division's name, else the key itself.
@@ -298,6 +342,72 @@ impl KpisRpc for KpisApi {
                                 .send(Err(Status::data_loss(format!(
                                     "this stream fell {missed} events behind and was ended; \
                                      reconnect and reload the board"
+                                ))))
+                                .await;
+                            return;
+                        }
+                        Err(broadcast::error::RecvError::Closed) => return,
+                    },
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+    async fn list_alerts(
+        &self,
+        request: Request<pb::ListAlertsRequest>,
+    ) -> Result<Response<pb::ListAlertsResponse>, Status> {
+        let who = principal(&request)?;
+        let req = request.into_inner();
+        let scope = self.scope(&who, req.scope.as_ref())?;
+        let alerts = self
+            .hotspots()?
+            .active()
+            .iter()
+            .filter(|alert| alert_in_scope(&scope, alert))
+            .map(|alert| self.alert_out(alert))
+            .collect();
+        Ok(Response::new(pb::ListAlertsResponse { alerts }))
+    }
+
+    type WatchAlertsStream =
+        Pin<Box<dyn Stream<Item = Result<pb::HotspotAlert, Status>> + Send + 'static>>;
+
+    async fn watch_alerts(
+        &self,
+        request: Request<pb::WatchAlertsRequest>,
+    ) -> Result<Response<Self::WatchAlertsStream>, Status> {
+        let who = principal(&request)?;
+        let req = request.into_inner();
+        let scope = self.scope(&who, req.scope.as_ref())?;
+        let mut alerts = self.hotspots()?.subscribe();
+        // Names are looked up here, once per alert and subscriber: alerts are rare.
+        let namer = KpisApi {
+            hotline: self.hotline.clone(),
+            kpis: self.kpis.clone(),
+            feed: self.feed.clone(),
+            shutdown: self.shutdown.clone(),
+        };
+        let (tx, rx) = mpsc::channel(64);
+        let mut shutdown = self.shutdown.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tx.closed() => return,
+                    _ = shutdown.changed() => return,
+                    alert = alerts.recv() => match alert {
+                        Ok(alert) => {
+                            if alert_in_scope(&scope, &alert)
+                                && tx.send(Ok(namer.alert_out(&alert))).await.is_err()
+                            {
+                                return;
+                            }
+                        }
+                        Err(broadcast::error::RecvError::Lagged(missed)) => {
+                            let _ = tx
+                                .send(Err(Status::data_loss(format!(
+                                    "this stream fell {missed} alerts behind and was ended; \
+                                     reconnect and list the alerts again"
                                 ))))
                                 .await;
                             return;

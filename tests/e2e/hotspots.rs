@@ -1,0 +1,278 @@
+//! Hotspot / surge alerts over gRPC: a burst of submits about one thing in one community
+//! raises one alert per level (community, street, district) on `Kpis.WatchAlerts` and in
+//! `Kpis.ListAlerts`, in the callers' scopes; the all-clear follows the cool-down; replicas
+//! agree; bad settings stop the router at start with the flag named.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use hotline_core::ManualClock;
+use hotline_proto::v1 as pb;
+use hotline_proto::v1::kpis_client::KpisClient;
+use hotline_router::config::ServeArgs;
+use tonic::Code;
+
+use crate::support::*;
+
+/// Fewer calls than production's 10 make a surge here, so the test submits few.
+const MIN_COUNT: u64 = 6;
+
+async fn kpis_as(app: &TestApp, who: &Who) -> KpisClient<Authed> {
+    KpisClient::new(app.authed(who).await)
+}
+
+fn division(code: &str) -> Option<pb::KpiScope> {
+    Some(pb::KpiScope {
+        division_code: code.into(),
+        ..Default::default()
+    })
+}
+
+async fn spawn(backend: Backend) -> TestApp {
+    let mut argv = vec!["--hotspot-min-count".to_owned(), MIN_COUNT.to_string()];
+    if let Backend::Postgres = backend {
+        let url = hotline_store::testing::fresh_postgres_url()
+            .await
+            .expect("fresh postgres database");
+        argv.extend(["--database-url".to_owned(), url]);
+    }
+    TestApp::spawn_with(argv, ManualClock::new(TestApp::start_time())).await
+}
+
+/// A call about 物业报修 (SQ.WYBX) in 沧浪亭社区, held for the operator (no routing needed).
+async fn submit_about(app: &TestApp, category: &str, division: &str) {
+    let mut request = submit_request("小区停水了，一直没有来水", None);
+    request.category = category.into();
+    request.division_code = division.into();
+    app.intake()
+        .await
+        .submit_ticket(request)
+        .await
+        .expect("submit");
+}
+
+async fn next_alert(stream: &mut tonic::Streaming<pb::HotspotAlert>) -> pb::HotspotAlert {
+    tokio::time::timeout(std::time::Duration::from_secs(30), stream.message())
+        .await
+        .expect("an alert within 30 s")
+        .expect("stream ok")
+        .expect("stream open")
+}
+
+async fn listed(app: &TestApp, who: &Who, scope: Option<pb::KpiScope>) -> Vec<String> {
+    kpis_as(app, who)
+        .await
+        .list_alerts(pb::ListAlertsRequest { scope })
+        .await
+        .expect("list alerts")
+        .into_inner()
+        .alerts
+        .into_iter()
+        .map(|a| a.alert_id)
+        .collect()
+}
+
+async fn a_surge_of_submits_raises_one_alert_per_level_then_clears(backend: Backend) {
+    let app = spawn(backend).await;
+    let mut stream = kpis_as(&app, &supervisor())
+        .await
+        .watch_alerts(pb::WatchAlertsRequest { scope: None })
+        .await
+        .expect("watch alerts")
+        .into_inner();
+    let start = app.clock_now();
+    for _ in 0..MIN_COUNT {
+        submit_about(&app, "SQ.WYBX", "320508021019").await;
+    }
+    // Two calls about something else in another district, in the same minute: ordinary.
+    for _ in 0..2 {
+        submit_about(&app, "SQ.WYBX", "320505001002").await;
+    }
+    // The minute closes and the grace (10 s) passes: the bucket is evaluated.
+    app.advance(Duration::seconds(75));
+    let mut alerts = Vec::new();
+    for _ in 0..3 {
+        alerts.push(next_alert(&mut stream).await);
+    }
+    let places: Vec<(&str, &str, &str)> = alerts
+        .iter()
+        .map(|a| {
+            (
+                a.level.as_str(),
+                a.division_code.as_str(),
+                a.category.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        places,
+        [
+            ("district", "320508", "SQ"),
+            ("street", "320508021", "SQ"),
+            ("community", "320508021019", "SQ"),
+        ]
+    );
+    let community = &alerts[2];
+    assert_eq!(community.count, MIN_COUNT);
+    assert!(!community.cleared);
+    assert!(
+        community.expected > 0.0 && community.expected < 1.0,
+        "{community:?}"
+    );
+    assert_eq!(community.window_seconds, 600);
+    assert!(!community.division_name.is_empty() && community.division_name != "320508021019");
+    let since = chrono::DateTime::parse_from_rfc3339(&community.since).unwrap();
+    assert_eq!(since, start, "the surge began in the bucket at the start");
+
+    // Listed for the centre, the district, the street's community station; not for another
+    // district's supervisor.
+    let ids: Vec<String> = alerts.iter().map(|a| a.alert_id.clone()).collect();
+    assert_eq!(
+        sorted(listed(&app, &supervisor(), None).await),
+        sorted(ids.clone())
+    );
+    let gusu = supervisor_of("320508", "sup-gusu");
+    assert_eq!(listed(&app, &gusu, None).await.len(), 3);
+    assert_eq!(
+        listed(&app, &staff(COMMUNITY_CSS, "wang"), None)
+            .await
+            .len(),
+        3
+    );
+    let wuzhong = supervisor_of("320505", "sup-wuzhong");
+    assert!(listed(&app, &wuzhong, None).await.is_empty());
+    // The centre narrowing to another district sees none of them either.
+    assert!(listed(&app, &supervisor(), division("320505"))
+        .await
+        .is_empty());
+
+    // Ordinary again for the cool-down (30 min) after the window (10 min): all clear.
+    app.advance(Duration::minutes(45));
+    let mut cleared = Vec::new();
+    for _ in 0..3 {
+        let alert = next_alert(&mut stream).await;
+        assert!(alert.cleared && !alert.cleared_at.is_empty(), "{alert:?}");
+        cleared.push(alert.alert_id);
+    }
+    assert_eq!(sorted(cleared), sorted(ids));
+    assert!(listed(&app, &supervisor(), None).await.is_empty());
+}
+
+fn sorted(mut ids: Vec<String>) -> Vec<String> {
+    ids.sort();
+    ids
+}
+
+async fn alerts_are_refused_outside_the_callers_scope_and_to_integrators(backend: Backend) {
+    let app = spawn(backend).await;
+    let gusu = supervisor_of("320508", "sup-gusu");
+    let err = kpis_as(&app, &gusu)
+        .await
+        .list_alerts(pb::ListAlertsRequest {
+            scope: division("320505"),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    let err = kpis_as(&app, &supervisor())
+        .await
+        .list_alerts(pb::ListAlertsRequest {
+            scope: division("329999"),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound, "{err:?}");
+    let err = kpis_as(&app, &integrator("platform"))
+        .await
+        .watch_alerts(pb::WatchAlertsRequest { scope: None })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+}
+
+async fn a_restarted_router_shows_the_alerts_already_on_under_the_same_ids(backend: Backend) {
+    let mut app = spawn(backend).await;
+    let mut stream = kpis_as(&app, &supervisor())
+        .await
+        .watch_alerts(pb::WatchAlertsRequest { scope: None })
+        .await
+        .expect("watch alerts")
+        .into_inner();
+    for _ in 0..MIN_COUNT {
+        submit_about(&app, "SQ.WYBX", "320508021019").await;
+    }
+    app.advance(Duration::seconds(75));
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(next_alert(&mut stream).await.alert_id);
+    }
+    // Five minutes on, the router restarts: it replays the calls from the store before it
+    // serves, so the alerts are listed at once, under the ids they were raised with.
+    app.advance(Duration::minutes(5));
+    app.restart().await;
+    assert_eq!(sorted(listed(&app, &supervisor(), None).await), sorted(ids));
+}
+
+crate::support::on_both_backends!(
+    a_restarted_router_shows_the_alerts_already_on_under_the_same_ids,
+    a_surge_of_submits_raises_one_alert_per_level_then_clears,
+    alerts_are_refused_outside_the_callers_scope_and_to_integrators,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hotspot_alerts_are_the_same_on_every_replica() {
+    let (replicas, _) = TestApp::spawn_replicas(2).await;
+    let mut streams = Vec::new();
+    for replica in &replicas {
+        streams.push(
+            kpis_as(replica, &supervisor())
+                .await
+                .watch_alerts(pb::WatchAlertsRequest { scope: None })
+                .await
+                .expect("watch")
+                .into_inner(),
+        );
+    }
+    // Production's minimum (10 calls), submitted on the first replica only.
+    for _ in 0..10 {
+        submit_about(&replicas[0], "SQ.WYBX", "320508021019").await;
+    }
+    replicas[0].advance(Duration::seconds(75));
+    let mut seen = Vec::new();
+    for stream in &mut streams {
+        let mut ids = Vec::new();
+        for _ in 0..3 {
+            ids.push(next_alert(stream).await.alert_id);
+        }
+        seen.push(ids);
+    }
+    assert_eq!(
+        seen[0], seen[1],
+        "both replicas raise the same alerts, same ids"
+    );
+    assert_eq!(
+        sorted(listed(&replicas[1], &supervisor(), None).await),
+        sorted(seen[0].clone())
+    );
+}
+
+#[tokio::test]
+async fn a_router_with_an_impossible_hotspot_setting_does_not_start_and_names_the_flag() {
+    let dir = hotline_store::testing::TempDir::new();
+    let data_dir = dir.path().display().to_string();
+    for (flag, value) in [
+        ("--hotspot-p-value", "0.9"),
+        ("--hotspot-window-seconds", "90"),
+        ("--hotspot-min-count", "0"),
+    ] {
+        let args =
+            ServeArgs::parse_from(["--data-dir", data_dir.as_str(), flag, value]).expect("parses");
+        let err =
+            hotline_router::server::build(&args, Arc::new(ManualClock::new(TestApp::start_time())))
+                .await
+                .err()
+                .expect("refused");
+        let message = format!("{err:#}");
+        assert!(message.contains(flag), "{flag}: {message}");
+    }
+}
