@@ -65,7 +65,8 @@ if [ "${FUZZ_BUILD:-1}" != 0 ]; then
 fi
 # The runs start the built binaries themselves: `cargo fuzz run` would take the build lock (and
 # check the build) for as long as each run lasts.
-bin=target/$(rustc -vV | sed -n 's/^host: //p')/$profile
+# (cargo fuzz builds for the host triple explicitly, under CARGO_TARGET_DIR when it is set.)
+bin=${CARGO_TARGET_DIR:-target}/$(rustc -vV | sed -n 's/^host: //p')/$profile
 
 failed=()
 summary=()
