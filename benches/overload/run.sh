@@ -24,7 +24,7 @@
 #      wellbehaved_errors=...` and a few more fields, stops the server and drops the database.
 #
 # Read it honestly:
-#   - The flood is held to the per-connection limit (64 in flight by default) and the rest is
+#   - The flood is held to the per-connection limit (8 in flight by default) and the rest is
 #     shed at once; the well-behaved client is never shed (wellbehaved_errors must be 0). Its
 #     latency still grows under the flood: the abuser's admitted submits share the database
 #     pool (16 connections) and this machine's 2 cores with it, and the abuser's loadgen and

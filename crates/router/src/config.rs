@@ -459,7 +459,7 @@ pub struct ServeArgs {
 
     /// gRPC requests one connection may have in flight (at most --grpc-max-in-flight), so one
     /// flooding client is refused before the others are.
-    #[arg(long, env = "HOTLINE_GRPC_MAX_IN_FLIGHT_PER_CONNECTION", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, env = "HOTLINE_GRPC_MAX_IN_FLIGHT_PER_CONNECTION", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
     pub grpc_max_in_flight_per_connection: u32,
 
     /// HTTP/2 streams one connection may have open (requests and watches); a client sees it as

@@ -11,7 +11,7 @@
 //! | an integrator's channels and RPCs | each listed once | `grpc::auth` |
 //! | search and list page sizes | 500 tickets, 50 articles found, 1,000 listed | `grpc::intake`, `grpc::knowledge` |
 //! | requests in flight, whole router | 256 (`--grpc-max-in-flight`) | here ([`InFlightLayer`]): over it RESOURCE_EXHAUSTED at once, retry in [`SHED_RETRY_AFTER`] |
-//! | requests in flight, one connection | 64 (`--grpc-max-in-flight-per-connection`) | here, the same way, checked first |
+//! | requests in flight, one connection | 8 (`--grpc-max-in-flight-per-connection`) | here, the same way, checked first; the refusal is answered after [`SHED_RETRY_AFTER`] |
 //! | HTTP/2 streams open on one connection | 1,024 (`--grpc-max-streams-per-connection`) | hyper/h2: SETTINGS_MAX_CONCURRENT_STREAMS; a stream over it is reset with REFUSED_STREAM |
 //! | a request's time | the client's `grpc-timeout`, at most 30 s (`--grpc-request-timeout-seconds`) | tonic (`Server::timeout`): CANCELLED; the work itself finishes ([`InFlightLayer`]) |
 //! | a request message's arrival | the same 30 s | tonic answers CANCELLED and hyper resets the stream, so the handler waiting for the message fails, does nothing and frees its slot |
@@ -41,7 +41,7 @@
 //! A slow client cannot pin memory for long, nor much of it. A message it sends slowly is
 //! dropped with its slot at the request timeout (once the timeout's answer is sent, the stream
 //! is reset, which ends the handler's wait for the message). What it did send is bounded by the
-//! message limit times the in-flight limits (64 MiB a connection, 256 MiB for the router, by
+//! message limit times the in-flight limits (8 MiB a connection, 256 MiB for the router, by
 //! default) and by the flow-control windows above. What it does not read stays in hyper's send
 //! buffer (400 KB a stream). A peer that stops answering pings is dropped.
 
@@ -161,16 +161,20 @@ pub struct GrpcLimits {
 
 impl Default for GrpcLimits {
     /// 256 in flight is ten times what the submit bench keeps busy at its peak (16 clients on
-    /// a pool of 16 connections): room for bursts, not a queue that only adds latency. 64 a
-    /// connection leaves three quarters of it to everyone else; the web desk, which carries
-    /// all its users on one connection, stays far under it. Streams are another matter: the
+    /// a pool of 16 connections): room for bursts, not a queue that only adds latency. 8 a
+    /// connection: one client flooding on one connection with 8 submits in flight already
+    /// keeps two cores busy, and each in flight beyond that only lengthens everyone else's
+    /// wait (benches/overload, 2026-12-06, a well-behaved client's p99 under a flood: 84 ms at
+    /// 64 a connection, 23 ms at 8, against 5-7 ms calm). The web desk, which carries all its
+    /// users on one connection, keeps well under 8 busy: its requests take milliseconds and
+    /// its watches count only until they start. Streams are another matter: the
     /// desk also keeps one or two watches open per browser on that connection, and an idle
     /// watch costs a few KB, so 1,024 streams serve some 500 desk users at once while still
     /// bounding what one connection can hold open.
     fn default() -> Self {
         Self {
             max_in_flight: 256,
-            max_in_flight_per_connection: 64,
+            max_in_flight_per_connection: 8,
             max_streams_per_connection: 1024,
             request_timeout: Duration::from_secs(30),
         }
@@ -406,7 +410,24 @@ where
             Ok(admitted) => admitted,
             Err(refusal) => {
                 let status = Status::from(shed(refusal, &self.limits));
-                return Box::pin(async move { Ok(status.into_http()) });
+                // A connection over its own limit hears its refusal after the wait it is told
+                // to keep. A client that ignores the advice and retries at once would
+                // otherwise spin: each refusal is cheap, but tens of thousands a second take
+                // the cores from everyone else (measured: a flood on one connection shed
+                // 20,000 times a second and multiplied a well-behaved client's p99 by five).
+                // Held, it can refuse only as fast as its streams allow (the stream limit over
+                // the wait), and the held refusals cost a timer each, with no work begun. The
+                // router-wide limit answers at once: that client is not the one at fault.
+                let hold = match refusal {
+                    Refusal::Connection => SHED_RETRY_AFTER,
+                    Refusal::Server => Duration::ZERO,
+                };
+                return Box::pin(async move {
+                    if !hold.is_zero() {
+                        tokio::time::sleep(hold).await;
+                    }
+                    Ok(status.into_http())
+                });
             }
         };
         let answer = self.inner.call(request);
