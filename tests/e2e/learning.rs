@@ -28,55 +28,7 @@ async fn submit(app: &TestApp, text: &str, category: &str) -> pb::Ticket {
 
 /// Signs for, replies, reviews, calls back and closes the ticket at the community station.
 async fn handle_to_close(app: &TestApp, id: &str) {
-    handle_at(app, id, COMMUNITY_CSS).await;
-}
-
-/// [`handle_to_close`] at `station`.
-async fn handle_at(app: &TestApp, id: &str, station: &str) {
-    let mut station = app.station_as(&staff(station, "li")).await;
-    station
-        .sign_for(pb::SignForRequest {
-            ticket_id: id.into(),
-            expected_version: 0,
-        })
-        .await
-        .expect("sign for");
-    station
-        .reply(pb::ReplyRequest {
-            ticket_id: id.into(),
-            expected_version: 0,
-            internal_record: "已处理".into(),
-            public_reply: "您反映的问题已处理。".into(),
-        })
-        .await
-        .expect("reply");
-    let mut supervision = app.supervision_as(&supervisor()).await;
-    supervision
-        .review_reply(pb::ReviewReplyRequest {
-            ticket_id: id.into(),
-            expected_version: 0,
-            approve: true,
-            note: String::new(),
-        })
-        .await
-        .expect("review");
-    supervision
-        .record_callback(pb::RecordCallbackRequest {
-            ticket_id: id.into(),
-            expected_version: 0,
-            satisfaction: pb::Satisfaction::Satisfied as i32,
-            reasonable: true,
-            note: String::new(),
-        })
-        .await
-        .expect("callback");
-    supervision
-        .close(pb::CloseRequest {
-            ticket_id: id.into(),
-            expected_version: 0,
-        })
-        .await
-        .expect("close");
+    handle_to_close_at(app, id, COMMUNITY_CSS).await;
 }
 
 async fn closed(app: &TestApp, text: &str, category: &str) {
@@ -147,7 +99,7 @@ pub async fn the_model_learns_from_handled_tickets_with_corrections_and_disputes
     let moved = app.get(&corrected.id).await;
     assert_eq!(moved.category, "LS");
     // Re-routed on the new category; handled wherever it went.
-    handle_at(&app, &corrected.id, &moved.station_id).await;
+    handle_to_close_at(&app, &corrected.id, &moved.station_id).await;
     // Returned for 职能不符 as 城乡建设, accepted, dispatched again by hand and closed without
     // the category ever corrected: it teaches nothing.
     let disputed = submit(&app, "路边摊占道经营噪音扰民", "CJ").await;

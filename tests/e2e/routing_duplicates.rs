@@ -64,53 +64,7 @@ async fn candidates_like(app: &TestApp, ticket: TicketId) -> Option<Vec<TicketId
 
 /// Signs for, replies, reviews, calls back and closes the ticket at the community station.
 async fn handle_to_close(app: &TestApp, ticket: &str) {
-    let mut station = app.station_as(&staff(COMMUNITY_CSS, "li")).await;
-    station
-        .sign_for(pb::SignForRequest {
-            ticket_id: ticket.into(),
-            expected_version: 0,
-        })
-        .await
-        .expect("sign for");
-    station
-        .reply(pb::ReplyRequest {
-            ticket_id: ticket.into(),
-            expected_version: 0,
-            internal_record: "已处理".into(),
-            public_reply: "您反映的问题已处理。".into(),
-        })
-        .await
-        .expect("reply");
-    let mut supervision = app.supervision_as(&supervisor()).await;
-    supervision
-        .review_reply(pb::ReviewReplyRequest {
-            ticket_id: ticket.into(),
-            expected_version: 0,
-            approve: true,
-            note: String::new(),
-        })
-        .await
-        .expect("review");
-    supervision
-        .record_callback(pb::RecordCallbackRequest {
-            ticket_id: ticket.into(),
-            expected_version: 0,
-            satisfaction: pb::Satisfaction::Satisfied as i32,
-            reasonable: true,
-            note: String::new(),
-        })
-        .await
-        .expect("callback");
-    let closed = supervision
-        .close(pb::CloseRequest {
-            ticket_id: ticket.into(),
-            expected_version: 0,
-        })
-        .await
-        .expect("close")
-        .into_inner()
-        .ticket
-        .unwrap();
+    let closed = handle_to_close_at(app, ticket, COMMUNITY_CSS).await;
     assert_eq!(stage(&closed), pb::Stage::Closed);
 }
 

@@ -603,3 +603,55 @@ macro_rules! on_both_backends {
     };
 }
 pub(crate) use on_both_backends;
+
+/// Signs for, replies, reviews, calls back (satisfied) and closes ticket `id` at `station`,
+/// each step expected to succeed; the closed ticket.
+pub async fn handle_to_close_at(app: &TestApp, id: &str, station: &str) -> pb::Ticket {
+    let mut station = app.station_as(&staff(station, "li")).await;
+    station
+        .sign_for(pb::SignForRequest {
+            ticket_id: id.into(),
+            expected_version: 0,
+        })
+        .await
+        .expect("sign for");
+    station
+        .reply(pb::ReplyRequest {
+            ticket_id: id.into(),
+            expected_version: 0,
+            internal_record: "已处理".into(),
+            public_reply: "您反映的问题已处理。".into(),
+        })
+        .await
+        .expect("reply");
+    let mut supervision = app.supervision_as(&supervisor()).await;
+    supervision
+        .review_reply(pb::ReviewReplyRequest {
+            ticket_id: id.into(),
+            expected_version: 0,
+            approve: true,
+            note: String::new(),
+        })
+        .await
+        .expect("review");
+    supervision
+        .record_callback(pb::RecordCallbackRequest {
+            ticket_id: id.into(),
+            expected_version: 0,
+            satisfaction: pb::Satisfaction::Satisfied as i32,
+            reasonable: true,
+            note: String::new(),
+        })
+        .await
+        .expect("callback");
+    supervision
+        .close(pb::CloseRequest {
+            ticket_id: id.into(),
+            expected_version: 0,
+        })
+        .await
+        .expect("close")
+        .into_inner()
+        .ticket
+        .expect("the closed ticket")
+}
