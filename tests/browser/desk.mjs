@@ -158,8 +158,8 @@ try {
   check(dup.includes(number) && dup.includes("等待签收"), "a live duplicate is shown with its ticket and progress");
   await shot(op.page, "operator-duplicate");
   await Promise.all([op.page.waitForNavigation(), op.page.click("#duplicate button")]);
-  check((await op.page.textContent("#linked")).includes(number) && (await op.page.textContent("#progress")).includes(number),
-    "one click links the call to the live ticket and shows the progress to read to the caller");
+  check((await op.page.textContent("#merged")).includes(number) && (await op.page.textContent("#accepted-stage")).includes("已并案"),
+    "one click merges the call into the matter's incident, led by the live ticket, and says what to tell the caller");
   await shot(op.page, "operator-linked");
 
   // -- overrides: category tree, territory drill-down and station, recorded in the route
@@ -521,6 +521,29 @@ try {
   await typeCall(op.page, "锦绣大厦楼顶漏水，雨天家里滴水", "锦绣大厦7幢");
   const placed = await op.page.textContent("#preview");
   check(placed.includes("金狮社区"), `a new call is placed by the confirmed alias (${placed.replace(/\s+/g, " ").slice(0, 160)})`);
+
+  // -- 并案: the call linked above opened an incident led by the first call. The supervisor
+  //    posts a notice; the next caller hears it at intake; one reply answers every merged call.
+  await boss.page.goto(`${base}/desk/incidents/${number}`);
+  check((await boss.page.textContent("#ticket-count")).trim() === "2", "the incident holds the lead and the linked call");
+  await boss.page.fill("#notice-form textarea", "楼上水管已关闭，物业今天下午上门维修");
+  await Promise.all([boss.page.waitForNavigation(), boss.page.click("#notice-form button")]);
+  check((await boss.page.textContent("#latest-notice")).includes("物业今天下午上门维修"), "the supervisor posts a public notice");
+  await typeCall(op.page, "楼上漏水，找物业报修一直没人来修", "姑苏区双塔街道沧浪亭社区");
+  await op.page.waitForSelector("#preview #incident", { timeout: 10000 });
+  check((await op.page.textContent("#incident-notice")).includes("物业今天下午上门维修"), "the operator sees the incident's latest notice on intake");
+  await shot(op.page, "incident-intake");
+  await Promise.all([op.page.waitForNavigation(), op.page.click('#incident button[formaction="/desk/intake/join"]')]);
+  check((await op.page.textContent("#progress")).includes("物业今天下午上门维修"), "linking the call says the notice to read to the caller");
+  await boss.page.goto(`${base}/desk/incidents/${number}`);
+  await boss.page.fill("#reply-form textarea", "水管已修复，感谢您的反映。");
+  await Promise.all([boss.page.waitForNavigation(), boss.page.click("#reply-form button")]);
+  check((await boss.page.textContent("#done")).includes("Replied"), "one reply answers every merged call");
+  const waiting = await boss.page.$$eval("#incident-tickets tbody tr", (rows) => rows.filter((r) => r.textContent.includes("待回访")).length);
+  check(waiting === 2, `each merged call now waits for its own callback (${waiting})`);
+  await shot(boss.page, "incident-replied");
+  await boss.page.goto(`${base}/desk/incidents`);
+  check((await boss.page.$(`#incidents tr[data-incident="${number}"]`)) !== null, "the incidents list shows it");
 
   // -- hotspot banner: run.sh submitted ten calls about 停水 in 龙西社区 within seconds (the
   // router counts in 5 s buckets there), so a surge is on for the supervisor and the operator.

@@ -12,6 +12,7 @@ mod corpus;
 mod escalation;
 mod faults;
 mod hotspots;
+mod incidents;
 mod knowledge;
 mod kpis;
 mod learning;

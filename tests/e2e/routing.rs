@@ -213,11 +213,14 @@ pub async fn a_repeated_request_is_linked_to_the_live_ticket(backend: Backend) {
     let first = route(&app, PROPERTY_REPAIR, ADDRESS).await.ticket.unwrap();
     let again = route(&app, "楼上漏水，找物业报修一直没人来修", ADDRESS).await;
     let dup = again.ticket.unwrap();
-    assert_eq!(stage(&dup), pb::Stage::Closed);
-    match dup.outcome.unwrap().kind {
-        Some(pb::outcome::Kind::Duplicate(d)) => assert_eq!(d.of_ticket_id, first.id),
-        other => panic!("expected a duplicate, got {other:?}"),
-    }
+    // 并案: merged into the incident the live ticket now leads; no station gets a copy.
+    assert_eq!(stage(&dup), pb::Stage::Merged);
+    assert_eq!(dup.incident_id, first.id);
+    assert_eq!(dup.station_id, "");
+    assert_eq!(
+        again.incident.expect("the incident").lead_ticket_id,
+        first.id
+    );
     let original = again
         .duplicate_of
         .expect("the caller is told the live ticket's progress");

@@ -13,6 +13,7 @@ use hotline_proto::v1 as pb;
 use hotline_proto::v1::admin_client::AdminClient;
 use hotline_proto::v1::auth_client::AuthClient;
 use hotline_proto::v1::directory_client::DirectoryClient;
+use hotline_proto::v1::incidents_client::IncidentsClient;
 use hotline_proto::v1::intake_client::IntakeClient;
 use hotline_proto::v1::station_client::StationClient;
 use hotline_proto::v1::supervision_client::SupervisionClient;
@@ -405,6 +406,9 @@ impl TestApp {
     pub async fn supervision_as(&self, who: &Who) -> SupervisionClient<Authed> {
         SupervisionClient::new(self.authed(who).await)
     }
+    pub async fn incidents_as(&self, who: &Who) -> IncidentsClient<Authed> {
+        IncidentsClient::new(self.authed(who).await)
+    }
     pub async fn admin_as(&self, who: &Who) -> AdminClient<Authed> {
         AdminClient::new(self.authed(who).await)
     }
@@ -604,9 +608,9 @@ macro_rules! on_both_backends {
 }
 pub(crate) use on_both_backends;
 
-/// Signs for, replies, reviews, calls back (satisfied) and closes ticket `id` at `station`,
-/// each step expected to succeed; the closed ticket.
-pub async fn handle_to_close_at(app: &TestApp, id: &str, station: &str) -> pb::Ticket {
+/// Signs for, replies and approves the reply of ticket `id` at `station`, each step expected
+/// to succeed: it then awaits its callback.
+pub async fn handle_to_callback_at(app: &TestApp, id: &str, station: &str) {
     let mut station = app.station_as(&staff(station, "li")).await;
     station
         .sign_for(pb::SignForRequest {
@@ -634,7 +638,12 @@ pub async fn handle_to_close_at(app: &TestApp, id: &str, station: &str) -> pb::T
         })
         .await
         .expect("review");
-    supervision
+}
+
+/// Calls the caller of ticket `id` back (satisfied), each step expected to succeed.
+pub async fn call_back(app: &TestApp, id: &str) -> pb::Ticket {
+    app.supervision_as(&supervisor())
+        .await
         .record_callback(pb::RecordCallbackRequest {
             ticket_id: id.into(),
             expected_version: 0,
@@ -643,8 +652,19 @@ pub async fn handle_to_close_at(app: &TestApp, id: &str, station: &str) -> pb::T
             note: String::new(),
         })
         .await
-        .expect("callback");
-    supervision
+        .expect("callback")
+        .into_inner()
+        .ticket
+        .unwrap()
+}
+
+/// Signs for, replies, reviews, calls back (satisfied) and closes ticket `id` at `station`,
+/// each step expected to succeed; the closed ticket.
+pub async fn handle_to_close_at(app: &TestApp, id: &str, station: &str) -> pb::Ticket {
+    handle_to_callback_at(app, id, station).await;
+    call_back(app, id).await;
+    app.supervision_as(&supervisor())
+        .await
         .close(pb::CloseRequest {
             ticket_id: id.into(),
             expected_version: 0,
@@ -654,4 +674,29 @@ pub async fn handle_to_close_at(app: &TestApp, id: &str, station: &str) -> pb::T
         .into_inner()
         .ticket
         .expect("the closed ticket")
+}
+
+/// 并案: handles the incident's lead at `station`, gives one reply to the tickets merged into
+/// it, calls every caller back and closes them together; the closed incident.
+pub async fn close_incident_at(app: &TestApp, lead: &str, station: &str) -> pb::IncidentDetail {
+    handle_to_callback_at(app, lead, station).await;
+    let mut incidents = app.incidents_as(&supervisor()).await;
+    let replied = incidents
+        .reply_to_incident(pb::ReplyToIncidentRequest {
+            incident_id: lead.into(),
+            public_reply: "您反映的问题已统一处理。".into(),
+        })
+        .await
+        .expect("reply to the incident")
+        .into_inner();
+    for ticket in &replied.tickets {
+        call_back(app, &ticket.id).await;
+    }
+    incidents
+        .close_incident(pb::CloseIncidentRequest {
+            incident_id: lead.into(),
+        })
+        .await
+        .expect("close the incident")
+        .into_inner()
 }

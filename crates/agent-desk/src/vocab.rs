@@ -45,6 +45,7 @@ names!(stage_code, stage_label, pb::Stage, "STAGE_", {
     PendingReview => "待审核",
     AwaitingCallback => "待回访",
     Closed => "已结案",
+    Merged => "已并案",
 });
 
 names!(channel_code, channel_label, pb::Channel, "CHANNEL_", {
@@ -239,6 +240,8 @@ pub enum StageArg {
     AwaitingCallback,
     /// 已结案
     Closed,
+    /// 已并案 (in an incident)
+    Merged,
 }
 
 impl StageArg {
@@ -252,6 +255,7 @@ impl StageArg {
             Self::PendingReview => pb::Stage::PendingReview,
             Self::AwaitingCallback => pb::Stage::AwaitingCallback,
             Self::Closed => pb::Stage::Closed,
+            Self::Merged => pb::Stage::Merged,
         }
     }
 }

@@ -40,6 +40,7 @@
 pub mod alerts;
 pub mod aliases;
 pub mod clocks;
+pub mod incidents;
 pub mod knowledge;
 pub mod live;
 pub mod picker;
@@ -142,7 +143,14 @@ pub fn routes_with(channel: Channel, simulations: Option<std::path::PathBuf>) ->
         .route("/desk/intake/preview", post(preview))
         .route("/desk/intake/caller", get(caller_history))
         .route("/desk/intake/handoff", post(hand_off))
-        .route("/desk/intake/link", post(link_duplicate))
+        .route("/desk/intake/join", post(join_incident))
+        .route("/desk/intake/answer-notice", post(answer_with_notice))
+        .route("/desk/incidents", get(incidents::incidents_page))
+        .route("/desk/incidents/{id}", get(incidents::incident_page))
+        .route(
+            "/desk/incidents/{id}/{action}",
+            post(incidents::incident_action),
+        )
         .route(
             "/desk/intake/answer-article",
             post(knowledge::answer_article),
@@ -346,6 +354,7 @@ fn layout(title: &str, session: Option<&DeskSession>, clear_draft: bool, body: M
                         @if s.role == "operator" || s.role == "supervisor" {
                             a href="/desk/work/pending_dispatch" { "待派单 Triage" }
                             a href="/desk/work/awaiting_callback" { "待回访 Callbacks" }
+                            a href="/desk/incidents" { "并案 Incidents" }
                         }
                         a href="/desk/board" { "看板 Board" }
                         @if s.role == "supervisor" { a href="/desk/simulations" { "模拟 Simulations" } }
@@ -557,8 +566,12 @@ struct CallForm {
     // One-click settlements from the preview.
     #[serde(default)]
     service: String,
+    /// 并案: link the call to this ticket's incident.
     #[serde(default)]
-    duplicate_of: String,
+    of_ticket_id: String,
+    /// 直办 with the incident's notice: what the operator read out.
+    #[serde(default)]
+    answer: String,
     /// 直办 from a suggested article: `<id>:<version>` (see [`knowledge`]).
     #[serde(default)]
     article: String,
@@ -623,6 +636,7 @@ pub fn progress_text(t: &pb::Ticket) -> String {
         pb::Stage::InProgress | pb::Stage::ReturnRequested => format!("正在办理中{station}"),
         pb::Stage::PendingReview => format!("承办单位已办结答复，正在审核{station}"),
         pb::Stage::AwaitingCallback => "已办结，等待回访".to_owned(),
+        pb::Stage::Merged => "已并入同一事件，由牵头工单统一办理答复".to_owned(),
         pb::Stage::Closed => "已结案".to_owned(),
         pb::Stage::Unspecified => "状态未知".to_owned(),
     });
@@ -765,13 +779,17 @@ async fn preview(
                 }
             }
         }
-        @if let Some(dup) = &preview.duplicate_of {
+        @if let Some(incident) = &preview.incident {
+            (incidents::intake_box(incident))
+        } @else if let Some(dup) = &preview.duplicate_of {
             div.banner.info #duplicate {
                 "可能重复 Possible duplicate (Art. 11): " a href=(format!("/desk/tickets/{}", dup.id)) { (dup.id) }
                 " — " (vocab::stage_label(dup.stage))
                 p.progress { (progress_text(dup)) }
-                button type="submit" form="call" formaction="/desk/intake/link" name="duplicate_of" value=(dup.id)
-                    data-shortcut="Alt+L" { "并入此工单并告知进度 Link to it " (key("Alt+L")) }
+                // Linked as 并案: the call joins the matter's incident (opened now, led by
+                // that ticket), so its caller is answered with the others and called back.
+                button type="submit" form="call" formaction="/desk/intake/join" name="of_ticket_id" value=(dup.id)
+                    data-shortcut="Alt+L" { "并入此事件并告知进度 Link to it " (key("Alt+L")) }
             }
         }
         table {
@@ -866,12 +884,87 @@ async fn submit(
         &session,
         &ticket,
         html! {
-            @if let Some(dup) = &submitted.duplicate_of {
+            @if let Some(incident) = &submitted.incident {
+                (merged_markup(incident))
+            } @else if let Some(dup) = &submitted.duplicate_of {
                 div.banner.info { "已并入 Linked to " (dup.id) " — " (vocab::stage_label(dup.stage)) }
                 p.progress #progress { (progress_text(dup)) }
             }
         },
     )
+}
+
+/// The call merged into an incident: which one, and what to tell the caller.
+fn merged_markup(incident: &pb::Incident) -> Markup {
+    html! {
+        div.banner.info #merged role="status" {
+            "已并入事件 Merged into incident " a href=(format!("/desk/incidents/{}", incident.id)) { (incident.title) }
+            " · 牵头工单 lead " (incident.lead_ticket_id) " — " (vocab::stage_label(incident.lead_stage))
+            " · " (incident.ticket_count) " 张工单 tickets · 承办 " (incident.station_id)
+        }
+        h2 { "请告知来电人 Read this to the caller" }
+        @if let Some(notice) = &incident.notice {
+            p.progress #progress { (notice.text) }
+        } @else {
+            p.progress #progress { "该问题已由承办单位统一处理，办结后将回访您。 The matter is being handled; you will be called back." }
+        }
+    }
+}
+
+/// Links the call to the incident the preview found (its lead, or a ticket in it).
+async fn join_incident(
+    State(desk): State<Desk>,
+    headers: HeaderMap,
+    Form(form): Form<CallForm>,
+) -> Response {
+    let of = form.of_ticket_id.trim().to_owned();
+    settle_at_intake(desk, headers, form, move |conn, held| async move {
+        let joined = hotline_proto::v1::incidents_client::IncidentsClient::new(conn)
+            .join_incident(pb::JoinIncidentRequest {
+                ticket_id: held.id,
+                expected_version: held.version,
+                of_ticket_id: of,
+            })
+            .await?
+            .into_inner();
+        let incident = joined.incident.unwrap_or_default();
+        Ok((joined.ticket.unwrap_or_default(), merged_markup(&incident)))
+    })
+    .await
+}
+
+/// 直办 with the incident's latest notice: the call recorded and answered in one request.
+async fn answer_with_notice(
+    State(desk): State<Desk>,
+    headers: HeaderMap,
+    Form(form): Form<CallForm>,
+) -> Response {
+    let Some((_, session)) = desk.session(&headers) else {
+        return to_login("expired");
+    };
+    if !csrf_ok(&session, &form.csrf) {
+        return forbidden();
+    }
+    let mut request = form.submission(false);
+    request.answer_directly = Some(pb::DirectAnswer {
+        article: None,
+        answer: form.answer.clone(),
+    });
+    match IntakeClient::new(desk.conn(&session))
+        .submit_ticket(request)
+        .await
+    {
+        Ok(r) => {
+            let ticket = r.into_inner().ticket.unwrap_or_default();
+            accepted_page(
+                &session,
+                &ticket,
+                html! { div.banner.info #answered-notice role="status" { "已按公告直办 Answered with the incident's notice." } },
+            )
+        }
+        Err(status) if expired(&status) => to_login("expired"),
+        Err(status) => intake_failed(&session, &status),
+    }
 }
 
 /// How the router's explanation marks a station the operator chose (`hotline_router`'s
@@ -941,38 +1034,6 @@ async fn hand_off(
         Ok((
             ticket,
             html! { div.banner.emergency #handed-off role="status" { "已转 Handed off: " (label) } },
-        ))
-    })
-    .await
-}
-
-/// Links the call to the live duplicate the preview found, and shows its progress to read out.
-async fn link_duplicate(
-    State(desk): State<Desk>,
-    headers: HeaderMap,
-    Form(form): Form<CallForm>,
-) -> Response {
-    let of = form.duplicate_of.trim().to_owned();
-    settle_at_intake(desk, headers, form, move |conn, held| async move {
-        let linked = IntakeClient::new(conn)
-            .link_duplicate(pb::LinkDuplicateRequest {
-                ticket_id: held.id,
-                expected_version: held.version,
-                duplicate_of: of,
-            })
-            .await?
-            .into_inner();
-        let original = linked.original.unwrap_or_default();
-        Ok((
-            linked.ticket.unwrap_or_default(),
-            html! {
-                div.banner.info #linked role="status" {
-                    "已并入 Linked to " a href=(format!("/desk/tickets/{}", original.id)) { (original.id) }
-                    " — " (vocab::stage_label(original.stage))
-                }
-                h2 { "请告知来电人 Read this to the caller" }
-                p.progress #progress { (progress_text(&original)) }
-            },
         ))
     })
     .await

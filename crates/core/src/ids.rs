@@ -70,6 +70,41 @@ impl fmt::Display for TicketId {
     }
 }
 
+/// An incident (并案事件): tickets about one matter, handled through one lead ticket. Its id
+/// is the lead ticket's id, so two replicas that recognise the same matter at once open the
+/// same incident rather than two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct IncidentId(TicketId);
+
+impl IncidentId {
+    /// The incident led by `lead`.
+    pub fn led_by(lead: TicketId) -> Self {
+        Self(lead)
+    }
+    /// The lead ticket.
+    pub fn lead(&self) -> TicketId {
+        self.0
+    }
+    pub fn parse(field: &'static str, raw: &str) -> Result<Self, InvalidInput> {
+        TicketId::parse(field, raw).map(Self).map_err(|_| {
+            InvalidInput::new(
+                field,
+                format!(
+                    "{} is not an incident id (its lead ticket's id, a UUID)",
+                    quoted_prefix(raw)
+                ),
+            )
+        })
+    }
+}
+
+impl fmt::Display for IncidentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// A statistical division code (统计用区划代码): 4 digits for a prefecture city (3205),
 /// 6 for a district or county-level city, 9 for a street/town, 12 for a community/village.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

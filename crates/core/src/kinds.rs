@@ -98,6 +98,9 @@ vocabulary!(
         Accepted = ("accepted", "已受理"),
         /// 待派单: waiting in centre triage for a dispatch decision.
         PendingDispatch = ("pending_dispatch", "待派单"),
+        /// 已并案: linked to an incident and handled through its lead ticket (no station holds
+        /// it and no clock runs) until the incident's one reply moves it to the callback.
+        Merged = ("merged", "已并案"),
         /// 待签收: on a station's queue, not yet signed for.
         AwaitingSignFor = ("awaiting_sign_for", "待签收"),
         /// 办理中: signed for and being handled.

@@ -24,7 +24,9 @@ pub use ticket::{
 };
 
 pub use error::{InvalidInput, LifecycleError};
-pub use ids::{CategoryCode, DivisionCode, KioskId, RequestId, StaffId, StationId, TicketId};
+pub use ids::{
+    CategoryCode, DivisionCode, IncidentId, KioskId, RequestId, StaffId, StationId, TicketId,
+};
 pub use kinds::{
     Channel, EmergencyService, Flag, Nature, ReturnReason, Satisfaction, Stage, Urgency,
 };

@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{InvalidInput, LifecycleError};
-use crate::ids::{CategoryCode, DivisionCode, StaffId, StationId, TicketId};
+use crate::ids::{CategoryCode, DivisionCode, IncidentId, StaffId, StationId, TicketId};
 use crate::kinds::{EmergencyService, Flag, Nature, ReturnReason, Satisfaction, Stage, Urgency};
 use crate::ticket::{
     required_text, Callback, CoHandler, DirectAnswer, ExtensionRequest, NewTicket, Outcome, Reply,
@@ -104,6 +104,26 @@ pub enum Action {
     NotAccept { advice: String },
     /// 重复: link to a live ticket. The caller checks that `of` exists and is live.
     LinkDuplicate { of: TicketId },
+    /// 并案: this ticket leads the incident `incident` (its own id); nothing else changes: its
+    /// station handles it as before and answers for the incident.
+    LeadIncident { incident: IncidentId },
+    /// 并案: this ticket joins the incident led by another ticket. It leaves any station's
+    /// queue and its clocks stop: the lead's station handles the matter, and the incident's
+    /// one reply answers it ([`Action::IncidentReply`]).
+    JoinIncident { incident: IncidentId },
+    /// The incident's one public reply, given to a ticket merged into it: it waits for its own
+    /// callback (due at `callback_due`) like any replied ticket. `station` is the lead's
+    /// station, which handled the matter: its callbacks are credited to it.
+    IncidentReply {
+        incident: IncidentId,
+        public_reply: String,
+        callback_due: Option<DateTime<Utc>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        station: Option<StationId>,
+    },
+    /// Splits a merged ticket out of its incident: it goes to centre triage to be dispatched
+    /// on its own. (One already answered is no longer merged: its caller's callback decides.)
+    LeaveIncident { incident: IncidentId, note: String },
     /// Put the ticket in centre triage (no confident route).
     SendToTriage { reason: String },
     /// 派单: to a lead station.
@@ -216,6 +236,10 @@ impl Action {
             Action::HandOff { .. } => "hand_off",
             Action::NotAccept { .. } => "not_accept",
             Action::LinkDuplicate { .. } => "link_duplicate",
+            Action::LeadIncident { .. } => "lead_incident",
+            Action::JoinIncident { .. } => "join_incident",
+            Action::IncidentReply { .. } => "incident_reply",
+            Action::LeaveIncident { .. } => "leave_incident",
             Action::SendToTriage { .. } => "send_to_triage",
             Action::Dispatch { .. } => "dispatch",
             Action::Claim => "claim",
@@ -523,6 +547,106 @@ fn transition(t: &mut Ticket, actor: &Actor, action: &Action) -> Result<(), Life
             close_with(t, Outcome::Duplicate { of: *of });
             Ok(())
         }
+
+        // -- 并案: incidents --
+        (stage, Action::LeadIncident { incident }) if stage.is_live() => {
+            require_centre(actor, action)?;
+            if incident.lead() != t.id {
+                return Err(precondition(format!(
+                    "ticket {} cannot lead incident {incident}: an incident is led by the ticket \
+                     whose id it bears",
+                    t.id
+                )));
+            }
+            match t.incident {
+                Some(current) if current == *incident => Err(precondition(format!(
+                    "ticket {} already leads incident {incident}",
+                    t.id
+                ))),
+                Some(other) => Err(precondition(format!(
+                    "ticket {} is already in incident {other}",
+                    t.id
+                ))),
+                None => {
+                    t.incident = Some(*incident);
+                    Ok(())
+                }
+            }
+        }
+        (Accepted | PendingDispatch | AwaitingSignFor, Action::JoinIncident { incident }) => {
+            require_centre(actor, action)?;
+            if incident.lead() == t.id {
+                return Err(InvalidInput::new(
+                    "incident_id",
+                    "a ticket cannot join the incident it leads",
+                )
+                .into());
+            }
+            if let Some(other) = t.incident {
+                return Err(precondition(format!(
+                    "ticket {} is already in incident {other}; split it out first",
+                    t.id
+                )));
+            }
+            // Not signed for yet, so no station work is lost: the lead's station answers.
+            t.incident = Some(*incident);
+            t.station = None;
+            t.lead_station = None;
+            t.co_handlers.clear();
+            t.deadlines = Default::default();
+            t.stage = Merged;
+            Ok(())
+        }
+        (
+            Merged,
+            Action::IncidentReply {
+                incident,
+                public_reply,
+                callback_due,
+                ..
+            },
+        ) => {
+            require_centre(actor, action)?;
+            require_in_incident(t, incident)?;
+            let public_reply = note("public_reply", public_reply)?;
+            t.reply = Some(Reply {
+                internal_record: format!("并案统一答复（事件 {incident}）"),
+                public_reply,
+            });
+            t.deadlines.callback = *callback_due;
+            t.stage = AwaitingCallback;
+            Ok(())
+        }
+        (
+            stage,
+            Action::LeaveIncident {
+                incident,
+                note: text,
+            },
+        ) if stage.is_live() => {
+            require_centre(actor, action)?;
+            require_in_incident(t, incident)?;
+            if incident.lead() == t.id {
+                return Err(precondition(format!(
+                    "ticket {} leads incident {incident} and cannot be split out of it",
+                    t.id
+                )));
+            }
+            if stage != Merged {
+                return Err(precondition(format!(
+                    "ticket {} was answered by incident {incident}'s reply ({}): its callback \
+                     decides what happens next, not a split",
+                    t.id,
+                    stage.code()
+                )));
+            }
+            note("note", text)?;
+            // Handled on its own from now: the centre dispatches it.
+            t.incident = None;
+            t.stage = PendingDispatch;
+            Ok(())
+        }
+
         (Accepted, Action::SendToTriage { reason }) => {
             require_centre(actor, action)?;
             optional_note("reason", reason)?;
@@ -834,6 +958,11 @@ fn transition(t: &mut Ticket, actor: &Actor, action: &Action) -> Result<(), Life
                 t.callback = None;
                 t.direct_answer = None;
                 t.deadlines.callback = None;
+                // An incident's reply that did not settle this caller's matter: it is handled
+                // on its own from now.
+                if t.incident.is_some_and(|i| i.lead() != t.id) {
+                    t.incident = None;
+                }
                 t.flags.insert(Flag::Supervised);
                 t.stage = PendingDispatch;
             } else if *satisfaction == Satisfaction::Dissatisfied && *reasonable {
@@ -974,6 +1103,21 @@ fn transition(t: &mut Ticket, actor: &Actor, action: &Action) -> Result<(), Life
         }
 
         _ => Err(illegal(t, action)),
+    }
+}
+
+/// The ticket must belong to `incident` (as a member or its lead).
+fn require_in_incident(t: &Ticket, incident: &IncidentId) -> Result<(), LifecycleError> {
+    match t.incident {
+        Some(current) if current == *incident => Ok(()),
+        Some(other) => Err(precondition(format!(
+            "ticket {} is in incident {other}, not in incident {incident}",
+            t.id
+        ))),
+        None => Err(precondition(format!(
+            "ticket {} is not in incident {incident}",
+            t.id
+        ))),
     }
 }
 

@@ -6,7 +6,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::InvalidInput;
-use crate::ids::{CategoryCode, DivisionCode, KioskId, RequestId, StaffId, StationId, TicketId};
+use crate::ids::{
+    CategoryCode, DivisionCode, IncidentId, KioskId, RequestId, StaffId, StationId, TicketId,
+};
 use crate::kinds::{
     Channel, EmergencyService, Flag, Nature, ReturnReason, Satisfaction, Stage, Urgency,
 };
@@ -317,6 +319,9 @@ pub struct Ticket {
     /// calls the caller back, so closing it ends as a direct answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub direct_answer: Option<DirectAnswer>,
+    /// 并案: the incident this ticket leads or belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident: Option<IncidentId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -359,6 +364,7 @@ impl Ticket {
             route: None,
             submitted_by: None,
             direct_answer: None,
+            incident: None,
             created_at: at,
             updated_at: at,
         }

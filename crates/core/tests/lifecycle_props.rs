@@ -14,8 +14,8 @@ mod support;
 
 use hotline_core::{
     apply, replay, Action, Actor, CategoryCode, DivisionCode, EmergencyService, Event, Flag,
-    LifecycleError, Nature, ReturnReason, Role, Satisfaction, Stage, StationId, Ticket, TicketId,
-    Urgency,
+    IncidentId, LifecycleError, Nature, ReturnReason, Role, Satisfaction, Stage, StationId, Ticket,
+    TicketId, Urgency,
 };
 use proptest::prelude::*;
 use support::*;
@@ -64,9 +64,12 @@ enum Kind {
     Close,
     Flag,
     Reclassify,
+    JoinIncident,
+    IncidentReply,
+    LeaveIncident,
 }
 
-const EVERY_KIND: [Kind; 22] = [
+const EVERY_KIND: [Kind; 25] = [
     Kind::Submit,
     Kind::AnswerDirectly,
     Kind::HandOff,
@@ -89,6 +92,9 @@ const EVERY_KIND: [Kind; 22] = [
     Kind::Close,
     Kind::Flag,
     Kind::Reclassify,
+    Kind::JoinIncident,
+    Kind::IncidentReply,
+    Kind::LeaveIncident,
 ];
 
 const EVERY_WHO: [Who; 9] = [
@@ -120,6 +126,7 @@ fn guided_kinds(stage: Stage) -> &'static [Kind] {
             HandOff,
             NotAccept,
             LinkDuplicate,
+            JoinIncident,
         ],
         Stage::PendingDispatch => &[
             Dispatch,
@@ -132,6 +139,7 @@ fn guided_kinds(stage: Stage) -> &'static [Kind] {
             HandOff,
             NotAccept,
             LinkDuplicate,
+            JoinIncident,
         ],
         Stage::AwaitingSignFor => &[
             SignFor,
@@ -169,6 +177,13 @@ fn guided_kinds(stage: Stage) -> &'static [Kind] {
         Stage::PendingReview => &[Review, Review, Review, DecideExtension, Flag],
         Stage::AwaitingCallback => &[RecordCallback, RecordCallback, Close, Close, Flag],
         Stage::Closed => &EVERY_KIND,
+        Stage::Merged => &[
+            IncidentReply,
+            IncidentReply,
+            IncidentReply,
+            LeaveIncident,
+            Flag,
+        ],
     }
 }
 
@@ -230,7 +245,22 @@ fn step() -> impl Strategy<Value = Step> {
         )
 }
 
+/// The incident the walks' tickets join.
+fn walk_incident() -> IncidentId {
+    IncidentId::led_by(TicketId::from_uuid(uuid::Uuid::from_u128(
+        0x0190_0000_0000_7000_8000_0000_0000_0001,
+    )))
+}
+
 impl Step {
+    fn named_incident(&self, ticket: &Ticket) -> IncidentId {
+        match (self.yes || self.also, ticket.incident) {
+            (true, Some(id)) => id,
+            (true, None) => walk_incident(),
+            (false, _) => IncidentId::led_by(TicketId::new()),
+        }
+    }
+
     fn resolve(&self, ticket: &Ticket, now: chrono::DateTime<chrono::Utc>) -> (Actor, Action) {
         let centre = if self.also {
             Who::Operator
@@ -385,6 +415,26 @@ impl Step {
                 redo_sign_for_due: self.due(now),
             },
             Kind::Close => Action::Close,
+            // One incident per walk (led by another ticket), or the ticket's own id when the
+            // step names the ticket itself; a reply or split names the ticket's incident, or
+            // another one when `yes` is false.
+            Kind::JoinIncident => Action::JoinIncident {
+                incident: if self.self_duplicate {
+                    IncidentId::led_by(ticket.id)
+                } else {
+                    walk_incident()
+                },
+            },
+            Kind::IncidentReply => Action::IncidentReply {
+                incident: self.named_incident(ticket),
+                public_reply: self.text("已恢复供水"),
+                callback_due: self.due(now),
+                station: None,
+            },
+            Kind::LeaveIncident => Action::LeaveIncident {
+                incident: self.named_incident(ticket),
+                note: self.text("另一处漏水"),
+            },
             Kind::Flag => Action::Flag {
                 flag: Flag::ALL[self.station % Flag::ALL.len()],
                 note: String::new(),
@@ -416,15 +466,25 @@ fn check_ticket(ticket: &Ticket) -> Result<(), TestCaseError> {
         | Stage::PendingReview => {
             prop_assert!(ticket.station.is_some(), "no station at {}", stage)
         }
-        // A direct answer chosen for a callback waits for it without a station.
-        Stage::AwaitingCallback => prop_assert!(
-            ticket.station.is_some() != ticket.direct_answer.is_some(),
-            "at {} a station ({:?}) or a direct answer ({:?}), not both",
+        // A direct answer chosen for a callback, and a ticket answered by its incident's
+        // reply, wait for it without a station.
+        Stage::AwaitingCallback => prop_assert_eq!(
+            [
+                ticket.station.is_some(),
+                ticket.direct_answer.is_some(),
+                ticket.incident.is_some_and(|i| i.lead() != ticket.id),
+            ]
+            .iter()
+            .filter(|x| **x)
+            .count(),
+            1,
+            "at {} one of a station ({:?}), a direct answer ({:?}) or an incident ({:?})",
             stage,
             ticket.station,
-            ticket.direct_answer
+            ticket.direct_answer,
+            ticket.incident
         ),
-        Stage::Accepted | Stage::PendingDispatch => {
+        Stage::Accepted | Stage::PendingDispatch | Stage::Merged => {
             prop_assert!(
                 ticket.station.is_none(),
                 "a station at {}: {:?}",

@@ -14,7 +14,8 @@
 //!   deadline is on time, and the first reply of a round decides (a rejected reply that is
 //!   redone later does not make the round late);
 //! - replies, redos, callbacks and closes are counted in their own hour, at the station that
-//!   replied;
+//!   replied (for a ticket merged into an incident, the lead's station, which the incident's
+//!   one reply names); a merged ticket counts as a duplicate at intake;
 //! - the whole history uses the ticket's category and channel as they are now (a
 //!   re-categorised ticket moves all its figures to the new category).
 
@@ -180,7 +181,16 @@ pub fn derive(events: &[Event], calendar: &WorkingCalendar) -> Vec<Fact> {
             }
             Action::HandOff { .. } => fact(&mut facts, at, Metric::HandedOff, "", ""),
             Action::NotAccept { .. } => fact(&mut facts, at, Metric::NotAccepted, "", ""),
-            Action::LinkDuplicate { .. } => fact(&mut facts, at, Metric::Duplicates, "", ""),
+            // A call merged into an incident is a repeat of a matter already handled.
+            Action::LinkDuplicate { .. } | Action::JoinIncident { .. } => {
+                fact(&mut facts, at, Metric::Duplicates, "", "")
+            }
+            // The incident's reply is the lead station's answer: this caller's callback and
+            // closing are credited to it.
+            Action::IncidentReply {
+                station: Some(station),
+                ..
+            } => last_reply = Some((at, station.as_str().to_owned())),
             Action::Dispatch {
                 station,
                 sign_for_due,
@@ -431,4 +441,83 @@ pub fn derive(events: &[Event], calendar: &WorkingCalendar) -> Vec<Fact> {
         }
     }
     facts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use hotline_core::lifecycle::{apply, open, Actor, Role};
+    use hotline_core::{
+        CategoryCode, Channel, DivisionCode, IncidentId, NewTicket, StationId, TicketId, Urgency,
+    };
+
+    #[test]
+    fn a_merged_ticket_is_a_duplicate_whose_callback_and_closing_count_at_the_lead_s_station() {
+        let centre = Actor {
+            role: Role::Supervisor,
+            staff: None,
+            station: None,
+        };
+        let at = |m: i64| {
+            Utc.with_ymd_and_hms(2026, 3, 2, 2, 0, 0).unwrap() + chrono::Duration::minutes(m)
+        };
+        let new = NewTicket {
+            request_id: None,
+            channel: Channel::Hotline,
+            caller: Default::default(),
+            text: "整条街停水了".into(),
+            address: String::new(),
+            location: None,
+            kiosk: None,
+            category: Some(CategoryCode::parse("c", "CJ.GS").unwrap()),
+            nature: Nature::Help,
+            urgency: Urgency::Normal,
+            division: Some(DivisionCode::parse("d", "320508021019").unwrap()),
+        };
+        let (mut ticket, first) = open(TicketId::new(), new, centre.clone(), at(0));
+        let mut events = vec![first];
+        let incident = IncidentId::led_by(TicketId::new());
+        let lead_station = StationId::parse("s", "320508021019-css").unwrap();
+        for (minute, action) in [
+            (1, Action::JoinIncident { incident }),
+            (
+                60,
+                Action::IncidentReply {
+                    incident,
+                    public_reply: "已恢复供水".into(),
+                    callback_due: None,
+                    station: Some(lead_station.clone()),
+                },
+            ),
+            (
+                90,
+                Action::RecordCallback {
+                    satisfaction: Satisfaction::Satisfied,
+                    reasonable: false,
+                    note: String::new(),
+                    redo_sign_for_due: None,
+                },
+            ),
+            (91, Action::Close),
+        ] {
+            let (next, event) = apply(&ticket, &centre, action, at(minute)).unwrap();
+            ticket = next;
+            events.push(event);
+        }
+        let facts = derive(&events, &WorkingCalendar::builtin());
+        let has = |metric: Metric, station: &str| {
+            facts
+                .iter()
+                .any(|f| f.metric == metric && f.station == station)
+        };
+        assert!(has(Metric::Duplicates, ""), "{facts:?}");
+        for metric in [Metric::CallbacksReached, Metric::Satisfied, Metric::Closed] {
+            assert!(has(metric, lead_station.as_str()), "{metric:?}: {facts:?}");
+        }
+        assert!(
+            !has(Metric::Dispatched, lead_station.as_str()),
+            "no dispatch round"
+        );
+    }
 }

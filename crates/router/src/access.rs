@@ -57,6 +57,15 @@ pub const RPC_ROLES: &[(&str, &[Role])] = &[
     ("Supervision/Close", &[Sup]),
     ("Supervision/RaiseFlag", &[Sup]),
     ("Supervision/Reclassify", &[Op, Sup]),
+    // 并案: operators see incidents and link calls; supervisors answer, close and split
+    // (crate::incidents), each within their territory.
+    ("Incidents/GetIncident", &[Op, Sup]),
+    ("Incidents/ListIncidents", &[Op, Sup]),
+    ("Incidents/JoinIncident", &[Op, Sup]),
+    ("Incidents/PostNotice", &[Sup]),
+    ("Incidents/ReplyToIncident", &[Sup]),
+    ("Incidents/CloseIncident", &[Sup]),
+    ("Incidents/SplitTicket", &[Sup]),
     // Learned address aliases: supervisors decide within their territory (crate::aliases).
     ("Supervision/ListAliasProposals", &[Sup]),
     ("Supervision/DecideAlias", &[Sup]),

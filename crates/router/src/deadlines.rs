@@ -133,7 +133,8 @@ impl Sla {
                 callback: true,
                 callback_due,
                 ..
-            } => {
+            }
+            | Action::IncidentReply { callback_due, .. } => {
                 // A direct answer chosen for a callback is called back like a reviewed reply.
                 *callback_due = lenient(deadlines::callback_due(cal, now, &limits))?;
             }
@@ -162,9 +163,9 @@ fn action_dues(action: &Action) -> impl Iterator<Item = DateTime<Utc>> {
             new_resolution_due, ..
         } => vec![*new_resolution_due],
         Action::ResumeClock { resolution_due } => vec![*resolution_due],
-        Action::Review { callback_due, .. } | Action::AnswerDirectly { callback_due, .. } => {
-            vec![*callback_due]
-        }
+        Action::Review { callback_due, .. }
+        | Action::AnswerDirectly { callback_due, .. }
+        | Action::IncidentReply { callback_due, .. } => vec![*callback_due],
         Action::RecordCallback {
             redo_sign_for_due, ..
         } => vec![*redo_sign_for_due],

@@ -35,6 +35,7 @@ pub mod feed;
 pub mod grpc;
 pub mod hotspots;
 pub mod http;
+pub mod incidents;
 pub mod knowledge;
 pub mod kpis;
 pub mod logging;

@@ -46,6 +46,8 @@
 //! - `hotline_hotspot_alerts_total{level,category,state}`: hotspot alerts raised and cleared
 //!   (`crate::hotspots`; every replica counts the same alerts: `max`, never `sum`), and
 //!   `hotline_hotspot_step_errors_total`
+//! - `hotline_incidents_opened_total`, `hotline_incident_links_total{by}`,
+//!   `hotline_incident_notices_total`, `hotline_incidents_closed_total`: 并案 (`crate::incidents`)
 //! - `hotline_identity_logins_total{outcome}`, `hotline_identity_authentications_total{via,outcome}`,
 //!   `hotline_identity_contact_reads_total` (the identity crate)
 //! - `hotline_grpc_shed_total{reason}`: gRPC requests refused at an in-flight limit, `reason` =

@@ -19,13 +19,14 @@ use hotline_identity::{
 use hotline_proto::v1::admin_server::AdminServer;
 use hotline_proto::v1::auth_server::AuthServer;
 use hotline_proto::v1::directory_server::DirectoryServer;
+use hotline_proto::v1::incidents_server::IncidentsServer;
 use hotline_proto::v1::intake_server::IntakeServer;
 use hotline_proto::v1::knowledge_server::KnowledgeServer;
 use hotline_proto::v1::kpis_server::KpisServer;
 use hotline_proto::v1::station_server::StationServer;
 use hotline_proto::v1::supervision_server::SupervisionServer;
 use hotline_sla::{OfficeHours, SlaPolicy, WorkingCalendar};
-use hotline_store::{AliasStore, PgStore, SqliteStore, TicketStore};
+use hotline_store::{AliasStore, IncidentStore, PgStore, SqliteStore, TicketStore};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tonic::transport::server::TcpIncoming;
@@ -36,6 +37,7 @@ use crate::escalation;
 use crate::feed::EventFeed;
 use crate::grpc::auth::{AdminApi, AuthApi, AuthLayer};
 use crate::grpc::directory::DirectoryApi;
+use crate::grpc::incidents::IncidentsApi;
 use crate::grpc::intake::IntakeApi;
 use crate::grpc::knowledge::KnowledgeApi;
 use crate::grpc::kpis::KpisApi;
@@ -62,12 +64,17 @@ pub async fn open_store(args: &ServeArgs) -> anyhow::Result<Arc<dyn TicketStore>
 
 /// The system of record as its two rooms on one connection pool: tickets, and the address
 /// aliases learned from corrections.
-pub async fn open_record(
-    args: &ServeArgs,
-) -> anyhow::Result<(Arc<dyn TicketStore>, Arc<dyn AliasStore>)> {
-    fn both<S: TicketStore + AliasStore>(store: S) -> (Arc<dyn TicketStore>, Arc<dyn AliasStore>) {
+/// The system of record's rooms, all in one database: tickets, learned aliases, incidents.
+pub type Record = (
+    Arc<dyn TicketStore>,
+    Arc<dyn AliasStore>,
+    Arc<dyn IncidentStore>,
+);
+
+pub async fn open_record(args: &ServeArgs) -> anyhow::Result<Record> {
+    fn both<S: TicketStore + AliasStore + IncidentStore>(store: S) -> Record {
         let store = Arc::new(store);
-        (store.clone(), store)
+        (store.clone(), store.clone(), store)
     }
     let storage = args.storage().map_err(anyhow::Error::msg)?;
     Ok(match storage {
@@ -421,7 +428,7 @@ pub async fn build(args: &ServeArgs, clock: Arc<dyn Clock>) -> anyhow::Result<Ho
     let sla = load_sla(args)?;
     // Provisional years are counted from the engine's clock, not the wall clock.
     sla.replace_calendar(load_calendar(args, clock.now())?);
-    let (store, alias_store) = open_record(args).await?;
+    let (store, alias_store, incident_store) = open_record(args).await?;
     let leases = LeasePolicy {
         default: chrono::Duration::seconds(i64::from(args.lease_seconds.max(1))),
         ..LeasePolicy::default()
@@ -466,6 +473,7 @@ pub async fn build(args: &ServeArgs, clock: Arc<dyn Clock>) -> anyhow::Result<Ho
     )
     .with_routing(routing)
     .with_aliases(aliases)
+    .with_incidents(incident_store)
     .with_kpis(kpis)
     .with_hotspots(hotspots)
     .with_knowledge(knowledge)
@@ -762,6 +770,7 @@ pub async fn serve(
         .set_serving::<SupervisionServer<SupervisionApi>>()
         .await;
     health.set_serving::<DirectoryServer<DirectoryApi>>().await;
+    health.set_serving::<IncidentsServer<IncidentsApi>>().await;
     health
         .set_service_status(READINESS_HEALTH, tonic_health::ServingStatus::Serving)
         .await;
@@ -911,6 +920,9 @@ pub async fn serve(
         )
         .add_service(
             KnowledgeServer::new(KnowledgeApi::new(hotline.clone())).max_decoding_message_size(max),
+        )
+        .add_service(
+            IncidentsServer::new(IncidentsApi::new(hotline.clone())).max_decoding_message_size(max),
         )
         .add_service(
             KpisServer::new(KpisApi::new(hotline.clone(), kpis, feed, stop_rx.clone()))

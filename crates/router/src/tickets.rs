@@ -19,7 +19,7 @@ use hotline_directory::Directory;
 use hotline_dispatch::{DuplicateIndex, Lease, Queue, Timer, TimerIndex};
 use hotline_identity::{Principal, Scope, Territory};
 use hotline_sla::WorkingCalendar;
-use hotline_store::{SearchQuery, TicketStore};
+use hotline_store::{IncidentStore, SearchQuery, TicketStore};
 
 use crate::access::{self, ContactView};
 use crate::deadlines::Sla;
@@ -72,6 +72,9 @@ pub struct Hotline {
     calendar_source: Option<CalendarSource>,
     /// Address aliases learned from territory corrections.
     aliases: Option<crate::aliases::AliasRoom>,
+    /// 并案 incidents; without them a routed duplicate is closed as a duplicate of the live
+    /// ticket instead of merged into its incident.
+    incidents: Option<Arc<dyn IncidentStore>>,
 }
 
 /// How to load the working calendar again (the configured notices, at a given time).
@@ -136,6 +139,8 @@ pub struct Submitted {
     pub created: bool,
     /// The live ticket this request was linked to as a duplicate, with its progress.
     pub duplicate_of: Option<Ticket>,
+    /// The incident it was merged into (with its latest notice).
+    pub incident: Option<crate::incidents::IncidentView>,
 }
 
 /// A re-categorisation: what changes (`None`: keep, or let the router decide again).
@@ -184,7 +189,25 @@ impl Hotline {
             knowledge: None,
             calendar_source: None,
             aliases: None,
+            incidents: None,
         }
+    }
+
+    /// 并案: routed duplicates are merged into incidents kept in `store` ([`crate::incidents`]).
+    pub fn with_incidents(mut self, store: Arc<dyn IncidentStore>) -> Self {
+        self.incidents = Some(store);
+        self
+    }
+
+    pub fn incident_store(&self) -> Option<&Arc<dyn IncidentStore>> {
+        self.incidents.as_ref()
+    }
+
+    /// The incident store, or UNAVAILABLE naming what is missing.
+    pub fn require_incidents(&self) -> Result<&Arc<dyn IncidentStore>, RouterError> {
+        self.incidents.as_ref().ok_or_else(|| {
+            RouterError::Unavailable("incidents (并案) are not configured on this router".into())
+        })
     }
 
     /// Adds automatic routing (without it, unrouted requests go to centre triage).
@@ -609,14 +632,27 @@ impl Hotline {
                 ticket: existing,
                 created: false,
                 duplicate_of: None,
+                incident: None,
             });
         }
         self.follow_checked(&accepted, &ticket, Verify::NewTicket)
             .await;
+        let incident = match ticket.incident {
+            Some(_) => {
+                metrics::counter!("hotline_incident_links_total", "by" => "router").increment(1);
+                // The merge is written; a failed read of the notice only leaves it out.
+                self.incident_for(&ticket).await.unwrap_or_else(|err| {
+                    crate::logging::warn_summarised("reading the incident", &err);
+                    None
+                })
+            }
+            None => None,
+        };
         Ok(Submitted {
             ticket,
             created: true,
             duplicate_of,
+            incident,
         })
     }
 
@@ -664,9 +700,23 @@ impl Hotline {
                 now,
             )
             .await?;
-        let next = match (&duplicate, &decision.station) {
-            (Some(original), _) => Action::LinkDuplicate { of: original.id },
-            (None, Some(station)) if !decision.triage => Action::Dispatch {
+        // 并案: the request joins the duplicate's incident (opened now if it has none); if the
+        // incident cannot be opened (the original closed meanwhile), it is routed on its own.
+        let mut duplicate = duplicate;
+        let mut incident = None;
+        if let (Some(original), Some(_)) = (&duplicate, &self.incidents) {
+            match self.incident_of(original, "router").await {
+                Ok(id) => incident = Some(id),
+                Err(err) => {
+                    crate::logging::warn_summarised("opening an incident", &err);
+                    duplicate = None;
+                }
+            }
+        }
+        let next = match (&duplicate, incident, &decision.station) {
+            (Some(_), Some(incident), _) => Action::JoinIncident { incident },
+            (Some(original), None, _) => Action::LinkDuplicate { of: original.id },
+            (None, _, Some(station)) if !decision.triage => Action::Dispatch {
                 station: station.clone(),
                 sign_for_due: None,
                 note: decision.rule.clone().unwrap_or_default(),
@@ -1091,6 +1141,10 @@ impl Hotline {
         submitted.duplicate_of = submitted
             .duplicate_of
             .filter(|t| access::sees(who, t, &self.directory));
+        // The incident shows its lead's text: only to those who may read the lead.
+        submitted.incident = submitted
+            .incident
+            .filter(|i| access::sees(who, &i.lead, &self.directory));
         Ok(submitted)
     }
 

@@ -65,9 +65,11 @@ pub const LIVE_STAGES: [Stage; 5] = [
 
 /// Every stage but closed: the tickets a new request may duplicate (the store's `live_in`), so
 /// what a rebuild reads for the duplicate index. Queues and timers use [`LIVE_STAGES`] of them.
-pub const OPEN_STAGES: [Stage; 7] = [
+pub const OPEN_STAGES: [Stage; 8] = [
     Stage::Accepted,
     Stage::PendingDispatch,
+    // Merged tickets are duplicates too: a new call matching one joins its incident.
+    Stage::Merged,
     Stage::AwaitingSignFor,
     Stage::InProgress,
     Stage::ReturnRequested,
@@ -882,8 +884,11 @@ impl WorkingSet {
             let station = &stations[cursor.next];
             cursor.next += 1;
             let stored = if *station == triage {
+                // With the centre's triage queue, the tickets no station holds: those waiting
+                // for dispatch, and those merged into an incident (no queue, no timers, but
+                // filed in the duplicate index).
                 self.store
-                    .in_stages_at(None, &[Stage::PendingDispatch])
+                    .in_stages_at(None, &[Stage::PendingDispatch, Stage::Merged])
                     .await?
             } else {
                 self.store.in_stages_at(Some(station), &LIVE_STAGES).await?

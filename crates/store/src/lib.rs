@@ -7,6 +7,8 @@
 //! - [`postgres`]: production, by URL.
 //! - [`aliases`]: [`AliasStore`]: address aliases proposed from territory corrections, their
 //!   agreeing count and the supervisor's decision (both backends).
+//! - [`incidents`]: [`IncidentStore`]: 并案 incidents (opened, notices, the one reply, closing);
+//!   which tickets belong to one is written in the tickets themselves.
 //! - [`row`]: the shared encoding of tickets and events into rows.
 //! - [`schema`]: the schema version, pending migrations, and the refusal of a newer schema.
 //! - [`testing`]: fresh databases for tests.
@@ -19,6 +21,7 @@
 pub mod aliases;
 pub mod backup;
 pub mod error;
+pub mod incidents;
 pub mod postgres;
 mod row;
 pub mod schema;
@@ -35,6 +38,7 @@ use hotline_core::{
 
 pub use aliases::{AliasProposal, AliasStatus, AliasStore, AliasVote, Decided};
 pub use error::StoreError;
+pub use incidents::{IncidentNote, IncidentRecord, IncidentStore};
 pub use postgres::PgStore;
 /// Event rows decoded the store's way, for readers of the log that own other tables in the same
 /// database (the KPI follower).

@@ -3,12 +3,12 @@
 use chrono::{TimeZone, Utc};
 use hotline_core::lifecycle::{apply, open, Action, Actor, Role};
 use hotline_core::{
-    Caller, Channel, DivisionCode, Flag, Nature, NewTicket, RequestId, Stage, StationId, Ticket,
-    TicketId, Urgency,
+    Caller, Channel, DivisionCode, Flag, IncidentId, Nature, NewTicket, RequestId, Stage,
+    StationId, Ticket, TicketId, Urgency,
 };
 use hotline_store::{
-    AliasStatus, AliasStore, AliasVote, ClockCounts, Decided, LiveTally, SearchQuery, StoreError,
-    TicketStore,
+    AliasStatus, AliasStore, AliasVote, ClockCounts, Decided, IncidentNote, IncidentStore,
+    LiveTally, SearchQuery, StoreError, TicketStore,
 };
 
 fn new_ticket(text: &str, request_id: Option<&str>) -> NewTicket {
@@ -944,6 +944,122 @@ pub async fn a_supervisor_confirms_one_community_for_an_alias_and_rejects_others
         .is_empty());
 }
 
+async fn act<S: TicketStore>(store: &S, ticket: &Ticket, action: Action) -> Ticket {
+    let at = ticket.updated_at + chrono::Duration::minutes(1);
+    let (next, event) = apply(ticket, &operator(), action, at).unwrap();
+    store
+        .commit(&next, std::slice::from_ref(&event))
+        .await
+        .unwrap();
+    next
+}
+
+pub async fn an_incident_opens_once_and_keeps_its_latest_notice_reply_and_closing<
+    S: TicketStore + IncidentStore,
+>(
+    store: S,
+) {
+    let lead = submit(&store, "整条街停水了", None).await;
+    let id = IncidentId::led_by(lead.id);
+    let at = Utc.with_ymd_and_hms(2026, 3, 2, 9, 5, 0).unwrap();
+    let opened = store.open_incident(id, "router", at).await.unwrap();
+    assert_eq!((opened.id, opened.opened_at), (id, at));
+    assert_eq!((opened.notice.clone(), opened.reply.clone()), (None, None));
+    // A second opening (another replica, later) returns the first.
+    let again = store
+        .open_incident(id, "other", at + chrono::Duration::minutes(1))
+        .await
+        .unwrap();
+    assert_eq!(again, opened);
+    for (minute, text) in [(10, "抢修中"), (20, "预计18时恢复供水")] {
+        let note = IncidentNote {
+            text: text.into(),
+            by: "sup-1".into(),
+            at: at + chrono::Duration::minutes(minute),
+        };
+        let posted = store
+            .post_incident_notice(id, &note)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(posted.notice, Some(note));
+    }
+    let reply = IncidentNote {
+        text: "已恢复供水".into(),
+        by: "sup-1".into(),
+        at: at + chrono::Duration::minutes(30),
+    };
+    let replied = store
+        .record_incident_reply(id, &reply)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(replied.reply, Some(reply));
+    assert_eq!(
+        replied.notice.unwrap().text,
+        "预计18时恢复供水",
+        "the latest notice"
+    );
+    assert_eq!(store.incidents(false, 10).await.unwrap().len(), 1);
+    let closing = IncidentNote {
+        text: String::new(),
+        by: "sup-2".into(),
+        at: at + chrono::Duration::minutes(40),
+    };
+    let closed = store.close_incident(id, &closing).await.unwrap().unwrap();
+    assert_eq!(closed.closed, Some(closing.clone()));
+    let later = IncidentNote {
+        at: closing.at + chrono::Duration::minutes(1),
+        ..closing
+    };
+    let still = store.close_incident(id, &later).await.unwrap().unwrap();
+    assert_eq!(still.closed, closed.closed, "the first closing stands");
+    assert!(store.incidents(false, 10).await.unwrap().is_empty());
+    assert_eq!(store.incidents(true, 10).await.unwrap().len(), 1);
+    let unknown = IncidentId::led_by(TicketId::new());
+    assert_eq!(store.incident(unknown).await.unwrap(), None);
+    assert_eq!(
+        store.post_incident_notice(unknown, &later).await.unwrap(),
+        None
+    );
+}
+
+pub async fn an_incident_s_tickets_are_the_ones_that_name_it_lead_first<
+    S: TicketStore + IncidentStore,
+>(
+    store: S,
+) {
+    let lead = submit(&store, "整条街停水了", None).await;
+    let id = IncidentId::led_by(lead.id);
+    store.open_incident(id, "router", Utc::now()).await.unwrap();
+    let mut members = Vec::new();
+    for text in ["家里没水", "自来水停了", "小区停水"] {
+        let ticket = submit(&store, text, None).await;
+        members.push(act(&store, &ticket, Action::JoinIncident { incident: id }).await);
+    }
+    let bystander = submit(&store, "路灯不亮", None).await;
+    // The lead records the incident after its members joined: it still comes first.
+    act(&store, &lead, Action::LeadIncident { incident: id }).await;
+    let tickets = store.incident_tickets(id).await.unwrap();
+    let ids: Vec<TicketId> = tickets.iter().map(|t| t.id).collect();
+    assert_eq!(ids[0], lead.id);
+    assert_eq!(ids.len(), 4);
+    assert!(!ids.contains(&bystander.id));
+    assert!(tickets[1..].iter().all(|t| t.stage == Stage::Merged));
+    assert_eq!(store.incident(id).await.unwrap().unwrap().tickets, 4);
+    // A member split out no longer names it.
+    act(
+        &store,
+        &members[0],
+        Action::LeaveIncident {
+            incident: id,
+            note: "另一处漏水".into(),
+        },
+    )
+    .await;
+    assert_eq!(store.incident_tickets(id).await.unwrap().len(), 3);
+}
+
 macro_rules! behaviour_suite {
     ($backend:ident, $make:expr) => {
         mod $backend {
@@ -966,6 +1082,8 @@ macro_rules! behaviour_suite {
                 a_correction_proposes_an_alias_and_each_ticket_agrees_once,
                 concurrent_corrections_are_all_counted,
                 a_supervisor_confirms_one_community_for_an_alias_and_rejects_others,
+                an_incident_opens_once_and_keeps_its_latest_notice_reply_and_closing,
+                an_incident_s_tickets_are_the_ones_that_name_it_lead_first,
             );
         }
     };

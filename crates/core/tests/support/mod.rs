@@ -135,6 +135,13 @@ pub fn link_duplicate(of: TicketId) -> Action {
     Action::LinkDuplicate { of }
 }
 
+/// Joins the incident led by `lead`.
+pub fn join_incident(lead: TicketId) -> Action {
+    Action::JoinIncident {
+        incident: hotline_core::IncidentId::led_by(lead),
+    }
+}
+
 pub fn send_to_triage() -> Action {
     Action::SendToTriage {
         reason: "no confident route".into(),
@@ -298,6 +305,20 @@ pub fn one_of_every_action() -> Vec<Action> {
         close(),
         flag(Flag::Urged),
         reclassify(),
+        Action::LeadIncident {
+            incident: hotline_core::IncidentId::led_by(TicketId::new()),
+        },
+        join_incident(TicketId::new()),
+        Action::IncidentReply {
+            incident: hotline_core::IncidentId::led_by(TicketId::new()),
+            public_reply: "已恢复供水".into(),
+            callback_due: Some(day(3)),
+            station: Some(station(STREET)),
+        },
+        Action::LeaveIncident {
+            incident: hotline_core::IncidentId::led_by(TicketId::new()),
+            note: "单独处理".into(),
+        },
     ]
 }
 
@@ -368,6 +389,11 @@ impl Story {
                 story
             }
             Stage::AwaitingSignFor => Self::awaiting_sign_for(STREET),
+            Stage::Merged => {
+                let mut story = Self::submitted();
+                story.ok(&operator(), join_incident(TicketId::new()));
+                story
+            }
             Stage::InProgress => Self::in_progress(STREET),
             Stage::ReturnRequested => Self::return_requested(STREET),
             Stage::PendingReview => Self::pending_review(STREET),

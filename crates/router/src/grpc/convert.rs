@@ -371,6 +371,49 @@ pub fn ticket_out(t: &Ticket, events: &[Event]) -> pb::Ticket {
                 _ => None,
             })
             .map(article_ref_out),
+        incident_id: t.incident.map(|i| i.to_string()).unwrap_or_default(),
+    }
+}
+
+/// An incident as the API shows it, with its lead ticket's station and subject.
+pub fn incident_out(view: &crate::incidents::IncidentView) -> pb::Incident {
+    let record = &view.record;
+    let lead = &view.lead;
+    pb::Incident {
+        id: record.id.to_string(),
+        lead_ticket_id: lead.id.to_string(),
+        station_id: lead
+            .lead_station
+            .as_ref()
+            .or(lead.station.as_ref())
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        category: lead
+            .category
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        division_code: lead
+            .division
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        title: lead.text.chars().take(60).collect(),
+        notice: record.notice.as_ref().map(|n| pb::IncidentNotice {
+            text: n.text.clone(),
+            posted_at: time_out(Some(n.at)),
+            posted_by: n.by.clone(),
+        }),
+        ticket_count: record.tickets,
+        opened_at: time_out(Some(record.opened_at)),
+        public_reply: record
+            .reply
+            .as_ref()
+            .map(|r| r.text.clone())
+            .unwrap_or_default(),
+        replied_at: time_out(record.reply.as_ref().map(|r| r.at)),
+        closed_at: time_out(record.closed.as_ref().map(|c| c.at)),
+        lead_stage: stage_out(lead.stage),
     }
 }
 

@@ -111,6 +111,7 @@ impl Intake for IntakeApi {
             ticket: Some(shown(&self.hotline, &who, submitted.ticket, &[]).await?),
             created: submitted.created,
             duplicate_of,
+            incident: submitted.incident.as_ref().map(convert::incident_out),
         }))
     }
 
@@ -312,6 +313,15 @@ impl Intake for IntakeApi {
             )
             .await?
             .filter(|t| crate::access::sees(&who, t, self.hotline.directory()));
+        // The incident shows its lead's text: only to those who may read the lead.
+        let incident = match &duplicate {
+            Some(t) => self
+                .hotline
+                .incident_for(t)
+                .await?
+                .filter(|i| crate::access::sees(&who, &i.lead, self.hotline.directory())),
+            None => None,
+        };
         let duplicate_of = match duplicate {
             Some(t) => Some(shown(&self.hotline, &who, t, &[]).await?),
             None => None,
@@ -338,6 +348,7 @@ impl Intake for IntakeApi {
             route: Some(route_out(&decision)),
             duplicate_of,
             articles,
+            incident: incident.as_ref().map(convert::incident_out),
         }))
     }
 }

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod convert;
 pub mod directory;
+pub mod incidents;
 pub mod intake;
 pub mod knowledge;
 pub mod kpis;
