@@ -78,16 +78,40 @@ impl Routing {
     pub fn decide_request(&self, request: &RouteRequest) -> Explanation {
         // Classification and resolution are CPU work of well under a millisecond; they run
         // inline rather than on a blocking pool.
-        let started = std::time::Instant::now();
-        let decision = self.engine.decide(request);
-        metrics::histogram!(crate::metrics::ROUTING_SECONDS)
-            .record(started.elapsed().as_secs_f64());
-        decision
+        let decision = self.engine.route(request);
+        let steps = decision.steps;
+        metrics::histogram!(crate::metrics::ROUTING_SECONDS).record(steps.total.as_secs_f64());
+        for (step, took) in [
+            ("classify", steps.classify),
+            ("territory", steps.territory),
+            ("catalogue", steps.catalogue),
+        ] {
+            metrics::histogram!(crate::metrics::ROUTE_STEP_SECONDS, "step" => step)
+                .record(took.as_secs_f64());
+        }
+        decision.explanation
     }
 
     /// A live ticket, created within the window, in the same territory and category, whose
     /// text is similar enough: the one this request duplicates (the most similar).
     pub async fn find_duplicate(
+        &self,
+        store: &dyn TicketStore,
+        working_set: &WorkingSet,
+        text: &str,
+        decision: &Explanation,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Ticket>, RouterError> {
+        let started = std::time::Instant::now();
+        let found = self
+            .lookup_duplicate(store, working_set, text, decision, now)
+            .await;
+        metrics::histogram!(crate::metrics::ROUTE_STEP_SECONDS, "step" => "duplicate")
+            .record(started.elapsed().as_secs_f64());
+        found
+    }
+
+    async fn lookup_duplicate(
         &self,
         store: &dyn TicketStore,
         working_set: &WorkingSet,
