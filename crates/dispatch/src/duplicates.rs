@@ -314,7 +314,11 @@ impl DuplicateIndex for MemoryDuplicates {
         let mut lists: Vec<&[(u64, TicketId)]> = buckets(key, bands)
             .into_iter()
             .filter_map(|bucket| state.buckets.get(&bucket))
-            .map(|list| &list[..list.partition_point(|(rev, _)| *rev <= max_rev)])
+            .map(|list| match list.last() {
+                // Usually the whole bucket is inside the window: no search through it.
+                Some((rev, _)) if *rev <= max_rev => &list[..],
+                _ => &list[..list.partition_point(|(rev, _)| *rev <= max_rev)],
+            })
             .filter(|list| !list.is_empty())
             .collect();
         // The least crowded first; a stable sort keeps band order on ties, as the Redis
