@@ -20,7 +20,7 @@ PRELOAD=${PRELOAD:-0}
 export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres}
 REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/14}
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-PROFILE=$TARGET_DIR/release/examples/route_profile
+PROFILE=${PROFILE:-$TARGET_DIR/release/examples/route_profile}
 CARGO=cargo
 command -v cargo-lock >/dev/null && CARGO=cargo-lock
 
