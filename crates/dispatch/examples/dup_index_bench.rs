@@ -14,12 +14,13 @@
 //!   such texts reuse each clause several times, so a request shares whole clauses with more
 //!   tickets the more there are: the crowded case, where the per-bucket read bound is reached.
 //!
-//! A lookup reads at most `bands x BUCKET_READ` = 1,600 filings, so its cost rises with the
-//! live tickets only until the buckets it reads are full, then stays: the 100,000 and 300,000
-//! rows show the plateau; the exact scan it replaces keeps growing.
+//! A lookup reads at most `LOOKUP_READ` (128) filings, from its least crowded buckets (before,
+//! `bands x BUCKET_READ` = 1,600, so its cost rose with the live tickets until every bucket it
+//! read was full); the exact scan it replaces keeps growing.
 //!
 //! Measured 2026-12-06 on the 2-core build machine (shared, so ±30 %), µs per lookup,
-//! in-process / Redis (one Redis on localhost, a round trip included), markov texts:
+//! in-process / Redis (one Redis on localhost, a round trip included), markov texts, before
+//! the total bound:
 //! 1,000 live: 2.3 / 191; 10,000: 7.9 / 447; 100,000: 31 / 1,254; 300,000: 46 / (not run).
 //! Candidates handed to the exact check: 3.1, 15.8, 30.0, 31.6. Planted re-posts found: all.
 //! The exact scan of every live ticket: 2.0 ms, 20 ms, 342 ms, 1,321 ms. Signing a request:

@@ -4,7 +4,7 @@ mod support;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use hotline_core::{CategoryCode, DivisionCode, TicketId};
-use hotline_dispatch::duplicates::BUCKET_READ;
+use hotline_dispatch::duplicates::{BUCKET_READ, LOOKUP_READ};
 use hotline_dispatch::{DuplicateEntry, DuplicateIndex, DuplicateKey, RedisDuplicates};
 
 const BANDS: usize = 50;
@@ -235,6 +235,42 @@ pub async fn a_crowded_bucket_gives_only_its_newest_tickets<T: DuplicateIndex>(i
     assert_eq!(found, newest);
 }
 
+/// What keeps it flat when many buckets are crowded: [`LOOKUP_READ`] filings in all, read from
+/// the least crowded buckets, so a ticket sharing a rare band is found behind full buckets.
+pub async fn a_lookup_reads_its_least_crowded_buckets_first_and_a_bounded_total<
+    T: DuplicateIndex,
+>(
+    index: T,
+) {
+    index.rebuild(Vec::new()).await.unwrap();
+    let request = bands(1, &[], &[]);
+    // Bands 0..crowded each hold BUCKET_READ newer tickets sharing that band alone: more than
+    // the total bound can read.
+    let crowded = LOOKUP_READ / BUCKET_READ + 2;
+    let mut crowd = Vec::new();
+    for band in 0..crowded {
+        for n in 0..BUCKET_READ {
+            let seed = 1_000 + (band * BUCKET_READ + n) as u64;
+            crowd.push(entry(lights(), 60, bands(seed, &request, &[band])));
+        }
+    }
+    // Older than all of them, in the last band, which nothing else shares.
+    let rare = entry(lights(), 0, bands(2, &request, &[BANDS - 1]));
+    index.put(rare.clone()).await.unwrap();
+    for e in &crowd {
+        index.put(e.clone()).await.unwrap();
+    }
+    let found = ids(index
+        .candidates(&lights(), &request, t0(), 10_000)
+        .await
+        .unwrap());
+    assert!(
+        found.contains(&rare.ticket),
+        "the rare band's ticket was not read"
+    );
+    assert_eq!(found.len(), LOOKUP_READ);
+}
+
 pub async fn rebuild_replaces_everything<T: DuplicateIndex>(index: T) {
     index.rebuild(Vec::new()).await.unwrap();
     let request = bands(1, &[], &[]);
@@ -272,6 +308,7 @@ macro_rules! duplicate_suite {
                 filing_again_under_another_key_moves_the_ticket,
                 a_removed_ticket_is_no_longer_found,
                 a_crowded_bucket_gives_only_its_newest_tickets,
+                a_lookup_reads_its_least_crowded_buckets_first_and_a_bounded_total,
                 rebuild_replaces_everything,
             );
         }

@@ -58,6 +58,10 @@
 //!   duplicate check, commit, queue update)
 //! - `hotline_routing_decision_seconds`: the routing engine's decision (classify, resolve the
 //!   territory, look up the catalogue), at intake and on re-categorisation
+//! - `hotline_route_step_seconds{step}`: one step of routing a request, `step` = classify |
+//!   territory | catalogue (the parts of the decision above) | duplicate (signing the text, the
+//!   duplicate index, reading and comparing the candidates); `examples/route_profile.rs` prints
+//!   the same steps with the deadlines, the store write and the working-set update
 //! - `hotline_store_commit_seconds{op}`: a write to the store, `op` = create | commit |
 //!   commit_many (a batch of fired timers)
 //! - `hotline_queue_op_seconds{op}`: one working-set operation on its backend (in-process or
@@ -100,6 +104,8 @@ use crate::Hotline;
 pub const SUBMIT_SECONDS: &str = "hotline_submit_duration_seconds";
 /// The routing engine's decision.
 pub const ROUTING_SECONDS: &str = "hotline_routing_decision_seconds";
+/// One step of routing a request (`step`).
+pub const ROUTE_STEP_SECONDS: &str = "hotline_route_step_seconds";
 /// The knowledge suggestions of one preview (search and the store's live versions).
 pub const SUGGEST_SECONDS: &str = "hotline_knowledge_suggest_seconds";
 /// One store write.
@@ -107,9 +113,10 @@ pub const STORE_COMMIT_SECONDS: &str = "hotline_store_commit_seconds";
 /// One working-set operation.
 pub const QUEUE_OP_SECONDS: &str = "hotline_queue_op_seconds";
 /// The histograms above, which get [`LATENCY_BUCKETS`].
-pub const HISTOGRAMS: [&str; 5] = [
+pub const HISTOGRAMS: [&str; 6] = [
     SUBMIT_SECONDS,
     ROUTING_SECONDS,
+    ROUTE_STEP_SECONDS,
     SUGGEST_SECONDS,
     STORE_COMMIT_SECONDS,
     QUEUE_OP_SECONDS,

@@ -78,16 +78,40 @@ impl Routing {
     pub fn decide_request(&self, request: &RouteRequest) -> Explanation {
         // Classification and resolution are CPU work of well under a millisecond; they run
         // inline rather than on a blocking pool.
-        let started = std::time::Instant::now();
-        let decision = self.engine.decide(request);
-        metrics::histogram!(crate::metrics::ROUTING_SECONDS)
-            .record(started.elapsed().as_secs_f64());
-        decision
+        let decision = self.engine.route(request);
+        let steps = decision.steps;
+        metrics::histogram!(crate::metrics::ROUTING_SECONDS).record(steps.total.as_secs_f64());
+        for (step, took) in [
+            ("classify", steps.classify),
+            ("territory", steps.territory),
+            ("catalogue", steps.catalogue),
+        ] {
+            metrics::histogram!(crate::metrics::ROUTE_STEP_SECONDS, "step" => step)
+                .record(took.as_secs_f64());
+        }
+        decision.explanation
     }
 
     /// A live ticket, created within the window, in the same territory and category, whose
     /// text is similar enough: the one this request duplicates (the most similar).
     pub async fn find_duplicate(
+        &self,
+        store: &dyn TicketStore,
+        working_set: &WorkingSet,
+        text: &str,
+        decision: &Explanation,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Ticket>, RouterError> {
+        let started = std::time::Instant::now();
+        let found = self
+            .lookup_duplicate(store, working_set, text, decision, now)
+            .await;
+        metrics::histogram!(crate::metrics::ROUTE_STEP_SECONDS, "step" => "duplicate")
+            .record(started.elapsed().as_secs_f64());
+        found
+    }
+
+    async fn lookup_duplicate(
         &self,
         store: &dyn TicketStore,
         working_set: &WorkingSet,
@@ -102,10 +126,13 @@ impl Routing {
             return Ok(None);
         };
         // Nothing to compare (no letters or ideographs): the exact check scores 0.0 against
-        // any ticket, so it duplicates none.
-        let Some(bands) = minhash::bands(text) else {
+        // any ticket, so it duplicates none. The shingles serve the signature and every exact
+        // comparison below; the signature serves the filing of the ticket too.
+        let shingles = hotline_routing::duplicates::shingles(text);
+        let Some(bands) = minhash::bands_of(&shingles) else {
             return Ok(None);
         };
+        working_set.keep_signature(text, bands.as_slice());
         let window =
             chrono::Duration::from_std(self.duplicates.window).unwrap_or(chrono::Duration::days(7));
         let since = now - window;
@@ -116,7 +143,7 @@ impl Routing {
         let Some(found) = found else {
             metrics::counter!("hotline_duplicate_lookups_total", "path" => "store").increment(1);
             return self
-                .scan_store(store, text, division, category, since)
+                .scan_store(store, &shingles, division, category, since)
                 .await;
         };
         metrics::counter!("hotline_duplicate_lookups_total", "path" => "index").increment(1);
@@ -136,7 +163,8 @@ impl Routing {
                     && t.created_at >= since
             })
             .filter_map(|t| {
-                hotline_routing::is_duplicate(text, &t.text, &self.duplicates).map(|s| (s, t))
+                hotline_routing::is_duplicate_of(&shingles, &t.text, &self.duplicates)
+                    .map(|s| (s, t))
             })
             .max_by(|(a, x), (b, y)| a.total_cmp(b).then(y.id.cmp(&x.id)))
             .map(|(_, t)| t))
@@ -148,7 +176,7 @@ impl Routing {
     async fn scan_store(
         &self,
         store: &dyn TicketStore,
-        text: &str,
+        shingles: &[u64],
         division: &DivisionCode,
         category: &CategoryCode,
         since: DateTime<Utc>,
@@ -160,7 +188,7 @@ impl Routing {
         let best = candidates
             .into_iter()
             .filter_map(|(id, live)| {
-                hotline_routing::is_duplicate(text, &live, &self.duplicates)
+                hotline_routing::is_duplicate_of(shingles, &live, &self.duplicates)
                     .map(|score| (score, id))
             })
             .max_by(|(a, _), (b, _)| a.total_cmp(b));

@@ -102,6 +102,36 @@ pub struct WorkingSet {
     alarm: Arc<TimerAlarm>,
     pauses: Arc<PausePoints>,
     versions: Arc<VersionReads>,
+    signed: Arc<Signed>,
+}
+
+/// Signatures computed for the duplicate lookup of a request, kept for filing the ticket it
+/// becomes: the MinHash signature of a 300-character text (50-70 µs) was the largest item of
+/// the routed submit's own CPU after the store write
+/// (`crates/router/examples/route_profile.rs`), and the lookup and the filing signed the same
+/// text moments apart. Keyed by the exact text, so a hit is the signature the filing would
+/// compute; each is taken once, and the oldest go when more than [`SIGNED_KEPT`] wait (a
+/// request found to be a duplicate is not filed, so never takes its own).
+#[derive(Default)]
+struct Signed(Mutex<std::collections::VecDeque<(String, Vec<u64>)>>);
+
+/// Signatures waiting for their filing: well above the requests one router has in flight.
+const SIGNED_KEPT: usize = 64;
+
+impl Signed {
+    fn keep(&self, text: &str, bands: &[u64]) {
+        let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if kept.len() >= SIGNED_KEPT {
+            kept.pop_front();
+        }
+        kept.push_back((text.to_owned(), bands.to_vec()));
+    }
+
+    fn take(&self, text: &str) -> Option<Vec<u64>> {
+        let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let at = kept.iter().position(|(kept, _)| kept == text)?;
+        kept.remove(at).map(|(_, bands)| bands)
+    }
 }
 
 /// Version checks after updates, batched like group commit: the checks that concurrent
@@ -377,6 +407,7 @@ impl WorkingSet {
             alarm: Arc::new(TimerAlarm::new()),
             pauses: Arc::new(PausePoints::default()),
             versions: Arc::new(VersionReads::default()),
+            signed: Arc::new(Signed::default()),
         }
     }
 
@@ -402,13 +433,24 @@ impl WorkingSet {
     /// score it 0.0, so it can duplicate nothing).
     pub fn duplicate_entry_for(&self, ticket: &Ticket) -> Option<DuplicateEntry> {
         let key = duplicate_key(ticket)?;
-        let bands = hotline_routing::minhash::bands(&ticket.text)?;
+        let bands = match self.signed.take(&ticket.text) {
+            Some(bands) => bands,
+            None => hotline_routing::minhash::bands(&ticket.text)?
+                .as_slice()
+                .to_vec(),
+        };
         Some(DuplicateEntry {
             ticket: ticket.id,
             key,
             created_at: ticket.created_at,
-            bands: bands.as_slice().to_vec(),
+            bands,
         })
+    }
+
+    /// Keeps the signature of a request's text, computed for its duplicate lookup, for the
+    /// filing of the ticket it becomes ([`WorkingSet::duplicate_entry_for`]).
+    pub fn keep_signature(&self, text: &str, bands: &[u64]) {
+        self.signed.keep(text, bands);
     }
 
     /// The live tickets of `key` created since `since` whose texts share a band with `bands`,
@@ -1147,6 +1189,22 @@ mod tests {
     use futures::FutureExt;
 
     use super::*;
+
+    #[test]
+    fn a_kept_signature_is_taken_once_for_its_exact_text_and_the_oldest_go_first() {
+        let signed = Signed::default();
+        signed.keep("路灯坏了", &[1, 2]);
+        assert_eq!(signed.take("路灯坏了！"), None);
+        assert_eq!(signed.take("路灯坏了"), Some(vec![1, 2]));
+        assert_eq!(signed.take("路灯坏了"), None);
+        for n in 0..=SIGNED_KEPT as u64 {
+            signed.keep(&format!("第{n}条"), &[n]);
+        }
+        assert_eq!(signed.take("第0条"), None);
+        assert_eq!(signed.take("第1条"), Some(vec![1]));
+        let last = format!("第{SIGNED_KEPT}条");
+        assert_eq!(signed.take(&last), Some(vec![SIGNED_KEPT as u64]));
+    }
 
     fn at(minute: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 3, 2, 9, minute, 0).unwrap()

@@ -25,7 +25,7 @@ pub mod error;
 pub mod minhash;
 
 pub use catalogue::{Catalogue, Query, Rule, Step};
-pub use duplicates::{is_duplicate, similarity, DuplicateSettings};
-pub use engine::{Decision, RouteRequest, RoutingEngine, Settings, TriageReason};
+pub use duplicates::{is_duplicate, is_duplicate_of, similarity, similarity_to, DuplicateSettings};
+pub use engine::{Decision, RouteRequest, RoutingEngine, Settings, StepTimes, TriageReason};
 pub use error::RoutingError;
 pub use hotline_core::route::{Explanation, ScoredCategory, TerritoryMatch};

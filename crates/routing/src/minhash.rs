@@ -63,12 +63,17 @@ pub fn candidate_probability(jaccard: f64) -> f64 {
 /// The bands of a text, or `None` when nothing in it is compared (no letters or ideographs:
 /// [`similarity`](crate::similarity) scores it 0.0 against anything, so it duplicates nothing).
 pub fn bands(text: &str) -> Option<Bands> {
-    let grams = shingles(text);
+    bands_of(&shingles(text))
+}
+
+/// The bands of a text from its [`shingles`] (computed once by a caller that also compares
+/// the text exactly), or `None` when there are none.
+pub fn bands_of(grams: &[u64]) -> Option<Bands> {
     if grams.is_empty() {
         return None;
     }
     let mut minimums = [u64::MAX; HASHES];
-    for gram in grams {
+    for &gram in grams {
         // Spread the packed characters first: bigrams of neighbouring code points differ in
         // few bits, and each seed's permutation below should see them as unrelated.
         let base = mix(gram);
@@ -155,6 +160,7 @@ mod tests {
     fn nothing_to_compare_has_no_bands() {
         assert_eq!(bands(""), None);
         assert_eq!(bands("12345 😀"), None);
+        assert_eq!(bands_of(&[]), None);
     }
 
     #[test]

@@ -3,8 +3,8 @@
 //!
 //! One lexical sorted set holds every filing (`bucket .. rev .. ticket`, see
 //! [`keys`](super::keys)): a bucket is a range of it, newest first, so a lookup is one
-//! `ZRANGEBYLEX ... LIMIT 0 BUCKET_READ` per band inside one script, `O(bands x (log n +
-//! BUCKET_READ))`. A hash keeps each ticket's record, so filing again (a re-categorisation) or
+//! `ZLEXCOUNT` per band, then `ZRANGEBYLEX ... LIMIT` on the least crowded buckets until
+//! [`LOOKUP_READ`] filings are read, inside one script: `O(bands x log n + LOOKUP_READ)`. A hash keeps each ticket's record, so filing again (a re-categorisation) or
 //! removing drops the old members without the caller naming them. Memory: each live ticket is
 //! `bands` members of 32 bytes (~150 B each with the skip list and dict entry) plus a ~450 B
 //! record: measured 7.6-8.2 KB per live ticket at 50 bands (`examples/dup_index_bench.rs`),
@@ -20,7 +20,7 @@ use hotline_core::TicketId;
 use super::keys::{DuplicateKeys, Prefix};
 use super::scripts::SCRIPTS;
 use super::{corrupt, unavailable, Conn, Target};
-use crate::duplicates::{created_of, rank, rev_of, BUCKET_READ};
+use crate::duplicates::{created_of, rank, rev_of, BUCKET_READ, LOOKUP_READ};
 use crate::{Candidate, DuplicateEntry, DuplicateIndex, DuplicateKey, Filed, QueueError};
 
 /// Members per ZADD / fields per HSET when rebuilding.
@@ -156,7 +156,8 @@ impl DuplicateIndex for RedisDuplicates {
         call.key(self.keys.buckets())
             .key(self.keys.built())
             .arg(&rev_of(since).to_be_bytes()[..])
-            .arg(BUCKET_READ);
+            .arg(BUCKET_READ)
+            .arg(LOOKUP_READ);
         for bucket in crate::duplicates::buckets(key, bands) {
             call.arg(&bucket.to_be_bytes()[..]);
         }
@@ -165,7 +166,7 @@ impl DuplicateIndex for RedisDuplicates {
         let Some(found) = found else {
             return Ok(None);
         };
-        let mut counted = HashMap::with_capacity(found.len());
+        let mut counted = Vec::with_capacity(found.len());
         for item in found {
             // rev (8) .. ticket (16) .. shared bands (1)
             if item.len() != 25 {
@@ -173,7 +174,8 @@ impl DuplicateIndex for RedisDuplicates {
             }
             let rev = u64::from_be_bytes(item[..8].try_into().map_err(|_| corrupt("rev"))?);
             let ticket = ticket_from(&item[8..24])?;
-            counted.insert((rev, ticket), usize::from(item[24]));
+            // The script reports each ticket once.
+            counted.push(((rev, ticket), usize::from(item[24])));
         }
         Ok(Some(rank(counted, limit)))
     }
