@@ -39,7 +39,11 @@
 #   - p50/p99 per size: the open loop of 3d at that size, at half of that size's routed rate,
 #     with the background's texts (routed: classify, resolve, duplicate lookup, dispatch).
 #     p99_ms_1k is the smallest size's (1,000 live), p99_ms_1m the largest's;
-#     flat_ratio = p99 at the largest size / p99 at the smallest (target <= 1.5).
+#     flat_ratio = p99 at the largest size / p99 at the smallest (target <= 1.5). Each size's
+#     open loop runs at half ITS OWN routed rate, so when the routed rate falls with the live
+#     count the sizes are compared at different loads: set OPEN_RATE (e.g. 80) to run every
+#     size at one rate. Check `late_sends` in each open-loop report: when the loadgen itself
+#     falls behind (a busy machine), its p99 measures the loadgen as much as the router.
 #   - routed_tps, record_tps, routed_ratio: the largest size's closed loops (target: routed >=
 #     60% of record-only, in the same run).
 #   - surge_linked: surge calls whose submit was linked (duplicate_of) to another of the surge's
@@ -65,7 +69,7 @@
 #
 # Env: SIZES ("1000 10000 100000 1000000"), SURGE_MINUTES (10), SURGE_CALLS (2000),
 #      QUIET_MINUTES (3), BG_RATE (1), STREET (320508021), DURATION (20), CONCURRENCY (16),
-#      OPEN_CONCURRENCY (64), CALIBRATION (3000), HISTORY_WEEKS (4), SEED (12345),
+#      OPEN_CONCURRENCY (64), OPEN_RATE (unset), CALIBRATION (3000), HISTORY_WEEKS (4), SEED (12345),
 #      SUZHOU_DATA (../shared/data), REBUILD_LIMIT (1800 s), SKIP_BUILD, KEEP_LOGS,
 #      PGHOST/PGPORT/PGUSER, REDIS_HOST/REDIS_PORT.
 set -euo pipefail
@@ -282,8 +286,9 @@ for n in "${SIZE_LIST[@]}"; do
         --duration "$DURATION" --hold --json >"$WORK/record-$n.json"
     cat "$WORK/record-$n.json" >&2
     RECORD[$n]=$(json_num "$WORK/record-$n.json" tickets_per_s)
-    half=$(awk -v t="${ROUTED[$n]}" 'BEGIN { printf "%.1f", t / 2 }')
-    log "size $n: open loop, routed, $half submits/s (half the routed rate), ${DURATION}s"
+    # OPEN_RATE: one rate for every size (like-for-like p99s); default: half this size's rate.
+    half=${OPEN_RATE:-$(awk -v t="${ROUTED[$n]}" 'BEGIN { printf "%.1f", t / 2 }')}
+    log "size $n: open loop, routed, $half submits/s (OPEN_RATE, or half the routed rate), ${DURATION}s"
     machine "$db"
     "$LOADGEN" --server "$SERVER" --suzhou-data "$SUZHOU_DATA" --concurrency "$OPEN_CONCURRENCY" \
         --rate "$half" --duration "$DURATION" --json >"$WORK/open-$n.json"
