@@ -42,8 +42,8 @@ DURATION=${DURATION:-20}
 RATE=${RATE:-20}
 FLOOD=${FLOOD:-256}
 RAMP=${RAMP:-3}
-export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres}
-PSQL=(psql -X -q -v ON_ERROR_STOP=1 -At)
+# shellcheck source=../lib.sh
+source "$ROOT/benches/lib.sh" # PG*, PSQL, log, stop, free_port, json_num
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 HOTLINE=$TARGET_DIR/release/hotline
 LOADGEN=$TARGET_DIR/release/hotline-loadgen
@@ -53,17 +53,6 @@ WORK=$(mktemp -d -t hotline-overload.XXXXXX)
 SERVER_PID=""
 FLOOD_PID=""
 CREATED_DB=""
-
-log() { printf '\n== %s\n' "$*" >&2; }
-
-stop() { # $1 = pid: TERM, up to 5 s, then KILL
-    local pid=$1
-    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-}
 
 cleanup() {
     local status=$?
@@ -83,9 +72,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-# A number from the loadgen's one-line JSON report (`p50`, `p99` occur only under latency_ms).
-json_num() { sed -n "s/.*\"$2\":\([-0-9.eE+]*\).*/\1/p" "$1"; }
 
 # ---------------------------------------------------------------- PostgreSQL up
 if ! pg_isready -q -h "$PGHOST" -p "$PGPORT"; then
@@ -109,18 +95,6 @@ fi
 CREATED_DB=$DB
 URL="postgres://$PGUSER@$PGHOST:$PGPORT/$DB"
 
-free_port() {
-    local port
-    for _ in $(seq 1 50); do
-        port=$((20000 + RANDOM % 40000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            echo "$port"
-            return 0
-        fi
-    done
-    echo "no free port found" >&2
-    return 1
-}
 PORT=$(free_port)
 HTTP_PORT=$(free_port)
 SERVER=http://127.0.0.1:$PORT

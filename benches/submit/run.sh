@@ -44,8 +44,8 @@ ROOT=$PWD
 DURATION=${DURATION:-20}
 CONCURRENCY=${CONCURRENCY:-16}
 OPEN_CONCURRENCY=${OPEN_CONCURRENCY:-64}
-export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres}
-PSQL=(psql -X -q -v ON_ERROR_STOP=1 -At)
+# shellcheck source=../lib.sh
+source "$ROOT/benches/lib.sh" # PG*, PSQL, log, free_port, json_num
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 HOTLINE=$TARGET_DIR/release/hotline
 LOADGEN=$TARGET_DIR/release/hotline-loadgen
@@ -57,8 +57,6 @@ SHAPE_DB=hotline_bench_shape_$suffix
 WORK=$(mktemp -d -t hotline-bench.XXXXXX)
 SERVER_PID=""
 CREATED_DBS=()
-
-log() { printf '\n== %s\n' "$*" >&2; }
 
 cleanup() {
     local status=$?
@@ -82,9 +80,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-# JSON field of the loadgen's one-line report (flat keys; `p99` only occurs under latency_ms).
-json_num() { sed -n "s/.*\"$2\":\([-0-9.eE+]*\).*/\1/p" "$1"; }
 
 # CPU accounting, so the ratio can be read against where the two cores went: clock ticks of one
 # process, of all PostgreSQL processes (backends, WAL writer, checkpointer, autovacuum, and the
@@ -130,18 +125,6 @@ fi
 "${PSQL[@]}" -d postgres -c "CREATE DATABASE $DB"
 CREATED_DBS+=("$DB")
 
-free_port() {
-    local port
-    for _ in $(seq 1 50); do
-        port=$((20000 + RANDOM % 40000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            echo "$port"
-            return 0
-        fi
-    done
-    echo "no free port found" >&2
-    return 1
-}
 PORT=$(free_port)
 SERVER=http://127.0.0.1:$PORT
 

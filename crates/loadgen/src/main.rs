@@ -13,6 +13,9 @@
 //! Safety: the run is bounded by `--requests` and/or `--duration` (10 s when neither is given;
 //! at most 10 million requests and one hour), and only a loopback server address is accepted.
 
+// Shared with hotline-surge, which also uses its surge calls and streets.
+#[allow(dead_code)]
+mod suzhou;
 mod text;
 
 use std::collections::BTreeMap;
@@ -87,6 +90,12 @@ struct Args {
     /// Seed for the generated texts (default: from the clock).
     #[arg(long)]
     seed: Option<u64>,
+
+    /// Place the calls in Suzhou: real citizen messages (`civic/train.csv`) from callers in the
+    /// city's communities (`suzhou_divisions.csv`), both read from this shared data directory
+    /// (e.g. `../shared/data`), instead of the built-in generated texts.
+    #[arg(long)]
+    suzhou_data: Option<std::path::PathBuf>,
 
     /// Print one JSON object instead of the text report.
     #[arg(long)]
@@ -259,6 +268,26 @@ impl Tally {
 
 /// Builds request number `label` for this run.
 fn submit_request(run: &str, label: &str, rng: &mut text::Rng) -> pb::SubmitTicketRequest {
+    if let Some((divisions, messages)) = SUZHOU.get() {
+        // No map point: the address names the community, and a random point would place the
+        // call in another district.
+        let call = suzhou::background(divisions, messages, rng);
+        return pb::SubmitTicketRequest {
+            request_id: format!("lg-{run}-{label}"),
+            channel: pb::Channel::Web as i32,
+            caller: Some(pb::Caller {
+                name: call.caller_name,
+                phone: call.phone,
+                ..Default::default()
+            }),
+            text: call.text,
+            address: call.address,
+            nature: 1 + rng.below(5) as i32,
+            urgency: pb::Urgency::Normal as i32,
+            hold: HOLD.load(std::sync::atomic::Ordering::Relaxed),
+            ..Default::default()
+        };
+    }
     let generated = text::request(rng);
     let nature = 1 + rng.below(5) as i32; // consult .. suggestion
     let urgency = if rng.below(20) == 0 {
@@ -287,6 +316,9 @@ fn submit_request(run: &str, label: &str, rng: &mut text::Rng) -> pb::SubmitTick
         ..Default::default()
     }
 }
+
+/// `--suzhou-data`, loaded once at start (read by every request builder).
+static SUZHOU: std::sync::OnceLock<(suzhou::Divisions, Vec<String>)> = std::sync::OnceLock::new();
 
 /// `--hold`, set once at start (read by every request builder).
 static HOLD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -512,6 +544,11 @@ fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     HOLD.store(args.hold, std::sync::atomic::Ordering::Relaxed);
     args.check()?;
+    if let Some(dir) = &args.suzhou_data {
+        let divisions = suzhou::Divisions::load(&dir.join("suzhou_divisions.csv"))?;
+        let messages = suzhou::load_messages(&dir.join("civic/train.csv"))?;
+        let _ = SUZHOU.set((divisions, messages));
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.threads)
         .enable_all()
