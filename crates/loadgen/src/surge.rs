@@ -110,6 +110,8 @@ struct Submitted {
     category: String,
     division: String,
     duplicate_of: Option<String>,
+    /// The incident (并案) the call was merged into: its lead's id.
+    incident: Option<String>,
 }
 
 /// An alert as the watch saw it, with when.
@@ -119,15 +121,23 @@ struct Seen {
     alert: pb::HotspotAlert,
 }
 
-/// Whether a surge call counts as linked to the surge's incident: its submit found a live
-/// duplicate and that duplicate is itself one of the surge's tickets (never a background one).
-///
-/// When incidents (并案) land, this becomes: the response ticket's `incident_id` equals the
-/// surge incident (the incident most surge calls share).
-fn linked_to_surge(call: &Submitted, surge_ids: &HashSet<&str>) -> bool {
-    call.duplicate_of
-        .as_deref()
-        .is_some_and(|of| surge_ids.contains(of))
+/// The surge's incident: the one most surge calls were merged into, led by a surge call.
+fn surge_incident<'a>(surge: &'a [&Submitted], surge_ids: &HashSet<&str>) -> Option<&'a str> {
+    let mut sizes: HashMap<&str, usize> = HashMap::new();
+    for call in surge {
+        if let Some(incident) = call.incident.as_deref().filter(|i| surge_ids.contains(i)) {
+            *sizes.entry(incident).or_default() += 1;
+        }
+    }
+    sizes
+        .into_iter()
+        .max_by_key(|(id, n)| (*n, std::cmp::Reverse(*id)))
+        .map(|(id, _)| id)
+}
+
+/// Whether a surge call counts as linked to the surge's incident: merged into it, or its lead.
+fn linked_to_surge(call: &Submitted, incident: Option<&str>) -> bool {
+    incident.is_some_and(|i| call.incident.as_deref() == Some(i) || call.id == i)
 }
 
 /// Whether an alert is the surge's: its category, and a territory that holds the street or
@@ -375,6 +385,7 @@ async fn run(args: Args) -> anyhow::Result<serde_json::Value> {
                             category: t.category,
                             division: t.division_code,
                             duplicate_of: r.duplicate_of.map(|d| d.id),
+                            incident: Some(t.incident_id).filter(|i| !i.is_empty()),
                         }),
                         None,
                     )
@@ -437,30 +448,28 @@ async fn run(args: Args) -> anyhow::Result<serde_json::Value> {
     let _ = watcher.await;
 
     let surge_ids: HashSet<&str> = surge.iter().map(|s| s.id.as_str()).collect();
+    let incident = surge_incident(&surge, &surge_ids);
     let linked = surge
         .iter()
-        .filter(|s| linked_to_surge(s, &surge_ids))
+        .filter(|s| linked_to_surge(s, incident))
         .count();
     let linked_elsewhere = surge
         .iter()
-        .filter(|s| s.duplicate_of.is_some() && !linked_to_surge(s, &surge_ids))
+        .filter(|s| s.incident.is_some() && !linked_to_surge(s, incident))
         .count();
     let background: Vec<&Submitted> = outcomes
         .iter()
         .filter(|o| o.kind == Kind::Background)
         .filter_map(|o| o.ticket.as_ref())
         .collect();
+    // Merged into an incident a surge call leads: never right for a background call.
     let bg_linked_to_surge = background
         .iter()
-        .filter(|b| {
-            b.duplicate_of
-                .as_deref()
-                .is_some_and(|of| surge_ids.contains(of))
-        })
+        .filter(|b| b.incident.as_deref().is_some_and(|i| surge_ids.contains(i)))
         .count();
     let bg_duplicates = background
         .iter()
-        .filter(|b| b.duplicate_of.is_some())
+        .filter(|b| b.incident.is_some() || b.duplicate_of.is_some())
         .count();
     let in_street = surge
         .iter()
@@ -470,14 +479,10 @@ async fn run(args: Args) -> anyhow::Result<serde_json::Value> {
         .iter()
         .filter(|s| s.division.starts_with(&args.street) && s.division.len() == 12)
         .count();
-    // Incident size by lead: how many surge calls each surge lead gathered.
+    // Incident size by lead: how many surge calls each surge-led incident gathered.
     let mut leads: HashMap<&str, usize> = HashMap::new();
     for s in &surge {
-        if let Some(of) = s
-            .duplicate_of
-            .as_deref()
-            .filter(|of| surge_ids.contains(of))
-        {
+        if let Some(of) = s.incident.as_deref().filter(|of| surge_ids.contains(of)) {
             *leads.entry(of).or_default() += 1;
         }
     }
@@ -602,21 +607,41 @@ fn main() -> anyhow::Result<()> {
 mod tests {
     use super::*;
 
-    fn submitted(id: &str, of: Option<&str>) -> Submitted {
+    fn submitted(id: &str, incident: Option<&str>) -> Submitted {
         Submitted {
             id: id.into(),
             category: "SW.TS".into(),
             division: "320508021001".into(),
-            duplicate_of: of.map(Into::into),
+            duplicate_of: incident.map(Into::into),
+            incident: incident.map(Into::into),
         }
     }
 
     #[test]
-    fn linked_only_to_a_surge_ticket() {
-        let ids: HashSet<&str> = ["a", "b"].into_iter().collect();
-        assert!(linked_to_surge(&submitted("b", Some("a")), &ids));
-        assert!(!linked_to_surge(&submitted("b", Some("bg")), &ids));
-        assert!(!linked_to_surge(&submitted("a", None), &ids));
+    fn linked_only_to_the_incident_most_surge_calls_share() {
+        let calls = [
+            submitted("a", None),
+            submitted("b", Some("a")),
+            submitted("c", Some("a")),
+            submitted("d", None),
+            submitted("e", Some("d")),
+            submitted("f", Some("bg")),
+        ];
+        let refs: Vec<&Submitted> = calls.iter().collect();
+        let ids: HashSet<&str> = calls.iter().map(|c| c.id.as_str()).collect();
+        let incident = surge_incident(&refs, &ids);
+        assert_eq!(
+            incident,
+            Some("a"),
+            "a background-led incident never counts"
+        );
+        let linked: Vec<&str> = calls
+            .iter()
+            .filter(|c| linked_to_surge(c, incident))
+            .map(|c| c.id.as_str())
+            .collect();
+        assert_eq!(linked, ["a", "b", "c"], "the lead and its members");
+        assert!(!linked_to_surge(&calls[1], None));
     }
 
     #[test]
