@@ -1,7 +1,8 @@
 //! Hotspot / surge alerts over gRPC: a burst of submits about one thing in one community
 //! raises one alert per level (community, street, district) on `Kpis.WatchAlerts` and in
 //! `Kpis.ListAlerts`, in the callers' scopes; the all-clear follows the cool-down; replicas
-//! agree; bad settings stop the router at start with the flag named.
+//! agree; bad settings stop the router at start with the flag named. A surge in a street is
+//! one incident (并案), however its callers word it and in whichever of its communities.
 
 use std::sync::Arc;
 
@@ -213,7 +214,146 @@ async fn a_restarted_router_shows_the_alerts_already_on_under_the_same_ids(backe
     assert_eq!(sorted(listed(&app, &supervisor(), None).await), sorted(ids));
 }
 
+/// A routed call (the router classifies and places it) from an address in 双塔街道.
+async fn routed(app: &TestApp, place: &str, text: &str) -> pb::SubmitTicketResponse {
+    let mut request = submit_request(text, None);
+    request.hold = false;
+    request.address = format!("姑苏区双塔街道{place}");
+    request.division_code = String::new();
+    app.intake()
+        .await
+        .submit_ticket(request)
+        .await
+        .expect("submit")
+        .into_inner()
+}
+
+async fn a_surge_in_a_street_is_one_incident_however_its_callers_word_it(backend: Backend) {
+    let app = spawn(backend).await;
+    let mut stream = kpis_as(&app, &supervisor())
+        .await
+        .watch_alerts(pb::WatchAlertsRequest { scope: None })
+        .await
+        .expect("watch alerts")
+        .into_inner();
+    // One 停水 in the street: the first caller in 百步街, then two who say it alike in
+    // 沧浪亭 (text duplicates: their own small incident), then others, each their own way.
+    let first = routed(&app, "百步街社区", "停水了，什么时候能来水？").await;
+    let first = first.ticket.unwrap();
+    assert_eq!(stage(&first), pb::Stage::AwaitingSignFor, "{first:?}");
+    let alike = "我家楼上楼下都没水，请尽快恢复供水";
+    let small_lead = routed(&app, "沧浪亭社区", alike).await.ticket.unwrap();
+    let small_member = routed(&app, "沧浪亭社区", alike).await.ticket.unwrap();
+    assert_eq!(stage(&small_member), pb::Stage::Merged);
+    assert_eq!(small_member.incident_id, small_lead.id, "a text duplicate");
+    let mut others = Vec::new();
+    for (place, text) in [
+        ("长岛社区", "自来水停了一上午，马桶都没法冲"),
+        ("城湾社区", "水龙头拧开一滴水都没有"),
+        ("翠园社区", "断水了，家里有老人小孩没法做饭"),
+    ] {
+        let ticket = routed(&app, place, text).await.ticket.unwrap();
+        assert_ne!(
+            stage(&ticket),
+            pb::Stage::Merged,
+            "no text duplicate: {text}"
+        );
+        others.push(ticket);
+    }
+    // Something else in the street, and a 停水 in another street: not the surge's.
+    let unrelated = routed(&app, "沧浪亭社区", "公司拖欠工资三个月了，老板不见人")
+        .await
+        .ticket
+        .unwrap();
+    let mut elsewhere = submit_request("停水了，一直没有来水", None);
+    elsewhere.hold = false;
+    elsewhere.address = "吴中区长桥街道".into();
+    elsewhere.division_code = String::new();
+    let elsewhere = app
+        .intake()
+        .await
+        .submit_ticket(elsewhere)
+        .await
+        .expect("submit")
+        .into_inner()
+        .ticket
+        .unwrap();
+
+    // The minute closes: the street's alert is announced once its calls are one incident.
+    app.advance(Duration::seconds(75));
+    loop {
+        let alert = next_alert(&mut stream).await;
+        if alert.level == "street" {
+            assert_eq!(
+                (alert.division_code.as_str(), alert.category.as_str()),
+                ("320508021", "CJ")
+            );
+            assert_eq!(alert.incident_id, first.id, "the banner links the incident");
+            break;
+        }
+        assert_eq!(
+            alert.incident_id, "",
+            "a district's alert only warns: {alert:?}"
+        );
+    }
+    let incident = detail(&app, &first.id).await;
+    let mut members: Vec<String> = incident.tickets.iter().map(|t| t.id.clone()).collect();
+    members.sort();
+    let mut want: Vec<String> = [&first, &small_lead, &small_member]
+        .into_iter()
+        .chain(&others)
+        .map(|t| t.id.clone())
+        .collect();
+    want.sort();
+    assert_eq!(members, want, "the surge's calls, the small incident's too");
+    for ticket in &incident.tickets {
+        if ticket.id == first.id {
+            assert_eq!(stage(ticket), pb::Stage::AwaitingSignFor, "the lead stays");
+        } else {
+            assert_eq!(stage(ticket), pb::Stage::Merged, "{ticket:?}");
+            assert_eq!(ticket.station_id, "", "no station holds a copy");
+        }
+        assert_eq!(ticket.incident_id, first.id);
+    }
+    for stranger in [&unrelated, &elsewhere] {
+        let now = app.get(&stranger.id).await;
+        assert_eq!(now.incident_id, "", "{now:?}");
+    }
+
+    // While the alert is on, a call about it joins at intake, and the operator sees the
+    // incident on the preview, however it is worded.
+    let late = routed(&app, "大公园社区", "整栋楼都停水了，请问是什么原因？").await;
+    let ticket = late.ticket.unwrap();
+    assert_eq!(stage(&ticket), pb::Stage::Merged);
+    assert_eq!(ticket.incident_id, first.id);
+    assert_eq!(late.incident.expect("the incident").id, first.id);
+    let preview = app
+        .intake()
+        .await
+        .preview_route(pb::PreviewRouteRequest {
+            text: "一直没有来水，到现在还没恢复".into(),
+            address: "姑苏区双塔街道网师巷社区".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("preview")
+        .into_inner();
+    assert_eq!(preview.incident.expect("the incident").id, first.id);
+}
+
+async fn detail(app: &TestApp, incident: &str) -> pb::IncidentDetail {
+    app.incidents_as(&supervisor())
+        .await
+        .get_incident(pb::GetIncidentRequest {
+            incident_id: incident.into(),
+        })
+        .await
+        .expect("get incident")
+        .into_inner()
+}
+
 crate::support::on_both_backends!(
+    a_surge_in_a_street_is_one_incident_however_its_callers_word_it,
     a_restarted_router_shows_the_alerts_already_on_under_the_same_ids,
     a_surge_of_submits_raises_one_alert_per_level_then_clears,
     alerts_are_refused_outside_the_callers_scope_and_to_integrators,

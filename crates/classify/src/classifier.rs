@@ -217,11 +217,15 @@ impl Classifier {
             .categories
             .first()
             .is_some_and(|(code, _, _)| self.falls_back(code));
-        if let (Some(model), false) = (&self.model, rules_answer) {
-            let prediction = model.predict_normalised(&normalised, DRIVERS);
-            if prediction.known_features == 0 {
-                return answer;
-            }
+        // The model's answer, unless the rules own the category or the model knows none of
+        // the text's words (then it would only repeat its priors, and a keyword a centre
+        // wrote — 停水 in a model trained before any outage — is worth more).
+        let prediction = match (&self.model, rules_answer) {
+            (Some(model), false) => Some((model, model.predict_normalised(&normalised, DRIVERS)))
+                .filter(|(_, p)| p.known_features > 0),
+            _ => None,
+        };
+        if let Some((model, prediction)) = prediction {
             let top_margin = prediction.ranked[0].1;
             // Probabilities when the model is calibrated (see `calibration`).
             let scale = model.scale();
@@ -419,6 +423,22 @@ mod tests {
             assert_eq!(answer.status, Status::Unclassified(reason), "{text:?}");
             assert!(answer.categories.is_empty());
         }
+    }
+
+    #[test]
+    fn the_rules_answer_when_the_model_knows_none_of_the_words() {
+        // The toy model never saw a water outage; the shipped rules name 停水.
+        let answer = trained().classify("突然断水");
+        assert_eq!(answer.status, Status::Classified);
+        assert_eq!(answer.source, CategorySource::Rules);
+        assert_eq!(answer.top().unwrap().code.as_str(), "CJ.CSJS");
+        // Nothing known to either: still unclassified, not a guess from the priors.
+        let nothing = trained().classify("嗯嗯啊啊");
+        assert_eq!(
+            nothing.status,
+            Status::Unclassified(UnclassifiedReason::NothingKnown)
+        );
+        assert!(nothing.categories.is_empty());
     }
 
     #[test]

@@ -435,6 +435,16 @@ fn optional_note(field: &'static str, raw: &str) -> Result<String, LifecycleErro
 }
 
 /// Centre roles (operator, supervisor, the engine) decide dispatch, arbitration and review.
+/// The ticket leaves any station and its clocks stop: it waits for its incident's reply.
+fn merge_into(t: &mut Ticket, incident: IncidentId) {
+    t.incident = Some(incident);
+    t.station = None;
+    t.lead_station = None;
+    t.co_handlers.clear();
+    t.deadlines = Default::default();
+    t.stage = Stage::Merged;
+}
+
 fn require_centre(actor: &Actor, action: &Action) -> Result<(), LifecycleError> {
     if actor.role.is_centre() {
         return Ok(());
@@ -583,18 +593,45 @@ fn transition(t: &mut Ticket, actor: &Actor, action: &Action) -> Result<(), Life
                 .into());
             }
             if let Some(other) = t.incident {
+                // Only a surge's incident takes in a smaller one's lead (`Role::System`, see
+                // below); staff split a ticket out first.
+                if actor.role != Role::System || other.lead() != t.id {
+                    return Err(precondition(format!(
+                        "ticket {} is already in incident {other}; split it out first",
+                        t.id
+                    )));
+                }
+            }
+            // Not signed for yet, so no station work is lost: the lead's station answers.
+            merge_into(t, *incident);
+            Ok(())
+        }
+        // A surge recognised (a hotspot alert): the engine moves a ticket merged into a smaller
+        // incident of the same matter (one community's duplicates) into the surge's, so the
+        // matter has one incident. Staff split and link instead; a ticket already answered
+        // (no longer merged) keeps its reply and callback.
+        (Merged, Action::JoinIncident { incident }) => {
+            if actor.role != Role::System {
                 return Err(precondition(format!(
-                    "ticket {} is already in incident {other}; split it out first",
+                    "ticket {} is already in incident {}; split it out first",
+                    t.id,
+                    t.incident.map_or_else(|| "-".to_owned(), |i| i.to_string())
+                )));
+            }
+            if incident.lead() == t.id {
+                return Err(InvalidInput::new(
+                    "incident_id",
+                    "a ticket cannot join the incident it leads",
+                )
+                .into());
+            }
+            if t.incident == Some(*incident) {
+                return Err(precondition(format!(
+                    "ticket {} is already in incident {incident}",
                     t.id
                 )));
             }
-            // Not signed for yet, so no station work is lost: the lead's station answers.
-            t.incident = Some(*incident);
-            t.station = None;
-            t.lead_station = None;
-            t.co_handlers.clear();
-            t.deadlines = Default::default();
-            t.stage = Merged;
+            merge_into(t, *incident);
             Ok(())
         }
         (

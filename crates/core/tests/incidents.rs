@@ -159,3 +159,54 @@ fn a_member_whose_caller_reasonably_rejects_the_reply_is_handled_on_its_own() {
     assert_eq!(t.incident, None);
     assert_eq!(t.redo_count, 1);
 }
+
+#[test]
+fn only_the_engine_moves_a_merged_ticket_or_a_waiting_lead_into_a_surge_s_incident() {
+    let system = hotline_core::lifecycle::Actor::system();
+    let surge = IncidentId::led_by(TicketId::new());
+    // A member of one community's incident: staff split it first; the engine moves it.
+    let mut member = Story::submitted();
+    let community = IncidentId::led_by(TicketId::new());
+    member.ok(&operator(), join_incident(community.lead()));
+    assert!(member
+        .refused(&supervisor(), Action::JoinIncident { incident: surge })
+        .to_string()
+        .contains("split it out first"));
+    let t = member.ok(&system, Action::JoinIncident { incident: surge });
+    assert_eq!(t.stage, Stage::Merged);
+    assert_eq!(t.incident, Some(surge));
+    // Into the incident it is in already, or one it leads: refused.
+    assert!(matches!(
+        member.refused(&system, Action::JoinIncident { incident: surge }),
+        LifecycleError::Precondition(_)
+    ));
+    let own = IncidentId::led_by(member.ticket.id);
+    assert!(matches!(
+        member.refused(&system, Action::JoinIncident { incident: own }),
+        LifecycleError::Invalid(_)
+    ));
+    assert_eq!(member.replayed(), member.ticket);
+
+    // The lead of a smaller incident, not yet signed for, follows its members in.
+    let mut lead = Story::awaiting_sign_for(COMMUNITY);
+    let led = IncidentId::led_by(lead.ticket.id);
+    lead.ok(&supervisor(), Action::LeadIncident { incident: led });
+    assert!(lead
+        .refused(&supervisor(), Action::JoinIncident { incident: surge })
+        .to_string()
+        .contains("split it out first"));
+    let t = lead.ok(&system, Action::JoinIncident { incident: surge });
+    assert_eq!(
+        (t.stage, t.incident, t.station.clone()),
+        (Stage::Merged, Some(surge), None)
+    );
+    assert_eq!(t.deadlines.sign_for, None);
+    assert_eq!(lead.replayed(), lead.ticket);
+
+    // A lead its station already works on stays: no station work is thrown away.
+    let mut working = Story::in_progress(STREET);
+    let theirs = IncidentId::led_by(working.ticket.id);
+    working.ok(&supervisor(), Action::LeadIncident { incident: theirs });
+    let e = working.refused(&system, Action::JoinIncident { incident: surge });
+    assert_illegal(&e, Stage::InProgress, "join_incident");
+}

@@ -1291,7 +1291,14 @@ fn allowed(stage: Stage) -> &'static [&'static str] {
             "lead_incident",
             "leave_incident",
         ],
-        Stage::Merged => &["incident_reply", "flag", "lead_incident", "leave_incident"],
+        // join_incident: only the engine moves a merged ticket, into a surge's incident.
+        Stage::Merged => &[
+            "join_incident",
+            "incident_reply",
+            "flag",
+            "lead_incident",
+            "leave_incident",
+        ],
         Stage::Closed => &[],
     }
 }

@@ -158,6 +158,7 @@ pub fn derive(events: &[Event], calendar: &WorkingCalendar) -> Vec<Fact> {
         });
     };
 
+    let mut repeat_counted = false;
     for event in events {
         let at = event.at;
         let staff = event
@@ -182,8 +183,12 @@ pub fn derive(events: &[Event], calendar: &WorkingCalendar) -> Vec<Fact> {
             Action::HandOff { .. } => fact(&mut facts, at, Metric::HandedOff, "", ""),
             Action::NotAccept { .. } => fact(&mut facts, at, Metric::NotAccepted, "", ""),
             // A call merged into an incident is a repeat of a matter already handled.
+            // Once per ticket: a call a surge's incident takes in from a smaller one joins twice.
             Action::LinkDuplicate { .. } | Action::JoinIncident { .. } => {
-                fact(&mut facts, at, Metric::Duplicates, "", "")
+                if !repeat_counted {
+                    repeat_counted = true;
+                    fact(&mut facts, at, Metric::Duplicates, "", "");
+                }
             }
             // The incident's reply is the lead station's answer: this caller's callback and
             // closing are credited to it.
@@ -519,5 +524,56 @@ mod tests {
             !has(Metric::Dispatched, lead_station.as_str()),
             "no dispatch round"
         );
+    }
+
+    #[test]
+    fn a_call_a_surge_takes_into_its_incident_is_one_duplicate_not_two() {
+        let centre = Actor {
+            role: Role::Operator,
+            staff: None,
+            station: None,
+        };
+        let at = |m: i64| {
+            Utc.with_ymd_and_hms(2026, 3, 2, 2, 0, 0).unwrap() + chrono::Duration::minutes(m)
+        };
+        let new = NewTicket {
+            request_id: None,
+            channel: Channel::Hotline,
+            caller: Default::default(),
+            text: "小区停水了".into(),
+            address: String::new(),
+            location: None,
+            kiosk: None,
+            category: Some(CategoryCode::parse("c", "CJ.CSJS").unwrap()),
+            nature: Nature::Help,
+            urgency: Urgency::Normal,
+            division: Some(DivisionCode::parse("d", "320508021019").unwrap()),
+        };
+        let (ticket, first) = open(TicketId::new(), new, centre.clone(), at(0));
+        let community = IncidentId::led_by(TicketId::new());
+        let surge = IncidentId::led_by(TicketId::new());
+        let (ticket, joined) = apply(
+            &ticket,
+            &centre,
+            Action::JoinIncident {
+                incident: community,
+            },
+            at(1),
+        )
+        .unwrap();
+        let (ticket, moved) = apply(
+            &ticket,
+            &Actor::system(),
+            Action::JoinIncident { incident: surge },
+            at(3),
+        )
+        .unwrap();
+        assert_eq!(ticket.incident, Some(surge));
+        let facts = derive(&[first, joined, moved], &WorkingCalendar::builtin());
+        let duplicates = facts
+            .iter()
+            .filter(|f| f.metric == Metric::Duplicates)
+            .count();
+        assert_eq!(duplicates, 1, "{facts:?}");
     }
 }

@@ -12,20 +12,33 @@
 //! its own `hotline_hotspot_alerts_total`: aggregate across replicas with `max()`, as the
 //! supervision gauges.
 //!
+//! # A surge is one incident (并案)
+//! An alert on a street or a community merges the surge's calls into one incident
+//! ([`Hotline::fold_surge`]): the calls already taken when it is raised, then every call about
+//! that category there while it is on, at intake (`Hotline::route_new` asks
+//! [`HotspotRoom::surge_for`]), and, for calls another replica routed before it knew, here as
+//! they are counted. A street's alert wins over its communities': one outage, one incident.
+//! District alerts only warn: a district is too wide to assume one matter. Every replica folds
+//! the same alert into the same incident (the lead is the earliest call, the joins are
+//! idempotent), so nothing is elected here either.
+//!
 //! A replica that starts primes its windows from the store (the calls of the last six hours,
 //! window and cool-down) and replays them without announcing, so it shows the alerts already
 //! on, under the ids the others gave them, and does not raise them again (a surge on for longer
 //! than that gets a new id on the new replica).
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hotline_core::{Clock, TicketId};
+use chrono::{DateTime, Utc};
+use hotline_core::{Clock, IncidentId, StationId, TicketId};
 use hotline_kpi::hotspot::baseline::{history_range, stale};
-use hotline_kpi::hotspot::{Baseline, Intake, Transition};
+use hotline_kpi::hotspot::{Baseline, HotspotKey, Intake, Level, Transition};
 use hotline_kpi::{Alert, Detector, HotspotConfig, KpiError, KpiStore};
 use tokio::sync::{broadcast, watch};
 
+use crate::incidents::Matter;
 use crate::tickets::Hotline;
 
 /// Raised and cleared alerts, counted per level and category.
@@ -41,9 +54,22 @@ pub struct HotspotRoom {
     inner: Arc<Inner>,
 }
 
+/// The incident a surge's calls join while its alert is on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SurgeIncident {
+    pub key: HotspotKey,
+    /// The surge's start as the counts show it: calls from then on are its calls.
+    pub since: DateTime<Utc>,
+    pub incident: IncidentId,
+    /// Only calls about it join: the alert counts a whole category's first level.
+    pub matter: Matter,
+}
+
 struct Inner {
     /// Held only for pure work, never across an await.
     detector: Mutex<Detector>,
+    /// Alerts on now (by id) and their incidents, once folded on this replica.
+    surges: Mutex<HashMap<String, SurgeIncident>>,
     store: Arc<dyn KpiStore>,
     clock: Arc<dyn Clock>,
     tx: broadcast::Sender<Arc<Alert>>,
@@ -61,6 +87,7 @@ impl HotspotRoom {
         Ok(Self {
             inner: Arc::new(Inner {
                 detector: Mutex::new(Detector::new(config)),
+                surges: Mutex::new(HashMap::new()),
                 store,
                 clock,
                 tx,
@@ -74,6 +101,45 @@ impl HotspotRoom {
             .detector
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn surges(&self) -> std::sync::MutexGuard<'_, HashMap<String, SurgeIncident>> {
+        self.inner
+            .surges
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The surge a call about `category` in `division` belongs to, if one is on there (its
+    /// street's, else its community's), and, given `station` (the catalogue's pick for the
+    /// call), only if the call is about the surge's matter.
+    pub fn surge_for(
+        &self,
+        division: &str,
+        category: &str,
+        station: Option<Option<&StationId>>,
+    ) -> Option<SurgeIncident> {
+        let root = category.split('.').next().unwrap_or_default();
+        self.surges()
+            .values()
+            .filter(|s| s.key.category == root && division.starts_with(&s.key.territory))
+            .filter(|s| {
+                station.is_none_or(|station| {
+                    s.matter.category.as_str() == category && s.matter.station.as_ref() == station
+                })
+            })
+            .min_by(|a, b| a.key.level.cmp(&b.key.level).then(a.since.cmp(&b.since)))
+            .cloned()
+    }
+
+    /// The incident an alert's surge is merged into (its street's when a community's surge is
+    /// part of one); none for a district's alert, or before the merge.
+    pub fn incident_of(&self, alert: &Alert) -> Option<IncidentId> {
+        if alert.key.level == Level::District || alert.cleared_at.is_some() {
+            return None;
+        }
+        self.surge_for(&alert.key.territory, &alert.key.category, None)
+            .map(|s| s.incident)
     }
 
     pub fn config(&self) -> HotspotConfig {
@@ -159,7 +225,7 @@ impl HotspotRoom {
             crate::logging::warn_summarised("hotspot alerts: learning the usual rates", &err);
         }
         let (ids, next) = self.inner.store.changes(Some(cursor)).await?;
-        let mut calls = Vec::with_capacity(ids.len());
+        let mut calls: Vec<Intake> = Vec::with_capacity(ids.len());
         for raw in ids {
             let Ok(id) = TicketId::parse("ticket_id", &raw) else {
                 continue;
@@ -176,18 +242,109 @@ impl HotspotRoom {
             }
         }
         let now = self.inner.clock.now();
-        let (transitions, active) = {
+        let (transitions, active, new_calls) = {
             let mut detector = self.detector();
-            for call in &calls {
-                detector.observe(call);
-            }
-            (detector.advance(now), detector.active().len())
+            let new_calls: Vec<Intake> = calls
+                .into_iter()
+                .filter(|call| detector.observe(call))
+                .collect();
+            (detector.advance(now), detector.active(), new_calls)
         };
+        // A new surge's calls are merged before it is announced: whoever the alert reaches
+        // finds its one incident.
+        if hotline.incident_store().is_some() {
+            self.fold_surges(hotline, &active).await?;
+        }
         for transition in transitions {
             self.announce(transition);
         }
-        metrics::gauge!(ACTIVE).set(active as f64);
+        metrics::gauge!(ACTIVE).set(active.len() as f64);
+        if hotline.incident_store().is_some() {
+            self.sweep(hotline, &new_calls).await;
+        }
         Ok(next)
+    }
+
+    /// Folds each street or community alert on now that has no incident here yet (unless its
+    /// street's surge covers it), and forgets the alerts cleared.
+    async fn fold_surges(&self, hotline: &Hotline, active: &[Alert]) -> Result<(), KpiError> {
+        let mut pending: Vec<&Alert> = {
+            let mut surges = self.surges();
+            surges.retain(|id, _| active.iter().any(|a| &a.id == id));
+            active
+                .iter()
+                .filter(|a| a.key.level != Level::District && !surges.contains_key(&a.id))
+                .collect()
+        };
+        // Streets first: their incidents take in their communities'.
+        pending.sort_by(|a, b| a.key.level.cmp(&b.key.level).then(a.id.cmp(&b.id)));
+        for alert in pending {
+            if alert.key.level == Level::Community {
+                let covered = self
+                    .surge_for(&alert.key.territory, &alert.key.category, None)
+                    .is_some_and(|s| s.key.level == Level::Street);
+                if covered {
+                    continue;
+                }
+            }
+            let calls: Vec<TicketId> = self
+                .inner
+                .store
+                .intake_since(alert.since)
+                .await?
+                .into_iter()
+                .filter(|c| HotspotKey::of(&c.division, &c.category).contains(&alert.key))
+                .filter_map(|c| TicketId::parse("ticket_id", &c.ticket_id).ok())
+                .collect();
+            let by = format!("surge {}", alert.id);
+            match hotline.fold_surge(&calls, &by).await {
+                Ok(Some((incident, matter))) => {
+                    let mut surges = self.surges();
+                    if alert.key.level == Level::Street {
+                        // Its communities' incidents were taken in: their alerts now lead here.
+                        surges.retain(|_, s| !s.key.territory.starts_with(&alert.key.territory));
+                    }
+                    surges.insert(
+                        alert.id.clone(),
+                        SurgeIncident {
+                            key: alert.key.clone(),
+                            since: alert.since,
+                            incident,
+                            matter,
+                        },
+                    );
+                }
+                // Nothing live to lead it yet: tried again next turn.
+                Ok(None) => {}
+                Err(err) => {
+                    crate::logging::warn_summarised("merging a surge into one incident", &err)
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Calls counted for the first time that belong to a surge this replica folded: routed
+    /// by another replica before it knew of the surge, or while its fold was under way.
+    async fn sweep(&self, hotline: &Hotline, calls: &[Intake]) {
+        for call in calls {
+            // The matter is checked on the ticket (its routed station is not in the call).
+            let Some(surge) = self.surge_for(&call.division, &call.category, None) else {
+                continue;
+            };
+            if call.at < surge.since {
+                continue;
+            }
+            let Ok(id) = TicketId::parse("ticket_id", &call.ticket_id) else {
+                continue;
+            };
+            if let Err(err) = hotline
+                .take_into_surge(id, surge.incident, &surge.matter)
+                .await
+            {
+                crate::logging::warn_summarised("taking a call into a surge's incident", &err);
+            }
+        }
     }
 
     fn announce(&self, transition: Transition) {

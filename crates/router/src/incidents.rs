@@ -12,11 +12,17 @@
 //!   splits one out. Each ticket keeps its own history, callback and figures: the one reply is
 //!   written to each ticket as its own event, and each caller is called back.
 //!
+//! - A surge (a hotspot alert on a street or a community, `crate::hotspots`) is one matter
+//!   however its callers word it: its calls are merged into one incident
+//!   ([`Hotline::fold_surge`]), led by its earliest call still waiting, and the calls routed
+//!   while the alert is on join it at intake. Text duplicates alone cannot do that: 停水 is said
+//!   a dozen ways, and duplicates are looked up per community.
+//!
 //! Membership lives in the tickets (their `incident` field, written by their own changes), so
 //! a ticket is never half-merged; the store's incident row keeps notices, the reply and the
 //! closing.
 
-use hotline_core::{Action, IncidentId, Stage, Ticket, TicketId};
+use hotline_core::{Action, CategoryCode, IncidentId, Stage, StationId, Ticket, TicketId};
 use hotline_identity::{Principal, Role};
 use hotline_store::{IncidentNote, IncidentRecord};
 
@@ -24,6 +30,25 @@ use crate::access;
 use crate::error::RouterError;
 use crate::escalation;
 use crate::tickets::Hotline;
+
+/// What makes the calls of a surge one matter: the same category, and the station the
+/// dispatch catalogue picks for them. 停水 goes to the water company, a broken street light in
+/// the same street to the street's 城管: one category, two matters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matter {
+    pub category: CategoryCode,
+    pub station: Option<StationId>,
+}
+
+impl Matter {
+    /// A routed ticket's matter (the router's pick, not a station it moved to since).
+    pub fn of(ticket: &Ticket) -> Option<Matter> {
+        Some(Matter {
+            category: ticket.category.clone()?,
+            station: ticket.route.as_ref().and_then(|r| r.station.clone()),
+        })
+    }
+}
 
 /// An incident with its lead ticket (whose station answers for it), and, when asked for, all of
 /// its tickets (the lead first).
@@ -405,6 +430,132 @@ impl Hotline {
         }
         Err(RouterError::Unavailable(format!(
             "ticket {id} kept changing; the incident was left part-way, do it again"
+        )))
+    }
+
+    /// 并案 of a surge: the calls `ids` (those that raised a hotspot alert, and any since) are
+    /// merged into one incident. The surge's matter is the most common among them (see
+    /// [`Matter`]); only its calls are merged. The incident is led by the earliest of them that
+    /// is routed and merged nowhere (a smaller incident's lead included, whose incident then
+    /// becomes the surge's), so every replica that folds the same alert picks the same lead.
+    /// `None` when none can lead. Calls a station has signed for are left where they are.
+    pub(crate) async fn fold_surge(
+        &self,
+        ids: &[TicketId],
+        by: &str,
+    ) -> Result<Option<(IncidentId, Matter)>, RouterError> {
+        let mut tickets = self.store().get_many(ids).await?;
+        tickets.retain(|t| t.stage.is_live());
+        tickets.sort_by_key(|t| (t.created_at, t.id));
+        let mut matters: Vec<(Matter, usize)> = Vec::new();
+        for matter in tickets.iter().filter_map(Matter::of) {
+            match matters.iter_mut().find(|(m, _)| *m == matter) {
+                Some((_, n)) => *n += 1,
+                None => matters.push((matter, 1)),
+            }
+        }
+        // The most calls; on a tie, the one called in first (the tickets are in call order).
+        let Some((matter, _)) = matters.into_iter().rev().max_by_key(|(_, n)| *n) else {
+            return Ok(None);
+        };
+        tickets.retain(|t| Matter::of(t).as_ref() == Some(&matter));
+        let Some(lead) = tickets.iter().find(|t| {
+            !matches!(t.stage, Stage::Merged | Stage::Accepted)
+                && t.incident.is_none_or(|i| i.lead() == t.id)
+        }) else {
+            return Ok(None);
+        };
+        let incident = self.incident_of(lead, by).await?;
+        let mut joined = 0;
+        for ticket in &tickets {
+            if ticket.incident != Some(incident) && ticket.id != lead.id {
+                joined += self.take_into_surge(ticket.id, incident, &matter).await?;
+            }
+        }
+        tracing::info!(
+            %incident,
+            calls = tickets.len(),
+            joined,
+            by,
+            "surge merged into one incident"
+        );
+        Ok(Some((incident, matter)))
+    }
+
+    /// Takes one call into a surge's `incident` if it may go: routed and not yet signed for,
+    /// or merged into a smaller incident. The lead of a smaller incident brings
+    /// its members. Returns how many tickets joined.
+    pub(crate) async fn take_into_surge(
+        &self,
+        id: TicketId,
+        incident: IncidentId,
+        matter: &Matter,
+    ) -> Result<usize, RouterError> {
+        let mut work = vec![id];
+        let mut joined = 0;
+        while let Some(id) = work.pop() {
+            if let Some(moved) = self.join_surge_once(id, incident, matter).await? {
+                joined += 1;
+                metrics::counter!("hotline_incident_links_total", "by" => "surge").increment(1);
+                if let Some(smaller) = moved {
+                    work.extend(
+                        self.require_incidents()?
+                            .incident_tickets(smaller)
+                            .await?
+                            .into_iter()
+                            .filter(|t| t.stage == Stage::Merged && t.incident == Some(smaller))
+                            .map(|t| t.id),
+                    );
+                }
+            }
+        }
+        Ok(joined)
+    }
+
+    /// `Some(smaller incident it led)` when the ticket joined, `None` when it stays.
+    async fn join_surge_once(
+        &self,
+        id: TicketId,
+        incident: IncidentId,
+        matter: &Matter,
+    ) -> Result<Option<Option<IncidentId>>, RouterError> {
+        for _ in 0..RETRIES {
+            let ticket = self.get(id).await?;
+            if ticket.incident == Some(incident)
+                || incident.lead() == id
+                || Matter::of(&ticket).as_ref() != Some(matter)
+            {
+                return Ok(None);
+            }
+            let led = ticket.incident.filter(|i| i.lead() == id);
+            // Routed and not yet signed for. (A call still in an operator's hands, 已受理 and
+            // held, is the operator's to settle: they see the incident on intake.)
+            let waiting = matches!(
+                ticket.stage,
+                Stage::PendingDispatch | Stage::AwaitingSignFor
+            ) && (ticket.incident.is_none() || led.is_some());
+            if !(waiting || ticket.stage == Stage::Merged) {
+                return Ok(None);
+            }
+            match self
+                .act(
+                    id,
+                    Some(ticket.version),
+                    escalation::engine(),
+                    Action::JoinIncident { incident },
+                )
+                .await
+            {
+                Ok(_) => return Ok(Some(led)),
+                Err(RouterError::Conflict(_)) => continue,
+                // Changed meanwhile into something that may not move (signed for, answered):
+                // it stays, as the lifecycle says.
+                Err(RouterError::Precondition(_)) => return Ok(None),
+                Err(err) => return Err(err),
+            }
+        }
+        Err(RouterError::Unavailable(format!(
+            "ticket {id} kept changing while a surge's incident {incident} took it in"
         )))
     }
 }

@@ -691,20 +691,27 @@ impl Hotline {
             decision.station = Some(chosen.clone());
             decision.triage = false;
         }
-        let duplicate = routing
-            .find_duplicate(
-                self.store.as_ref(),
-                &self.queues,
-                &ticket.text,
-                &decision,
-                now,
-            )
-            .await?;
+        // 并案 of a surge: a call about the surge's category in its territory joins its
+        // incident, however it is worded (the lead still live and leading it).
+        let surge = self.surge_of(&decision).await?;
+        let mut incident = surge.as_ref().map(|(id, _)| *id);
+        let mut duplicate = match surge {
+            Some((_, lead)) => Some(lead),
+            None => {
+                routing
+                    .find_duplicate(
+                        self.store.as_ref(),
+                        &self.queues,
+                        &ticket.text,
+                        &decision,
+                        now,
+                    )
+                    .await?
+            }
+        };
         // 并案: the request joins the duplicate's incident (opened now if it has none); if the
         // incident cannot be opened (the original closed meanwhile), it is routed on its own.
-        let mut duplicate = duplicate;
-        let mut incident = None;
-        if let (Some(original), Some(_)) = (&duplicate, &self.incidents) {
+        if let (Some(original), Some(_), None) = (&duplicate, &self.incidents, incident) {
             match self.incident_of(original, "router").await {
                 Ok(id) => incident = Some(id),
                 Err(err) => {
@@ -731,6 +738,34 @@ impl Hotline {
             explanation: Box::new(decision),
         };
         Ok((vec![(router.clone(), route), (router, next)], duplicate))
+    }
+
+    /// The surge incident a routed request joins (with its lead), if a surge is on in its
+    /// territory for its category and the incident's lead still leads it.
+    pub(crate) async fn surge_of(
+        &self,
+        decision: &hotline_core::route::Explanation,
+    ) -> Result<Option<(hotline_core::IncidentId, Ticket)>, RouterError> {
+        let (Some(hotspots), Some(_)) = (&self.hotspots, &self.incidents) else {
+            return Ok(None);
+        };
+        let (Some(division), Some(category)) = (
+            decision.territory.division.as_ref(),
+            decision.categories.first().map(|c| &c.code),
+        ) else {
+            return Ok(None);
+        };
+        let Some(surge) = hotspots.surge_for(
+            division.as_str(),
+            category.as_str(),
+            Some(decision.station.as_ref()),
+        ) else {
+            return Ok(None);
+        };
+        let lead = self.store.get(surge.incident.lead()).await?;
+        Ok(lead
+            .filter(|l| l.stage.is_live() && l.incident == Some(surge.incident))
+            .map(|l| (surge.incident, l)))
     }
 
     /// Re-categorises a ticket and routes it again: it moves to the station the new decision

@@ -74,6 +74,9 @@ pub(super) fn alerts_banner(alerts: &[pb::HotspotAlert]) -> Markup {
                 " (通常 usually " (usual(alert.expected)) ")"
                 @if alert.count != alert.peak { " · 现在 now " (alert.count) }
                 " · 自 since " (time_human(&alert.since))
+                @if !alert.incident_id.is_empty() {
+                    " · " a href={ "/desk/incidents/" (alert.incident_id) } { "并案 incident" }
+                }
             }
         }
     }
@@ -99,7 +102,22 @@ mod tests {
             raised_at: "2026-03-30T02:04:00Z".into(),
             cleared,
             cleared_at: String::new(),
+            incident_id: String::new(),
         }
+    }
+
+    #[test]
+    fn a_surge_merged_into_an_incident_links_to_it() {
+        let mut merged = alert("street:320508021:SW:1", false);
+        assert!(!alerts_banner(std::slice::from_ref(&merged))
+            .into_string()
+            .contains("/desk/incidents/"));
+        merged.incident_id = "01a24b38-05d2-7055-889e-7f9f0c5bf63c".into();
+        let html = alerts_banner(&[merged]).into_string();
+        assert!(
+            html.contains(r#"href="/desk/incidents/01a24b38-05d2-7055-889e-7f9f0c5bf63c""#),
+            "{html}"
+        );
     }
 
     #[test]

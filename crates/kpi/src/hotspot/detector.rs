@@ -91,21 +91,22 @@ impl Detector {
 
     /// Counts one call (once per ticket id); a call without a territory or category, or older
     /// than every window still to be evaluated, is not counted (and a later sighting of the
-    /// same ticket, e.g. once it has a category, may count it then).
-    pub fn observe(&mut self, call: &Intake) {
+    /// same ticket, e.g. once it has a category, may count it then). Returns whether it counted the
+    /// call now.
+    pub fn observe(&mut self, call: &Intake) -> bool {
         if self.seen.contains_key(&call.ticket_id) {
-            return;
+            return false;
         }
         let keys = HotspotKey::of(&call.division, &call.category);
         if keys.is_empty() {
-            return;
+            return false;
         }
         let bucket = self.bucket_of(call.at);
         let window = self.config.window_buckets();
         if let Some(done) = self.evaluated {
             // Windows still to come end after `done`: they cover buckets after done - window.
             if bucket <= done + 1 - window {
-                return;
+                return false;
             }
         }
         self.seen.insert(call.ticket_id.clone(), bucket);
@@ -118,6 +119,7 @@ impl Detector {
                 .entry(bucket)
                 .or_default() += 1;
         }
+        true
     }
 
     /// Evaluates every bucket that ended at least the grace before `now` and was not evaluated

@@ -387,12 +387,15 @@ fn a_ticket_seen_again_is_counted_once_and_one_without_a_category_waits_for_it()
         division: COMMUNITY.into(),
         category: String::new(),
     };
-    detector.observe(&call);
+    assert!(!detector.observe(&call));
     assert_eq!(detector.held(), (0, 0), "no category: not counted yet");
     call.category = "SW".into();
-    for _ in 0..5 {
-        detector.observe(&call);
-    }
+    let counted: Vec<bool> = (0..5).map(|_| detector.observe(&call)).collect();
+    assert_eq!(
+        counted,
+        [true, false, false, false, false],
+        "counted once, when first seen"
+    );
     assert_eq!(detector.held(), (3, 1));
     assert!(detector.advance(at + Duration::minutes(5)).is_empty());
 }

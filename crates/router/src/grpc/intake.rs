@@ -303,16 +303,22 @@ impl Intake for IntakeApi {
             division: division_code("division_code", &req.division_code).map_err(invalid)?,
         };
         let decision = routing.decide_request(&request);
-        let duplicate = routing
-            .find_duplicate(
-                self.hotline.store(),
-                self.hotline.queues(),
-                &text,
-                &decision,
-                self.hotline.now(),
-            )
-            .await?
-            .filter(|t| crate::access::sees(&who, t, self.hotline.directory()));
+        // A surge on there: its incident, as the submit would join it; else a duplicate.
+        let duplicate = match self.hotline.surge_of(&decision).await? {
+            Some((_, lead)) => Some(lead),
+            None => {
+                routing
+                    .find_duplicate(
+                        self.hotline.store(),
+                        self.hotline.queues(),
+                        &text,
+                        &decision,
+                        self.hotline.now(),
+                    )
+                    .await?
+            }
+        }
+        .filter(|t| crate::access::sees(&who, t, self.hotline.directory()));
         // The incident shows its lead's text: only to those who may read the lead.
         let incident = match &duplicate {
             Some(t) => self

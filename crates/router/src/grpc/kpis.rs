@@ -93,6 +93,12 @@ impl KpisApi {
             raised_at: time_out(Some(alert.raised_at)),
             cleared: alert.cleared_at.is_some(),
             cleared_at: time_out(alert.cleared_at),
+            incident_id: self
+                .hotline
+                .hotspots()
+                .and_then(|h| h.incident_of(alert))
+                .map(|id| id.to_string())
+                .unwrap_or_default(),
         }
     }
 
