@@ -46,11 +46,13 @@
 #     falls behind (a busy machine), its p99 measures the loadgen as much as the router.
 #   - routed_tps, record_tps, routed_ratio: the largest size's closed loops (target: routed >=
 #     60% of record-only, in the same run).
-#   - surge_linked: surge calls whose submit was linked (duplicate_of) to another of the surge's
-#     own tickets, out of SURGE_CALLS (target >= 95%); bg_linked_to_surge: background calls
-#     linked to a surge ticket (must be ~0). The first surge call in each community (or street)
-#     and category is a lead, never linked. When incidents (并案) land, a call counts when its
-#     ticket's incident is the surge's (see linked_to_surge in crates/loadgen/src/surge.rs).
+#   - surge_linked: surge calls in the surge's incident (并案: the incident most surge calls
+#     are in, led by a surge call; its lead counts) once the router settled: every call's
+#     ticket is read again 3 s after the last call (--settle-seconds), because the calls
+#     answered before the alert are merged into the surge's incident when the alert is raised.
+#     Out of SURGE_CALLS (target >= 95%). linked at intake: the same count from the submits'
+#     answers (what the operator saw). bg_linked_to_surge: background calls in an incident a
+#     surge call leads (must be ~0). See linked_to_surge in crates/loadgen/src/surge.rs.
 #   - alert_after_s: from the surge's first scheduled call to the moment Kpis.WatchAlerts
 #     delivered the first alert about the surge's street (its community, street or district,
 #     the surge's category); raised_after_s: the same to the alert's raised_at (the end of the
@@ -318,9 +320,9 @@ B_LINKED=$(sj .background.linked_to_surge)
 printf 'surge (street %s %s, %s communities; %s live): %s of %s calls answered, p50 %s ms, p99 %s ms\n' \
     "$STREET" "$(sj .street_name)" "$(sj .street_communities)" "${LIVE_N[$LARGEST]}" \
     "$(sj .surge.ok)" "$SURGE_CALLS" "$(sj .surge.p50_ms)" "$(sj .surge.p99_ms)" >&2
-printf '  placed in the street: %s (at a community: %s); classified: %s, under %s: %s; linked to the surge: %s (%s leads, largest %s), linked to other tickets: %s\n' \
+printf '  placed in the street: %s (at a community: %s); classified: %s, under %s: %s; linked to the surge: %s (at intake %s; %s leads, largest %s), linked to other tickets: %s\n' \
     "$(sj .surge.in_street)" "$(sj .surge.at_community)" "$(sj .surge.classified)" "$(sj .surge.category)" \
-    "$(sj .surge.in_category)" "$S_LINKED" "$(sj .surge.leads)" "$(sj .surge.largest_lead)" \
+    "$(sj .surge.in_category)" "$S_LINKED" "$(sj .surge.linked_at_intake)" "$(sj .surge.leads)" "$(sj .surge.largest_lead)" \
     "$(sj .surge.linked_elsewhere)" >&2
 printf '  background during it: %s calls, p50 %s ms, p99 %s ms, %s linked as duplicates, %s linked to a surge ticket\n' \
     "$(sj .background.ok)" "$(sj .background.p50_ms)" "$(sj .background.p99_ms)" \

@@ -70,20 +70,7 @@ async fn callback(
     satisfaction: pb::Satisfaction,
     reasonable: bool,
 ) -> pb::Ticket {
-    app.supervision_as(&operator())
-        .await
-        .record_callback(pb::RecordCallbackRequest {
-            ticket_id: id.into(),
-            expected_version: 0,
-            satisfaction: satisfaction as i32,
-            reasonable,
-            note: String::new(),
-        })
-        .await
-        .expect("callback")
-        .into_inner()
-        .ticket
-        .unwrap()
+    record_callback_as(app, &operator(), id, satisfaction, reasonable).await
 }
 
 async fn close(app: &TestApp, id: &str) -> pb::Ticket {

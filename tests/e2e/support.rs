@@ -642,13 +642,24 @@ pub async fn handle_to_callback_at(app: &TestApp, id: &str, station: &str) {
 
 /// Calls the caller of ticket `id` back (satisfied), each step expected to succeed.
 pub async fn call_back(app: &TestApp, id: &str) -> pb::Ticket {
-    app.supervision_as(&supervisor())
+    record_callback_as(app, &supervisor(), id, pb::Satisfaction::Satisfied, true).await
+}
+
+/// `who` records the callback (回访) of ticket `id`, expected to succeed.
+pub async fn record_callback_as(
+    app: &TestApp,
+    who: &Who,
+    id: &str,
+    satisfaction: pb::Satisfaction,
+    reasonable: bool,
+) -> pb::Ticket {
+    app.supervision_as(who)
         .await
         .record_callback(pb::RecordCallbackRequest {
             ticket_id: id.into(),
             expected_version: 0,
-            satisfaction: pb::Satisfaction::Satisfied as i32,
-            reasonable: true,
+            satisfaction: satisfaction as i32,
+            reasonable,
             note: String::new(),
         })
         .await

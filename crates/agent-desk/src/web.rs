@@ -939,31 +939,46 @@ async fn answer_with_notice(
     headers: HeaderMap,
     Form(form): Form<CallForm>,
 ) -> Response {
-    let Some((_, session)) = desk.session(&headers) else {
+    let answer = pb::DirectAnswer {
+        article: None,
+        answer: form.answer.clone(),
+    };
+    submit_answered(&desk, &headers, &form, answer, hint, |session, ticket| {
+        accepted_page(
+            session,
+            ticket,
+            html! { div.banner.info #answered-notice role="status" { "已按公告直办 Answered with the incident's notice." } },
+        )
+    })
+    .await
+}
+
+/// 直办: records the call and answers it directly in one submit (from an article or an
+/// incident's notice), then shows `page` for the ticket; a refusal shows the intake error with
+/// `hint_for` its code.
+async fn submit_answered(
+    desk: &Desk,
+    headers: &HeaderMap,
+    form: &CallForm,
+    answer: pb::DirectAnswer,
+    hint_for: fn(tonic::Code) -> &'static str,
+    page: impl FnOnce(&DeskSession, &pb::Ticket) -> Response,
+) -> Response {
+    let Some((_, session)) = desk.session(headers) else {
         return to_login("expired");
     };
     if !csrf_ok(&session, &form.csrf) {
         return forbidden();
     }
     let mut request = form.submission(false);
-    request.answer_directly = Some(pb::DirectAnswer {
-        article: None,
-        answer: form.answer.clone(),
-    });
+    request.answer_directly = Some(answer);
     match IntakeClient::new(desk.conn(&session))
         .submit_ticket(request)
         .await
     {
-        Ok(r) => {
-            let ticket = r.into_inner().ticket.unwrap_or_default();
-            accepted_page(
-                &session,
-                &ticket,
-                html! { div.banner.info #answered-notice role="status" { "已按公告直办 Answered with the incident's notice." } },
-            )
-        }
+        Ok(r) => page(&session, &r.into_inner().ticket.unwrap_or_default()),
         Err(status) if expired(&status) => to_login("expired"),
-        Err(status) => intake_failed(&session, &status),
+        Err(status) => intake_failed_with(&session, &status, hint_for(status.code())),
     }
 }
 

@@ -36,6 +36,7 @@ use hotline_proto::v1::auth_client::AuthClient;
 use hotline_proto::v1::intake_client::IntakeClient;
 use hotline_proto::v1::kpis_client::KpisClient;
 use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
 /// Histogram range: 1 µs to 10 minutes, 3 significant figures.
@@ -83,6 +84,10 @@ struct Args {
     /// Per-request timeout in milliseconds (counted as an error).
     #[arg(long, default_value_t = 10_000)]
     timeout_ms: u64,
+    /// After the last call, how long the router is given to settle (its hotspot loop turns
+    /// every 0.5 s) before every call's ticket is read again for where it ended.
+    #[arg(long, default_value_t = 3.0)]
+    settle_seconds: f64,
     /// Seed of the calls and their arrival times.
     #[arg(long, default_value_t = 12345)]
     seed: u64,
@@ -409,7 +414,25 @@ async fn run(args: Args) -> anyhow::Result<serde_json::Value> {
     }
     let sent_s = start.elapsed().as_secs_f64();
 
-    let outcomes = std::mem::take(&mut *outcomes.lock().unwrap());
+    let mut outcomes = std::mem::take(&mut *outcomes.lock().unwrap());
+    // Linked as each submit answered (an operator's screen at the time)...
+    let linked_at_intake = {
+        let surge: Vec<&Submitted> = outcomes
+            .iter()
+            .filter(|o| o.kind == Kind::Surge)
+            .filter_map(|o| o.ticket.as_ref())
+            .collect();
+        let ids: HashSet<&str> = surge.iter().map(|s| s.id.as_str()).collect();
+        let incident = surge_incident(&surge, &ids);
+        surge
+            .iter()
+            .filter(|s| linked_to_surge(s, incident))
+            .count()
+    };
+    // ...and where each call ended: the calls answered before the alert are merged into the
+    // surge's incident when it is raised, so every ticket is read again once the router settled.
+    tokio::time::sleep(Duration::from_secs_f64(args.settle_seconds)).await;
+    settle(&client, &mut outcomes).await?;
     let surge: Vec<&Submitted> = outcomes
         .iter()
         .filter(|o| o.kind == Kind::Surge)
@@ -568,6 +591,7 @@ async fn run(args: Args) -> anyhow::Result<serde_json::Value> {
             "in_street": in_street,
             "at_community": at_community,
             "linked": linked,
+            "linked_at_intake": linked_at_intake,
             "linked_elsewhere": linked_elsewhere,
             "leads": leads.len(),
             "largest_lead": leads.values().max().copied().unwrap_or(0),
@@ -589,6 +613,48 @@ async fn run(args: Args) -> anyhow::Result<serde_json::Value> {
             "raised_after_s": raised_after_s,
         },
     }))
+}
+
+/// Reads every answered call's ticket again (16 at a time) and keeps the incident it is in now.
+async fn settle(
+    client: &IntakeClient<InterceptedService<Channel, Bearer>>,
+    outcomes: &mut [Outcome],
+) -> anyhow::Result<()> {
+    let ids: Vec<String> = outcomes
+        .iter()
+        .filter_map(|o| o.ticket.as_ref().map(|t| t.id.clone()))
+        .collect();
+    let mut now: HashMap<String, Option<String>> = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(16) {
+        let mut reads = tokio::task::JoinSet::new();
+        for id in chunk {
+            let mut client = client.clone();
+            let id = id.clone();
+            reads.spawn(async move {
+                let ticket = client
+                    .get_ticket(pb::GetTicketRequest {
+                        ticket_id: id.clone(),
+                        include_history: false,
+                    })
+                    .await
+                    .with_context(|| format!("reading ticket {id} after the surge"))?
+                    .into_inner()
+                    .ticket
+                    .unwrap_or_default();
+                anyhow::Ok((id, Some(ticket.incident_id).filter(|i| !i.is_empty())))
+            });
+        }
+        while let Some(read) = reads.join_next().await {
+            let (id, incident) = read.context("a read task")??;
+            now.insert(id, incident);
+        }
+    }
+    for ticket in outcomes.iter_mut().filter_map(|o| o.ticket.as_mut()) {
+        if let Some(incident) = now.remove(&ticket.id) {
+            ticket.incident = incident;
+        }
+    }
+    Ok(())
 }
 
 fn main() -> anyhow::Result<()> {

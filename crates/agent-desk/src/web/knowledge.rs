@@ -18,14 +18,13 @@ use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use hotline_proto::v1 as pb;
-use hotline_proto::v1::intake_client::IntakeClient;
 use hotline_proto::v1::knowledge_client::KnowledgeClient;
 use maud::{html, Markup, PreEscaped};
 use serde::Deserialize;
 
 use super::shortcuts::key;
 use super::{
-    accepted_page, banner_with, csrf_ok, expired, forbidden, intake_failed_with, layout, respond,
+    accepted_page, banner_with, csrf_ok, expired, forbidden, layout, respond, submit_answered,
     ticket_view, to_login, CallForm, Desk, DeskSession, Outcome,
 };
 use crate::render::time_human;
@@ -205,12 +204,6 @@ pub(super) async fn answer_article(
     headers: HeaderMap,
     Form(form): Form<CallForm>,
 ) -> Response {
-    let Some((_, session)) = desk.session(&headers) else {
-        return to_login("expired");
-    };
-    if !csrf_ok(&session, &form.csrf) {
-        return forbidden();
-    }
     let Some(article) = article_ref(&form.article) else {
         return (
             StatusCode::BAD_REQUEST,
@@ -218,25 +211,24 @@ pub(super) async fn answer_article(
         )
             .into_response();
     };
-    let mut request = form.submission(false);
-    request.answer_directly = Some(pb::DirectAnswer {
+    let answer = pb::DirectAnswer {
         article: Some(article.clone()),
         // The article's answer as published: what the operator read out.
         answer: String::new(),
-    });
-    match IntakeClient::new(desk.conn(&session))
-        .submit_ticket(request)
-        .await
-    {
-        Ok(r) => {
-            let ticket = r.into_inner().ticket.unwrap_or_default();
+    };
+    submit_answered(
+        &desk,
+        &headers,
+        &form,
+        answer,
+        direct_hint,
+        |session, ticket| {
             // What the router recorded wins over what the button asked for.
             let from = ticket.answered_from.clone().unwrap_or(article);
-            accepted_page(&session, &ticket, answered_markup(&ticket, &from))
-        }
-        Err(status) if expired(&status) => to_login("expired"),
-        Err(status) => intake_failed_with(&session, &status, direct_hint(status.code())),
-    }
+            accepted_page(session, ticket, answered_markup(ticket, &from))
+        },
+    )
+    .await
 }
 
 fn answered_markup(ticket: &pb::Ticket, from: &pb::ArticleRef) -> Markup {
