@@ -1,18 +1,18 @@
-//! 并案: incidents on both backends (same SQL but for the placeholders and the JSON path).
+//! 并案: incidents on both backends (same SQL but for the placeholders and how a body is read as text).
 //!
 //! Membership is not kept here: each ticket names its incident in its own body, written by its
 //! own change (join, split), so the tickets of an incident are read from the tickets table by
-//! that field, kept as the `incident_id` column beside the body (migration 0014, indexed).
+//! that field, kept as the `incident_id` column beside the body (migration 0014, indexed). This
+//! table keeps what belongs to the incident as a whole: when and by whom it was opened, its
+//! public notices, the one reply posted to all of its tickets, and its closing.
 //!
-//! Why the ticket count is counted on each read rather than kept as a counter on the incident:
-//! a ticket joins or leaves by its own change, in a statement that writes that ticket only (a
-//! batch of submits writes up to 64 at once). A counter would make every join of a surge
-//! update one incident row, serialising them on its lock (and batches naming two incidents in
-//! either order could deadlock), and a join committed while the incident is being opened would
-//! be missed by the counter's first value. Counting the column's index instead is exact and
-//! reads a few bytes per member (an index-only scan once vacuum has seen the rows). This table keeps what belongs to the incident as a whole: when and by
-//! whom it was opened, its public notices, the one reply posted to all of its tickets, and its
-//! closing.
+//! Why an incident's ticket count is counted on each read rather than kept as a counter on the
+//! incident: a ticket joins or leaves by its own change, in a statement that writes tickets
+//! only (a batch of submits writes up to 64 at once). A counter would make every join of a
+//! surge update the one incident row, serialising them on its lock (and two batches naming two
+//! incidents in opposite orders could deadlock), and a join committed while the incident is
+//! being opened could be missed by the counter's first value. Counting the column's index is
+//! exact and reads a few bytes per member (an index-only scan once vacuum has seen the rows).
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
