@@ -151,23 +151,36 @@ impl Routing {
             return Ok(None);
         }
         // The store is the truth: a candidate that closed, moved to another territory or
-        // category, or is older than the window since the index filed it is not one.
+        // category, or is older than the window since the index filed it is not one. Only
+        // what that check and the comparison need is read; the body of the one that matches.
+        let still_a_candidate = |stage: Stage,
+                                 at: &Option<DivisionCode>,
+                                 about: &Option<CategoryCode>,
+                                 created_at: DateTime<Utc>| {
+            stage != Stage::Closed
+                && at.as_ref() == Some(division)
+                && about.as_ref() == Some(category)
+                && created_at >= since
+        };
         let ids: Vec<_> = found.iter().map(|c| c.ticket).collect();
-        let live = store.get_many(&ids).await?;
-        Ok(live
+        let live = store.duplicate_facts(&ids).await?;
+        let best = live
             .into_iter()
-            .filter(|t| {
-                t.stage != Stage::Closed
-                    && t.division.as_ref() == Some(division)
-                    && t.category.as_ref() == Some(category)
-                    && t.created_at >= since
-            })
+            .filter(|t| still_a_candidate(t.stage, &t.division, &t.category, t.created_at))
             .filter_map(|t| {
                 hotline_routing::is_duplicate_of(&shingles, &t.text, &self.duplicates)
-                    .map(|s| (s, t))
+                    .map(|s| (s, t.id))
             })
-            .max_by(|(a, x), (b, y)| a.total_cmp(b).then(y.id.cmp(&x.id)))
-            .map(|(_, t)| t))
+            .max_by(|(a, x), (b, y)| a.total_cmp(b).then(y.cmp(x)));
+        let Some((_, id)) = best else {
+            return Ok(None);
+        };
+        // Changed since its facts were read (closed, moved): not a duplicate after all; the
+        // request is recorded as new, as when the store scan's pick closes meanwhile.
+        Ok(store
+            .get(id)
+            .await?
+            .filter(|t| still_a_candidate(t.stage, &t.division, &t.category, t.created_at)))
     }
 
     /// The comparison before the index: the newest live tickets of the key, from the store.

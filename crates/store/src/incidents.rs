@@ -1,10 +1,18 @@
-//! 并案: incidents on both backends (same SQL but for the placeholders and the JSON path).
+//! 并案: incidents on both backends (same SQL but for the placeholders and how a body is read as text).
 //!
 //! Membership is not kept here: each ticket names its incident in its own body, written by its
 //! own change (join, split), so the tickets of an incident are read from the tickets table by
-//! that field (indexed). This table keeps what belongs to the incident as a whole: when and by
-//! whom it was opened, its public notices, the one reply posted to all of its tickets, and its
-//! closing.
+//! that field, kept as the `incident_id` column beside the body (migration 0014, indexed). This
+//! table keeps what belongs to the incident as a whole: when and by whom it was opened, its
+//! public notices, the one reply posted to all of its tickets, and its closing.
+//!
+//! Why an incident's ticket count is counted on each read rather than kept as a counter on the
+//! incident: a ticket joins or leaves by its own change, in a statement that writes tickets
+//! only (a batch of submits writes up to 64 at once). A counter would make every join of a
+//! surge update the one incident row, serialising them on its lock (and two batches naming two
+//! incidents in opposite orders could deadlock), and a join committed while the incident is
+//! being opened could be missed by the counter's first value. Counting the column's index is
+//! exact and reads a few bytes per member (an index-only scan once vacuum has seen the rows).
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
@@ -139,7 +147,7 @@ where
 }
 
 /// The incident's columns with its latest notice and its ticket count; `member` is the
-/// backend's expression for a ticket row's incident (`t.body`'s `incident` field).
+/// backend's expression for a ticket row's incident.
 fn select(member: &str) -> String {
     format!(
         "SELECT i.id, i.opened_at, i.opened_by, i.reply, i.replied_at, i.replied_by, \
@@ -152,8 +160,8 @@ fn select(member: &str) -> String {
     )
 }
 
-/// One implementation for both backends: `$p` writes a numbered placeholder, `$member` is the
-/// JSON path of a ticket row's incident, `$body` reads the ticket body as text.
+/// One implementation for both backends: `$p` writes a numbered placeholder, `$member` is a
+/// ticket row's incident, `$body` reads the ticket body as text.
 macro_rules! incident_store {
     ($store:ty, $p:expr, $member:literal, $body:literal) => {
         #[async_trait]
@@ -327,12 +335,12 @@ macro_rules! incident_store {
 incident_store!(
     SqliteStore,
     |n: usize| format!("?{n}"),
-    "json_extract(t.body, '$.incident')",
+    "t.incident_id",
     "t.body"
 );
 incident_store!(
     PgStore,
     |n: usize| format!("${n}"),
-    "(t.body->>'incident')",
+    "t.incident_id",
     "t.body::text"
 );

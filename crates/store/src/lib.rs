@@ -116,6 +116,18 @@ pub struct SearchQuery {
     pub limit: u32,
 }
 
+/// What the duplicate check at intake compares of a candidate the duplicate index found
+/// ([`TicketStore::duplicate_facts`]): the columns beside the body, never the body itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CandidateFacts {
+    pub id: TicketId,
+    pub stage: Stage,
+    pub division: Option<DivisionCode>,
+    pub category: Option<CategoryCode>,
+    pub created_at: DateTime<Utc>,
+    pub text: String,
+}
+
 /// Live tickets of one territory in one stage, counted by [`TicketStore::live_tally`] for the
 /// supervision gauges (backlog and overdue per district and street).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,11 +167,6 @@ impl ClockCounts {
             ("callback", self.callback),
         ]
     }
-}
-
-/// The live stages (every stage but closed), as the tally counts them.
-pub(crate) fn live_stages() -> Vec<Stage> {
-    Stage::ALL.iter().copied().filter(|s| s.is_live()).collect()
 }
 
 /// A ticket store. Implementations must make each write atomic (ticket row + event).
@@ -236,6 +243,11 @@ pub trait TicketStore: Send + Sync + 'static {
 
     /// The tickets of `ids` that exist, in no particular order (one round trip).
     async fn get_many(&self, ids: &[TicketId]) -> Result<Vec<Ticket>, StoreError>;
+
+    /// Stage, territory, category, creation time and text of the tickets of `ids` that exist,
+    /// in no particular order (one round trip, no ticket body read or parsed): the duplicate
+    /// check reads its candidates this way and the whole ticket only for the one that matches.
+    async fn duplicate_facts(&self, ids: &[TicketId]) -> Result<Vec<CandidateFacts>, StoreError>;
 
     /// The stored versions of `ids` (unknown ids are left out), in one round trip.
     async fn versions(&self, ids: &[TicketId]) -> Result<HashMap<TicketId, u64>, StoreError>;

@@ -15,8 +15,8 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 use crate::row::{
-    check_events, decode_event, decode_ticket, encode_event, encode_ticket, like_escape,
-    live_stage_literals, tally_from_row, tally_sql, version_i64, EventRow,
+    candidate_facts, check_events, decode_event, decode_ticket, encode_event, encode_ticket,
+    like_escape, tally_from_row, tally_sql, version_i64, EventRow, TicketColumns,
 };
 use crate::{ChangeCursor, Created, LiveSnapshot, SearchQuery, StoreError, TicketStore};
 
@@ -119,6 +119,7 @@ struct PendingCreate {
     created_at: chrono::DateTime<chrono::Utc>,
     updated_at: chrono::DateTime<chrono::Utc>,
     body: String,
+    columns: TicketColumns,
     events: Vec<EncodedEvent>,
     reply: oneshot::Sender<Result<bool, StoreError>>,
 }
@@ -198,18 +199,28 @@ async fn insert_batch(
             .iter()
             .flat_map(|p| p.events.iter().map(move |e| (p.id, e)))
     };
-    let rows = sqlx::query(
+    let columns = ColumnArrays::of(batch.iter().map(|p| &p.columns));
+    let query = sqlx::query(
         "WITH t AS ( \
            INSERT INTO tickets (id, version, request_id, fingerprint, stage, station_id, \
-             division_code, channel, urgency, category, text, created_at, updated_at, body) \
+             division_code, channel, urgency, category, text, created_at, updated_at, body, \
+             sign_for_due, first_contact_due, resolution_due, callback_due, warning, \
+             contact_warning, contacted, paused, incident_id) \
            SELECT r.id, r.version, r.request_id, r.fingerprint, r.stage, r.station_id, \
              r.division_code, r.channel, r.urgency, r.category, r.text, r.created_at, \
-             r.updated_at, r.body::json \
+             r.updated_at, r.body::json, r.sign_for_due, r.first_contact_due, \
+             r.resolution_due, r.callback_due, r.warning, r.contact_warning, r.contacted, \
+             r.paused, r.incident_id \
            FROM UNNEST($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], \
                        $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], \
-                       $12::timestamptz[], $13::timestamptz[], $14::text[]) \
+                       $12::timestamptz[], $13::timestamptz[], $14::text[], \
+                       $22::timestamptz[], $23::timestamptz[], $24::timestamptz[], \
+                       $25::timestamptz[], $26::bool[], $27::bool[], $28::bool[], $29::bool[], \
+                       $30::text[]) \
              AS r(id, version, request_id, fingerprint, stage, station_id, division_code, \
-                  channel, urgency, category, text, created_at, updated_at, body) \
+                  channel, urgency, category, text, created_at, updated_at, body, \
+                  sign_for_due, first_contact_due, resolution_due, callback_due, warning, \
+                  contact_warning, contacted, paused, incident_id) \
            ON CONFLICT (request_id) DO NOTHING RETURNING id), \
          e AS ( \
            INSERT INTO ticket_events (ticket_id, seq, at, kind, stage, actor, action) \
@@ -273,9 +284,8 @@ async fn insert_batch(
         events()
             .map(|(_, e)| e.row.action.as_str())
             .collect::<Vec<_>>(),
-    )
-    .fetch_all(pool)
-    .await?;
+    );
+    let rows = columns.bind(query).fetch_all(pool).await?;
     rows.iter().map(|r| r.try_get::<uuid::Uuid, _>(0)).collect()
 }
 
@@ -284,6 +294,65 @@ struct EncodedEvent {
     seq: i64,
     at: chrono::DateTime<chrono::Utc>,
     row: EventRow,
+}
+
+/// Tickets' [`TicketColumns`] as parallel arrays, for one `UNNEST` write.
+struct ColumnArrays<'a> {
+    sign_for_due: Vec<Option<chrono::DateTime<chrono::Utc>>>,
+    first_contact_due: Vec<Option<chrono::DateTime<chrono::Utc>>>,
+    resolution_due: Vec<Option<chrono::DateTime<chrono::Utc>>>,
+    callback_due: Vec<Option<chrono::DateTime<chrono::Utc>>>,
+    warning: Vec<bool>,
+    contact_warning: Vec<bool>,
+    contacted: Vec<bool>,
+    paused: Vec<bool>,
+    incident_id: Vec<Option<&'a str>>,
+}
+
+impl<'a> ColumnArrays<'a> {
+    fn of(rows: impl Iterator<Item = &'a TicketColumns>) -> Self {
+        let mut arrays = Self {
+            sign_for_due: Vec::new(),
+            first_contact_due: Vec::new(),
+            resolution_due: Vec::new(),
+            callback_due: Vec::new(),
+            warning: Vec::new(),
+            contact_warning: Vec::new(),
+            contacted: Vec::new(),
+            paused: Vec::new(),
+            incident_id: Vec::new(),
+        };
+        for row in rows {
+            arrays.sign_for_due.push(row.sign_for_due);
+            arrays.first_contact_due.push(row.first_contact_due);
+            arrays.resolution_due.push(row.resolution_due);
+            arrays.callback_due.push(row.callback_due);
+            arrays.warning.push(row.warning);
+            arrays.contact_warning.push(row.contact_warning);
+            arrays.contacted.push(row.contacted);
+            arrays.paused.push(row.paused);
+            arrays.incident_id.push(row.incident_id.as_deref());
+        }
+        arrays
+    }
+
+    /// Binds the nine arrays, in the order of [`TicketColumns`]' fields (`timestamptz[]` four
+    /// times, `bool[]` four times, `text[]`), as the statement's next parameters.
+    fn bind<'q>(
+        &'q self,
+        query: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
+        query
+            .bind(&self.sign_for_due)
+            .bind(&self.first_contact_due)
+            .bind(&self.resolution_due)
+            .bind(&self.callback_due)
+            .bind(&self.warning)
+            .bind(&self.contact_warning)
+            .bind(&self.contacted)
+            .bind(&self.paused)
+            .bind(&self.incident_id)
+    }
 }
 
 /// Events as parallel arrays, for one `UNNEST` insert.
@@ -335,6 +404,7 @@ async fn commit_batch(
     let mut categories = Vec::with_capacity(changes.len());
     let mut updated = Vec::with_capacity(changes.len());
     let mut bodies = Vec::with_capacity(changes.len());
+    let mut columns = Vec::with_capacity(changes.len());
     let mut event_ids = Vec::new();
     let mut ev = EventColumns::of(&[])?;
     for (ticket, events) in changes {
@@ -350,6 +420,7 @@ async fn commit_batch(
         categories.push(ticket.category.as_ref().map(|c| c.as_str()));
         updated.push(ticket.updated_at);
         bodies.push(encode_ticket(ticket)?);
+        columns.push(TicketColumns::of(ticket));
         let more = EventColumns::of(events)?;
         event_ids.extend(std::iter::repeat_n(ticket.id.as_uuid(), events.len()));
         ev.seq.extend(more.seq);
@@ -359,16 +430,25 @@ async fn commit_batch(
         ev.actor.extend(more.actor);
         ev.action.extend(more.action);
     }
-    let rows: Vec<uuid::Uuid> = sqlx::query_scalar(
+    let columns = ColumnArrays::of(columns.iter());
+    let query = sqlx::query(
         "WITH r AS ( \
            SELECT * FROM UNNEST($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::text[], \
-                                $6::text[], $7::text[], $8::timestamptz[], $9::text[], $10::bigint[]) \
+                                $6::text[], $7::text[], $8::timestamptz[], $9::text[], $10::bigint[], \
+                                $18::timestamptz[], $19::timestamptz[], $20::timestamptz[], \
+                                $21::timestamptz[], $22::bool[], $23::bool[], $24::bool[], \
+                                $25::bool[], $26::text[]) \
              AS r(id, version, stage, station_id, division_code, urgency, category, updated_at, \
-                  body, expected)), \
+                  body, expected, sign_for_due, first_contact_due, resolution_due, \
+                  callback_due, warning, contact_warning, contacted, paused, incident_id)), \
          u AS ( \
            UPDATE tickets t SET version = r.version, stage = r.stage, station_id = r.station_id, \
              division_code = r.division_code, urgency = r.urgency, category = r.category, \
-             updated_at = r.updated_at, body = r.body::json \
+             updated_at = r.updated_at, body = r.body::json, sign_for_due = r.sign_for_due, \
+             first_contact_due = r.first_contact_due, resolution_due = r.resolution_due, \
+             callback_due = r.callback_due, warning = r.warning, \
+             contact_warning = r.contact_warning, contacted = r.contacted, paused = r.paused, \
+             incident_id = r.incident_id \
            FROM r WHERE t.id = r.id AND t.version = r.expected RETURNING t.id), \
          e AS ( \
            INSERT INTO ticket_events (ticket_id, seq, at, kind, stage, actor, action) \
@@ -394,10 +474,11 @@ async fn commit_batch(
     .bind(&ev.kind)
     .bind(&ev.stage)
     .bind(&ev.actor)
-    .bind(&ev.action)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows.into_iter().map(TicketId::from_uuid).collect())
+    .bind(&ev.action);
+    let rows = columns.bind(query).fetch_all(pool).await?;
+    rows.iter()
+        .map(|r| Ok(TicketId::from_uuid(r.try_get::<uuid::Uuid, _>(0)?)))
+        .collect()
 }
 
 async fn schema_status(pool: &PgPool) -> Result<crate::SchemaStatus, StoreError> {
@@ -457,6 +538,7 @@ impl TicketStore for PgStore {
             created_at: ticket.created_at,
             updated_at: ticket.updated_at,
             body: encode_ticket(ticket)?,
+            columns: TicketColumns::of(ticket),
             events,
             reply,
         };
@@ -489,11 +571,15 @@ impl TicketStore for PgStore {
         let expected = ticket.version.saturating_sub(events.len() as u64);
         check_events(ticket, events, expected)?;
         let body = encode_ticket(ticket)?;
+        let columns = TicketColumns::of(ticket);
         let ev = EventColumns::of(events)?;
         let written = sqlx::query(
             "WITH u AS ( \
                UPDATE tickets SET version = $2, stage = $3, station_id = $4, division_code = $5, \
-                 urgency = $6, category = $7, updated_at = $8, body = $9::json \
+                 urgency = $6, category = $7, updated_at = $8, body = $9::json, \
+                 sign_for_due = $17, first_contact_due = $18, resolution_due = $19, \
+                 callback_due = $20, warning = $21, contact_warning = $22, contacted = $23, \
+                 paused = $24, incident_id = $25 \
                WHERE id = $1 AND version = $10 RETURNING id) \
              INSERT INTO ticket_events (ticket_id, seq, at, kind, stage, actor, action) \
              SELECT u.id, e.seq, e.at, e.kind, e.stage, e.actor::json, e.action::json \
@@ -516,6 +602,15 @@ impl TicketStore for PgStore {
         .bind(&ev.stage)
         .bind(&ev.actor)
         .bind(&ev.action)
+        .bind(columns.sign_for_due)
+        .bind(columns.first_contact_due)
+        .bind(columns.resolution_due)
+        .bind(columns.callback_due)
+        .bind(columns.warning)
+        .bind(columns.contact_warning)
+        .bind(columns.contacted)
+        .bind(columns.paused)
+        .bind(columns.incident_id.as_deref())
         .execute(&self.pool)
         .await?
         .rows_affected();
@@ -804,34 +899,40 @@ impl TicketStore for PgStore {
             .collect())
     }
 
+    async fn duplicate_facts(
+        &self,
+        ids: &[TicketId],
+    ) -> Result<Vec<crate::CandidateFacts>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let uuids: Vec<uuid::Uuid> = ids.iter().map(|id| id.as_uuid()).collect();
+        let rows = sqlx::query(
+            "SELECT id, stage, division_code, category, created_at, text FROM tickets \
+             WHERE id = ANY($1)",
+        )
+        .bind(&uuids)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                candidate_facts(
+                    TicketId::from_uuid(r.try_get("id")?),
+                    r.try_get("stage")?,
+                    r.try_get("division_code")?,
+                    r.try_get("category")?,
+                    r.try_get("created_at")?,
+                    r.try_get("text")?,
+                )
+            })
+            .collect()
+    }
+
     async fn live_tally(
         &self,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<crate::LiveTally>, StoreError> {
-        // Each body is parsed once (`json_to_record`), not once per field read out of it: the
-        // query runs over every live ticket, on every replica, every few seconds.
-        let sql = tally_sql(&format!(
-            "WITH clock AS (SELECT $1::timestamptz AS tally_now),
-live AS (
-  SELECT substr(t.division_code, 1, 9) AS territory, t.stage,
-    d.sign_for, d.first_contact, d.resolution, d.callback,
-    b.contacted_at IS NULL AS uncontacted,
-    b.paused IS NULL AS unpaused,
-    COALESCE(f.yellow, FALSE) AS yellow,
-    COALESCE(f.contact_yellow, FALSE) AS contact_yellow
-  FROM tickets t
-  CROSS JOIN LATERAL json_to_record(t.body)
-    AS b(deadlines json, contacted_at text, paused text, flags json)
-  LEFT JOIN LATERAL json_to_record(b.deadlines)
-    AS d(sign_for timestamptz, first_contact timestamptz, resolution timestamptz,
-         callback timestamptz) ON TRUE
-  CROSS JOIN LATERAL (
-    SELECT bool_or(flag = 'warning') AS yellow, bool_or(flag = 'contact_warning') AS contact_yellow
-    FROM json_array_elements_text(COALESCE(b.flags, '[]'::json)) AS flag
-  ) f
-  WHERE t.stage IN ({}))",
-            live_stage_literals()
-        ));
+        let sql = tally_sql("clock AS (SELECT $1::timestamptz AS tally_now)");
         let rows = sqlx::query(&sql).bind(now).fetch_all(&self.pool).await?;
         rows.iter().map(tally_from_row).collect()
     }
@@ -896,6 +997,7 @@ mod tests {
             created_at: ticket.created_at,
             updated_at: ticket.updated_at,
             body: encode_ticket(&ticket).unwrap(),
+            columns: TicketColumns::of(&ticket),
             events: vec![EncodedEvent {
                 seq: version_i64(event.seq),
                 at: event.at,
@@ -904,6 +1006,71 @@ mod tests {
             reply,
         };
         (pending, answer)
+    }
+
+    /// Tickets written before migration 0014 get their columns from their bodies: the tally
+    /// and the incident counts read them, never the bodies.
+    #[tokio::test]
+    async fn migration_0014_fills_the_columns_from_older_tickets_bodies() {
+        let url = crate::testing::fresh_postgres_url().await.unwrap();
+        let pool = PgPool::connect(&url).await.unwrap();
+        let before_0014 = sqlx::migrate::Migrator {
+            migrations: MIGRATOR
+                .iter()
+                .filter(|m| m.version < 14)
+                .cloned()
+                .collect::<Vec<_>>()
+                .into(),
+            ..sqlx::migrate::Migrator::DEFAULT
+        };
+        before_0014.run(&pool).await.unwrap();
+        let tickets = crate::row::tickets_before_0014();
+        for ticket in &tickets {
+            sqlx::query(
+                "INSERT INTO tickets (id, version, stage, station_id, division_code, channel, \
+                 urgency, text, created_at, updated_at, body) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::json)",
+            )
+            .bind(ticket.id.as_uuid())
+            .bind(version_i64(ticket.version))
+            .bind(ticket.stage.code())
+            .bind(ticket.station.as_ref().map(|s| s.as_str()))
+            .bind(ticket.division.as_ref().map(|d| d.as_str()))
+            .bind(ticket.channel.code())
+            .bind(ticket.urgency.code())
+            .bind(&ticket.text)
+            .bind(ticket.created_at)
+            .bind(ticket.updated_at)
+            .bind(encode_ticket(ticket).unwrap())
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        pool.close().await;
+
+        let store = PgStore::connect(&url, 2).await.unwrap();
+        for ticket in &tickets {
+            let row = sqlx::query(
+                "SELECT sign_for_due, first_contact_due, resolution_due, callback_due, warning, \
+                 contact_warning, contacted, paused, incident_id FROM tickets WHERE id = $1",
+            )
+            .bind(ticket.id.as_uuid())
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+            let stored = TicketColumns {
+                sign_for_due: row.get("sign_for_due"),
+                first_contact_due: row.get("first_contact_due"),
+                resolution_due: row.get("resolution_due"),
+                callback_due: row.get("callback_due"),
+                warning: row.get("warning"),
+                contact_warning: row.get("contact_warning"),
+                contacted: row.get("contacted"),
+                paused: row.get("paused"),
+                incident_id: row.get("incident_id"),
+            };
+            assert_eq!(stored, TicketColumns::of(ticket), "{}", ticket.text);
+        }
     }
 
     /// One bad row must not fail the tickets batched with it: the batch falls back to one

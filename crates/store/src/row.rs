@@ -1,7 +1,7 @@
 //! How tickets and events become rows, shared by both backends so they cannot drift apart.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use hotline_core::{Event, Ticket};
+use hotline_core::{Event, Flag, Ticket};
 
 use crate::StoreError;
 
@@ -11,6 +11,42 @@ pub(crate) fn encode_ticket(ticket: &Ticket) -> Result<String, StoreError> {
 
 pub fn decode_ticket(body: &str) -> Result<Ticket, StoreError> {
     serde_json::from_str(body).map_err(|e| StoreError::Corrupt(format!("ticket body: {e}")))
+}
+
+/// What the store keeps as columns beside a ticket's body, written in the same statement as
+/// the body so they always agree with it (migration 0014 filled them for older rows): the
+/// facts [`crate::TicketStore::live_tally`] counts, and the incident the ticket names. Queries
+/// over many tickets read these instead of parsing every body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TicketColumns {
+    pub sign_for_due: Option<DateTime<Utc>>,
+    pub first_contact_due: Option<DateTime<Utc>>,
+    pub resolution_due: Option<DateTime<Utc>>,
+    pub callback_due: Option<DateTime<Utc>>,
+    /// The `warning` flag (黄灯).
+    pub warning: bool,
+    pub contact_warning: bool,
+    /// The caller was contacted (`contacted_at` is set): the first-contact clock stopped.
+    pub contacted: bool,
+    /// The resolution clock is paused.
+    pub paused: bool,
+    pub incident_id: Option<String>,
+}
+
+impl TicketColumns {
+    pub fn of(ticket: &Ticket) -> Self {
+        Self {
+            sign_for_due: ticket.deadlines.sign_for,
+            first_contact_due: ticket.deadlines.first_contact,
+            resolution_due: ticket.deadlines.resolution,
+            callback_due: ticket.deadlines.callback,
+            warning: ticket.flags.contains(&Flag::Warning),
+            contact_warning: ticket.flags.contains(&Flag::ContactWarning),
+            contacted: ticket.contacted_at.is_some(),
+            paused: ticket.paused.is_some(),
+            incident_id: ticket.incident.map(|i| i.to_string()),
+        }
+    }
 }
 
 pub(crate) struct EventRow {
@@ -48,6 +84,33 @@ pub fn decode_event(
             .map_err(|e| corrupt("stage", e.to_string()))?,
         actor: serde_json::from_str(actor).map_err(|e| corrupt("actor", e.to_string()))?,
         action: serde_json::from_str(action).map_err(|e| corrupt("action", e.to_string()))?,
+    })
+}
+
+/// A candidate's facts from its columns (both backends read the same ones).
+pub(crate) fn candidate_facts(
+    id: hotline_core::TicketId,
+    stage: &str,
+    division: Option<String>,
+    category: Option<String>,
+    created_at: DateTime<Utc>,
+    text: String,
+) -> Result<crate::CandidateFacts, StoreError> {
+    let corrupt = |what: &str, e: String| StoreError::Corrupt(format!("ticket {id} {what}: {e}"));
+    Ok(crate::CandidateFacts {
+        id,
+        stage: hotline_core::Stage::parse("stage", stage)
+            .map_err(|e| corrupt("stage", e.to_string()))?,
+        division: division
+            .map(|d| hotline_core::DivisionCode::parse("division_code", &d))
+            .transpose()
+            .map_err(|e| corrupt("division", e.to_string()))?,
+        category: category
+            .map(|c| hotline_core::CategoryCode::parse("category", &c))
+            .transpose()
+            .map_err(|e| corrupt("category", e.to_string()))?,
+        created_at,
+        text,
     })
 }
 
@@ -97,14 +160,29 @@ pub(crate) fn check_events(
     Ok(())
 }
 
-/// The tally of live tickets ([`crate::TicketStore::live_tally`]) over `live`, a CTE each
-/// backend writes in its own dialect with one row per live ticket: `territory`, `stage`, the
-/// four deadlines (`sign_for`, `first_contact`, `resolution`, `callback`, comparable with
-/// `clock.tally_now`), and the booleans `uncontacted`, `unpaused`, `yellow` (the `warning`
-/// flag) and `contact_yellow` (`contact_warning`). Which clock runs in which stage is written
-/// here once, as the router's timers see it (`running_clocks` in the router's escalation).
-pub(crate) fn tally_sql(clock_and_live: &str) -> String {
+/// The tally of live tickets ([`crate::TicketStore::live_tally`]). `clock_cte` is a CTE each
+/// backend writes in its own dialect, `clock AS (SELECT ... AS tally_now)`, comparable with
+/// the deadline columns. The tally reads only the columns of [`TicketColumns`] (no body):
+/// one covering index, `tickets_live_tally` (migration 0014), holds all of them. Which clock
+/// runs in which stage is written here once, as the router's timers see it (`running_clocks`
+/// in the router's escalation).
+pub(crate) fn tally_sql(clock_cte: &str) -> String {
     use hotline_core::Stage;
+    // Live is every stage but closed (`Stage::is_live`), written as `<> 'closed'` because that
+    // is the index's condition: SQLite uses a partial index only for a query that repeats it.
+    debug_assert!(Stage::ALL
+        .iter()
+        .all(|s| s.is_live() == (*s != Stage::Closed)));
+    let live = format!(
+        "live AS (
+  SELECT substr(division_code, 1, 9) AS territory, stage,
+    sign_for_due AS sign_for, first_contact_due AS first_contact,
+    resolution_due AS resolution, callback_due AS callback,
+    NOT contacted AS uncontacted, NOT paused AS unpaused,
+    warning AS yellow, contact_warning AS contact_yellow
+  FROM tickets WHERE stage <> '{}')",
+        Stage::Closed.code()
+    );
     let signing = Stage::AwaitingSignFor.code();
     let handling = format!(
         "'{}', '{}'",
@@ -136,19 +214,9 @@ pub(crate) fn tally_sql(clock_and_live: &str) -> String {
         ));
     }
     format!(
-        "{clock_and_live}\nSELECT territory, stage, COUNT(*) AS tickets{columns}\n\
+        "WITH {clock_cte},\n{live}\nSELECT territory, stage, COUNT(*) AS tickets{columns}\n\
          FROM live CROSS JOIN clock GROUP BY territory, stage ORDER BY territory, stage"
     )
-}
-
-/// `'accepted', 'pending_dispatch', ...`: the live stages as SQL literals (codes of a closed
-/// vocabulary, never caller input).
-pub(crate) fn live_stage_literals() -> String {
-    crate::live_stages()
-        .iter()
-        .map(|s| format!("'{}'", s.code()))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// One row of [`tally_sql`].
@@ -180,4 +248,151 @@ where
         overdue: clocks("overdue")?,
         about_to_breach: clocks("soon")?,
     })
+}
+
+/// Tickets as an older release wrote them, which between them set every column of
+/// [`TicketColumns`] (and leave each unset too), for the tests of migration 0014's backfill.
+#[cfg(test)]
+pub(crate) fn tickets_before_0014() -> Vec<Ticket> {
+    use chrono::TimeZone;
+    use hotline_core::lifecycle::{apply, open, Action, Actor, Role};
+    use hotline_core::{
+        Caller, Channel, DivisionCode, IncidentId, Nature, NewTicket, StationId, TicketId, Urgency,
+    };
+    let at = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+    let due = |h: i64| Some(at + chrono::Duration::hours(h));
+    let station = StationId::parse("s", "320508014003-css").unwrap();
+    let operator = Actor {
+        role: Role::Operator,
+        staff: None,
+        station: None,
+    };
+    let css = Actor {
+        role: Role::Station,
+        staff: None,
+        station: Some(station.clone()),
+    };
+    let new = |text: &str| {
+        let new = NewTicket {
+            request_id: None,
+            channel: Channel::Web,
+            caller: Caller {
+                name: "李四".into(),
+                phone: "13900000000".into(),
+                ..Default::default()
+            },
+            text: text.into(),
+            address: String::new(),
+            location: None,
+            kiosk: None,
+            category: None,
+            nature: Nature::Help,
+            urgency: Urgency::Normal,
+            division: Some(DivisionCode::parse("d", "320508014003").unwrap()),
+        };
+        open(
+            TicketId::new(),
+            new.validate().unwrap(),
+            operator.clone(),
+            at,
+        )
+        .0
+    };
+    let walk = |ticket: Ticket, steps: Vec<(&Actor, Action)>| {
+        steps.into_iter().fold(ticket, |t, (actor, action)| {
+            let next_at = t.updated_at + chrono::Duration::minutes(1);
+            apply(&t, actor, action, next_at).unwrap().0
+        })
+    };
+    let dispatch = |due| Action::Dispatch {
+        station: station.clone(),
+        sign_for_due: due,
+        note: String::new(),
+    };
+    let flag = |flag| Action::Flag {
+        flag,
+        note: String::new(),
+    };
+    let bare = new("路灯不亮");
+    let warned = walk(
+        new("楼道灯坏了"),
+        vec![
+            (&operator, dispatch(due(2))),
+            (&operator, flag(Flag::Warning)),
+            (&operator, flag(Flag::ContactWarning)),
+        ],
+    );
+    let handled = walk(
+        new("楼上漏水"),
+        vec![
+            (&operator, dispatch(due(2))),
+            (
+                &css,
+                Action::SignFor {
+                    resolution_due: due(40),
+                    first_contact_due: due(4),
+                },
+            ),
+            (
+                &css,
+                Action::ContactCaller {
+                    note: String::new(),
+                },
+            ),
+            (
+                &css,
+                Action::PauseClock {
+                    reason: "等待补充材料".into(),
+                },
+            ),
+        ],
+    );
+    let replied = walk(
+        new("窨井盖缺失"),
+        vec![
+            (&operator, dispatch(due(2))),
+            (
+                &css,
+                Action::SignFor {
+                    resolution_due: due(40),
+                    first_contact_due: due(4),
+                },
+            ),
+            (
+                &css,
+                Action::Reply {
+                    internal_record: "已修复".into(),
+                    public_reply: "已修复".into(),
+                },
+            ),
+            (
+                &operator,
+                Action::Review {
+                    approve: true,
+                    callback_due: due(60),
+                    note: String::new(),
+                },
+            ),
+        ],
+    );
+    let lead = bare.id;
+    let member = walk(
+        new("整条街停水了"),
+        vec![(
+            &operator,
+            Action::JoinIncident {
+                incident: IncidentId::led_by(lead),
+            },
+        )],
+    );
+    let tickets = vec![bare, warned, handled, replied, member];
+    let columns: Vec<TicketColumns> = tickets.iter().map(TicketColumns::of).collect();
+    // Every column is set on one ticket and unset on another.
+    assert!(columns.iter().any(|c| c.warning) && columns.iter().any(|c| c.contact_warning));
+    assert!(columns
+        .iter()
+        .any(|c| c.contacted && c.paused && c.first_contact_due.is_some()));
+    assert!(columns.iter().any(|c| c.incident_id.is_some()));
+    assert!(columns.iter().any(|c| c.callback_due.is_some()));
+    tickets
 }

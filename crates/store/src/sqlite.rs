@@ -10,8 +10,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use crate::row::{
-    check_events, decode_event, decode_ticket, encode_event, encode_ticket, like_escape,
-    live_stage_literals, parse_ts, tally_from_row, tally_sql, ts, version_i64,
+    candidate_facts, check_events, decode_event, decode_ticket, encode_event, encode_ticket,
+    like_escape, parse_ts, tally_from_row, tally_sql, ts, version_i64, TicketColumns,
 };
 use crate::{ChangeCursor, Created, LiveSnapshot, SearchQuery, StoreError, TicketStore};
 
@@ -171,10 +171,13 @@ impl TicketStore for SqliteStore {
         check_events(ticket, events, 0)?;
         let body = encode_ticket(ticket)?;
         let mut tx = self.pool.begin().await?;
-        let inserted = sqlx::query(
+        let insert = sqlx::query(
             "INSERT INTO tickets (id, version, request_id, fingerprint, stage, station_id, \
-             division_code, channel, urgency, category, text, created_at, updated_at, body) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING",
+             division_code, channel, urgency, category, text, created_at, updated_at, body, \
+             sign_for_due, first_contact_due, resolution_due, callback_due, warning, \
+             contact_warning, contacted, paused, incident_id) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, julianday(?), julianday(?), \
+             julianday(?), julianday(?), ?, ?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING",
         )
         .bind(ticket.id.to_string())
         .bind(version_i64(ticket.version))
@@ -189,10 +192,11 @@ impl TicketStore for SqliteStore {
         .bind(&ticket.text)
         .bind(ts(ticket.created_at))
         .bind(ts(ticket.updated_at))
-        .bind(&body)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        .bind(&body);
+        let inserted = bind_columns(insert, &TicketColumns::of(ticket))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         if inserted == 0 {
             tx.rollback().await?;
             let request_id = ticket
@@ -220,9 +224,13 @@ impl TicketStore for SqliteStore {
         check_events(ticket, events, expected)?;
         let body = encode_ticket(ticket)?;
         let mut tx = self.pool.begin().await?;
-        let updated = sqlx::query(
+        let update = sqlx::query(
             "UPDATE tickets SET version = ?, stage = ?, station_id = ?, division_code = ?, \
-             urgency = ?, category = ?, updated_at = ?, body = ? WHERE id = ? AND version = ?",
+             urgency = ?, category = ?, updated_at = ?, body = ?, \
+             sign_for_due = julianday(?), first_contact_due = julianday(?), \
+             resolution_due = julianday(?), callback_due = julianday(?), warning = ?, \
+             contact_warning = ?, contacted = ?, paused = ?, incident_id = ? \
+             WHERE id = ? AND version = ?",
         )
         .bind(version_i64(ticket.version))
         .bind(ticket.stage.code())
@@ -231,12 +239,13 @@ impl TicketStore for SqliteStore {
         .bind(ticket.urgency.code())
         .bind(ticket.category.as_ref().map(|c| c.as_str()))
         .bind(ts(ticket.updated_at))
-        .bind(&body)
-        .bind(ticket.id.to_string())
-        .bind(version_i64(expected))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        .bind(&body);
+        let updated = bind_columns(update, &TicketColumns::of(ticket))
+            .bind(ticket.id.to_string())
+            .bind(version_i64(expected))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         if updated == 0 {
             tx.rollback().await?;
             return Err(match self.current_version(ticket.id).await? {
@@ -471,28 +480,45 @@ impl TicketStore for SqliteStore {
         Ok(versions)
     }
 
+    async fn duplicate_facts(
+        &self,
+        ids: &[TicketId],
+    ) -> Result<Vec<crate::CandidateFacts>, StoreError> {
+        let mut facts = Vec::with_capacity(ids.len());
+        // Bounded IN lists (SQLite's bind limit).
+        for chunk in ids.chunks(500) {
+            let mut sql: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "SELECT id, stage, division_code, category, created_at, text FROM tickets \
+                 WHERE id IN (",
+            );
+            let mut list = sql.separated(", ");
+            for id in chunk {
+                list.push_bind(id.to_string());
+            }
+            sql.push(")");
+            for row in sql.build().fetch_all(&self.pool).await? {
+                let id: &str = row.try_get("id")?;
+                let id =
+                    TicketId::parse("id", id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                facts.push(candidate_facts(
+                    id,
+                    row.try_get("stage")?,
+                    row.try_get("division_code")?,
+                    row.try_get("category")?,
+                    parse_ts(row.try_get("created_at")?)?,
+                    row.try_get("text")?,
+                )?);
+            }
+        }
+        Ok(facts)
+    }
+
     async fn live_tally(
         &self,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<crate::LiveTally>, StoreError> {
-        // Deadlines are compared as Julian days: chrono writes RFC 3339 with as many fraction
-        // digits as it needs, which do not sort as text.
-        let sql = tally_sql(&format!(
-            "WITH clock AS (SELECT julianday(?) AS tally_now),
-live AS (
-  SELECT substr(division_code, 1, 9) AS territory, stage,
-    julianday(json_extract(body, '$.deadlines.sign_for')) AS sign_for,
-    julianday(json_extract(body, '$.deadlines.first_contact')) AS first_contact,
-    julianday(json_extract(body, '$.deadlines.resolution')) AS resolution,
-    julianday(json_extract(body, '$.deadlines.callback')) AS callback,
-    json_extract(body, '$.contacted_at') IS NULL AS uncontacted,
-    json_extract(body, '$.paused') IS NULL AS unpaused,
-    EXISTS (SELECT 1 FROM json_each(tickets.body, '$.flags') WHERE value = 'warning') AS yellow,
-    EXISTS (SELECT 1 FROM json_each(tickets.body, '$.flags') WHERE value = 'contact_warning')
-      AS contact_yellow
-  FROM tickets WHERE stage IN ({}))",
-            live_stage_literals()
-        ));
+        // Deadlines are Julian days (see migration 0014), and so is now.
+        let sql = tally_sql("clock AS (SELECT julianday(?) AS tally_now)");
         let rows = sqlx::query(&sql)
             .bind(ts(now))
             .fetch_all(&self.pool)
@@ -504,6 +530,24 @@ live AS (
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
+}
+
+/// Binds a ticket's [`TicketColumns`], in their order, as the statement's next parameters
+/// (deadlines as text, for the statement's `julianday(?)`).
+fn bind_columns<'q>(
+    query: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+    columns: &TicketColumns,
+) -> sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+    query
+        .bind(columns.sign_for_due.map(ts))
+        .bind(columns.first_contact_due.map(ts))
+        .bind(columns.resolution_due.map(ts))
+        .bind(columns.callback_due.map(ts))
+        .bind(columns.warning)
+        .bind(columns.contact_warning)
+        .bind(columns.contacted)
+        .bind(columns.paused)
+        .bind(columns.incident_id.clone())
 }
 
 async fn insert_event(
@@ -525,4 +569,80 @@ async fn insert_event(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Tickets written before migration 0014 get their columns from their bodies: the tally
+    /// and the incident counts read them, never the bodies.
+    #[tokio::test]
+    async fn migration_0014_fills_the_columns_from_older_tickets_bodies() {
+        let dir = crate::testing::TempDir::new();
+        let options = SqliteConnectOptions::new().filename(dir.path().join("hotline.sqlite"));
+        let pool = connect(options.clone(), 1).await.unwrap();
+        let before_0014 = sqlx::migrate::Migrator {
+            migrations: MIGRATOR
+                .iter()
+                .filter(|m| m.version < 14)
+                .cloned()
+                .collect::<Vec<_>>()
+                .into(),
+            ..sqlx::migrate::Migrator::DEFAULT
+        };
+        before_0014.run(&pool).await.unwrap();
+        let tickets = crate::row::tickets_before_0014();
+        for ticket in &tickets {
+            sqlx::query(
+                "INSERT INTO tickets (id, version, stage, station_id, division_code, channel, \
+                 urgency, text, created_at, updated_at, body) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(ticket.id.to_string())
+            .bind(version_i64(ticket.version))
+            .bind(ticket.stage.code())
+            .bind(ticket.station.as_ref().map(|s| s.as_str()))
+            .bind(ticket.division.as_ref().map(|d| d.as_str()))
+            .bind(ticket.channel.code())
+            .bind(ticket.urgency.code())
+            .bind(&ticket.text)
+            .bind(ts(ticket.created_at))
+            .bind(ts(ticket.updated_at))
+            .bind(encode_ticket(ticket).unwrap())
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        pool.close().await;
+
+        let store = SqliteStore::open(options).await.unwrap();
+        // Julian days back to instants (to the millisecond, as `julianday` keeps them).
+        let instant = |raw: Option<String>| raw.map(|r| parse_ts(&r).unwrap());
+        for ticket in &tickets {
+            let row = sqlx::query(
+                "SELECT strftime('%Y-%m-%dT%H:%M:%fZ', sign_for_due) AS sign_for_due, \
+                 strftime('%Y-%m-%dT%H:%M:%fZ', first_contact_due) AS first_contact_due, \
+                 strftime('%Y-%m-%dT%H:%M:%fZ', resolution_due) AS resolution_due, \
+                 strftime('%Y-%m-%dT%H:%M:%fZ', callback_due) AS callback_due, warning, \
+                 contact_warning, contacted, paused, incident_id FROM tickets WHERE id = ?",
+            )
+            .bind(ticket.id.to_string())
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+            let stored = TicketColumns {
+                sign_for_due: instant(row.get("sign_for_due")),
+                first_contact_due: instant(row.get("first_contact_due")),
+                resolution_due: instant(row.get("resolution_due")),
+                callback_due: instant(row.get("callback_due")),
+                warning: row.get("warning"),
+                contact_warning: row.get("contact_warning"),
+                contacted: row.get("contacted"),
+                paused: row.get("paused"),
+                incident_id: row.get("incident_id"),
+            };
+            assert_eq!(stored, TicketColumns::of(ticket), "{}", ticket.text);
+        }
+    }
 }

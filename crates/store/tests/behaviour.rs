@@ -7,8 +7,8 @@ use hotline_core::{
     StationId, Ticket, TicketId, Urgency,
 };
 use hotline_store::{
-    AliasStatus, AliasStore, AliasVote, ClockCounts, Decided, IncidentNote, IncidentStore,
-    LiveTally, SearchQuery, StoreError, TicketStore,
+    AliasStatus, AliasStore, AliasVote, CandidateFacts, ClockCounts, Decided, IncidentNote,
+    IncidentStore, LiveTally, SearchQuery, StoreError, TicketStore,
 };
 
 fn new_ticket(text: &str, request_id: Option<&str>) -> NewTicket {
@@ -780,6 +780,204 @@ pub async fn live_tickets_are_tallied_by_street_and_stage_with_overdue_and_yello
     assert_eq!(soon, 2, "{before:?}");
 }
 
+/// Overdue and about-to-breach counts summed over every group of a tally.
+fn clock_totals(tally: &[LiveTally]) -> (ClockCounts, ClockCounts) {
+    let add = |sum: ClockCounts, c: &ClockCounts| ClockCounts {
+        sign_for: sum.sign_for + c.sign_for,
+        first_contact: sum.first_contact + c.first_contact,
+        resolution: sum.resolution + c.resolution,
+        callback: sum.callback + c.callback,
+    };
+    tally.iter().fold(
+        (ClockCounts::default(), ClockCounts::default()),
+        |(overdue, soon), t| (add(overdue, &t.overdue), add(soon, &t.about_to_breach)),
+    )
+}
+
+/// The tally reads what the store keeps beside each body, so every write path (a new ticket
+/// with its first events, one change, a batch of changes) must keep it in step with the body:
+/// each step below changes one thing the tally counts and would leave the tally stale if that
+/// write did not carry it.
+pub async fn the_tally_follows_each_change_of_a_deadline_flag_contact_or_pause<S: TicketStore>(
+    store: S,
+) {
+    let start = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+    let now = start + chrono::Duration::hours(2);
+    let hours = |h: i64| Some(start + chrono::Duration::hours(h));
+    let css = Actor {
+        role: Role::Station,
+        staff: None,
+        station: Some(station()),
+    };
+    let change = |ticket: &Ticket, actor: &Actor, action| {
+        let at = ticket.updated_at + chrono::Duration::minutes(1);
+        apply(ticket, actor, action, at).unwrap()
+    };
+    let dispatch_due = |due| Action::Dispatch {
+        station: station(),
+        sign_for_due: due,
+        note: String::new(),
+    };
+    let sign_for = |due| Action::SignFor {
+        resolution_due: due,
+        first_contact_due: due,
+    };
+    let yellow = || Action::Flag {
+        flag: Flag::Warning,
+        note: String::new(),
+    };
+    let none = ClockCounts::default();
+
+    // A is created already dispatched (intake's first events in the one write), past due.
+    let new = new_ticket("路灯不亮", None);
+    let fingerprint = new.fingerprint();
+    let (opened, submitted) = open(TicketId::new(), new, operator(), start);
+    let (a, dispatched) = change(&opened, &operator(), dispatch_due(hours(1)));
+    store
+        .create(&a, &[submitted, dispatched], &fingerprint)
+        .await
+        .unwrap();
+    // B is dispatched by a later change, due after now.
+    let b = submit(&store, "楼道灯坏了", None).await;
+    let (b, event) = change(&b, &operator(), dispatch_due(hours(3)));
+    store.commit(&b, &[event]).await.unwrap();
+    let sign_for_late = ClockCounts {
+        sign_for: 1,
+        ..none
+    };
+    assert_eq!(
+        clock_totals(&store.live_tally(now).await.unwrap()),
+        (sign_for_late, none)
+    );
+
+    // A yellow light raised on B.
+    let (b, event) = change(&b, &operator(), yellow());
+    store.commit(&b, &[event]).await.unwrap();
+    assert_eq!(
+        clock_totals(&store.live_tally(now).await.unwrap()),
+        (sign_for_late, sign_for_late),
+        "B's warning"
+    );
+
+    // A signed for with its first-contact and resolution deadlines already past.
+    let (a, event) = change(&a, &css, sign_for(hours(1)));
+    store.commit(&a, &[event]).await.unwrap();
+    let handling_late = ClockCounts {
+        first_contact: 1,
+        resolution: 1,
+        ..none
+    };
+    assert_eq!(
+        clock_totals(&store.live_tally(now).await.unwrap()),
+        (handling_late, sign_for_late),
+        "A's new deadlines"
+    );
+
+    // In one batch: A's caller contacted (its first-contact clock stops); B signed for, its
+    // clocks starting anew, which lowers its yellow light.
+    let (a, contacted) = change(
+        &a,
+        &css,
+        Action::ContactCaller {
+            note: String::new(),
+        },
+    );
+    let (b, signed) = change(&b, &css, sign_for(hours(30)));
+    assert!(!b.flags.contains(&Flag::Warning));
+    let results = store
+        .commit_many(&[(a.clone(), vec![contacted]), (b.clone(), vec![signed])])
+        .await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let resolution_late = ClockCounts {
+        resolution: 1,
+        ..none
+    };
+    assert_eq!(
+        clock_totals(&store.live_tally(now).await.unwrap()),
+        (resolution_late, none),
+        "A contacted, B's light lowered"
+    );
+
+    // A's resolution clock paused: it no longer runs.
+    let (a, event) = change(
+        &a,
+        &css,
+        Action::PauseClock {
+            reason: "等待补充材料".into(),
+        },
+    );
+    store.commit(&a, &[event]).await.unwrap();
+    assert_eq!(
+        clock_totals(&store.live_tally(now).await.unwrap()),
+        (none, none),
+        "A paused"
+    );
+
+    // Resumed with its deadline moved past now, then a yellow light: about to breach, not
+    // overdue (the old deadline would be overdue, a pause left set would count nothing).
+    let (a, event) = change(
+        &a,
+        &css,
+        Action::ResumeClock {
+            resolution_due: hours(50),
+        },
+    );
+    store.commit(&a, &[event]).await.unwrap();
+    let (a, event) = change(&a, &operator(), yellow());
+    store.commit(&a, &[event]).await.unwrap();
+    assert!(a.paused.is_none());
+    assert_eq!(
+        clock_totals(&store.live_tally(now).await.unwrap()),
+        (none, resolution_late),
+        "A resumed with a later deadline"
+    );
+}
+
+/// The duplicate check reads its candidates' facts without their bodies.
+pub async fn duplicate_facts_are_read_for_the_tickets_that_exist<S: TicketStore>(store: S) {
+    let at = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+    let category = hotline_core::CategoryCode::parse("c", "SQ.WYBX").unwrap();
+    let mut with_category = new_ticket("楼上漏水", None);
+    with_category.category = Some(category.clone());
+    let fingerprint = with_category.fingerprint();
+    let (leak, event) = open(TicketId::new(), with_category, operator(), at);
+    store
+        .create(&leak, std::slice::from_ref(&event), &fingerprint)
+        .await
+        .unwrap();
+    let nowhere = submit_in(&store, "噪音扰民", None).await;
+    let (closed, event) = apply(
+        &nowhere,
+        &operator(),
+        Action::NotAccept {
+            advice: "非本市事项".into(),
+        },
+        at,
+    )
+    .unwrap();
+    store.commit(&closed, &[event]).await.unwrap();
+
+    let unknown = TicketId::new();
+    let mut facts = store
+        .duplicate_facts(&[leak.id, closed.id, unknown])
+        .await
+        .unwrap();
+    facts.sort_by_key(|f| f.id);
+    let expected = |t: &Ticket| CandidateFacts {
+        id: t.id,
+        stage: t.stage,
+        division: t.division.clone(),
+        category: t.category.clone(),
+        created_at: t.created_at,
+        text: t.text.clone(),
+    };
+    let mut want = vec![expected(&leak), expected(&closed)];
+    want.sort_by_key(|f| f.id);
+    assert_eq!(facts, want);
+    assert!(facts.iter().any(|f| f.category == Some(category.clone())));
+    assert!(store.duplicate_facts(&[]).await.unwrap().is_empty());
+}
+
 fn vote<'a>(
     alias: &'a str,
     division: &'a DivisionCode,
@@ -1058,6 +1256,7 @@ pub async fn an_incident_s_tickets_are_the_ones_that_name_it_lead_first<
     )
     .await;
     assert_eq!(store.incident_tickets(id).await.unwrap().len(), 3);
+    assert_eq!(store.incident(id).await.unwrap().unwrap().tickets, 3);
 }
 
 macro_rules! behaviour_suite {
@@ -1079,6 +1278,8 @@ macro_rules! behaviour_suite {
                 changes_committed_after_a_snapshot_are_found_each_once,
                 a_batch_of_changes_fails_only_the_stale_one,
                 live_tickets_are_tallied_by_street_and_stage_with_overdue_and_yellow_clocks,
+                the_tally_follows_each_change_of_a_deadline_flag_contact_or_pause,
+                duplicate_facts_are_read_for_the_tickets_that_exist,
                 a_correction_proposes_an_alias_and_each_ticket_agrees_once,
                 concurrent_corrections_are_all_counted,
                 a_supervisor_confirms_one_community_for_an_alias_and_rejects_others,
