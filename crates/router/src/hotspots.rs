@@ -253,7 +253,10 @@ impl HotspotRoom {
         // A new surge's calls are merged before it is announced: whoever the alert reaches
         // finds its one incident.
         if hotline.incident_store().is_some() {
-            self.fold_surges(hotline, &active).await?;
+            if let Err(err) = self.fold_surges(hotline, &active).await {
+                // The alert goes out all the same; the merge is tried again next turn.
+                crate::logging::warn_summarised("merging a surge into one incident", &err);
+            }
         }
         for transition in transitions {
             self.announce(transition);
