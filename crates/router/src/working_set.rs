@@ -839,7 +839,9 @@ impl WorkingSet {
         };
         // Every open ticket (the duplicate index files them all); queues and timers are
         // computed from those in LIVE_STAGES only, as before the index existed.
+        let mut phase = Phases::start();
         let snapshot = self.store.live_snapshot(&OPEN_STAGES).await?;
+        phase.done("snapshot");
         self.pauses.hit(PausePoint::RebuildAfterSnapshot).await;
         let queued_or_timed = |t: &&Ticket| LIVE_STAGES.contains(&t.stage);
         let entries: Vec<QueueEntry> = snapshot
@@ -854,12 +856,17 @@ impl WorkingSet {
             .filter(queued_or_timed)
             .flat_map(|t| escalation::plan(t, &self.sla, &self.escalation))
             .collect();
+        phase.done("plan");
         let filings = self.duplicate_entries(&snapshot.tickets).await?;
+        phase.done("minhash");
         let counts = (entries.len(), timers.len());
         let first_due = timers.iter().map(|t| t.fire_at_ms).min();
         self.queue.rebuild(entries).await?;
+        phase.done("queue");
         self.timers.rebuild(timers).await?;
+        phase.done("timers");
         self.duplicates.rebuild(filings).await?;
+        phase.done("duplicates");
         if let Some(due) = first_due {
             self.alarm.scheduled(due);
         }
@@ -879,6 +886,7 @@ impl WorkingSet {
             caught_up += tickets.len();
             self.settle(tickets, &was_on).await?;
         }
+        phase.done("catch_up");
         {
             let mut pending = self.state.pending();
             for (id, stations) in &covered {
@@ -1173,6 +1181,22 @@ fn duplicate_key(ticket: &Ticket) -> Option<DuplicateKey> {
         ticket.division.clone()?,
         ticket.category.clone()?,
     ))
+}
+
+/// Wall time of a rebuild's phases, logged as each ends (issue 13: which phase grows with the
+/// number of open tickets).
+struct Phases(std::time::Instant);
+
+impl Phases {
+    fn start() -> Self {
+        Self(std::time::Instant::now())
+    }
+
+    fn done(&mut self, phase: &'static str) {
+        let ms = self.0.elapsed().as_millis() as u64;
+        tracing::info!(phase, ms, "working set rebuild phase");
+        self.0 = std::time::Instant::now();
+    }
 }
 
 /// Runs `work` with at most [`PLACE_CONCURRENCY`] in flight; answers in the order given.
