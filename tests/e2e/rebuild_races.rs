@@ -278,6 +278,66 @@ async fn changes_between_snapshot_and_apply_survive_the_rebuild(backend: Backend
     w.cleanup().await;
 }
 
+/// A rebuild reads the store in pages (here of two tickets): changes replica a commits while
+/// `b` is between its first page and the next, to a ticket already read, one not yet read and
+/// one new, all end where the store says, and no page is lost (every other ticket is on its
+/// queue and filed for duplicate lookups, though none of them changed).
+async fn changes_between_pages_survive_a_streamed_rebuild(backend: Backend) {
+    let w = world(backend).await;
+    let mut before = Vec::new();
+    for n in 0..7 {
+        before
+            .push(submit_filed(&w.b, &format!("第{n}幢门口路灯坏了一个星期"), COMMUNITY_CSS).await);
+    }
+    before.sort_by_key(|t| t.id);
+    w.b.queues().set_rebuild_page(2);
+
+    let paused = w.b.queues().pauses().arm(PausePoint::RebuildBetweenPages);
+    let rebuild = tokio::spawn({
+        let b = w.b.clone();
+        async move { b.rebuild_working_set().await }
+    });
+    paused.reached.await.unwrap();
+    // The first page (the two lowest ids) is read and being filed; the rest are not read.
+    let signed = sign(&w.a, &before[0], COMMUNITY_CSS).await;
+    let moved = move_to(&w.a, &before[6], STREET_OFFICE).await;
+    let created = submit_filed(&w.a, "小区停水两天了", OTHER_CSS).await;
+    paused.resume.send(()).unwrap();
+    rebuild.await.unwrap().unwrap();
+
+    let seen = w.queued().await;
+    assert_eq!(seen.get(&signed.id), None, "signed for: on no queue");
+    assert_eq!(seen.get(&moved.id), Some(&vec![STREET_OFFICE.to_owned()]));
+    assert_eq!(seen.get(&created.id), Some(&vec![OTHER_CSS.to_owned()]));
+    for ticket in &before[1..6] {
+        assert_eq!(
+            seen.get(&ticket.id),
+            Some(&vec![COMMUNITY_CSS.to_owned()]),
+            "unchanged ticket {} kept its queue ({seen:?})",
+            ticket.id
+        );
+    }
+    assert_eq!(seen.len(), 7, "nothing extra: {seen:?}");
+    let all: Vec<TicketId> = before.iter().map(|t| t.id).chain([created.id]).collect();
+    let filed = w.b.queues().duplicates().filed(&all).await.unwrap();
+    assert_eq!(filed.len(), all.len(), "every open ticket filed: {filed:?}");
+    assert!(!w.b.queues().is_dirty(), "caught up and clean");
+    w.cleanup().await;
+}
+
+/// A ticket with a division and a category (so the duplicate index files it), dispatched.
+async fn submit_filed(engine: &Hotline, text: &str, station: &str) -> Ticket {
+    let mut new = request(text);
+    let division = station.split_once('-').map_or(station, |(code, _)| code);
+    new.division = Some(hotline_core::DivisionCode::parse("division", division).unwrap());
+    new.category = Some(hotline_core::CategoryCode::parse("category", "SQ.JTBL").unwrap());
+    engine
+        .submit(new, Disposition::DispatchTo(sid(station)), operator())
+        .await
+        .unwrap()
+        .ticket
+}
+
 /// Two replicas' updates for consecutive versions of one ticket land out of order: the older
 /// one (delayed) must not have the last word.
 async fn an_older_update_landing_late_does_not_win(backend: Backend) {
@@ -429,6 +489,7 @@ macro_rules! on_every_backend {
 
 on_every_backend!(
     changes_between_snapshot_and_apply_survive_the_rebuild,
+    changes_between_pages_survive_a_streamed_rebuild,
     an_older_update_landing_late_does_not_win,
     anti_entropy_finds_and_repairs_drift,
     a_retried_action_that_already_landed_is_not_refused,

@@ -153,8 +153,20 @@ pub trait DuplicateIndex: Send + Sync + 'static {
     /// Where each of `tickets` is filed (those not filed are left out), in one round trip.
     async fn filed(&self, tickets: &[TicketId]) -> Result<HashMap<TicketId, Filed>, QueueError>;
 
-    /// Replaces the whole index with `entries` (from the store).
-    async fn rebuild(&self, entries: Vec<DuplicateEntry>) -> Result<(), QueueError>;
+    /// Starts replacing the whole index: the entries given to the returned
+    /// [`DuplicateRebuild`] are filed in a new index that lookups do not see until
+    /// [`DuplicateRebuild::finish`] swaps it in whole (dropped unfinished, the old index
+    /// stays). The caller feeds it page by page, so neither side holds a city's filings at
+    /// once (issue 13: a rebuild at 1M open tickets).
+    async fn start_rebuild(&self) -> Result<Box<dyn DuplicateRebuild + '_>, QueueError>;
+
+    /// Replaces the whole index with `entries` (from the store): [`DuplicateIndex::start_rebuild`]
+    /// fed once.
+    async fn rebuild(&self, entries: Vec<DuplicateEntry>) -> Result<(), QueueError> {
+        let mut rebuild = self.start_rebuild().await?;
+        rebuild.add(entries).await?;
+        rebuild.finish().await
+    }
 
     /// Number of tickets filed.
     async fn len(&self) -> Result<usize, QueueError>;
@@ -162,6 +174,17 @@ pub trait DuplicateIndex: Send + Sync + 'static {
     /// False when the index lost its data since the last [`DuplicateIndex::rebuild`] (or was
     /// never built): it must be rebuilt from the store before it can be trusted.
     async fn is_intact(&self) -> Result<bool, QueueError>;
+}
+
+/// A new index being built (see [`DuplicateIndex::start_rebuild`]).
+#[async_trait]
+pub trait DuplicateRebuild: Send {
+    /// Files `entries` in the new index. A ticket filed again (in this call or an earlier
+    /// one) keeps its last entry, as a sequence of [`DuplicateIndex::put`]s would leave it.
+    async fn add(&mut self, entries: Vec<DuplicateEntry>) -> Result<(), QueueError>;
+
+    /// Swaps the new index in for the old one, atomically: a lookup sees one or the other.
+    async fn finish(self: Box<Self>) -> Result<(), QueueError>;
 }
 
 /// The bucket of band number `band` with hash `band_hash` under a key of hash `key_hash`.
@@ -363,15 +386,11 @@ impl DuplicateIndex for MemoryDuplicates {
             .collect())
     }
 
-    async fn rebuild(&self, entries: Vec<DuplicateEntry>) -> Result<(), QueueError> {
-        let mut fresh = State::default();
-        for entry in entries {
-            fresh.drop_ticket(entry.ticket);
-            fresh.file(entry);
-        }
-        *self.state() = fresh;
-        self.built.store(true, Ordering::SeqCst);
-        Ok(())
+    async fn start_rebuild(&self) -> Result<Box<dyn DuplicateRebuild + '_>, QueueError> {
+        Ok(Box::new(MemoryRebuild {
+            index: self,
+            fresh: State::default(),
+        }))
     }
 
     async fn len(&self) -> Result<usize, QueueError> {
@@ -380,6 +399,29 @@ impl DuplicateIndex for MemoryDuplicates {
 
     async fn is_intact(&self) -> Result<bool, QueueError> {
         Ok(self.built.load(Ordering::SeqCst))
+    }
+}
+
+/// A new in-process index, built beside the old one and swapped in under the lock.
+struct MemoryRebuild<'a> {
+    index: &'a MemoryDuplicates,
+    fresh: State,
+}
+
+#[async_trait]
+impl DuplicateRebuild for MemoryRebuild<'_> {
+    async fn add(&mut self, entries: Vec<DuplicateEntry>) -> Result<(), QueueError> {
+        for entry in entries {
+            self.fresh.drop_ticket(entry.ticket);
+            self.fresh.file(entry);
+        }
+        Ok(())
+    }
+
+    async fn finish(self: Box<Self>) -> Result<(), QueueError> {
+        *self.index.state() = self.fresh;
+        self.index.built.store(true, Ordering::SeqCst);
+        Ok(())
     }
 }
 

@@ -30,7 +30,8 @@ use hotline_core::{StaffId, StationId, Ticket, TicketId, Urgency};
 use tokio::sync::broadcast;
 
 pub use duplicates::{
-    Candidate, DuplicateEntry, DuplicateIndex, DuplicateKey, Filed, MemoryDuplicates,
+    Candidate, DuplicateEntry, DuplicateIndex, DuplicateKey, DuplicateRebuild, Filed,
+    MemoryDuplicates,
 };
 pub use error::QueueError;
 pub use memory::MemoryQueue;

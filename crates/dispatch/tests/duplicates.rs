@@ -296,6 +296,66 @@ pub async fn rebuild_replaces_everything<T: DuplicateIndex>(index: T) {
     assert_eq!(index.len().await.unwrap(), 0);
 }
 
+/// A rebuild fed page by page (as the router streams the store): lookups see the old index
+/// until it finishes, then exactly what every page filed (a ticket filed twice keeps its last
+/// entry); one dropped unfinished changes nothing.
+pub async fn a_rebuild_fed_in_pages_is_seen_only_whole_once_finished<T: DuplicateIndex>(index: T) {
+    index.rebuild(Vec::new()).await.unwrap();
+    let request = bands(1, &[], &[]);
+    let old = entry(lights(), 0, bands(2, &request, &[0]));
+    index.put(old.clone()).await.unwrap();
+    let first = entry(lights(), 1, bands(3, &request, &[1]));
+    let second = entry(lights(), 2, bands(4, &request, &[2]));
+    let mut moved = entry(lights(), 3, bands(5, &request, &[3]));
+    let mut rebuild = index.start_rebuild().await.unwrap();
+    rebuild
+        .add(vec![first.clone(), moved.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(index
+            .candidates(&lights(), &request, t0(), 10)
+            .await
+            .unwrap()),
+        vec![old.ticket],
+        "the old index until the new one is whole"
+    );
+    // A later page files a ticket again, under another key: its last entry wins.
+    moved.key = key("320508021020", "SQ.JTBL");
+    rebuild
+        .add(vec![second.clone(), moved.clone()])
+        .await
+        .unwrap();
+    rebuild.add(Vec::new()).await.unwrap();
+    rebuild.finish().await.unwrap();
+    assert_eq!(index.len().await.unwrap(), 3);
+    assert_eq!(
+        ids(index
+            .candidates(&lights(), &request, t0(), 10)
+            .await
+            .unwrap()),
+        vec![second.ticket, first.ticket],
+        "every page's filings, and only theirs"
+    );
+    let filed = index.filed(&[moved.ticket, old.ticket]).await.unwrap();
+    assert_eq!(filed.len(), 1, "{filed:?}");
+    assert_eq!(filed[&moved.ticket].key, moved.key);
+    assert_eq!(
+        ids(index
+            .candidates(&moved.key, &request, t0(), 10)
+            .await
+            .unwrap()),
+        vec![moved.ticket]
+    );
+
+    // Dropped before finishing (its router died): the index stays as it was.
+    let mut abandoned = index.start_rebuild().await.unwrap();
+    abandoned.add(vec![old.clone()]).await.unwrap();
+    drop(abandoned);
+    assert_eq!(index.len().await.unwrap(), 3);
+    assert!(index.filed(&[old.ticket]).await.unwrap().is_empty());
+}
+
 macro_rules! duplicate_suite {
     ($backend:ident, $make:expr) => {
         mod $backend {
@@ -310,6 +370,7 @@ macro_rules! duplicate_suite {
                 a_crowded_bucket_gives_only_its_newest_tickets,
                 a_lookup_reads_its_least_crowded_buckets_first_and_a_bounded_total,
                 rebuild_replaces_everything,
+                a_rebuild_fed_in_pages_is_seen_only_whole_once_finished,
             );
         }
     };

@@ -91,8 +91,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use hotline_core::{StaffId, StationId, TicketId};
 use hotline_dispatch::{
-    Candidate, DuplicateEntry, DuplicateIndex, DuplicateKey, Filed, Lease, Queue, QueueEntry,
-    QueueError, QueuedItem, Timer, TimerIndex,
+    Candidate, DuplicateEntry, DuplicateIndex, DuplicateKey, DuplicateRebuild, Filed, Lease, Queue,
+    QueueEntry, QueueError, QueuedItem, Timer, TimerIndex,
 };
 use hotline_store::LiveTally;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -444,6 +444,10 @@ impl DuplicateIndex for TimedDuplicates {
         tickets: &[TicketId],
     ) -> Result<std::collections::HashMap<TicketId, Filed>, QueueError> {
         timed_op("dup_filed", self.0.filed(tickets)).await
+    }
+
+    async fn start_rebuild(&self) -> Result<Box<dyn DuplicateRebuild + '_>, QueueError> {
+        timed_op("dup_rebuild_start", self.0.start_rebuild()).await
     }
 
     async fn rebuild(&self, entries: Vec<DuplicateEntry>) -> Result<(), QueueError> {

@@ -85,6 +85,10 @@ const SETTLE_ROUNDS: usize = 5;
 /// Anti-entropy stops a round once it has compared this many live tickets (each costs a timer
 /// read), whatever its station budget.
 const AUDIT_TICKETS_PER_ROUND: usize = 2_000;
+/// Open tickets a rebuild reads, signs and files per page: a page of tickets and its filings
+/// are a few megabytes, and enough work per round trip that the pages' latency hides behind
+/// the signing.
+const REBUILD_PAGE: u32 = 2_000;
 /// More tickets than this waiting for per-ticket repair: a whole rebuild is cheaper.
 const REPAIR_LIMIT: usize = 20_000;
 
@@ -103,6 +107,8 @@ pub struct WorkingSet {
     pauses: Arc<PausePoints>,
     versions: Arc<VersionReads>,
     signed: Arc<Signed>,
+    /// Open tickets a rebuild reads per page ([`REBUILD_PAGE`]; tests make it small).
+    rebuild_page: Arc<std::sync::atomic::AtomicU32>,
 }
 
 /// Signatures computed for the duplicate lookup of a request, kept for filing the ticket it
@@ -262,6 +268,9 @@ impl RepairState {
 /// (deterministic race tests; no sleeps). Unarmed points cost one uncontended lock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PausePoint {
+    /// The rebuild has read its first page of the store (and each page after it, once armed
+    /// again) and not yet the next.
+    RebuildBetweenPages,
     /// The rebuild has read its snapshot and not yet replaced the set.
     RebuildAfterSnapshot,
     /// The rebuild has replaced the set and not yet read what changed since its snapshot.
@@ -408,6 +417,7 @@ impl WorkingSet {
             pauses: Arc::new(PausePoints::default()),
             versions: Arc::new(VersionReads::default()),
             signed: Arc::new(Signed::default()),
+            rebuild_page: Arc::new(std::sync::atomic::AtomicU32::new(REBUILD_PAGE)),
         }
     }
 
@@ -473,6 +483,12 @@ impl WorkingSet {
     /// The centre's escalation choices.
     pub fn escalation(&self) -> &escalation::Settings {
         &self.escalation
+    }
+
+    /// Sets how many open tickets a rebuild reads per page (tests cross page boundaries with
+    /// a few tickets).
+    pub fn set_rebuild_page(&self, tickets: u32) {
+        self.rebuild_page.store(tickets.max(1), Ordering::Relaxed);
     }
 
     /// Test hooks that hold a rebuild at a [`PausePoint`].
@@ -837,48 +853,71 @@ impl WorkingSet {
             let pending = self.state.pending();
             pending.iter().map(|(k, v)| (*k, v.clone())).collect()
         };
-        // Every open ticket (the duplicate index files them all); queues and timers are
-        // computed from those in LIVE_STAGES only, as before the index existed.
-        let snapshot = self.store.live_snapshot(&OPEN_STAGES).await?;
+        let mut phase = Phases::start();
+        // The store's position first, then every open ticket page by page (the duplicate index
+        // files them all; queues and timers are computed from those in LIVE_STAGES only). Each
+        // page is read at or after that position, so the catch-up below re-places whatever a
+        // page read newer than it, missed, or read before it left the open stages: the pages
+        // need no transaction spanning them (one held open for minutes at 1M tickets would
+        // hold back PostgreSQL's vacuum), and only one page of tickets is in memory at once.
+        let cursor = self.store.change_cursor().await?;
+        let mut filings = self.duplicates.start_rebuild().await?;
+        let mut entries: Vec<QueueEntry> = Vec::new();
+        let mut timers: Vec<Timer> = Vec::new();
+        let mut signed: Vec<DuplicateEntry> = Vec::new();
+        let mut after: Option<TicketId> = None;
+        let mut read = 0;
+        loop {
+            // The last page's filings are written while the next page is read and signed:
+            // Redis, PostgreSQL and the signing work at once.
+            let (filed, next) = tokio::join!(
+                filings.add(std::mem::take(&mut signed)),
+                self.rebuild_page(after)
+            );
+            filed?;
+            let Some(page) = next? else {
+                break;
+            };
+            read += page.tickets;
+            after = Some(page.last);
+            entries.extend(page.entries);
+            timers.extend(page.timers);
+            signed = page.filings;
+            self.pauses.hit(PausePoint::RebuildBetweenPages).await;
+        }
+        tracing::info!(tickets = read, "working set rebuild read the open tickets");
+        phase.done("read_sign_file");
         self.pauses.hit(PausePoint::RebuildAfterSnapshot).await;
-        let queued_or_timed = |t: &&Ticket| LIVE_STAGES.contains(&t.stage);
-        let entries: Vec<QueueEntry> = snapshot
-            .tickets
-            .iter()
-            .filter(queued_or_timed)
-            .filter_map(|t| self.entry_for(t))
-            .collect();
-        let timers: Vec<Timer> = snapshot
-            .tickets
-            .iter()
-            .filter(queued_or_timed)
-            .flat_map(|t| escalation::plan(t, &self.sla, &self.escalation))
-            .collect();
-        let filings = self.duplicate_entries(&snapshot.tickets).await?;
         let counts = (entries.len(), timers.len());
         let first_due = timers.iter().map(|t| t.fire_at_ms).min();
+        // Where the rebuild puts each ticket: a ticket changed since may need taking off there.
+        let was_on: HashMap<TicketId, Vec<StationId>> = entries
+            .iter()
+            .map(|e| (e.ticket, vec![e.station.clone()]))
+            .collect();
+        // Each backend swaps its new copy in whole (the queue station by station), so a
+        // reader sees the old set or the new one.
         self.queue.rebuild(entries).await?;
+        phase.done("queue");
         self.timers.rebuild(timers).await?;
-        self.duplicates.rebuild(filings).await?;
+        phase.done("timers");
+        filings.finish().await?;
+        phase.done("duplicates");
         if let Some(due) = first_due {
             self.alarm.scheduled(due);
         }
         self.pauses.hit(PausePoint::RebuildAfterApply).await;
 
-        // Everything committed after the snapshot, as it is now. A change whose own update
+        // Everything committed after the cursor, as it is now. A change whose own update
         // landed before the replace above was undone by it; this puts it back.
-        let (changed, _) = self.store.changed_since(&snapshot.cursor).await?;
-        let was_on: HashMap<TicketId, Vec<StationId>> = snapshot
-            .tickets
-            .iter()
-            .filter_map(|t| self.station_for(t).map(|s| (t.id, vec![s])))
-            .collect();
+        let (changed, _) = self.store.changed_since(&cursor).await?;
         let mut caught_up = 0;
         for chunk in changed.chunks(1_000) {
             let tickets = self.store.get_many(chunk).await?;
             caught_up += tickets.len();
             self.settle(tickets, &was_on).await?;
         }
+        phase.done("catch_up");
         {
             let mut pending = self.state.pending();
             for (id, stations) in &covered {
@@ -1089,32 +1128,69 @@ impl WorkingSet {
         Ok((want != have).then_some(ticket.id))
     }
 
-    /// The filings of `tickets`, their signatures computed off the async workers (a rebuild
-    /// signs every open ticket: tens of microseconds each, seconds for a city).
-    async fn duplicate_entries(
-        &self,
-        tickets: &[Ticket],
-    ) -> Result<Vec<DuplicateEntry>, RouterError> {
-        let to_sign: Vec<(TicketId, DuplicateKey, DateTime<Utc>, String)> = tickets
-            .iter()
-            .filter_map(|t| Some((t.id, duplicate_key(t)?, t.created_at, t.text.clone())))
-            .collect();
+    /// One page of a rebuild: the open tickets after `after` (`None` when there are no more),
+    /// with their queue entries, timers and filings computed off the async workers, in as
+    /// many threads as there are cores (a signature is tens of microseconds: a minute of one
+    /// core for a million tickets).
+    async fn rebuild_page(&self, after: Option<TicketId>) -> Result<Option<Page>, RouterError> {
+        let limit = self.rebuild_page.load(Ordering::Relaxed);
+        let tickets = self.store.live_page(&OPEN_STAGES, after, limit).await?;
+        let Some(last) = tickets.last().map(|t| t.id) else {
+            return Ok(None);
+        };
+        let set = self.clone();
         tokio::task::spawn_blocking(move || {
-            to_sign
-                .into_iter()
-                .filter_map(|(ticket, key, created_at, text)| {
-                    let bands = hotline_routing::minhash::bands(&text)?;
-                    Some(DuplicateEntry {
-                        ticket,
-                        key,
-                        created_at,
-                        bands: bands.as_slice().to_vec(),
-                    })
-                })
-                .collect()
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let chunk = tickets.len().div_ceil(threads).max(1);
+            let parts: Vec<Page> = std::thread::scope(|scope| {
+                let workers: Vec<_> = tickets
+                    .chunks(chunk)
+                    .map(|part| scope.spawn(|| set.page_of(part)))
+                    .collect();
+                workers
+                    .into_iter()
+                    .map(|w| w.join().expect("signing a page of tickets panicked"))
+                    .collect()
+            });
+            let mut page = Page {
+                last,
+                tickets: tickets.len(),
+                ..Page::default()
+            };
+            for part in parts {
+                page.entries.extend(part.entries);
+                page.timers.extend(part.timers);
+                page.filings.extend(part.filings);
+            }
+            Some(page)
         })
         .await
         .map_err(|err| RouterError::internal(anyhow::anyhow!("signing tickets failed: {err}")))
+    }
+
+    /// The queue entries, timers and filings `tickets` call for (`last` and `tickets` left
+    /// unset).
+    fn page_of(&self, tickets: &[Ticket]) -> Page {
+        let mut page = Page::default();
+        for ticket in tickets {
+            if LIVE_STAGES.contains(&ticket.stage) {
+                page.entries.extend(self.entry_for(ticket));
+                page.timers
+                    .extend(escalation::plan(ticket, &self.sla, &self.escalation));
+            }
+            let Some(key) = duplicate_key(ticket) else {
+                continue;
+            };
+            if let Some(bands) = hotline_routing::minhash::bands(&ticket.text) {
+                page.filings.push(DuplicateEntry {
+                    ticket: ticket.id,
+                    key,
+                    created_at: ticket.created_at,
+                    bands: bands.as_slice().to_vec(),
+                });
+            }
+        }
+        page
     }
 
     /// The tickets of `stored` the duplicate index files differently from their state (or
@@ -1173,6 +1249,34 @@ fn duplicate_key(ticket: &Ticket) -> Option<DuplicateKey> {
         ticket.division.clone()?,
         ticket.category.clone()?,
     ))
+}
+
+/// What one page of a rebuild calls for (see [`WorkingSet::rebuild_page`]).
+#[derive(Default)]
+struct Page {
+    /// The page's last ticket: the next page starts after it.
+    last: TicketId,
+    /// Tickets read.
+    tickets: usize,
+    entries: Vec<QueueEntry>,
+    timers: Vec<Timer>,
+    filings: Vec<DuplicateEntry>,
+}
+
+/// Wall time of a rebuild's phases, logged as each ends (issue 13: which phase grows with the
+/// number of open tickets).
+struct Phases(std::time::Instant);
+
+impl Phases {
+    fn start() -> Self {
+        Self(std::time::Instant::now())
+    }
+
+    fn done(&mut self, phase: &'static str) {
+        let ms = self.0.elapsed().as_millis() as u64;
+        tracing::info!(phase, ms, "working set rebuild phase");
+        self.0 = std::time::Instant::now();
+    }
 }
 
 /// Runs `work` with at most [`PLACE_CONCURRENCY`] in flight; answers in the order given.

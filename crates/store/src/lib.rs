@@ -226,6 +226,24 @@ pub trait TicketStore: Send + Sync + 'static {
     /// whatever [`TicketStore::changed_since`] that position).
     async fn live_snapshot(&self, stages: &[Stage]) -> Result<LiveSnapshot, StoreError>;
 
+    /// Where the store stands now in its commit order: [`TicketStore::changed_since`] it gives
+    /// every ticket with a change committed after this call.
+    async fn change_cursor(&self) -> Result<ChangeCursor, StoreError>;
+
+    /// Up to `limit` tickets in one of `stages` whose ids follow `after` (from the first when
+    /// `None`), in id order: [`TicketStore::live_snapshot`] one page at a time (keyset by id,
+    /// which never changes), so a reader of a million open tickets holds one page at once.
+    /// Each page is read as the store is at that moment: take a
+    /// [`TicketStore::change_cursor`] before the first page, and `changed_since` it gives every
+    /// ticket a page read at a newer state, missed (it entered `stages` behind the pages) or
+    /// still holds though it left them.
+    async fn live_page(
+        &self,
+        stages: &[Stage],
+        after: Option<TicketId>,
+        limit: u32,
+    ) -> Result<Vec<Ticket>, StoreError>;
+
     /// The tickets with a change committed after `cursor` and visible now, each once, and the
     /// cursor for now. Changes not yet committed are left for the next call.
     async fn changed_since(

@@ -823,6 +823,48 @@ impl TicketStore for PgStore {
         })
     }
 
+    async fn change_cursor(&self) -> Result<ChangeCursor, StoreError> {
+        let cursor: String = sqlx::query_scalar("SELECT pg_current_snapshot()::text")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(ChangeCursor(cursor))
+    }
+
+    async fn live_page(
+        &self,
+        stages: &[Stage],
+        after: Option<TicketId>,
+        limit: u32,
+    ) -> Result<Vec<Ticket>, StoreError> {
+        let codes: Vec<&str> = stages.iter().map(|s| s.code()).collect();
+        // Keyset on the primary key: each page is an index range, whatever page it is (two
+        // statements, not `$2 IS NULL OR id > $2`, which a generic plan cannot use as a range).
+        let rows = match after {
+            Some(after) => {
+                sqlx::query(
+                    "SELECT body::text AS body FROM tickets \
+                     WHERE stage = ANY($1) AND id > $2 ORDER BY id LIMIT $3",
+                )
+                .bind(&codes)
+                .bind(after.as_uuid())
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query(
+                    "SELECT body::text AS body FROM tickets \
+                     WHERE stage = ANY($1) ORDER BY id LIMIT $2",
+                )
+                .bind(&codes)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
+        rows.iter().map(ticket_from_row).collect()
+    }
+
     async fn changed_since(
         &self,
         cursor: &ChangeCursor,

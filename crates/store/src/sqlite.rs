@@ -396,6 +396,32 @@ impl TicketStore for SqliteStore {
         })
     }
 
+    async fn change_cursor(&self) -> Result<ChangeCursor, StoreError> {
+        let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(rowid), 0) FROM ticket_events")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(ChangeCursor(last.to_string()))
+    }
+
+    async fn live_page(
+        &self,
+        stages: &[Stage],
+        after: Option<TicketId>,
+        limit: u32,
+    ) -> Result<Vec<Ticket>, StoreError> {
+        if stages.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sql = select_in_stages(stages, None);
+        // Ids are stored as lowercase hyphenated text: text order is id order.
+        if let Some(after) = after {
+            sql.push(" AND id > ").push_bind(after.to_string());
+        }
+        sql.push(" ORDER BY id LIMIT ").push_bind(i64::from(limit));
+        let rows = sql.build().fetch_all(&self.pool).await?;
+        rows.iter().map(ticket_from_row).collect()
+    }
+
     async fn changed_since(
         &self,
         cursor: &ChangeCursor,

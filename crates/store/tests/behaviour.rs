@@ -510,6 +510,81 @@ pub async fn changes_committed_after_a_snapshot_are_found_each_once<S: TicketSto
     );
 }
 
+/// The live tickets page by page after a cursor, as a streamed working-set rebuild reads them:
+/// each once, in id order, across page boundaries; what changes between pages is in a later
+/// page or found by `changed_since` the cursor taken before the first.
+pub async fn live_pages_give_each_ticket_once_and_the_cursor_covers_changes_between_them<
+    S: TicketStore,
+>(
+    store: S,
+) {
+    let stages = [Stage::AwaitingSignFor, Stage::PendingDispatch];
+    let mut live = Vec::new();
+    for n in 0..5 {
+        let ticket = submit(&store, &format!("分页读取的工单{n}"), None).await;
+        let (dispatched, event) = dispatch(&ticket);
+        store
+            .commit(&dispatched, std::slice::from_ref(&event))
+            .await
+            .unwrap();
+        live.push(dispatched);
+    }
+    let not_yet = submit(&store, "分页期间才派单的工单", None).await;
+    live.sort_by_key(|t| t.id);
+    let cursor = store.change_cursor().await.unwrap();
+    let first = store.live_page(&stages, None, 2).await.unwrap();
+    assert_eq!(
+        first.iter().map(|t| t.id).collect::<Vec<_>>(),
+        vec![live[0].id, live[1].id]
+    );
+
+    // Between pages: one ticket already read leaves the stages, another enters them.
+    let (signed, event) = apply(
+        &live[0],
+        &Actor {
+            role: Role::Station,
+            staff: Some(hotline_core::StaffId::parse("s", "li").unwrap()),
+            station: Some(station()),
+        },
+        Action::SignFor {
+            resolution_due: None,
+            first_contact_due: None,
+        },
+        live[0].updated_at + chrono::Duration::minutes(1),
+    )
+    .unwrap();
+    store
+        .commit(&signed, std::slice::from_ref(&event))
+        .await
+        .unwrap();
+    let (entered, event) = dispatch(&not_yet);
+    store
+        .commit(&entered, std::slice::from_ref(&event))
+        .await
+        .unwrap();
+
+    let mut read: Vec<TicketId> = first.iter().map(|t| t.id).collect();
+    let mut after = first.last().map(|t| t.id);
+    loop {
+        let page = store.live_page(&stages, after, 2).await.unwrap();
+        assert!(page.len() <= 2);
+        let Some(last) = page.last() else { break };
+        after = Some(last.id);
+        read.extend(page.iter().map(|t| t.id));
+    }
+    let mut expected: Vec<TicketId> = live.iter().map(|t| t.id).chain([entered.id]).collect();
+    expected.sort();
+    assert_eq!(
+        read, expected,
+        "every page once, in id order, with the ticket that entered between pages"
+    );
+    let (mut changed, _) = store.changed_since(&cursor).await.unwrap();
+    changed.sort();
+    let mut between = vec![signed.id, entered.id];
+    between.sort();
+    assert_eq!(changed, between, "the catch-up finds both changes");
+}
+
 /// Several tickets' changes in one call: the stale one fails alone.
 pub async fn a_batch_of_changes_fails_only_the_stale_one<S: TicketStore>(store: S) {
     let a = submit(&store, "批量一", None).await;
@@ -1276,6 +1351,7 @@ macro_rules! behaviour_suite {
                 live_tickets_of_a_territory_and_category_are_listed_for_duplicate_checks,
                 concurrent_submits_each_get_their_own_answer,
                 changes_committed_after_a_snapshot_are_found_each_once,
+                live_pages_give_each_ticket_once_and_the_cursor_covers_changes_between_them,
                 a_batch_of_changes_fails_only_the_stale_one,
                 live_tickets_are_tallied_by_street_and_stage_with_overdue_and_yellow_clocks,
                 the_tally_follows_each_change_of_a_deadline_flag_contact_or_pause,

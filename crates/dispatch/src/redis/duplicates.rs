@@ -11,7 +11,7 @@
 //! so ~800 MB for 100,000 live tickets. A rebuild of 100,000 tickets took 35-49 s on the
 //! bench machine (lookups scan the store meanwhile).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -21,12 +21,18 @@ use super::keys::{DuplicateKeys, Prefix};
 use super::scripts::SCRIPTS;
 use super::{corrupt, unavailable, Conn, Target};
 use crate::duplicates::{created_of, rank, rev_of, BUCKET_READ, LOOKUP_READ};
-use crate::{Candidate, DuplicateEntry, DuplicateIndex, DuplicateKey, Filed, QueueError};
+use crate::{
+    Candidate, DuplicateEntry, DuplicateIndex, DuplicateKey, DuplicateRebuild, Filed, QueueError,
+};
 
 /// Members per ZADD / fields per HSET when rebuilding.
 const REBUILD_CHUNK: usize = 1000;
 /// Commands per pipeline round trip when rebuilding.
 const REBUILD_PIPELINE: usize = 64;
+/// How long the scratch keys of a rebuild that never finishes (its router died) stay: each
+/// rebuild writes under fresh keys, so these would only hold memory. Each chunk renews it; the
+/// swap clears it.
+const SCRATCH_TTL_SECS: u64 = 3_600;
 
 /// See the module docs.
 #[derive(Clone)]
@@ -201,75 +207,18 @@ impl DuplicateIndex for RedisDuplicates {
         Ok(out)
     }
 
-    /// Builds the new index under scratch keys (pipelined, without blocking Redis), then swaps
-    /// it in with one MULTI (DEL + RENAME + the built mark), so lookups see the old index or
-    /// the new one, never half of one.
-    async fn rebuild(&self, entries: Vec<DuplicateEntry>) -> Result<(), QueueError> {
-        let mut conn = self.conn();
-        let scratch = self
-            .keys
-            .scratch(&uuid::Uuid::new_v4().simple().to_string());
-        // The last entry of a ticket wins, as a sequence of puts would leave it.
-        let mut latest: HashMap<TicketId, DuplicateEntry> = HashMap::new();
-        for entry in entries {
-            latest.insert(entry.ticket, entry);
-        }
-        let mut records: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(latest.len());
-        let mut members: Vec<Vec<u8>> = Vec::new();
-        for entry in latest.values() {
-            let (record, filed) = encode(entry)?;
-            records.push((ticket_bytes(entry.ticket).to_vec(), record));
-            members.extend(filed);
-        }
-        let mut commands: Vec<redis::Cmd> = Vec::new();
-        for chunk in members.chunks(REBUILD_CHUNK) {
-            let mut cmd = redis::cmd("ZADD");
-            cmd.arg(scratch.buckets());
-            for member in chunk {
-                cmd.arg(0).arg(member);
-            }
-            commands.push(cmd);
-        }
-        for chunk in records.chunks(REBUILD_CHUNK) {
-            let mut cmd = redis::cmd("HSET");
-            cmd.arg(scratch.tickets());
-            for (field, record) in chunk {
-                cmd.arg(field).arg(record);
-            }
-            commands.push(cmd);
-        }
-        for batch in commands.chunks(REBUILD_PIPELINE) {
-            let mut pipe = redis::pipe();
-            for cmd in batch {
-                pipe.add_command(cmd.clone()).ignore();
-            }
-            pipe.query_async::<()>(&mut conn)
-                .await
-                .map_err(unavailable)?;
-        }
-        let mut swap = redis::pipe();
-        swap.atomic();
-        swap.cmd("DEL")
-            .arg(self.keys.buckets())
-            .arg(self.keys.tickets())
-            .ignore();
-        if !members.is_empty() {
-            swap.cmd("RENAME")
-                .arg(scratch.buckets())
-                .arg(self.keys.buckets())
-                .ignore();
-        }
-        if !records.is_empty() {
-            swap.cmd("RENAME")
-                .arg(scratch.tickets())
-                .arg(self.keys.tickets())
-                .ignore();
-        }
-        swap.cmd("SET").arg(self.keys.built()).arg(1).ignore();
-        swap.query_async::<()>(&mut conn)
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+    /// Builds the new index under scratch keys, chunk by chunk as the caller reads the store
+    /// (pipelined, without blocking Redis), then swaps it in with one MULTI (DEL + RENAME +
+    /// the built mark), so lookups see the old index or the new one, never half of one.
+    async fn start_rebuild(&self) -> Result<Box<dyn DuplicateRebuild + '_>, QueueError> {
+        Ok(Box::new(RedisRebuild {
+            index: self.clone(),
+            scratch: self
+                .keys
+                .scratch(&uuid::Uuid::new_v4().simple().to_string()),
+            seen: HashSet::new(),
+            written: [false; 2],
+        }))
     }
 
     async fn len(&self) -> Result<usize, QueueError> {
@@ -288,5 +237,123 @@ impl DuplicateIndex for RedisDuplicates {
             .query_async(&mut conn)
             .await
             .map_err(unavailable)
+    }
+}
+
+/// A rebuild under way: scratch keys of its own, filled by [`DuplicateRebuild::add`].
+struct RedisRebuild {
+    index: RedisDuplicates,
+    scratch: DuplicateKeys,
+    /// Tickets already written to the scratch keys: filing one again must drop its old
+    /// members, which only the put script does (a rebuild from the store reads each ticket
+    /// once, so this is the rare path). 16 bytes a ticket: ~30 MB at 1M open tickets.
+    seen: HashSet<TicketId>,
+    /// Whether the scratch buckets and tickets keys were written (RENAME of a key never
+    /// created fails; an entry without bands has a record and no members).
+    written: [bool; 2],
+}
+
+#[async_trait]
+impl DuplicateRebuild for RedisRebuild {
+    async fn add(&mut self, entries: Vec<DuplicateEntry>) -> Result<(), QueueError> {
+        let mut conn = self.index.conn();
+        // The last entry of a ticket wins, as a sequence of puts would leave it.
+        let mut latest: HashMap<TicketId, DuplicateEntry> = HashMap::with_capacity(entries.len());
+        for entry in entries {
+            latest.insert(entry.ticket, entry);
+        }
+        let mut again = Vec::new();
+        let mut members: Vec<Vec<u8>> = Vec::new();
+        let mut records: Vec<([u8; 16], Vec<u8>)> = Vec::new();
+        for entry in latest.into_values() {
+            if !self.seen.insert(entry.ticket) {
+                again.push(entry);
+                continue;
+            }
+            let (record, filed) = encode(&entry)?;
+            records.push((ticket_bytes(entry.ticket), record));
+            members.extend(filed);
+        }
+        // In the set's own order: consecutive insertions walk the same part of Redis's skip
+        // list, instead of a random place of a set of millions each.
+        members.sort_unstable();
+        self.written[0] |= !members.is_empty();
+        self.written[1] |= !records.is_empty();
+        let mut commands: Vec<redis::Cmd> = Vec::new();
+        for chunk in members.chunks(REBUILD_CHUNK) {
+            let mut cmd = redis::cmd("ZADD");
+            cmd.arg(self.scratch.buckets());
+            for member in chunk {
+                cmd.arg(0).arg(member);
+            }
+            commands.push(cmd);
+        }
+        for chunk in records.chunks(REBUILD_CHUNK) {
+            let mut cmd = redis::cmd("HSET");
+            cmd.arg(self.scratch.tickets());
+            for (field, record) in chunk {
+                cmd.arg(&field[..]).arg(record);
+            }
+            commands.push(cmd);
+        }
+        if !commands.is_empty() {
+            for key in [self.scratch.buckets(), self.scratch.tickets()] {
+                // EXPIRE on a key not (yet) written does nothing.
+                let mut expire = redis::cmd("EXPIRE");
+                expire.arg(key).arg(SCRATCH_TTL_SECS);
+                commands.push(expire);
+            }
+        }
+        for batch in commands.chunks(REBUILD_PIPELINE) {
+            let mut pipe = redis::pipe();
+            for cmd in batch {
+                pipe.add_command(cmd.clone()).ignore();
+            }
+            pipe.query_async::<()>(&mut conn)
+                .await
+                .map_err(unavailable)?;
+        }
+        for entry in again {
+            let (record, members) = encode(&entry)?;
+            self.written[0] |= !members.is_empty();
+            let mut call = SCRIPTS.dup_put.prepare_invoke();
+            call.key(self.scratch.buckets())
+                .key(self.scratch.tickets())
+                .arg(&ticket_bytes(entry.ticket)[..])
+                .arg(record);
+            for member in members {
+                call.arg(member);
+            }
+            call.invoke_async::<i64>(&mut conn)
+                .await
+                .map_err(unavailable)?;
+        }
+        Ok(())
+    }
+
+    async fn finish(self: Box<Self>) -> Result<(), QueueError> {
+        let keys = &self.index.keys;
+        let mut conn = self.index.conn();
+        let mut swap = redis::pipe();
+        swap.atomic();
+        swap.cmd("DEL")
+            .arg(keys.buckets())
+            .arg(keys.tickets())
+            .ignore();
+        let pairs = [
+            (self.scratch.buckets(), keys.buckets()),
+            (self.scratch.tickets(), keys.tickets()),
+        ];
+        for ((scratch, live), written) in pairs.into_iter().zip(self.written) {
+            if written {
+                swap.cmd("RENAME").arg(scratch).arg(&live).ignore();
+                swap.cmd("PERSIST").arg(live).ignore();
+            }
+        }
+        swap.cmd("SET").arg(keys.built()).arg(1).ignore();
+        swap.query_async::<()>(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
     }
 }
