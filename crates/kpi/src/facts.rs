@@ -184,11 +184,9 @@ pub fn derive(events: &[Event], calendar: &WorkingCalendar) -> Vec<Fact> {
             Action::NotAccept { .. } => fact(&mut facts, at, Metric::NotAccepted, "", ""),
             // A call merged into an incident is a repeat of a matter already handled.
             // Once per ticket: a call a surge's incident takes in from a smaller one joins twice.
-            Action::LinkDuplicate { .. } | Action::JoinIncident { .. } => {
-                if !repeat_counted {
-                    repeat_counted = true;
-                    fact(&mut facts, at, Metric::Duplicates, "", "");
-                }
+            Action::LinkDuplicate { .. } | Action::JoinIncident { .. } if !repeat_counted => {
+                repeat_counted = true;
+                fact(&mut facts, at, Metric::Duplicates, "", "");
             }
             // The incident's reply is the lead station's answer: this caller's callback and
             // closing are credited to it.

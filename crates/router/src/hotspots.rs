@@ -224,6 +224,10 @@ impl HotspotRoom {
             // log summarises the repeats).
             crate::logging::warn_summarised("hotspot alerts: learning the usual rates", &err);
         }
+        // The time is read before the change log: every call committed before it is in this
+        // read, so a bucket evaluated at it is whole, however long the reads below take (read
+        // after them, a call committed meanwhile would miss its bucket's evaluation).
+        let now = self.inner.clock.now();
         let (ids, next) = self.inner.store.changes(Some(cursor)).await?;
         let mut calls: Vec<Intake> = Vec::with_capacity(ids.len());
         for raw in ids {
@@ -241,7 +245,6 @@ impl HotspotRoom {
                 }
             }
         }
-        let now = self.inner.clock.now();
         let (transitions, active, new_calls) = {
             let mut detector = self.detector();
             let new_calls: Vec<Intake> = calls
