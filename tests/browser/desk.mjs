@@ -559,6 +559,15 @@ try {
   await op.page.goto(`${base}/desk/intake`);
   await op.page.waitForSelector(surgeBanner, { timeout: 30000 });
   check((await op.page.textContent(surgeBanner)).includes("龙西社区"), "the operator's intake page shows the surge too");
+  // The surge's ten calls are one incident (并案), linked from the banner.
+  const incidentLink = await boss.page.$(`${surgeBanner} a[href^="/desk/incidents/"]`);
+  check(incidentLink !== null, "the surge's banner line links the incident its calls are merged into");
+  if (incidentLink) {
+    await Promise.all([boss.page.waitForNavigation(), incidentLink.click()]);
+    const merged = await boss.page.$$("#incident-tickets tr[data-ticket]");
+    check(merged.length === 10, `the incident holds the surge's ten calls (${merged.length})`);
+    await shot(boss.page, "surge-incident");
+  }
 } catch (error) {
   console.log(`FAIL ${error.stack || error}`);
   failures += 1;

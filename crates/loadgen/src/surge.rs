@@ -615,7 +615,8 @@ async fn run(args: Args) -> anyhow::Result<serde_json::Value> {
     }))
 }
 
-/// Reads every answered call's ticket again (16 at a time) and keeps the incident it is in now.
+/// Reads every answered call's ticket again (a few at a time: the router lets one connection
+/// have 8 requests in flight) and keeps the incident it is in now.
 async fn settle(
     client: &IntakeClient<InterceptedService<Channel, Bearer>>,
     outcomes: &mut [Outcome],
@@ -625,7 +626,7 @@ async fn settle(
         .filter_map(|o| o.ticket.as_ref().map(|t| t.id.clone()))
         .collect();
     let mut now: HashMap<String, Option<String>> = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(16) {
+    for chunk in ids.chunks(6) {
         let mut reads = tokio::task::JoinSet::new();
         for id in chunk {
             let mut client = client.clone();
