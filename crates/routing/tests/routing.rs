@@ -140,14 +140,22 @@ fn a_water_cut_goes_to_the_city_water_company_with_or_without_an_address() {
         .unwrap()
         .contains("city:water"));
 
-    // 停水 alone names no category; the catalogue's word item still routes it.
+    // 停水 alone names its category (the rules) and the category's word item routes it.
     let bare = route(RouteRequest::text("小区停水了"));
     let e = &bare.explanation;
     assert_eq!(station(&bare), "3205-water", "{e:#?}");
     assert!(!e.triage && bare.triage_reasons.is_empty());
     assert_eq!(e.urgency, Urgency::Urgent);
+    assert_eq!(e.categories[0].code.as_str(), "CJ.CSJS", "{e:#?}");
+    assert!(e.rule.as_deref().unwrap().contains("city:water"), "{e:#?}");
+
+    // A word that names no category: the catalogue's `*` word item still routes it.
+    let bare = route(RouteRequest::text("小区的水质发黄"));
+    let e = &bare.explanation;
+    assert_eq!(station(&bare), "3205-water", "{e:#?}");
+    assert!(!e.triage && bare.triage_reasons.is_empty());
     assert!(
-        e.fallbacks.iter().any(|f| f.contains("「停水」")),
+        e.fallbacks.iter().any(|f| f.contains("「水质发黄」")),
         "{:?}",
         e.fallbacks
     );
