@@ -296,7 +296,7 @@ async fn a_surge_in_a_street_is_one_incident_however_its_callers_word_it(backend
             "a district's alert only warns: {alert:?}"
         );
     }
-    let incident = detail(&app, &first.id).await;
+    let incident = incident_detail(&app, &first.id).await;
     let mut members: Vec<String> = incident.tickets.iter().map(|t| t.id.clone()).collect();
     members.sort();
     let mut want: Vec<String> = [&first, &small_lead, &small_member]
@@ -339,17 +339,6 @@ async fn a_surge_in_a_street_is_one_incident_however_its_callers_word_it(backend
         .expect("preview")
         .into_inner();
     assert_eq!(preview.incident.expect("the incident").id, first.id);
-}
-
-async fn detail(app: &TestApp, incident: &str) -> pb::IncidentDetail {
-    app.incidents_as(&supervisor())
-        .await
-        .get_incident(pb::GetIncidentRequest {
-            incident_id: incident.into(),
-        })
-        .await
-        .expect("get incident")
-        .into_inner()
 }
 
 crate::support::on_both_backends!(

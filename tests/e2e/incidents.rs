@@ -35,17 +35,6 @@ async fn incident_of(app: &TestApp, n: usize) -> (pb::Ticket, Vec<pb::SubmitTick
     (first, more)
 }
 
-async fn detail(app: &TestApp, incident: &str) -> pb::IncidentDetail {
-    app.incidents_as(&supervisor())
-        .await
-        .get_incident(pb::GetIncidentRequest {
-            incident_id: incident.into(),
-        })
-        .await
-        .expect("get incident")
-        .into_inner()
-}
-
 pub async fn duplicates_are_merged_under_the_first_ticket_and_its_station_gets_one(
     backend: Backend,
 ) {
@@ -76,7 +65,7 @@ pub async fn duplicates_are_merged_under_the_first_ticket_and_its_station_gets_o
         .into_inner();
     assert!(next.ticket.is_none(), "{:?}", next.ticket);
 
-    let detail = detail(&app, &first.id).await;
+    let detail = incident_detail(&app, &first.id).await;
     let incident = detail.incident.unwrap();
     assert_eq!(incident.ticket_count, 4);
     assert_eq!(incident.lead_stage, pb::Stage::AwaitingSignFor as i32);
@@ -263,6 +252,18 @@ pub async fn one_reply_answers_every_merged_ticket_and_each_is_called_back_befor
             "its own callback clock"
         );
     }
+    // A caller who rings after the reply joins and is answered with it at once, with a
+    // callback clock of their own (not left merged, waiting for a reply already given).
+    let late = route(&app, AGAIN).await;
+    let late = late.ticket.unwrap();
+    assert_eq!(late.incident_id, first.id);
+    assert_eq!(stage(&late), pb::Stage::AwaitingCallback);
+    assert_eq!(
+        late.reply.as_ref().unwrap().public_reply,
+        "供水管道已修复，18时起恢复供水。"
+    );
+    assert!(!late.deadlines.as_ref().unwrap().callback.is_empty());
+    call_back(&app, &late.id).await;
     // The lead is still its station's: closing now is refused, naming it.
     let early = incidents
         .close_incident(pb::CloseIncidentRequest {
@@ -298,7 +299,7 @@ pub async fn one_reply_answers_every_merged_ticket_and_each_is_called_back_befor
         .expect("close together")
         .into_inner();
     assert!(!closed.incident.unwrap().closed_at.is_empty());
-    assert_eq!(closed.tickets.len(), 3);
+    assert_eq!(closed.tickets.len(), 4);
     for t in &closed.tickets {
         assert_eq!(stage(t), pb::Stage::Closed, "{}", t.id);
         let history = kinds(&app.get(&t.id).await);
@@ -383,7 +384,11 @@ pub async fn a_split_ticket_is_handled_on_its_own_and_bad_splits_are_refused(bac
     assert_eq!(stage(&out), pb::Stage::PendingDispatch);
     assert_eq!(out.incident_id, "");
     assert_eq!(
-        detail(&app, &first.id).await.incident.unwrap().ticket_count,
+        incident_detail(&app, &first.id)
+            .await
+            .incident
+            .unwrap()
+            .ticket_count,
         2
     );
 
@@ -499,7 +504,11 @@ pub async fn a_flood_from_one_integrator_key_is_rate_limited_and_linked_to_its_o
         assert_ne!(t.incident_id, other.id);
     }
     assert_eq!(
-        detail(&app, &other.id).await.incident.unwrap().ticket_count,
+        incident_detail(&app, &other.id)
+            .await
+            .incident
+            .unwrap()
+            .ticket_count,
         2
     );
 }

@@ -711,3 +711,15 @@ pub async fn close_incident_at(app: &TestApp, lead: &str, station: &str) -> pb::
         .expect("close the incident")
         .into_inner()
 }
+
+/// An incident as the supervisor reads it.
+pub async fn incident_detail(app: &TestApp, incident: &str) -> pb::IncidentDetail {
+    app.incidents_as(&supervisor())
+        .await
+        .get_incident(pb::GetIncidentRequest {
+            incident_id: incident.into(),
+        })
+        .await
+        .expect("get incident")
+        .into_inner()
+}

@@ -158,6 +158,24 @@ pub enum Command {
     /// call at once.
     DecideAlias(DecideAliasArgs),
 
+    // -- incidents (并案)
+    /// Open incidents, newest first; --all adds closed ones (ListIncidents).
+    Incidents(IncidentsArgs),
+    /// One incident: its notice, its reply and its tickets, the lead first (GetIncident).
+    Incident(IncidentArgs),
+    /// Link a call no station has signed for to the incident of another ticket, opening it if
+    /// needed (JoinIncident).
+    Link(LinkArgs),
+    /// Post a public notice (公告) that operators read on intake (PostNotice).
+    Notice(IncidentTextArgs),
+    /// The one public reply to every merged ticket; each caller is called back
+    /// (ReplyToIncident).
+    IncidentReply(IncidentTextArgs),
+    /// Close the incident's tickets together once every caller is called back (CloseIncident).
+    CloseIncident(IncidentArgs),
+    /// Split a ticket out of an incident: another matter, to triage on its own (SplitTicket).
+    Split(SplitArgs),
+
     // -- directory
     /// Divisions under PARENT_CODE, or the city's districts (ListDivisions).
     Divisions(DivisionsArgs),
@@ -610,6 +628,55 @@ pub struct DecideAliasArgs {
     /// Reject it.
     #[arg(long)]
     pub reject: bool,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct IncidentsArgs {
+    /// Closed incidents too.
+    #[arg(long)]
+    pub all: bool,
+    /// At most this many (the router's default 50, at most 500).
+    #[arg(long, default_value_t = 0, hide_default_value = true)]
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct IncidentArgs {
+    /// The incident's id (its lead ticket's id).
+    pub incident: String,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct IncidentTextArgs {
+    /// The incident's id (its lead ticket's id).
+    pub incident: String,
+    /// The text, at most 4,000 characters; `-` reads it from stdin.
+    #[arg(long)]
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct LinkArgs {
+    /// The call to link.
+    pub ticket: String,
+    /// A live ticket about the same matter (the incident's lead or a member).
+    #[arg(long, value_name = "TICKET")]
+    pub to: String,
+    #[command(flatten)]
+    pub expect: Expect,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct SplitArgs {
+    /// The incident's id.
+    pub incident: String,
+    /// The ticket to split out.
+    pub ticket: String,
+    /// Why it is another matter.
+    #[arg(long)]
+    pub note: String,
+    #[command(flatten)]
+    pub expect: Expect,
 }
 
 #[derive(Debug, Clone, Default, Args)]

@@ -191,7 +191,7 @@ pub async fn whoami(ch: Channel) -> Result<Report, DeskError> {
 // ---------------------------------------------------------------- intake
 
 /// `--text`: as given, or stdin for `-`.
-fn request_text(raw: &str) -> Result<String, DeskError> {
+pub(crate) fn request_text(raw: &str) -> Result<String, DeskError> {
     if raw == "-" {
         let mut text = String::new();
         std::io::stdin().read_to_string(&mut text)?;

@@ -11,6 +11,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod incidents;
 pub mod render;
 pub mod reports;
 pub mod session;
@@ -26,6 +27,7 @@ use tonic::Code;
 
 pub use cli::{Cli, Command, Identity, DEFAULT_SERVER};
 pub use commands::*;
+pub use incidents::*;
 pub use render::Report;
 pub use session::Conn;
 
@@ -283,6 +285,13 @@ pub async fn execute(
         Command::Flag(a) => flag(ch, a).await?,
         Command::Aliases(a) => aliases(ch, a).await?,
         Command::DecideAlias(a) => decide_alias(ch, a).await?,
+        Command::Incidents(a) => incidents(ch, a).await?,
+        Command::Incident(a) => incident(ch, a).await?,
+        Command::Link(a) => link(ch, a).await?,
+        Command::Notice(a) => notice(ch, a).await?,
+        Command::IncidentReply(a) => incident_reply(ch, a).await?,
+        Command::CloseIncident(a) => close_incident(ch, a).await?,
+        Command::Split(a) => split(ch, a).await?,
         Command::Divisions(a) => divisions(ch, a).await?,
         Command::Stations(a) => stations(ch, a).await?,
         Command::Station(a) => station(ch, a).await?,

@@ -176,6 +176,7 @@ pub fn ticket_json(t: &pb::Ticket) -> Value {
         "station_id": text(&t.station_id),
         "lead_station_id": text(&t.lead_station_id),
         "stage": code(stage_code(t.stage)),
+        "incident_id": text(&t.incident_id),
         "flags": t.flags.iter().map(|f| code(flag_code(*f))).collect::<Vec<_>>(),
         "deadlines": {
             "sign_for": text(&deadlines.sign_for),
@@ -230,6 +231,9 @@ pub fn ticket_summary(t: &pb::Ticket) -> String {
         let _ = write!(station, " (lead 主办 {})", t.lead_station_id);
     }
     let _ = writeln!(out, "  承办 station  {station}");
+    if !t.incident_id.is_empty() {
+        let _ = writeln!(out, "  并案 incident {}", t.incident_id);
+    }
     if !t.flags.is_empty() {
         let flags: Vec<String> = t.flags.iter().map(|f| flag_label(*f)).collect();
         let _ = writeln!(out, "  标记 flags    {}", flags.join(", "));

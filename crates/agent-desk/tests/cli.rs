@@ -1636,3 +1636,133 @@ async fn the_web_desk_shows_a_surge_banner_to_operators_and_supervisors() {
     assert_eq!(seen_by_operator, banner);
     router.stop().await;
 }
+
+/// 并案 from the command line: two routed calls about one leak make an incident; a supervisor
+/// lists and reads it, an operator links a held call, the supervisor posts a notice and the one
+/// reply (each merged caller then waits for their callback); closing is refused while the lead
+/// is still its station's, and a split of a ticket outside the incident is refused.
+#[tokio::test]
+async fn incidents_are_listed_linked_answered_and_guarded_from_the_command_line() {
+    use hotline_agent_desk::cli::{
+        IncidentArgs, IncidentTextArgs, IncidentsArgs, LinkArgs, SplitArgs,
+    };
+    let router = Router::start().await;
+    let routed = |text: &str| SubmitArgs {
+        address: Some("姑苏区双塔街道沧浪亭社区".to_owned()),
+        hold: false,
+        ..submit_args(text)
+    };
+    let first = hotline_agent_desk::submit(
+        router.conn("op01"),
+        &routed("我家楼上漏水，找物业报修没人来修"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(stage(&first), "awaiting_sign_for", "{}", first.human);
+    let lead = first.json["ticket"]["id"].as_str().unwrap().to_owned();
+    let again = hotline_agent_desk::submit(
+        router.conn("op01"),
+        &routed("楼上漏水，找物业报修一直没人来修"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(stage(&again), "merged", "{}", again.human);
+    assert_eq!(again.json["ticket"]["incident_id"], lead.as_str());
+    assert!(
+        again.human.contains(&format!("并案 incident {lead}")),
+        "{}",
+        again.human
+    );
+
+    let listed = hotline_agent_desk::incidents(router.conn("sup01"), &IncidentsArgs::default())
+        .await
+        .unwrap();
+    assert_eq!(listed.json["incidents"][0]["id"], lead.as_str());
+    assert_eq!(listed.json["incidents"][0]["ticket_count"], 2);
+    assert!(listed.human.starts_with(&lead), "{}", listed.human);
+
+    // A held call about it, linked by the operator.
+    let held = hotline_agent_desk::submit(router.conn("op01"), &submit_args("楼上又漏水了"))
+        .await
+        .unwrap();
+    let held_id = held.json["ticket"]["id"].as_str().unwrap().to_owned();
+    let linked = hotline_agent_desk::link(
+        router.conn("op01"),
+        &LinkArgs {
+            ticket: held_id.clone(),
+            to: lead.clone(),
+            expect: Expect::default(),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(stage(&linked), "merged");
+    assert_eq!(linked.json["incident"]["ticket_count"], 3);
+
+    let text = |t: &str| IncidentTextArgs {
+        incident: lead.clone(),
+        text: t.to_owned(),
+    };
+    let noticed = hotline_agent_desk::notice(router.conn("sup01"), &text("物业已安排维修"))
+        .await
+        .unwrap();
+    assert_eq!(noticed.json["incident"]["notice"]["text"], "物业已安排维修");
+    let replied =
+        hotline_agent_desk::incident_reply(router.conn("sup01"), &text("漏水已修复，请留意。"))
+            .await
+            .unwrap();
+    assert_eq!(
+        replied.json["incident"]["public_reply"],
+        "漏水已修复，请留意。"
+    );
+    let tickets = replied.json["tickets"].as_array().unwrap();
+    assert_eq!(tickets.len(), 3);
+    assert_eq!(tickets[0]["id"], lead.as_str(), "the lead first");
+    for t in &tickets[1..] {
+        assert_eq!(t["stage"], "awaiting_callback", "{t}");
+    }
+
+    let read = hotline_agent_desk::incident(
+        router.conn("sup01"),
+        &IncidentArgs {
+            incident: lead.clone(),
+        },
+    )
+    .await
+    .unwrap();
+    assert!(read.human.contains("统一答复 reply"), "{}", read.human);
+    assert!(read.human.contains("物业已安排维修"), "{}", read.human);
+
+    // The lead is still its station's: closing is refused, naming it.
+    let early = status_of(
+        hotline_agent_desk::close_incident(
+            router.conn("sup01"),
+            &IncidentArgs {
+                incident: lead.clone(),
+            },
+        )
+        .await,
+    );
+    assert_eq!(early.code(), Some(Code::FailedPrecondition), "{early}");
+    assert!(early.to_string().contains(&lead), "{early}");
+    // A ticket outside the incident cannot be split out of it.
+    let stranger = hotline_agent_desk::submit(router.conn("op01"), &submit_args("路灯不亮"))
+        .await
+        .unwrap();
+    let outside = status_of(
+        hotline_agent_desk::split(
+            router.conn("sup01"),
+            &SplitArgs {
+                incident: lead.clone(),
+                ticket: stranger.json["ticket"]["id"].as_str().unwrap().to_owned(),
+                note: "另一件事".to_owned(),
+                expect: Expect::default(),
+            },
+        )
+        .await,
+    );
+    assert_eq!(outside.code(), Some(Code::FailedPrecondition), "{outside}");
+    // A split names why.
+    assert!(Cli::try_parse_from(["agent-desk", "split", lead.as_str(), held_id.as_str()]).is_err());
+    router.stop().await;
+}

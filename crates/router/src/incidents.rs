@@ -245,6 +245,7 @@ impl Hotline {
             .act_as(who, id, expected_version, Action::JoinIncident { incident })
             .await?;
         metrics::counter!("hotline_incident_links_total", "by" => "operator").increment(1);
+        let ticket = self.answer_late_joiner(ticket).await?;
         Ok((ticket, self.incident(incident).await?))
     }
 
@@ -313,6 +314,36 @@ impl Hotline {
         };
         store.record_incident_reply(id, &note).await?;
         self.incident_detail_as(who, id).await
+    }
+
+    /// A call that joins an incident already answered (a caller who rings after the reply) is
+    /// given the incident's reply at once, with its own callback clock: otherwise it would wait
+    /// merged for a reply that was posted before it came. A closed incident takes no one. The
+    /// ticket as it stands after.
+    pub(crate) async fn answer_late_joiner(&self, ticket: Ticket) -> Result<Ticket, RouterError> {
+        let (Stage::Merged, Some(id), Some(store)) =
+            (ticket.stage, ticket.incident, self.incident_store())
+        else {
+            return Ok(ticket);
+        };
+        let Some(record) = store.incident(id).await? else {
+            return Ok(ticket);
+        };
+        let (Some(reply), None) = (record.reply, record.closed) else {
+            return Ok(ticket);
+        };
+        let lead = self.get(id.lead()).await?;
+        let action = Action::IncidentReply {
+            incident: id,
+            public_reply: reply.text,
+            callback_due: None,
+            station: lead.lead_station.or(lead.station),
+        };
+        let answered = self
+            .act_retrying(ticket.id, &escalation::engine(), action)
+            .await?;
+        metrics::counter!("hotline_incident_late_replies_total").increment(1);
+        Ok(answered)
     }
 
     /// Closes the incident's tickets together, and the incident: refused, naming the ticket,
@@ -546,7 +577,10 @@ impl Hotline {
                 )
                 .await
             {
-                Ok(_) => return Ok(Some(led)),
+                Ok(joined) => {
+                    self.answer_late_joiner(joined).await?;
+                    return Ok(Some(led));
+                }
                 Err(RouterError::Conflict(_)) => continue,
                 // Changed meanwhile into something that may not move (signed for, answered):
                 // it stays, as the lifecycle says.

@@ -16,7 +16,7 @@ use hotline_core::{
     InvalidInput, LifecycleError, Nature, NewTicket, Stage, StationId, Ticket, TicketId, Urgency,
 };
 use hotline_directory::Directory;
-use hotline_dispatch::{DuplicateIndex, Lease, Queue, Timer, TimerIndex};
+use hotline_dispatch::{DuplicateIndex, Lease, Queue, QueueError, Timer, TimerIndex};
 use hotline_identity::{Principal, Scope, Territory};
 use hotline_sla::WorkingCalendar;
 use hotline_store::{IncidentStore, SearchQuery, TicketStore};
@@ -615,7 +615,7 @@ impl Hotline {
                 actions
             }
         };
-        let (ticket, events) = self.plan(&accepted, vec![submitted], follow_ups, now)?;
+        let (mut ticket, events) = self.plan(&accepted, vec![submitted], follow_ups, now)?;
         let created = crate::metrics::timed_store_write(
             "create",
             self.store.create(&ticket, &events, &fingerprint),
@@ -640,6 +640,15 @@ impl Hotline {
         let incident = match ticket.incident {
             Some(_) => {
                 metrics::counter!("hotline_incident_links_total", "by" => "router").increment(1);
+                // The merge is written: if the answer fails now, the ticket waits merged, named
+                // by the incident's close until the supervisor replies again.
+                ticket = self
+                    .answer_late_joiner(ticket.clone())
+                    .await
+                    .unwrap_or_else(|err| {
+                        crate::logging::warn_summarised("answering a late caller", &err);
+                        ticket
+                    });
                 // The merge is written; a failed read of the notice only leaves it out.
                 self.incident_for(&ticket).await.unwrap_or_else(|err| {
                     crate::logging::warn_summarised("reading the incident", &err);
@@ -1339,7 +1348,19 @@ impl Hotline {
             Action::SignFor { .. } => {
                 // Someone else's live claim wins: sign for it only once their lease is gone.
                 let lease = match ticket.queued_station() {
-                    Some(station) => self.queues.queue().lease(ticket.id, station, now).await?,
+                    Some(station) => match self.queues.queue().lease(ticket.id, station, now).await
+                    {
+                        Ok(lease) => lease,
+                        // A claim is advisory and lives in the working set; the store still
+                        // lets only one sign-for through. With the working set away (Redis
+                        // down, a Cluster failing over) the station can still take its ticket.
+                        Err(err @ QueueError::Unavailable(_)) => {
+                            crate::logging::warn_summarised("claim check", &err);
+                            metrics::counter!("hotline_claims_unchecked_total").increment(1);
+                            None
+                        }
+                        Err(err) => return Err(err.into()),
+                    },
                     None => None,
                 };
                 if let Some(lease) = lease {
