@@ -89,6 +89,12 @@ impl Detector {
         self.evaluated = Some(self.bucket_of(from) - 1);
     }
 
+    /// Whether the call of `ticket_id` is counted already: a ticket changes many times, and
+    /// the caller need not read it again to be told so.
+    pub fn has_seen(&self, ticket_id: &str) -> bool {
+        self.seen.contains_key(ticket_id)
+    }
+
     /// Counts one call (once per ticket id); a call without a territory or category, or older
     /// than every window still to be evaluated, is not counted (and a later sighting of the
     /// same ticket, e.g. once it has a category, may count it then). Returns whether it counted the

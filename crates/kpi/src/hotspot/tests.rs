@@ -389,8 +389,13 @@ fn a_ticket_seen_again_is_counted_once_and_one_without_a_category_waits_for_it()
     };
     assert!(!detector.observe(&call));
     assert_eq!(detector.held(), (0, 0), "no category: not counted yet");
+    assert!(
+        !detector.has_seen("same"),
+        "so it is read again when it changes"
+    );
     call.category = "SW".into();
     let counted: Vec<bool> = (0..5).map(|_| detector.observe(&call)).collect();
+    assert!(detector.has_seen("same"), "counted: not read again");
     assert_eq!(
         counted,
         [true, false, false, false, false],
