@@ -6,7 +6,8 @@
 //! - a **dispatch round** (dispatch, redispatch, sub-dispatch, or a redo's return to the
 //!   station) is counted in the dispatch's hour at the receiving station; its on-time sign-for,
 //!   on-time first contact, accepted return and approved extension are counted there too, so
-//!   numerator and denominator always cover the same tickets;
+//!   numerator and denominator always cover the same tickets; a round the station had not
+//!   signed for when the call was taken into an incident is withdrawn;
 //! - a **resolution round** (from a sign-for to the reply) is counted in the hour of its
 //!   deadline as it stands last (extensions and pauses move it), at the station that signed;
 //!   a round ended by an accepted return or a move to another station is not counted (the
@@ -184,9 +185,25 @@ pub fn derive(events: &[Event], calendar: &WorkingCalendar) -> Vec<Fact> {
             Action::NotAccept { .. } => fact(&mut facts, at, Metric::NotAccepted, "", ""),
             // A call merged into an incident is a repeat of a matter already handled.
             // Once per ticket: a call a surge's incident takes in from a smaller one joins twice.
-            Action::LinkDuplicate { .. } | Action::JoinIncident { .. } if !repeat_counted => {
-                repeat_counted = true;
-                fact(&mut facts, at, Metric::Duplicates, "", "");
+            Action::LinkDuplicate { .. } | Action::JoinIncident { .. } => {
+                if !repeat_counted {
+                    repeat_counted = true;
+                    fact(&mut facts, at, Metric::Duplicates, "", "");
+                }
+                // Taken off a station's queue before it signed for it (a surge's incident took
+                // the call in): the station never had it to answer for, so its dispatch round is
+                // withdrawn, not counted in its sign-for, contact or return rates.
+                if let Some(round) = dispatch.take_if(|round| !round.signed) {
+                    let withdrawn = facts.iter().rposition(|f| {
+                        f.metric == Metric::Dispatched
+                            && f.station == round.station
+                            && f.at_ms == round.at.timestamp_millis()
+                    });
+                    if let Some(i) = withdrawn {
+                        facts.remove(i);
+                    }
+                    holder = None;
+                }
             }
             // The incident's reply is the lead station's answer: this caller's callback and
             // closing are credited to it.
@@ -455,6 +472,78 @@ mod tests {
         CategoryCode, Channel, DivisionCode, IncidentId, NewTicket, StationId, TicketId, Urgency,
     };
 
+    /// A call in 双塔街道's community 320508021019 about `text`, categorised `category`.
+    fn water_call(text: &str, category: &str) -> NewTicket {
+        NewTicket {
+            request_id: None,
+            channel: Channel::Hotline,
+            caller: Default::default(),
+            text: text.into(),
+            address: String::new(),
+            location: None,
+            kiosk: None,
+            category: Some(CategoryCode::parse("c", category).unwrap()),
+            nature: Nature::Help,
+            urgency: Urgency::Normal,
+            division: Some(DivisionCode::parse("d", "320508021019").unwrap()),
+        }
+    }
+
+    #[test]
+    fn a_call_a_surge_takes_off_a_station_s_queue_is_not_counted_against_that_station() {
+        let engine = Actor::system();
+        let at = |m: i64| {
+            Utc.with_ymd_and_hms(2026, 3, 2, 2, 0, 0).unwrap() + chrono::Duration::minutes(m)
+        };
+        let station = StationId::parse("s", "320508021019-css").unwrap();
+        let (ticket, first) = open(
+            TicketId::new(),
+            water_call("小区停水了", "CJ.CSJS"),
+            engine.clone(),
+            at(0),
+        );
+        let (ticket, dispatched) = apply(
+            &ticket,
+            &engine,
+            Action::Dispatch {
+                station: station.clone(),
+                sign_for_due: Some(at(30)),
+                note: String::new(),
+            },
+            at(0),
+        )
+        .unwrap();
+        let surge = IncidentId::led_by(TicketId::new());
+        // Still unsigned an hour on (its sign-for was due at 30), when the surge takes it.
+        let (_, joined) = apply(
+            &ticket,
+            &engine,
+            Action::JoinIncident { incident: surge },
+            at(60),
+        )
+        .unwrap();
+        let before = derive(
+            &[first.clone(), dispatched.clone()],
+            &WorkingCalendar::builtin(),
+        );
+        let count = |facts: &[Fact], metric: Metric| {
+            facts
+                .iter()
+                .filter(|f| f.metric == metric && f.station == station.as_str())
+                .count()
+        };
+        assert_eq!(count(&before, Metric::Dispatched), 1, "{before:?}");
+        let after = derive(&[first, dispatched, joined], &WorkingCalendar::builtin());
+        assert_eq!(count(&after, Metric::Dispatched), 0, "{after:?}");
+        assert_eq!(
+            after
+                .iter()
+                .filter(|f| f.metric == Metric::Duplicates)
+                .count(),
+            1
+        );
+    }
+
     #[test]
     fn a_merged_ticket_is_a_duplicate_whose_callback_and_closing_count_at_the_lead_s_station() {
         let centre = Actor {
@@ -465,19 +554,7 @@ mod tests {
         let at = |m: i64| {
             Utc.with_ymd_and_hms(2026, 3, 2, 2, 0, 0).unwrap() + chrono::Duration::minutes(m)
         };
-        let new = NewTicket {
-            request_id: None,
-            channel: Channel::Hotline,
-            caller: Default::default(),
-            text: "整条街停水了".into(),
-            address: String::new(),
-            location: None,
-            kiosk: None,
-            category: Some(CategoryCode::parse("c", "CJ.GS").unwrap()),
-            nature: Nature::Help,
-            urgency: Urgency::Normal,
-            division: Some(DivisionCode::parse("d", "320508021019").unwrap()),
-        };
+        let new = water_call("整条街停水了", "CJ.GS");
         let (mut ticket, first) = open(TicketId::new(), new, centre.clone(), at(0));
         let mut events = vec![first];
         let incident = IncidentId::led_by(TicketId::new());
@@ -534,19 +611,7 @@ mod tests {
         let at = |m: i64| {
             Utc.with_ymd_and_hms(2026, 3, 2, 2, 0, 0).unwrap() + chrono::Duration::minutes(m)
         };
-        let new = NewTicket {
-            request_id: None,
-            channel: Channel::Hotline,
-            caller: Default::default(),
-            text: "小区停水了".into(),
-            address: String::new(),
-            location: None,
-            kiosk: None,
-            category: Some(CategoryCode::parse("c", "CJ.CSJS").unwrap()),
-            nature: Nature::Help,
-            urgency: Urgency::Normal,
-            division: Some(DivisionCode::parse("d", "320508021019").unwrap()),
-        };
+        let new = water_call("小区停水了", "CJ.CSJS");
         let (ticket, first) = open(TicketId::new(), new, centre.clone(), at(0));
         let community = IncidentId::led_by(TicketId::new());
         let surge = IncidentId::led_by(TicketId::new());
