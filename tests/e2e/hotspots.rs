@@ -52,6 +52,16 @@ async fn submit_about(app: &TestApp, category: &str, division: &str) {
         .expect("submit");
 }
 
+/// Every alert `who` may see, from now on.
+async fn watch_alerts(app: &TestApp, who: &Who) -> tonic::Streaming<pb::HotspotAlert> {
+    kpis_as(app, who)
+        .await
+        .watch_alerts(pb::WatchAlertsRequest { scope: None })
+        .await
+        .expect("watch alerts")
+        .into_inner()
+}
+
 async fn next_alert(stream: &mut tonic::Streaming<pb::HotspotAlert>) -> pb::HotspotAlert {
     tokio::time::timeout(std::time::Duration::from_secs(30), stream.message())
         .await
@@ -75,12 +85,7 @@ async fn listed(app: &TestApp, who: &Who, scope: Option<pb::KpiScope>) -> Vec<St
 
 async fn a_surge_of_submits_raises_one_alert_per_level_then_clears(backend: Backend) {
     let app = spawn(backend).await;
-    let mut stream = kpis_as(&app, &supervisor())
-        .await
-        .watch_alerts(pb::WatchAlertsRequest { scope: None })
-        .await
-        .expect("watch alerts")
-        .into_inner();
+    let mut stream = watch_alerts(&app, &supervisor()).await;
     let start = app.clock_now();
     for _ in 0..MIN_COUNT {
         submit_about(&app, "SQ.WYBX", "320508021019").await;
@@ -193,12 +198,7 @@ async fn alerts_are_refused_outside_the_callers_scope_and_to_integrators(backend
 
 async fn a_restarted_router_shows_the_alerts_already_on_under_the_same_ids(backend: Backend) {
     let mut app = spawn(backend).await;
-    let mut stream = kpis_as(&app, &supervisor())
-        .await
-        .watch_alerts(pb::WatchAlertsRequest { scope: None })
-        .await
-        .expect("watch alerts")
-        .into_inner();
+    let mut stream = watch_alerts(&app, &supervisor()).await;
     for _ in 0..MIN_COUNT {
         submit_about(&app, "SQ.WYBX", "320508021019").await;
     }
@@ -230,12 +230,7 @@ async fn routed(app: &TestApp, place: &str, text: &str) -> pb::SubmitTicketRespo
 
 async fn a_surge_in_a_street_is_one_incident_however_its_callers_word_it(backend: Backend) {
     let app = spawn(backend).await;
-    let mut stream = kpis_as(&app, &supervisor())
-        .await
-        .watch_alerts(pb::WatchAlertsRequest { scope: None })
-        .await
-        .expect("watch alerts")
-        .into_inner();
+    let mut stream = watch_alerts(&app, &supervisor()).await;
     // One 停水 in the street: the first caller in 百步街, then two who say it alike in
     // 沧浪亭 (text duplicates: their own small incident), then others, each their own way.
     let first = routed(&app, "百步街社区", "停水了，什么时候能来水？").await;
