@@ -49,6 +49,12 @@ pub struct TrainOptions {
     /// saved weights, so classification costs the same.
     #[serde(default)]
     pub nb: f64,
+    /// Interpolation with the plain SVM (NB-SVM's interpolation, done on whole models): with
+    /// `nb > 0`, each label's weights are `(1 - plain_mix) * w_nb + plain_mix * w_plain`, the
+    /// plain SVM fitted on the same features without the NB scale. 0 = NB-SVM only. The mix
+    /// is folded into the saved weights, so classification costs the same; training twice.
+    #[serde(default)]
+    pub plain_mix: f64,
     /// Solver stopping tolerance (LIBLINEAR's 0.1).
     pub epsilon: f64,
     pub max_iter: usize,
@@ -76,6 +82,7 @@ impl Default for TrainOptions {
             c: 0.5,
             balance: 0.0,
             nb: 0.4,
+            plain_mix: 0.0,
             epsilon: 0.1,
             max_iter: 1_000,
             min_df: 2,
@@ -321,7 +328,17 @@ fn fit(
             seed: options.seed,
         };
         let scale = (options.nb > 0.0).then(|| nb_scale(&x, &positive, n_features, options.nb));
-        linear::train_binary(&x, &positive, n_features, scale.as_deref(), params)
+        let (mut w, mut b) =
+            linear::train_binary(&x, &positive, n_features, scale.as_deref(), params);
+        if scale.is_some() && options.plain_mix > 0.0 {
+            let mix = options.plain_mix;
+            let (plain, plain_bias) = linear::train_binary(&x, &positive, n_features, None, params);
+            for (w, p) in w.iter_mut().zip(&plain) {
+                *w = (1.0 - mix) * *w + mix * p;
+            }
+            b = (1.0 - mix) * b + mix * plain_bias;
+        }
+        (w, b)
     });
     let k = labels.len();
     let mut weights = vec![0.0_f32; n_features * k];
@@ -1293,6 +1310,36 @@ mod tests {
             assert_eq!(again.predict("路灯坏了", 2), b.predict("路灯坏了", 2));
             assert_eq!(b.predict_label("老板拖欠工资"), "劳动和社会保障");
         }
+    }
+
+    #[test]
+    fn plain_mix_interpolates_between_the_nb_and_the_plain_svm() {
+        let plain = TrainOptions {
+            nb: 0.0,
+            ..toy_options()
+        };
+        let nb = TrainOptions {
+            nb: 1.0,
+            ..toy_options()
+        };
+        let mixed = |mix: f64| {
+            train_examples(
+                &toy(),
+                &TrainOptions {
+                    plain_mix: mix,
+                    ..nb.clone()
+                },
+            )
+            .unwrap()
+            .to_bytes()
+        };
+        let plain_bytes = train_examples(&toy(), &plain).unwrap().to_bytes();
+        let nb_bytes = train_examples(&toy(), &nb).unwrap().to_bytes();
+        assert_eq!(mixed(0.0), nb_bytes);
+        assert_eq!(mixed(1.0), plain_bytes);
+        let half = mixed(0.5);
+        assert_ne!(half, nb_bytes);
+        assert_ne!(half, plain_bytes);
     }
 
     #[test]
