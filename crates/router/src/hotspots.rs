@@ -41,6 +41,10 @@ use tokio::sync::{broadcast, watch};
 use crate::incidents::Matter;
 use crate::tickets::Hotline;
 
+/// Changed tickets whose facts one store read brings (their texts come along: a bounded read
+/// after a long pause, when a step finds many).
+const FACTS_READ: usize = 1_000;
+
 /// Raised and cleared alerts, counted per level and category.
 pub const ALERTS_TOTAL: &str = "hotline_hotspot_alerts_total";
 /// Alerts on now.
@@ -234,29 +238,31 @@ impl HotspotRoom {
             .filter_map(|raw| TicketId::parse("ticket_id", raw).ok())
             .collect();
         // What a call is counted by (territory, category, creation time) is kept in columns
-        // beside the body: one read for the whole step, no body read or parsed. One read per
-        // ticket cost every submit a round trip and a body parse here, as much database time
-        // as a fifth of the submit's own write (issue 13, the routed ratio).
-        let facts: HashMap<TicketId, hotline_store::CandidateFacts> = hotline
-            .store()
-            .duplicate_facts(&ids)
-            .await?
-            .into_iter()
-            .map(|f| (f.id, f))
-            .collect();
+        // beside the body: one read per FACTS_READ changed tickets, no body read or parsed.
+        // One read per ticket cost every submit a round trip and a body parse here, as much
+        // database time as a fifth of the submit's own write (issue 13, the routed ratio).
         let mut calls: Vec<Intake> = Vec::with_capacity(ids.len());
-        // In the change log's order, as the detector was always fed.
-        for id in ids {
-            let Some(ticket) = facts.get(&id) else {
-                continue;
-            };
-            if let (Some(division), Some(category)) = (&ticket.division, &ticket.category) {
-                calls.push(Intake {
-                    ticket_id: id.to_string(),
-                    at: ticket.created_at,
-                    division: division.as_str().to_owned(),
-                    category: category.as_str().to_owned(),
-                });
+        for chunk in ids.chunks(FACTS_READ) {
+            let facts: HashMap<TicketId, hotline_store::CandidateFacts> = hotline
+                .store()
+                .duplicate_facts(chunk)
+                .await?
+                .into_iter()
+                .map(|f| (f.id, f))
+                .collect();
+            // In the change log's order, as the detector was always fed.
+            for id in chunk {
+                let Some(ticket) = facts.get(id) else {
+                    continue;
+                };
+                if let (Some(division), Some(category)) = (&ticket.division, &ticket.category) {
+                    calls.push(Intake {
+                        ticket_id: id.to_string(),
+                        at: ticket.created_at,
+                        division: division.as_str().to_owned(),
+                        category: category.as_str().to_owned(),
+                    });
+                }
             }
         }
         let (transitions, active, new_calls) = {
