@@ -264,7 +264,8 @@ pub trait TicketStore: Send + Sync + 'static {
 
     /// Stage, territory, category, creation time and text of the tickets of `ids` that exist,
     /// in no particular order (one round trip, no ticket body read or parsed): the duplicate
-    /// check reads its candidates this way and the whole ticket only for the one that matches.
+    /// check reads its candidates this way and the whole ticket only for the one that matches;
+    /// the hotspot detector reads the calls it counts this way.
     async fn duplicate_facts(&self, ids: &[TicketId]) -> Result<Vec<CandidateFacts>, StoreError>;
 
     /// The stored versions of `ids` (unknown ids are left out), in one round trip.
