@@ -35,7 +35,8 @@
 //! - `hotline_timers_fired_total{clock,step}`: SLA timer steps applied (clock as above; step =
 //!   warning | breach | urge | supervise | publish | widen; at most 4 x 6)
 //! - `hotline_escalations_total`: escalation events written by fired timers
-//! - `hotline_claims_total`, `hotline_leases_expired_total`
+//! - `hotline_claims_total`, `hotline_leases_expired_total`, `hotline_claims_unchecked_total`
+//!   (sign-fors let through without the claim check while the working set was away)
 //! - `hotline_queue_errors_total`: working-set updates that failed after a commit (each ticket
 //!   repaired from the store once the backend answers)
 //! - `hotline_working_set_drift_total{kind}`: anti-entropy differences found and repaired,
@@ -47,6 +48,7 @@
 //!   (`crate::hotspots`; every replica counts the same alerts: `max`, never `sum`), and
 //!   `hotline_hotspot_step_errors_total`
 //! - `hotline_incidents_opened_total`, `hotline_incident_links_total{by}`,
+//!   `hotline_incident_late_replies_total`,
 //!   `hotline_incident_notices_total`, `hotline_incidents_closed_total`: 并案 (`crate::incidents`)
 //! - `hotline_identity_logins_total{outcome}`, `hotline_identity_authentications_total{via,outcome}`,
 //!   `hotline_identity_contact_reads_total` (the identity crate)
