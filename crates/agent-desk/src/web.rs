@@ -670,8 +670,12 @@ async fn intake_page(State(desk): State<Desk>, headers: HeaderMap) -> Response {
             div.cols {
                 div.panel {
                     h1 { "新来电 New call" }
+                    // One preview in flight: a newer one aborts the older, so a slow answer
+                    // (a restored draft's, say) never lands over the answer to what was typed
+                    // since.
                     form #call method="post" action="/desk/intake"
-                        hx-post="/desk/intake/preview" hx-trigger="desk:preview" hx-target="#preview" hx-swap="innerHTML" {
+                        hx-post="/desk/intake/preview" hx-trigger="desk:preview" hx-target="#preview" hx-swap="innerHTML"
+                        hx-sync="this:replace" {
                         input type="hidden" name="csrf" value=(session.csrf);
                         label for="phone" data-shortcut="Alt+P" { "来电号码 Phone " (key("Alt+P")) }
                         input #phone name="phone" inputmode="tel" autocomplete="off"
