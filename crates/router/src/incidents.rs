@@ -245,8 +245,9 @@ impl Hotline {
             .act_as(who, id, expected_version, Action::JoinIncident { incident })
             .await?;
         metrics::counter!("hotline_incident_links_total", "by" => "operator").increment(1);
-        let ticket = self.answer_late_joiner(ticket).await?;
-        Ok((ticket, self.incident(incident).await?))
+        let view = self.incident(incident).await?;
+        let ticket = self.answer_late_joiner(ticket, &view).await?;
+        Ok((ticket, view))
     }
 
     /// Posts a public notice on the incident.
@@ -318,26 +319,26 @@ impl Hotline {
 
     /// A call that joins an incident already answered (a caller who rings after the reply) is
     /// given the incident's reply at once, with its own callback clock: otherwise it would wait
-    /// merged for a reply that was posted before it came. A closed incident takes no one. The
-    /// ticket as it stands after.
-    pub(crate) async fn answer_late_joiner(&self, ticket: Ticket) -> Result<Ticket, RouterError> {
-        let (Stage::Merged, Some(id), Some(store)) =
-            (ticket.stage, ticket.incident, self.incident_store())
-        else {
+    /// merged for a reply that was posted before it came. A closed incident takes no one.
+    /// `view` is the incident as its caller read it after the join. The ticket as it stands
+    /// after.
+    pub(crate) async fn answer_late_joiner(
+        &self,
+        ticket: Ticket,
+        view: &IncidentView,
+    ) -> Result<Ticket, RouterError> {
+        let id = view.record.id;
+        if ticket.stage != Stage::Merged || ticket.incident != Some(id) {
+            return Ok(ticket);
+        }
+        let (Some(reply), None) = (&view.record.reply, &view.record.closed) else {
             return Ok(ticket);
         };
-        let Some(record) = store.incident(id).await? else {
-            return Ok(ticket);
-        };
-        let (Some(reply), None) = (record.reply, record.closed) else {
-            return Ok(ticket);
-        };
-        let lead = self.get(id.lead()).await?;
         let action = Action::IncidentReply {
             incident: id,
-            public_reply: reply.text,
+            public_reply: reply.text.clone(),
             callback_due: None,
-            station: lead.lead_station.or(lead.station),
+            station: view.lead.lead_station.clone().or(view.lead.station.clone()),
         };
         let answered = self
             .act_retrying(ticket.id, &escalation::engine(), action)
@@ -578,7 +579,8 @@ impl Hotline {
                 .await
             {
                 Ok(joined) => {
-                    self.answer_late_joiner(joined).await?;
+                    let view = self.incident(incident).await?;
+                    self.answer_late_joiner(joined, &view).await?;
                     return Ok(Some(led));
                 }
                 Err(RouterError::Conflict(_)) => continue,

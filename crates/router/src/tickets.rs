@@ -640,20 +640,23 @@ impl Hotline {
         let incident = match ticket.incident {
             Some(_) => {
                 metrics::counter!("hotline_incident_links_total", "by" => "router").increment(1);
-                // The merge is written: if the answer fails now, the ticket waits merged, named
-                // by the incident's close until the supervisor replies again.
-                ticket = self
-                    .answer_late_joiner(ticket.clone())
-                    .await
-                    .unwrap_or_else(|err| {
-                        crate::logging::warn_summarised("answering a late caller", &err);
-                        ticket
-                    });
                 // The merge is written; a failed read of the notice only leaves it out.
-                self.incident_for(&ticket).await.unwrap_or_else(|err| {
+                let view = self.incident_for(&ticket).await.unwrap_or_else(|err| {
                     crate::logging::warn_summarised("reading the incident", &err);
                     None
-                })
+                });
+                // If the answer fails now, the ticket waits merged, named by the incident's
+                // close until the supervisor replies again.
+                if let Some(view) = &view {
+                    ticket = self
+                        .answer_late_joiner(ticket.clone(), view)
+                        .await
+                        .unwrap_or_else(|err| {
+                            crate::logging::warn_summarised("answering a late caller", &err);
+                            ticket
+                        });
+                }
+                view
             }
             None => None,
         };
