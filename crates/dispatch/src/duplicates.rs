@@ -174,6 +174,17 @@ pub trait DuplicateIndex: Send + Sync + 'static {
     /// False when the index lost its data since the last [`DuplicateIndex::rebuild`] (or was
     /// never built): it must be rebuilt from the store before it can be trusted.
     async fn is_intact(&self) -> Result<bool, QueueError>;
+
+    /// Deletes part of what replaced or abandoned rebuilds left behind, at most `budget`
+    /// tickets' filings a call; returns how much it deleted (0: nothing is left). A backend
+    /// that swaps a whole new index in frees the old one here, a bounded piece at a time,
+    /// rather than in [`DuplicateRebuild::finish`]: deleting a city's filings at once would
+    /// hold a shared Redis for seconds. A rebuild silent for an hour counts as abandoned (its
+    /// router died) as of `now`. In-process, dropping the old index frees it: nothing to do.
+    async fn sweep(&self, now: DateTime<Utc>, budget: usize) -> Result<usize, QueueError> {
+        let _ = (now, budget);
+        Ok(0)
+    }
 }
 
 /// A new index being built (see [`DuplicateIndex::start_rebuild`]).

@@ -416,3 +416,195 @@ async fn replicas_share_one_index_and_a_flushed_one_asks_for_a_rebuild() {
         None
     );
 }
+
+/// Every key under `prefix`, as printable names.
+async fn keys_under(prefix: &str) -> Vec<String> {
+    let client = ::redis::Client::open(support::redis_url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let mut out = Vec::new();
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, keys): (u64, Vec<String>) = ::redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(format!("{prefix}:*"))
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        out.extend(keys);
+        if next == 0 {
+            break;
+        }
+        cursor = next;
+    }
+    out.sort();
+    out
+}
+
+/// Redis only: a rebuild swaps a new generation in; the one it replaced is deleted by the
+/// sweep, a bounded piece per call, until nothing but the new one is left, and lookups read
+/// the new one throughout. One set per bucket: as many bucket keys as distinct buckets.
+#[tokio::test]
+async fn a_replaced_index_is_swept_away_piece_by_piece_and_only_it() {
+    support::ensure_redis();
+    let prefix = support::fresh_prefix();
+    let index = RedisDuplicates::connect(&support::redis_url(), &prefix, "s1")
+        .await
+        .unwrap();
+    let request = bands(1, &[], &[]);
+    let old: Vec<DuplicateEntry> = (0..20)
+        .map(|i| entry(lights(), i, bands(100 + i as u64, &request, &[0])))
+        .collect();
+    index.rebuild(old.clone()).await.unwrap();
+    let first_keys = keys_under(&prefix).await;
+    // gen, the records, and 49 own buckets per ticket plus the one they share.
+    assert_eq!(first_keys.len(), 2 + 20 * 49 + 1, "{first_keys:?}");
+    assert!(first_keys.iter().all(|k| !k.contains(":gens")));
+
+    let new: Vec<DuplicateEntry> = (0..5)
+        .map(|i| entry(lights(), 30 + i, bands(200 + i as u64, &request, &[0])))
+        .collect();
+    index.rebuild(new.clone()).await.unwrap();
+    // Both generations are in Redis until swept, but lookups see only the new one.
+    assert!(keys_under(&prefix).await.len() > first_keys.len());
+    let mut expect: Vec<TicketId> = new.iter().rev().map(|e| e.ticket).collect();
+    assert_eq!(
+        ids(index
+            .candidates(&lights(), &request, t0(), 50)
+            .await
+            .unwrap()),
+        expect
+    );
+
+    let now = Utc::now();
+    let mut calls = 0;
+    let mut swept = 0;
+    loop {
+        let done = index.sweep(now, 7).await.unwrap();
+        assert!(done <= 7 + 1, "a call is bounded: {done}");
+        if done == 0 {
+            break;
+        }
+        swept += done;
+        calls += 1;
+        assert!(calls < 100, "the sweep must end");
+    }
+    assert!(
+        calls >= 3,
+        "20 tickets at 7 a call take several calls: {calls}"
+    );
+    assert_eq!(
+        swept,
+        20 + 1,
+        "every old ticket, then the generation itself"
+    );
+    let left = keys_under(&prefix).await;
+    assert_eq!(left.len(), 2 + 5 * 49 + 1, "{left:?}");
+    assert!(
+        first_keys
+            .iter()
+            .all(|k| !left.contains(k) || k.ends_with(":gen")),
+        "nothing of the old generation is left"
+    );
+    assert_eq!(index.len().await.unwrap(), 5);
+    assert_eq!(
+        ids(index
+            .candidates(&lights(), &request, t0(), 50)
+            .await
+            .unwrap()),
+        expect
+    );
+    // The current generation is never swept, however often the sweep runs.
+    assert_eq!(index.sweep(now, 100).await.unwrap(), 0);
+    let extra = entry(lights(), 40, bands(300, &request, &[0]));
+    index.put(extra.clone()).await.unwrap();
+    expect.insert(0, extra.ticket);
+    assert_eq!(
+        ids(index
+            .candidates(&lights(), &request, t0(), 50)
+            .await
+            .unwrap()),
+        expect
+    );
+}
+
+/// Redis only: a rebuild whose router died (dropped unfinished) is left alone while it could
+/// still be alive, deleted once it has been silent for an hour; a rebuild given up that way
+/// cannot swap itself in afterwards.
+#[tokio::test]
+async fn an_abandoned_rebuild_is_swept_after_an_hour_and_cannot_come_back() {
+    support::ensure_redis();
+    let prefix = support::fresh_prefix();
+    let index = RedisDuplicates::connect(&support::redis_url(), &prefix, "s1")
+        .await
+        .unwrap();
+    let request = bands(1, &[], &[]);
+    let live = entry(lights(), 0, bands(2, &request, &[0]));
+    index.rebuild(vec![live.clone()]).await.unwrap();
+    let before = keys_under(&prefix).await;
+
+    let mut slow = index.start_rebuild().await.unwrap();
+    slow.add(vec![entry(lights(), 1, bands(3, &request, &[0]))])
+        .await
+        .unwrap();
+    let now = Utc::now();
+    assert_eq!(index.sweep(now, 100).await.unwrap(), 0, "still alive");
+    assert!(index.sweep(now + Duration::hours(2), 100).await.unwrap() > 0);
+    assert_eq!(
+        keys_under(&prefix).await,
+        before,
+        "only the live index is left"
+    );
+    assert!(
+        slow.add(vec![entry(lights(), 2, bands(4, &request, &[0]))])
+            .await
+            .is_err(),
+        "its filings would be deleted under it"
+    );
+    assert!(slow.finish().await.is_err());
+    assert_eq!(
+        ids(index
+            .candidates(&lights(), &request, t0(), 10)
+            .await
+            .unwrap()),
+        vec![live.ticket]
+    );
+}
+
+/// Redis only: a router upgraded from the layout of one big set finds no generation, rebuilds,
+/// and deletes the old layout's keys as it swaps the first generation in.
+#[tokio::test]
+async fn the_layout_before_generations_is_deleted_by_the_first_rebuild() {
+    support::ensure_redis();
+    let prefix = support::fresh_prefix();
+    let client = ::redis::Client::open(support::redis_url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let base = format!("{prefix}:dup:{{{prefix}}}:s1");
+    ::redis::pipe()
+        .cmd("ZADD")
+        .arg(format!("{base}:buckets"))
+        .arg(0)
+        .arg("old-member")
+        .cmd("HSET")
+        .arg(format!("{base}:tickets"))
+        .arg("t")
+        .arg("r")
+        .cmd("SET")
+        .arg(format!("{base}:built"))
+        .arg(1)
+        .query_async::<()>(&mut conn)
+        .await
+        .unwrap();
+    let index = RedisDuplicates::connect(&support::redis_url(), &prefix, "s1")
+        .await
+        .unwrap();
+    assert!(
+        !index.is_intact().await.unwrap(),
+        "the old mark is not trusted"
+    );
+    index.rebuild(Vec::new()).await.unwrap();
+    assert!(index.is_intact().await.unwrap());
+    assert_eq!(keys_under(&prefix).await, vec![format!("{base}:gen")]);
+}

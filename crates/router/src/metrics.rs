@@ -463,6 +463,10 @@ impl DuplicateIndex for TimedDuplicates {
     async fn is_intact(&self) -> Result<bool, QueueError> {
         timed_op("dup_intact", self.0.is_intact()).await
     }
+
+    async fn sweep(&self, now: DateTime<Utc>, budget: usize) -> Result<usize, QueueError> {
+        timed_op("dup_sweep", self.0.sweep(now, budget)).await
+    }
 }
 
 #[cfg(test)]

@@ -1092,7 +1092,8 @@ async fn timer_loop(hotline: Hotline, beats: Arc<Heartbeats>, mut stop: watch::R
     }
 }
 
-/// Returns expired claim leases to their queues, once a second.
+/// Returns expired claim leases to their queues, and sweeps a replaced duplicate index, once a
+/// second.
 async fn lease_sweep(hotline: Hotline, beats: Arc<Heartbeats>, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(LEASE_SWEEP);
     loop {
@@ -1112,6 +1113,16 @@ async fn lease_sweep(hotline: Hotline, beats: Arc<Heartbeats>, mut stop: watch::
                 "lease sweep",
                 &crate::error::RouterError::Unavailable("the lease sweep timed out".into()),
             ),
+        }
+        // What a replaced duplicate index left in Redis, a bounded piece a second.
+        let swept = tokio::time::timeout(
+            PROBE_TIMEOUT,
+            hotline.queues().sweep_duplicates(hotline.now()),
+        )
+        .await;
+        match swept {
+            Ok(Ok(_)) | Err(_) => {}
+            Ok(Err(err)) => crate::logging::warn_summarised("duplicate-index sweep", &err),
         }
         Heartbeats::beat(&beats.sweep);
         crate::logging::flush_summaries();

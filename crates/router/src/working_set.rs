@@ -91,6 +91,11 @@ const AUDIT_TICKETS_PER_ROUND: usize = 2_000;
 const REBUILD_PAGE: u32 = 2_000;
 /// More tickets than this waiting for per-ticket repair: a whole rebuild is cheaper.
 const REPAIR_LIMIT: usize = 20_000;
+/// Tickets' filings one call of the duplicate-index sweep deletes (a few milliseconds of
+/// Redis), and calls per [`WorkingSet::sweep_duplicates`]: a replaced index of 1M tickets is
+/// gone in a few minutes, while lookups get Redis between the calls.
+const DUP_SWEEP_BUDGET: usize = 200;
+const DUP_SWEEP_CALLS: usize = 25;
 
 #[derive(Clone)]
 pub struct WorkingSet {
@@ -435,6 +440,23 @@ impl WorkingSet {
 
     pub fn duplicates(&self) -> &Arc<dyn DuplicateIndex> {
         &self.duplicates
+    }
+
+    /// Frees part of what replaced or abandoned duplicate-index rebuilds left behind
+    /// ([`DuplicateIndex::sweep`]), stopping early when nothing is left. Returns how much.
+    pub async fn sweep_duplicates(&self, now: DateTime<Utc>) -> Result<usize, RouterError> {
+        let mut total = 0;
+        for _ in 0..DUP_SWEEP_CALLS {
+            let done = self.duplicates.sweep(now, DUP_SWEEP_BUDGET).await?;
+            total += done;
+            if done == 0 {
+                break;
+            }
+        }
+        if total > 0 {
+            metrics::counter!("hotline_duplicate_index_swept_total").increment(total as u64);
+        }
+        Ok(total)
     }
 
     /// How the duplicate index files a ticket: its MinHash bands under its division and

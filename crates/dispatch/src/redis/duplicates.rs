@@ -1,17 +1,24 @@
 //! [`RedisDuplicates`]: the duplicate index in Redis, shared by every replica (so each sees
 //! the same live tickets).
 //!
-//! One lexical sorted set holds every filing (`bucket .. rev .. ticket`, see
-//! [`keys`](super::keys)): a bucket is a range of it, newest first, so a lookup is one
-//! `ZLEXCOUNT` per band, then `ZRANGEBYLEX ... LIMIT` on the least crowded buckets until
-//! [`LOOKUP_READ`] filings are read, inside one script: `O(bands x log n + LOOKUP_READ)`. A hash keeps each ticket's record, so filing again (a re-categorisation) or
-//! removing drops the old members without the caller naming them. Memory: each live ticket is
-//! `bands` members of 32 bytes (~150 B each with the skip list and dict entry) plus a ~450 B
-//! record: measured 7.6-8.2 KB per live ticket at 50 bands (`examples/dup_index_bench.rs`),
-//! so ~800 MB for 100,000 live tickets. A rebuild of 100,000 tickets took 35-49 s on the
-//! bench machine (lookups scan the store meanwhile).
+//! One small sorted set per bucket, in generations (layout in [`keys`](super::keys) and
+//! `scripts/dup_prelude.lua`): a bucket's members are its tickets, newest first, so a lookup
+//! is one `ZLEXCOUNT` per band, then `ZRANGEBYLEX ... LIMIT` on the least crowded buckets
+//! until [`LOOKUP_READ`] filings are read, inside one script, at a cost set by the request's
+//! buckets and never by the number of live tickets. A hash keeps each ticket's record, so
+//! filing again (a re-categorisation) or removing drops the old members without the caller
+//! naming them.
+//!
+//! Until 2026-12 every filing sat in one sorted set: each band of a lookup or a filing was a
+//! skip-list descent through 50 x live members, most levels a cache miss, and Redis spent
+//! ~450 µs of CPU per routed submit at 2,000 live tickets, more as they grew
+//! (`benches/cpu/run.sh`, issue 13).
+//!
+//! A rebuild fills a fresh generation while lookups read the current one, then swaps it in
+//! with one script; the generation it replaced is deleted afterwards by [`DuplicateIndex::sweep`],
+//! a bounded piece per call, and so is a rebuild abandoned by its router.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -25,14 +32,15 @@ use crate::{
     Candidate, DuplicateEntry, DuplicateIndex, DuplicateKey, DuplicateRebuild, Filed, QueueError,
 };
 
-/// Members per ZADD / fields per HSET when rebuilding.
-const REBUILD_CHUNK: usize = 1000;
-/// Commands per pipeline round trip when rebuilding.
-const REBUILD_PIPELINE: usize = 64;
-/// How long the scratch keys of a rebuild that never finishes (its router died) stay: each
-/// rebuild writes under fresh keys, so these would only hold memory. Each chunk renews it; the
-/// swap clears it.
-const SCRATCH_TTL_SECS: u64 = 3_600;
+/// Tickets per fill script when rebuilding: ~50 filings each, so one call holds Redis for a
+/// few milliseconds at most.
+const FILL_CHUNK: usize = 100;
+/// Tickets per [`DuplicateIndex::filed`] script (Lua unpacks its arguments on a bounded stack).
+const FILED_CHUNK: usize = 1_000;
+/// How long a rebuild may go without filing a page before a sweep counts it as abandoned (its
+/// router died) and deletes what it wrote. A page takes well under a second; an hour leaves
+/// any rebuild that is still alive in peace.
+const ABANDONED_AFTER_MS: i64 = 3_600_000;
 
 /// See the module docs.
 #[derive(Clone)]
@@ -75,27 +83,25 @@ fn ticket_from(bytes: &[u8]) -> Result<TicketId, QueueError> {
     Ok(TicketId::from_uuid(uuid::Uuid::from_bytes(raw)))
 }
 
-/// The entry's record and members (layout in `scripts/dup_prelude.lua`).
-fn encode(entry: &DuplicateEntry) -> Result<(Vec<u8>, Vec<Vec<u8>>), QueueError> {
+/// A bucket as its key names it: 16 hex digits, so key names stay printable.
+fn bucket_name(bucket: u64) -> String {
+    format!("{bucket:016x}")
+}
+
+/// The entry's record (layout in `scripts/dup_prelude.lua`): the scripts derive its members
+/// from it.
+fn encode(entry: &DuplicateEntry) -> Result<Vec<u8>, QueueError> {
     let buckets = entry.buckets();
     let count = u8::try_from(buckets.len())
         .map_err(|_| QueueError::Broken(format!("{} bands (at most 255)", buckets.len())))?;
-    let rev = rev_of(entry.created_at).to_be_bytes();
-    let ticket = ticket_bytes(entry.ticket);
-    let mut record = Vec::with_capacity(9 + 8 * buckets.len() + 32);
+    let mut record = Vec::with_capacity(9 + 16 * buckets.len() + 32);
     record.push(count);
-    record.extend_from_slice(&rev);
-    let mut members = Vec::with_capacity(buckets.len());
-    for bucket in &buckets {
-        record.extend_from_slice(&bucket.to_be_bytes());
-        let mut member = Vec::with_capacity(32);
-        member.extend_from_slice(&bucket.to_be_bytes());
-        member.extend_from_slice(&rev);
-        member.extend_from_slice(&ticket);
-        members.push(member);
+    record.extend_from_slice(&rev_of(entry.created_at).to_be_bytes());
+    for bucket in buckets {
+        record.extend_from_slice(bucket_name(bucket).as_bytes());
     }
     record.extend_from_slice(entry.key.name().as_bytes());
-    Ok((record, members))
+    Ok(record)
 }
 
 /// Where a record says its ticket is filed.
@@ -107,7 +113,7 @@ fn decode(record: &[u8]) -> Result<Filed, QueueError> {
         .ok_or_else(bad)?
         .try_into()
         .map_err(|_| bad())?;
-    let name = record.get(9 + 8 * count..).ok_or_else(bad)?;
+    let name = record.get(9 + 16 * count..).ok_or_else(bad)?;
     let key = std::str::from_utf8(name)
         .ok()
         .and_then(DuplicateKey::parse)
@@ -121,17 +127,16 @@ fn decode(record: &[u8]) -> Result<Filed, QueueError> {
 #[async_trait]
 impl DuplicateIndex for RedisDuplicates {
     async fn put(&self, entry: DuplicateEntry) -> Result<(), QueueError> {
-        let (record, members) = encode(&entry)?;
+        let record = encode(&entry)?;
         let mut conn = self.conn();
-        let mut call = SCRIPTS.dup_put.prepare_invoke();
-        call.key(self.keys.buckets())
-            .key(self.keys.tickets())
+        // -1 (not built) files nothing: the rebuild that must come reads the store.
+        SCRIPTS
+            .dup_put
+            .key(self.keys.gen())
+            .arg(self.keys.root())
             .arg(&ticket_bytes(entry.ticket)[..])
-            .arg(record);
-        for member in members {
-            call.arg(member);
-        }
-        call.invoke_async::<i64>(&mut conn)
+            .arg(record)
+            .invoke_async::<i64>(&mut conn)
             .await
             .map_err(unavailable)?;
         Ok(())
@@ -141,8 +146,8 @@ impl DuplicateIndex for RedisDuplicates {
         let mut conn = self.conn();
         let removed: i64 = SCRIPTS
             .dup_remove
-            .key(self.keys.buckets())
-            .key(self.keys.tickets())
+            .key(self.keys.gen())
+            .arg(self.keys.root())
             .arg(&ticket_bytes(ticket)[..])
             .invoke_async(&mut conn)
             .await
@@ -159,13 +164,13 @@ impl DuplicateIndex for RedisDuplicates {
     ) -> Result<Option<Vec<Candidate>>, QueueError> {
         let mut conn = self.conn();
         let mut call = SCRIPTS.dup_candidates.prepare_invoke();
-        call.key(self.keys.buckets())
-            .key(self.keys.built())
+        call.key(self.keys.gen())
+            .arg(self.keys.root())
             .arg(&rev_of(since).to_be_bytes()[..])
             .arg(BUCKET_READ)
             .arg(LOOKUP_READ);
         for bucket in crate::duplicates::buckets(key, bands) {
-            call.arg(&bucket.to_be_bytes()[..]);
+            call.arg(bucket_name(bucket));
         }
         let found: Option<Vec<Vec<u8>>> =
             call.invoke_async(&mut conn).await.map_err(unavailable)?;
@@ -187,45 +192,66 @@ impl DuplicateIndex for RedisDuplicates {
     }
 
     async fn filed(&self, tickets: &[TicketId]) -> Result<HashMap<TicketId, Filed>, QueueError> {
-        if tickets.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let mut conn = self.conn();
-        let mut cmd = redis::cmd("HMGET");
-        cmd.arg(self.keys.tickets());
-        for ticket in tickets {
-            cmd.arg(&ticket_bytes(*ticket)[..]);
-        }
-        let records: Vec<Option<Vec<u8>>> =
-            cmd.query_async(&mut conn).await.map_err(unavailable)?;
         let mut out = HashMap::new();
-        for (ticket, record) in tickets.iter().zip(records) {
-            if let Some(record) = record {
-                out.insert(*ticket, decode(&record)?);
+        let mut conn = self.conn();
+        for chunk in tickets.chunks(FILED_CHUNK) {
+            let mut call = SCRIPTS.dup_filed.prepare_invoke();
+            call.key(self.keys.gen()).arg(self.keys.root());
+            for ticket in chunk {
+                call.arg(&ticket_bytes(*ticket)[..]);
+            }
+            let records: Vec<Option<Vec<u8>>> =
+                call.invoke_async(&mut conn).await.map_err(unavailable)?;
+            // Empty when the index is not built: nothing is filed.
+            for (ticket, record) in chunk.iter().zip(records) {
+                if let Some(record) = record {
+                    out.insert(*ticket, decode(&record)?);
+                }
             }
         }
         Ok(out)
     }
 
-    /// Builds the new index under scratch keys, chunk by chunk as the caller reads the store
-    /// (pipelined, without blocking Redis), then swaps it in with one MULTI (DEL + RENAME +
-    /// the built mark), so lookups see the old index or the new one, never half of one.
+    /// Fills a fresh generation chunk by chunk as the caller reads the store (pipelined, a few
+    /// milliseconds of Redis per script), then makes it current with one script, so lookups
+    /// see the old index or the new one, never half of one.
     async fn start_rebuild(&self) -> Result<Box<dyn DuplicateRebuild + '_>, QueueError> {
-        Ok(Box::new(RedisRebuild {
-            index: self.clone(),
-            scratch: self
-                .keys
-                .scratch(&uuid::Uuid::new_v4().simple().to_string()),
-            seen: HashSet::new(),
-            written: [false; 2],
-        }))
+        let mut conn = self.conn();
+        // A generation name no other rebuild holds (HSETNX), 8 hex digits: in every key of
+        // the index, so kept short.
+        loop {
+            let gen = format!("{:08x}", uuid::Uuid::new_v4().as_u128() as u32);
+            let current: Option<String> = redis::cmd("GET")
+                .arg(self.keys.gen())
+                .query_async(&mut conn)
+                .await
+                .map_err(unavailable)?;
+            if current.as_deref() == Some(gen.as_str()) {
+                continue;
+            }
+            let claimed: bool = redis::cmd("HSETNX")
+                .arg(self.keys.gens())
+                .arg(&gen)
+                .arg(format!("b:{}", Utc::now().timestamp_millis()))
+                .query_async(&mut conn)
+                .await
+                .map_err(unavailable)?;
+            if claimed {
+                return Ok(Box::new(RedisRebuild {
+                    index: self.clone(),
+                    gen,
+                }));
+            }
+        }
     }
 
     async fn len(&self) -> Result<usize, QueueError> {
         let mut conn = self.conn();
-        redis::cmd("HLEN")
-            .arg(self.keys.tickets())
-            .query_async(&mut conn)
+        SCRIPTS
+            .dup_len
+            .key(self.keys.gen())
+            .arg(self.keys.root())
+            .invoke_async(&mut conn)
             .await
             .map_err(unavailable)
     }
@@ -233,96 +259,61 @@ impl DuplicateIndex for RedisDuplicates {
     async fn is_intact(&self) -> Result<bool, QueueError> {
         let mut conn = self.conn();
         redis::cmd("EXISTS")
-            .arg(self.keys.built())
+            .arg(self.keys.gen())
             .query_async(&mut conn)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn sweep(&self, now: DateTime<Utc>, budget: usize) -> Result<usize, QueueError> {
+        let mut conn = self.conn();
+        SCRIPTS
+            .dup_sweep
+            .key(self.keys.gens())
+            .key(self.keys.gen())
+            .arg(self.keys.root())
+            .arg(now.timestamp_millis())
+            .arg(ABANDONED_AFTER_MS)
+            .arg(budget.max(1))
+            .invoke_async(&mut conn)
             .await
             .map_err(unavailable)
     }
 }
 
-/// A rebuild under way: scratch keys of its own, filled by [`DuplicateRebuild::add`].
+/// A rebuild under way: a generation of its own, filled by [`DuplicateRebuild::add`].
 struct RedisRebuild {
     index: RedisDuplicates,
-    scratch: DuplicateKeys,
-    /// Tickets already written to the scratch keys: filing one again must drop its old
-    /// members, which only the put script does (a rebuild from the store reads each ticket
-    /// once, so this is the rare path). 16 bytes a ticket: ~30 MB at 1M open tickets.
-    seen: HashSet<TicketId>,
-    /// Whether the scratch buckets and tickets keys were written (RENAME of a key never
-    /// created fails; an entry without bands has a record and no members).
-    written: [bool; 2],
+    gen: String,
 }
 
 #[async_trait]
 impl DuplicateRebuild for RedisRebuild {
     async fn add(&mut self, entries: Vec<DuplicateEntry>) -> Result<(), QueueError> {
-        let mut conn = self.index.conn();
-        // The last entry of a ticket wins, as a sequence of puts would leave it.
+        // The last entry of a ticket wins, as a sequence of puts would leave it (the fill
+        // script replaces a filing from an earlier call the same way).
         let mut latest: HashMap<TicketId, DuplicateEntry> = HashMap::with_capacity(entries.len());
         for entry in entries {
             latest.insert(entry.ticket, entry);
         }
-        let mut again = Vec::new();
-        let mut members: Vec<Vec<u8>> = Vec::new();
-        let mut records: Vec<([u8; 16], Vec<u8>)> = Vec::new();
+        let mut records = Vec::with_capacity(latest.len());
         for entry in latest.into_values() {
-            if !self.seen.insert(entry.ticket) {
-                again.push(entry);
-                continue;
-            }
-            let (record, filed) = encode(&entry)?;
-            records.push((ticket_bytes(entry.ticket), record));
-            members.extend(filed);
+            records.push((ticket_bytes(entry.ticket), encode(&entry)?));
         }
-        // In the set's own order: consecutive insertions walk the same part of Redis's skip
-        // list, instead of a random place of a set of millions each.
-        members.sort_unstable();
-        self.written[0] |= !members.is_empty();
-        self.written[1] |= !records.is_empty();
-        let mut commands: Vec<redis::Cmd> = Vec::new();
-        for chunk in members.chunks(REBUILD_CHUNK) {
-            let mut cmd = redis::cmd("ZADD");
-            cmd.arg(self.scratch.buckets());
-            for member in chunk {
-                cmd.arg(0).arg(member);
-            }
-            commands.push(cmd);
-        }
-        for chunk in records.chunks(REBUILD_CHUNK) {
-            let mut cmd = redis::cmd("HSET");
-            cmd.arg(self.scratch.tickets());
-            for (field, record) in chunk {
-                cmd.arg(&field[..]).arg(record);
-            }
-            commands.push(cmd);
-        }
-        if !commands.is_empty() {
-            for key in [self.scratch.buckets(), self.scratch.tickets()] {
-                // EXPIRE on a key not (yet) written does nothing.
-                let mut expire = redis::cmd("EXPIRE");
-                expire.arg(key).arg(SCRATCH_TTL_SECS);
-                commands.push(expire);
-            }
-        }
-        for batch in commands.chunks(REBUILD_PIPELINE) {
-            let mut pipe = redis::pipe();
-            for cmd in batch {
-                pipe.add_command(cmd.clone()).ignore();
-            }
-            pipe.query_async::<()>(&mut conn)
-                .await
-                .map_err(unavailable)?;
-        }
-        for entry in again {
-            let (record, members) = encode(&entry)?;
-            self.written[0] |= !members.is_empty();
-            let mut call = SCRIPTS.dup_put.prepare_invoke();
-            call.key(self.scratch.buckets())
-                .key(self.scratch.tickets())
-                .arg(&ticket_bytes(entry.ticket)[..])
-                .arg(record);
-            for member in members {
-                call.arg(member);
+        let keys = &self.index.keys;
+        // The heartbeat: a rebuild that stops filing is taken for abandoned after an hour.
+        let now = Utc::now().timestamp_millis();
+        let mut conn = self.index.conn();
+        // One script at a time: each runs for milliseconds, so a round trip between them
+        // costs little, and lookups get Redis in between.
+        for chunk in records.chunks(FILL_CHUNK) {
+            let mut call = SCRIPTS.dup_fill.prepare_invoke();
+            call.key(keys.gens())
+                .arg(&self.gen)
+                .arg(keys.root())
+                .arg(now);
+            for (ticket, record) in chunk {
+                call.arg(&ticket[..]).arg(record);
             }
             call.invoke_async::<i64>(&mut conn)
                 .await
@@ -334,24 +325,12 @@ impl DuplicateRebuild for RedisRebuild {
     async fn finish(self: Box<Self>) -> Result<(), QueueError> {
         let keys = &self.index.keys;
         let mut conn = self.index.conn();
-        let mut swap = redis::pipe();
-        swap.atomic();
-        swap.cmd("DEL")
-            .arg(keys.buckets())
-            .arg(keys.tickets())
-            .ignore();
-        let pairs = [
-            (self.scratch.buckets(), keys.buckets()),
-            (self.scratch.tickets(), keys.tickets()),
-        ];
-        for ((scratch, live), written) in pairs.into_iter().zip(self.written) {
-            if written {
-                swap.cmd("RENAME").arg(scratch).arg(&live).ignore();
-                swap.cmd("PERSIST").arg(live).ignore();
-            }
+        let mut call = SCRIPTS.dup_swap.prepare_invoke();
+        call.key(keys.gen()).key(keys.gens()).arg(&self.gen);
+        for legacy in keys.legacy() {
+            call.arg(legacy);
         }
-        swap.cmd("SET").arg(keys.built()).arg(1).ignore();
-        swap.query_async::<()>(&mut conn)
+        call.invoke_async::<i64>(&mut conn)
             .await
             .map_err(unavailable)?;
         Ok(())

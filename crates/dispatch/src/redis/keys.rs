@@ -36,13 +36,16 @@
 //! The duplicate index, one hash tag per prefix (`{P}`) like the timers, because filing a
 //! ticket must drop its old filing (maybe another key) and add the new one atomically; `V` is
 //! the signature scheme (`hotline_routing::minhash::SCHEME`), so routers computing other
-//! signatures never share an index:
+//! signatures never share an index. It lives in generations `G` (8 hex digits): a rebuild
+//! fills a new one, then names it current; the one it replaced is retired and swept
+//! (`scripts/dup_prelude.lua`):
 //!
 //! | key | type | content |
 //! |---|---|---|
-//! | `P:dup:{P}:V:buckets` | ZSET | all scores 0, member `<bucket:8><rev:8><ticket:16>` (raw bytes; rev = u64::MAX - created ms), so one bucket is a lexical range, newest first |
-//! | `P:dup:{P}:V:tickets` | HASH | ticket (16 raw bytes) -> its record: bucket count, rev, buckets, `division\|category` |
-//! | `P:dup:{P}:V:built` | STRING | set by a rebuild; missing = flushed or never built |
+//! | `P:dup:{P}:V:gen` | STRING | the current generation; missing = flushed or never built |
+//! | `P:dup:{P}:V:gens` | HASH | generation -> `b:<heartbeat ms>` while a rebuild fills it, `r:<HSCAN cursor>` once retired and being swept |
+//! | `P:dup:{P}:V:g:G:t` | HASH | ticket (16 raw bytes) -> its record: bucket count, rev, buckets, `division\|category` |
+//! | `P:dup:{P}:V:g:G:b:<bucket>` | ZSET | one per bucket (16 hex digits), all scores 0, members `<rev:8><ticket:16>` (rev = u64::MAX - created ms): newest first |
 //!
 //! The per-ticket membership is bucketed by the last three hex digits of the ticket id (random
 //! bits in a UUIDv7) so each bucket stays a small listpack-encoded hash (<= 512 entries up to ~2M
@@ -213,8 +216,7 @@ impl QueueKeys {
     }
 }
 
-/// Duplicate-index keys under one prefix and signature scheme (optionally a rebuild's scratch
-/// copy, swapped in by RENAME).
+/// Duplicate-index keys under one prefix and signature scheme (the layout in the module docs).
 #[derive(Debug, Clone)]
 pub struct DuplicateKeys {
     base: String,
@@ -228,23 +230,26 @@ impl DuplicateKeys {
         }
     }
 
-    /// The same layout under a scratch name (same hash tag, so RENAME stays in one slot).
-    pub fn scratch(&self, token: &str) -> Self {
-        Self {
-            base: format!("{}:rebuild:{token}", self.base),
-        }
+    /// Names the current generation.
+    pub fn gen(&self) -> String {
+        format!("{}:gen", self.base)
     }
 
-    pub fn buckets(&self) -> String {
-        format!("{}:buckets", self.base)
+    /// The generations being built or swept, with their state.
+    pub fn gens(&self) -> String {
+        format!("{}:gens", self.base)
     }
 
-    pub fn tickets(&self) -> String {
-        format!("{}:tickets", self.base)
+    /// What every generation's keys start with (the scripts append the generation).
+    pub fn root(&self) -> String {
+        format!("{}:g:", self.base)
     }
 
-    pub fn built(&self) -> String {
-        format!("{}:built", self.base)
+    /// The keys of the layout before generations (one set of every filing, a hash of records,
+    /// a built mark): a router upgraded in place deletes them when it swaps its first
+    /// generation in.
+    pub fn legacy(&self) -> [String; 3] {
+        ["buckets", "tickets", "built"].map(|name| format!("{}:{name}", self.base))
     }
 }
 
@@ -352,17 +357,17 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_keys_share_the_prefix_hash_tag_even_when_scratch() {
+    fn duplicate_keys_share_the_prefix_hash_tag_in_every_generation() {
         let keys = DuplicateKeys::new(
             &Prefix::parse("hl").unwrap(),
             &Prefix::parse("mh1-bigram-50x2").unwrap(),
         );
-        assert_eq!(keys.buckets(), "hl:dup:{hl}:mh1-bigram-50x2:buckets");
-        assert_eq!(
-            keys.scratch("x").tickets(),
-            "hl:dup:{hl}:mh1-bigram-50x2:rebuild:x:tickets"
-        );
-        assert_eq!(keys.built(), "hl:dup:{hl}:mh1-bigram-50x2:built");
+        assert_eq!(keys.gen(), "hl:dup:{hl}:mh1-bigram-50x2:gen");
+        assert_eq!(keys.gens(), "hl:dup:{hl}:mh1-bigram-50x2:gens");
+        // The scripts append `<generation>:t` and `<generation>:b:<bucket>` (hex): the hash
+        // tag stays `{hl}`.
+        assert_eq!(keys.root(), "hl:dup:{hl}:mh1-bigram-50x2:g:");
+        assert_eq!(keys.legacy()[0], "hl:dup:{hl}:mh1-bigram-50x2:buckets");
     }
 
     #[test]

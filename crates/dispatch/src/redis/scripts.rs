@@ -27,6 +27,11 @@ pub struct Scripts {
     pub dup_put: Script,
     pub dup_remove: Script,
     pub dup_candidates: Script,
+    pub dup_filed: Script,
+    pub dup_len: Script,
+    pub dup_fill: Script,
+    pub dup_swap: Script,
+    pub dup_sweep: Script,
 }
 
 /// The scripts of this process, built (and hashed) on first use.
@@ -36,7 +41,7 @@ pub static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| {
     // The queue scripts share the member layout (the tag width) and the operations.
     let queue = |body: &str| Script::new(&format!("{}{body}", queue_lua_prelude()));
     let ops = include_str!("scripts/queue_ops.lua");
-    // The duplicate-index scripts share the record layout (`unfile`).
+    // The duplicate-index scripts share the layout (`current`, `file`, `unfile`).
     let dup = |body: &str| {
         Script::new(&format!(
             "{}\n{body}",
@@ -61,7 +66,12 @@ pub static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| {
         timers_of: with_prelude(include_str!("scripts/timers_of.lua")),
         dup_put: dup(include_str!("scripts/dup_put.lua")),
         dup_remove: dup(include_str!("scripts/dup_remove.lua")),
-        dup_candidates: Script::new(include_str!("scripts/dup_candidates.lua")),
+        dup_candidates: dup(include_str!("scripts/dup_candidates.lua")),
+        dup_filed: dup(include_str!("scripts/dup_filed.lua")),
+        dup_len: dup(include_str!("scripts/dup_len.lua")),
+        dup_fill: dup(include_str!("scripts/dup_fill.lua")),
+        dup_swap: dup(include_str!("scripts/dup_swap.lua")),
+        dup_sweep: dup(include_str!("scripts/dup_sweep.lua")),
     }
 });
 
@@ -81,6 +91,11 @@ pub async fn load_all(conn: &mut super::Conn) -> redis::RedisResult<()> {
         &s.dup_put,
         &s.dup_remove,
         &s.dup_candidates,
+        &s.dup_filed,
+        &s.dup_len,
+        &s.dup_fill,
+        &s.dup_swap,
+        &s.dup_sweep,
     ] {
         script.load_async(conn).await?;
     }

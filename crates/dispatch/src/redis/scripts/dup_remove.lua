@@ -1,13 +1,17 @@
--- dup_remove.lua: take a ticket out of the duplicate index.
+-- dup_remove.lua: take a ticket out of the current generation.
 --
--- KEYS[1]  P:dup:{P}:<scheme>:buckets
--- KEYS[2]  P:dup:{P}:<scheme>:tickets
--- ARGV[1]  ticket (16 raw bytes)
+-- KEYS[1]  P:dup:{P}:V:gen
+-- ARGV[1]  ROOT, P:dup:{P}:V:g:
+-- ARGV[2]  ticket (16 raw bytes)
 -- Returns 1 when it was filed, else 0.
-local old = redis.call('HGET', KEYS[2], ARGV[1])
+local base = current(KEYS[1], ARGV[1])
+if not base then
+  return 0
+end
+local old = redis.call('HGET', base .. ':t', ARGV[2])
 if not old then
   return 0
 end
-unfile(KEYS[1], ARGV[1], old)
-redis.call('HDEL', KEYS[2], ARGV[1])
+unfile(base, ARGV[2], old)
+redis.call('HDEL', base .. ':t', ARGV[2])
 return 1
