@@ -17,7 +17,8 @@
 # Compare binaries back to back in one sitting (the machine is shared: figures move with its
 # load).
 #
-# Env: DURATION (15), WARMUP (2000), PGP (55432), RDP (56379), SUZHOU_DATA (../shared/data),
+# Env: DURATION (15), WARMUP (2000), PGP (55432), RDP (56379), PGD (/tmp/hotline-cpu-pgdata),
+#      SUZHOU_DATA (../shared/data),
 #      AFTER_MIGRATE_SQL (SQL run on the fresh database before the router starts), LOGSQL, PERF.
 set -euo pipefail
 BIN=$1
@@ -30,7 +31,7 @@ RDP=${RDP:-56379}
 SUZHOU=${SUZHOU_DATA:-$ROOT/../shared/data}
 W=/tmp/hotline-cpu-$LABEL-$$ # kept: logs, reports, perf.data
 mkdir -p "$W"
-PGD=/tmp/hotline-cpu-pgdata # made once, reused
+PGD=${PGD:-/tmp/hotline-cpu-pgdata} # made once, reused (its own per concurrent run)
 
 pids=()
 cleanup() {

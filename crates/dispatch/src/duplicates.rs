@@ -175,14 +175,14 @@ pub trait DuplicateIndex: Send + Sync + 'static {
     /// never built): it must be rebuilt from the store before it can be trusted.
     async fn is_intact(&self) -> Result<bool, QueueError>;
 
-    /// Deletes part of what replaced or abandoned rebuilds left behind, at most `budget`
-    /// tickets' filings a call; returns how much it deleted (0: nothing is left). A backend
-    /// that swaps a whole new index in frees the old one here, a bounded piece at a time,
-    /// rather than in [`DuplicateRebuild::finish`]: deleting a city's filings at once would
-    /// hold a shared Redis for seconds. A rebuild silent for an hour counts as abandoned (its
-    /// router died) as of `now`. In-process, dropping the old index frees it: nothing to do.
-    async fn sweep(&self, now: DateTime<Utc>, budget: usize) -> Result<usize, QueueError> {
-        let _ = (now, budget);
+    /// Deletes what replaced or abandoned rebuilds left behind; returns how many of them.
+    /// A backend that swaps a whole new index in frees the old one here rather than in
+    /// [`DuplicateRebuild::finish`], so a failure to free never fails a rebuild, and any
+    /// replica finishes what another began. A rebuild silent for an hour counts as abandoned
+    /// (its router died) as of `now`. In-process, dropping the old index frees it: nothing to
+    /// do.
+    async fn sweep(&self, now: DateTime<Utc>) -> Result<usize, QueueError> {
+        let _ = now;
         Ok(0)
     }
 }

@@ -5,6 +5,7 @@ mod support;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use hotline_core::{CategoryCode, DivisionCode, TicketId};
 use hotline_dispatch::duplicates::{BUCKET_READ, LOOKUP_READ};
+use hotline_dispatch::redis::duplicates::BUCKET_KEEP;
 use hotline_dispatch::{DuplicateEntry, DuplicateIndex, DuplicateKey, RedisDuplicates};
 
 const BANDS: usize = 50;
@@ -443,11 +444,11 @@ async fn keys_under(prefix: &str) -> Vec<String> {
     out
 }
 
-/// Redis only: a rebuild swaps a new generation in; the one it replaced is deleted by the
-/// sweep, a bounded piece per call, until nothing but the new one is left, and lookups read
-/// the new one throughout. One set per bucket: as many bucket keys as distinct buckets.
+/// Redis only: a rebuild swaps a new generation in (two keys: buckets and records); the one it
+/// replaced stays until the sweep deletes it, lookups read the new one throughout, and the
+/// sweep never touches the current one.
 #[tokio::test]
-async fn a_replaced_index_is_swept_away_piece_by_piece_and_only_it() {
+async fn a_replaced_index_is_deleted_by_the_sweep_and_only_it() {
     support::ensure_redis();
     let prefix = support::fresh_prefix();
     let index = RedisDuplicates::connect(&support::redis_url(), &prefix, "s1")
@@ -459,16 +460,15 @@ async fn a_replaced_index_is_swept_away_piece_by_piece_and_only_it() {
         .collect();
     index.rebuild(old.clone()).await.unwrap();
     let first_keys = keys_under(&prefix).await;
-    // gen, the records, and 49 own buckets per ticket plus the one they share.
-    assert_eq!(first_keys.len(), 2 + 20 * 49 + 1, "{first_keys:?}");
-    assert!(first_keys.iter().all(|k| !k.contains(":gens")));
+    assert_eq!(first_keys.len(), 3, "gen, buckets, records: {first_keys:?}");
 
     let new: Vec<DuplicateEntry> = (0..5)
         .map(|i| entry(lights(), 30 + i, bands(200 + i as u64, &request, &[0])))
         .collect();
     index.rebuild(new.clone()).await.unwrap();
-    // Both generations are in Redis until swept, but lookups see only the new one.
-    assert!(keys_under(&prefix).await.len() > first_keys.len());
+    // Both generations are in Redis until swept (and the retired one's state), but lookups
+    // see only the new one.
+    assert_eq!(keys_under(&prefix).await.len(), 6);
     let mut expect: Vec<TicketId> = new.iter().rev().map(|e| e.ticket).collect();
     assert_eq!(
         ids(index
@@ -479,34 +479,15 @@ async fn a_replaced_index_is_swept_away_piece_by_piece_and_only_it() {
     );
 
     let now = Utc::now();
-    let mut calls = 0;
-    let mut swept = 0;
-    loop {
-        let done = index.sweep(now, 7).await.unwrap();
-        assert!(done <= 7 + 1, "a call is bounded: {done}");
-        if done == 0 {
-            break;
-        }
-        swept += done;
-        calls += 1;
-        assert!(calls < 100, "the sweep must end");
-    }
-    assert!(
-        calls >= 3,
-        "20 tickets at 7 a call take several calls: {calls}"
-    );
-    assert_eq!(
-        swept,
-        20 + 1,
-        "every old ticket, then the generation itself"
-    );
+    assert_eq!(index.sweep(now).await.unwrap(), 1);
+    assert_eq!(index.sweep(now).await.unwrap(), 0, "nothing left to sweep");
     let left = keys_under(&prefix).await;
-    assert_eq!(left.len(), 2 + 5 * 49 + 1, "{left:?}");
+    assert_eq!(left.len(), 3, "{left:?}");
     assert!(
         first_keys
             .iter()
             .all(|k| !left.contains(k) || k.ends_with(":gen")),
-        "nothing of the old generation is left"
+        "nothing of the old generation is left: {left:?}"
     );
     assert_eq!(index.len().await.unwrap(), 5);
     assert_eq!(
@@ -516,8 +497,6 @@ async fn a_replaced_index_is_swept_away_piece_by_piece_and_only_it() {
             .unwrap()),
         expect
     );
-    // The current generation is never swept, however often the sweep runs.
-    assert_eq!(index.sweep(now, 100).await.unwrap(), 0);
     let extra = entry(lights(), 40, bands(300, &request, &[0]));
     index.put(extra.clone()).await.unwrap();
     expect.insert(0, extra.ticket);
@@ -527,6 +506,55 @@ async fn a_replaced_index_is_swept_away_piece_by_piece_and_only_it() {
             .await
             .unwrap()),
         expect
+    );
+}
+
+/// Redis only: a bucket keeps its newest `BUCKET_KEEP` filings. A lookup reads at most
+/// `BUCKET_READ` of one, so the older ones only cost memory and time; once the newest are
+/// taken out, the bucket holds what is left of its newest, not the ones it let go.
+#[tokio::test]
+async fn a_crowded_bucket_keeps_only_its_newest_filings() {
+    support::ensure_redis();
+    let index = support::redis_duplicates().await;
+    index.rebuild(Vec::new()).await.unwrap();
+    let request = bands(1, &[], &[]);
+    let crowd: Vec<DuplicateEntry> = (0..BUCKET_KEEP as i64 + 5)
+        .map(|i| entry(lights(), i, bands(1_000 + i as u64, &request, &[0])))
+        .collect();
+    for e in &crowd {
+        index.put(e.clone()).await.unwrap();
+    }
+    // Every ticket is still filed (its other bands), and the newest are read first.
+    assert_eq!(index.len().await.unwrap(), crowd.len());
+    let newest: Vec<TicketId> = crowd
+        .iter()
+        .rev()
+        .take(BUCKET_READ)
+        .map(|e| e.ticket)
+        .collect();
+    assert_eq!(
+        ids(index
+            .candidates(&lights(), &request, t0(), 1_000)
+            .await
+            .unwrap()),
+        newest
+    );
+    // Take out all but the 10 oldest the bucket kept: those 10 are what it holds.
+    let kept_oldest = crowd.len() - BUCKET_KEEP;
+    for e in &crowd[kept_oldest + 10..] {
+        assert!(index.remove(e.ticket).await.unwrap());
+    }
+    let left: Vec<TicketId> = crowd[kept_oldest..kept_oldest + 10]
+        .iter()
+        .rev()
+        .map(|e| e.ticket)
+        .collect();
+    assert_eq!(
+        ids(index
+            .candidates(&lights(), &request, t0(), 1_000)
+            .await
+            .unwrap()),
+        left
     );
 }
 
@@ -550,8 +578,8 @@ async fn an_abandoned_rebuild_is_swept_after_an_hour_and_cannot_come_back() {
         .await
         .unwrap();
     let now = Utc::now();
-    assert_eq!(index.sweep(now, 100).await.unwrap(), 0, "still alive");
-    assert!(index.sweep(now + Duration::hours(2), 100).await.unwrap() > 0);
+    assert_eq!(index.sweep(now).await.unwrap(), 0, "still alive");
+    assert_eq!(index.sweep(now + Duration::hours(2)).await.unwrap(), 1);
     assert_eq!(
         keys_under(&prefix).await,
         before,

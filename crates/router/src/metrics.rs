@@ -464,8 +464,8 @@ impl DuplicateIndex for TimedDuplicates {
         timed_op("dup_intact", self.0.is_intact()).await
     }
 
-    async fn sweep(&self, now: DateTime<Utc>, budget: usize) -> Result<usize, QueueError> {
-        timed_op("dup_sweep", self.0.sweep(now, budget)).await
+    async fn sweep(&self, now: DateTime<Utc>) -> Result<usize, QueueError> {
+        timed_op("dup_sweep", self.0.sweep(now)).await
     }
 }
 

@@ -1114,7 +1114,7 @@ async fn lease_sweep(hotline: Hotline, beats: Arc<Heartbeats>, mut stop: watch::
                 &crate::error::RouterError::Unavailable("the lease sweep timed out".into()),
             ),
         }
-        // What a replaced duplicate index left in Redis, a bounded piece a second.
+        // A duplicate index a rebuild replaced (two UNLINKs: cheap whatever its size).
         let swept = tokio::time::timeout(
             PROBE_TIMEOUT,
             hotline.queues().sweep_duplicates(hotline.now()),

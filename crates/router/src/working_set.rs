@@ -91,11 +91,6 @@ const AUDIT_TICKETS_PER_ROUND: usize = 2_000;
 const REBUILD_PAGE: u32 = 2_000;
 /// More tickets than this waiting for per-ticket repair: a whole rebuild is cheaper.
 const REPAIR_LIMIT: usize = 20_000;
-/// Tickets' filings one call of the duplicate-index sweep deletes (a few milliseconds of
-/// Redis), and calls per [`WorkingSet::sweep_duplicates`]: a replaced index of 1M tickets is
-/// gone in a few minutes, while lookups get Redis between the calls.
-const DUP_SWEEP_BUDGET: usize = 200;
-const DUP_SWEEP_CALLS: usize = 25;
 
 #[derive(Clone)]
 pub struct WorkingSet {
@@ -442,21 +437,14 @@ impl WorkingSet {
         &self.duplicates
     }
 
-    /// Frees part of what replaced or abandoned duplicate-index rebuilds left behind
-    /// ([`DuplicateIndex::sweep`]), stopping early when nothing is left. Returns how much.
+    /// Frees what replaced or abandoned duplicate-index rebuilds left behind
+    /// ([`DuplicateIndex::sweep`]). Returns how many.
     pub async fn sweep_duplicates(&self, now: DateTime<Utc>) -> Result<usize, RouterError> {
-        let mut total = 0;
-        for _ in 0..DUP_SWEEP_CALLS {
-            let done = self.duplicates.sweep(now, DUP_SWEEP_BUDGET).await?;
-            total += done;
-            if done == 0 {
-                break;
-            }
+        let swept = self.duplicates.sweep(now).await?;
+        if swept > 0 {
+            metrics::counter!("hotline_duplicate_index_swept_total").increment(swept as u64);
         }
-        if total > 0 {
-            metrics::counter!("hotline_duplicate_index_swept_total").increment(total as u64);
-        }
-        Ok(total)
+        Ok(swept)
     }
 
     /// How the duplicate index files a ticket: its MinHash bands under its division and

@@ -1,22 +1,27 @@
 //! [`RedisDuplicates`]: the duplicate index in Redis, shared by every replica (so each sees
 //! the same live tickets).
 //!
-//! One small sorted set per bucket, in generations (layout in [`keys`](super::keys) and
-//! `scripts/dup_prelude.lua`): a bucket's members are its tickets, newest first, so a lookup
-//! is one `ZLEXCOUNT` per band, then `ZRANGEBYLEX ... LIMIT` on the least crowded buckets
-//! until [`LOOKUP_READ`] filings are read, inside one script, at a cost set by the request's
-//! buckets and never by the number of live tickets. A hash keeps each ticket's record, so
-//! filing again (a re-categorisation) or removing drops the old members without the caller
-//! naming them.
+//! Two hashes per generation (layout in [`keys`](super::keys) and `scripts/dup_prelude.lua`):
+//! bucket -> its filings packed newest first, and ticket -> its record. A lookup is one
+//! `HMGET` of the request's buckets (counted and ranked here: the least crowded inside the
+//! window first, at most [`BUCKET_READ`] of one and [`LOOKUP_READ`] in all), a filing one
+//! script of four Redis calls, whatever the number of live tickets. The record lets filing
+//! again (a re-categorisation) or removing drop the old filings without the caller naming
+//! them.
 //!
-//! Until 2026-12 every filing sat in one sorted set: each band of a lookup or a filing was a
+//! Before (2026-12), every filing sat in one sorted set: each band of a lookup or a filing was a
 //! skip-list descent through 50 x live members, most levels a cache miss, and Redis spent
 //! ~450 µs of CPU per routed submit at 2,000 live tickets, more as they grew
-//! (`benches/cpu/run.sh`, issue 13).
+//! (`benches/cpu/run.sh`, issue 13). One sorted set per bucket made it flat but cost ~100
+//! Redis calls from Lua per routed submit (~270 µs).
+//!
+//! A bucket keeps its newest [`BUCKET_KEEP`] filings: a lookup reads at most [`BUCKET_READ`]
+//! of one, so older ones in a crowded bucket (a band of common bigrams) only made it longer.
+//! Such a ticket is still found through its other bands.
 //!
 //! A rebuild fills a fresh generation while lookups read the current one, then swaps it in
-//! with one script; the generation it replaced is deleted afterwards by [`DuplicateIndex::sweep`],
-//! a bounded piece per call, and so is a rebuild abandoned by its router.
+//! with one script; the generation it replaced is deleted by [`DuplicateIndex::sweep`] (two
+//! UNLINKs, freed off Redis's main thread), and so is a rebuild abandoned by its router.
 
 use std::collections::HashMap;
 
@@ -32,8 +37,9 @@ use crate::{
     Candidate, DuplicateEntry, DuplicateIndex, DuplicateKey, DuplicateRebuild, Filed, QueueError,
 };
 
-/// Tickets per fill script when rebuilding: ~50 filings each, so one call holds Redis for a
-/// few milliseconds at most.
+/// The filings a bucket keeps, the newest (see the module docs).
+pub const BUCKET_KEEP: usize = 4 * BUCKET_READ;
+/// Tickets per fill script when rebuilding: one call holds Redis for a millisecond or two.
 const FILL_CHUNK: usize = 100;
 /// Tickets per [`DuplicateIndex::filed`] script (Lua unpacks its arguments on a bounded stack).
 const FILED_CHUNK: usize = 1_000;
@@ -83,22 +89,17 @@ fn ticket_from(bytes: &[u8]) -> Result<TicketId, QueueError> {
     Ok(TicketId::from_uuid(uuid::Uuid::from_bytes(raw)))
 }
 
-/// A bucket as its key names it: 16 hex digits, so key names stay printable.
-fn bucket_name(bucket: u64) -> String {
-    format!("{bucket:016x}")
-}
-
 /// The entry's record (layout in `scripts/dup_prelude.lua`): the scripts derive its members
 /// from it.
 fn encode(entry: &DuplicateEntry) -> Result<Vec<u8>, QueueError> {
     let buckets = entry.buckets();
     let count = u8::try_from(buckets.len())
         .map_err(|_| QueueError::Broken(format!("{} bands (at most 255)", buckets.len())))?;
-    let mut record = Vec::with_capacity(9 + 16 * buckets.len() + 32);
+    let mut record = Vec::with_capacity(9 + 8 * buckets.len() + 32);
     record.push(count);
     record.extend_from_slice(&rev_of(entry.created_at).to_be_bytes());
     for bucket in buckets {
-        record.extend_from_slice(bucket_name(bucket).as_bytes());
+        record.extend_from_slice(&bucket.to_be_bytes());
     }
     record.extend_from_slice(entry.key.name().as_bytes());
     Ok(record)
@@ -113,7 +114,7 @@ fn decode(record: &[u8]) -> Result<Filed, QueueError> {
         .ok_or_else(bad)?
         .try_into()
         .map_err(|_| bad())?;
-    let name = record.get(9 + 16 * count..).ok_or_else(bad)?;
+    let name = record.get(9 + 8 * count..).ok_or_else(bad)?;
     let key = std::str::from_utf8(name)
         .ok()
         .and_then(DuplicateKey::parse)
@@ -122,6 +123,56 @@ fn decode(record: &[u8]) -> Result<Filed, QueueError> {
         key,
         created_at: created_of(u64::from_be_bytes(rev)),
     })
+}
+
+/// What a lookup reads of its buckets' packed filings (newest first, 24 bytes each): those
+/// inside the window (`rev <= newest_rev`), the least crowded buckets first (ties in band
+/// order), at most [`BUCKET_READ`] of one and [`LOOKUP_READ`] in all, as
+/// `MemoryDuplicates::candidates` reads them. Each ticket once, with the buckets it was in.
+fn read_buckets(
+    buckets: &[Option<Vec<u8>>],
+    newest_rev: u64,
+) -> Result<Vec<((u64, TicketId), usize)>, QueueError> {
+    let mut crowded: Vec<(usize, usize, &[u8])> = Vec::new();
+    for (band, value) in buckets.iter().enumerate() {
+        let Some(value) = value else { continue };
+        if value.len() % ENTRY != 0 {
+            return Err(corrupt("a duplicate-index bucket"));
+        }
+        // Newest first: the filings inside the window are a prefix.
+        let inside = value
+            .chunks_exact(ENTRY)
+            .take_while(|e| rev_at(e) <= newest_rev)
+            .count();
+        if inside > 0 {
+            crowded.push((inside, band, &value[..inside * ENTRY]));
+        }
+    }
+    crowded.sort_unstable_by_key(|&(inside, band, _)| (inside, band));
+    let mut budget = LOOKUP_READ;
+    let mut hits: HashMap<(u64, TicketId), usize> = HashMap::new();
+    for (inside, _, value) in crowded {
+        if budget == 0 {
+            break;
+        }
+        let take = inside.min(BUCKET_READ).min(budget);
+        budget -= take;
+        for entry in value.chunks_exact(ENTRY).take(take) {
+            *hits
+                .entry((rev_at(entry), ticket_from(&entry[8..])?))
+                .or_default() += 1;
+        }
+    }
+    Ok(hits.into_iter().collect())
+}
+
+/// Bytes per packed filing: rev (8) .. ticket (16).
+const ENTRY: usize = 24;
+
+fn rev_at(entry: &[u8]) -> u64 {
+    let mut rev = [0u8; 8];
+    rev.copy_from_slice(&entry[..8]);
+    u64::from_be_bytes(rev)
 }
 
 #[async_trait]
@@ -164,31 +215,16 @@ impl DuplicateIndex for RedisDuplicates {
     ) -> Result<Option<Vec<Candidate>>, QueueError> {
         let mut conn = self.conn();
         let mut call = SCRIPTS.dup_candidates.prepare_invoke();
-        call.key(self.keys.gen())
-            .arg(self.keys.root())
-            .arg(&rev_of(since).to_be_bytes()[..])
-            .arg(BUCKET_READ)
-            .arg(LOOKUP_READ);
+        call.key(self.keys.gen()).arg(self.keys.root());
         for bucket in crate::duplicates::buckets(key, bands) {
-            call.arg(bucket_name(bucket));
+            call.arg(&bucket.to_be_bytes()[..]);
         }
-        let found: Option<Vec<Vec<u8>>> =
+        let found: Option<Vec<Option<Vec<u8>>>> =
             call.invoke_async(&mut conn).await.map_err(unavailable)?;
         let Some(found) = found else {
             return Ok(None);
         };
-        let mut counted = Vec::with_capacity(found.len());
-        for item in found {
-            // rev (8) .. ticket (16) .. shared bands (1)
-            if item.len() != 25 {
-                return Err(corrupt("a duplicate-index candidate"));
-            }
-            let rev = u64::from_be_bytes(item[..8].try_into().map_err(|_| corrupt("rev"))?);
-            let ticket = ticket_from(&item[8..24])?;
-            // The script reports each ticket once.
-            counted.push(((rev, ticket), usize::from(item[24])));
-        }
-        Ok(Some(rank(counted, limit)))
+        Ok(Some(rank(read_buckets(&found, rev_of(since))?, limit)))
     }
 
     async fn filed(&self, tickets: &[TicketId]) -> Result<HashMap<TicketId, Filed>, QueueError> {
@@ -265,7 +301,7 @@ impl DuplicateIndex for RedisDuplicates {
             .map_err(unavailable)
     }
 
-    async fn sweep(&self, now: DateTime<Utc>, budget: usize) -> Result<usize, QueueError> {
+    async fn sweep(&self, now: DateTime<Utc>) -> Result<usize, QueueError> {
         let mut conn = self.conn();
         SCRIPTS
             .dup_sweep
@@ -274,7 +310,6 @@ impl DuplicateIndex for RedisDuplicates {
             .arg(self.keys.root())
             .arg(now.timestamp_millis())
             .arg(ABANDONED_AFTER_MS)
-            .arg(budget.max(1))
             .invoke_async(&mut conn)
             .await
             .map_err(unavailable)

@@ -37,15 +37,15 @@
 //! ticket must drop its old filing (maybe another key) and add the new one atomically; `V` is
 //! the signature scheme (`hotline_routing::minhash::SCHEME`), so routers computing other
 //! signatures never share an index. It lives in generations `G` (8 hex digits): a rebuild
-//! fills a new one, then names it current; the one it replaced is retired and swept
-//! (`scripts/dup_prelude.lua`):
+//! fills a new one, then names it current; the one it replaced is retired and deleted by the
+//! next sweep (`scripts/dup_prelude.lua`):
 //!
 //! | key | type | content |
 //! |---|---|---|
 //! | `P:dup:{P}:V:gen` | STRING | the current generation; missing = flushed or never built |
-//! | `P:dup:{P}:V:gens` | HASH | generation -> `b:<heartbeat ms>` while a rebuild fills it, `r:<HSCAN cursor>` once retired and being swept |
+//! | `P:dup:{P}:V:gens` | HASH | generation -> `b:<heartbeat ms>` while a rebuild fills it, `r` once retired |
 //! | `P:dup:{P}:V:g:G:t` | HASH | ticket (16 raw bytes) -> its record: bucket count, rev, buckets, `division\|category` |
-//! | `P:dup:{P}:V:g:G:b:<bucket>` | ZSET | one per bucket (16 hex digits), all scores 0, members `<rev:8><ticket:16>` (rev = u64::MAX - created ms): newest first |
+//! | `P:dup:{P}:V:g:G:b` | HASH | bucket (8 raw bytes) -> its newest filings, packed `<rev:8><ticket:16>` ascending (rev = u64::MAX - created ms: newest first) |
 //!
 //! The per-ticket membership is bucketed by the last three hex digits of the ticket id (random
 //! bits in a UUIDv7) so each bucket stays a small listpack-encoded hash (<= 512 entries up to ~2M
@@ -364,8 +364,7 @@ mod tests {
         );
         assert_eq!(keys.gen(), "hl:dup:{hl}:mh1-bigram-50x2:gen");
         assert_eq!(keys.gens(), "hl:dup:{hl}:mh1-bigram-50x2:gens");
-        // The scripts append `<generation>:t` and `<generation>:b:<bucket>` (hex): the hash
-        // tag stays `{hl}`.
+        // The scripts append `<generation>:t` and `<generation>:b`: the hash tag stays `{hl}`.
         assert_eq!(keys.root(), "hl:dup:{hl}:mh1-bigram-50x2:g:");
         assert_eq!(keys.legacy()[0], "hl:dup:{hl}:mh1-bigram-50x2:buckets");
     }

@@ -44,7 +44,8 @@ pub static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| {
     // The duplicate-index scripts share the layout (`current`, `file`, `unfile`).
     let dup = |body: &str| {
         Script::new(&format!(
-            "{}\n{body}",
+            "local KEEP = {}\n{}\n{body}",
+            super::duplicates::BUCKET_KEEP,
             include_str!("scripts/dup_prelude.lua")
         ))
     };

@@ -1,7 +1,7 @@
 -- dup_fill.lua: file tickets in a generation being built (not yet current).
 --
 -- KEYS[1]  P:dup:{P}:V:gens  (HASH generation -> state: `b:<heartbeat ms>` while built,
---          `r:<HSCAN cursor>` once retired)
+--          `r` once retired)
 -- ARGV[1]  the generation
 -- ARGV[2]  ROOT, P:dup:{P}:V:g:
 -- ARGV[3]  now (ms): the rebuild's heartbeat

@@ -1,51 +1,141 @@
--- dup_prelude.lua: shared by the duplicate-index scripts.
+-- dup_prelude.lua: shared by the duplicate-index scripts (after `local KEEP = <n>`, the
+-- filings a bucket keeps, from `BUCKET_KEEP` in duplicates.rs).
 --
 -- The index lives in generations: a rebuild fills a new one while lookups read the current
 -- one (named by `P:dup:{P}:V:gen`), then swaps it in. ROOT is `P:dup:{P}:V:g:`; generation G
 -- has, under B = ROOT .. G:
---   B .. ':t'              HASH ticket (16 raw bytes) -> its record
---   B .. ':b:' .. bucket   ZSET, one per bucket (16 hex digits), all scores 0, members
---                          rev (8) .. ticket (16): a lexical order, newest first
--- One small set per bucket (most hold one or two tickets, as a listpack) keeps every lookup
--- and filing O(bands) whatever the number of live tickets: one big set of every filing cost
--- a skip-list descent of ~26 levels per band, most of them cache misses, at 1M tickets.
+--   B .. ':t'   HASH ticket (16 raw bytes) -> its record
+--   B .. ':b'   HASH bucket (8 raw bytes) -> its filings, packed: 24 bytes each,
+--               rev (8) .. ticket (16), ascending (newest first), at most KEEP (the newest)
+-- So a lookup is one HMGET of the request's buckets, and a filing one HMGET and one HSET of
+-- the ticket's: a handful of Redis calls whatever the number of live tickets. (One sorted set
+-- of every filing cost a skip-list descent per band, most levels cache misses; one sorted set
+-- per bucket, ~100 Redis calls per routed submit from Lua.) A generation is two keys, so
+-- retiring it is two UNLINKs, freed off Redis's main thread.
 --
 -- A ticket's record:
 --   byte 1         n, the number of buckets (<= 255)
 --   bytes 2..9     rev: u64::MAX - created ms, big-endian (newer tickets sort first)
---   16n bytes      the buckets, 16 hex digits each (as in their keys: key names stay
---                  printable for redis-cli and the shell scripts that clean a prefix)
+--   8n bytes       the buckets, 8 raw bytes each
 --   the rest       the key, `division|category`
--- Every member of a generation's bucket sets has the record that names it, so the records
--- alone say which keys a generation holds (the sweep deletes a retired one by them).
+local ENTRY = 24
 
--- Takes the filing a record describes out of generation `base` (an emptied set is deleted
--- by Redis itself).
-local function unfile(base, ticket, record)
-  local n = string.byte(record, 1)
-  local member = string.sub(record, 2, 9) .. ticket
-  for i = 0, n - 1 do
-    redis.call('ZREM', base .. ':b:' .. string.sub(record, 10 + 16 * i, 25 + 16 * i), member)
+-- a < b, byte by byte, for strings of one length (Lua's own `<` follows the locale).
+local function less(a, b)
+  for i = 1, #a do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then
+      return x < y
+    end
   end
+  return false
 end
 
--- Files a ticket in generation `base` as its record says, replacing its old filing there.
--- Returns 1 when something changed, 0 when it was filed so already.
+-- The packed filings with `member` in its place (at most KEEP: the oldest falls off).
+local function insert(value, member)
+  if not value then
+    return member
+  end
+  local lo, hi = 0, #value / ENTRY
+  while lo < hi do
+    local mid = math.floor((lo + hi) / 2)
+    local entry = string.sub(value, mid * ENTRY + 1, mid * ENTRY + ENTRY)
+    if entry == member then
+      return value
+    end
+    if less(entry, member) then
+      lo = mid + 1
+    else
+      hi = mid
+    end
+  end
+  local out = string.sub(value, 1, lo * ENTRY) .. member .. string.sub(value, lo * ENTRY + 1)
+  if #out > KEEP * ENTRY then
+    out = string.sub(out, 1, KEEP * ENTRY)
+  end
+  return out
+end
+
+-- The packed filings without `member`; false when none is left.
+local function delete(value, member)
+  if not value then
+    return false
+  end
+  for i = 0, #value / ENTRY - 1 do
+    if string.sub(value, i * ENTRY + 1, i * ENTRY + ENTRY) == member then
+      local out = string.sub(value, 1, i * ENTRY) .. string.sub(value, i * ENTRY + ENTRY + 1)
+      if out == '' then
+        return false
+      end
+      return out
+    end
+  end
+  return value
+end
+
+-- Files a ticket in generation `base` as `record` says (false: takes it out), replacing its
+-- old filing there, with one HMGET and at most one HSET and one HDEL of the buckets touched.
+-- Returns 1 when something changed, else 0.
 local function file(base, ticket, record)
-  local tickets = base .. ':t'
+  local tickets, buckets = base .. ':t', base .. ':b'
   local old = redis.call('HGET', tickets, ticket)
   if old == record then
     return 0
   end
+  local change, order = {}, {}
+  local function touch(rec, field)
+    local n = string.byte(rec, 1)
+    local member = string.sub(rec, 2, 9) .. ticket
+    for i = 0, n - 1 do
+      local bucket = string.sub(rec, 10 + 8 * i, 17 + 8 * i)
+      local c = change[bucket]
+      if not c then
+        c = {}
+        change[bucket] = c
+        order[#order + 1] = bucket
+      end
+      c[field] = member
+    end
+  end
   if old then
-    unfile(base, ticket, old)
+    touch(old, 'del')
   end
-  local n = string.byte(record, 1)
-  local member = string.sub(record, 2, 9) .. ticket
-  for i = 0, n - 1 do
-    redis.call('ZADD', base .. ':b:' .. string.sub(record, 10 + 16 * i, 25 + 16 * i), 0, member)
+  if record then
+    touch(record, 'add')
   end
-  redis.call('HSET', tickets, ticket, record)
+  if #order > 0 then
+    local values = redis.call('HMGET', buckets, unpack(order))
+    local set, gone = {}, {}
+    for i, bucket in ipairs(order) do
+      local c = change[bucket]
+      local value = values[i]
+      if c.del then
+        value = delete(value, c.del)
+      end
+      if c.add then
+        value = insert(value, c.add)
+      end
+      if value ~= values[i] then
+        if value then
+          set[#set + 1] = bucket
+          set[#set + 1] = value
+        else
+          gone[#gone + 1] = bucket
+        end
+      end
+    end
+    if #set > 0 then
+      redis.call('HSET', buckets, unpack(set))
+    end
+    if #gone > 0 then
+      redis.call('HDEL', buckets, unpack(gone))
+    end
+  end
+  if record then
+    redis.call('HSET', tickets, ticket, record)
+  else
+    redis.call('HDEL', tickets, ticket)
+  end
   return 1
 end
 

@@ -8,10 +8,4 @@ local base = current(KEYS[1], ARGV[1])
 if not base then
   return 0
 end
-local old = redis.call('HGET', base .. ':t', ARGV[2])
-if not old then
-  return 0
-end
-unfile(base, ARGV[2], old)
-redis.call('HDEL', base .. ':t', ARGV[2])
-return 1
+return file(base, ARGV[2], false)

@@ -14,7 +14,7 @@ local old = redis.call('GET', KEYS[1])
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
 if old and old ~= ARGV[1] then
-  redis.call('HSET', KEYS[2], old, 'r:0')
+  redis.call('HSET', KEYS[2], old, 'r')
 end
 for i = 2, #ARGV do
   redis.call('UNLINK', ARGV[i])
