@@ -132,7 +132,7 @@ fn decode(record: &[u8]) -> Result<Filed, QueueError> {
 fn read_buckets(
     buckets: &[Option<Vec<u8>>],
     newest_rev: u64,
-) -> Result<Vec<((u64, TicketId), usize)>, QueueError> {
+) -> Result<Counted, QueueError> {
     let mut crowded: Vec<(usize, usize, &[u8])> = Vec::new();
     for (band, value) in buckets.iter().enumerate() {
         let Some(value) = value else { continue };
@@ -165,6 +165,9 @@ fn read_buckets(
     }
     Ok(hits.into_iter().collect())
 }
+
+/// Tickets found, `((rev, ticket), buckets it was in)`, as [`rank`] takes them.
+type Counted = Vec<((u64, TicketId), usize)>;
 
 /// Bytes per packed filing: rev (8) .. ticket (16).
 const ENTRY: usize = 24;
