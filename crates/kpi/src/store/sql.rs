@@ -26,7 +26,7 @@ use crate::KpiError;
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
 static PG_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
 
-/// Rows per multi-row upsert: 36 parameters each stays far under both databases' limits.
+/// Rows per multi-row upsert on SQLite: 36 parameters each stays far under its limit.
 const UPSERT_CHUNK: usize = 200;
 /// Tickets per read of logs and stored facts.
 const READ_CHUNK: usize = 500;
@@ -67,8 +67,10 @@ fn deltas_of(
     (deltas, new_facts)
 }
 
-macro_rules! kpi_sql {
-    ($db:ty, $ph:expr) => {
+/// The reads and writes of the follower's step as SQL with one bind per value (`IN (...)`,
+/// multi-row `VALUES`): SQLite's. PostgreSQL binds one array per column instead ([`pg_sql`]).
+macro_rules! kpi_values_sql {
+    ($db:ty) => {
         pub(super) async fn stored_facts(
             conn: &mut <$db as sqlx::Database>::Connection,
             ids: &[String],
@@ -142,7 +144,11 @@ macro_rules! kpi_sql {
             }
             Ok(())
         }
+    };
+}
 
+macro_rules! kpi_sql {
+    ($db:ty, $ph:expr) => {
         pub(super) async fn sum_rows(
             pool: &sqlx::Pool<$db>,
             query: &SumQuery,
@@ -235,11 +241,130 @@ macro_rules! kpi_sql {
 mod sqlite_sql {
     use super::*;
     kpi_sql!(Sqlite, |_n: u32| "?".to_owned());
+    kpi_values_sql!(Sqlite);
 }
 
+/// PostgreSQL's step reads and writes bind one array per column (`= ANY($1)`, `UNNEST`): one
+/// statement text per table whatever the number of rows, prepared once per connection. The
+/// multi-row `VALUES` upsert SQLite uses cost PostgreSQL a parse, a plan and 7,200 binds per
+/// 200 rows, and a new statement for every batch of another length; a routed submit adds
+/// about seven aggregate rows, so that was a large part of its database time (issue 13, the
+/// routed ratio).
 mod pg_sql {
     use super::*;
     kpi_sql!(Postgres, |n: u32| format!("${n}"));
+
+    /// Rows per aggregate upsert: a bound on one statement's arrays when a step finds many
+    /// tickets (after a pause, or the first step over a whole store). A 5 s step at 750
+    /// routed submits a second writes about 9,000 rows a table: two statements.
+    const UPSERT_ROWS: usize = 5_000;
+
+    pub(super) async fn stored_facts(
+        conn: &mut sqlx::PgConnection,
+        ids: &[String],
+    ) -> Result<HashMap<String, Vec<Fact>>, KpiError> {
+        let mut out = HashMap::new();
+        for chunk in ids.chunks(READ_CHUNK) {
+            let rows = sqlx::query(
+                "SELECT ticket_id, facts FROM kpi_ticket_facts WHERE ticket_id = ANY($1)",
+            )
+            .bind(chunk)
+            .fetch_all(&mut *conn)
+            .await?;
+            for row in rows {
+                let id: String = row.try_get("ticket_id")?;
+                let raw: &str = row.try_get("facts")?;
+                let facts = serde_json::from_str(raw).map_err(|e| corrupt("stored facts", e))?;
+                out.insert(id, facts);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The upsert of one aggregate table: key columns, then the metrics in [`Metric::ALL`]
+    /// order, each an array.
+    fn upsert_sql(grain: Grain) -> String {
+        let table = grain.table();
+        let arrays = (6..6 + Metric::ALL.len())
+            .map(|n| format!("${n}::bigint[]"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let set = Metric::ALL
+            .iter()
+            .map(|m| format!("{c} = {table}.{c} + excluded.{c}", c = m.column()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "INSERT INTO {table} (bucket, dim, station, division, key, {columns}) \
+             SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], \
+                                  {arrays}) \
+             ON CONFLICT (bucket, dim, station, division, key) DO UPDATE SET {set}",
+            columns = metric_columns()
+        )
+    }
+
+    pub(super) async fn write(
+        conn: &mut sqlx::PgConnection,
+        deltas: HashMap<RowKey, Counts>,
+        facts: Vec<(String, String)>,
+    ) -> Result<(), KpiError> {
+        // In key order, so that neighbouring rows of a statement share index pages.
+        let mut rows: Vec<(RowKey, Counts)> = deltas.into_iter().collect();
+        rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for grain in [Grain::Hour, Grain::Day, Grain::Month] {
+            let of_grain: Vec<&(RowKey, Counts)> =
+                rows.iter().filter(|(key, _)| key.grain == grain).collect();
+            if of_grain.is_empty() {
+                continue;
+            }
+            let sql = upsert_sql(grain);
+            for chunk in of_grain.chunks(UPSERT_ROWS) {
+                let mut query = sqlx::query(&sql)
+                    .bind(chunk.iter().map(|(k, _)| k.bucket).collect::<Vec<i64>>())
+                    .bind(chunk.iter().map(|(k, _)| k.dim.code()).collect::<Vec<_>>())
+                    .bind(
+                        chunk
+                            .iter()
+                            .map(|(k, _)| k.station.as_str())
+                            .collect::<Vec<_>>(),
+                    )
+                    .bind(
+                        chunk
+                            .iter()
+                            .map(|(k, _)| k.division.as_str())
+                            .collect::<Vec<_>>(),
+                    )
+                    .bind(
+                        chunk
+                            .iter()
+                            .map(|(k, _)| k.key.as_str())
+                            .collect::<Vec<_>>(),
+                    );
+                for metric in 0..Metric::ALL.len() {
+                    query =
+                        query.bind(chunk.iter().map(|(_, c)| c.0[metric]).collect::<Vec<i64>>());
+                }
+                query.execute(&mut *conn).await?;
+            }
+        }
+        for chunk in facts.chunks(UPSERT_ROWS) {
+            sqlx::query(
+                "INSERT INTO kpi_ticket_facts (ticket_id, facts) \
+                 SELECT * FROM UNNEST($1::text[], $2::text[]) \
+                 ON CONFLICT (ticket_id) DO UPDATE SET facts = excluded.facts",
+            )
+            .bind(chunk.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>())
+            .bind(
+                chunk
+                    .iter()
+                    .map(|(_, json)| json.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(())
+    }
 }
 
 /// The KPI tables in the embedded SQLite database.
