@@ -18,7 +18,7 @@ pub mod route;
 pub mod ticket;
 
 pub use clock::{Clock, ManualClock, SteppedClock, SystemClock};
-pub use lifecycle::{apply, open, replay, Action, Actor, DueDates, Event, Role};
+pub use lifecycle::{advance, apply, open, replay, Action, Actor, DueDates, Event, Role};
 pub use ticket::{
     ArticleRef, Caller, ClockStarts, Deadlines, DirectAnswer, GeoPoint, NewTicket, Outcome, Ticket,
 };

@@ -302,9 +302,7 @@ pub struct Event {
 
 /// Creates a ticket from a validated request: the ticket at version 1 and its `submit` event.
 pub fn open(id: TicketId, new: NewTicket, actor: Actor, at: DateTime<Utc>) -> (Ticket, Event) {
-    let mut ticket = Ticket::accepted(id, new.clone(), at);
-    ticket.version = 1;
-    ticket.submitted_by = actor.staff.clone();
+    let ticket = opened(id, new.clone(), &actor, at);
     let event = Event {
         ticket_id: id,
         seq: 1,
@@ -318,6 +316,14 @@ pub fn open(id: TicketId, new: NewTicket, actor: Actor, at: DateTime<Utc>) -> (T
     (ticket, event)
 }
 
+/// The ticket [`open`] gives, without its event (a replay has it already).
+fn opened(id: TicketId, new: NewTicket, actor: &Actor, at: DateTime<Utc>) -> Ticket {
+    let mut ticket = Ticket::accepted(id, new, at);
+    ticket.version = 1;
+    ticket.submitted_by = actor.staff.clone();
+    ticket
+}
+
 /// Rebuilds a ticket from its full event log (the first event must be the submit).
 pub fn replay(events: &[Event]) -> Result<Ticket, LifecycleError> {
     let (first, rest) = events
@@ -328,15 +334,11 @@ pub fn replay(events: &[Event]) -> Result<Ticket, LifecycleError> {
             "an event log starts with a submit".into(),
         ));
     };
-    let (mut ticket, _) = open(
-        first.ticket_id,
-        (**new).clone(),
-        first.actor.clone(),
-        first.at,
-    );
+    let mut ticket = opened(first.ticket_id, (**new).clone(), &first.actor, first.at);
     for event in rest {
-        let (next, _) = apply(&ticket, &event.actor, event.action.clone(), event.at)?;
-        ticket = next;
+        // The event is already written: only the ticket is wanted, so the action is not
+        // cloned into a new one (a route's explanation is the largest part of a ticket).
+        ticket = advance(&ticket, &event.actor, &event.action, event.at)?;
     }
     Ok(ticket)
 }
@@ -349,21 +351,7 @@ pub fn apply(
     action: Action,
     at: DateTime<Utc>,
 ) -> Result<(Ticket, Event), LifecycleError> {
-    let mut next = ticket.clone();
-    transition(&mut next, actor, &action)?;
-    next.version = ticket.version + 1;
-    next.updated_at = at;
-    stamp_clock_starts(ticket, &mut next, &action, at);
-    if let (Action::PauseClock { .. }, Some(pause)) = (&action, next.paused.as_mut()) {
-        pause.since = at;
-    }
-    if let Action::ContactCaller { .. } = &action {
-        next.contacted_at = Some(at);
-    }
-    if next.stage != Stage::InProgress {
-        // A pause belongs to the station handling the ticket; any move ends it.
-        next.paused = None;
-    }
+    let next = advance(ticket, actor, &action, at)?;
     let event = Event {
         ticket_id: ticket.id,
         seq: next.version,
@@ -373,6 +361,32 @@ pub fn apply(
         stage: next.stage,
     };
     Ok((next, event))
+}
+
+/// The ticket [`apply`] gives, without the event: for callers that have the event already
+/// (a replay) or only ask whether the action is allowed, so the action need not be cloned.
+pub fn advance(
+    ticket: &Ticket,
+    actor: &Actor,
+    action: &Action,
+    at: DateTime<Utc>,
+) -> Result<Ticket, LifecycleError> {
+    let mut next = ticket.clone();
+    transition(&mut next, actor, action)?;
+    next.version = ticket.version + 1;
+    next.updated_at = at;
+    stamp_clock_starts(ticket, &mut next, action, at);
+    if let (Action::PauseClock { .. }, Some(pause)) = (action, next.paused.as_mut()) {
+        pause.since = at;
+    }
+    if let Action::ContactCaller { .. } = action {
+        next.contacted_at = Some(at);
+    }
+    if next.stage != Stage::InProgress {
+        // A pause belongs to the station handling the ticket; any move ends it.
+        next.paused = None;
+    }
+    Ok(next)
 }
 
 /// A clock starts when its deadline is set anew; an approved extension moves the deadline but
