@@ -129,10 +129,7 @@ fn decode(record: &[u8]) -> Result<Filed, QueueError> {
 /// inside the window (`rev <= newest_rev`), the least crowded buckets first (ties in band
 /// order), at most [`BUCKET_READ`] of one and [`LOOKUP_READ`] in all, as
 /// `MemoryDuplicates::candidates` reads them. Each ticket once, with the buckets it was in.
-fn read_buckets(
-    buckets: &[Option<Vec<u8>>],
-    newest_rev: u64,
-) -> Result<Counted, QueueError> {
+fn read_buckets(buckets: &[Option<Vec<u8>>], newest_rev: u64) -> Result<Counted, QueueError> {
     let mut crowded: Vec<(usize, usize, &[u8])> = Vec::new();
     for (band, value) in buckets.iter().enumerate() {
         let Some(value) = value else { continue };
