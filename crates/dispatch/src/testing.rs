@@ -87,10 +87,11 @@ pub async fn redis_duplicates() -> RedisDuplicates {
         .expect("connect to the test Redis")
 }
 
-/// Deletes every key under `prefix` (what a lost or flushed Redis looks like to that prefix).
-pub async fn flush_prefix(prefix: &str) {
+/// Every key under `prefix` on the test Redis, sorted.
+pub async fn keys_under(prefix: &str) -> Vec<String> {
     let client = redis::Client::open(redis_url()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let mut out = Vec::new();
     let mut cursor: u64 = 0;
     loop {
         let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
@@ -102,17 +103,30 @@ pub async fn flush_prefix(prefix: &str) {
             .query_async(&mut conn)
             .await
             .unwrap();
-        if !keys.is_empty() {
-            redis::cmd("UNLINK")
-                .arg(&keys)
-                .query_async::<()>(&mut conn)
-                .await
-                .unwrap();
-        }
+        out.extend(keys);
         if next == 0 {
             break;
         }
         cursor = next;
+    }
+    out.sort();
+    out
+}
+
+/// Deletes every key under `prefix` (what a lost or flushed Redis looks like to that prefix).
+pub async fn flush_prefix(prefix: &str) {
+    let keys = keys_under(prefix).await;
+    if keys.is_empty() {
+        return;
+    }
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    for chunk in keys.chunks(1000) {
+        redis::cmd("UNLINK")
+            .arg(chunk)
+            .query_async::<()>(&mut conn)
+            .await
+            .unwrap();
     }
 }
 

@@ -418,30 +418,12 @@ async fn replicas_share_one_index_and_a_flushed_one_asks_for_a_rebuild() {
     );
 }
 
-/// Every key under `prefix`, as printable names.
-async fn keys_under(prefix: &str) -> Vec<String> {
-    let client = ::redis::Client::open(support::redis_url()).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let mut out = Vec::new();
-    let mut cursor: u64 = 0;
-    loop {
-        let (next, keys): (u64, Vec<String>) = ::redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(format!("{prefix}:*"))
-            .arg("COUNT")
-            .arg(1000)
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-        out.extend(keys);
-        if next == 0 {
-            break;
-        }
-        cursor = next;
-    }
-    out.sort();
-    out
+/// The tickets a lookup for `request` in the lights key finds, from `t0()`.
+async fn found(index: &RedisDuplicates, request: &[u64], limit: usize) -> Vec<TicketId> {
+    ids(index
+        .candidates(&lights(), request, t0(), limit)
+        .await
+        .unwrap())
 }
 
 /// Redis only: a rebuild swaps a new generation in (two keys: buckets and records); the one it
@@ -459,7 +441,7 @@ async fn a_replaced_index_is_deleted_by_the_sweep_and_only_it() {
         .map(|i| entry(lights(), i, bands(100 + i as u64, &request, &[0])))
         .collect();
     index.rebuild(old.clone()).await.unwrap();
-    let first_keys = keys_under(&prefix).await;
+    let first_keys = support::keys_under(&prefix).await;
     assert_eq!(first_keys.len(), 3, "gen, buckets, records: {first_keys:?}");
 
     let new: Vec<DuplicateEntry> = (0..5)
@@ -468,20 +450,14 @@ async fn a_replaced_index_is_deleted_by_the_sweep_and_only_it() {
     index.rebuild(new.clone()).await.unwrap();
     // Both generations are in Redis until swept (and the retired one's state), but lookups
     // see only the new one.
-    assert_eq!(keys_under(&prefix).await.len(), 6);
+    assert_eq!(support::keys_under(&prefix).await.len(), 6);
     let mut expect: Vec<TicketId> = new.iter().rev().map(|e| e.ticket).collect();
-    assert_eq!(
-        ids(index
-            .candidates(&lights(), &request, t0(), 50)
-            .await
-            .unwrap()),
-        expect
-    );
+    assert_eq!(found(&index, &request, 50).await, expect);
 
     let now = Utc::now();
     assert_eq!(index.sweep(now).await.unwrap(), 1);
     assert_eq!(index.sweep(now).await.unwrap(), 0, "nothing left to sweep");
-    let left = keys_under(&prefix).await;
+    let left = support::keys_under(&prefix).await;
     assert_eq!(left.len(), 3, "{left:?}");
     assert!(
         first_keys
@@ -490,23 +466,11 @@ async fn a_replaced_index_is_deleted_by_the_sweep_and_only_it() {
         "nothing of the old generation is left: {left:?}"
     );
     assert_eq!(index.len().await.unwrap(), 5);
-    assert_eq!(
-        ids(index
-            .candidates(&lights(), &request, t0(), 50)
-            .await
-            .unwrap()),
-        expect
-    );
+    assert_eq!(found(&index, &request, 50).await, expect);
     let extra = entry(lights(), 40, bands(300, &request, &[0]));
     index.put(extra.clone()).await.unwrap();
     expect.insert(0, extra.ticket);
-    assert_eq!(
-        ids(index
-            .candidates(&lights(), &request, t0(), 50)
-            .await
-            .unwrap()),
-        expect
-    );
+    assert_eq!(found(&index, &request, 50).await, expect);
 }
 
 /// Redis only: a bucket keeps its newest `BUCKET_KEEP` filings. A lookup reads at most
@@ -532,13 +496,7 @@ async fn a_crowded_bucket_keeps_only_its_newest_filings() {
         .take(BUCKET_READ)
         .map(|e| e.ticket)
         .collect();
-    assert_eq!(
-        ids(index
-            .candidates(&lights(), &request, t0(), 1_000)
-            .await
-            .unwrap()),
-        newest
-    );
+    assert_eq!(found(&index, &request, 1_000).await, newest);
     // Take out all but the 10 oldest the bucket kept: those 10 are what it holds.
     let kept_oldest = crowd.len() - BUCKET_KEEP;
     for e in &crowd[kept_oldest + 10..] {
@@ -549,13 +507,7 @@ async fn a_crowded_bucket_keeps_only_its_newest_filings() {
         .rev()
         .map(|e| e.ticket)
         .collect();
-    assert_eq!(
-        ids(index
-            .candidates(&lights(), &request, t0(), 1_000)
-            .await
-            .unwrap()),
-        left
-    );
+    assert_eq!(found(&index, &request, 1_000).await, left);
 }
 
 /// Redis only: a rebuild whose router died (dropped unfinished) is left alone while it could
@@ -571,7 +523,7 @@ async fn an_abandoned_rebuild_is_swept_after_an_hour_and_cannot_come_back() {
     let request = bands(1, &[], &[]);
     let live = entry(lights(), 0, bands(2, &request, &[0]));
     index.rebuild(vec![live.clone()]).await.unwrap();
-    let before = keys_under(&prefix).await;
+    let before = support::keys_under(&prefix).await;
 
     let mut slow = index.start_rebuild().await.unwrap();
     slow.add(vec![entry(lights(), 1, bands(3, &request, &[0]))])
@@ -581,7 +533,7 @@ async fn an_abandoned_rebuild_is_swept_after_an_hour_and_cannot_come_back() {
     assert_eq!(index.sweep(now).await.unwrap(), 0, "still alive");
     assert_eq!(index.sweep(now + Duration::hours(2)).await.unwrap(), 1);
     assert_eq!(
-        keys_under(&prefix).await,
+        support::keys_under(&prefix).await,
         before,
         "only the live index is left"
     );
@@ -592,13 +544,7 @@ async fn an_abandoned_rebuild_is_swept_after_an_hour_and_cannot_come_back() {
         "its filings would be deleted under it"
     );
     assert!(slow.finish().await.is_err());
-    assert_eq!(
-        ids(index
-            .candidates(&lights(), &request, t0(), 10)
-            .await
-            .unwrap()),
-        vec![live.ticket]
-    );
+    assert_eq!(found(&index, &request, 10).await, vec![live.ticket]);
 }
 
 /// Redis only: a router upgraded from the layout of one big set finds no generation, rebuilds,
@@ -634,5 +580,8 @@ async fn the_layout_before_generations_is_deleted_by_the_first_rebuild() {
     );
     index.rebuild(Vec::new()).await.unwrap();
     assert!(index.is_intact().await.unwrap());
-    assert_eq!(keys_under(&prefix).await, vec![format!("{base}:gen")]);
+    assert_eq!(
+        support::keys_under(&prefix).await,
+        vec![format!("{base}:gen")]
+    );
 }
