@@ -2,8 +2,10 @@
 
 mod support;
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use hotline_core::{CategoryCode, DivisionCode, TicketId};
+use hotline_core::{CategoryCode, Clock, DivisionCode, ManualClock, TicketId};
 use hotline_dispatch::duplicates::{BUCKET_READ, LOOKUP_READ};
 use hotline_dispatch::redis::duplicates::BUCKET_KEEP;
 use hotline_dispatch::{DuplicateEntry, DuplicateIndex, DuplicateKey, RedisDuplicates};
@@ -473,6 +475,35 @@ async fn a_replaced_index_is_deleted_by_the_sweep_and_only_it() {
     assert_eq!(found(&index, &request, 50).await, expect);
 }
 
+/// Redis only: a lookup reads the generation it found current last time in the same round
+/// trip as it checks it still is. After another replica rebuilt the index (and the sweep
+/// deleted the generation this one remembered), the lookup reads the new one: never the empty
+/// remains of the old.
+#[tokio::test]
+async fn a_lookup_follows_a_rebuild_done_by_another_replica() {
+    support::ensure_redis();
+    let prefix = support::fresh_prefix();
+    let url = support::redis_url();
+    let reader = RedisDuplicates::connect(&url, &prefix, "s1").await.unwrap();
+    let rebuilder = RedisDuplicates::connect(&url, &prefix, "s1").await.unwrap();
+    let request = bands(1, &[], &[]);
+    let old = entry(lights(), 0, bands(2, &request, &[3]));
+    rebuilder.rebuild(vec![old.clone()]).await.unwrap();
+    assert_eq!(found(&reader, &request, 10).await, vec![old.ticket]);
+
+    let new = entry(lights(), 5, bands(3, &request, &[4]));
+    rebuilder.rebuild(vec![new.clone()]).await.unwrap();
+    assert_eq!(rebuilder.sweep(Utc::now()).await.unwrap(), 1);
+    assert_eq!(found(&reader, &request, 10).await, vec![new.ticket]);
+    // And filings by either land where the other looks.
+    let later = entry(lights(), 6, bands(4, &request, &[5]));
+    reader.put(later.clone()).await.unwrap();
+    assert_eq!(
+        found(&rebuilder, &request, 10).await,
+        vec![later.ticket, new.ticket]
+    );
+}
+
 /// Redis only: a bucket keeps its newest `BUCKET_KEEP` filings. A lookup reads at most
 /// `BUCKET_READ` of one, so the older ones only cost memory and time; once the newest are
 /// taken out, the bucket holds what is left of its newest, not the ones it let go.
@@ -517,21 +548,43 @@ async fn a_crowded_bucket_keeps_only_its_newest_filings() {
 async fn an_abandoned_rebuild_is_swept_after_an_hour_and_cannot_come_back() {
     support::ensure_redis();
     let prefix = support::fresh_prefix();
+    // The heartbeats are stamped by the router's clock, which the sweep's `now` comes from.
+    let clock = ManualClock::new(t0());
     let index = RedisDuplicates::connect(&support::redis_url(), &prefix, "s1")
         .await
-        .unwrap();
+        .unwrap()
+        .with_clock(Arc::new(clock.clone()));
     let request = bands(1, &[], &[]);
     let live = entry(lights(), 0, bands(2, &request, &[0]));
     index.rebuild(vec![live.clone()]).await.unwrap();
     let before = support::keys_under(&prefix).await;
 
     let mut slow = index.start_rebuild().await.unwrap();
+    clock.advance(Duration::minutes(30));
     slow.add(vec![entry(lights(), 1, bands(3, &request, &[0]))])
         .await
         .unwrap();
-    let now = Utc::now();
-    assert_eq!(index.sweep(now).await.unwrap(), 0, "still alive");
-    assert_eq!(index.sweep(now + Duration::hours(2)).await.unwrap(), 1);
+    // An hour after its start but not after its last page: alive.
+    let last_page = clock.now();
+    assert_eq!(
+        index.sweep(t0() + Duration::minutes(61)).await.unwrap(),
+        0,
+        "still alive"
+    );
+    assert_eq!(
+        index
+            .sweep(last_page + Duration::minutes(59))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        index
+            .sweep(last_page + Duration::minutes(61))
+            .await
+            .unwrap(),
+        1
+    );
     assert_eq!(
         support::keys_under(&prefix).await,
         before,

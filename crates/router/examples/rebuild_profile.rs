@@ -102,7 +102,8 @@ async fn main() -> anyhow::Result<()> {
     let directory = server::load_directory(&serve)?;
     let sla = server::load_sla(&serve)?;
     let store = server::open_store(&serve).await?;
-    let (queue, timers, duplicates) = server::open_working_set(&serve).await?;
+    let (queue, timers, duplicates) =
+        server::open_working_set(&serve, std::sync::Arc::new(hotline_core::SystemClock)).await?;
     let working_set = WorkingSet::new(
         queue,
         timers,

@@ -243,7 +243,7 @@ async fn profile(args: &Args, setup: &Setup) -> anyhow::Result<()> {
         Arc<dyn Queue>,
         Arc<dyn TimerIndex>,
         Arc<dyn DuplicateIndex>,
-    ) = server::open_working_set(serve).await?;
+    ) = server::open_working_set(serve, Arc::new(hotline_core::SystemClock)).await?;
     let working_set = WorkingSet::new(
         queue.clone(),
         timers.clone(),

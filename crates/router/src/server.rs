@@ -214,6 +214,7 @@ pub fn load_routing(args: &ServeArgs, directory: &Arc<Directory>) -> anyhow::Res
 /// Opens the working set the configuration names: Redis (shared by replicas) or in-process.
 pub async fn open_working_set(
     args: &ServeArgs,
+    clock: Arc<dyn Clock>,
 ) -> anyhow::Result<(Arc<dyn Queue>, Arc<dyn TimerIndex>, Arc<dyn DuplicateIndex>)> {
     let Some(url) = args.redis_url.as_deref().filter(|u| !u.trim().is_empty()) else {
         tracing::info!("working set: in-process");
@@ -232,7 +233,8 @@ pub async fn open_working_set(
     // Under the signature scheme: routers signing texts differently never share an index.
     let duplicates = RedisDuplicates::connect(url, &args.redis_prefix, minhash::SCHEME)
         .await
-        .with_context(|| format!("connecting to Redis at {} (HOTLINE_REDIS_URL)", redact(url)))?;
+        .with_context(|| format!("connecting to Redis at {} (HOTLINE_REDIS_URL)", redact(url)))?
+        .with_clock(clock);
     tracing::info!(url = %redact(url), prefix = %args.redis_prefix, "working set: Redis");
     Ok((Arc::new(queue), Arc::new(timers), Arc::new(duplicates)))
 }
@@ -438,7 +440,7 @@ pub async fn build(args: &ServeArgs, clock: Arc<dyn Clock>) -> anyhow::Result<Ho
         crate::aliases::AliasRoom::open(alias_store, routing.engine_arc(), args.alias_min_agreeing)
             .await
             .context("loading the learned address aliases")?;
-    let working_set = open_working_set(args).await?;
+    let working_set = open_working_set(args, clock.clone()).await?;
     let kpis = crate::kpis::open(args, sla.clone(), clock.clone()).await?;
     let hotspots = match args.hotspot_config().map_err(anyhow::Error::msg)? {
         Some(config) => Some(crate::hotspots::HotspotRoom::new(

@@ -3,9 +3,10 @@
 //!
 //! Two hashes per generation (layout in [`keys`](super::keys) and `scripts/dup_prelude.lua`):
 //! bucket -> its filings packed newest first, and ticket -> its record. A lookup is one
-//! `HMGET` of the request's buckets (counted and ranked here: the least crowded inside the
-//! window first, at most [`BUCKET_READ`] of one and [`LOOKUP_READ`] in all), a filing one
-//! script of four Redis calls, whatever the number of live tickets. The record lets filing
+//! `HMGET` of the request's buckets, in one `MULTI` with the check that the generation it reads
+//! is still current (counted and ranked here: the least crowded inside the window first, at
+//! most [`BUCKET_READ`] of one and [`LOOKUP_READ`] in all), a filing one script of four Redis
+//! calls, whatever the number of live tickets. The record lets filing
 //! again (a re-categorisation) or removing drop the old filings without the caller naming
 //! them.
 //!
@@ -24,10 +25,11 @@
 //! UNLINKs, freed off Redis's main thread), and so is a rebuild abandoned by its router.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use hotline_core::TicketId;
+use hotline_core::{Clock, SystemClock, TicketId};
 
 use super::keys::{DuplicateKeys, Prefix};
 use super::scripts::SCRIPTS;
@@ -37,8 +39,12 @@ use crate::{
     Candidate, DuplicateEntry, DuplicateIndex, DuplicateKey, DuplicateRebuild, Filed, QueueError,
 };
 
-/// The filings a bucket keeps, the newest (see the module docs).
-pub const BUCKET_KEEP: usize = 4 * BUCKET_READ;
+/// The filings a bucket keeps, the newest (see the module docs): what a lookup reads of one,
+/// and a quarter more, so a few closings in a crowded bucket do not leave it short. Every
+/// filing reads and writes each of its 50 buckets whole: at 128 (before 2026-12-06), a surge or
+/// a preload of cloned texts filled them and a filing cost Redis ~1 ms of CPU (rebuilding 1M
+/// live tickets took 887 s); at 40, ~0.25 ms.
+pub const BUCKET_KEEP: usize = BUCKET_READ + BUCKET_READ / 4;
 /// Tickets per fill script when rebuilding: one call holds Redis for a millisecond or two.
 const FILL_CHUNK: usize = 100;
 /// Tickets per [`DuplicateIndex::filed`] script (Lua unpacks its arguments on a bounded stack).
@@ -48,11 +54,19 @@ const FILED_CHUNK: usize = 1_000;
 /// any rebuild that is still alive in peace.
 const ABANDONED_AFTER_MS: i64 = 3_600_000;
 
+/// How many times a lookup reads again when a rebuild swapped a new generation in meanwhile.
+const GEN_TRIES: usize = 4;
+
 /// See the module docs.
 #[derive(Clone)]
 pub struct RedisDuplicates {
     conn: Conn,
     keys: DuplicateKeys,
+    /// The generation a lookup found current last time (shared by clones): the next lookup
+    /// reads its buckets in the same round trip as it checks it is still current.
+    last_gen: Arc<Mutex<Option<String>>>,
+    /// The time of a rebuild's heartbeats (the router's clock; the wall clock by default).
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for RedisDuplicates {
@@ -69,11 +83,37 @@ impl RedisDuplicates {
     pub async fn connect(url: &str, prefix: &str, scheme: &str) -> Result<Self, QueueError> {
         let keys = DuplicateKeys::new(&Prefix::parse(prefix)?, &Prefix::parse(scheme)?);
         let conn = super::connect(&Target::parse(url)?).await?;
-        Ok(Self { conn, keys })
+        Ok(Self {
+            conn,
+            keys,
+            last_gen: Arc::default(),
+            clock: Arc::new(SystemClock),
+        })
+    }
+
+    /// Stamps a rebuild's heartbeats with `clock` (the router's), which the sweep's `now` is
+    /// compared with.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     fn conn(&self) -> Conn {
         self.conn.clone()
+    }
+
+    fn last_gen(&self) -> Option<String> {
+        self.last_gen
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    fn remember_gen(&self, gen: &str) {
+        *self
+            .last_gen
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(gen.to_owned());
     }
 }
 
@@ -213,18 +253,48 @@ impl DuplicateIndex for RedisDuplicates {
         since: DateTime<Utc>,
         limit: usize,
     ) -> Result<Option<Vec<Candidate>>, QueueError> {
+        let buckets: Vec<[u8; 8]> = crate::duplicates::buckets(key, bands)
+            .into_iter()
+            .map(|bucket| bucket.to_be_bytes())
+            .collect();
         let mut conn = self.conn();
-        let mut call = SCRIPTS.dup_candidates.prepare_invoke();
-        call.key(self.keys.gen()).arg(self.keys.root());
-        for bucket in crate::duplicates::buckets(key, bands) {
-            call.arg(&bucket.to_be_bytes()[..]);
+        // One MULTI of `GET gen` and an HMGET of the generation read last time: the buckets of
+        // the current generation when it still is, in one round trip and without a script (a
+        // script copied the 50 values into Lua and out again: ~60 µs of Redis per lookup).
+        // Another generation (a rebuild swapped it in) is read again by its name.
+        let mut gen = self.last_gen();
+        for _ in 0..GEN_TRIES {
+            let mut pipe = redis::pipe();
+            pipe.atomic().get(self.keys.gen());
+            let read = match (&gen, buckets.is_empty()) {
+                (Some(gen), false) => {
+                    pipe.cmd("HMGET").arg(self.keys.buckets_of(gen));
+                    for bucket in &buckets {
+                        pipe.arg(&bucket[..]);
+                    }
+                    true
+                }
+                _ => false,
+            };
+            let (current, found): (Option<String>, Vec<Option<Vec<u8>>>) = if read {
+                pipe.query_async(&mut conn).await.map_err(unavailable)?
+            } else {
+                let (current,): (Option<String>,) =
+                    pipe.query_async(&mut conn).await.map_err(unavailable)?;
+                (current, Vec::new())
+            };
+            let Some(current) = current else {
+                return Ok(None);
+            };
+            if gen.as_deref() == Some(current.as_str()) || buckets.is_empty() {
+                return Ok(Some(rank(read_buckets(&found, rev_of(since))?, limit)));
+            }
+            self.remember_gen(&current);
+            gen = Some(current);
         }
-        let found: Option<Vec<Option<Vec<u8>>>> =
-            call.invoke_async(&mut conn).await.map_err(unavailable)?;
-        let Some(found) = found else {
-            return Ok(None);
-        };
-        Ok(Some(rank(read_buckets(&found, rev_of(since))?, limit)))
+        Err(QueueError::Unavailable(
+            "the duplicate index changed generation during every try of a lookup".to_owned(),
+        ))
     }
 
     async fn filed(&self, tickets: &[TicketId]) -> Result<HashMap<TicketId, Filed>, QueueError> {
@@ -268,7 +338,7 @@ impl DuplicateIndex for RedisDuplicates {
             let claimed: bool = redis::cmd("HSETNX")
                 .arg(self.keys.gens())
                 .arg(&gen)
-                .arg(format!("b:{}", Utc::now().timestamp_millis()))
+                .arg(format!("b:{}", self.clock.now().timestamp_millis()))
                 .query_async(&mut conn)
                 .await
                 .map_err(unavailable)?;
@@ -337,7 +407,7 @@ impl DuplicateRebuild for RedisRebuild {
         }
         let keys = &self.index.keys;
         // The heartbeat: a rebuild that stops filing is taken for abandoned after an hour.
-        let now = Utc::now().timestamp_millis();
+        let now = self.index.clock.now().timestamp_millis();
         let mut conn = self.index.conn();
         // One script at a time: each runs for milliseconds, so a round trip between them
         // costs little, and lookups get Redis in between.

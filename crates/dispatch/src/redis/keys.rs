@@ -245,6 +245,11 @@ impl DuplicateKeys {
         format!("{}:g:", self.base)
     }
 
+    /// Generation `gen`'s hash of buckets (as the scripts name it: root, gen, `:b`).
+    pub fn buckets_of(&self, gen: &str) -> String {
+        format!("{}:g:{gen}:b", self.base)
+    }
+
     /// The keys of the layout before generations (one set of every filing, a hash of records,
     /// a built mark): a router upgraded in place deletes them when it swaps its first
     /// generation in.

@@ -26,7 +26,6 @@ pub struct Scripts {
     /// The duplicate index (`dup_prelude.lua` + one script per operation).
     pub dup_put: Script,
     pub dup_remove: Script,
-    pub dup_candidates: Script,
     pub dup_filed: Script,
     pub dup_len: Script,
     pub dup_fill: Script,
@@ -67,7 +66,6 @@ pub static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| {
         timers_of: with_prelude(include_str!("scripts/timers_of.lua")),
         dup_put: dup(include_str!("scripts/dup_put.lua")),
         dup_remove: dup(include_str!("scripts/dup_remove.lua")),
-        dup_candidates: dup(include_str!("scripts/dup_candidates.lua")),
         dup_filed: dup(include_str!("scripts/dup_filed.lua")),
         dup_len: dup(include_str!("scripts/dup_len.lua")),
         dup_fill: dup(include_str!("scripts/dup_fill.lua")),
@@ -91,7 +89,6 @@ pub async fn load_all(conn: &mut super::Conn) -> redis::RedisResult<()> {
         &s.timers_of,
         &s.dup_put,
         &s.dup_remove,
-        &s.dup_candidates,
         &s.dup_filed,
         &s.dup_len,
         &s.dup_fill,
