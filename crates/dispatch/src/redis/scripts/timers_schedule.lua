@@ -11,19 +11,21 @@
 -- Returns the number of timers now pending for the ticket.
 local ticket = ARGV[1]
 local old = redis.call('HGET', KEYS[4], ticket)
+-- One call per key, whatever the number of timers (a call from Lua costs more than a member).
 if old then
-  for _, member in ipairs(members_of(ticket, old)) do
-    redis.call('ZREM', KEYS[1], member)
-    redis.call('ZREM', KEYS[2], member)
-    redis.call('HDEL', KEYS[3], member)
+  local members = members_of(ticket, old)
+  if #members > 0 then
+    redis.call('ZREM', KEYS[1], unpack(members))
+    redis.call('ZREM', KEYS[2], unpack(members))
+    redis.call('HDEL', KEYS[3], unpack(members))
   end
 end
 if ARGV[2] == '' then
   redis.call('HDEL', KEYS[4], ticket)
   return 0
 end
-for i = 3, #ARGV, 2 do
-  redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1])
+if #ARGV >= 4 then
+  redis.call('ZADD', KEYS[1], unpack(ARGV, 3))
 end
 redis.call('HSET', KEYS[4], ticket, ARGV[2])
 return (#ARGV - 2) / 2
