@@ -216,6 +216,12 @@ impl Kpis {
     ) -> Result<BTreeMap<String, Counts>, KpiError> {
         let mut out: BTreeMap<String, Counts> = BTreeMap::new();
         for &(grain, from_ms, to_ms) in segments {
+            // Totals are rows of their own in whole months only (`Dim::totals`).
+            let dim = if dim == Dim::All {
+                Dim::totals(grain)
+            } else {
+                dim
+            };
             let rows = self
                 .store
                 .sum(&SumQuery {

@@ -50,7 +50,8 @@ impl Grain {
 /// Which split of the counts a row belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Dim {
-    /// Per station (and division): every non-staff fact.
+    /// Per station (and division): every non-staff fact. In the monthly table only: see
+    /// [`Dim::totals`].
     All,
     Category,
     Channel,
@@ -59,6 +60,18 @@ pub enum Dim {
 }
 
 impl Dim {
+    /// The rows whose sum is every non-staff fact once, in `grain`'s table. Every such fact
+    /// counts in exactly one channel row, so hours and days keep no row of totals: they were a
+    /// third of the rows the follower writes per routed submit (issue 13's routed ratio), and
+    /// a report reads hours and days only at its period's edges. Whole months, what a long
+    /// report reads, keep theirs (a district's year stays ~12 rows a station).
+    pub fn totals(grain: Grain) -> Dim {
+        match grain {
+            Grain::Month => Dim::All,
+            Grain::Hour | Grain::Day => Dim::Channel,
+        }
+    }
+
     pub(crate) fn code(self) -> &'static str {
         match self {
             Dim::All => "all",
@@ -112,14 +125,19 @@ pub fn rows_of(fact: &Fact) -> impl Iterator<Item = RowKey> + '_ {
         .into_iter()
         .flat_map(move |grain| {
             let bucket = grain.bucket(fact.at_ms);
-            dims.into_iter().take(len).map(move |(dim, key)| RowKey {
-                grain,
-                bucket,
-                dim,
-                station: fact.station.clone(),
-                division: fact.division.clone(),
-                key: key.to_owned(),
-            })
+            // The totals row only where `Dim::totals` reads one.
+            let skip = usize::from(dims[0].0 == Dim::All && Dim::totals(grain) != Dim::All);
+            dims.into_iter()
+                .take(len)
+                .skip(skip)
+                .map(move |(dim, key)| RowKey {
+                    grain,
+                    bucket,
+                    dim,
+                    station: fact.station.clone(),
+                    division: fact.division.clone(),
+                    key: key.to_owned(),
+                })
         })
 }
 
@@ -224,4 +242,57 @@ pub(crate) fn metric_columns() -> String {
         .map(|m| m.column())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fact(category: &str, staff: &str) -> Fact {
+        Fact {
+            at_ms: 1_772_413_200_000,
+            metric: Metric::ALL[0],
+            station: "320508-water".to_owned(),
+            division: "320508".to_owned(),
+            category: category.to_owned(),
+            channel: "hotline".to_owned(),
+            staff: staff.to_owned(),
+            value: 1,
+        }
+    }
+
+    fn dims(fact: &Fact, grain: Grain) -> Vec<Dim> {
+        rows_of(fact)
+            .filter(|row| row.grain == grain)
+            .map(|row| row.dim)
+            .collect()
+    }
+
+    #[test]
+    fn totals_rows_are_written_for_whole_months_only() {
+        let categorised = fact("SQ", "");
+        assert_eq!(
+            dims(&categorised, Grain::Hour),
+            [Dim::Channel, Dim::Category]
+        );
+        assert_eq!(
+            dims(&categorised, Grain::Day),
+            [Dim::Channel, Dim::Category]
+        );
+        assert_eq!(
+            dims(&categorised, Grain::Month),
+            [Dim::All, Dim::Channel, Dim::Category]
+        );
+        let uncategorised = fact("", "");
+        assert_eq!(dims(&uncategorised, Grain::Hour), [Dim::Channel]);
+        assert_eq!(dims(&uncategorised, Grain::Month), [Dim::All, Dim::Channel]);
+        let staff = fact("SQ", "op-7");
+        for grain in [Grain::Hour, Grain::Day, Grain::Month] {
+            assert_eq!(dims(&staff, grain), [Dim::Staff]);
+        }
+        // What a report sums for totals is what was written.
+        for grain in [Grain::Hour, Grain::Day, Grain::Month] {
+            assert!(dims(&categorised, grain).contains(&Dim::totals(grain)));
+        }
+    }
 }
