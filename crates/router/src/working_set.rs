@@ -639,32 +639,45 @@ impl WorkingSet {
     ) -> Result<(), RouterError> {
         let old = self.entry_for(before);
         let new = self.entry_for(after);
-        match (old, new) {
-            (Some(old), Some(new))
-                if old.station == new.station
-                    && old.due == new.due
-                    && old.urgency == new.urgency => {}
-            // From where the store had it: a move to another station puts it there first.
-            (old, Some(new)) => {
-                let from = old.map(|old| old.station);
-                self.queue.enqueue(new, from.as_ref()).await?;
+        let queue = async {
+            match (old, new) {
+                (Some(old), Some(new))
+                    if old.station == new.station
+                        && old.due == new.due
+                        && old.urgency == new.urgency => {}
+                // From where the store had it: a move to another station puts it there first.
+                (old, Some(new)) => {
+                    let from = old.map(|old| old.station);
+                    self.queue.enqueue(new, from.as_ref()).await?;
+                }
+                (Some(old), None) => {
+                    self.queue
+                        .remove(after.id, &old.station, after.version)
+                        .await?;
+                }
+                (None, None) => {}
             }
-            (Some(old), None) => {
-                self.queue
-                    .remove(after.id, &old.station, after.version)
-                    .await?;
-            }
-            (None, None) => {}
-        }
+            Ok::<(), RouterError>(())
+        };
         // Most changes (a sign-for, a timer step) keep the filing: no signature is computed.
         let refile = created
             || duplicate_key(before) != duplicate_key(after)
             || before.created_at != after.created_at
             || before.text != after.text;
-        if refile {
-            self.file(after).await?;
-        }
-        self.schedule(after).await
+        let filing = async {
+            if refile {
+                self.file(after).await?;
+            }
+            Ok::<(), RouterError>(())
+        };
+        // The queue, the duplicate index and the timers are separate keys: one round trip's
+        // wait for the three (one after another, three waits of a busy Redis on every submit).
+        // Each runs to its end, so a failure of one leaves the others done and the ticket
+        // recorded for repair as before.
+        let (queued, filed, scheduled) = tokio::join!(queue, filing, self.schedule(after));
+        queued?;
+        filed?;
+        scheduled
     }
 
     /// Files the ticket in the duplicate index as its current state says (or takes it out).
