@@ -112,6 +112,29 @@ bench_build() {
     "$cargo" build --release "$@"
 }
 
+# Waits until process $1 is idle: under 10% of a core in each of 6 consecutive seconds (longer
+# than the KPI follower's 5 s interval, so a follower still catching up is not mistaken for
+# idle), at most $2 seconds. Prints how long it took. For a timed phase that should measure the
+# router at rest, not its catch-up on the phase before (KPI facts, hotspot counts, incident
+# merges of a closed loop's tens of thousands of tickets).
+wait_idle() {
+    local pid=$1 limit=$2 hz quiet=0 waited=0 before after
+    hz=$(getconf CLK_TCK)
+    before=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
+    while (( quiet < 6 )); do
+        if (( waited >= limit )); then
+            echo "   (process $pid still busy after $limit s; going on)" >&2
+            return 0
+        fi
+        sleep 1 # sampling the process's CPU time once a second: the condition itself
+        waited=$((waited + 1))
+        after=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
+        if (( (after - before) * 10 < hz )); then quiet=$((quiet + 1)); else quiet=0; fi
+        before=$after
+    done
+    echo "   (router idle after ${waited} s)" >&2
+}
+
 # Starts `hotline serve` and waits until its gRPC port is open: the router opens it only after
 # the migrations ran and the working set was rebuilt from the store, so an open port means
 # ready. $1 = log file, $2 = port, $3 = the most seconds to wait, the rest = serve's flags.

@@ -33,6 +33,10 @@
 #         closed loop, record only (--hold), same -> record_tps;
 #         open loop, routed, at routed_tps / 2 for DURATION s -> p50 / p99 (from each request's
 #         scheduled send time, so a stall is not hidden).
+#         Before each, the router settles: it is idle (under 10% of a core for 6 s in a row, at
+#         most SETTLE_LIMIT s). Without that, each phase measured the router still folding the
+#         phase before into its KPIs and hotspot counts (20k-40k tickets in 20 s): the open
+#         loop's p99 was mostly that catch-up, and record-only ran beside the routed loop's.
 #   4. prints a table per size and the summary line.
 #
 # How to read the figures:
@@ -72,7 +76,8 @@
 # Env: SIZES ("1000 10000 100000 1000000"), SURGE_MINUTES (10), SURGE_CALLS (2000),
 #      QUIET_MINUTES (3), BG_RATE (1), STREET (320508021), DURATION (20), CONCURRENCY (16),
 #      OPEN_CONCURRENCY (64), OPEN_RATE (unset), CALIBRATION (3000), HISTORY_WEEKS (4), SEED (12345),
-#      SUZHOU_DATA (../shared/data), REBUILD_LIMIT (1800 s), SKIP_BUILD, KEEP_LOGS,
+#      SUZHOU_DATA (../shared/data), REBUILD_LIMIT (1800 s), SETTLE_LIMIT (300 s), SKIP_BUILD,
+#      KEEP_LOGS,
 #      PGHOST/PGPORT/PGUSER, REDIS_HOST/REDIS_PORT.
 set -euo pipefail
 
@@ -95,6 +100,7 @@ HISTORY_WEEKS=${HISTORY_WEEKS:-4}
 SEED=${SEED:-12345}
 SUZHOU_DATA=${SUZHOU_DATA:-$ROOT/../shared/data}
 REBUILD_LIMIT=${REBUILD_LIMIT:-1800}
+SETTLE_LIMIT=${SETTLE_LIMIT:-300}
 OPERATOR=surge-watch
 
 bench_init surge
@@ -283,12 +289,14 @@ for n in "${SIZE_LIST[@]}"; do
     fi
 
     log "size $n: closed loop, routed, concurrency $CONCURRENCY, ${DURATION}s"
+    wait_idle "$SERVER_PID" "$SETTLE_LIMIT"
     machine "$db"
     "$LOADGEN" --server "$SERVER" --suzhou-data "$SUZHOU_DATA" --concurrency "$CONCURRENCY" \
         --duration "$DURATION" --json >"$WORK/routed-$n.json"
     cat "$WORK/routed-$n.json" >&2
     ROUTED[$n]=$(json_num "$WORK/routed-$n.json" tickets_per_s)
     log "size $n: closed loop, record only (--hold), concurrency $CONCURRENCY, ${DURATION}s"
+    wait_idle "$SERVER_PID" "$SETTLE_LIMIT"
     machine "$db"
     "$LOADGEN" --server "$SERVER" --suzhou-data "$SUZHOU_DATA" --concurrency "$CONCURRENCY" \
         --duration "$DURATION" --hold --json >"$WORK/record-$n.json"
@@ -297,6 +305,7 @@ for n in "${SIZE_LIST[@]}"; do
     # OPEN_RATE: one rate for every size (like-for-like p99s); default: half this size's rate.
     half=${OPEN_RATE:-$(awk -v t="${ROUTED[$n]}" 'BEGIN { printf "%.1f", t / 2 }')}
     log "size $n: open loop, routed, $half submits/s (OPEN_RATE, or half the routed rate), ${DURATION}s"
+    wait_idle "$SERVER_PID" "$SETTLE_LIMIT"
     machine "$db"
     "$LOADGEN" --server "$SERVER" --suzhou-data "$SUZHOU_DATA" --concurrency "$OPEN_CONCURRENCY" \
         --rate "$half" --duration "$DURATION" --json >"$WORK/open-$n.json"

@@ -17,6 +17,7 @@ use hotline_dispatch::testing::LocalCluster;
 use hotline_dispatch::{Queue, RedisQueue, RedisTimers, TimerIndex};
 use hotline_router::config::ServeArgs;
 use hotline_router::tickets::{Disposition, LeasePolicy};
+use hotline_router::working_set::AuditBudget;
 use hotline_router::Hotline;
 use hotline_store::TicketStore;
 use tokio::sync::watch;
@@ -172,13 +173,23 @@ async fn a_primary_killed_under_load_is_failed_over_and_no_ticket_is_lost() {
     let count = directory.stations().count();
     let drift = replicas[0]
         .queues()
-        .audit(&mut cursor, count, Duration::seconds(10), now)
+        .audit(
+            &mut cursor,
+            AuditBudget::stations(count),
+            Duration::seconds(10),
+            now,
+        )
         .await
         .unwrap();
     eprintln!("after the failover, anti-entropy repaired: {drift:?}");
     let again = replicas[1]
         .queues()
-        .audit(&mut cursor, count, Duration::seconds(10), now)
+        .audit(
+            &mut cursor,
+            AuditBudget::stations(count),
+            Duration::seconds(10),
+            now,
+        )
         .await
         .unwrap();
     assert_eq!(again.total(), 0, "still drifting after a repair: {again:?}");

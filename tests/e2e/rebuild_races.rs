@@ -18,7 +18,7 @@ use hotline_core::{
 use hotline_dispatch::{MemoryQueue, MemoryTimers, Queue, RedisQueue, RedisTimers, TimerIndex};
 use hotline_router::config::ServeArgs;
 use hotline_router::tickets::{Disposition, LeasePolicy};
-use hotline_router::working_set::PausePoint;
+use hotline_router::working_set::{AuditBudget, PausePoint};
 use hotline_router::Hotline;
 use hotline_store::TicketStore;
 
@@ -393,7 +393,12 @@ async fn anti_entropy_finds_and_repairs_drift(backend: Backend) {
     let stations = w.b.directory().stations().count();
     let drift =
         w.b.queues()
-            .audit(&mut cursor, stations, Duration::seconds(10), now)
+            .audit(
+                &mut cursor,
+                AuditBudget::stations(stations),
+                Duration::seconds(10),
+                now,
+            )
             .await
             .unwrap();
     assert_eq!((drift.missing, drift.stale), (1, 1), "{drift:?}");
@@ -405,10 +410,92 @@ async fn anti_entropy_finds_and_repairs_drift(backend: Backend) {
     assert!(!w.timers.timers_of(lost.id).await.unwrap().is_empty());
     let again =
         w.b.queues()
-            .audit(&mut cursor, stations, Duration::seconds(10), now)
+            .audit(
+                &mut cursor,
+                AuditBudget::stations(stations),
+                Duration::seconds(10),
+                now,
+            )
             .await
             .unwrap();
     assert_eq!(again.total(), 0, "repaired: {again:?}");
+    w.cleanup().await;
+}
+
+/// A station holding more tickets than a round's budget is audited a page at a time over
+/// several rounds, each within its budget, and every drift in it is still found: a missing
+/// entry at the end of the station's pages, a stale one, timers dropped.
+async fn a_crowded_station_is_audited_a_page_at_a_time(backend: Backend) {
+    let w = world(backend).await;
+    let mut waiting = Vec::new();
+    for n in 0..9 {
+        waiting.push(submit_to(&w.b, &format!("楼道灯坏第{n}盏"), COMMUNITY_CSS).await);
+    }
+    let signed = submit_to(&w.b, "垃圾未清运", COMMUNITY_CSS).await;
+    let signed = sign(&w.b, &signed, COMMUNITY_CSS).await;
+    waiting.sort_by_key(|t| t.id);
+    let (first, last) = (&waiting[0], &waiting[8]);
+    for lost in [first, last] {
+        w.queue
+            .remove(lost.id, &sid(COMMUNITY_CSS), lost.version)
+            .await
+            .unwrap();
+    }
+    w.queue
+        .enqueue(
+            hotline_dispatch::QueueEntry {
+                ticket: signed.id,
+                station: sid(COMMUNITY_CSS),
+                urgency: Urgency::Normal,
+                due: None,
+                enqueued_at: signed.updated_at,
+                version: signed.version,
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    w.timers.schedule(waiting[4].id, Vec::new()).await.unwrap();
+
+    let now = TestApp::start_time() + Duration::hours(1);
+    let budget = AuditBudget {
+        stations: 10,
+        tickets: 3,
+    };
+    let mut cursor = hotline_router::working_set::AuditCursor::at_station(sid(COMMUNITY_CSS));
+    let mut found = hotline_router::working_set::Drift::default();
+    let mut rounds = 0;
+    while found.stations == 0 {
+        let drift =
+            w.b.queues()
+                .audit(&mut cursor, budget, Duration::seconds(10), now)
+                .await
+                .unwrap();
+        // The store is read within the budget; a queue small enough for Redis to keep as a
+        // listpack (at most 128 entries) comes whole in the round that ends the station.
+        assert!(
+            drift.tickets <= 3 || drift.stations == 1,
+            "round {rounds} over budget: {drift:?}"
+        );
+        found.stations += drift.stations;
+        found.tickets += drift.tickets;
+        found.missing += drift.missing;
+        found.stale += drift.stale;
+        found.timers += drift.timers;
+        rounds += 1;
+        assert!(rounds < 100, "the station's audit ends: {found:?}");
+    }
+    // 10 stored tickets (9 waiting, 1 in progress), three a round, then 8 queued.
+    assert!(rounds >= 4, "{rounds} rounds: {found:?}");
+    assert_eq!((found.missing, found.stale), (2, 1), "{found:?}");
+    assert!(found.timers >= 1, "{found:?}");
+
+    let seen = w.queued().await;
+    for t in &waiting {
+        assert_eq!(seen.get(&t.id), Some(&vec![COMMUNITY_CSS.to_owned()]));
+    }
+    assert_eq!(seen.get(&signed.id), None);
+    assert!(!w.timers.timers_of(waiting[4].id).await.unwrap().is_empty());
     w.cleanup().await;
 }
 
@@ -492,5 +579,6 @@ on_every_backend!(
     changes_between_pages_survive_a_streamed_rebuild,
     an_older_update_landing_late_does_not_win,
     anti_entropy_finds_and_repairs_drift,
+    a_crowded_station_is_audited_a_page_at_a_time,
     a_retried_action_that_already_landed_is_not_refused,
 );

@@ -7,6 +7,7 @@
 use chrono::Duration;
 use hotline_core::TicketId;
 use hotline_proto::v1 as pb;
+use hotline_router::working_set::AuditBudget;
 use hotline_router::Hotline;
 
 use crate::support::*;
@@ -117,7 +118,7 @@ pub async fn a_duplicate_is_linked_through_the_index_and_a_closed_ticket_no_long
         .queues()
         .audit(
             &mut cursor,
-            stations,
+            AuditBudget::stations(stations),
             Duration::seconds(10),
             app.clock_now(),
         )
@@ -128,7 +129,7 @@ pub async fn a_duplicate_is_linked_through_the_index_and_a_closed_ticket_no_long
         .queues()
         .audit(
             &mut cursor,
-            stations,
+            AuditBudget::stations(stations),
             Duration::seconds(10),
             app.clock_now(),
         )

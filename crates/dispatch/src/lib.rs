@@ -80,6 +80,11 @@ impl QueueEntry {
     }
 }
 
+/// Where a [`Queue::scan`] of a station's queue goes on from. Opaque: each backend keeps its
+/// own position in it (Redis its `HSCAN` cursor).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScanCursor(pub(crate) String);
+
 /// A claim on a queued ticket: the holder should sign for it before `until`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lease {
@@ -159,6 +164,27 @@ pub trait Queue: Send + Sync + 'static {
         station: &StationId,
         now: DateTime<Utc>,
     ) -> Result<Vec<QueuedItem>, QueueError>;
+
+    /// Which of `tickets` have an entry on `station`'s queue, in the order given (one read,
+    /// however long the queue): the anti-entropy audit checks a page of the store this way.
+    async fn holds(
+        &self,
+        station: &StationId,
+        tickets: &[TicketId],
+    ) -> Result<Vec<bool>, QueueError>;
+
+    /// About `count` tickets with an entry on `station`'s queue, from `from` (start with
+    /// [`ScanCursor::default`]), and where to go on (`None` once the whole queue was seen). A
+    /// queue Redis keeps compact (up to 128 entries) comes whole whatever `count`.
+    /// Every ticket queued there from the first call to the last is returned at least once; one
+    /// may come twice, and one put on or taken off meanwhile may or may not come. For the audit,
+    /// which reads a crowded queue a page at a time instead of [`Queue::list`]ing it.
+    async fn scan(
+        &self,
+        station: &StationId,
+        from: &ScanCursor,
+        count: usize,
+    ) -> Result<(Vec<TicketId>, Option<ScanCursor>), QueueError>;
 
     /// Replaces the whole working set with `entries` (from the store). A live lease on a ticket
     /// whose entry is unchanged (same station, same place in line) is kept: a rebuild of a Redis

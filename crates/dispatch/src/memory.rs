@@ -13,7 +13,7 @@ use hotline_core::{StaffId, StationId, TicketId, Urgency};
 use tokio::sync::broadcast;
 
 use crate::redis::codec::GONE_KEEP;
-use crate::{Lease, Queue, QueueEntry, QueueError, QueuedItem};
+use crate::{Lease, Queue, QueueEntry, QueueError, QueuedItem, ScanCursor};
 
 /// Sort key: most urgent first, then earliest deadline (none last), then first come (by
 /// `enqueued_at`, as in Redis: the order is the entry's own, so a rebuild keeps it), then ticket.
@@ -339,6 +339,52 @@ impl Queue for MemoryQueue {
             self.notify(entry);
         }
         Ok(ids)
+    }
+
+    async fn holds(
+        &self,
+        station: &StationId,
+        tickets: &[TicketId],
+    ) -> Result<Vec<bool>, QueueError> {
+        let state = self.state();
+        let queue = state.stations.get(station);
+        Ok(tickets
+            .iter()
+            .map(|t| queue.is_some_and(|q| q.entries.contains_key(t)))
+            .collect())
+    }
+
+    async fn scan(
+        &self,
+        station: &StationId,
+        from: &ScanCursor,
+        count: usize,
+    ) -> Result<(Vec<TicketId>, Option<ScanCursor>), QueueError> {
+        // In ticket order, from after the last one returned (the cursor holds its id).
+        let after = match from.0.as_str() {
+            "" => None,
+            raw => Some(TicketId::parse("cursor", raw).map_err(|_| {
+                QueueError::Broken(format!("{raw:?} is not an in-process scan cursor"))
+            })?),
+        };
+        let state = self.state();
+        let Some(queue) = state.stations.get(station) else {
+            return Ok((Vec::new(), None));
+        };
+        let mut ids: Vec<TicketId> = queue
+            .entries
+            .keys()
+            .filter(|t| after.is_none_or(|a| **t > a))
+            .copied()
+            .collect();
+        ids.sort_unstable();
+        let count = count.max(1);
+        if ids.len() <= count {
+            return Ok((ids, None));
+        }
+        ids.truncate(count);
+        let next = ids.last().map(|t| ScanCursor(t.to_string()));
+        Ok((ids, next))
     }
 
     async fn list(

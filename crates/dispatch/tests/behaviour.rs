@@ -4,7 +4,7 @@ mod support;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use hotline_core::{StaffId, StationId, TicketId, Urgency};
-use hotline_dispatch::{Queue, QueueEntry, QueueError};
+use hotline_dispatch::{Queue, QueueEntry, QueueError, ScanCursor};
 
 /// The next arrival on `arrivals`, or a failure naming what was awaited: a broken announcement
 /// must fail the test, not hang it (Redis delivers within milliseconds; the bound is generous).
@@ -655,6 +655,86 @@ pub async fn concurrent_callers_each_get_their_own_answer<Q: Queue>(queue: Q) {
         .is_empty());
 }
 
+pub async fn a_crowded_queue_is_read_a_page_at_a_time<Q: Queue>(queue: Q) {
+    // Enough entries that Redis keeps a real hash table (and HSCAN pages it), not a listpack
+    // it returns whole.
+    let entries: Vec<QueueEntry> = (0..700)
+        .map(|n| entry("a-css", Urgency::Normal, Some(n)))
+        .collect();
+    for e in &entries {
+        queue.enqueue(e.clone(), None).await.unwrap();
+    }
+    queue
+        .enqueue(entry("b-css", Urgency::Normal, None), None)
+        .await
+        .unwrap();
+    let mut seen: Vec<TicketId> = Vec::new();
+    let mut cursor = ScanCursor::default();
+    let mut pages = 0;
+    loop {
+        let (page, next) = queue.scan(&station("a-css"), &cursor, 100).await.unwrap();
+        pages += 1;
+        assert!(page.len() < 700, "a page, not the whole queue");
+        seen.extend(page);
+        match next {
+            Some(next) => cursor = next,
+            None => break,
+        }
+        assert!(pages < 1_000, "the scan ends");
+    }
+    assert!(pages > 1, "{pages} page(s)");
+    seen.sort();
+    seen.dedup();
+    let mut expected: Vec<TicketId> = entries.iter().map(|e| e.ticket).collect();
+    expected.sort();
+    assert_eq!(
+        seen, expected,
+        "every entry of the station, and only its own"
+    );
+
+    let (none, end) = queue
+        .scan(&station("empty-css"), &ScanCursor::default(), 100)
+        .await
+        .unwrap();
+    assert!(
+        none.is_empty() && end.is_none(),
+        "an empty station ends at once"
+    );
+
+    let stranger = TicketId::new();
+    let held = queue
+        .holds(
+            &station("a-css"),
+            &[entries[3].ticket, stranger, entries[699].ticket],
+        )
+        .await
+        .unwrap();
+    assert_eq!(held, vec![true, false, true]);
+    queue
+        .remove(entries[3].ticket, &station("a-css"), 1)
+        .await
+        .unwrap();
+    let held = queue
+        .holds(&station("b-css"), &[entries[3].ticket, entries[4].ticket])
+        .await
+        .unwrap();
+    assert_eq!(
+        held,
+        vec![false, false],
+        "another station's entries are not held here"
+    );
+    let held = queue
+        .holds(&station("a-css"), &[entries[3].ticket, entries[4].ticket])
+        .await
+        .unwrap();
+    assert_eq!(held, vec![false, true], "a removed entry is not held");
+    assert!(queue
+        .holds(&station("a-css"), &[])
+        .await
+        .unwrap()
+        .is_empty());
+}
+
 macro_rules! queue_suite {
     ($backend:ident, $make:expr) => {
         mod $backend {
@@ -676,6 +756,7 @@ macro_rules! queue_suite {
                 a_newer_version_of_the_same_entry_keeps_its_lease,
                 a_ticket_requeued_at_the_version_it_was_removed_at_is_queued,
                 a_rebuild_keeps_the_leases_of_unchanged_entries,
+                a_crowded_queue_is_read_a_page_at_a_time,
             );
         }
     };

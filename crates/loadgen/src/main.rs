@@ -231,6 +231,9 @@ struct Tally {
     first_error: Option<String>,
     late: u64,
     last_done: Instant,
+    /// Per second of the run (by the request's origin): answers, and the slowest one in µs.
+    /// Tells a stall (a few seconds of slow answers) from load (slow throughout).
+    by_second: BTreeMap<u64, (u64, u64)>,
 }
 
 impl Tally {
@@ -242,6 +245,7 @@ impl Tally {
             first_error: None,
             late: 0,
             last_done: start,
+            by_second: BTreeMap::new(),
         }
     }
 
@@ -263,6 +267,11 @@ impl Tally {
         }
         self.late += other.late;
         self.last_done = self.last_done.max(other.last_done);
+        for (second, (n, max)) in other.by_second {
+            let slot = self.by_second.entry(second).or_default();
+            slot.0 += n;
+            slot.1 = slot.1.max(max);
+        }
     }
 }
 
@@ -356,6 +365,10 @@ async fn worker(
                 let us = done.saturating_duration_since(origin).as_micros() as u64;
                 tally.latency_us.saturating_record(us.clamp(1, HIST_MAX_US));
                 tally.ok += 1;
+                let second = origin.saturating_duration_since(plan.start).as_secs();
+                let slot = tally.by_second.entry(second).or_default();
+                slot.0 += 1;
+                slot.1 = slot.1.max(us);
             }
             Ok(Ok(_)) => tally.error(
                 "not_created".to_owned(),
@@ -471,6 +484,19 @@ async fn run(args: Args) -> anyhow::Result<serde_json::Value> {
     let requests = total.ok + errors;
     let h = &total.latency_us;
     let ms = |us: u64| us as f64 / 1000.0;
+    // The five seconds with the slowest answers: [second of the run, answers, max ms].
+    let mut worst: Vec<(u64, u64, u64)> = total
+        .by_second
+        .iter()
+        .map(|(second, (n, max))| (*second, *n, *max))
+        .collect();
+    worst.sort_by_key(|(_, _, max)| std::cmp::Reverse(*max));
+    worst.truncate(5);
+    worst.sort_unstable();
+    let worst: Vec<serde_json::Value> = worst
+        .into_iter()
+        .map(|(second, n, max)| serde_json::json!([second, n, ms(max)]))
+        .collect();
     let pct = |q: f64| {
         if h.is_empty() {
             0.0
@@ -499,6 +525,7 @@ async fn run(args: Args) -> anyhow::Result<serde_json::Value> {
             "max": if h.is_empty() { 0.0 } else { ms(h.max()) },
             "mean": if h.is_empty() { 0.0 } else { h.mean() / 1000.0 },
         },
+        "slowest_seconds": worst,
     }))
 }
 
@@ -537,6 +564,10 @@ fn print_text(report: &serde_json::Value) {
         l("p99"),
         l("max"),
         l("mean")
+    );
+    println!(
+        "slowest secs  {} ([second of the run, answers, max ms])",
+        report["slowest_seconds"]
     );
 }
 

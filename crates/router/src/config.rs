@@ -437,14 +437,19 @@ pub struct ServeArgs {
     #[arg(long, env = "HOTLINE_AUDIT_INTERVAL_SECONDS", default_value_t = 30)]
     pub audit_interval_seconds: u64,
 
-    /// Anti-entropy: stations compared per round (the cost budget: one indexed store query,
-    /// one queue listing and one timer read per live ticket, per station).
+    /// Anti-entropy: at most this many stations compared per round.
     #[arg(long, env = "HOTLINE_AUDIT_STATIONS", default_value_t = 200)]
     pub audit_stations: usize,
 
+    /// Anti-entropy: at most this many tickets compared per round (the cost budget: a timer
+    /// read each, and per page of 500 one indexed store read and one queue read). A station
+    /// holding more is compared a page at a time over several rounds.
+    #[arg(long, env = "HOTLINE_AUDIT_TICKETS", default_value_t = 2_000)]
+    pub audit_tickets: usize,
+
     /// Seconds between computations of the supervision gauges (backlog, overdue and about to
-    /// breach per district and street; one aggregate query over the live tickets, also run at
-    /// start-up); 0 turns them off.
+    /// breach per district and street; an aggregate over the live tickets read a stage and a
+    /// district at a time, spread over the interval, also run at start-up); 0 turns them off.
     #[arg(
         long,
         env = "HOTLINE_SLA_GAUGES_INTERVAL_SECONDS",

@@ -52,6 +52,8 @@ pub const ACTIVE: &str = "hotline_hotspot_active_alerts";
 
 /// How far back a starting replica replays the calls, beyond the window and the cool-down.
 const REPLAY: chrono::Duration = chrono::Duration::hours(6);
+/// How long an alert whose fold found no call to lead it waits before it is folded again.
+const LEADERLESS_RETRY: chrono::Duration = chrono::Duration::minutes(1);
 
 #[derive(Clone)]
 pub struct HotspotRoom {
@@ -74,6 +76,10 @@ struct Inner {
     detector: Mutex<Detector>,
     /// Alerts on now (by id) and their incidents, once folded on this replica.
     surges: Mutex<HashMap<String, SurgeIncident>>,
+    /// Alerts on now whose last fold found no call that could lead an incident (all held for
+    /// an operator, say), and when: tried again a minute later, not on every step (each try
+    /// reads every call since the alert's start, thousands in a busy minute).
+    leaderless: Mutex<HashMap<String, DateTime<Utc>>>,
     store: Arc<dyn KpiStore>,
     clock: Arc<dyn Clock>,
     tx: broadcast::Sender<Arc<Alert>>,
@@ -92,6 +98,7 @@ impl HotspotRoom {
             inner: Arc::new(Inner {
                 detector: Mutex::new(Detector::new(config)),
                 surges: Mutex::new(HashMap::new()),
+                leaderless: Mutex::new(HashMap::new()),
                 store,
                 clock,
                 tx,
@@ -103,6 +110,13 @@ impl HotspotRoom {
         // A panic while holding it leaves counts, not broken invariants: carry on.
         self.inner
             .detector
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn leaderless(&self) -> std::sync::MutexGuard<'_, HashMap<String, DateTime<Utc>>> {
+        self.inner
+            .leaderless
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -299,12 +313,20 @@ impl HotspotRoom {
     /// Folds each street or community alert on now that has no incident here yet (unless its
     /// street's surge covers it), and forgets the alerts cleared.
     async fn fold_surges(&self, hotline: &Hotline, active: &[Alert]) -> Result<(), KpiError> {
+        let now = self.inner.clock.now();
         let mut pending: Vec<&Alert> = {
             let mut surges = self.surges();
             surges.retain(|id, _| active.iter().any(|a| &a.id == id));
+            let mut leaderless = self.leaderless();
+            leaderless.retain(|id, _| active.iter().any(|a| &a.id == id));
             active
                 .iter()
                 .filter(|a| a.key.level != Level::District && !surges.contains_key(&a.id))
+                .filter(|a| {
+                    leaderless
+                        .get(&a.id)
+                        .is_none_or(|tried| now - *tried >= LEADERLESS_RETRY)
+                })
                 .collect()
         };
         // Streets first: their incidents take in their communities'.
@@ -338,8 +360,14 @@ impl HotspotRoom {
                 Ok(Some((incident, matter))) => {
                     let mut surges = self.surges();
                     if alert.key.level == Level::Street {
-                        // Its communities' incidents were taken in: their alerts now lead here.
-                        surges.retain(|_, s| !s.key.territory.starts_with(&alert.key.territory));
+                        // Its communities' incidents about the same thing were taken in: their
+                        // alerts now lead here. (Only the same category: a street's surge about
+                        // another thing is its own, and dropping it had it folded again on
+                        // the next step, which dropped this one, and so on every step.)
+                        surges.retain(|_, s| {
+                            !(s.key.category == alert.key.category
+                                && s.key.territory.starts_with(&alert.key.territory))
+                        });
                     }
                     surges.insert(
                         alert.id.clone(),
@@ -351,8 +379,10 @@ impl HotspotRoom {
                         },
                     );
                 }
-                // Nothing live to lead it yet: tried again next turn.
-                Ok(None) => {}
+                // Nothing live to lead it yet: tried again in a while.
+                Ok(None) => {
+                    self.leaderless().insert(alert.id.clone(), now);
+                }
                 Err(err) => {
                     crate::logging::warn_summarised("merging a surge into one incident", &err)
                 }

@@ -664,7 +664,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         run_timers: args.run_timers,
         audit: (args.audit_interval_seconds > 0).then(|| Audit {
             every: Duration::from_secs(args.audit_interval_seconds),
-            stations: args.audit_stations.max(1),
+            budget: crate::working_set::AuditBudget {
+                stations: args.audit_stations.max(1),
+                tickets: args.audit_tickets.max(1),
+            },
         }),
         kpi_interval: Duration::from_millis(args.kpi_interval_ms.max(100)),
         knowledge_interval: Duration::from_millis(args.knowledge_interval_ms.max(100)),
@@ -737,7 +740,10 @@ impl Default for ServeOptions {
             run_timers: true,
             audit: Some(Audit {
                 every: Duration::from_secs(30),
-                stations: 200,
+                budget: crate::working_set::AuditBudget {
+                    stations: 200,
+                    tickets: 2_000,
+                },
             }),
             kpi_interval: Duration::from_secs(5),
             knowledge_interval: Duration::from_secs(2),
@@ -751,7 +757,7 @@ impl Default for ServeOptions {
 #[derive(Debug, Clone, Copy)]
 pub struct Audit {
     pub every: Duration,
-    pub stations: usize,
+    pub budget: crate::working_set::AuditBudget,
 }
 
 /// Serves on `listener` until `shutdown` resolves, then stops accepting, ends watch streams and
@@ -1232,8 +1238,8 @@ async fn repair_loop(hotline: Hotline, mut stop: watch::Receiver<bool>) {
     }
 }
 
-/// Anti-entropy: every `audit.every`, compares `audit.stations` stations' live tickets in the
-/// store with their queues and timers (see [`crate::working_set::WorkingSet::audit`]).
+/// Anti-entropy: every `audit.every`, compares up to `audit.budget` of the live tickets in the
+/// store with their queues and timers, going on where the last round stopped (see [`crate::working_set::WorkingSet::audit`]).
 async fn audit_loop(hotline: Hotline, audit: Audit, mut stop: watch::Receiver<bool>) {
     let mut cursor = crate::working_set::AuditCursor::default();
     let mut tick = tokio::time::interval(audit.every);
@@ -1249,7 +1255,7 @@ async fn audit_loop(hotline: Hotline, audit: Audit, mut stop: watch::Receiver<bo
         }
         let round = hotline.queues().audit(
             &mut cursor,
-            audit.stations,
+            audit.budget,
             chrono::Duration::seconds(10),
             hotline.now(),
         );

@@ -45,8 +45,8 @@ use tokio::sync::{oneshot, Notify};
 use hotline_core::{Stage, StationId, Ticket, TicketId};
 use hotline_directory::Directory;
 use hotline_dispatch::{
-    Candidate, DuplicateEntry, DuplicateIndex, DuplicateKey, Queue, QueueEntry, Timer, TimerIndex,
-    ANY_VERSION,
+    Candidate, DuplicateEntry, DuplicateIndex, DuplicateKey, Queue, QueueEntry, ScanCursor, Timer,
+    TimerIndex, ANY_VERSION,
 };
 use hotline_store::TicketStore;
 
@@ -82,9 +82,9 @@ const PLACE_CONCURRENCY: usize = 32;
 /// How many times a ticket that keeps changing under a placement is placed again before it is
 /// left to the repair loop.
 const SETTLE_ROUNDS: usize = 5;
-/// Anti-entropy stops a round once it has compared this many live tickets (each costs a timer
-/// read), whatever its station budget.
-const AUDIT_TICKETS_PER_ROUND: usize = 2_000;
+/// Anti-entropy reads a station's tickets (from the store, and from its queue) this many at a
+/// time: a crowded station is audited over several rounds, never read whole.
+const AUDIT_PAGE: usize = 500;
 /// Open tickets a rebuild reads, signs and files per page: a page of tickets and its filings
 /// are a few megabytes, and enough work per round trip that the pages' latency hides behind
 /// the signing.
@@ -341,10 +341,79 @@ impl Drift {
     }
 }
 
-/// Where anti-entropy goes on from: the next station of the directory, in order.
+/// What one anti-entropy round may cost: it stops after `stations` stations, or once it has
+/// compared `tickets` tickets (each costs a timer read), whichever comes first. A station with
+/// more than that is audited a page at a time over several rounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditBudget {
+    pub stations: usize,
+    pub tickets: usize,
+}
+
+impl AuditBudget {
+    /// Every station of a directory this size in one round, if it holds few tickets (tests,
+    /// and a look over everything after a repair).
+    pub fn stations(stations: usize) -> Self {
+        Self {
+            stations,
+            tickets: 2_000,
+        }
+    }
+}
+
+/// Where anti-entropy goes on from: the next station of the directory, in order, and how far
+/// the audit of the station it is in got.
 #[derive(Debug, Default, Clone)]
 pub struct AuditCursor {
     next: usize,
+    at: Option<StationAudit>,
+}
+
+impl AuditCursor {
+    /// A cursor that audits `station` first, then goes on from the start of the directory.
+    pub fn at_station(station: StationId) -> Self {
+        Self {
+            next: 0,
+            at: Some(StationAudit::start(station)),
+        }
+    }
+}
+
+impl StationAudit {
+    fn start(station: StationId) -> Self {
+        Self {
+            station,
+            stage: 0,
+            after: None,
+            queue: ScanCursor::default(),
+        }
+    }
+}
+
+/// Tickets one page of an audit found out of line, to be re-read before they count as drift.
+#[derive(Debug, Default)]
+struct Suspects {
+    /// Belong on the station's queue, not on it.
+    missing: Vec<TicketId>,
+    /// On the station's queue, do not belong there.
+    stale: Vec<TicketId>,
+    /// Pending timers other than their state calls for.
+    timers: Vec<TicketId>,
+    /// Filed in the duplicate index other than their state calls for.
+    filings: Vec<TicketId>,
+}
+
+/// How far the audit of one station got: first the store's tickets there, stage by stage, a
+/// page at a time by id; then the station's queue, a page at a time.
+#[derive(Debug, Clone)]
+struct StationAudit {
+    station: StationId,
+    /// Index into the stages audited at this station; past the last, the queue's turn.
+    stage: usize,
+    /// The last ticket of the stage read so far.
+    after: Option<TicketId>,
+    /// Where the scan of the queue goes on from.
+    queue: ScanCursor,
 }
 
 /// How updates tell the timer loop about a timer due before the loop planned to look again,
@@ -958,48 +1027,44 @@ impl WorkingSet {
         Ok(counts)
     }
 
-    /// One anti-entropy round over at most `budget` stations of the directory (fewer once
-    /// [`AUDIT_TICKETS_PER_ROUND`] live tickets were compared), from `cursor`: the store's live tickets at each station against its queue
-    /// and their pending timers, both ways. A difference is re-read from the store and counted
-    /// as drift only if the ticket has not changed in the last `grace` (an update in flight is
-    /// not drift); drift is repaired and counted in `hotline_working_set_drift_total`.
+    /// One anti-entropy round within `budget`, from `cursor`: the store's live tickets at each
+    /// station against its queue, their pending timers and their duplicate filings, and the
+    /// queue's entries against the store. A difference is re-read from the store and counted as
+    /// drift only if the ticket has not changed in the last `grace` (an update in flight is not
+    /// drift); drift is repaired and counted in `hotline_working_set_drift_total`.
     ///
-    /// Cost per station: one indexed store query, one queue listing, one timer read per live
-    /// ticket there. Timers of tickets no longer live are not looked for: when one comes due
-    /// it finds its ticket moved on and is dropped without effect.
+    /// Cost per page of [`AUDIT_PAGE`] tickets: one index range of the store and one queue
+    /// read, a timer read per ticket, one filing read. Timers of tickets no longer live are not
+    /// looked for: when one comes due it finds its ticket moved on and is dropped without
+    /// effect.
     pub async fn audit(
         &self,
         cursor: &mut AuditCursor,
-        budget: usize,
+        budget: AuditBudget,
         grace: Duration,
         now: DateTime<Utc>,
     ) -> Result<Drift, RouterError> {
         let stations: Vec<StationId> = self.directory.stations().map(|s| s.id.clone()).collect();
-        let triage = self.directory.triage_station().id.clone();
         let mut drift = Drift::default();
-        for _ in 0..budget.max(1) {
-            // The budget in tickets too: a few crowded stations make a round as dear as many.
-            if drift.tickets >= AUDIT_TICKETS_PER_ROUND {
-                break;
-            }
-            if cursor.next >= stations.len() {
-                cursor.next = 0;
-            }
-            let station = &stations[cursor.next];
-            cursor.next += 1;
-            let stored = if *station == triage {
-                // With the centre's triage queue, the tickets no station holds: those waiting
-                // for dispatch, and those merged into an incident (no queue, no timers, but
-                // filed in the duplicate index).
-                self.store
-                    .in_stages_at(None, &[Stage::PendingDispatch, Stage::Merged])
-                    .await?
-            } else {
-                self.store.in_stages_at(Some(station), &LIVE_STAGES).await?
+        let budget_tickets = budget.tickets.max(1);
+        while drift.stations < budget.stations.max(1) && drift.tickets < budget_tickets {
+            let at = match &mut cursor.at {
+                Some(at) => at,
+                None => {
+                    if cursor.next >= stations.len() {
+                        cursor.next = 0;
+                    }
+                    let station = stations[cursor.next].clone();
+                    cursor.next += 1;
+                    cursor.at.insert(StationAudit::start(station))
+                }
             };
-            self.audit_station(station, stored, grace, now, &mut drift)
-                .await?;
-            drift.stations += 1;
+            let limit = AUDIT_PAGE.min(budget_tickets - drift.tickets);
+            let done = self.audit_page(at, limit, grace, now, &mut drift).await?;
+            if done {
+                cursor.at = None;
+                drift.stations += 1;
+            }
         }
         for (kind, count) in [
             ("missing", drift.missing),
@@ -1018,7 +1083,59 @@ impl WorkingSet {
         Ok(drift)
     }
 
-    async fn audit_station(
+    /// The stages whose tickets belong to `station`'s queue or timers, and the station to ask
+    /// the store about (`None`: any). The centre's triage queue holds the tickets no station
+    /// holds: those waiting for dispatch, and those merged into an incident (no queue, no
+    /// timers, but filed in the duplicate index).
+    fn audited_at<'a>(&self, station: &'a StationId) -> (&'static [Stage], Option<&'a StationId>) {
+        if *station == self.directory.triage_station().id {
+            (&[Stage::PendingDispatch, Stage::Merged], None)
+        } else {
+            (&LIVE_STAGES, Some(station))
+        }
+    }
+
+    /// One page of a station's audit, at most `limit` tickets. Returns whether the station is
+    /// done.
+    async fn audit_page(
+        &self,
+        at: &mut StationAudit,
+        limit: usize,
+        grace: Duration,
+        now: DateTime<Utc>,
+        drift: &mut Drift,
+    ) -> Result<bool, RouterError> {
+        let station = at.station.clone();
+        let (stages, store_station) = self.audited_at(&station);
+        if let Some(stage) = stages.get(at.stage) {
+            let page = self
+                .store
+                .stage_page(store_station, *stage, at.after, limit as u32)
+                .await?;
+            if page.len() < limit {
+                at.stage += 1;
+                at.after = None;
+            } else {
+                at.after = page.last().map(|t| t.id);
+            }
+            self.audit_stored(&station, page, grace, now, drift).await?;
+            return Ok(false);
+        }
+        let (queued, next) = self.queue.scan(&station, &at.queue, limit).await?;
+        self.audit_queued(&station, queued, grace, now, drift)
+            .await?;
+        match next {
+            Some(next) => {
+                at.queue = next;
+                Ok(false)
+            }
+            None => Ok(true),
+        }
+    }
+
+    /// A page of the store's tickets at `station` against its queue, their timers and their
+    /// filings.
+    async fn audit_stored(
         &self,
         station: &StationId,
         stored: Vec<Ticket>,
@@ -1027,17 +1144,17 @@ impl WorkingSet {
         drift: &mut Drift,
     ) -> Result<(), RouterError> {
         drift.tickets += stored.len();
-        let queued: HashSet<TicketId> = self
-            .queue
-            .list(station, now)
-            .await?
-            .into_iter()
-            .map(|item| item.entry.ticket)
-            .collect();
-        let expected: HashSet<TicketId> = stored
+        let expected: Vec<TicketId> = stored
             .iter()
             .filter(|t| self.station_for(t).as_ref() == Some(station))
             .map(|t| t.id)
+            .collect();
+        let held = self.queue.holds(station, &expected).await?;
+        let missing: Vec<TicketId> = expected
+            .iter()
+            .zip(held)
+            .filter(|(_, held)| !held)
+            .map(|(id, _)| *id)
             .collect();
         // Timers: the future steps each live ticket's state calls for, against those pending.
         // Due ones may be in flight (claimed, so not pending): only the future is compared.
@@ -1053,19 +1170,70 @@ impl WorkingSet {
             .into_iter()
             .flatten()
             .collect();
-
         // Filings of the same tickets (only those the store lists at this station: a ticket
         // filed after it closed is never found here, and costs a lookup a store read, not a
         // wrong link, as every candidate is checked against the store).
         let filings_off = self.filings_differ(&stored).await?;
+        let suspects = Suspects {
+            missing,
+            timers: timers_off,
+            filings: filings_off,
+            ..Suspects::default()
+        };
+        self.repair_suspects(station, suspects, now, grace, drift)
+            .await
+    }
 
-        let missing: Vec<TicketId> = expected.difference(&queued).copied().collect();
-        let stale: Vec<TicketId> = queued.difference(&expected).copied().collect();
-        let suspects: HashSet<TicketId> = missing
+    /// A page of `station`'s queue against the store: entries of tickets that are not there.
+    async fn audit_queued(
+        &self,
+        station: &StationId,
+        queued: Vec<TicketId>,
+        grace: Duration,
+        now: DateTime<Utc>,
+        drift: &mut Drift,
+    ) -> Result<(), RouterError> {
+        drift.tickets += queued.len();
+        if queued.is_empty() {
+            return Ok(());
+        }
+        let placed: HashSet<TicketId> = self
+            .store
+            .get_many(&queued)
+            .await?
             .iter()
-            .chain(&stale)
-            .chain(&timers_off)
-            .chain(&filings_off)
+            .filter(|t| self.station_for(t).as_ref() == Some(station))
+            .map(|t| t.id)
+            .collect();
+        let stale: Vec<TicketId> = queued
+            .into_iter()
+            .filter(|id| !placed.contains(id))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let suspects = Suspects {
+            stale,
+            ..Suspects::default()
+        };
+        self.repair_suspects(station, suspects, now, grace, drift)
+            .await
+    }
+
+    /// Re-reads the suspects of one page and repairs those that have not changed in `grace`.
+    async fn repair_suspects(
+        &self,
+        station: &StationId,
+        found: Suspects,
+        now: DateTime<Utc>,
+        grace: Duration,
+        drift: &mut Drift,
+    ) -> Result<(), RouterError> {
+        let suspects: HashSet<TicketId> = found
+            .missing
+            .iter()
+            .chain(&found.stale)
+            .chain(&found.timers)
+            .chain(&found.filings)
             .copied()
             .collect();
         if suspects.is_empty() {
@@ -1083,7 +1251,7 @@ impl WorkingSet {
         let settled = |id: &TicketId| current.get(id).is_none_or(|t| t.updated_at <= now - grace);
         let mut repair: Vec<Ticket> = Vec::new();
         let mut maybe_on: HashMap<TicketId, Vec<StationId>> = HashMap::new();
-        for id in &missing {
+        for id in &found.missing {
             if settled(id) {
                 if let Some(t) = current.get(id) {
                     if self.station_for(t).as_ref() == Some(station) {
@@ -1093,7 +1261,7 @@ impl WorkingSet {
                 }
             }
         }
-        for id in &stale {
+        for id in &found.stale {
             if !settled(id) {
                 continue;
             }
@@ -1111,7 +1279,7 @@ impl WorkingSet {
                 }
             }
         }
-        for id in &timers_off {
+        for id in &found.timers {
             if let (true, Some(t)) = (settled(id), current.get(id)) {
                 drift.timers += 1;
                 if !repair.iter().any(|r| r.id == *id) {
@@ -1119,7 +1287,7 @@ impl WorkingSet {
                 }
             }
         }
-        for id in &filings_off {
+        for id in &found.filings {
             if let (true, Some(t)) = (settled(id), current.get(id)) {
                 drift.filings += 1;
                 if !repair.iter().any(|r| r.id == *id) {

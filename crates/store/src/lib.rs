@@ -144,6 +144,44 @@ pub struct LiveTally {
     pub about_to_breach: ClockCounts,
 }
 
+/// Division codes, for one part of the live tally (see [`TicketStore::live_tally_part`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeRange {
+    /// Tickets without a division.
+    Missing,
+    /// Codes before this one.
+    Below(String),
+    /// Codes from the first up to (not including) the second.
+    Between(String, String),
+    /// Codes from this one on.
+    From(String),
+}
+
+impl CodeRange {
+    /// Ranges covering every code, and no code twice, split at `bounds` (say the districts'
+    /// codes): tickets without a division, codes below the first bound, between each bound
+    /// and the next, from the last on. Bounds no longer than a street's code (9 digits) keep
+    /// each of the tally's groups (a street) whole in one range.
+    pub fn partition(bounds: &[String]) -> Vec<CodeRange> {
+        let mut bounds: Vec<&String> = bounds.iter().collect();
+        bounds.sort();
+        bounds.dedup();
+        let mut ranges = vec![CodeRange::Missing];
+        match (bounds.first(), bounds.last()) {
+            (Some(first), Some(last)) => {
+                ranges.push(CodeRange::Below((*first).clone()));
+                for pair in bounds.windows(2) {
+                    ranges.push(CodeRange::Between(pair[0].clone(), pair[1].clone()));
+                }
+                ranges.push(CodeRange::From((*last).clone()));
+            }
+            // No bound: every code from the smallest (the empty one) on.
+            _ => ranges.push(CodeRange::From(String::new())),
+        }
+        ranges
+    }
+}
+
 /// A count per SLA clock. A clock counts only while it runs, as the router's timers see it:
 /// sign-for while awaiting sign-for; first contact (until the caller is contacted) and
 /// resolution (unless paused) while in progress or while a return is arbitrated; callback
@@ -251,12 +289,17 @@ pub trait TicketStore: Send + Sync + 'static {
         cursor: &ChangeCursor,
     ) -> Result<(Vec<TicketId>, ChangeCursor), StoreError>;
 
-    /// Tickets in one of `stages`, on `station` (any station when `None`): what one station's
-    /// queue and timers should hold, for the working set's anti-entropy check.
-    async fn in_stages_at(
+    /// One page of the tickets in `stage` on `station` (any station when `None`), by id after
+    /// `after`, at most `limit`: what one station's queue and timers should hold, read a page at
+    /// a time by the working set's anti-entropy check (a station may hold 100k tickets; one
+    /// read of them all stalled the router for seconds). The `(stage, station_id, id)` index
+    /// makes each page of a station one index range.
+    async fn stage_page(
         &self,
         station: Option<&StationId>,
-        stages: &[Stage],
+        stage: Stage,
+        after: Option<TicketId>,
+        limit: u32,
     ) -> Result<Vec<Ticket>, StoreError>;
 
     /// The tickets of `ids` that exist, in no particular order (one round trip).
@@ -275,6 +318,18 @@ pub trait TicketStore: Send + Sync + 'static {
     /// how many are overdue or about to breach on each clock at `now`: one aggregate query,
     /// for the supervision gauges. Groups without tickets are left out.
     async fn live_tally(&self, now: DateTime<Utc>) -> Result<Vec<LiveTally>, StoreError>;
+
+    /// The part of [`TicketStore::live_tally`] for the tickets in `stage` whose division code
+    /// falls in `codes`: one range of the tally's index. The parts of every live stage over a
+    /// [`CodeRange::partition`] make the whole tally, each row in exactly one part; the gauges
+    /// read them spread over their interval, so that no one query scans every live ticket at
+    /// once (about a second of a core at 1M live tickets).
+    async fn live_tally_part(
+        &self,
+        now: DateTime<Utc>,
+        stage: Stage,
+        codes: &CodeRange,
+    ) -> Result<Vec<LiveTally>, StoreError>;
 
     /// A cheap round trip, for health checks.
     async fn ping(&self) -> Result<(), StoreError>;

@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 
 use crate::row::{
     candidate_facts, check_events, decode_event, decode_ticket, encode_event, encode_ticket,
-    like_escape, tally_from_row, tally_sql, version_i64, EventRow, TicketColumns,
+    like_escape, tally_from_row, tally_sql, tally_sql_where, version_i64, EventRow, TicketColumns,
 };
 use crate::{ChangeCursor, Created, LiveSnapshot, SearchQuery, StoreError, TicketStore};
 
@@ -893,20 +893,40 @@ impl TicketStore for PgStore {
         ))
     }
 
-    async fn in_stages_at(
+    async fn stage_page(
         &self,
         station: Option<&StationId>,
-        stages: &[Stage],
+        stage: Stage,
+        after: Option<TicketId>,
+        limit: u32,
     ) -> Result<Vec<Ticket>, StoreError> {
-        let codes: Vec<&str> = stages.iter().map(|s| s.code()).collect();
-        let rows = sqlx::query(
-            "SELECT body::text AS body FROM tickets \
-             WHERE stage = ANY($1) AND ($2::text IS NULL OR station_id = $2) ORDER BY id",
-        )
-        .bind(&codes)
-        .bind(station.map(|s| s.as_str()))
-        .fetch_all(&self.pool)
-        .await?;
+        // Ticket ids are UUIDv7, never nil: "after nil" is the first page.
+        let after = after.map_or(uuid::Uuid::nil(), |id| id.as_uuid());
+        let rows = match station {
+            Some(station) => {
+                sqlx::query(
+                    "SELECT body::text AS body FROM tickets \
+                     WHERE stage = $1 AND station_id = $2 AND id > $3 ORDER BY id LIMIT $4",
+                )
+                .bind(stage.code())
+                .bind(station.as_str())
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query(
+                    "SELECT body::text AS body FROM tickets \
+                     WHERE stage = $1 AND id > $2 ORDER BY id LIMIT $3",
+                )
+                .bind(stage.code())
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
         rows.iter().map(ticket_from_row).collect()
     }
 
@@ -976,6 +996,33 @@ impl TicketStore for PgStore {
     ) -> Result<Vec<crate::LiveTally>, StoreError> {
         let sql = tally_sql("clock AS (SELECT $1::timestamptz AS tally_now)");
         let rows = sqlx::query(&sql).bind(now).fetch_all(&self.pool).await?;
+        rows.iter().map(tally_from_row).collect()
+    }
+
+    async fn live_tally_part(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        stage: Stage,
+        codes: &crate::CodeRange,
+    ) -> Result<Vec<crate::LiveTally>, StoreError> {
+        use crate::CodeRange;
+        // One statement per shape, each an index range on (stage, division_code).
+        let filter = match codes {
+            CodeRange::Missing => " AND stage = $2 AND division_code IS NULL",
+            CodeRange::Below(_) => " AND stage = $2 AND division_code < $3",
+            CodeRange::Between(..) => {
+                " AND stage = $2 AND division_code >= $3 AND division_code < $4"
+            }
+            CodeRange::From(_) => " AND stage = $2 AND division_code >= $3",
+        };
+        let sql = tally_sql_where("clock AS (SELECT $1::timestamptz AS tally_now)", filter);
+        let query = sqlx::query(&sql).bind(now).bind(stage.code());
+        let query = match codes {
+            CodeRange::Missing => query,
+            CodeRange::Below(code) | CodeRange::From(code) => query.bind(code.as_str()),
+            CodeRange::Between(from, to) => query.bind(from.as_str()).bind(to.as_str()),
+        };
+        let rows = query.fetch_all(&self.pool).await?;
         rows.iter().map(tally_from_row).collect()
     }
 

@@ -167,6 +167,12 @@ pub(crate) fn check_events(
 /// runs in which stage is written here once, as the router's timers see it (`running_clocks`
 /// in the router's escalation).
 pub(crate) fn tally_sql(clock_cte: &str) -> String {
+    tally_sql_where(clock_cte, "")
+}
+
+/// [`tally_sql`] of the live tickets that also meet `filter` (`" AND ..."`, in the backend's
+/// placeholders), for one part of the tally.
+pub(crate) fn tally_sql_where(clock_cte: &str, filter: &str) -> String {
     use hotline_core::Stage;
     // Live is every stage but closed (`Stage::is_live`), written as `<> 'closed'` because that
     // is the index's condition: SQLite uses a partial index only for a query that repeats it.
@@ -180,7 +186,7 @@ pub(crate) fn tally_sql(clock_cte: &str) -> String {
     resolution_due AS resolution, callback_due AS callback,
     NOT contacted AS uncontacted, NOT paused AS unpaused,
     warning AS yellow, contact_warning AS contact_yellow
-  FROM tickets WHERE stage <> '{}')",
+  FROM tickets WHERE stage <> '{}'{filter})",
         Stage::Closed.code()
     );
     let signing = Stage::AwaitingSignFor.code();

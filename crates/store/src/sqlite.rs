@@ -11,7 +11,8 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use crate::row::{
     candidate_facts, check_events, decode_event, decode_ticket, encode_event, encode_ticket,
-    like_escape, parse_ts, tally_from_row, tally_sql, ts, version_i64, TicketColumns,
+    like_escape, parse_ts, tally_from_row, tally_sql, tally_sql_where, ts, version_i64,
+    TicketColumns,
 };
 use crate::{ChangeCursor, Created, LiveSnapshot, SearchQuery, StoreError, TicketStore};
 
@@ -451,16 +452,20 @@ impl TicketStore for SqliteStore {
         Ok((ids, ChangeCursor(last.max(since).to_string())))
     }
 
-    async fn in_stages_at(
+    async fn stage_page(
         &self,
         station: Option<&StationId>,
-        stages: &[Stage],
+        stage: Stage,
+        after: Option<TicketId>,
+        limit: u32,
     ) -> Result<Vec<Ticket>, StoreError> {
-        if stages.is_empty() {
-            return Ok(Vec::new());
+        let stages = [stage];
+        let mut sql = select_in_stages(&stages, station);
+        // Ids are stored as lowercase hyphenated text: text order is id order.
+        if let Some(after) = after {
+            sql.push(" AND id > ").push_bind(after.to_string());
         }
-        let mut sql = select_in_stages(stages, station);
-        sql.push(" ORDER BY id");
+        sql.push(" ORDER BY id LIMIT ").push_bind(i64::from(limit));
         let rows = sql.build().fetch_all(&self.pool).await?;
         rows.iter().map(ticket_from_row).collect()
     }
@@ -549,6 +554,30 @@ impl TicketStore for SqliteStore {
             .bind(ts(now))
             .fetch_all(&self.pool)
             .await?;
+        rows.iter().map(tally_from_row).collect()
+    }
+
+    async fn live_tally_part(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        stage: Stage,
+        codes: &crate::CodeRange,
+    ) -> Result<Vec<crate::LiveTally>, StoreError> {
+        use crate::CodeRange;
+        let filter = match codes {
+            CodeRange::Missing => " AND stage = ? AND division_code IS NULL",
+            CodeRange::Below(_) => " AND stage = ? AND division_code < ?",
+            CodeRange::Between(..) => " AND stage = ? AND division_code >= ? AND division_code < ?",
+            CodeRange::From(_) => " AND stage = ? AND division_code >= ?",
+        };
+        let sql = tally_sql_where("clock AS (SELECT julianday(?) AS tally_now)", filter);
+        let query = sqlx::query(&sql).bind(ts(now)).bind(stage.code());
+        let query = match codes {
+            CodeRange::Missing => query,
+            CodeRange::Below(code) | CodeRange::From(code) => query.bind(code.as_str()),
+            CodeRange::Between(from, to) => query.bind(from.as_str()).bind(to.as_str()),
+        };
+        let rows = query.fetch_all(&self.pool).await?;
         rows.iter().map(tally_from_row).collect()
     }
 

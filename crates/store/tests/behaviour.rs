@@ -7,8 +7,8 @@ use hotline_core::{
     StationId, Ticket, TicketId, Urgency,
 };
 use hotline_store::{
-    AliasStatus, AliasStore, AliasVote, CandidateFacts, ClockCounts, Decided, IncidentNote,
-    IncidentStore, LiveTally, SearchQuery, StoreError, TicketStore,
+    AliasStatus, AliasStore, AliasVote, CandidateFacts, ClockCounts, CodeRange, Decided,
+    IncidentNote, IncidentStore, LiveTally, SearchQuery, StoreError, TicketStore,
 };
 
 fn new_ticket(text: &str, request_id: Option<&str>) -> NewTicket {
@@ -628,11 +628,54 @@ pub async fn a_batch_of_changes_fails_only_the_stale_one<S: TicketStore>(store: 
         .unwrap();
     assert_eq!(many.len(), 2, "unknown ids are left out");
     assert!(many.iter().all(|t| t.stage == Stage::AwaitingSignFor));
-    let at = store
-        .in_stages_at(Some(&station()), &[Stage::AwaitingSignFor])
+    // The audit's pages: by id, a station's tickets of one stage, `limit` at a time.
+    let first = store
+        .stage_page(Some(&station()), Stage::AwaitingSignFor, None, 2)
         .await
         .unwrap();
-    assert_eq!(at.len(), 3, "a, b and c wait at the station");
+    let rest = store
+        .stage_page(
+            Some(&station()),
+            Stage::AwaitingSignFor,
+            first.last().map(|t| t.id),
+            2,
+        )
+        .await
+        .unwrap();
+    let mut paged: Vec<TicketId> = first.iter().chain(&rest).map(|t| t.id).collect();
+    assert_eq!(
+        (first.len(), rest.len()),
+        (2, 1),
+        "a, b and c wait at the station"
+    );
+    assert!(
+        paged.windows(2).all(|w| w[0] < w[1]),
+        "in id order, each once"
+    );
+    paged.sort();
+    let mut abc = vec![a.id, b.id, c.id];
+    abc.sort();
+    assert_eq!(paged, abc);
+    let anywhere = store
+        .stage_page(None, Stage::AwaitingSignFor, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(anywhere.len(), 3, "any station");
+    let elsewhere = store
+        .stage_page(
+            Some(&StationId::parse("s", "nowhere").unwrap()),
+            Stage::AwaitingSignFor,
+            None,
+            10,
+        )
+        .await
+        .unwrap();
+    assert!(elsewhere.is_empty(), "another station's page is its own");
+    let other_stage = store
+        .stage_page(Some(&station()), Stage::InProgress, None, 10)
+        .await
+        .unwrap();
+    assert!(other_stage.is_empty(), "another stage's page is its own");
 }
 
 /// Writes `actions` one after another onto a stored ticket, each a minute after the last.
@@ -842,6 +885,27 @@ pub async fn live_tickets_are_tallied_by_street_and_stage_with_overdue_and_yello
             ),
         ]
     );
+
+    // The same tally read in parts (a stage and a range of codes at a time): each row in
+    // exactly one part, whatever the bounds.
+    for bounds in [
+        vec![],
+        vec!["320508".to_owned()],
+        vec![
+            "320505".to_owned(),
+            "320508014".to_owned(),
+            "320509".to_owned(),
+        ],
+    ] {
+        let mut parts = Vec::new();
+        for stage in Stage::ALL.iter().filter(|s| s.is_live()) {
+            for codes in CodeRange::partition(&bounds) {
+                parts.extend(store.live_tally_part(now, *stage, &codes).await.unwrap());
+            }
+        }
+        parts.sort_by(|a, b| (&a.territory, a.stage).cmp(&(&b.territory, b.stage)));
+        assert_eq!(parts, tally, "in parts split at {bounds:?}");
+    }
 
     // Earlier, before any deadline: the same tickets, nothing overdue; the yellow lights
     // count as about to breach.

@@ -26,14 +26,14 @@ use redis::Value;
 use tokio::sync::{broadcast, oneshot};
 
 use super::codec::{
-    entry_in, entry_value, from_micros, micros, order_tag, queue_score, split_lease, ticket_in,
-    TAG_LEN,
+    entry_in, entry_value, from_micros, is_tombstone, micros, order_tag, queue_score, split_lease,
+    ticket_in, TAG_LEN,
 };
 use super::keys::{ticket_field, Prefix, QueueKeys, StationKeys};
 use super::pubsub::Arrivals;
 use super::scripts::SCRIPTS;
 use super::{corrupt, unavailable, Conn, Target};
-use crate::{Lease, Queue, QueueEntry, QueueError, QueuedItem};
+use crate::{Lease, Queue, QueueEntry, QueueError, QueuedItem, ScanCursor};
 
 /// Operations per batch: bounds one script's run time (Redis serves nobody else meanwhile).
 const MAX_BATCH: usize = 256;
@@ -591,6 +591,58 @@ impl Queue for RedisQueue {
         now: DateTime<Utc>,
     ) -> Result<Vec<QueuedItem>, QueueError> {
         list_station(&mut self.conn(), self.keys(), station, now).await
+    }
+
+    async fn holds(
+        &self,
+        station: &StationId,
+        tickets: &[TicketId],
+    ) -> Result<Vec<bool>, QueueError> {
+        if tickets.is_empty() {
+            return Ok(Vec::new());
+        }
+        let station_keys = self.keys().station(station.as_str());
+        // The values too: a removal leaves a tombstone under the ticket's field.
+        let values: Vec<Option<String>> = redis::cmd("HMGET")
+            .arg(&station_keys.entries)
+            .arg(tickets.iter().map(|t| ticket_field(*t)).collect::<Vec<_>>())
+            .query_async(&mut self.conn())
+            .await
+            .map_err(unavailable)?;
+        Ok(values
+            .iter()
+            .map(|v| v.as_deref().is_some_and(|v| !is_tombstone(v)))
+            .collect())
+    }
+
+    async fn scan(
+        &self,
+        station: &StationId,
+        from: &ScanCursor,
+        count: usize,
+    ) -> Result<(Vec<TicketId>, Option<ScanCursor>), QueueError> {
+        let station_keys = self.keys().station(station.as_str());
+        let cursor = if from.0.is_empty() {
+            "0"
+        } else {
+            from.0.as_str()
+        };
+        // HSCAN's guarantee is the one `scan` promises; a small hash comes whole. The values
+        // tell entries from tombstones.
+        let (next, pairs): (String, Vec<(String, String)>) = redis::cmd("HSCAN")
+            .arg(&station_keys.entries)
+            .arg(cursor)
+            .arg("COUNT")
+            .arg(count.max(1))
+            .query_async(&mut self.conn())
+            .await
+            .map_err(unavailable)?;
+        let tickets = pairs
+            .iter()
+            .filter(|(_, value)| !is_tombstone(value))
+            .map(|(f, _)| ticket_in(f).ok_or_else(|| corrupt(f)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((tickets, (next != "0").then_some(ScanCursor(next))))
     }
 
     async fn rebuild(&self, entries: Vec<QueueEntry>) -> Result<(), QueueError> {
