@@ -70,6 +70,17 @@ async fn next_alert(stream: &mut tonic::Streaming<pb::HotspotAlert>) -> pb::Hots
         .expect("stream open")
 }
 
+/// Every alert on now, as a supervisor lists them.
+async fn all_alerts(app: &TestApp) -> Vec<pb::HotspotAlert> {
+    kpis_as(app, &supervisor())
+        .await
+        .list_alerts(pb::ListAlertsRequest { scope: None })
+        .await
+        .expect("list alerts")
+        .into_inner()
+        .alerts
+}
+
 async fn listed(app: &TestApp, who: &Who, scope: Option<pb::KpiScope>) -> Vec<String> {
     kpis_as(app, who)
         .await
@@ -368,13 +379,7 @@ async fn two_surges_in_one_street_are_each_their_own_incident(backend: Backend) 
     }
     streets.sort();
     assert_eq!(streets, ["LS", "SQ"]);
-    let alerts = kpis_as(&app, &supervisor())
-        .await
-        .list_alerts(pb::ListAlertsRequest { scope: None })
-        .await
-        .expect("list alerts")
-        .into_inner()
-        .alerts;
+    let alerts = all_alerts(&app).await;
     let mut linked: Vec<(String, bool)> = alerts
         .iter()
         .filter(|a| a.level == "street")
@@ -440,13 +445,7 @@ async fn a_surge_of_held_calls_is_folded_once_a_call_can_lead(backend: Backend) 
     app.advance(Duration::seconds(61));
     let linked = tokio::time::timeout(std::time::Duration::from_secs(30), async {
         loop {
-            let alerts = kpis_as(&app, &supervisor())
-                .await
-                .list_alerts(pb::ListAlertsRequest { scope: None })
-                .await
-                .expect("list alerts")
-                .into_inner()
-                .alerts;
+            let alerts = all_alerts(&app).await;
             let incident = alerts
                 .iter()
                 .find(|a| a.alert_id == street.alert_id)

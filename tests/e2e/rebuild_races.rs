@@ -358,19 +358,8 @@ async fn an_older_update_landing_late_does_not_win(backend: Backend) {
     w.cleanup().await;
 }
 
-/// The working set drifts (an entry lost, a stale one left, timers dropped) and anti-entropy
-/// finds each, re-reads it and repairs it.
-async fn anti_entropy_finds_and_repairs_drift(backend: Backend) {
-    let w = world(backend).await;
-    let lost = submit_to(&w.b, "楼道灯坏", COMMUNITY_CSS).await;
-    let signed = submit_to(&w.b, "垃圾未清运", COMMUNITY_CSS).await;
-    let signed = sign(&w.b, &signed, COMMUNITY_CSS).await;
-    // Drift: the queue loses `lost`, keeps a stale entry for `signed`, and `lost` loses its
-    // timers.
-    w.queue
-        .remove(lost.id, &sid(COMMUNITY_CSS), lost.version)
-        .await
-        .unwrap();
+/// Drift: a stale queue entry for `signed` (signed for, so on no queue) at its old station.
+async fn leave_stale_entry(w: &World, signed: &Ticket) {
     w.queue
         .enqueue(
             hotline_dispatch::QueueEntry {
@@ -385,6 +374,22 @@ async fn anti_entropy_finds_and_repairs_drift(backend: Backend) {
         )
         .await
         .unwrap();
+}
+
+/// The working set drifts (an entry lost, a stale one left, timers dropped) and anti-entropy
+/// finds each, re-reads it and repairs it.
+async fn anti_entropy_finds_and_repairs_drift(backend: Backend) {
+    let w = world(backend).await;
+    let lost = submit_to(&w.b, "楼道灯坏", COMMUNITY_CSS).await;
+    let signed = submit_to(&w.b, "垃圾未清运", COMMUNITY_CSS).await;
+    let signed = sign(&w.b, &signed, COMMUNITY_CSS).await;
+    // Drift: the queue loses `lost`, keeps a stale entry for `signed`, and `lost` loses its
+    // timers.
+    w.queue
+        .remove(lost.id, &sid(COMMUNITY_CSS), lost.version)
+        .await
+        .unwrap();
+    leave_stale_entry(&w, &signed).await;
     w.timers.schedule(lost.id, Vec::new()).await.unwrap();
 
     // An hour later (the changes are older than the grace), audit the whole directory.
@@ -441,20 +446,7 @@ async fn a_crowded_station_is_audited_a_page_at_a_time(backend: Backend) {
             .await
             .unwrap();
     }
-    w.queue
-        .enqueue(
-            hotline_dispatch::QueueEntry {
-                ticket: signed.id,
-                station: sid(COMMUNITY_CSS),
-                urgency: Urgency::Normal,
-                due: None,
-                enqueued_at: signed.updated_at,
-                version: signed.version,
-            },
-            None,
-        )
-        .await
-        .unwrap();
+    leave_stale_entry(&w, &signed).await;
     w.timers.schedule(waiting[4].id, Vec::new()).await.unwrap();
 
     let now = TestApp::start_time() + Duration::hours(1);
