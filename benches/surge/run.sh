@@ -48,6 +48,8 @@
 #     count the sizes are compared at different loads: set OPEN_RATE (e.g. 80) to run every
 #     size at one rate. Check `late_sends` in each open-loop report: when the loadgen itself
 #     falls behind (a busy machine), its p99 measures the loadgen as much as the router.
+#     With KEEP_LOGS, open-N.timeline.jsonl has every second of that open loop (wall clock,
+#     answers, slowest, how many over 25 ms): line stalls up with the router's log.
 #   - routed_tps, record_tps, routed_ratio: the largest size's closed loops (target: routed >=
 #     60% of record-only, in the same run).
 #   - surge_linked: surge calls in the surge's incident (并案: the incident most surge calls
@@ -308,7 +310,8 @@ for n in "${SIZE_LIST[@]}"; do
     wait_idle "$SERVER_PID" "$SETTLE_LIMIT"
     machine "$db"
     "$LOADGEN" --server "$SERVER" --suzhou-data "$SUZHOU_DATA" --concurrency "$OPEN_CONCURRENCY" \
-        --rate "$half" --duration "$DURATION" --json >"$WORK/open-$n.json"
+        --rate "$half" --duration "$DURATION" --timeline "$WORK/open-$n.timeline.jsonl" \
+        --json >"$WORK/open-$n.json"
     cat "$WORK/open-$n.json" >&2
     P50[$n]=$(json_num "$WORK/open-$n.json" p50)
     P99[$n]=$(json_num "$WORK/open-$n.json" p99)

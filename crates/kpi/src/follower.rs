@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::{watch, Mutex};
 
 use crate::query::Clocks;
-use crate::store::KpiStore;
+use crate::store::{KpiStore, Pace};
 use crate::KpiError;
 
 /// How often hourly rows past their retention are deleted.
@@ -42,10 +42,15 @@ impl Follower {
     /// Brings the aggregates up to every change committed before the call. Returns how many
     /// tickets were processed.
     pub async fn step(&self) -> Result<usize, KpiError> {
+        self.step_paced(Pace::FULL).await
+    }
+
+    /// [`Follower::step`] at `pace`: the background steps, which nobody waits for.
+    pub async fn step_paced(&self, pace: Pace) -> Result<usize, KpiError> {
         let mut pruned_at = self.running.lock().await;
         let started = std::time::Instant::now();
         let calendar = self.clocks.calendar();
-        let processed = self.store.catch_up(&calendar).await?;
+        let processed = self.store.catch_up(&calendar, pace).await?;
         // Hourly rows are only read for the edges of recent periods; older ones go (a fact
         // swapped later may write a small correction row into a pruned hour, which the next
         // prune removes; reports never read hours that old).
@@ -60,16 +65,16 @@ impl Follower {
         Ok(processed)
     }
 
-    /// Steps every `every` until `shutdown` changes; errors are logged and retried next time
-    /// (the cursor only moves with a committed step).
-    pub async fn run(self, every: Duration, mut shutdown: watch::Receiver<bool>) {
+    /// Steps every `every` at `pace` until `shutdown` changes; errors are logged and retried
+    /// next time (the cursor only moves with a committed step).
+    pub async fn run(self, every: Duration, pace: Pace, mut shutdown: watch::Receiver<bool>) {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = shutdown.changed() => return,
                 _ = tick.tick() => {
-                    if let Err(err) = self.step().await {
+                    if let Err(err) = self.step_paced(pace).await {
                         metrics::counter!("hotline_kpi_step_errors_total").increment(1);
                         tracing::warn!(error = %err, "KPI follower step failed; retrying");
                     }

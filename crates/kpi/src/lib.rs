@@ -45,4 +45,4 @@ pub use follower::Follower;
 pub use hotspot::{Alert, Detector, HotspotConfig, HotspotKey};
 pub use query::{AtRisk, Backlog, KpiReport, KpiRow, Kpis};
 pub use scope::{GroupBy, Period, Scope};
-pub use store::{KpiStore, PgKpis, SqliteKpis};
+pub use store::{KpiStore, Pace, PgKpis, SqliteKpis};

@@ -17,7 +17,7 @@ use hotline_core::{
 };
 use hotline_kpi::query::{Clocks, RunningClock};
 use hotline_kpi::recompute::aggregate_all;
-use hotline_kpi::{GroupBy, KpiConfig, KpiStore, Kpis, Period, PgKpis, Scope, SqliteKpis};
+use hotline_kpi::{GroupBy, KpiConfig, KpiStore, Kpis, Pace, Period, PgKpis, Scope, SqliteKpis};
 use hotline_sla::WorkingCalendar;
 use hotline_store::testing::{fresh_postgres, fresh_sqlite};
 use hotline_store::TicketStore;
@@ -388,7 +388,9 @@ async fn assert_aggregates_equal_recomputation(kpis: &Kpis, calendar: &WorkingCa
     );
 }
 
-async fn check(store: Arc<dyn TicketStore>, kpi_store: Arc<dyn KpiStore>) {
+/// The whole check, the follower's background step at `pace` (a report's own step is never
+/// paced).
+async fn check(store: Arc<dyn TicketStore>, kpi_store: Arc<dyn KpiStore>, pace: Pace) {
     let calendar = Arc::new(WorkingCalendar::builtin());
     let clocks = Arc::new(TestClocks {
         now: l("2026-03-20 12:00"),
@@ -401,6 +403,8 @@ async fn check(store: Arc<dyn TicketStore>, kpi_store: Arc<dyn KpiStore>) {
     };
     let kpis = Kpis::new(kpi_store.clone(), clocks.clone(), config);
     write_history(store.as_ref(), &kpis).await;
+    // T2's last changes and T3-T6 came after the history's last step.
+    assert_eq!(kpis.follower().step_paced(pace).await.unwrap(), 5);
     assert_aggregates_equal_recomputation(&kpis, &calendar).await;
     // A second pass over everything changes nothing.
     assert_eq!(kpis.follower().step().await.unwrap(), 0);
@@ -555,14 +559,22 @@ async fn check(store: Arc<dyn TicketStore>, kpi_store: Arc<dyn KpiStore>) {
 async fn kpis_on_a_hand_built_history_sqlite() {
     let (store, dir) = fresh_sqlite().await.unwrap();
     let kpis = SqliteKpis::open_dir(dir.path()).await.unwrap();
-    check(Arc::new(store), Arc::new(kpis)).await;
+    check(Arc::new(store), Arc::new(kpis), Pace::FULL).await;
 }
 
 #[tokio::test]
 async fn kpis_on_a_hand_built_history_postgres() {
     let store = fresh_postgres().await.unwrap();
     let kpis = PgKpis::from_pool(store.pool().clone());
-    check(Arc::new(store), Arc::new(kpis)).await;
+    check(Arc::new(store), Arc::new(kpis), Pace::FULL).await;
+}
+
+/// A paced step writes in small statements with pauses between: the same rows.
+#[tokio::test]
+async fn kpis_on_a_hand_built_history_postgres_paced() {
+    let store = fresh_postgres().await.unwrap();
+    let kpis = PgKpis::from_pool(store.pool().clone());
+    check(Arc::new(store), Arc::new(kpis), Pace::share(0.5).unwrap()).await;
 }
 
 #[test]

@@ -105,6 +105,16 @@ struct Args {
     /// an access token.
     #[arg(long, env = "HOTLINE_TOKEN", hide_env_values = true)]
     token: Option<String>,
+
+    /// Also write every second of the run to this file, one JSON object per line: the wall
+    /// clock (Unix seconds) of its start, answers, the slowest in ms and how many took over
+    /// `--slow-ms`. Lines it up with the server's and the database's own logs.
+    #[arg(long)]
+    timeline: Option<std::path::PathBuf>,
+
+    /// What counts as slow in `--timeline`.
+    #[arg(long, default_value_t = 25)]
+    slow_ms: u64,
 }
 
 /// A connection that sends `authorization: Bearer <token>` with every call.
@@ -196,6 +206,8 @@ struct Plan {
     max_requests: Option<u64>,
     rate: Option<f64>,
     next: AtomicU64,
+    /// An answer slower than this counts as slow in the per-second tally.
+    slow_us: u64,
 }
 
 impl Plan {
@@ -231,9 +243,10 @@ struct Tally {
     first_error: Option<String>,
     late: u64,
     last_done: Instant,
-    /// Per second of the run (by the request's origin): answers, and the slowest one in µs.
-    /// Tells a stall (a few seconds of slow answers) from load (slow throughout).
-    by_second: BTreeMap<u64, (u64, u64)>,
+    /// Per second of the run (by the request's origin): answers, the slowest one in µs, and
+    /// how many were slow. Tells a stall (a few seconds of slow answers) from load (slow
+    /// throughout).
+    by_second: BTreeMap<u64, (u64, u64, u64)>,
 }
 
 impl Tally {
@@ -267,10 +280,11 @@ impl Tally {
         }
         self.late += other.late;
         self.last_done = self.last_done.max(other.last_done);
-        for (second, (n, max)) in other.by_second {
+        for (second, (n, max, slow)) in other.by_second {
             let slot = self.by_second.entry(second).or_default();
             slot.0 += n;
             slot.1 = slot.1.max(max);
+            slot.2 += slow;
         }
     }
 }
@@ -369,6 +383,7 @@ async fn worker(
                 let slot = tally.by_second.entry(second).or_default();
                 slot.0 += 1;
                 slot.1 = slot.1.max(us);
+                slot.2 += u64::from(us > plan.slow_us);
             }
             Ok(Ok(_)) => tally.error(
                 "not_created".to_owned(),
@@ -458,6 +473,7 @@ async fn run(args: Args) -> anyhow::Result<serde_json::Value> {
         max_requests: args.requests,
         rate: args.rate,
         next: AtomicU64::new(0),
+        slow_us: args.slow_ms * 1000,
     });
     let timeout = Duration::from_millis(args.timeout_ms);
     let mut set = JoinSet::new();
@@ -476,6 +492,9 @@ async fn run(args: Args) -> anyhow::Result<serde_json::Value> {
         total.merge(tally.context("worker task")?);
     }
 
+    if let Some(path) = &args.timeline {
+        write_timeline(path, &total, start)?;
+    }
     let elapsed = total
         .last_done
         .saturating_duration_since(start)
@@ -488,7 +507,7 @@ async fn run(args: Args) -> anyhow::Result<serde_json::Value> {
     let mut worst: Vec<(u64, u64, u64)> = total
         .by_second
         .iter()
-        .map(|(second, (n, max))| (*second, *n, *max))
+        .map(|(second, (n, max, _))| (*second, *n, *max))
         .collect();
     worst.sort_by_key(|(_, _, max)| std::cmp::Reverse(*max));
     worst.truncate(5);
@@ -527,6 +546,29 @@ async fn run(args: Args) -> anyhow::Result<serde_json::Value> {
         },
         "slowest_seconds": worst,
     }))
+}
+
+/// One JSON line per second of the run (see `--timeline`), with the wall clock of the
+/// second's start.
+fn write_timeline(path: &std::path::Path, total: &Tally, start: Instant) -> anyhow::Result<()> {
+    use std::io::Write;
+    let begun = SystemTime::now().duration_since(UNIX_EPOCH)? - start.elapsed();
+    let mut out = std::io::BufWriter::new(
+        std::fs::File::create(path)
+            .with_context(|| format!("creating the timeline {}", path.display()))?,
+    );
+    for (second, (n, max, slow)) in &total.by_second {
+        let line = serde_json::json!({
+            "unix": begun.as_secs_f64() + *second as f64,
+            "second": second,
+            "answers": n,
+            "max_ms": *max as f64 / 1000.0,
+            "slow": slow,
+        });
+        writeln!(out, "{line}")?;
+    }
+    out.flush()?;
+    Ok(())
 }
 
 fn print_text(report: &serde_json::Value) {
@@ -628,6 +670,7 @@ mod tests {
             max_requests: Some(3),
             rate: None,
             next: AtomicU64::new(0),
+            slow_us: 25_000,
         };
         let got: Vec<u64> = std::iter::from_fn(|| plan.claim().map(|(i, _)| i)).collect();
         assert_eq!(got, vec![0, 1, 2]);
@@ -642,11 +685,38 @@ mod tests {
             max_requests: None,
             rate: Some(100.0),
             next: AtomicU64::new(0),
+            slow_us: 25_000,
         };
         let slots: Vec<Instant> =
             std::iter::from_fn(|| plan.claim().map(|(_, at)| at.unwrap())).collect();
         assert_eq!(slots.len(), 100);
         assert_eq!(slots[10] - slots[9], Duration::from_millis(10));
+    }
+
+    #[test]
+    fn the_timeline_has_a_line_per_second_with_its_slow_answers() {
+        let start = Instant::now();
+        let mut a = Tally::new(start);
+        a.by_second.insert(0, (10, 30_000, 1));
+        a.by_second.insert(2, (5, 1_000, 0));
+        let mut b = Tally::new(start);
+        b.by_second.insert(0, (4, 90_000, 2));
+        a.merge(b);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.jsonl");
+        write_timeline(&path, &a, start).unwrap();
+        let lines: Vec<serde_json::Value> = std::fs::read_to_string(&path)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["answers"], 14);
+        assert_eq!(lines[0]["max_ms"], 90.0);
+        assert_eq!(lines[0]["slow"], 3);
+        assert_eq!(lines[1]["second"], 2);
+        let wall = |l: &serde_json::Value| l["unix"].as_f64().unwrap();
+        assert!((wall(&lines[1]) - wall(&lines[0]) - 2.0).abs() < 1e-3);
     }
 
     #[test]

@@ -502,6 +502,13 @@ pub struct ServeArgs {
     #[arg(long, env = "HOTLINE_KPI_INTERVAL_MS", default_value_t = 5_000)]
     pub kpi_interval_ms: u64,
 
+    /// The largest share of its time a background KPI step keeps PostgreSQL busy: it writes in
+    /// small statements and pauses between them, so a surge's aggregates do not take the
+    /// database from intake in one burst (1 = no pauses; a report's own catch-up never
+    /// pauses; SQLite never pauses).
+    #[arg(long, env = "HOTLINE_KPI_DB_SHARE", default_value_t = 0.25)]
+    pub kpi_db_share: f64,
+
     /// Hotspot / surge alerts: watch calls per place and category against their usual rate
     /// (README, "Hotspot alerts"). `false` turns them off.
     #[arg(long, env = "HOTLINE_HOTSPOT_ALERTS", default_value_t = true, action = clap::ArgAction::Set)]

@@ -670,6 +670,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             },
         }),
         kpi_interval: Duration::from_millis(args.kpi_interval_ms.max(100)),
+        kpi_pace: hotline_kpi::Pace::share(args.kpi_db_share)
+            .context("--kpi-db-share (HOTLINE_KPI_DB_SHARE)")?,
         knowledge_interval: Duration::from_millis(args.knowledge_interval_ms.max(100)),
         limits: args.grpc_limits().map_err(anyhow::Error::msg)?,
         in_flight: InFlight::default(),
@@ -724,6 +726,8 @@ pub struct ServeOptions {
     pub audit: Option<Audit>,
     /// How often the KPI aggregates catch up with the event log.
     pub kpi_interval: Duration,
+    /// How those steps share the database with intake.
+    pub kpi_pace: hotline_kpi::Pace,
     /// How often the knowledge index catches up with the articles.
     pub knowledge_interval: Duration,
     /// In-flight, HTTP/2 and time limits on gRPC requests (`grpc::limits`).
@@ -746,6 +750,7 @@ impl Default for ServeOptions {
                 },
             }),
             kpi_interval: Duration::from_secs(5),
+            kpi_pace: hotline_kpi::Pace::FULL,
             knowledge_interval: Duration::from_secs(2),
             limits: GrpcLimits::default(),
             in_flight: InFlight::default(),
@@ -837,11 +842,11 @@ pub async fn serve(
         .kpis()
         .cloned()
         .context("the engine was built without the KPI room (server::build wires it)")?;
-    tasks.push(tokio::spawn(
-        kpis.follower()
-            .clone()
-            .run(options.kpi_interval, stop_rx.clone()),
-    ));
+    tasks.push(tokio::spawn(kpis.follower().clone().run(
+        options.kpi_interval,
+        options.kpi_pace,
+        stop_rx.clone(),
+    )));
     if let Some(knowledge) = hotline.knowledge() {
         tasks.push(tokio::spawn(
             knowledge

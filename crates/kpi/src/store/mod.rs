@@ -20,6 +20,74 @@ mod sql;
 
 pub use sql::{PgKpis, SqliteKpis};
 
+/// How a follower step shares the database with intake.
+///
+/// A step writes every changed ticket's facts and some seven aggregate rows per ticket. Done
+/// at once, a 5 s step of a surge kept a PostgreSQL backend busy for most of a second, and
+/// on a small machine the submits queued behind it: the surge bench's slowest seconds came
+/// every 5 s, with the step's upserts. A paced step writes the same rows in smaller statements
+/// and pauses after each, so that its statements take at most `share` of the step's time.
+/// The rows are the same; the step only takes longer (its transaction holds the follower's
+/// turn, nothing intake needs).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pace {
+    share: f64,
+}
+
+impl Pace {
+    /// No pauses: what a report waits for.
+    pub const FULL: Pace = Pace { share: 1.0 };
+
+    /// Statements take at most `share` (0 < share <= 1) of the step's time.
+    pub fn share(share: f64) -> Result<Pace, KpiError> {
+        if share.is_finite() && share > 0.0 && share <= 1.0 {
+            Ok(Pace { share })
+        } else {
+            Err(KpiError::invalid(
+                "kpi_db_share",
+                format!("must be above 0 and at most 1, got {share}"),
+            ))
+        }
+    }
+
+    pub fn is_full(self) -> bool {
+        self.share >= 1.0
+    }
+
+    /// The pause after a statement that took `took`.
+    pub fn pause_after(self, took: std::time::Duration) -> std::time::Duration {
+        if self.is_full() {
+            std::time::Duration::ZERO
+        } else {
+            let ratio = (1.0 - self.share) / self.share;
+            std::time::Duration::from_nanos((took.as_nanos() as f64 * ratio).round() as u64)
+        }
+    }
+
+    /// Rows per upsert: `full` unpaced, fewer when paced so that no one statement is long.
+    pub fn rows_per_statement(self, full: usize) -> usize {
+        if self.is_full() {
+            full
+        } else {
+            full.min(PACED_ROWS)
+        }
+    }
+
+    /// Runs one statement, then pauses as the pace says.
+    pub async fn run<T>(self, statement: impl std::future::Future<Output = T>) -> T {
+        let started = std::time::Instant::now();
+        let out = statement.await;
+        let pause = self.pause_after(started.elapsed());
+        if !pause.is_zero() {
+            tokio::time::sleep(pause).await;
+        }
+        out
+    }
+}
+
+/// Rows per upsert statement of a paced step (~10-20 ms of PostgreSQL each).
+const PACED_ROWS: usize = 500;
+
 /// Which aggregate table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Grain {
@@ -193,8 +261,9 @@ pub trait KpiStore: Send + Sync + std::fmt::Debug {
     /// One follower step, in one transaction: every ticket changed since the cursor gets its
     /// facts derived again and swapped into the aggregates; the cursor moves. Returns how many
     /// tickets it processed. Replicas' steps take turns (a row lock on PostgreSQL, the single
-    /// writer on SQLite).
-    async fn catch_up(&self, calendar: &WorkingCalendar) -> Result<usize, KpiError>;
+    /// writer on SQLite). `pace` spreads the step's statements ([`Pace`]); SQLite, whose one
+    /// writer would hold every submit while the step paused, ignores it.
+    async fn catch_up(&self, calendar: &WorkingCalendar, pace: Pace) -> Result<usize, KpiError>;
 
     /// The tickets changed since `cursor` in the store's commit order, and the cursor for now
     /// (`None`: start now, no tickets). For live event streams; read-only.
@@ -246,7 +315,30 @@ pub(crate) fn metric_columns() -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+
+    #[test]
+    fn a_pace_keeps_statements_to_its_share_of_the_step() {
+        let quarter = Pace::share(0.25).unwrap();
+        // 10 ms of statement, 30 ms of pause: statements are a quarter of the time.
+        assert_eq!(
+            quarter.pause_after(Duration::from_millis(10)),
+            Duration::from_millis(30)
+        );
+        assert_eq!(quarter.rows_per_statement(5_000), PACED_ROWS);
+        assert_eq!(quarter.rows_per_statement(200), 200);
+        assert_eq!(
+            Pace::FULL.pause_after(Duration::from_secs(1)),
+            Duration::ZERO
+        );
+        assert_eq!(Pace::FULL.rows_per_statement(5_000), 5_000);
+        for bad in [0.0, -0.5, 1.5, f64::NAN, f64::INFINITY] {
+            let err = Pace::share(bad).unwrap_err().to_string();
+            assert!(err.contains("kpi_db_share"), "{err}");
+        }
+    }
 
     fn fact(category: &str, staff: &str) -> Fact {
         Fact {

@@ -16,7 +16,7 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{PgPool, Postgres, QueryBuilder, Row, Sqlite, SqlitePool};
 
-use super::{accumulate, metric_columns, Dim, Grain, KpiStore, RowKey, SumQuery};
+use super::{accumulate, metric_columns, Dim, Grain, KpiStore, Pace, RowKey, SumQuery};
 use crate::definitions::{Counts, Metric};
 use crate::facts::{derive, Fact};
 use crate::hotspot::{Intake, IntakeHour};
@@ -262,15 +262,19 @@ mod pg_sql {
     pub(super) async fn stored_facts(
         conn: &mut sqlx::PgConnection,
         ids: &[String],
+        pace: Pace,
     ) -> Result<HashMap<String, Vec<Fact>>, KpiError> {
         let mut out = HashMap::new();
         for chunk in ids.chunks(READ_CHUNK) {
-            let rows = sqlx::query(
-                "SELECT ticket_id, facts FROM kpi_ticket_facts WHERE ticket_id = ANY($1)",
-            )
-            .bind(chunk)
-            .fetch_all(&mut *conn)
-            .await?;
+            let rows = pace
+                .run(
+                    sqlx::query(
+                        "SELECT ticket_id, facts FROM kpi_ticket_facts WHERE ticket_id = ANY($1)",
+                    )
+                    .bind(chunk)
+                    .fetch_all(&mut *conn),
+                )
+                .await?;
             for row in rows {
                 let id: String = row.try_get("ticket_id")?;
                 let raw: &str = row.try_get("facts")?;
@@ -307,7 +311,9 @@ mod pg_sql {
         conn: &mut sqlx::PgConnection,
         deltas: HashMap<RowKey, Counts>,
         facts: Vec<(String, String)>,
+        pace: Pace,
     ) -> Result<(), KpiError> {
+        let per_statement = pace.rows_per_statement(UPSERT_ROWS);
         // In key order, so that neighbouring rows of a statement share index pages.
         let mut rows: Vec<(RowKey, Counts)> = deltas.into_iter().collect();
         rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
@@ -318,7 +324,7 @@ mod pg_sql {
                 continue;
             }
             let sql = upsert_sql(grain);
-            for chunk in of_grain.chunks(UPSERT_ROWS) {
+            for chunk in of_grain.chunks(per_statement) {
                 let mut query = sqlx::query(&sql)
                     .bind(chunk.iter().map(|(k, _)| k.bucket).collect::<Vec<i64>>())
                     .bind(chunk.iter().map(|(k, _)| k.dim.code()).collect::<Vec<_>>())
@@ -344,11 +350,11 @@ mod pg_sql {
                     query =
                         query.bind(chunk.iter().map(|(_, c)| c.0[metric]).collect::<Vec<i64>>());
                 }
-                query.execute(&mut *conn).await?;
+                pace.run(query.execute(&mut *conn)).await?;
             }
         }
-        for chunk in facts.chunks(UPSERT_ROWS) {
-            sqlx::query(
+        for chunk in facts.chunks(per_statement) {
+            let upsert = sqlx::query(
                 "INSERT INTO kpi_ticket_facts (ticket_id, facts) \
                  SELECT * FROM UNNEST($1::text[], $2::text[]) \
                  ON CONFLICT (ticket_id) DO UPDATE SET facts = excluded.facts",
@@ -359,9 +365,8 @@ mod pg_sql {
                     .iter()
                     .map(|(_, json)| json.as_str())
                     .collect::<Vec<_>>(),
-            )
-            .execute(&mut *conn)
-            .await?;
+            );
+            pace.run(upsert.execute(&mut *conn)).await?;
         }
         Ok(())
     }
@@ -427,7 +432,8 @@ async fn sqlite_logs(
 
 #[async_trait]
 impl KpiStore for SqliteKpis {
-    async fn catch_up(&self, calendar: &WorkingCalendar) -> Result<usize, KpiError> {
+    // Unpaced: the step holds SQLite's one write lock, so a pause would hold every submit.
+    async fn catch_up(&self, calendar: &WorkingCalendar, _: Pace) -> Result<usize, KpiError> {
         let mut tx = self.pool.begin().await?;
         // Writing first takes SQLite's one write lock: no commit can land while this step
         // reads, so the rowid it stops at is exact.
@@ -662,6 +668,7 @@ impl PgKpis {
 async fn pg_logs(
     conn: &mut sqlx::PgConnection,
     ids: &[String],
+    pace: Pace,
 ) -> Result<HashMap<String, Vec<Event>>, KpiError> {
     let mut logs: HashMap<String, Vec<Event>> = HashMap::new();
     for chunk in ids.chunks(READ_CHUNK) {
@@ -669,13 +676,17 @@ async fn pg_logs(
             .iter()
             .map(|id| uuid::Uuid::parse_str(id).map_err(|e| corrupt("ticket id", e)))
             .collect::<Result<Vec<_>, _>>()?;
-        let rows = sqlx::query(
-            "SELECT ticket_id, seq, at, stage, actor::text AS actor, action::text AS action \
-             FROM ticket_events WHERE ticket_id = ANY($1) ORDER BY ticket_id, seq",
-        )
-        .bind(&uuids)
-        .fetch_all(&mut *conn)
-        .await?;
+        let rows = pace
+            .run(
+                sqlx::query(
+                    "SELECT ticket_id, seq, at, stage, actor::text AS actor, \
+                     action::text AS action \
+                     FROM ticket_events WHERE ticket_id = ANY($1) ORDER BY ticket_id, seq",
+                )
+                .bind(&uuids)
+                .fetch_all(&mut *conn),
+            )
+            .await?;
         for row in rows {
             let id: uuid::Uuid = row.try_get("ticket_id")?;
             let event = decode_event(
@@ -694,7 +705,7 @@ async fn pg_logs(
 
 #[async_trait]
 impl KpiStore for PgKpis {
-    async fn catch_up(&self, calendar: &WorkingCalendar) -> Result<usize, KpiError> {
+    async fn catch_up(&self, calendar: &WorkingCalendar, pace: Pace) -> Result<usize, KpiError> {
         let mut tx = self.pool.begin().await?;
         // Replicas take turns: the second waits here and then starts from the first's cursor.
         let cursor: Option<String> =
@@ -726,10 +737,10 @@ impl KpiStore for PgKpis {
         };
         let ids: Vec<String> = ids.into_iter().map(|u| u.to_string()).collect();
         if !ids.is_empty() {
-            let logs = pg_logs(&mut tx, &ids).await?;
-            let stored = pg_sql::stored_facts(&mut tx, &ids).await?;
+            let logs = pg_logs(&mut tx, &ids, pace).await?;
+            let stored = pg_sql::stored_facts(&mut tx, &ids, pace).await?;
             let (deltas, facts) = deltas_of(&logs, &stored, calendar);
-            pg_sql::write(&mut tx, deltas, facts).await?;
+            pg_sql::write(&mut tx, deltas, facts, pace).await?;
         }
         sqlx::query("UPDATE kpi_state SET cursor = $1 WHERE id = 1")
             .bind(&now)
@@ -797,7 +808,7 @@ impl KpiStore for PgKpis {
         .fetch_all(&mut *conn)
         .await?;
         let ids: Vec<String> = ids.into_iter().map(|u| u.to_string()).collect();
-        let mut logs = pg_logs(&mut conn, &ids).await?;
+        let mut logs = pg_logs(&mut conn, &ids, Pace::FULL).await?;
         Ok(ids
             .into_iter()
             .map(|id| {
