@@ -577,6 +577,80 @@ async fn kpis_on_a_hand_built_history_postgres_paced() {
     check(Arc::new(store), Arc::new(kpis), Pace::share(0.5).unwrap()).await;
 }
 
+/// A step skips reading the stored facts of a ticket its cursor's snapshot saw nothing of: no
+/// step can have stored any, since each stores exactly its own snapshot's history. A cursor
+/// without that promise (an older release's, whose step also stored changes that committed
+/// after its snapshot) makes the next step read every changed ticket's facts, so nothing is
+/// counted twice across the upgrade.
+#[tokio::test]
+async fn an_unmarked_cursor_still_replaces_stored_facts_postgres() {
+    let store = fresh_postgres().await.unwrap();
+    let pool = store.pool().clone();
+    let calendar = Arc::new(WorkingCalendar::builtin());
+    let clocks = Arc::new(TestClocks {
+        now: l("2026-03-20 12:00"),
+        calendar: calendar.clone(),
+    });
+    let config = KpiConfig {
+        hourly_retention_days: Some(400),
+        ..KpiConfig::default()
+    };
+    let kpis = Kpis::new(Arc::new(PgKpis::from_pool(pool.clone())), clocks, config);
+    let cursor = || async {
+        sqlx::query_scalar::<_, String>("SELECT cursor FROM kpi_state WHERE id = 1")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(kpis.follower().step().await.unwrap(), 0);
+    let before: String = sqlx::query_scalar("SELECT pg_current_snapshot()::text")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+
+    let mut t1 = Story::submit("2026-03-02 10:00", Channel::Hotline, "320508021019").act(
+        sup(),
+        "2026-03-02 10:05",
+        dispatch(A, "2026-03-03 17:30"),
+    );
+    t1.save(&store).await;
+    assert_eq!(kpis.follower().step().await.unwrap(), 1);
+    assert!(cursor().await.starts_with("exact "), "{}", cursor().await);
+    // As an older release could leave it: T1's facts stored, the cursor a snapshot before T1.
+    sqlx::query("UPDATE kpi_state SET cursor = $1 WHERE id = 1")
+        .bind(&before)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let mut t1 = t1.act(
+        staff("a1", A),
+        "2026-03-02 11:00",
+        sign("2026-03-10 17:30", "2026-03-02 17:30"),
+    );
+    t1.save(&store).await;
+    assert_eq!(kpis.follower().step().await.unwrap(), 1);
+    assert_aggregates_equal_recomputation(&kpis, &calendar).await;
+    assert!(cursor().await.starts_with("exact "), "{}", cursor().await);
+
+    // After a marked cursor: a new ticket (its read skipped) and a changed one (read).
+    let mut t2 = Story::submit("2026-03-03 09:00", Channel::Web, "320508021").act(
+        sup(),
+        "2026-03-03 09:05",
+        dispatch(B, "2026-03-04 17:30"),
+    );
+    t2.save(&store).await;
+    let mut t1 = t1.act(staff("a1", A), "2026-03-03 10:00", reply());
+    t1.save(&store).await;
+    assert_eq!(
+        kpis.follower()
+            .step_paced(Pace::share(0.5).unwrap())
+            .await
+            .unwrap(),
+        2
+    );
+    assert_aggregates_equal_recomputation(&kpis, &calendar).await;
+}
+
 #[test]
 fn bad_periods_are_refused_with_a_reason() {
     let err = Period::new(l("2026-03-02 00:00"), l("2026-03-01 00:00"), 400).unwrap_err();

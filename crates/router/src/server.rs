@@ -561,6 +561,12 @@ fn stepped_clock(path: std::path::PathBuf) -> anyhow::Result<Arc<dyn Clock>> {
 
 /// The whole `hotline serve`: build, listen, serve until SIGTERM/ctrl-c, drain.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    // Flags that can be refused are checked before anything is built or bound, so a typo
+    // fails the start with the flag's name instead of after the listeners are up.
+    let kpi_pace = hotline_kpi::Pace::share(args.kpi_db_share)
+        .context("--kpi-db-share (HOTLINE_KPI_DB_SHARE)")?;
+    let limits = args.grpc_limits().map_err(anyhow::Error::msg)?;
+    let tls = tls_config(&args)?;
     let metrics = crate::metrics::handle()?;
     let clock: Arc<dyn Clock> = match std::env::var_os(TEST_CLOCK_OFFSET_FILE) {
         Some(path) => stepped_clock(std::path::PathBuf::from(path))?,
@@ -659,7 +665,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         ))
     });
     let options = ServeOptions {
-        tls: tls_config(&args)?,
+        tls,
         grace: Duration::from_secs(args.shutdown_grace_seconds),
         run_timers: args.run_timers,
         audit: (args.audit_interval_seconds > 0).then(|| Audit {
@@ -670,10 +676,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             },
         }),
         kpi_interval: Duration::from_millis(args.kpi_interval_ms.max(100)),
-        kpi_pace: hotline_kpi::Pace::share(args.kpi_db_share)
-            .context("--kpi-db-share (HOTLINE_KPI_DB_SHARE)")?,
+        kpi_pace,
         knowledge_interval: Duration::from_millis(args.knowledge_interval_ms.max(100)),
-        limits: args.grpc_limits().map_err(anyhow::Error::msg)?,
+        limits,
         in_flight: InFlight::default(),
     };
     let served = serve(listener, hotline, stopped(stop_rx), options).await;
@@ -750,6 +755,8 @@ impl Default for ServeOptions {
                 },
             }),
             kpi_interval: Duration::from_secs(5),
+            // Unpaced: the harnesses that use the default read KPIs right after acting and
+            // have no intake to protect; `hotline serve` takes `--kpi-db-share` (0.25).
             kpi_pace: hotline_kpi::Pace::FULL,
             knowledge_interval: Duration::from_secs(2),
             limits: GrpcLimits::default(),
@@ -763,6 +770,27 @@ impl Default for ServeOptions {
 pub struct Audit {
     pub every: Duration,
     pub budget: crate::working_set::AuditBudget,
+}
+
+impl Audit {
+    /// A round cut into slices of at most a page of tickets each, spread over the interval:
+    /// the slice's period and budget. A round's pages back to back were a burst of PostgreSQL
+    /// reading ticket bodies (~50 ms a page at 1M live tickets, four pages at the default
+    /// budget), and the submits of that moment waited for a core.
+    pub fn sliced(&self) -> (Duration, crate::working_set::AuditBudget) {
+        let slices = self
+            .budget
+            .tickets
+            .div_ceil(crate::working_set::AUDIT_PAGE)
+            .max(1);
+        (
+            self.every / slices as u32,
+            crate::working_set::AuditBudget {
+                stations: self.budget.stations.div_ceil(slices).max(1),
+                tickets: self.budget.tickets.div_ceil(slices).max(1),
+            },
+        )
+    }
 }
 
 /// Serves on `listener` until `shutdown` resolves, then stops accepting, ends watch streams and
@@ -1245,9 +1273,11 @@ async fn repair_loop(hotline: Hotline, mut stop: watch::Receiver<bool>) {
 
 /// Anti-entropy: every `audit.every`, compares up to `audit.budget` of the live tickets in the
 /// store with their queues and timers, going on where the last round stopped (see [`crate::working_set::WorkingSet::audit`]).
+/// A round goes in slices spread over the interval ([`Audit::sliced`]).
 async fn audit_loop(hotline: Hotline, audit: Audit, mut stop: watch::Receiver<bool>) {
     let mut cursor = crate::working_set::AuditCursor::default();
-    let mut tick = tokio::time::interval(audit.every);
+    let (every, budget) = audit.sliced();
+    let mut tick = tokio::time::interval(every);
     tick.tick().await;
     loop {
         tokio::select! {
@@ -1260,7 +1290,7 @@ async fn audit_loop(hotline: Hotline, audit: Audit, mut stop: watch::Receiver<bo
         }
         let round = hotline.queues().audit(
             &mut cursor,
-            audit.budget,
+            budget,
             chrono::Duration::seconds(10),
             hotline.now(),
         );
@@ -1292,5 +1322,53 @@ pub async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {}
         () = term => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::working_set::{AuditBudget, AUDIT_PAGE};
+
+    /// The default round (200 stations, 2,000 tickets every 30 s) goes in four slices of one
+    /// page each, 7.5 s apart: the same budget per interval, never two pages back to back.
+    #[test]
+    fn an_audit_round_is_sliced_a_page_at_a_time() {
+        let audit = ServeOptions::default().audit.unwrap();
+        let (every, budget) = audit.sliced();
+        assert_eq!(every, Duration::from_millis(7_500));
+        assert_eq!(
+            budget,
+            AuditBudget {
+                stations: 50,
+                tickets: AUDIT_PAGE
+            }
+        );
+        // A round within one page stays whole; an uneven one rounds its slices up.
+        let small = Audit {
+            every: Duration::from_secs(30),
+            budget: AuditBudget {
+                stations: 3,
+                tickets: 300,
+            },
+        };
+        assert_eq!(small.sliced(), (Duration::from_secs(30), small.budget));
+        let uneven = Audit {
+            every: Duration::from_secs(30),
+            budget: AuditBudget {
+                stations: 1,
+                tickets: 1_001,
+            },
+        };
+        assert_eq!(
+            uneven.sliced(),
+            (
+                Duration::from_secs(10),
+                AuditBudget {
+                    stations: 1,
+                    tickets: 334
+                }
+            )
+        );
     }
 }

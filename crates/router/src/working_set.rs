@@ -84,7 +84,7 @@ const PLACE_CONCURRENCY: usize = 32;
 const SETTLE_ROUNDS: usize = 5;
 /// Anti-entropy reads a station's tickets (from the store, and from its queue) this many at a
 /// time: a crowded station is audited over several rounds, never read whole.
-const AUDIT_PAGE: usize = 500;
+pub const AUDIT_PAGE: usize = 500;
 /// Open tickets a rebuild reads, signs and files per page: a page of tickets and its filings
 /// are a few megabytes, and enough work per round trip that the pages' latency hides behind
 /// the signing.

@@ -318,6 +318,37 @@ fn a_bad_sla_policy_stops_serve_naming_the_file() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// A refused flag stops `serve` before it opens its database or binds a port: nothing is left
+/// half-started, and the message names the flag.
+#[test]
+fn a_bad_kpi_db_share_stops_serve_before_it_builds_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    for share in ["0", "1.5", "NaN"] {
+        let out = hotline()
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--http-listen",
+                "127.0.0.1:0",
+                "--data-dir",
+                dir.path().to_str().unwrap(),
+                "--kpi-db-share",
+                share,
+            ])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "--kpi-db-share {share} was accepted");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("--kpi-db-share"), "{stderr}");
+        assert!(stderr.contains("at most 1"), "{stderr}");
+    }
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "serve wrote to its data dir before refusing the flag"
+    );
+}
+
 /// `hotline serve` on the embedded default answers Prometheus scrapes on its HTTP listener
 /// (the README's run command: gRPC on one port, HTTP on another).
 #[test]

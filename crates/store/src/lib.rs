@@ -180,6 +180,54 @@ impl CodeRange {
         }
         ranges
     }
+
+    /// Whether a ticket with this division code (`None`: no division) falls in the range.
+    pub fn contains(&self, code: Option<&str>) -> bool {
+        match (self, code) {
+            (CodeRange::Missing, code) => code.is_none(),
+            (_, None) => false,
+            (CodeRange::Below(end), Some(code)) => code < end.as_str(),
+            (CodeRange::Between(from, end), Some(code)) => {
+                from.as_str() <= code && code < end.as_str()
+            }
+            (CodeRange::From(from), Some(code)) => from.as_str() <= code,
+        }
+    }
+
+    /// This range cut at the `bounds` strictly inside it: ranges covering exactly the codes it
+    /// covers, each once. A range with no bound inside (and `Missing`) comes back whole.
+    pub fn split(&self, bounds: &[String]) -> Vec<CodeRange> {
+        let inside = |b: &String| match self {
+            CodeRange::Missing => false,
+            CodeRange::Below(end) => b < end,
+            CodeRange::Between(from, end) => from < b && b < end,
+            CodeRange::From(from) => from < b,
+        };
+        let mut cuts: Vec<&String> = bounds.iter().filter(|b| inside(b)).collect();
+        cuts.sort();
+        cuts.dedup();
+        let (Some(first), Some(last)) = (cuts.first(), cuts.last()) else {
+            return vec![self.clone()];
+        };
+        let mut ranges = vec![match self {
+            CodeRange::Below(_) => CodeRange::Below((*first).clone()),
+            CodeRange::Between(from, _) | CodeRange::From(from) => {
+                CodeRange::Between(from.clone(), (*first).clone())
+            }
+            CodeRange::Missing => unreachable!("no bound is inside Missing"),
+        }];
+        for pair in cuts.windows(2) {
+            ranges.push(CodeRange::Between(pair[0].clone(), pair[1].clone()));
+        }
+        ranges.push(match self {
+            CodeRange::Below(end) | CodeRange::Between(_, end) => {
+                CodeRange::Between((*last).clone(), end.clone())
+            }
+            CodeRange::From(_) => CodeRange::From((*last).clone()),
+            CodeRange::Missing => unreachable!("no bound is inside Missing"),
+        });
+        ranges
+    }
 }
 
 /// A count per SLA clock. A clock counts only while it runs, as the router's timers see it:
@@ -333,4 +381,87 @@ pub trait TicketStore: Send + Sync + 'static {
 
     /// A cheap round trip, for health checks.
     async fn ping(&self) -> Result<(), StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CodeRange;
+
+    fn between(from: &str, end: &str) -> CodeRange {
+        CodeRange::Between(from.to_owned(), end.to_owned())
+    }
+
+    /// Every code (and the missing one) is in exactly one range of a partition, and in exactly
+    /// one piece of its range's split; a split never reaches outside its range.
+    #[test]
+    fn a_split_range_covers_its_codes_once() {
+        let districts = ["320505", "320506", "320508"].map(String::from).to_vec();
+        let streets = [
+            "320509001",
+            "320505001",
+            "320505002",
+            "320506010",
+            "320508014",
+            "320508021",
+            "320505001",
+        ]
+        .map(String::from)
+        .to_vec();
+        let codes = [
+            None,
+            Some(""),
+            Some("3205"),
+            Some("320504999"),
+            Some("320505"),
+            Some("320505001"),
+            Some("320505001003"),
+            Some("320505002"),
+            Some("320505999"),
+            Some("320506010"),
+            Some("320508"),
+            Some("320508014001"),
+            Some("320508021"),
+            Some("320508021019"),
+            Some("320509001"),
+            Some("320510"),
+            Some("999"),
+        ];
+        let ranges = CodeRange::partition(&districts);
+        for code in codes {
+            let n = ranges.iter().filter(|r| r.contains(code)).count();
+            assert_eq!(n, 1, "{code:?} in {ranges:?}");
+        }
+        for range in &ranges {
+            let pieces = range.split(&streets);
+            for code in codes {
+                let n = pieces.iter().filter(|p| p.contains(code)).count();
+                assert_eq!(
+                    n,
+                    usize::from(range.contains(code)),
+                    "{code:?}: {range:?} split into {pieces:?}"
+                );
+            }
+        }
+        // Cut at the streets inside, once each, and only those.
+        assert_eq!(
+            between("320505", "320506").split(&streets),
+            vec![
+                between("320505", "320505001"),
+                between("320505001", "320505002"),
+                between("320505002", "320506"),
+            ]
+        );
+        assert_eq!(
+            CodeRange::From("320508".into()).split(&streets),
+            vec![
+                between("320508", "320508014"),
+                between("320508014", "320508021"),
+                between("320508021", "320509001"),
+                CodeRange::From("320509001".into()),
+            ]
+        );
+        let below = CodeRange::Below("320505".into());
+        assert_eq!(below.split(&streets), vec![below.clone()]);
+        assert_eq!(CodeRange::Missing.split(&streets), vec![CodeRange::Missing]);
+    }
 }

@@ -3,7 +3,7 @@
 //! rowid on SQLite (one writer: rowid order is commit order), a transaction snapshot on
 //! PostgreSQL (the store's change log, `ticket_events.xid`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::str::FromStr;
 
@@ -665,28 +665,54 @@ impl PgKpis {
     }
 }
 
+/// The window of the change log a follower step reads: what the cursor's snapshot saw and
+/// what the step's own snapshot sees.
+struct LogWindow<'a> {
+    old: Option<&'a str>,
+    now: &'a str,
+}
+
+/// The tickets' event logs, and which of them the window's old snapshot saw an event of.
+///
+/// With a window, only the events its `now` snapshot sees are read: an event committed while
+/// the step runs is left to the next step, so what a step stores is exactly its snapshot's
+/// history. That is what makes "no event in the old snapshot" mean "no step stored facts for
+/// this ticket" (see `PgKpis::catch_up`).
 async fn pg_logs(
     conn: &mut sqlx::PgConnection,
     ids: &[String],
+    window: Option<&LogWindow<'_>>,
     pace: Pace,
-) -> Result<HashMap<String, Vec<Event>>, KpiError> {
+) -> Result<(HashMap<String, Vec<Event>>, HashSet<String>), KpiError> {
     let mut logs: HashMap<String, Vec<Event>> = HashMap::new();
+    let mut seen_before = HashSet::new();
     for chunk in ids.chunks(READ_CHUNK) {
         let uuids = chunk
             .iter()
             .map(|id| uuid::Uuid::parse_str(id).map_err(|e| corrupt("ticket id", e)))
             .collect::<Result<Vec<_>, _>>()?;
-        let rows = pace
-            .run(
-                sqlx::query(
-                    "SELECT ticket_id, seq, at, stage, actor::text AS actor, \
-                     action::text AS action \
-                     FROM ticket_events WHERE ticket_id = ANY($1) ORDER BY ticket_id, seq",
-                )
-                .bind(&uuids)
-                .fetch_all(&mut *conn),
+        // Events from before the change log (no xid) count as seen by every snapshot.
+        let query = match window {
+            None => sqlx::query(
+                "SELECT ticket_id, seq, at, stage, actor::text AS actor, \
+                 action::text AS action, TRUE AS seen_before \
+                 FROM ticket_events WHERE ticket_id = ANY($1) ORDER BY ticket_id, seq",
             )
-            .await?;
+            .bind(uuids),
+            Some(w) => sqlx::query(
+                "SELECT ticket_id, seq, at, stage, actor::text AS actor, \
+                 action::text AS action, \
+                 (xid IS NULL OR $3::text IS NULL \
+                  OR pg_visible_in_snapshot(xid, $3::text::pg_snapshot)) AS seen_before \
+                 FROM ticket_events WHERE ticket_id = ANY($1) \
+                   AND (xid IS NULL OR pg_visible_in_snapshot(xid, $2::text::pg_snapshot)) \
+                 ORDER BY ticket_id, seq",
+            )
+            .bind(uuids)
+            .bind(w.now)
+            .bind(w.old),
+        };
+        let rows = pace.run(query.fetch_all(&mut *conn)).await?;
         for row in rows {
             let id: uuid::Uuid = row.try_get("ticket_id")?;
             let event = decode_event(
@@ -697,28 +723,55 @@ async fn pg_logs(
                 row.try_get("actor")?,
                 row.try_get("action")?,
             )?;
-            logs.entry(id.to_string()).or_default().push(event);
+            let id = id.to_string();
+            if row.try_get::<bool, _>("seen_before")? {
+                seen_before.insert(id.clone());
+            }
+            logs.entry(id).or_default().push(event);
         }
     }
-    Ok(logs)
+    Ok((logs, seen_before))
 }
+
+/// The advisory lock the replicas' follower steps take turns on.
+const FOLLOWER_TURN: i64 = 0x6b70_6920_7475_726e; // "kpi turn"
+
+/// The mark of a cursor written by a step that stored exactly its snapshot's history. A cursor
+/// without it (an older release's, or one set by hand, as the surge bench does) still works:
+/// the step after it reads every changed ticket's stored facts.
+const EXACT: &str = "exact ";
 
 #[async_trait]
 impl KpiStore for PgKpis {
     async fn catch_up(&self, calendar: &WorkingCalendar, pace: Pace) -> Result<usize, KpiError> {
         let mut tx = self.pool.begin().await?;
-        // Replicas take turns: the second waits here and then starts from the first's cursor.
+        // Replicas take turns: the second waits here, then starts from the first's cursor (a
+        // lock is released only once its holder's commit is visible). An advisory lock, not
+        // `FOR UPDATE` on the cursor's row: a row lock gives the step a transaction id at once,
+        // and an id open through a paced step (seconds) holds back every snapshot's xmin, so
+        // the change-log readers (feeds, hotspots) rescan everything since it began and
+        // PostgreSQL cannot prune dead row versions. The step now takes an id at its first
+        // write, after every read.
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(FOLLOWER_TURN)
+            .execute(&mut *tx)
+            .await?;
         let cursor: Option<String> =
-            sqlx::query_scalar("SELECT cursor FROM kpi_state WHERE id = 1 FOR UPDATE")
+            sqlx::query_scalar("SELECT cursor FROM kpi_state WHERE id = 1")
                 .fetch_one(&mut *tx)
                 .await?;
+        let (old, exact) = match cursor.as_deref() {
+            None => (None, false),
+            Some(raw) => match raw.strip_prefix(EXACT) {
+                Some(snapshot) => (Some(snapshot), true),
+                None => (Some(raw), false),
+            },
+        };
         let now: String = sqlx::query_scalar("SELECT pg_current_snapshot()::text")
             .fetch_one(&mut *tx)
             .await?;
-        // Tickets with an event the old snapshot did not see. A ticket whose change commits
-        // while this runs may be read here and again next time: harmless, since its facts are
-        // replaced, not added.
-        let ids: Vec<uuid::Uuid> = match &cursor {
+        // Tickets with an event the old snapshot did not see and the new one does.
+        let ids: Vec<uuid::Uuid> = match old {
             None => {
                 sqlx::query_scalar("SELECT id FROM tickets")
                     .fetch_all(&mut *tx)
@@ -728,22 +781,36 @@ impl KpiStore for PgKpis {
                 sqlx::query_scalar(
                     "SELECT DISTINCT ticket_id FROM ticket_events \
                      WHERE xid >= pg_snapshot_xmin($1::text::pg_snapshot) \
-                       AND NOT pg_visible_in_snapshot(xid, $1::text::pg_snapshot)",
+                       AND NOT pg_visible_in_snapshot(xid, $1::text::pg_snapshot) \
+                       AND pg_visible_in_snapshot(xid, $2::text::pg_snapshot)",
                 )
                 .bind(old)
+                .bind(&now)
                 .fetch_all(&mut *tx)
                 .await?
             }
         };
         let ids: Vec<String> = ids.into_iter().map(|u| u.to_string()).collect();
         if !ids.is_empty() {
-            let logs = pg_logs(&mut tx, &ids, pace).await?;
-            let stored = pg_sql::stored_facts(&mut tx, &ids, pace).await?;
+            let window = LogWindow { old, now: &now };
+            let (logs, seen_before) = pg_logs(&mut tx, &ids, Some(&window), pace).await?;
+            // Every step stores exactly its snapshot's history, so a ticket the old snapshot saw
+            // nothing of (a new ticket: most of a surge's) has no stored facts to replace, and
+            // its read is skipped. After an unmarked cursor every ticket's is read.
+            let with_facts: Vec<String> = if exact {
+                ids.iter()
+                    .filter(|id| seen_before.contains(*id))
+                    .cloned()
+                    .collect()
+            } else {
+                ids.clone()
+            };
+            let stored = pg_sql::stored_facts(&mut tx, &with_facts, pace).await?;
             let (deltas, facts) = deltas_of(&logs, &stored, calendar);
             pg_sql::write(&mut tx, deltas, facts, pace).await?;
         }
         sqlx::query("UPDATE kpi_state SET cursor = $1 WHERE id = 1")
-            .bind(&now)
+            .bind(format!("{EXACT}{now}"))
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -808,7 +875,7 @@ impl KpiStore for PgKpis {
         .fetch_all(&mut *conn)
         .await?;
         let ids: Vec<String> = ids.into_iter().map(|u| u.to_string()).collect();
-        let mut logs = pg_logs(&mut conn, &ids, Pace::FULL).await?;
+        let (mut logs, _) = pg_logs(&mut conn, &ids, None, Pace::FULL).await?;
         Ok(ids
             .into_iter()
             .map(|id| {
