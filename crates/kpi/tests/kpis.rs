@@ -388,20 +388,31 @@ async fn assert_aggregates_equal_recomputation(kpis: &Kpis, calendar: &WorkingCa
     );
 }
 
-/// The whole check, the follower's background step at `pace` (a report's own step is never
-/// paced).
-async fn check(store: Arc<dyn TicketStore>, kpi_store: Arc<dyn KpiStore>, pace: Pace) {
+/// KPIs over `kpi_store` as of 20 Mar 12:00, with hourly rows kept long enough for the
+/// hour-level periods of the checks (the default keeps 8 days).
+fn kpis_of_the_history(
+    kpi_store: Arc<dyn KpiStore>,
+) -> (Kpis, Arc<TestClocks>, Arc<WorkingCalendar>) {
     let calendar = Arc::new(WorkingCalendar::builtin());
     let clocks = Arc::new(TestClocks {
         now: l("2026-03-20 12:00"),
         calendar: calendar.clone(),
     });
-    // Hourly rows kept long enough for the hour-level periods below (the default keeps 8 days).
     let config = KpiConfig {
         hourly_retention_days: Some(400),
         ..KpiConfig::default()
     };
-    let kpis = Kpis::new(kpi_store.clone(), clocks.clone(), config);
+    (
+        Kpis::new(kpi_store, clocks.clone(), config),
+        clocks,
+        calendar,
+    )
+}
+
+/// The whole check, the follower's background step at `pace` (a report's own step is never
+/// paced).
+async fn check(store: Arc<dyn TicketStore>, kpi_store: Arc<dyn KpiStore>, pace: Pace) {
+    let (kpis, clocks, calendar) = kpis_of_the_history(kpi_store.clone());
     write_history(store.as_ref(), &kpis).await;
     // T2's last changes and T3-T6 came after the history's last step.
     assert_eq!(kpis.follower().step_paced(pace).await.unwrap(), 5);
@@ -586,16 +597,7 @@ async fn kpis_on_a_hand_built_history_postgres_paced() {
 async fn an_unmarked_cursor_still_replaces_stored_facts_postgres() {
     let store = fresh_postgres().await.unwrap();
     let pool = store.pool().clone();
-    let calendar = Arc::new(WorkingCalendar::builtin());
-    let clocks = Arc::new(TestClocks {
-        now: l("2026-03-20 12:00"),
-        calendar: calendar.clone(),
-    });
-    let config = KpiConfig {
-        hourly_retention_days: Some(400),
-        ..KpiConfig::default()
-    };
-    let kpis = Kpis::new(Arc::new(PgKpis::from_pool(pool.clone())), clocks, config);
+    let (kpis, _, calendar) = kpis_of_the_history(Arc::new(PgKpis::from_pool(pool.clone())));
     let cursor = || async {
         sqlx::query_scalar::<_, String>("SELECT cursor FROM kpi_state WHERE id = 1")
             .fetch_one(&pool)
