@@ -8,9 +8,9 @@
 //! An aggregate over the live tickets at the engine's clock, on start-up and then on the
 //! interval, read a part at a time (a live stage and a district, or a street where a
 //! district's part is slow, [`hotline_store::TicketStore::live_tally_part`]) with the parts
-//! spread over the interval and published once all are in (see [`sla_gauge_loop`]). Every replica computes the same
-//! values from the same store: **aggregate them across replicas with `max()`, never
-//! `sum()`**.
+//! spread over the interval and published once all are in (see [`sla_gauge_loop`]). Every
+//! replica computes the same values from the same store: **aggregate them across replicas with
+//! `max()`, never `sum()`**.
 //! - `hotline_backlog{district,street,stage}`: live tickets.
 //! - `hotline_overdue{district,street,clock}`: tickets whose running clock's deadline has passed.
 //! - `hotline_about_to_breach{district,street,clock}`: tickets whose running clock shows its

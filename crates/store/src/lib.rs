@@ -163,22 +163,34 @@ impl CodeRange {
     /// and the next, from the last on. Bounds no longer than a street's code (9 digits) keep
     /// each of the tally's groups (a street) whole in one range.
     pub fn partition(bounds: &[String]) -> Vec<CodeRange> {
-        let mut bounds: Vec<&String> = bounds.iter().collect();
-        bounds.sort();
-        bounds.dedup();
         let mut ranges = vec![CodeRange::Missing];
-        match (bounds.first(), bounds.last()) {
-            (Some(first), Some(last)) => {
-                ranges.push(CodeRange::Below((*first).clone()));
-                for pair in bounds.windows(2) {
-                    ranges.push(CodeRange::Between(pair[0].clone(), pair[1].clone()));
-                }
-                ranges.push(CodeRange::From((*last).clone()));
-            }
-            // No bound: every code from the smallest (the empty one) on.
-            _ => ranges.push(CodeRange::From(String::new())),
-        }
+        ranges.extend(Self::cut(None, None, bounds.iter().collect()));
         ranges
+    }
+
+    /// The codes from `lower` (none: the smallest) up to `upper` (none: the largest), cut at
+    /// `cuts` (all strictly between them) into consecutive ranges.
+    fn cut(
+        lower: Option<&String>,
+        upper: Option<&String>,
+        mut cuts: Vec<&String>,
+    ) -> Vec<CodeRange> {
+        cuts.sort();
+        cuts.dedup();
+        let range = |from: Option<&String>, end: Option<&String>| match (from, end) {
+            (None, Some(end)) => CodeRange::Below(end.clone()),
+            (Some(from), Some(end)) => CodeRange::Between(from.clone(), end.clone()),
+            (Some(from), None) => CodeRange::From(from.clone()),
+            // Every code from the smallest (the empty one) on.
+            (None, None) => CodeRange::From(String::new()),
+        };
+        let mut edges = vec![lower];
+        edges.extend(cuts.into_iter().map(Some));
+        edges.push(upper);
+        edges
+            .windows(2)
+            .map(|pair| range(pair[0], pair[1]))
+            .collect()
     }
 
     /// Whether a ticket with this division code (`None`: no division) falls in the range.
@@ -197,36 +209,14 @@ impl CodeRange {
     /// This range cut at the `bounds` strictly inside it: ranges covering exactly the codes it
     /// covers, each once. A range with no bound inside (and `Missing`) comes back whole.
     pub fn split(&self, bounds: &[String]) -> Vec<CodeRange> {
-        let inside = |b: &String| match self {
-            CodeRange::Missing => false,
-            CodeRange::Below(end) => b < end,
-            CodeRange::Between(from, end) => from < b && b < end,
-            CodeRange::From(from) => from < b,
+        let (lower, upper) = match self {
+            CodeRange::Missing => return vec![CodeRange::Missing],
+            CodeRange::Below(end) => (None, Some(end)),
+            CodeRange::Between(from, end) => (Some(from), Some(end)),
+            CodeRange::From(from) => (Some(from), None),
         };
-        let mut cuts: Vec<&String> = bounds.iter().filter(|b| inside(b)).collect();
-        cuts.sort();
-        cuts.dedup();
-        let (Some(first), Some(last)) = (cuts.first(), cuts.last()) else {
-            return vec![self.clone()];
-        };
-        let mut ranges = vec![match self {
-            CodeRange::Below(_) => CodeRange::Below((*first).clone()),
-            CodeRange::Between(from, _) | CodeRange::From(from) => {
-                CodeRange::Between(from.clone(), (*first).clone())
-            }
-            CodeRange::Missing => unreachable!("no bound is inside Missing"),
-        }];
-        for pair in cuts.windows(2) {
-            ranges.push(CodeRange::Between(pair[0].clone(), pair[1].clone()));
-        }
-        ranges.push(match self {
-            CodeRange::Below(end) | CodeRange::Between(_, end) => {
-                CodeRange::Between((*last).clone(), end.clone())
-            }
-            CodeRange::From(_) => CodeRange::From((*last).clone()),
-            CodeRange::Missing => unreachable!("no bound is inside Missing"),
-        });
-        ranges
+        let inside = |b: &&String| lower.is_none_or(|l| l < *b) && upper.is_none_or(|u| *b < u);
+        Self::cut(lower, upper, bounds.iter().filter(inside).collect())
     }
 }
 
