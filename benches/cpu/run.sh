@@ -6,6 +6,9 @@
 #   benches/cpu/run.sh BINDIR [LABEL]     # BINDIR holds hotline and hotline-loadgen (release)
 #   LOGSQL=1 ...   # also per-statement database time (pg_stat_statements) and Redis commandstats
 #   PERF=1 ...     # also `perf record` of the router and redis-server during the routed phase
+#   OPEN_RATE=800 ...  # then a routed open loop at that rate: a submit's CPU when the submits do
+#                      # not queue up behind each other (the surge bench's open loop runs at half
+#                      # the closed loop's rate, where batches are small and threads wake per call)
 #
 # What it does: a private PostgreSQL (initdb under /tmp, run as the postgres user; autovacuum
 # off like the machine's) and a private redis-server (no persistence) on their own ports, a
@@ -116,5 +119,9 @@ phase() { # $1 = name, rest = loadgen flags
 phase routed --duration "$DURATION"
 psql -X -q -h 127.0.0.1 -p "$PGP" -U postgres -d "$DB" -c CHECKPOINT
 phase record --duration "$DURATION" --hold
+if [[ -n ${OPEN_RATE:-} ]]; then
+    psql -X -q -h 127.0.0.1 -p "$PGP" -U postgres -d "$DB" -c CHECKPOINT
+    phase open --duration "$DURATION" --rate "$OPEN_RATE"
+fi
 grep -i 'error\|warn' "$W/server.log" | head -5 || true
 echo "logs in $W"

@@ -562,7 +562,11 @@ async fn a_submit_cut_off_by_its_deadline_leaves_its_ticket_whole_or_absent(back
         }
         // Answered: the work is done, and the ticket is whole before anyone retries.
         let answered = first.as_ref().ok().map(|answer| {
-            let ticket = answer.get_ref().ticket.as_ref().expect("answered with its ticket");
+            let ticket = answer
+                .get_ref()
+                .ticket
+                .as_ref()
+                .expect("answered with its ticket");
             TicketId::parse("ticket_id", &ticket.id).unwrap()
         });
         if let Some(id) = answered {
