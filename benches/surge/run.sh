@@ -29,6 +29,8 @@
 #      c. at the LARGEST size only, the surge (hotline-surge): QUIET_MINUTES (3) of background
 #         alone at BG_RATE (1 call/s, Poisson), then the background plus SURGE_CALLS (2000)
 #         停水 calls in the communities of STREET (双塔街道) spread over SURGE_MINUTES (10);
+#         Then the router is restarted (rebuilding again) for d, with hotspot alerts off, as
+#         the other sizes' routers start: see "the load phases and the hotspot detector" below;
 #      d. closed loop, routed, CONCURRENCY (16) for DURATION (20) s -> routed_tps;
 #         closed loop, record only (--hold), same -> record_tps;
 #         open loop, routed, at routed_tps / 2 for DURATION s -> p50 / p99 (from each request's
@@ -71,6 +73,13 @@
 #     reads the rate of the hour it is in): "this hour of the week usually gets BG_RATE calls/s
 #     across the city", and the quiet background is that usual traffic. The live preload's own
 #     creation times add to it (at 1M, ~0.4 calls/s more).
+#   - The load phases and the hotspot detector: the loops of 3d send hundreds to thousands of
+#     calls a second, against a history of BG_RATE a second across the city. With alerts on, the
+#     detector rightly sees a city-wide mass event in every community at once and folds the
+#     loops' own tickets into surge incidents (13,134 of them during the 1M phases of
+#     2026-12-07's run): the phases then measured that merger, on a live set it was changing,
+#     not the routed submit. The surge (3c) measures the merger on its own. LOAD_HOTSPOTS=on
+#     keeps the alerts on during the loops (the bench before 2026-12-07).
 #   - This machine has 2 cores: loadgen, router, PostgreSQL and Redis share them, and another
 #     engineer's builds may run: the figures are noisy (the script prints the load average and
 #     whether rustc is running before each phase). Compare within one run.
@@ -79,7 +88,7 @@
 #      QUIET_MINUTES (3), BG_RATE (1), STREET (320508021), DURATION (20), CONCURRENCY (16),
 #      OPEN_CONCURRENCY (64), OPEN_RATE (unset), CALIBRATION (3000), HISTORY_WEEKS (4), SEED (12345),
 #      SUZHOU_DATA (../shared/data), REBUILD_LIMIT (1800 s), SETTLE_LIMIT (300 s), SKIP_BUILD,
-#      KEEP_LOGS,
+#      KEEP_LOGS, LOAD_HOTSPOTS (off), SERVE_ARGS (more `hotline serve` flags, every start),
 #      PGHOST/PGPORT/PGUSER, REDIS_HOST/REDIS_PORT.
 set -euo pipefail
 
@@ -103,6 +112,13 @@ SEED=${SEED:-12345}
 SUZHOU_DATA=${SUZHOU_DATA:-$ROOT/../shared/data}
 REBUILD_LIMIT=${REBUILD_LIMIT:-1800}
 SETTLE_LIMIT=${SETTLE_LIMIT:-300}
+read -r -a SERVE_EXTRA <<<"${SERVE_ARGS:-}"
+LOAD_HOTSPOTS=${LOAD_HOTSPOTS:-off}
+case $LOAD_HOTSPOTS in
+    off) LOAD_ARGS=(--hotspot-alerts false) ;;
+    on) LOAD_ARGS=() ;;
+    *) echo "LOAD_HOTSPOTS is on or off, not '$LOAD_HOTSPOTS'" >&2; exit 1 ;;
+esac
 OPERATOR=surge-watch
 
 bench_init surge
@@ -271,9 +287,16 @@ for n in "${SIZE_LIST[@]}"; do
     PORT=$(free_port)
     log "size $n: starting the router; it rebuilds the working set from the store before it listens"
     machine
-    start_server "$WORK/server-$n.log" "$PORT" "$REBUILD_LIMIT" --database-url "$url" \
-        --data-dir "$WORK/data" --redis-url "redis://$REDIS_HOST:$REDIS_PORT/0" \
-        --redis-prefix "$prefix" --http-listen off --hotspot-history-weeks "$HISTORY_WEEKS"
+    serve() { # $1 = log file, rest = extra flags
+        local logfile=$1
+        shift
+        start_server "$logfile" "$PORT" "$REBUILD_LIMIT" --database-url "$url" \
+            --data-dir "$WORK/data" --redis-url "redis://$REDIS_HOST:$REDIS_PORT/0" \
+            --redis-prefix "$prefix" --http-listen off --hotspot-history-weeks "$HISTORY_WEEKS" \
+            "${SERVE_EXTRA[@]}" "$@"
+    }
+    # The surge needs the alerts; the load phases run without them (LOAD_HOTSPOTS, above).
+    if [[ $n == "$LARGEST" ]]; then serve "$WORK/server-$n.log"; else serve "$WORK/server-$n.log" "${LOAD_ARGS[@]}"; fi
     REBUILD[$n]=$SERVER_READY_S
     echo "   ready after ${REBUILD[$n]} s: $(grep -o 'working set rebuilt.*' "$WORK/server-$n.log" | head -n 1)" >&2
     SERVER=http://127.0.0.1:$PORT
@@ -288,6 +311,12 @@ for n in "${SIZE_LIST[@]}"; do
             --surge-calls "$SURGE_CALLS" >"$WORK/surge.json"
         cat "$WORK/surge.json" >&2
         SURGE_JSON=$WORK/surge.json
+        if ((${#LOAD_ARGS[@]})); then
+            log "size $n: restarting the router for the load phases (${LOAD_ARGS[*]})"
+            stop "$SERVER_PID"
+            serve "$WORK/server-$n-load.log" "${LOAD_ARGS[@]}"
+            echo "   ready after $SERVER_READY_S s" >&2
+        fi
     fi
 
     log "size $n: closed loop, routed, concurrency $CONCURRENCY, ${DURATION}s"
