@@ -16,7 +16,7 @@
 //! reads the request's buckets from the least crowded (inside the window) to the most, until
 //! the total is spent. Crowded buckets are those whose band is made of common bigrams (`小区`,
 //! `物业`): they fill with unrelated tickets as the live tickets grow, and say least about the
-//! request. A true duplicate shares several bands with the request (4.5 of 50 at the threshold,
+//! request. A true duplicate shares several bands with the request (6 of 20 at the threshold,
 //! many more for a re-post), and the rarest of them is read first, so the bounds cost recall
 //! only when every band it shares is crowded, when the index is full of near-copies, which
 //! the exact rule would also compare with only the newest (the store scan it replaces read the
@@ -50,8 +50,9 @@ pub const BUCKET_READ: usize = 32;
 pub const LOOKUP_READ: usize = 128;
 
 /// How many candidates a lookup hands to the exact check (the router reads their texts): the
-/// best-ranked ones. A duplicate at the threshold (Jaccard 0.3) shares about 4.5 of 50 bands;
-/// unrelated tickets of the same key rarely share more than one.
+/// best-ranked ones. A duplicate at the threshold (Jaccard 0.3) shares about 6 of 20 bands;
+/// unrelated tickets of the same key rarely share more than one (the router does not verify
+/// those: `hotline_routing::minhash::MIN_SHARED`).
 pub const VERIFY_LIMIT: usize = 32;
 
 /// Where a ticket is filed: its division (community, street or district, whatever the ticket

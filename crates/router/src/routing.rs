@@ -147,6 +147,12 @@ impl Routing {
                 .await;
         };
         metrics::counter!("hotline_duplicate_lookups_total", "path" => "index").increment(1);
+        // A ticket sharing one band is most often unrelated (single-row bands): its text is
+        // not read (`minhash::MIN_SHARED`, the S-curve in the module docs).
+        let found: Vec<_> = found
+            .into_iter()
+            .filter(|c| c.shared_bands >= minhash::MIN_SHARED)
+            .collect();
         if found.is_empty() {
             return Ok(None);
         }
