@@ -148,7 +148,7 @@ async fn the_index_finds_what_exact_jaccard_finds_on_civic_messages_within_one_p
                             .expect("built")
                             .into_iter()
                             // What the router verifies (`find_duplicate`).
-                            .filter(|c| c.shared_bands >= minhash::MIN_SHARED)
+                            .filter(|c| minhash::worth_verifying(c.shared_bands))
                             .map(|c| c.ticket)
                             // The request itself is not live yet in real use.
                             .filter(|id| *id != ids[newer])

@@ -239,6 +239,10 @@ impl Plan {
 struct Tally {
     latency_us: Histogram<u64>,
     ok: u64,
+    /// Answers naming a live duplicate (linked or merged into an incident): those submits
+    /// cost more than a dispatch (candidates read and compared, the incident written), so a
+    /// routed rate is read with its share of them.
+    linked: u64,
     errors: BTreeMap<String, u64>,
     first_error: Option<String>,
     late: u64,
@@ -254,6 +258,7 @@ impl Tally {
         Self {
             latency_us: Histogram::new_with_bounds(1, HIST_MAX_US, 3).expect("histogram bounds"),
             ok: 0,
+            linked: 0,
             errors: BTreeMap::new(),
             first_error: None,
             late: 0,
@@ -272,6 +277,7 @@ impl Tally {
             .add(&other.latency_us)
             .expect("same histogram bounds");
         self.ok += other.ok;
+        self.linked += other.linked;
         for (kind, n) in other.errors {
             *self.errors.entry(kind).or_default() += n;
         }
@@ -379,6 +385,7 @@ async fn worker(
                 let us = done.saturating_duration_since(origin).as_micros() as u64;
                 tally.latency_us.saturating_record(us.clamp(1, HIST_MAX_US));
                 tally.ok += 1;
+                tally.linked += u64::from(response.get_ref().duplicate_of.is_some());
                 let second = origin.saturating_duration_since(plan.start).as_secs();
                 let slot = tally.by_second.entry(second).or_default();
                 slot.0 += 1;
@@ -531,6 +538,7 @@ async fn run(args: Args) -> anyhow::Result<serde_json::Value> {
         "target_rate": args.rate,
         "requests": requests,
         "ok": total.ok,
+        "linked": total.linked,
         "errors": errors,
         "error_kinds": total.errors,
         "first_error": total.first_error,
@@ -586,6 +594,10 @@ fn print_text(report: &serde_json::Value) {
         }
     );
     println!("requests      {}", report["requests"]);
+    println!(
+        "linked        {} (answered with a live duplicate)",
+        report["linked"]
+    );
     println!("errors        {}", report["errors"]);
     if report["errors"].as_u64().unwrap_or_default() > 0 {
         println!("error kinds   {}", report["error_kinds"]);

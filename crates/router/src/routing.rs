@@ -151,7 +151,7 @@ impl Routing {
         // not read (`minhash::MIN_SHARED`, the S-curve in the module docs).
         let found: Vec<_> = found
             .into_iter()
-            .filter(|c| c.shared_bands >= minhash::MIN_SHARED)
+            .filter(|c| minhash::worth_verifying(c.shared_bands))
             .collect();
         if found.is_empty() {
             return Ok(None);

@@ -17,7 +17,8 @@
 //! reads in the shared index, and that per-bucket work was most of what duplicate detection
 //! cost a routed submit. The scheme before (`mh1-bigram-50x2`: 50 bands of 2 rows, one shared)
 //! had the same 0.99 at the threshold but read and rewrote 50 buckets per submit: Redis spent
-//! ~250 µs of CPU per routed submit with it, ~130 µs with this one, and the signature costs 20
+//! ~240 µs of CPU per routed submit with it, ~155 µs with this one (queues and timers included;
+//! Redis pinned to its own core), and the signature costs 20
 //! hashes per shingle instead of 100 (`benches/cpu/run.sh`, issue 13). Single-row bands let
 //! more unrelated tickets share one band (0.64 at 0.05); requiring two keeps the exact checks
 //! (a read of the candidates' texts) about as rare as before. The bounds on what a lookup reads
@@ -47,6 +48,12 @@ pub const ROWS: usize = 1;
 /// The bands a live ticket must share with a request to be compared with it exactly (the
 /// router drops candidates sharing fewer; see the module docs).
 pub const MIN_SHARED: usize = 2;
+/// Whether a candidate sharing `shared_bands` bands with the request is worth the exact check
+/// (a read of its text): the one rule the router and the recall test apply.
+pub fn worth_verifying(shared_bands: usize) -> bool {
+    shared_bands >= MIN_SHARED
+}
+
 /// Minimum hashes per signature.
 pub const HASHES: usize = BANDS * ROWS;
 /// The name of this signature scheme (normalisation, shingles, sizes, seeds): bump it with any
@@ -162,6 +169,14 @@ mod tests {
             bands.0[BANDS - 1]
         );
         assert_eq!(SCHEME, "mh2-bigram-20x1");
+    }
+
+    #[test]
+    fn a_candidate_sharing_one_band_is_not_verified() {
+        assert!(!worth_verifying(0));
+        assert!(!worth_verifying(1));
+        assert!(worth_verifying(2));
+        assert!(worth_verifying(BANDS));
     }
 
     // Computed once by this implementation (see the test above).
