@@ -8,7 +8,8 @@
 #
 # Env: REQUESTS (2000), PRELOAD (0: live tickets submitted before the measured ones),
 #      PGHOST/PGPORT/PGUSER (127.0.0.1/5432/postgres, trust auth), REDIS_URL
-#      (redis://127.0.0.1:6379/14), SKIP_BUILD, NO_POSTGRES.
+#      (redis://127.0.0.1:6379/14), SKIP_BUILD, NO_POSTGRES, SUZHOU_DATA (the shared data
+#      directory: profile the Suzhou background instead of the generated texts).
 # Figures are per submit, one request at a time on one thread; this machine's other work
 # (builds, other benches) shows in them: check `pgrep rustc` first and compare within a run.
 set -euo pipefail
@@ -31,6 +32,9 @@ fi
 DB=hotline_route_profile_$(date +%s)_$$
 PREFIX=route-profile-$$
 ARGS=(--requests "$REQUESTS" --preload "$PRELOAD")
+# The Suzhou background (real messages, few duplicates: what benches/cpu and benches/surge
+# send) when SUZHOU_DATA names the shared data; else the load generator's generated texts.
+[[ -n ${SUZHOU_DATA:-} ]] && ARGS+=(--suzhou-data "$SUZHOU_DATA")
 CREATED=""
 cleanup() {
     if [[ -n $CREATED ]]; then

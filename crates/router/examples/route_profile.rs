@@ -3,8 +3,10 @@
 //! classifier, catalogue and Suzhou directory, the default SLA policy and calendar).
 //!
 //! Each request (the load generator's texts, `crates/loadgen/src/text.rs`, with its nature,
-//! urgency and map points) goes through the steps `submit_inner` takes for a routed request,
-//! called one by one so each can be timed:
+//! urgency and map points; with `--suzhou-data`, its Suzhou background instead: real citizen
+//! messages at Suzhou's communities, `crates/loadgen/src/suzhou.rs`, what the cpu and surge
+//! benches send, where few requests duplicate a live ticket) goes through the steps
+//! `submit_inner` takes for a routed request, called one by one so each can be timed:
 //!
 //! | step | what |
 //! |---|---|
@@ -59,6 +61,12 @@ use rustix::time::{clock_gettime, ClockId};
 #[allow(dead_code)]
 mod text;
 
+// Its Suzhou background (`--suzhou-data`): real citizen messages placed in Suzhou's
+// communities, as the cpu and surge benches send them.
+#[path = "../../loadgen/src/suzhou.rs"]
+#[allow(dead_code)]
+mod suzhou;
+
 #[derive(Parser, Debug)]
 struct Args {
     /// Routed submits measured per configuration.
@@ -79,6 +87,37 @@ struct Args {
     /// Skip the end-to-end routed/held comparison.
     #[arg(long)]
     no_submit: bool,
+    /// The shared data directory (`../shared/data`): the requests are then the load
+    /// generator's Suzhou background (real citizen messages at Suzhou's communities, what
+    /// `benches/cpu` and `benches/surge` send), not its generated texts, most of which
+    /// duplicate each other.
+    #[arg(long)]
+    suzhou_data: Option<std::path::PathBuf>,
+}
+
+/// Where the requests come from: the generated texts, or the Suzhou background.
+enum Source {
+    Generated,
+    Suzhou(suzhou::Divisions, Vec<String>),
+}
+
+impl Source {
+    fn load(args: &Args) -> anyhow::Result<Self> {
+        Ok(match &args.suzhou_data {
+            None => Self::Generated,
+            Some(dir) => Self::Suzhou(
+                suzhou::Divisions::load(&dir.join("suzhou_divisions.csv"))?,
+                suzhou::load_messages(&dir.join("civic/train.csv"))?,
+            ),
+        })
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Generated => "generated texts",
+            Self::Suzhou(..) => "the Suzhou background",
+        }
+    }
 }
 
 /// Wall, thread CPU and process CPU at one instant.
@@ -147,8 +186,37 @@ fn operator() -> Actor {
     }
 }
 
-/// Request `n` of a run, with the hints the load generator sends (nature, urgency).
-fn request(rng: &mut text::Rng) -> (NewTicket, Hints) {
+/// The next request of a run, with the hints the load generator sends (nature, urgency).
+fn request(source: &Source, rng: &mut text::Rng) -> (NewTicket, Hints) {
+    if let Source::Suzhou(divisions, messages) = source {
+        // As `hotline-loadgen --suzhou-data` sends it: no map point (the address names the
+        // community), normal urgency.
+        let call = suzhou::background(divisions, messages, rng);
+        let nature = Nature::ALL[rng.below(5)];
+        let new = NewTicket {
+            request_id: None,
+            channel: Channel::Web,
+            caller: Caller {
+                name: call.caller_name,
+                phone: call.phone,
+                confidential: false,
+            },
+            text: call.text,
+            address: call.address,
+            location: None,
+            kiosk: None,
+            category: None,
+            nature,
+            urgency: Urgency::Normal,
+            division: None,
+        };
+        let hints = Hints {
+            nature: Some(nature),
+            urgency: Some(Urgency::Normal),
+            ..Hints::default()
+        };
+        return (new, hints);
+    }
     let generated = text::request(rng);
     let nature = Nature::ALL[rng.below(5)];
     let urgency = if rng.below(20) == 0 {
@@ -227,13 +295,14 @@ async fn main() -> anyhow::Result<()> {
             redis: args.redis_url.is_some(),
         });
     }
+    let source = Source::load(&args)?;
     for setup in &setups {
-        profile(&args, setup).await?;
+        profile(&args, &source, setup).await?;
     }
     Ok(())
 }
 
-async fn profile(args: &Args, setup: &Setup) -> anyhow::Result<()> {
+async fn profile(args: &Args, source: &Source, setup: &Setup) -> anyhow::Result<()> {
     let serve = &setup.args;
     let directory = server::load_directory(serve)?;
     let routing = server::load_routing(serve, &directory)?;
@@ -255,9 +324,10 @@ async fn profile(args: &Args, setup: &Setup) -> anyhow::Result<()> {
     );
     working_set.rebuild().await?;
     println!(
-        "\n== {} | {} requests, {} preloaded, {} ==",
+        "\n== {} | {} requests of {}, {} preloaded, {} ==",
         setup.name,
         args.requests,
+        source.name(),
         args.preload,
         routing.engine().versions()
     );
@@ -266,7 +336,7 @@ async fn profile(args: &Args, setup: &Setup) -> anyhow::Result<()> {
     let actor = operator();
     let mut parts = DuplicateParts::default();
     for _ in 0..args.preload {
-        let (new, hints) = request(&mut rng);
+        let (new, hints) = request(source, &mut rng);
         let found = submit_by_steps(
             &routing,
             &sla,
@@ -292,7 +362,7 @@ async fn profile(args: &Args, setup: &Setup) -> anyhow::Result<()> {
     let mut linked = 0;
     let run_started = Stamp::now();
     for _ in 0..args.requests {
-        let (new, hints) = request(&mut rng);
+        let (new, hints) = request(source, &mut rng);
         let found = submit_by_steps(
             &routing,
             &sla,
@@ -364,6 +434,7 @@ async fn profile(args: &Args, setup: &Setup) -> anyhow::Result<()> {
     if !args.no_submit {
         end_to_end(
             args,
+            source,
             setup,
             &routing,
             &sla,
@@ -568,9 +639,20 @@ impl DuplicateParts {
             self.file(working_set, &found.ticket).await?;
         }
         let started = Instant::now();
-        self.candidates += candidates.len();
-        let ids: Vec<_> = candidates.iter().map(|c| c.ticket).collect();
-        // As `lookup_duplicate` does: the candidates' facts, then the body of the best only.
+        // As `lookup_duplicate` does: the candidates sharing enough bands, their facts, then
+        // the body of the best only.
+        // Not the request's own ticket: it is filed by now, and the router looks up before.
+        let ids: Vec<_> = candidates
+            .iter()
+            .filter(|c| c.ticket != found.ticket.id && minhash::worth_verifying(c.shared_bands))
+            .map(|c| c.ticket)
+            .collect();
+        self.candidates += ids.len();
+        if ids.is_empty() {
+            // The router reads nothing then either.
+            self.verify += started.elapsed();
+            return Ok(());
+        }
         let live = store.duplicate_facts(&ids).await?;
         let best = live
             .iter()
@@ -589,6 +671,7 @@ impl DuplicateParts {
 /// The same requests through `Hotline::submit`, routed and then held, on the same store.
 async fn end_to_end(
     args: &Args,
+    source: &Source,
     setup: &Setup,
     routing: &Routing,
     sla: &hotline_router::deadlines::Sla,
@@ -612,7 +695,7 @@ async fn end_to_end(
         let mut rng = text::Rng::new(54321);
         let started = Stamp::now();
         for _ in 0..args.requests {
-            let (new, hints) = request(&mut rng);
+            let (new, hints) = request(source, &mut rng);
             let disposition = if routed {
                 Disposition::Route(hints)
             } else {
