@@ -60,8 +60,10 @@
 #     cost more: candidates read and compared, an incident written).
 #   - surge_linked: surge calls in the surge's incident (并案: the incident most surge calls
 #     are in, led by a surge call; its lead counts) once the router settled: every call's
-#     ticket is read again 3 s after the last call (--settle-seconds), because the calls
-#     answered before the alert are merged into the surge's incident when the alert is raised.
+#     ticket is read again 3 s (--settle-seconds) after the last call and the surge's alert,
+#     because the calls answered before the alert are merged into the surge's incident when
+#     the alert is raised (read before it, a short surge whose alert came after its last call
+#     counted only the calls linked at intake).
 #     Out of SURGE_CALLS (target >= 95%). linked at intake: the same count from the submits'
 #     answers (what the operator saw). bg_linked_to_surge: background calls in an incident a
 #     surge call leads (must be ~0). See linked_to_surge in crates/loadgen/src/surge.rs.

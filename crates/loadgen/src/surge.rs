@@ -84,8 +84,9 @@ struct Args {
     /// Per-request timeout in milliseconds (counted as an error).
     #[arg(long, default_value_t = 10_000)]
     timeout_ms: u64,
-    /// After the last call, how long the router is given to settle (its hotspot loop turns
-    /// every 0.5 s) before every call's ticket is read again for where it ended.
+    /// After the last call and the surge's alert (or the end of the wait for it), how long the
+    /// router is given to settle (its hotspot loop turns every 0.5 s) before every call's
+    /// ticket is read again for where it ended.
     #[arg(long, default_value_t = 3.0)]
     settle_seconds: f64,
     /// Seed of the calls and their arrival times.
@@ -429,20 +430,18 @@ async fn run(args: Args) -> anyhow::Result<serde_json::Value> {
             .filter(|s| linked_to_surge(s, incident))
             .count()
     };
-    // ...and where each call ended: the calls answered before the alert are merged into the
-    // surge's incident when it is raised, so every ticket is read again once the router settled.
-    tokio::time::sleep(Duration::from_secs_f64(args.settle_seconds)).await;
-    settle(&client, &mut outcomes).await?;
+    // The surge's category: the first level most of its calls were classified under (a merge
+    // does not change a ticket's category, so the answers at intake tell it).
     let surge: Vec<&Submitted> = outcomes
         .iter()
         .filter(|o| o.kind == Kind::Surge)
         .filter_map(|o| o.ticket.as_ref())
         .collect();
-    // The surge's category: the first level most of its calls were classified under.
-    let mut roots: HashMap<&str, usize> = HashMap::new();
+    // Owned: the tickets are read again below.
+    let mut roots: HashMap<String, usize> = HashMap::new();
     for s in &surge {
         *roots
-            .entry(s.category.split('.').next().unwrap_or(""))
+            .entry(s.category.split('.').next().unwrap_or("").to_owned())
             .or_default() += 1;
     }
     // (Unclassified calls, category "", count in no alert: they cannot be the alert's.)
@@ -469,6 +468,18 @@ async fn run(args: Args) -> anyhow::Result<serde_json::Value> {
     }
     let _ = stop_tx.send(true);
     let _ = watcher.await;
+
+    // ...and where each call ended: the calls answered before the alert are merged into the
+    // surge's incident when it is raised, so every ticket is read again once the router
+    // settled after the alert. (Read before it, as this did, a short surge whose alert came
+    // after its last call counted only the calls linked at intake.)
+    tokio::time::sleep(Duration::from_secs_f64(args.settle_seconds)).await;
+    settle(&client, &mut outcomes).await?;
+    let surge: Vec<&Submitted> = outcomes
+        .iter()
+        .filter(|o| o.kind == Kind::Surge)
+        .filter_map(|o| o.ticket.as_ref())
+        .collect();
 
     let surge_ids: HashSet<&str> = surge.iter().map(|s| s.id.as_str()).collect();
     let incident = surge_incident(&surge, &surge_ids);
