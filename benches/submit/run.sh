@@ -252,16 +252,18 @@ SELECT format(
   'WITH t AS (INSERT INTO tickets (id, version, request_id, fingerprint, stage, station_id, '
   'division_code, channel, urgency, category, text, created_at, updated_at, sign_for_due, '
   'first_contact_due, resolution_due, callback_due, warning, contact_warning, contacted, paused, '
-  'incident_id, body) '
+  'incident_id, caller_phone, submitted_by, body) '
   'VALUES (gen_random_uuid(), %s, gen_random_uuid()::text, %s, %s, NULL, NULL, %s, %s, NULL, '
-  '%s, now(), now(), %s, %s, %s, %s, %s, %s, %s, %s, %s, '
+  '%s, now(), now(), %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, '
   '(%s)::jsonb) ON CONFLICT (request_id) DO NOTHING RETURNING id) '
   'INSERT INTO ticket_events (ticket_id, seq, at, kind, stage, actor, action) '
   'SELECT id, s, now(), %s, %s, (%s)::jsonb, (%s)::jsonb FROM t, generate_series(1, %s) s;',
   :n, pg_temp.h(t.fingerprint), pg_temp.h(t.stage), pg_temp.h(t.channel), pg_temp.h(t.urgency),
   pg_temp.h(t.text), pg_temp.ts(t.sign_for_due), pg_temp.ts(t.first_contact_due),
   pg_temp.ts(t.resolution_due), pg_temp.ts(t.callback_due), t.warning, t.contact_warning,
-  t.contacted, t.paused, coalesce(pg_temp.h(t.incident_id), 'NULL'), pg_temp.h(t.body::text),
+  t.contacted, t.paused, coalesce(pg_temp.h(t.incident_id), 'NULL'),
+  coalesce(pg_temp.h(t.caller_phone), 'NULL'), coalesce(pg_temp.h(t.submitted_by), 'NULL'),
+  pg_temp.h(t.body::text),
   pg_temp.h(e.kind), pg_temp.h(e.stage), pg_temp.h(e.actor::text), pg_temp.h(e.action::text), :n)
 FROM tickets t JOIN ticket_events e ON e.ticket_id = t.id
 ORDER BY t.id LIMIT 1;

@@ -234,17 +234,18 @@ FROM generate_series(1, :weeks) w, generate_series(1, :per_hour * 4) g,
      LATERAL (SELECT now() - w * interval '7 days' - interval '1 hour'
                      + random() * interval '4 hours' + g * interval '0 s' AS c) x;
 
--- The columns kept beside the body (migration 0014) are the template's: the clone's body keeps
--- the template's deadlines, flags and incident.
+-- The columns kept beside the body (migrations 0014 and 0018) are the template's: the clone's
+-- body keeps the template's deadlines, flags, incident, caller and submitter.
 INSERT INTO tickets (id, version, request_id, fingerprint, stage, station_id, division_code,
                      channel, urgency, category, text, created_at, updated_at,
                      sign_for_due, first_contact_due, resolution_due, callback_due, warning,
-                     contact_warning, contacted, paused, incident_id, body)
+                     contact_warning, contacted, paused, incident_id, caller_phone,
+                     submitted_by, body)
 SELECT p.id, t.version, 'preload-' || p.k, t.fingerprint, coalesce(p.stage, t.stage),
        t.station_id, t.division_code, t.channel, t.urgency, t.category, t.text,
        p.created, p.created + (t.updated_at - t.created_at),
        t.sign_for_due, t.first_contact_due, t.resolution_due, t.callback_due, t.warning,
-       t.contact_warning, t.contacted, t.paused, t.incident_id,
+       t.contact_warning, t.contacted, t.paused, t.incident_id, t.caller_phone, t.submitted_by,
        (t.body::jsonb || jsonb_build_object(
            'id', p.id::TEXT,
            'request_id', 'preload-' || p.k,

@@ -205,22 +205,22 @@ async fn insert_batch(
            INSERT INTO tickets (id, version, request_id, fingerprint, stage, station_id, \
              division_code, channel, urgency, category, text, created_at, updated_at, body, \
              sign_for_due, first_contact_due, resolution_due, callback_due, warning, \
-             contact_warning, contacted, paused, incident_id) \
+             contact_warning, contacted, paused, incident_id, caller_phone, submitted_by) \
            SELECT r.id, r.version, r.request_id, r.fingerprint, r.stage, r.station_id, \
              r.division_code, r.channel, r.urgency, r.category, r.text, r.created_at, \
              r.updated_at, r.body::json, r.sign_for_due, r.first_contact_due, \
              r.resolution_due, r.callback_due, r.warning, r.contact_warning, r.contacted, \
-             r.paused, r.incident_id \
+             r.paused, r.incident_id, r.caller_phone, r.submitted_by \
            FROM UNNEST($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], \
                        $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], \
                        $12::timestamptz[], $13::timestamptz[], $14::text[], \
                        $22::timestamptz[], $23::timestamptz[], $24::timestamptz[], \
                        $25::timestamptz[], $26::bool[], $27::bool[], $28::bool[], $29::bool[], \
-                       $30::text[]) \
+                       $30::text[], $31::text[], $32::text[]) \
              AS r(id, version, request_id, fingerprint, stage, station_id, division_code, \
                   channel, urgency, category, text, created_at, updated_at, body, \
                   sign_for_due, first_contact_due, resolution_due, callback_due, warning, \
-                  contact_warning, contacted, paused, incident_id) \
+                  contact_warning, contacted, paused, incident_id, caller_phone, submitted_by) \
            ON CONFLICT (request_id) DO NOTHING RETURNING id), \
          e AS ( \
            INSERT INTO ticket_events (ticket_id, seq, at, kind, stage, actor, action) \
@@ -307,6 +307,8 @@ struct ColumnArrays<'a> {
     contacted: Vec<bool>,
     paused: Vec<bool>,
     incident_id: Vec<Option<&'a str>>,
+    caller_phone: Vec<Option<&'a str>>,
+    submitted_by: Vec<Option<&'a str>>,
 }
 
 impl<'a> ColumnArrays<'a> {
@@ -321,6 +323,8 @@ impl<'a> ColumnArrays<'a> {
             contacted: Vec::new(),
             paused: Vec::new(),
             incident_id: Vec::new(),
+            caller_phone: Vec::new(),
+            submitted_by: Vec::new(),
         };
         for row in rows {
             arrays.sign_for_due.push(row.sign_for_due);
@@ -332,12 +336,14 @@ impl<'a> ColumnArrays<'a> {
             arrays.contacted.push(row.contacted);
             arrays.paused.push(row.paused);
             arrays.incident_id.push(row.incident_id.as_deref());
+            arrays.caller_phone.push(row.caller_phone.as_deref());
+            arrays.submitted_by.push(row.submitted_by.as_deref());
         }
         arrays
     }
 
-    /// Binds the nine arrays, in the order of [`TicketColumns`]' fields (`timestamptz[]` four
-    /// times, `bool[]` four times, `text[]`), as the statement's next parameters.
+    /// Binds the eleven arrays, in the order of [`TicketColumns`]' fields (`timestamptz[]` four
+    /// times, `bool[]` four times, `text[]` three times), as the statement's next parameters.
     fn bind<'q>(
         &'q self,
         query: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
@@ -352,6 +358,8 @@ impl<'a> ColumnArrays<'a> {
             .bind(&self.contacted)
             .bind(&self.paused)
             .bind(&self.incident_id)
+            .bind(&self.caller_phone)
+            .bind(&self.submitted_by)
     }
 }
 
@@ -437,10 +445,11 @@ async fn commit_batch(
                                 $6::text[], $7::text[], $8::timestamptz[], $9::text[], $10::bigint[], \
                                 $18::timestamptz[], $19::timestamptz[], $20::timestamptz[], \
                                 $21::timestamptz[], $22::bool[], $23::bool[], $24::bool[], \
-                                $25::bool[], $26::text[]) \
+                                $25::bool[], $26::text[], $27::text[], $28::text[]) \
              AS r(id, version, stage, station_id, division_code, urgency, category, updated_at, \
                   body, expected, sign_for_due, first_contact_due, resolution_due, \
-                  callback_due, warning, contact_warning, contacted, paused, incident_id)), \
+                  callback_due, warning, contact_warning, contacted, paused, incident_id, \
+                  caller_phone, submitted_by)), \
          u AS ( \
            UPDATE tickets t SET version = r.version, stage = r.stage, station_id = r.station_id, \
              division_code = r.division_code, urgency = r.urgency, category = r.category, \
@@ -448,7 +457,8 @@ async fn commit_batch(
              first_contact_due = r.first_contact_due, resolution_due = r.resolution_due, \
              callback_due = r.callback_due, warning = r.warning, \
              contact_warning = r.contact_warning, contacted = r.contacted, paused = r.paused, \
-             incident_id = r.incident_id \
+             incident_id = r.incident_id, caller_phone = r.caller_phone, \
+             submitted_by = r.submitted_by \
            FROM r WHERE t.id = r.id AND t.version = r.expected RETURNING t.id), \
          e AS ( \
            INSERT INTO ticket_events (ticket_id, seq, at, kind, stage, actor, action) \
@@ -579,7 +589,7 @@ impl TicketStore for PgStore {
                  urgency = $6, category = $7, updated_at = $8, body = $9::json, \
                  sign_for_due = $17, first_contact_due = $18, resolution_due = $19, \
                  callback_due = $20, warning = $21, contact_warning = $22, contacted = $23, \
-                 paused = $24, incident_id = $25 \
+                 paused = $24, incident_id = $25, caller_phone = $26, submitted_by = $27 \
                WHERE id = $1 AND version = $10 RETURNING id) \
              INSERT INTO ticket_events (ticket_id, seq, at, kind, stage, actor, action) \
              SELECT u.id, e.seq, e.at, e.kind, e.stage, e.actor::json, e.action::json \
@@ -611,6 +621,8 @@ impl TicketStore for PgStore {
         .bind(columns.contacted)
         .bind(columns.paused)
         .bind(columns.incident_id.as_deref())
+        .bind(columns.caller_phone.as_deref())
+        .bind(columns.submitted_by.as_deref())
         .execute(&self.pool)
         .await?
         .rows_affected();
@@ -751,12 +763,11 @@ impl TicketStore for PgStore {
             sql.push(" AND updated_at >= ").push_bind(since);
         }
         if let Some(who) = &query.submitted_by {
-            sql.push(" AND (body->>'submitted_by') = ")
+            sql.push(" AND submitted_by = ")
                 .push_bind(who.as_str().to_owned());
         }
         if let Some(phone) = &query.caller_phone {
-            sql.push(" AND (body->'caller'->>'phone') = ")
-                .push_bind(phone.clone());
+            sql.push(" AND caller_phone = ").push_bind(phone.clone());
         }
         if let Some(id) = query.before_id {
             sql.push(" AND id < ").push_bind(id.as_uuid());
@@ -1097,10 +1108,11 @@ mod tests {
         (pending, answer)
     }
 
-    /// Tickets written before migration 0014 get their columns from their bodies: the tally
-    /// and the incident counts read them, never the bodies.
+    /// Tickets written before migrations 0014 and 0018 get their columns from their bodies:
+    /// the tally, the incident counts and the searches by phone or integrator read them, never
+    /// the bodies.
     #[tokio::test]
-    async fn migration_0014_fills_the_columns_from_older_tickets_bodies() {
+    async fn migrations_fill_the_columns_from_older_tickets_bodies() {
         let url = crate::testing::fresh_postgres_url().await.unwrap();
         let pool = PgPool::connect(&url).await.unwrap();
         let before_0014 = sqlx::migrate::Migrator {
@@ -1113,7 +1125,7 @@ mod tests {
             ..sqlx::migrate::Migrator::DEFAULT
         };
         before_0014.run(&pool).await.unwrap();
-        let tickets = crate::row::tickets_before_0014();
+        let tickets = crate::row::tickets_before_the_columns();
         for ticket in &tickets {
             sqlx::query(
                 "INSERT INTO tickets (id, version, stage, station_id, division_code, channel, \
@@ -1141,7 +1153,8 @@ mod tests {
         for ticket in &tickets {
             let row = sqlx::query(
                 "SELECT sign_for_due, first_contact_due, resolution_due, callback_due, warning, \
-                 contact_warning, contacted, paused, incident_id FROM tickets WHERE id = $1",
+                 contact_warning, contacted, paused, incident_id, caller_phone, submitted_by \
+                 FROM tickets WHERE id = $1",
             )
             .bind(ticket.id.as_uuid())
             .fetch_one(&store.pool)
@@ -1157,6 +1170,8 @@ mod tests {
                 contacted: row.get("contacted"),
                 paused: row.get("paused"),
                 incident_id: row.get("incident_id"),
+                caller_phone: row.get("caller_phone"),
+                submitted_by: row.get("submitted_by"),
             };
             assert_eq!(stored, TicketColumns::of(ticket), "{}", ticket.text);
         }

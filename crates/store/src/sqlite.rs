@@ -176,9 +176,9 @@ impl TicketStore for SqliteStore {
             "INSERT INTO tickets (id, version, request_id, fingerprint, stage, station_id, \
              division_code, channel, urgency, category, text, created_at, updated_at, body, \
              sign_for_due, first_contact_due, resolution_due, callback_due, warning, \
-             contact_warning, contacted, paused, incident_id) \
+             contact_warning, contacted, paused, incident_id, caller_phone, submitted_by) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, julianday(?), julianday(?), \
-             julianday(?), julianday(?), ?, ?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING",
+             julianday(?), julianday(?), ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING",
         )
         .bind(ticket.id.to_string())
         .bind(version_i64(ticket.version))
@@ -230,8 +230,8 @@ impl TicketStore for SqliteStore {
              urgency = ?, category = ?, updated_at = ?, body = ?, \
              sign_for_due = julianday(?), first_contact_due = julianday(?), \
              resolution_due = julianday(?), callback_due = julianday(?), warning = ?, \
-             contact_warning = ?, contacted = ?, paused = ?, incident_id = ? \
-             WHERE id = ? AND version = ?",
+             contact_warning = ?, contacted = ?, paused = ?, incident_id = ?, caller_phone = ?, \
+             submitted_by = ? WHERE id = ? AND version = ?",
         )
         .bind(version_i64(ticket.version))
         .bind(ticket.stage.code())
@@ -324,12 +324,11 @@ impl TicketStore for SqliteStore {
             sql.push(" AND updated_at >= ").push_bind(ts(since));
         }
         if let Some(who) = &query.submitted_by {
-            sql.push(" AND json_extract(body, '$.submitted_by') = ")
+            sql.push(" AND submitted_by = ")
                 .push_bind(who.as_str().to_owned());
         }
         if let Some(phone) = &query.caller_phone {
-            sql.push(" AND json_extract(body, '$.caller.phone') = ")
-                .push_bind(phone.clone());
+            sql.push(" AND caller_phone = ").push_bind(phone.clone());
         }
         if let Some(id) = query.before_id {
             sql.push(" AND id < ").push_bind(id.to_string());
@@ -603,6 +602,8 @@ fn bind_columns<'q>(
         .bind(columns.contacted)
         .bind(columns.paused)
         .bind(columns.incident_id.clone())
+        .bind(columns.caller_phone.clone())
+        .bind(columns.submitted_by.clone())
 }
 
 async fn insert_event(
@@ -630,10 +631,11 @@ async fn insert_event(
 mod tests {
     use super::*;
 
-    /// Tickets written before migration 0014 get their columns from their bodies: the tally
-    /// and the incident counts read them, never the bodies.
+    /// Tickets written before migrations 0014 and 0018 get their columns from their bodies:
+    /// the tally, the incident counts and the searches by phone or integrator read them, never
+    /// the bodies.
     #[tokio::test]
-    async fn migration_0014_fills_the_columns_from_older_tickets_bodies() {
+    async fn migrations_fill_the_columns_from_older_tickets_bodies() {
         let dir = crate::testing::TempDir::new();
         let options = SqliteConnectOptions::new().filename(dir.path().join("hotline.sqlite"));
         let pool = connect(options.clone(), 1).await.unwrap();
@@ -647,7 +649,7 @@ mod tests {
             ..sqlx::migrate::Migrator::DEFAULT
         };
         before_0014.run(&pool).await.unwrap();
-        let tickets = crate::row::tickets_before_0014();
+        let tickets = crate::row::tickets_before_the_columns();
         for ticket in &tickets {
             sqlx::query(
                 "INSERT INTO tickets (id, version, stage, station_id, division_code, channel, \
@@ -680,7 +682,8 @@ mod tests {
                  strftime('%Y-%m-%dT%H:%M:%fZ', first_contact_due) AS first_contact_due, \
                  strftime('%Y-%m-%dT%H:%M:%fZ', resolution_due) AS resolution_due, \
                  strftime('%Y-%m-%dT%H:%M:%fZ', callback_due) AS callback_due, warning, \
-                 contact_warning, contacted, paused, incident_id FROM tickets WHERE id = ?",
+                 contact_warning, contacted, paused, incident_id, caller_phone, submitted_by \
+                 FROM tickets WHERE id = ?",
             )
             .bind(ticket.id.to_string())
             .fetch_one(&store.pool)
@@ -696,6 +699,8 @@ mod tests {
                 contacted: row.get("contacted"),
                 paused: row.get("paused"),
                 incident_id: row.get("incident_id"),
+                caller_phone: row.get("caller_phone"),
+                submitted_by: row.get("submitted_by"),
             };
             assert_eq!(stored, TicketColumns::of(ticket), "{}", ticket.text);
         }

@@ -262,6 +262,75 @@ pub async fn search_filters_by_stage_station_division_and_text_newest_first<S: T
     );
 }
 
+/// Intake's caller history (by phone) and an integrator's own tickets (by who submitted): both
+/// filters keep finding a ticket after it changes, alone or in a batch of changes.
+pub async fn a_search_by_phone_or_integrator_finds_only_their_tickets<S: TicketStore>(store: S) {
+    let at = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+    let create = |text: &str, phone: &str, portal: bool| {
+        let mut new = new_ticket(text, None);
+        new.caller.phone = phone.into();
+        let fingerprint = new.fingerprint();
+        let (mut ticket, event) = open(TicketId::new(), new, operator(), at);
+        if portal {
+            ticket.submitted_by = Some(hotline_core::StaffId::parse("s", "portal").unwrap());
+        }
+        let store = &store;
+        async move {
+            store
+                .create(&ticket, std::slice::from_ref(&event), &fingerprint)
+                .await
+                .unwrap()
+                .into_ticket()
+        }
+    };
+    let mine = create("路灯不亮", "13912345678", false).await;
+    let other = create("噪音扰民", "13800000000", true).await;
+    let no_number = create("窨井盖缺失", "", true).await;
+    let search = |phone: Option<&str>, by: Option<&str>| SearchQuery {
+        caller_phone: phone.map(str::to_owned),
+        submitted_by: by.map(|b| hotline_core::StaffId::parse("s", b).unwrap()),
+        limit: 10,
+        ..Default::default()
+    };
+    let ids = |found: Vec<Ticket>| found.iter().map(|t| t.id).collect::<Vec<_>>();
+    let by_phone = search(Some("13912345678"), None);
+    let by_portal = search(None, Some("portal"));
+    assert_eq!(ids(store.search(&by_phone).await.unwrap()), vec![mine.id]);
+    assert_eq!(
+        ids(store.search(&by_portal).await.unwrap()),
+        vec![no_number.id, other.id]
+    );
+    assert!(store
+        .search(&search(None, Some("kiosk-gateway")))
+        .await
+        .unwrap()
+        .is_empty());
+
+    // A change alone, then two in one batch: the filters still find them.
+    let (mine_next, event) = dispatch(&mine);
+    store
+        .commit(&mine_next, std::slice::from_ref(&event))
+        .await
+        .unwrap();
+    let (other_next, e1) = dispatch(&other);
+    let (none_next, e2) = dispatch(&no_number);
+    for result in store
+        .commit_many(&[(other_next, vec![e1]), (none_next, vec![e2])])
+        .await
+    {
+        result.unwrap();
+    }
+    assert_eq!(ids(store.search(&by_phone).await.unwrap()), vec![mine.id]);
+    assert_eq!(
+        ids(store.search(&by_portal).await.unwrap()),
+        vec![no_number.id, other.id]
+    );
+    let both = search(Some("13800000000"), Some("portal"));
+    let found = store.search(&both).await.unwrap();
+    assert_eq!(ids(found.clone()), vec![other.id]);
+    assert_eq!(found[0].stage, Stage::AwaitingSignFor);
+}
+
 pub async fn tickets_by_stage_lists_what_belongs_on_queues<S: TicketStore>(store: S) {
     let a = submit(&store, "路灯不亮", None).await;
     submit(&store, "噪音扰民", None).await;
@@ -1425,6 +1494,7 @@ macro_rules! behaviour_suite {
                 a_supervisor_confirms_one_community_for_an_alias_and_rejects_others,
                 an_incident_opens_once_and_keeps_its_latest_notice_reply_and_closing,
                 an_incident_s_tickets_are_the_ones_that_name_it_lead_first,
+                a_search_by_phone_or_integrator_finds_only_their_tickets,
             );
         }
     };
