@@ -432,11 +432,7 @@ async fn run(args: Args) -> anyhow::Result<serde_json::Value> {
     };
     // The surge's category: the first level most of its calls were classified under (a merge
     // does not change a ticket's category, so the answers at intake tell it).
-    let surge: Vec<&Submitted> = outcomes
-        .iter()
-        .filter(|o| o.kind == Kind::Surge)
-        .filter_map(|o| o.ticket.as_ref())
-        .collect();
+    let surge = surge_tickets(&outcomes);
     // Owned: the tickets are read again below.
     let mut roots: HashMap<String, usize> = HashMap::new();
     for s in &surge {
@@ -475,11 +471,7 @@ async fn run(args: Args) -> anyhow::Result<serde_json::Value> {
     // after its last call counted only the calls linked at intake.)
     tokio::time::sleep(Duration::from_secs_f64(args.settle_seconds)).await;
     settle(&client, &mut outcomes).await?;
-    let surge: Vec<&Submitted> = outcomes
-        .iter()
-        .filter(|o| o.kind == Kind::Surge)
-        .filter_map(|o| o.ticket.as_ref())
-        .collect();
+    let surge = surge_tickets(&outcomes);
 
     let surge_ids: HashSet<&str> = surge.iter().map(|s| s.id.as_str()).collect();
     let incident = surge_incident(&surge, &surge_ids);
@@ -624,6 +616,15 @@ async fn run(args: Args) -> anyhow::Result<serde_json::Value> {
             "raised_after_s": raised_after_s,
         },
     }))
+}
+
+/// The tickets of the surge's answered calls, as last read.
+fn surge_tickets(outcomes: &[Outcome]) -> Vec<&Submitted> {
+    outcomes
+        .iter()
+        .filter(|o| o.kind == Kind::Surge)
+        .filter_map(|o| o.ticket.as_ref())
+        .collect()
 }
 
 /// Reads every answered call's ticket again (a few at a time: the router lets one connection

@@ -188,56 +188,48 @@ fn operator() -> Actor {
 
 /// The next request of a run, with the hints the load generator sends (nature, urgency).
 fn request(source: &Source, rng: &mut text::Rng) -> (NewTicket, Hints) {
-    if let Source::Suzhou(divisions, messages) = source {
+    // The parts each source draws (in the load generator's order of draws), then one ticket.
+    let (caller_name, phone, text, address, nature, urgency, location) = match source {
         // As `hotline-loadgen --suzhou-data` sends it: no map point (the address names the
         // community), normal urgency.
-        let call = suzhou::background(divisions, messages, rng);
-        let nature = Nature::ALL[rng.below(5)];
-        let new = NewTicket {
-            request_id: None,
-            channel: Channel::Web,
-            caller: Caller {
-                name: call.caller_name,
-                phone: call.phone,
-                confidential: false,
-            },
-            text: call.text,
-            address: call.address,
-            location: None,
-            kiosk: None,
-            category: None,
-            nature,
-            urgency: Urgency::Normal,
-            division: None,
-        };
-        let hints = Hints {
-            nature: Some(nature),
-            urgency: Some(Urgency::Normal),
-            ..Hints::default()
-        };
-        return (new, hints);
-    }
-    let generated = text::request(rng);
-    let nature = Nature::ALL[rng.below(5)];
-    let urgency = if rng.below(20) == 0 {
-        Urgency::Urgent
-    } else {
-        Urgency::Normal
+        Source::Suzhou(divisions, messages) => {
+            let call = suzhou::background(divisions, messages, rng);
+            let nature = Nature::ALL[rng.below(5)];
+            let (name, phone, text, address) =
+                (call.caller_name, call.phone, call.text, call.address);
+            (name, phone, text, address, nature, Urgency::Normal, None)
+        }
+        Source::Generated => {
+            let generated = text::request(rng);
+            let nature = Nature::ALL[rng.below(5)];
+            let urgency = if rng.below(20) == 0 {
+                Urgency::Urgent
+            } else {
+                Urgency::Normal
+            };
+            let location = (rng.below(2) == 0).then(|| GeoPoint {
+                lat: 31.20 + (rng.below(20_000) as f64) / 100_000.0,
+                lng: 120.50 + (rng.below(30_000) as f64) / 100_000.0,
+            });
+            let (name, phone, text, address) = (
+                generated.caller_name,
+                generated.phone,
+                generated.text,
+                generated.address,
+            );
+            (name, phone, text, address, nature, urgency, location)
+        }
     };
-    let location = (rng.below(2) == 0).then(|| GeoPoint {
-        lat: 31.20 + (rng.below(20_000) as f64) / 100_000.0,
-        lng: 120.50 + (rng.below(30_000) as f64) / 100_000.0,
-    });
     let new = NewTicket {
         request_id: None,
         channel: Channel::Web,
         caller: Caller {
-            name: generated.caller_name,
-            phone: generated.phone,
+            name: caller_name,
+            phone,
             confidential: false,
         },
-        text: generated.text,
-        address: generated.address,
+        text,
+        address,
         location,
         kiosk: None,
         category: None,
