@@ -218,24 +218,46 @@ pub async fn a_removed_ticket_is_no_longer_found<T: DuplicateIndex>(index: T) {
 pub async fn a_crowded_bucket_gives_only_its_newest_tickets<T: DuplicateIndex>(index: T) {
     index.rebuild(Vec::new()).await.unwrap();
     let request = bands(1, &[], &[]);
-    let crowd: Vec<DuplicateEntry> = (0..BUCKET_READ as i64 + 10)
-        .map(|minute| entry(lights(), minute, bands(100 + minute as u64, &request, &[0])))
-        .collect();
-    // Out of order, as replicas would file them.
-    for e in crowd.iter().rev() {
-        index.put(e.clone()).await.unwrap();
+    // Newest first (out of order, as replicas would file them), then in creation order (as
+    // one router files them: each goes first, and the oldest falls off a full bucket), under
+    // two keys, more than a bucket keeps.
+    let in_order = key("320508021020", "SQ.JTBL");
+    for (key, reversed) in [(lights(), true), (in_order, false)] {
+        let crowd: Vec<DuplicateEntry> = (0..(BUCKET_KEEP + 10) as i64)
+            .map(|minute| {
+                entry(
+                    key.clone(),
+                    minute,
+                    bands(100 + minute as u64, &request, &[0]),
+                )
+            })
+            .collect();
+        let filing: Vec<&DuplicateEntry> = if reversed {
+            crowd.iter().rev().collect()
+        } else {
+            crowd.iter().collect()
+        };
+        for e in filing {
+            index.put(e.clone()).await.unwrap();
+        }
+        let found = ids(index.candidates(&key, &request, t0(), 1_000).await.unwrap());
+        let newest: Vec<TicketId> = crowd
+            .iter()
+            .rev()
+            .take(BUCKET_READ)
+            .map(|e| e.ticket)
+            .collect();
+        assert_eq!(
+            found,
+            newest,
+            "filed {}",
+            if reversed {
+                "newest first"
+            } else {
+                "oldest first"
+            }
+        );
     }
-    let found = ids(index
-        .candidates(&lights(), &request, t0(), 1_000)
-        .await
-        .unwrap());
-    let newest: Vec<TicketId> = crowd
-        .iter()
-        .rev()
-        .take(BUCKET_READ)
-        .map(|e| e.ticket)
-        .collect();
-    assert_eq!(found, newest);
 }
 
 /// What keeps it flat when many buckets are crowded: [`LOOKUP_READ`] filings in all, read from

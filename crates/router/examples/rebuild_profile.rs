@@ -221,10 +221,15 @@ SELECT g AS k, 1 + (g % {TEMPLATES}) AS n, c, pg_temp.uuid7(c) AS id
 FROM generate_series(1, {clones}) g,
      LATERAL (SELECT now() - random() * interval '14 days' + g * interval '0 s' AS c) x;
 INSERT INTO tickets (id, version, request_id, fingerprint, stage, station_id, division_code,
-                     channel, urgency, category, text, created_at, updated_at, body)
+                     channel, urgency, category, text, created_at, updated_at,
+                     sign_for_due, first_contact_due, resolution_due, callback_due, warning,
+                     contact_warning, contacted, paused, incident_id, caller_phone,
+                     submitted_by, body)
 SELECT p.id, t.version, 'clone-' || p.k, t.fingerprint, t.stage,
        t.station_id, t.division_code, t.channel, t.urgency, t.category, t.text,
        p.c, p.c,
+       t.sign_for_due, t.first_contact_due, t.resolution_due, t.callback_due, t.warning,
+       t.contact_warning, t.contacted, t.paused, t.incident_id, t.caller_phone, t.submitted_by,
        (t.body::jsonb || jsonb_build_object(
            'id', p.id::TEXT, 'request_id', 'clone-' || p.k,
            'created_at', pg_temp.rfc3339(p.c), 'updated_at', pg_temp.rfc3339(p.c)))::JSON

@@ -20,9 +20,19 @@
 --   the rest       the key, `division|category`
 local ENTRY = 24
 
--- a < b, byte by byte, for strings of one length (Lua's own `<` follows the locale).
+-- a < b for two filings: the revs as two unsigned 32-bit numbers (two C calls; a Lua loop over
+-- bytes cost a filing ~15% of its time), then the tickets byte by byte. (Lua's own `<` on
+-- strings follows the locale.)
 local function less(a, b)
-  for i = 1, #a do
+  local a1, a2 = struct.unpack('>I4I4', a)
+  local b1, b2 = struct.unpack('>I4I4', b)
+  if a1 ~= b1 then
+    return a1 < b1
+  end
+  if a2 ~= b2 then
+    return a2 < b2
+  end
+  for i = 9, ENTRY do
     local x, y = string.byte(a, i), string.byte(b, i)
     if x ~= y then
       return x < y
@@ -36,12 +46,15 @@ local function insert(value, member)
   if not value then
     return member
   end
-  -- The usual case, a new ticket: it goes first, with one comparison and no search.
-  local first = string.sub(value, 1, ENTRY)
-  if first == member then
-    return value
-  end
-  if less(member, first) then
+  -- The usual case, a new ticket newer than every one filed: it goes first (its rev is the
+  -- smaller), after one comparison of the revs in place, with no search and no copy of the
+  -- first filing. (Equal revs, the same ticket filed again included, take the search.)
+  local m1, m2 = struct.unpack('>I4I4', member)
+  local f1, f2 = struct.unpack('>I4I4', value)
+  if m1 < f1 or (m1 == f1 and m2 < f2) then
+    if #value < KEEP * ENTRY then
+      return member .. value
+    end
     return member .. string.sub(value, 1, (KEEP - 1) * ENTRY)
   end
   local lo, hi = 0, #value / ENTRY
