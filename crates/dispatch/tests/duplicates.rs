@@ -47,6 +47,16 @@ fn entry(key: DuplicateKey, minutes: i64, bands: Vec<u64>) -> DuplicateEntry {
     }
 }
 
+/// What a lookup reads of a crowded bucket: the newest [`BUCKET_READ`] of `crowd`, newest first.
+fn newest(crowd: &[DuplicateEntry]) -> Vec<TicketId> {
+    crowd
+        .iter()
+        .rev()
+        .take(BUCKET_READ)
+        .map(|e| e.ticket)
+        .collect()
+}
+
 fn ids(found: Option<Vec<hotline_dispatch::Candidate>>) -> Vec<TicketId> {
     found
         .expect("the index is intact")
@@ -241,15 +251,9 @@ pub async fn a_crowded_bucket_gives_only_its_newest_tickets<T: DuplicateIndex>(i
             index.put(e.clone()).await.unwrap();
         }
         let found = ids(index.candidates(&key, &request, t0(), 1_000).await.unwrap());
-        let newest: Vec<TicketId> = crowd
-            .iter()
-            .rev()
-            .take(BUCKET_READ)
-            .map(|e| e.ticket)
-            .collect();
         assert_eq!(
             found,
-            newest,
+            newest(&crowd),
             "filed {}",
             if reversed {
                 "newest first"
@@ -543,13 +547,7 @@ async fn a_crowded_bucket_keeps_only_its_newest_filings() {
     }
     // Every ticket is still filed (its other bands), and the newest are read first.
     assert_eq!(index.len().await.unwrap(), crowd.len());
-    let newest: Vec<TicketId> = crowd
-        .iter()
-        .rev()
-        .take(BUCKET_READ)
-        .map(|e| e.ticket)
-        .collect();
-    assert_eq!(found(&index, &request, 1_000).await, newest);
+    assert_eq!(found(&index, &request, 1_000).await, newest(&crowd));
     // Take out all but the 10 oldest the bucket kept: those 10 are what it holds.
     let kept_oldest = crowd.len() - BUCKET_KEEP;
     for e in &crowd[kept_oldest + 10..] {
