@@ -44,8 +44,8 @@ use crate::{
 /// filing reads and writes each of its buckets whole, through Lua: at 128 (before 2026-12-06),
 /// a surge or a preload of cloned texts filled them and a filing cost Redis ~1 ms of CPU
 /// (rebuilding 1M live tickets took 887 s); at 40 (50 bands), ~0.25 ms. At 20 (20 bands, since
-/// 2026-12-07), a filing into full buckets costs ~85-105 µs against ~135-140 µs at 40: Lua pays
-/// for every byte a script reads or writes (`benches/cpu`, issue 13).
+/// 2026-12-07), a filing into full buckets costs ~85-105 µs against ~135-140 µs at 40, timed
+/// alone on a private redis-server: Lua pays for every byte a script reads or writes (issue 13).
 pub const BUCKET_KEEP: usize = BUCKET_READ + BUCKET_READ / 4;
 /// Tickets per fill script when rebuilding: one call holds Redis for a millisecond or two.
 const FILL_CHUNK: usize = 100;
