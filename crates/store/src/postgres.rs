@@ -52,8 +52,13 @@ impl PgStore {
         MIGRATOR.run(&pool).await?;
         let (intake, queue) = mpsc::channel(MAX_BATCH * 16);
         let queue = Arc::new(Mutex::new(queue));
+        let in_flight = Arc::new(InFlight::default());
         for _ in 0..(max_connections / 8).clamp(1, 2) {
-            tokio::spawn(write_batches(pool.clone(), Arc::clone(&queue)));
+            tokio::spawn(write_batches(
+                pool.clone(),
+                Arc::clone(&queue),
+                Arc::clone(&in_flight),
+            ));
         }
         Ok(Self { pool, intake })
     }
@@ -128,25 +133,104 @@ struct PendingCreate {
 /// [`MAX_BATCH`]) and writes them all in one statement and one commit. When submits are rare a
 /// batch is one ticket and nothing waits; under load the tickets that arrive while a commit is in
 /// flight share the next one, so the commit and round-trip cost is paid once per batch instead
-/// of once per ticket. The queue lock is held only while collecting a batch.
-async fn write_batches(pool: PgPool, queue: Arc<Mutex<mpsc::Receiver<PendingCreate>>>) {
+/// of once per ticket. The queue lock is held only while collecting a batch (see [`gather`]).
+async fn write_batches(
+    pool: PgPool,
+    queue: Arc<Mutex<mpsc::Receiver<PendingCreate>>>,
+    in_flight: Arc<InFlight>,
+) {
     loop {
-        let mut batch = Vec::with_capacity(MAX_BATCH);
-        {
+        let committing = {
             let mut queue = queue.lock().await;
-            match queue.recv().await {
-                Some(first) => batch.push(first),
+            match gather(&mut queue, &in_flight, MAX_BATCH, GATHER_WAIT).await {
+                // Counted before the lock is let go: the next writer to gather sees it.
+                Some(batch) => (batch, InFlight::enter(&in_flight)),
                 // Every PgStore handle is gone.
                 None => return,
             }
-            while batch.len() < MAX_BATCH {
-                match queue.try_recv() {
-                    Ok(next) => batch.push(next),
-                    Err(_) => break,
-                }
+        };
+        let (batch, _counted) = committing;
+        write_batch(&pool, batch).await;
+    }
+}
+
+/// How long a writer keeps gathering while another writer's commit is in flight: the most a
+/// ticket waits for company when that commit stalls.
+const GATHER_WAIT: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// The group-commit writers' commits in flight, and a signal when one ends.
+#[derive(Debug, Default)]
+struct InFlight {
+    commits: std::sync::atomic::AtomicUsize,
+    ended: tokio::sync::Notify,
+}
+
+impl InFlight {
+    /// Counts a commit until the guard drops (a panicking write ends it too).
+    fn enter(this: &Arc<Self>) -> CommitGuard {
+        this.commits
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        CommitGuard(Arc::clone(this))
+    }
+
+    fn any(&self) -> bool {
+        self.commits.load(std::sync::atomic::Ordering::Acquire) > 0
+    }
+}
+
+struct CommitGuard(Arc<InFlight>);
+
+impl Drop for CommitGuard {
+    fn drop(&mut self) {
+        self.0
+            .commits
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        self.0.ended.notify_waiters();
+    }
+}
+
+/// The next batch: the first ticket to arrive and whatever else is waiting, up to `max`; and,
+/// while another writer's commit is in flight, what arrives before that commit ends (at most
+/// `wait`). Without that wait, two writers at a moderate rate (the surge bench's open loop, ~1,000
+/// submits/s) wrote nearly every ticket in its own statement and commit: the one writer not
+/// committing took each ticket as it came. Each statement costs PostgreSQL about as much CPU as
+/// a ticket does, so a ticket now waits for the rest of the other commit (at most `wait`) and
+/// shares a statement and a commit with those that arrive meanwhile. `None`: the channel is
+/// closed.
+async fn gather<T>(
+    queue: &mut mpsc::Receiver<T>,
+    in_flight: &InFlight,
+    max: usize,
+    wait: std::time::Duration,
+) -> Option<Vec<T>> {
+    let mut batch = vec![queue.recv().await?];
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        while batch.len() < max {
+            match queue.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
             }
         }
-        write_batch(&pool, batch).await;
+        if batch.len() >= max {
+            return Some(batch);
+        }
+        // Registered before the count is read, so an end between the two is not missed.
+        let ended = in_flight.ended.notified();
+        tokio::pin!(ended);
+        ended.as_mut().enable();
+        if !in_flight.any() {
+            return Some(batch);
+        }
+        tokio::select! {
+            next = queue.recv() => match next {
+                Some(next) => batch.push(next),
+                None => return Some(batch),
+            },
+            // Takes what arrived meanwhile, then finds no commit in flight.
+            () = &mut ended => {}
+            () = tokio::time::sleep_until(deadline) => return Some(batch),
+        }
     }
 }
 
@@ -1229,5 +1313,88 @@ mod tests {
             assert_eq!(events.len(), 1);
             assert!(store.get(TicketId::from_uuid(id)).await.unwrap().is_some());
         }
+    }
+
+    /// Far longer than any test runs: a gather that returns before it did not wait for it.
+    const FOREVER: std::time::Duration = std::time::Duration::from_secs(3600);
+
+    async fn gathered(
+        queue: &mut mpsc::Receiver<u32>,
+        in_flight: &InFlight,
+        max: usize,
+        wait: std::time::Duration,
+    ) -> Option<Vec<u32>> {
+        tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            gather(queue, in_flight, max, wait),
+        )
+        .await
+        .expect("gather returned")
+    }
+
+    #[tokio::test]
+    async fn with_no_commit_in_flight_a_batch_is_what_is_waiting_now() {
+        let (tx, mut rx) = mpsc::channel(8);
+        let in_flight = InFlight::default();
+        tx.send(1).await.unwrap();
+        tx.send(2).await.unwrap();
+        // Nothing in flight: it does not wait for a third (FOREVER would hang the test).
+        assert_eq!(
+            gathered(&mut rx, &in_flight, 64, FOREVER).await,
+            Some(vec![1, 2])
+        );
+        drop(tx);
+        assert_eq!(gathered(&mut rx, &in_flight, 64, FOREVER).await, None);
+    }
+
+    #[tokio::test]
+    async fn while_another_commit_is_in_flight_the_next_batch_takes_what_arrives_until_it_ends() {
+        let (tx, mut rx) = mpsc::channel(8);
+        let in_flight = Arc::new(InFlight::default());
+        let committing = InFlight::enter(&in_flight);
+        tx.send(1).await.unwrap();
+        let writer = {
+            let in_flight = Arc::clone(&in_flight);
+            tokio::spawn(async move { gathered(&mut rx, &in_flight, 64, FOREVER).await })
+        };
+        // On this one-thread runtime the writer now runs until it waits: it has the first
+        // ticket, and would have gone with it alone if it did not wait for the commit.
+        tokio::task::yield_now().await;
+        assert!(!writer.is_finished());
+        tx.send(2).await.unwrap();
+        tx.send(3).await.unwrap();
+        // The other writer's commit ends: the batch goes with the three.
+        drop(committing);
+        assert_eq!(writer.await.unwrap(), Some(vec![1, 2, 3]));
+        assert!(!in_flight.any());
+    }
+
+    #[tokio::test]
+    async fn a_stalled_commit_holds_the_next_batch_only_as_long_as_the_wait() {
+        let (tx, mut rx) = mpsc::channel(8);
+        let in_flight = Arc::new(InFlight::default());
+        let _stalled = InFlight::enter(&in_flight);
+        tx.send(1).await.unwrap();
+        let wait = std::time::Duration::from_millis(20);
+        assert_eq!(gathered(&mut rx, &in_flight, 64, wait).await, Some(vec![1]));
+    }
+
+    #[tokio::test]
+    async fn a_full_batch_or_a_closed_intake_goes_without_waiting_for_the_commit() {
+        let (tx, mut rx) = mpsc::channel(8);
+        let in_flight = Arc::new(InFlight::default());
+        let _committing = InFlight::enter(&in_flight);
+        for n in 0..5 {
+            tx.send(n).await.unwrap();
+        }
+        assert_eq!(
+            gathered(&mut rx, &in_flight, 3, FOREVER).await,
+            Some(vec![0, 1, 2])
+        );
+        drop(tx);
+        assert_eq!(
+            gathered(&mut rx, &in_flight, 3, FOREVER).await,
+            Some(vec![3, 4])
+        );
     }
 }
