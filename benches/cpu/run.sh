@@ -17,10 +17,18 @@
 # at concurrency 16: routed, then record-only (--hold). Around each it reads utime+stime from
 # /proc for the router, every postgres process (its reaped children included) and redis-server,
 # and the loadgen's own from /usr/bin/time, and prints µs per submit by process.
+# A phase is charged with the work its submits leave behind (the KPI follower folding them, the
+# gauges reading them): after the loadgen stops, the bench waits until the three are quiet
+# (under 10% of a core together for 3 s in a row, at most SETTLE_LIMIT s) before it reads them,
+# and takes off what they burn when idle (measured before the first phase) for those seconds.
+# Before 2026-12-08 the next phase began at once and paid for the one before it: the record-only
+# row swung by 130 µs per submit between runs of one binary, and the open loop (OPEN_RATE),
+# which follows record-only's 60,000 unfolded tickets, by 400.
 # Compare binaries back to back in one sitting (the machine is shared: figures move with its
 # load).
 #
 # Env: DURATION (15), WARMUP (2000), PGP (55432), RDP (56379), PGD (/tmp/hotline-cpu-pgdata),
+#      SETTLE_LIMIT (120), HOTSPOTS (off),
 #      SUZHOU_DATA (../shared/data),
 #      AFTER_MIGRATE_SQL (SQL run on the fresh database before the router starts), LOGSQL, PERF.
 set -euo pipefail
@@ -64,8 +72,18 @@ URL="postgres://postgres@127.0.0.1:$PGP/$DB"
 HOTLINE_TOKEN=$(bash "$ROOT/scripts/integrator-key.sh" "$BIN/hotline" "$W/data" "$URL")
 export HOTLINE_TOKEN
 PORT=$((20000 + RANDOM % 30000))
+# Hotspot alerts off, as in the surge bench's load phases: hundreds of calls a second against an
+# empty history are a mass event in every community, and the detector folds the phases' own
+# tickets into surge incidents after each phase (37 s of both cores after the record-only phase
+# on 2026-12-08). HOTSPOTS=on measures that too.
+case ${HOTSPOTS:-off} in
+    off) ALERTS=false ;;
+    on) ALERTS=true ;;
+    *) echo "HOTSPOTS is on or off, not '$HOTSPOTS'" >&2; exit 1 ;;
+esac
 "$BIN/hotline" serve --listen "127.0.0.1:$PORT" --database-url "$URL" --data-dir "$W/data" \
-    --redis-url "redis://127.0.0.1:$RDP/0" --redis-prefix rb --http-listen off >"$W/server.log" 2>&1 &
+    --redis-url "redis://127.0.0.1:$RDP/0" --redis-prefix rb --http-listen off \
+    --hotspot-alerts "$ALERTS" >"$W/server.log" 2>&1 &
 SPID=$!
 pids+=("$SPID")
 for _ in $(seq 600); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
@@ -80,10 +98,39 @@ pg_ticks() { # postmaster + its live children + its reaped children
 }
 snap() { echo "$(ticks "$SPID") $(pg_ticks) $(ticks "$RPID")"; }
 HZ=$(getconf CLK_TCK)
+SETTLE_LIMIT=${SETTLE_LIMIT:-120}
+
+# Waits until the router, PostgreSQL and Redis are quiet together (see the header); prints the
+# seconds waited and, for the quiet run that ended the wait, their ticks per process.
+settle() {
+    local quiet=0 waited=0 prev cur r0 p0 d0 r1 p1 d1 qr=0 qp=0 qd=0
+    prev=$(snap)
+    while ((quiet < 3 && waited < SETTLE_LIMIT)); do
+        sleep 1 # sampling the processes' CPU time once a second: the condition itself
+        waited=$((waited + 1))
+        cur=$(snap)
+        read -r r0 p0 d0 <<<"$prev"
+        read -r r1 p1 d1 <<<"$cur"
+        if (((r1 - r0 + p1 - p0 + d1 - d0) * 10 < HZ)); then
+            quiet=$((quiet + 1)) qr=$((qr + r1 - r0)) qp=$((qp + p1 - p0)) qd=$((qd + d1 - d0))
+        else
+            quiet=0 qr=0 qp=0 qd=0
+        fi
+        prev=$cur
+    done
+    ((quiet < 3)) && echo "   (still busy after $SETTLE_LIMIT s; going on)" >&2
+    echo "$waited $qr $qp $qd $quiet"
+}
 
 "$BIN/hotline-loadgen" --server "http://127.0.0.1:$PORT" --suzhou-data "$SUZHOU" --seed 7 \
     --concurrency 16 --requests "$WARMUP" --json >"$W/warmup.json"
 psql -X -q -h 127.0.0.1 -p "$PGP" -U postgres -d "$DB" -c CHECKPOINT
+# The idle baseline, in ticks a second per process: the quiet seconds that end the warm-up's
+# settling.
+read -r _ qr qp qd quiet < <(settle)
+read -r IDLE_R IDLE_P IDLE_D < <(awk -v q="$quiet" -v r="$qr" -v p="$qp" -v d="$qd" \
+    'BEGIN { q = (q > 0 ? q : 1); printf "%f %f %f\n", r / q, p / q, d / q }')
+echo "idle: router, postgres, redis burn $IDLE_R, $IDLE_P, $IDLE_D ticks/s (of $HZ)" >&2
 
 phase() { # $1 = name, rest = loadgen flags
     local name=$1
@@ -99,7 +146,13 @@ phase() { # $1 = name, rest = loadgen flags
     fi
     /usr/bin/time -f "%U %S" -o "$W/$name.time" "$BIN/hotline-loadgen" --server "http://127.0.0.1:$PORT" \
         --suzhou-data "$SUZHOU" --concurrency 16 "$@" --json >"$W/$name.json"
+    local waited qr qp qd quiet
+    read -r waited qr qp qd quiet < <(settle)
     after=$(snap)
+    # Less what the three burn idle, for the seconds waited.
+    local br bp bd
+    read -r br bp bd < <(awk -v w="$waited" -v r="$IDLE_R" -v p="$IDLE_P" -v d="$IDLE_D" \
+        'BEGIN { printf "%d %d %d\n", w * r, w * p, w * d }')
     lg=$(awk '{printf "%d", ($1 + $2) * 1e6}' "$W/$name.time")
     local n tps
     n=$(sed -n 's/.*"ok":\([0-9]*\).*/\1/p' "$W/$name.json" | head -1)
@@ -107,10 +160,10 @@ phase() { # $1 = name, rest = loadgen flags
     tps=$(sed -n 's/.*"tickets_per_s":\([0-9.]*\).*/\1/p' "$W/$name.json" | head -1)
     read -r r0 p0 d0 <<<"$before"
     read -r r1 p1 d1 <<<"$after"
-    awk -v name="$name" -v n="$n" -v tps="$tps" -v hz="$HZ" -v r=$((r1 - r0)) -v p=$((p1 - p0)) -v d=$((d1 - d0)) -v lg="$lg" -v label="$LABEL" 'BEGIN {
+    awk -v name="$name" -v n="$n" -v tps="$tps" -v hz="$HZ" -v r=$((r1 - r0 - br)) -v p=$((p1 - p0 - bp)) -v d=$((d1 - d0 - bd)) -v lg="$lg" -v w="$waited" -v label="$LABEL" 'BEGIN {
         u = 1e6 / hz / n;
-        printf "%-8s %-7s n=%6d tps=%8.1f  router %6.1f  postgres %6.1f  redis %6.1f  loadgen %6.1f  total %6.1f us/submit\n",
-            label, name, n, tps, r * u, p * u, d * u, lg / n, (r + p + d) * u + lg / n }'
+        printf "%-8s %-7s n=%6d tps=%8.1f  router %6.1f  postgres %6.1f  redis %6.1f  loadgen %6.1f  total %6.1f us/submit  (settled %d s)\n",
+            label, name, n, tps, r * u, p * u, d * u, lg / n, (r + p + d) * u + lg / n, w }'
     if [[ -n ${LOGSQL:-} ]]; then
         redis-cli -p "$RDP" info commandstats | grep -v '^#' | sed "s/^/   redis $name: /"
         psql -X -q -At -h 127.0.0.1 -p "$PGP" -U postgres -d "$DB" -c "SELECT calls, round(total_exec_time::numeric*1000/$n,1) AS us_per_submit, rows, left(regexp_replace(query, '\s+', ' ', 'g'), 110) FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 12" | sed "s/^/   pg $name: /"
