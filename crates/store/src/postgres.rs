@@ -140,7 +140,7 @@ async fn write_batches(
     in_flight: Arc<InFlight>,
 ) {
     loop {
-        let committing = {
+        let (batch, _counted) = {
             let mut queue = queue.lock().await;
             match gather(&mut queue, &in_flight, MAX_BATCH, GATHER_WAIT).await {
                 // Counted before the lock is let go: the next writer to gather sees it.
@@ -149,7 +149,6 @@ async fn write_batches(
                 None => return,
             }
         };
-        let (batch, _counted) = committing;
         write_batch(&pool, batch).await;
     }
 }
@@ -1332,10 +1331,15 @@ mod tests {
         .expect("gather returned")
     }
 
+    /// An intake of numbered tickets and a count of commits in flight, as the writers share.
+    fn intake() -> (mpsc::Sender<u32>, mpsc::Receiver<u32>, Arc<InFlight>) {
+        let (tx, rx) = mpsc::channel(8);
+        (tx, rx, Arc::new(InFlight::default()))
+    }
+
     #[tokio::test]
     async fn with_no_commit_in_flight_a_batch_is_what_is_waiting_now() {
-        let (tx, mut rx) = mpsc::channel(8);
-        let in_flight = InFlight::default();
+        let (tx, mut rx, in_flight) = intake();
         tx.send(1).await.unwrap();
         tx.send(2).await.unwrap();
         // Nothing in flight: it does not wait for a third (FOREVER would hang the test).
@@ -1349,8 +1353,7 @@ mod tests {
 
     #[tokio::test]
     async fn while_another_commit_is_in_flight_the_next_batch_takes_what_arrives_until_it_ends() {
-        let (tx, mut rx) = mpsc::channel(8);
-        let in_flight = Arc::new(InFlight::default());
+        let (tx, mut rx, in_flight) = intake();
         let committing = InFlight::enter(&in_flight);
         tx.send(1).await.unwrap();
         let writer = {
@@ -1371,8 +1374,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_stalled_commit_holds_the_next_batch_only_as_long_as_the_wait() {
-        let (tx, mut rx) = mpsc::channel(8);
-        let in_flight = Arc::new(InFlight::default());
+        let (tx, mut rx, in_flight) = intake();
         let _stalled = InFlight::enter(&in_flight);
         tx.send(1).await.unwrap();
         let wait = std::time::Duration::from_millis(20);
@@ -1381,8 +1383,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_batch_or_a_closed_intake_goes_without_waiting_for_the_commit() {
-        let (tx, mut rx) = mpsc::channel(8);
-        let in_flight = Arc::new(InFlight::default());
+        let (tx, mut rx, in_flight) = intake();
         let _committing = InFlight::enter(&in_flight);
         for n in 0..5 {
             tx.send(n).await.unwrap();
